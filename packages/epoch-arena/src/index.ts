@@ -1,0 +1,7 @@
+/**
+ * `@mem/epoch-arena`: Epoch-partitioned bump arenas with safe, zero-garbage handles and guarded reclamation.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+export {};

@@ -1,0 +1,53 @@
+/**
+ * `@mem/types`: the shared core of the mem toolkit. Errors with codes, validated size and
+ * alignment arithmetic, safe disposable handles, backing memory over ArrayBuffer,
+ * SharedArrayBuffer and WebAssembly.Memory, leak tracking, and the stats and metrics contracts.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+export { MemError, MemErrorCode, type MemErrorOptions } from './mem-error.js';
+export { describeValue } from './describe-value.js';
+export {
+  MAX_POWER_OF_TWO,
+  alignDown,
+  alignUp,
+  assertInteger,
+  assertPowerOfTwo,
+  assertRange,
+  assertSize,
+  ceilLog2,
+  isAligned,
+  isPowerOfTwo,
+  nextPowerOfTwo,
+  type IntegerRange,
+} from './size.js';
+export {
+  BackingMemory,
+  WASM_PAGE_SIZE,
+  type AllocateBackingOptions,
+  type BackingKind,
+  type BackingMemoryDescriptor,
+  type BackingSource,
+  type GrowListener,
+  type TypedArrayConstructor,
+} from './backing-memory.js';
+export {
+  RecordingMetricsSink,
+  mirrorCounter,
+  noopMetrics,
+  type Counter,
+  type Gauge,
+  type MetricLabels,
+  type MetricSample,
+  type MetricsSink,
+} from './metrics.js';
+export type { JsonValue, StatsSource } from './stats.js';
+export { DisposableHandle } from './disposable-handle.js';
+export {
+  LEAK_DETECTION_LEVELS,
+  LeakTracker,
+  type LeakDetectionLevel,
+  type LeakReport,
+  type LeakTrackerOptions,
+} from './leak-tracker.js';

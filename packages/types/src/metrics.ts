@@ -1,0 +1,270 @@
+/**
+ * The metrics contract: a sink of named counters and gauges with labels that an application wires
+ * to Prometheus, OpenTelemetry or its logs. Pools resolve their instruments once, at construction,
+ * and keep plain integer counters on their hot paths; a collector registered with
+ * {@link MetricsSink.addCollector} copies them into the sink when it is scraped.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { describeValue } from './describe-value.js';
+import { MemError } from './mem-error.js';
+
+/** Label names and values of one time series, e.g. `{ class: '4096' }`. */
+export type MetricLabels = Readonly<Record<string, string>>;
+
+/** A monotonically increasing count. */
+export interface Counter {
+  /** Adds `amount` (default 1, never negative). */
+  inc(amount?: number): void;
+}
+
+/** A value that goes up and down. */
+export interface Gauge {
+  /** Sets the value. */
+  set(value: number): void;
+  /** Adds `amount` (default 1). */
+  inc(amount?: number): void;
+  /** Subtracts `amount` (default 1). */
+  dec(amount?: number): void;
+}
+
+/**
+ * Where a pool reports its metrics. Names follow Prometheus conventions
+ * (`mem_buffer_pool_hits_total`); the same name with different labels is a different series.
+ */
+export interface MetricsSink {
+  /** Returns the counter `name` with `labels`, creating it on first use. */
+  counter(name: string, help: string, labels?: MetricLabels): Counter;
+  /** Returns the gauge `name` with `labels`, creating it on first use. */
+  gauge(name: string, help: string, labels?: MetricLabels): Gauge;
+  /**
+   * Registers `collect` to run before each scrape, so that a pool can publish values it keeps as
+   * plain numbers. Returns a function that unregisters it.
+   */
+  addCollector(collect: () => void): () => void;
+}
+
+const noopInstrument: Counter & Gauge = {
+  inc() {},
+  dec() {},
+  set() {},
+};
+
+/**
+ * The default sink: every instrument does nothing and collectors are never run.
+ * Cost: O(1) per call, no allocation.
+ */
+export const noopMetrics: MetricsSink = Object.freeze({
+  counter: () => noopInstrument,
+  gauge: () => noopInstrument,
+  addCollector: () => () => {},
+});
+
+/** One value read from a {@link RecordingMetricsSink}. */
+export interface MetricSample {
+  /** The metric's name. */
+  readonly name: string;
+  /** Its help text. */
+  readonly help: string;
+  /** Whether it is a counter or a gauge. */
+  readonly type: 'counter' | 'gauge';
+  /** The series' labels. */
+  readonly labels: MetricLabels;
+  /** The current value. */
+  readonly value: number;
+}
+
+class RecordedInstrument implements Counter, Gauge {
+  value = 0;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+    readonly labels: MetricLabels,
+  ) {}
+  inc(amount = 1): void {
+    if (this.type === 'counter') {
+      // Also rejects non-numbers: `value += '5'` would turn the count into a string.
+      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
+        throw new MemError(
+          'INVALID_ARGUMENT',
+          `counter ${this.name} can only grow by a finite number >= 0, got inc(${describeValue(amount)})`,
+        );
+      }
+    } else {
+      this.#assertNumber('inc', amount);
+    }
+    this.value += amount;
+  }
+  dec(amount = 1): void {
+    this.#assertNumber('dec', amount);
+    this.value -= amount;
+  }
+  set(value: number): void {
+    this.#assertNumber('set', value);
+    this.value = value;
+  }
+  #assertNumber(method: string, value: unknown): void {
+    if (typeof value !== 'number' || Number.isNaN(value)) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `gauge ${this.name} takes a number, got ${method}(${describeValue(value)})`,
+      );
+    }
+  }
+}
+
+function seriesKey(name: string, labels: MetricLabels): string {
+  const keys = Object.keys(labels).sort();
+  return `${name}{${keys.map((key) => `${key}=${JSON.stringify(labels[key])}`).join(',')}}`;
+}
+
+function assertName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `metric name must match [a-zA-Z_:][a-zA-Z0-9_:]*, got ${describeValue(name)}`,
+    );
+  }
+}
+
+function assertLabels(labels: unknown): asserts labels is MetricLabels {
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new MemError('INVALID_ARGUMENT', `labels must be an object of strings, got ${describeValue(labels)}`);
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key)) {
+      throw new MemError('INVALID_ARGUMENT', `label name must match [a-zA-Z_][a-zA-Z0-9_]*, got ${describeValue(key)}`);
+    }
+    if (typeof value !== 'string') {
+      throw new MemError('INVALID_ARGUMENT', `label ${key} must be a string, got ${describeValue(value)}`);
+    }
+  }
+}
+
+/**
+ * A sink that keeps every series in memory: for tests, for `stats`-style dumps, and as the bridge
+ * an application reads from when it exports to Prometheus or OpenTelemetry.
+ *
+ * @example
+ * ```ts
+ * import { RecordingMetricsSink } from '@mem/types';
+ * const sink = new RecordingMetricsSink();
+ * sink.counter('mem_hits_total', 'hits', { class: '1024' }).inc();
+ * sink.read('mem_hits_total', { class: '1024' }); // 1
+ * ```
+ */
+export class RecordingMetricsSink implements MetricsSink {
+  readonly #series = new Map<string, RecordedInstrument>();
+  /** The type of each metric name: every series of one name has the same type. */
+  readonly #types = new Map<string, 'counter' | 'gauge'>();
+  readonly #collectors = new Set<() => void>();
+
+  /**
+   * Cost: O(labels) on first use of a series, one Map lookup after.
+   * @throws MemError INVALID_ARGUMENT if the name is not a valid metric name, a label is not a string
+   * (or its name is not a valid label name), or the name was registered as a gauge (with any labels).
+   */
+  counter(name: string, help: string, labels: MetricLabels = {}): Counter {
+    return this.#instrument(name, help, 'counter', labels);
+  }
+
+  /**
+   * Cost: O(labels) on first use of a series, one Map lookup after.
+   * @throws MemError INVALID_ARGUMENT if the name is not a valid metric name, a label is not a string
+   * (or its name is not a valid label name), or the name was registered as a counter (with any labels).
+   */
+  gauge(name: string, help: string, labels: MetricLabels = {}): Gauge {
+    return this.#instrument(name, help, 'gauge', labels);
+  }
+
+  /**
+   * Cost: O(1).
+   * @throws MemError INVALID_ARGUMENT if `collect` is not a function.
+   */
+  addCollector(collect: () => void): () => void {
+    if (typeof collect !== 'function') {
+      throw new MemError('INVALID_ARGUMENT', `collect must be a function, got ${describeValue(collect)}`);
+    }
+    this.#collectors.add(collect);
+    return () => this.#collectors.delete(collect);
+  }
+
+  /**
+   * Runs the collectors and returns every series.
+   * Cost: O(collectors + series).
+   * @throws whatever a collector throws.
+   */
+  collect(): MetricSample[] {
+    for (const collect of this.#collectors) collect();
+    return [...this.#series.values()].map(({ name, help, type, labels, value }) => ({
+      name,
+      help,
+      type,
+      labels,
+      value,
+    }));
+  }
+
+  /**
+   * Runs the collectors and returns the value of one series, or `undefined` if it does not exist.
+   * Cost: O(collectors).
+   * @throws MemError INVALID_ARGUMENT if `labels` is not an object of strings.
+   * @throws whatever a collector throws.
+   */
+  read(name: string, labels: MetricLabels = {}): number | undefined {
+    assertLabels(labels);
+    for (const collect of this.#collectors) collect();
+    return this.#series.get(seriesKey(name, labels))?.value;
+  }
+
+  #instrument(name: string, help: string, type: 'counter' | 'gauge', labels: MetricLabels): RecordedInstrument {
+    assertName(name);
+    assertLabels(labels);
+    // The type belongs to the name, not to one series: `x{a="1"}` cannot be a gauge if `x` is a counter.
+    const known = this.#types.get(name);
+    if (known !== undefined && known !== type) {
+      throw new MemError('INVALID_ARGUMENT', `metric ${name} is a ${known}, not a ${type}`);
+    }
+    const key = seriesKey(name, labels);
+    const existing = this.#series.get(key);
+    if (existing) return existing;
+    const created = new RecordedInstrument(name, help, type, Object.freeze({ ...labels }));
+    this.#series.set(key, created);
+    this.#types.set(name, type);
+    return created;
+  }
+}
+
+/**
+ * Returns a function that publishes a running total kept elsewhere (a plain integer on a hot
+ * path) into `counter` by adding what grew since the last call. Use it inside a collector.
+ * Cost: O(1) per call.
+ * @throws never; a total that went down (after a reset) adds nothing, and growth after the reset
+ * is counted from the lower total; a total that is not a finite number is ignored.
+ *
+ * @example
+ * ```ts
+ * import { RecordingMetricsSink, mirrorCounter } from '@mem/types';
+ * const sink = new RecordingMetricsSink();
+ * let hits = 0;
+ * const publishHits = mirrorCounter(sink.counter('mem_hits_total', 'hits'));
+ * sink.addCollector(() => publishHits(hits));
+ * hits += 3;
+ * sink.read('mem_hits_total'); // 3
+ * ```
+ */
+export function mirrorCounter(counter: Counter): (total: number) => void {
+  let published = 0;
+  return (total) => {
+    if (typeof total !== 'number' || !Number.isFinite(total)) return; // nothing sensible to publish
+    if (total > published) {
+      counter.inc(total - published);
+      published = total;
+    } else if (total < published) {
+      // The source was reset: count what it gains from here on, not only what passes the old high.
+      published = total;
+    }
+  };
+}
