@@ -260,7 +260,8 @@ export class BackingMemory {
    * and returns the new byte length. Views of a non-shared memory taken before the call are
    * detached afterwards; listeners registered with {@link BackingMemory.onGrow} run after growth.
    * Growing by 0 bytes does nothing (it neither detaches views nor runs listeners).
-   * Cost: the runtime's growth (may copy the whole memory), plus the listeners.
+   * Cost: the runtime's growth (may copy the whole memory), plus the listeners. Every listener runs;
+   * if any threw, the first error is rethrown after all ran (the memory has grown by then).
    * @throws MemError INVALID_ARGUMENT if `additionalBytes` is not a size, or the memory is not a
    * `WebAssembly.Memory` (array buffers here have a fixed size).
    * @throws MemError LIMIT_EXCEEDED if growth would pass the memory's maximum or the runtime refuses it;
@@ -284,7 +285,16 @@ export class BackingMemory {
       );
     }
     const byteLength = this.byteLength;
-    for (const listener of this.#growListeners) listener(byteLength, this);
+    // Every listener runs even if one throws: each may hold views that must be rebuilt.
+    const failures: unknown[] = [];
+    for (const listener of this.#growListeners) {
+      try {
+        listener(byteLength, this);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) throw failures[0];
     return byteLength;
   }
 

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import * as api from './index.js';
+import { BackingMemory } from './backing-memory.js';
+import { MemError } from './mem-error.js';
+
+describe('@mem/types public face', () => {
+  it('exports exactly the public runtime API, and nothing internal', () => {
+    expect(Object.keys(api).sort()).toEqual(
+      [
+        'BackingMemory',
+        'DisposableHandle',
+        'LEAK_DETECTION_LEVELS',
+        'LeakTracker',
+        'MAX_POWER_OF_TWO',
+        'MemError',
+        'MemErrorCode',
+        'RecordingMetricsSink',
+        'WASM_PAGE_SIZE',
+        'alignDown',
+        'alignUp',
+        'assertInteger',
+        'assertPowerOfTwo',
+        'assertRange',
+        'assertSize',
+        'ceilLog2',
+        'describeValue',
+        'isAligned',
+        'isPowerOfTwo',
+        'mirrorCounter',
+        'nextPowerOfTwo',
+        'noopMetrics',
+      ].sort(),
+    );
+  });
+
+  it('re-exports the same objects as the modules', () => {
+    expect(api.MemError).toBe(MemError);
+    expect(api.BackingMemory).toBe(BackingMemory);
+  });
+
+  it('exports the documented constants', () => {
+    expect(api.WASM_PAGE_SIZE).toBe(65536);
+    expect(api.MAX_POWER_OF_TWO).toBe(2 ** 52);
+  });
+});

@@ -1,0 +1,509 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { describeValue } from './describe-value.js';
+import { MemError } from './mem-error.js';
+import {
+  MAX_POWER_OF_TWO,
+  alignDown,
+  alignUp,
+  assertInteger,
+  assertPowerOfTwo,
+  assertRange,
+  assertSize,
+  ceilLog2,
+  isAligned,
+  isPowerOfTwo,
+  nextPowerOfTwo,
+} from './size.js';
+
+const MAX = Number.MAX_SAFE_INTEGER;
+
+/** Calls `fn`, expects a MemError INVALID_ARGUMENT whose message names `argument` and ends with the bad value. */
+function expectInvalid(fn: () => unknown, value: unknown, argument?: string): MemError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught, `expected a MemError for ${describeValue(value)}`).toBeInstanceOf(MemError);
+  const error = caught as MemError;
+  expect(error.code).toBe('INVALID_ARGUMENT');
+  expect(error.message.endsWith(`got ${describeValue(value)}`), error.message).toBe(true);
+  if (argument !== undefined) {
+    expect(error.message.startsWith(argument), error.message).toBe(true);
+    expect(error.details['argument']).toBe(argument);
+  }
+  expect(Object.is(error.details['value'], value)).toBe(true);
+  return error;
+}
+
+/** Values that are not a number at all. */
+const WRONG_TYPES: [string, unknown][] = [
+  ['a numeric string', '12'],
+  ['null', null],
+  ['undefined', undefined],
+  ['an object', {}],
+  ['an array', [12]],
+  ['a bigint', 12n],
+  ['a boolean', true],
+  ['a boxed number', Object(12) as unknown],
+];
+
+/** Numbers that are never integers or never safe. */
+const NON_INTEGERS: [string, unknown][] = [
+  ['NaN', Number.NaN],
+  ['Infinity', Number.POSITIVE_INFINITY],
+  ['-Infinity', Number.NEGATIVE_INFINITY],
+  ['a fraction', 1.5],
+  ['a tiny fraction', Number.EPSILON],
+  ['2^53 (huge, unsafe)', 2 ** 53],
+  ['1e300 (huge)', 1e300],
+];
+
+/** Every bad size: negative, non-integer, huge and wrong-type. */
+const BAD_SIZES: [string, unknown][] = [
+  ['a negative integer', -1],
+  ['-MAX_SAFE_INTEGER', -MAX],
+  ['-2^53', -(2 ** 53)],
+  ...NON_INTEGERS,
+  ...WRONG_TYPES,
+];
+
+/** Every bad alignment: zero, not a power of two, and every bad size. */
+const BAD_ALIGNMENTS: [string, unknown][] = [
+  ['zero', 0],
+  ['three', 3],
+  ['twelve', 12],
+  ['a negative power of two', -8],
+  ['a fractional power of two', 0.5],
+  ['2^53 (a power of two past MAX_POWER_OF_TWO)', 2 ** 53],
+  ...BAD_SIZES,
+];
+
+/** Integers near every power of two 2^k, k in [0, 52]: where float tricks go wrong. */
+const nearPowerOfTwo = fc
+  .tuple(fc.integer({ min: 0, max: 52 }), fc.integer({ min: -3, max: 3 }))
+  .map(([k, delta]) => 2 ** k + delta)
+  .filter((value) => value >= 0 && value <= MAX_POWER_OF_TWO);
+
+/** Sizes in [0, 2^52], biased towards the edges and powers of two. */
+const sizeUpToMaxPower = fc.oneof(fc.integer({ min: 0, max: MAX_POWER_OF_TWO }), nearPowerOfTwo);
+
+/** An alignment: a power of two 2^k with k in [0, 52]. */
+const alignment = fc.integer({ min: 0, max: 52 }).map((k) => 2 ** k);
+
+/** Exact check with BigInt: no float arithmetic involved. */
+function isPowerOfTwoExact(value: number): boolean {
+  if (!Number.isSafeInteger(value) || value < 1) return false;
+  const big = BigInt(value);
+  return (big & (big - 1n)) === 0n;
+}
+
+describe('assertInteger', () => {
+  it('returns an integer inside the default range', () => {
+    expect(assertInteger(7, 'epoch')).toBe(7);
+    expect(assertInteger(-7, 'delta')).toBe(-7);
+    expect(assertInteger(0, 'zero')).toBe(0);
+  });
+
+  it('accepts the bounds of the safe integers by default', () => {
+    expect(assertInteger(MAX, 'n')).toBe(MAX);
+    expect(assertInteger(Number.MIN_SAFE_INTEGER, 'n')).toBe(Number.MIN_SAFE_INTEGER);
+  });
+
+  it('accepts both inclusive bounds of a given range', () => {
+    expect(assertInteger(2, 'n', { min: 2, max: 5 })).toBe(2);
+    expect(assertInteger(5, 'n', { min: 2, max: 5 })).toBe(5);
+  });
+
+  it('rejects values just outside a given range, naming the range', () => {
+    const below = expectInvalid(() => assertInteger(1, 'n', { min: 2, max: 5 }), 1, 'n');
+    expect(below.message).toBe('n must be an integer in [2, 5], got 1');
+    expectInvalid(() => assertInteger(6, 'n', { min: 2, max: 5 }), 6, 'n');
+  });
+
+  it.each(NON_INTEGERS)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => assertInteger(value, 'count'), value, 'count');
+  });
+
+  it.each(WRONG_TYPES)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => assertInteger(value, 'count'), value, 'count');
+  });
+
+  it('rejects the string "12" with a message that quotes it', () => {
+    const error = expectInvalid(() => assertInteger('12', 'count'), '12', 'count');
+    expect(error.message).toContain('"12" (string)');
+  });
+
+  it('returns every safe integer unchanged (property)', () => {
+    fc.assert(fc.property(fc.maxSafeInteger(), (value) => assertInteger(value, 'n') === value));
+  });
+
+  it('rejects every non-integer double (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.double().filter((value) => !Number.isSafeInteger(value)),
+        (value) => {
+          expectInvalid(() => assertInteger(value, 'n'), value, 'n');
+        },
+      ),
+    );
+  });
+
+  it('accepts exactly the integers inside [min, max] (property)', () => {
+    fc.assert(
+      fc.property(fc.integer(), fc.integer(), fc.integer(), (value, a, b) => {
+        const [min, max] = a <= b ? [a, b] : [b, a];
+        const inside = value >= min && value <= max;
+        if (inside) expect(assertInteger(value, 'n', { min, max })).toBe(value);
+        else expectInvalid(() => assertInteger(value, 'n', { min, max }), value, 'n');
+      }),
+    );
+  });
+});
+
+describe('assertSize', () => {
+  it('returns a size', () => {
+    expect(assertSize(4096, 'capacity', { min: 1, max: 1 << 20 })).toBe(4096);
+    expect(assertSize(0, 'length')).toBe(0);
+    expect(assertSize(MAX, 'length')).toBe(MAX);
+  });
+
+  it('rejects zero when the minimum is 1', () => {
+    const error = expectInvalid(() => assertSize(0, 'capacity', { min: 1 }), 0, 'capacity');
+    expect(error.message).toBe(`capacity must be an integer in [1, ${MAX}], got 0`);
+  });
+
+  it('rejects a size above the maximum', () => {
+    expectInvalid(() => assertSize(1025, 'capacity', { max: 1024 }), 1025, 'capacity');
+  });
+
+  it('keeps the default minimum of 0 when only a maximum is given', () => {
+    expectInvalid(() => assertSize(-1, 'capacity', { max: 1024 }), -1, 'capacity');
+  });
+
+  it.each(BAD_SIZES)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => assertSize(value, 'byteLength'), value, 'byteLength');
+  });
+
+  it('accepts every safe non-negative integer and rejects every negative one (property)', () => {
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), (value) => {
+        if (value >= 0) expect(assertSize(value, 'n')).toBe(value);
+        else expectInvalid(() => assertSize(value, 'n'), value, 'n');
+      }),
+    );
+  });
+});
+
+describe('isPowerOfTwo', () => {
+  it('is true for every power of two from 1 to 2^52', () => {
+    for (let k = 0; k <= 52; k += 1) expect(isPowerOfTwo(2 ** k), `2^${k}`).toBe(true);
+  });
+
+  it('is false for the neighbours of large powers of two', () => {
+    // Math.log2(2^50 + 1) is exactly 50 in floating point: a log2-based check says "power of two".
+    for (let k = 2; k <= 52; k += 1) {
+      expect(isPowerOfTwo(2 ** k - 1), `2^${k} - 1`).toBe(false);
+      if (k < 52) expect(isPowerOfTwo(2 ** k + 1), `2^${k} + 1`).toBe(false);
+    }
+    expect(isPowerOfTwo(MAX)).toBe(false);
+  });
+
+  it.each([
+    ['zero', 0],
+    ['a negative power of two', -4],
+    ['a fractional power of two', 0.25],
+    ['2^53, past MAX_POWER_OF_TWO', 2 ** 53],
+    ['six', 6],
+    ...NON_INTEGERS,
+    ...WRONG_TYPES,
+    ['the string "4"', '4'],
+  ] as [string, unknown][])('is false for %s, without throwing', (_label, value) => {
+    expect(isPowerOfTwo(value)).toBe(false);
+  });
+
+  it('agrees with an exact BigInt check (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(nearPowerOfTwo, fc.maxSafeNat(), fc.integer()), (value) => {
+        expect(isPowerOfTwo(value)).toBe(isPowerOfTwoExact(value) && value <= MAX_POWER_OF_TWO);
+      }),
+    );
+  });
+});
+
+describe('assertPowerOfTwo', () => {
+  it('returns a power of two', () => {
+    expect(assertPowerOfTwo(64, 'alignment')).toBe(64);
+    expect(assertPowerOfTwo(1, 'alignment')).toBe(1);
+    expect(assertPowerOfTwo(MAX_POWER_OF_TWO, 'alignment')).toBe(MAX_POWER_OF_TWO);
+  });
+
+  it('respects a given maximum', () => {
+    expect(assertPowerOfTwo(4096, 'alignment', 4096)).toBe(4096);
+    const error = expectInvalid(() => assertPowerOfTwo(8192, 'alignment', 4096), 8192, 'alignment');
+    expect(error.message).toBe('alignment must be a power of two in [1, 4096], got 8192');
+  });
+
+  it.each(BAD_ALIGNMENTS)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => assertPowerOfTwo(value, 'alignment'), value, 'alignment');
+  });
+
+  it('rejects the neighbours of large powers of two', () => {
+    expectInvalid(() => assertPowerOfTwo(2 ** 50 + 1, 'alignment'), 2 ** 50 + 1, 'alignment');
+    expectInvalid(() => assertPowerOfTwo(2 ** 52 - 1, 'alignment'), 2 ** 52 - 1, 'alignment');
+  });
+});
+
+describe('nextPowerOfTwo', () => {
+  it.each([
+    [0, 1],
+    [1, 1],
+    [2, 2],
+    [3, 4],
+    [1000, 1024],
+    [1024, 1024],
+    [1025, 2048],
+    [2 ** 30, 2 ** 30],
+    [2 ** 30 + 1, 2 ** 31],
+    [2 ** 31 + 1, 2 ** 32],
+    [2 ** 50 + 1, 2 ** 51],
+    [2 ** 51 + 1, 2 ** 52],
+    [2 ** 52 - 1, 2 ** 52],
+    [2 ** 52, 2 ** 52],
+  ])('rounds %d up to %d', (value, expected) => {
+    expect(nextPowerOfTwo(value)).toBe(expected);
+  });
+
+  it.each(BAD_SIZES)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => nextPowerOfTwo(value as number), value, 'value');
+  });
+
+  it('rejects values past MAX_POWER_OF_TWO, whose next power of two is not safe', () => {
+    expectInvalid(() => nextPowerOfTwo(2 ** 52 + 1), 2 ** 52 + 1, 'value');
+    expectInvalid(() => nextPowerOfTwo(MAX), MAX, 'value');
+  });
+
+  it('returns a power of two p with n <= p < 2n (property)', () => {
+    fc.assert(
+      fc.property(sizeUpToMaxPower, (value) => {
+        const power = nextPowerOfTwo(value);
+        expect(isPowerOfTwoExact(power)).toBe(true);
+        expect(power).toBeGreaterThanOrEqual(value);
+        if (value >= 1) expect(power).toBeLessThan(2 * value);
+        else expect(power).toBe(1);
+      }),
+    );
+  });
+
+  it('is the identity on powers of two (property)', () => {
+    fc.assert(fc.property(alignment, (power) => nextPowerOfTwo(power) === power));
+  });
+});
+
+describe('ceilLog2', () => {
+  it.each([
+    [1, 0],
+    [2, 1],
+    [3, 2],
+    [1000, 10],
+    [4096, 12],
+    [4097, 13],
+    [2 ** 50 + 1, 51],
+    [2 ** 52, 52],
+  ])('maps %d to %d', (value, expected) => {
+    expect(ceilLog2(value)).toBe(expected);
+  });
+
+  it('rejects zero, whose log is undefined', () => {
+    expectInvalid(() => ceilLog2(0), 0, 'value');
+  });
+
+  it.each(BAD_SIZES)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => ceilLog2(value as number), value, 'value');
+  });
+
+  it('rejects values past MAX_POWER_OF_TWO', () => {
+    expectInvalid(() => ceilLog2(2 ** 52 + 1), 2 ** 52 + 1, 'value');
+  });
+
+  it('returns the integer k with 2^(k-1) < n <= 2^k (property)', () => {
+    fc.assert(
+      fc.property(
+        sizeUpToMaxPower.filter((value) => value >= 1),
+        (value) => {
+          const k = ceilLog2(value);
+          expect(Number.isInteger(k)).toBe(true);
+          expect(2 ** k).toBe(nextPowerOfTwo(value));
+          expect(2 ** k).toBeGreaterThanOrEqual(value);
+          if (k > 0) expect(2 ** (k - 1)).toBeLessThan(value);
+        },
+      ),
+    );
+  });
+});
+
+describe('alignUp', () => {
+  it.each([
+    [13, 8, 16],
+    [16, 8, 16],
+    [0, 8, 0],
+    [1, 1, 1],
+    [1, 4096, 4096],
+    [MAX, 1, MAX],
+    [2 ** 53 - 4096, 4096, 2 ** 53 - 4096],
+  ])('aligns %d up to a multiple of %d: %d', (value, alignTo, expected) => {
+    expect(alignUp(value, alignTo)).toBe(expected);
+  });
+
+  it.each(BAD_SIZES)('rejects a value that is %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => alignUp(value as number, 8), value, 'value');
+  });
+
+  it.each(BAD_ALIGNMENTS)('rejects an alignment that is %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => alignUp(16, value as number), value, 'alignment');
+  });
+
+  it('rejects a value whose aligned result would pass MAX_SAFE_INTEGER, naming the limit', () => {
+    const error = expectInvalid(() => alignUp(MAX, 2), MAX, 'value');
+    expect(error.message).toContain(`at most ${2 ** 53 - 2} to align up to 2`);
+    expectInvalid(() => alignUp(2 ** 53 - 4095, 4096), 2 ** 53 - 4095, 'value');
+  });
+
+  it('returns a multiple of the alignment in [v, v + a) (property)', () => {
+    fc.assert(
+      fc.property(alignment, fc.maxSafeNat(), (alignTo, raw) => {
+        const value = raw % (2 ** 53 - alignTo + 1); // keep the result safe: v <= 2^53 - a
+        const aligned = alignUp(value, alignTo);
+        expect(aligned).toBeGreaterThanOrEqual(value);
+        expect(aligned % alignTo).toBe(0);
+        expect(BigInt(aligned) < BigInt(value) + BigInt(alignTo)).toBe(true);
+      }),
+    );
+  });
+
+  it('throws exactly when the result would not be a safe integer (property)', () => {
+    fc.assert(
+      fc.property(
+        alignment.filter((alignTo) => alignTo > 1),
+        fc.integer({ min: 1, max: 2 ** 20 }),
+        (alignTo, below) => {
+          const value = MAX - Math.min(below, alignTo - 2); // in (2^53 - a, MAX]
+          expectInvalid(() => alignUp(value, alignTo), value, 'value');
+        },
+      ),
+    );
+  });
+});
+
+describe('alignDown', () => {
+  it.each([
+    [13, 8, 8],
+    [16, 8, 16],
+    [7, 8, 0],
+    [0, 64, 0],
+    [MAX, 2, MAX - 1],
+    [MAX, MAX_POWER_OF_TWO, MAX_POWER_OF_TWO],
+  ])('aligns %d down to a multiple of %d: %d', (value, alignTo, expected) => {
+    expect(alignDown(value, alignTo)).toBe(expected);
+  });
+
+  it.each(BAD_SIZES)('rejects a value that is %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => alignDown(value as number, 8), value, 'value');
+  });
+
+  it.each(BAD_ALIGNMENTS)('rejects an alignment that is %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => alignDown(16, value as number), value, 'alignment');
+  });
+
+  it('returns a multiple of the alignment in (v - a, v] (property)', () => {
+    fc.assert(
+      fc.property(alignment, fc.maxSafeNat(), (alignTo, value) => {
+        const aligned = alignDown(value, alignTo);
+        expect(aligned).toBeLessThanOrEqual(value);
+        expect(aligned % alignTo).toBe(0);
+        expect(aligned).toBeGreaterThan(value - alignTo);
+      }),
+    );
+  });
+});
+
+describe('isAligned', () => {
+  it('tells multiples of the alignment apart from the rest', () => {
+    expect(isAligned(4096, 64)).toBe(true);
+    expect(isAligned(0, 64)).toBe(true);
+    expect(isAligned(4097, 64)).toBe(false);
+    expect(isAligned(MAX, 1)).toBe(true);
+    expect(isAligned(MAX, 2)).toBe(false);
+  });
+
+  it.each(BAD_SIZES)('rejects a value that is %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => isAligned(value as number, 8), value, 'value');
+  });
+
+  it.each(BAD_ALIGNMENTS)('rejects an alignment that is %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => isAligned(16, value as number), value, 'alignment');
+  });
+
+  it('agrees with alignDown and alignUp (property)', () => {
+    fc.assert(
+      fc.property(alignment, fc.integer({ min: 0, max: 2 ** 40 }), (alignTo, value) => {
+        const aligned = isAligned(value, alignTo);
+        expect(aligned).toBe(alignDown(value, alignTo) === value);
+        expect(aligned).toBe(alignUp(value, alignTo) === value);
+      }),
+    );
+  });
+});
+
+describe('assertRange', () => {
+  it('accepts ranges inside the capacity, including empty ones at either end', () => {
+    expect(() => assertRange(16, 16, 64, 'key')).not.toThrow();
+    expect(() => assertRange(0, 64, 64)).not.toThrow();
+    expect(() => assertRange(0, 0, 0)).not.toThrow();
+    expect(() => assertRange(64, 0, 64)).not.toThrow();
+  });
+
+  it('rejects an offset past the capacity, naming the range', () => {
+    const error = expectInvalid(() => assertRange(65, 0, 64, 'key'), 65, 'key offset');
+    expect(error.message).toBe('key offset must be an integer in [0, 64], got 65');
+  });
+
+  it('rejects a length that overruns the capacity', () => {
+    const error = expectInvalid(() => assertRange(60, 8, 64, 'key'), 8, 'key length');
+    expect(error.message).toBe('key length must be an integer in [0, 4], got 8');
+  });
+
+  it('names the range "range" by default', () => {
+    expectInvalid(() => assertRange(-1, 0, 64), -1, 'range offset');
+  });
+
+  it.each(BAD_SIZES)('rejects an offset that is %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => assertRange(value as number, 0, 64, 'slot'), value, 'slot offset');
+  });
+
+  it.each(BAD_SIZES)('rejects a length that is %s with INVALID_ARGUMENT', (_label, value) => {
+    expectInvalid(() => assertRange(0, value as number, 64, 'slot'), value, 'slot length');
+  });
+
+  it.each(BAD_SIZES)('rejects a capacity that is %s with INVALID_ARGUMENT', (_label, value) => {
+    // A NaN capacity used to make every bound comparison false, so any range passed.
+    expectInvalid(() => assertRange(0, 0, value as number, 'slot'), value, 'slot capacity');
+  });
+
+  it('accepts exactly the ranges with offset + length <= capacity (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1 << 20 }),
+        fc.integer({ min: -8, max: 1 << 20 }),
+        fc.integer({ min: -8, max: 1 << 20 }),
+        (capacity, offset, length) => {
+          const inside = offset >= 0 && length >= 0 && offset + length <= capacity;
+          if (inside) expect(() => assertRange(offset, length, capacity)).not.toThrow();
+          else expect(() => assertRange(offset, length, capacity)).toThrow(MemError);
+        },
+      ),
+    );
+  });
+});
