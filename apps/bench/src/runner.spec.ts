@@ -38,7 +38,12 @@ describe('runner', () => {
   it('interleaves samples across implementations and rotates who goes first', async () => {
     const calls: string[] = [];
     const output: RunOutput = { results: [], figures: [] };
-    const context = createContext({ name: 'probe', description: '', run: async () => {} }, true, output, new Progress());
+    const context = createContext(
+      { name: 'probe', description: '', run: async () => {} },
+      true,
+      output,
+      new Progress(),
+    );
     const impl = (name: string) => ({ name, run: (n: number) => (calls.push(name), spin(n, 50)) });
     await context.compare('order', [impl('a'), impl('b')], { samples: 4, sampleMs: 1 });
     const sampled = calls.slice(-8);
