@@ -1,0 +1,86 @@
+/**
+ * A `@mem/types` MetricsSink that publishes into a prom-client registry: the pools' counters and
+ * gauges become Prometheus series, and their collectors run before every scrape.
+ * @module
+ */
+import { MemError, type Counter, type Gauge, type MetricLabels, type MetricsSink } from '@mem/types';
+import { Counter as PromCounter, Gauge as PromGauge, type Registry } from 'prom-client';
+
+type PromMetric =
+  | { kind: 'counter'; metric: PromCounter<string>; labelNames: string }
+  | {
+      kind: 'gauge';
+      metric: PromGauge<string>;
+      labelNames: string;
+    };
+
+/** Bridges the pools' metrics into prom-client. */
+export class PrometheusSink implements MetricsSink {
+  readonly #registry: Registry;
+  readonly #metrics = new Map<string, PromMetric>();
+  readonly #collectors = new Set<() => void>();
+
+  /** Publishes into `registry`. */
+  constructor(registry: Registry) {
+    this.#registry = registry;
+  }
+
+  /** The counter `name` with `labels` (label names are fixed by the first use of a name). */
+  counter(name: string, help: string, labels: MetricLabels = {}): Counter {
+    const entry = this.#metric(name, help, 'counter', labels);
+    const child = (entry.metric as PromCounter<string>).labels(labels);
+    return {
+      inc: (amount = 1) => child.inc(amount),
+    };
+  }
+
+  /** The gauge `name` with `labels` (label names are fixed by the first use of a name). */
+  gauge(name: string, help: string, labels: MetricLabels = {}): Gauge {
+    const entry = this.#metric(name, help, 'gauge', labels);
+    const child = (entry.metric as PromGauge<string>).labels(labels);
+    return {
+      set: (value) => child.set(value),
+      inc: (amount = 1) => child.inc(amount),
+      dec: (amount = 1) => child.dec(amount),
+    };
+  }
+
+  /** Registers a collector that runs before each scrape. */
+  addCollector(collect: () => void): () => void {
+    this.#collectors.add(collect);
+    return () => this.#collectors.delete(collect);
+  }
+
+  /** Runs every collector (call before reading the registry). */
+  collect(): void {
+    for (const collect of this.#collectors) collect();
+  }
+
+  #metric(name: string, help: string, kind: 'counter' | 'gauge', labels: MetricLabels): PromMetric {
+    const labelNames = Object.keys(labels).sort().join(',');
+    const existing = this.#metrics.get(name);
+    if (existing) {
+      if (existing.kind !== kind)
+        throw new MemError('INVALID_ARGUMENT', `metric ${name} is a ${existing.kind}, not a ${kind}`);
+      if (existing.labelNames !== labelNames) {
+        throw new MemError(
+          'INVALID_ARGUMENT',
+          `metric ${name} has labels [${existing.labelNames}], got [${labelNames}]`,
+        );
+      }
+      return existing;
+    }
+    const options = {
+      name,
+      help,
+      labelNames: labelNames === '' ? [] : labelNames.split(','),
+      registers: [this.#registry],
+    };
+    const created: PromMetric =
+      kind === 'counter'
+        ? { kind, metric: new PromCounter(options), labelNames }
+        : { kind, metric: new PromGauge(options), labelNames };
+    this.#metrics.set(name, created);
+    return created;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * A small seeded pseudo-random generator (mulberry32), so that the model's weights and the demo's
+ * traffic are the same on every run and every machine.
+ *
+ * Runs in Node and browsers.
+ * @module
+ */
+
+/** A deterministic stream of pseudo-random numbers from a 32-bit seed. */
+export class SeededRandom {
+  #state: number;
+  #spareNormal: number | undefined;
+
+  /** Starts the stream at `seed` (any integer; only its low 32 bits matter). */
+  constructor(seed: number) {
+    if (!Number.isInteger(seed)) throw new TypeError(`seed must be an integer, got ${String(seed)}`);
+    this.#state = seed >>> 0;
+  }
+
+  /** The next 32-bit unsigned integer. */
+  nextUint32(): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** A float uniformly distributed in [0, 1). */
+  nextFloat(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** An integer uniformly distributed in [min, max] (both inclusive). */
+  nextInt(min: number, max: number): number {
+    return min + Math.floor(this.nextFloat() * (max - min + 1));
+  }
+
+  /** A standard normal sample (Box-Muller, the second value of each pair is kept for the next call). */
+  nextNormal(): number {
+    if (this.#spareNormal !== undefined) {
+      const spare = this.#spareNormal;
+      this.#spareNormal = undefined;
+      return spare;
+    }
+    // 1 - u keeps the logarithm's argument in (0, 1].
+    const u = 1 - this.nextFloat();
+    const v = this.nextFloat();
+    const radius = Math.sqrt(-2 * Math.log(u));
+    this.#spareNormal = radius * Math.sin(2 * Math.PI * v);
+    return radius * Math.cos(2 * Math.PI * v);
+  }
+}
