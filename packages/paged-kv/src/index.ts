@@ -1,7 +1,67 @@
 /**
- * `@mem/paged-kv`: A paged KV-cache block allocator with prefix caching, scheduling with preemption, KV storage and paged attention.
+ * `@mem/paged-kv`: a paged KV-cache block allocator with prefix caching, scheduling with
+ * preemption, KV storage and paged attention, for LLM inference and serving in JavaScript
+ * (WebGPU, WASM or CPU engines).
+ *
+ * - {@link BlockAllocator}: fixed blocks, reference counts, a content-hash index, LRU eviction.
+ * - {@link blockHashChain}, {@link fastBlockHasher}, {@link sha256BlockHasher}: chained block hashes.
+ * - {@link PagedSequence}: a block table with copy-on-write forks.
+ * - {@link KvCacheManager}: admission against the prefix cache, reservation, hash registration.
+ * - {@link Scheduler}: continuous batching with preemption by recompute.
+ * - {@link KvStore}, {@link pagedAttention}, {@link contiguousAttention}: K/V storage and attention.
+ * - {@link syntheticChatTrace}: a seeded multi-turn chat workload.
  *
  * This module is browser compatible.
  * @module
  */
-export {};
+export {
+  BlockAllocator,
+  type BlockAllocatorOptions,
+  type BlockAllocatorStats,
+  type ReuseOrder,
+} from './block-allocator.js';
+export { type BlockHasher, fastBlockHasher, sha256BlockHasher } from './block-hasher.js';
+export {
+  blockHashChain,
+  formatBlockHash,
+  type BlockHashChainOptions,
+  type ExtraKeys,
+  type MultimodalInput,
+} from './block-hash-chain.js';
+export { sha256, sha256Words } from './sha256.js';
+export { PagedSequence, type BlockTableView, type CopyBlock, type PagedSequenceOptions } from './paged-sequence.js';
+export {
+  KvCacheManager,
+  KvSequence,
+  type KvCacheManagerOptions,
+  type KvCacheStats,
+  type KvRequest,
+  type KvSequenceState,
+} from './kv-cache-manager.js';
+export {
+  Scheduler,
+  ScheduledRequest,
+  type FinishReason,
+  type GenerationRequest,
+  type RequestState,
+  type SchedulerOptions,
+  type SchedulerStats,
+  type SchedulerStep,
+  type StepEntry,
+} from './scheduler.js';
+export { KvStore, type KvArray, type KvDType, type KvStoreOptions } from './kv-store.js';
+export {
+  contiguousAttention,
+  gatherContiguous,
+  pagedAttention,
+  type AttentionOptions,
+  type ContiguousKv,
+} from './paged-attention.js';
+export {
+  syntheticChatTrace,
+  type ChatTrace,
+  type ChatTraceOptions,
+  type ChatTraceRequest,
+  type IntRange,
+} from './chat-trace.js';
+export { MAX_TOKEN_ID } from './token-ids.js';

@@ -1,0 +1,625 @@
+/**
+ * Engine integration of the paged pool with prefix caching (the seed's phase 3): admission of a
+ * request against the cache, slot reservation, hash registration as blocks fill, copy-on-write
+ * forks, preemption and release.
+ *
+ * The life of a sequence: {@link KvCacheManager.createSequence} (waiting, no blocks) ->
+ * {@link KvCacheManager.admit} (running: the longest cached prefix, in whole blocks, is taken by
+ * reference and fresh blocks are allocated for the rest) -> the engine computes the pending tokens
+ * and calls {@link KvCacheManager.markComputed} (full blocks get their content hash registered) ->
+ * for decoding, {@link KvCacheManager.appendTokens} adds sampled tokens and
+ * {@link KvCacheManager.reserve} prepares their slots -> {@link KvCacheManager.release}. A
+ * running sequence can be sent back to waiting with {@link KvCacheManager.preempt} (recompute):
+ * its blocks are freed (its full blocks stay cached) and its tokens kept.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import {
+  DisposableHandle,
+  MemError,
+  assertInteger,
+  describeValue,
+  type MetricsSink,
+  mirrorCounter,
+  noopMetrics,
+} from '@mem/types';
+import { BlockAllocator, type BlockAllocatorStats, type ReuseOrder } from './block-allocator.js';
+import { type BlockHasher, fastBlockHasher } from './block-hasher.js';
+import { ChainKeys, type ExtraKeys, assertHasher, chainScratchWords, hashBlocks } from './block-hash-chain.js';
+import { type BlockTableView, type CopyBlock, PagedSequence } from './paged-sequence.js';
+import { assertBoolean, assertOptions, copyTokenIds } from './token-ids.js';
+
+/** A request as the KV cache sees it: its tokens and the extra keys of its cache identity. */
+export interface KvRequest {
+  /** The prompt's token ids (integers in [0, 2^32)); copied, so the caller may reuse the array. */
+  readonly tokens: ArrayLike<number>;
+  /** Salt, adapter id and multimodal inputs. @defaultValue none */
+  readonly extraKeys?: ExtraKeys;
+}
+
+/** Options of a {@link KvCacheManager}. */
+export interface KvCacheManagerOptions {
+  /** Physical blocks in the pool. */
+  readonly numBlocks: number;
+  /** Tokens per block. @defaultValue 16 */
+  readonly blockSize?: number;
+  /** The most blocks one sequence may hold. @defaultValue numBlocks */
+  readonly maxBlocksPerSequence?: number;
+  /** Share full blocks between requests by content hash. @defaultValue true */
+  readonly prefixCaching?: boolean;
+  /** The block hasher; {@link sha256BlockHasher} for untrusted tenants. @defaultValue {@link fastBlockHasher} */
+  readonly hasher?: BlockHasher;
+  /** Free-block reuse order; `'lifo'` only to compare with the seed. @defaultValue 'lru' */
+  readonly reuseOrder?: ReuseOrder;
+  /** Copies a block's KV data on copy-on-write (e.g. `(s, t) => store.copyBlock(s, t)`); needed by `fork`. @defaultValue none */
+  readonly copyBlock?: CopyBlock;
+  /** Where to publish KV usage, prefix-cache and eviction metrics. @defaultValue no metrics */
+  readonly metrics?: MetricsSink;
+}
+
+/** A {@link KvCacheManager.stats} snapshot. */
+export interface KvCacheStats extends BlockAllocatorStats {
+  /** Tokens per block. */
+  readonly blockSize: number;
+  /** Whether prefix caching is on. */
+  readonly prefixCaching: boolean;
+  /** The hasher's name. */
+  readonly hasher: string;
+  /** Prompt tokens of every admission (the prefix-cache queries, counted in tokens). */
+  readonly prefixQueryTokens: number;
+  /** Tokens of those prompts served from the cache (the hits, in tokens). */
+  readonly prefixHitTokens: number;
+  /** `prefixHitTokens / prefixQueryTokens`, 0 before any query. */
+  readonly prefixHitRate: number;
+  /** Sequences admitted so far. */
+  readonly admissions: number;
+  /** Sequences sent back to waiting by `preempt`. */
+  readonly preemptions: number;
+  /** Sequences not yet released. */
+  readonly sequences: number;
+}
+
+/** Where a {@link KvSequence} is in its life. */
+export type KvSequenceState = 'waiting' | 'running' | 'released';
+
+/**
+ * One request's tokens and KV blocks, created by {@link KvCacheManager.createSequence}. Its block
+ * table is what the engine writes K/V through and paged attention reads through. Release it with
+ * `release()` (or `using`).
+ */
+export class KvSequence extends DisposableHandle implements BlockTableView {
+  /** The manager it belongs to. */
+  readonly manager: KvCacheManager;
+  /** @internal */ tokenBuffer: Uint32Array;
+  /** @internal */ tokenLength: number;
+  /** @internal */ computed = 0;
+  /** @internal */ cached = 0;
+  /** @internal */ hashes: Uint32Array;
+  /** @internal */ hashedBlocks = 0;
+  /** @internal */ readonly keys: ChainKeys;
+  /** @internal */ paged: PagedSequence;
+  /** @internal */ status: KvSequenceState = 'waiting';
+
+  /** @internal */
+  constructor(manager: KvCacheManager, tokens: Uint32Array, length: number, keys: ChainKeys, paged: PagedSequence) {
+    super();
+    this.manager = manager;
+    this.tokenBuffer = tokens;
+    this.tokenLength = length;
+    this.keys = keys;
+    this.paged = paged;
+    this.hashes = new Uint32Array(Math.max(1, Math.floor(tokens.length / manager.blockSize)) * keys.hasher.words);
+  }
+
+  /** `'waiting'` (no blocks), `'running'` (admitted) or `'released'`. Cost: O(1). */
+  get state(): KvSequenceState {
+    return this.status;
+  }
+
+  /** Known tokens: the prompt plus appended ones. Cost: O(1). */
+  get tokenCount(): number {
+    return this.tokenLength;
+  }
+
+  /** Tokens whose K/V is stored (served from the cache or marked computed). Cost: O(1). */
+  get computedTokens(): number {
+    return this.computed;
+  }
+
+  /** Tokens still to compute: `tokenCount - computedTokens`. Cost: O(1). */
+  get pendingTokens(): number {
+    return this.tokenLength - this.computed;
+  }
+
+  /** Tokens served from the prefix cache at the last admission. Cost: O(1). */
+  get cachedTokens(): number {
+    return this.cached;
+  }
+
+  /**
+   * The known token ids, a view valid until the next `appendTokens` (which may move them).
+   * Cost: O(1), allocates the view.
+   * @throws MemError USE_AFTER_RELEASE after release.
+   */
+  get tokens(): Uint32Array {
+    this.assertLive();
+    return this.tokenBuffer.subarray(0, this.tokenLength);
+  }
+
+  /** Physical block of each logical block (see {@link BlockTableView}). Cost: O(1). */
+  get blockTable(): Uint32Array {
+    return this.paged.blockTable;
+  }
+
+  /** Valid entries of the block table. Cost: O(1). */
+  get blockCount(): number {
+    return this.paged.blockCount;
+  }
+
+  /** Tokens per block. Cost: O(1). */
+  get blockSize(): number {
+    return this.paged.blockSize;
+  }
+
+  /**
+   * Physical slot (`block * blockSize + offset`) of token `position`.
+   * Cost: O(1).
+   * @throws MemError INVALID_ARGUMENT if `position` has no slot yet.
+   */
+  slotOf(position: number): number {
+    return this.paged.slotOf(position);
+  }
+
+  /** Names the sequence in error messages. */
+  protected override describe(): string {
+    return `KvSequence of ${this.tokenLength} tokens (${this.status})`;
+  }
+
+  /** Gives the blocks back through the manager. */
+  protected onRelease(): void {
+    this.manager.onSequenceRelease(this);
+  }
+
+  /** @internal Throws USE_AFTER_RELEASE once released. */
+  checkLive(): void {
+    this.assertLive();
+  }
+}
+
+/**
+ * The KV cache of an inference engine: a {@link BlockAllocator} with prefix caching on top.
+ *
+ * @example
+ * ```ts
+ * import { KvCacheManager } from '@mem/paged-kv';
+ * const kv = new KvCacheManager({ numBlocks: 64, blockSize: 4 });
+ * const system = [1, 2, 3, 4, 5, 6, 7, 8];
+ * const a = kv.createSequence({ tokens: [...system, 9] });
+ * kv.admit(a); // nothing cached yet: 9 tokens to prefill
+ * kv.markComputed(a, a.pendingTokens); // the engine ran the prefill; blocks 0 and 1 are now cached
+ * const b = kv.createSequence({ tokens: [...system, 10, 11] });
+ * kv.admit(b);
+ * b.cachedTokens; // 8: both system-prompt blocks are shared
+ * b.pendingTokens; // 2
+ * a.release();
+ * b.release();
+ * ```
+ */
+export class KvCacheManager {
+  /** The block allocator (shared by all sequences of this manager). */
+  readonly allocator: BlockAllocator;
+  /** Tokens per block. */
+  readonly blockSize: number;
+  /** The most blocks one sequence may hold. */
+  readonly maxBlocksPerSequence: number;
+  /** Whether full blocks are shared by content hash. */
+  readonly prefixCaching: boolean;
+  /** The block hasher. */
+  readonly hasher: BlockHasher;
+  readonly #copyBlock: CopyBlock | undefined;
+  #scratch: Uint32Array;
+  #queryTokens = 0;
+  #hitTokens = 0;
+  #admissions = 0;
+  #preemptions = 0;
+  #sequences = 0;
+
+  /**
+   * Cost: O(numBlocks).
+   * @throws MemError INVALID_ARGUMENT if an option is invalid.
+   */
+  constructor(options: KvCacheManagerOptions) {
+    if (options === undefined) throw new MemError('INVALID_ARGUMENT', 'options must be an object, got undefined');
+    const opts = assertOptions<KvCacheManagerOptions>(options, 'options');
+    const numBlocks = assertInteger(opts.numBlocks, 'options.numBlocks', { min: 1, max: 1 << 24 });
+    this.blockSize =
+      opts.blockSize === undefined ? 16 : assertInteger(opts.blockSize, 'options.blockSize', { min: 1, max: 65536 });
+    this.maxBlocksPerSequence =
+      opts.maxBlocksPerSequence === undefined
+        ? numBlocks
+        : assertInteger(opts.maxBlocksPerSequence, 'options.maxBlocksPerSequence', { min: 1, max: numBlocks });
+    this.prefixCaching =
+      opts.prefixCaching === undefined ? true : assertBoolean(opts.prefixCaching, 'options.prefixCaching');
+    this.hasher = opts.hasher === undefined ? fastBlockHasher : assertHasher(opts.hasher, 'options.hasher');
+    if (opts.copyBlock !== undefined && typeof opts.copyBlock !== 'function') {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `options.copyBlock must be a function, got ${describeValue(opts.copyBlock)}`,
+      );
+    }
+    this.#copyBlock = opts.copyBlock;
+    const metrics = opts.metrics ?? noopMetrics;
+    this.allocator = new BlockAllocator(numBlocks, {
+      hashWords: this.hasher.words,
+      reuseOrder: opts.reuseOrder ?? 'lru',
+      metrics,
+    });
+    this.#scratch = new Uint32Array(this.hasher.words + this.blockSize + 1);
+    if (opts.metrics !== undefined) this.#publishMetrics(opts.metrics);
+  }
+
+  /**
+   * Creates a waiting sequence for `request` (no blocks yet). The tokens are copied.
+   * Cost: O(tokens).
+   * @throws MemError INVALID_ARGUMENT if the request is malformed or has no token.
+   * @throws MemError LIMIT_EXCEEDED if its tokens need more than `maxBlocksPerSequence` blocks.
+   */
+  createSequence(request: KvRequest): KvSequence {
+    if (request === null || typeof request !== 'object') {
+      throw new MemError('INVALID_ARGUMENT', `request must be an object with tokens, got ${describeValue(request)}`);
+    }
+    const tokens = copyTokenIds(request.tokens, 'request.tokens');
+    if (tokens.length === 0) throw new MemError('INVALID_ARGUMENT', 'request.tokens must hold at least one token');
+    this.#checkLength(tokens.length);
+    const keys = new ChainKeys(this.hasher, request.extraKeys);
+    const paged = new PagedSequence(this.allocator, {
+      blockSize: this.blockSize,
+      maxBlocksPerSequence: this.maxBlocksPerSequence,
+      ...(this.#copyBlock ? { copyBlock: this.#copyBlock } : {}),
+    });
+    this.#sequences += 1;
+    return new KvSequence(this, tokens, tokens.length, keys, paged);
+  }
+
+  /**
+   * How many free blocks admitting `sequence` now would consume (fresh blocks plus resurrected
+   * cached ones); 0 means it is served entirely from live shared blocks. Changes nothing.
+   * Cost: O(tokens) for hashing the first time, then O(blocks).
+   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not waiting.
+   */
+  blocksToAdmit(sequence: KvSequence): number {
+    this.#checkWaiting(sequence);
+    const plan = this.#plan(sequence);
+    return plan.fresh + plan.resurrected;
+  }
+
+  /**
+   * Admits a waiting sequence: takes its longest cached prefix in whole blocks by reference (at
+   * most `tokenCount - 1` tokens, so that at least one token is computed and yields logits),
+   * allocates blocks for the rest of its known tokens, and returns the tokens still to prefill.
+   * All or none.
+   * Cost: O(tokens) (hashing on the first admission) plus O(blocks).
+   * @throws MemError EXHAUSTED if too few blocks are free (nothing changes; try again later).
+   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not waiting.
+   */
+  admit(sequence: KvSequence): number {
+    this.#checkWaiting(sequence);
+    const plan = this.#plan(sequence);
+    if (!this.#fits(plan)) {
+      const allocator = this.allocator;
+      throw new MemError(
+        'EXHAUSTED',
+        `admitting ${sequence.tokenCount} tokens needs ${plan.fresh + plan.resurrected} free blocks: capacity ${allocator.capacity}, free ${allocator.freeCount}`,
+        {
+          details: {
+            requested: plan.fresh + plan.resurrected,
+            capacity: allocator.capacity,
+            free: allocator.freeCount,
+          },
+        },
+      );
+    }
+    return this.#admit(sequence, plan.matched);
+  }
+
+  /**
+   * {@link KvCacheManager.admit} that returns -1 instead of throwing EXHAUSTED.
+   * Cost: that of `admit`.
+   * @throws the other errors of `admit`.
+   */
+  tryAdmit(sequence: KvSequence): number {
+    this.#checkWaiting(sequence);
+    const plan = this.#plan(sequence);
+    return this.#fits(plan) ? this.#admit(sequence, plan.matched) : -1;
+  }
+
+  /**
+   * Prepares slots for the next `count` pending tokens (default all): allocates blocks and copies
+   * shared blocks about to be written (copy-on-write). Returns the first position to write. All or none.
+   * Cost: O(new blocks) plus copies.
+   * @throws MemError INVALID_ARGUMENT if `count` is not in [0, pendingTokens].
+   * @throws MemError EXHAUSTED if too few blocks are free; LIMIT_EXCEEDED past the per-sequence limit.
+   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not running.
+   */
+  reserve(sequence: KvSequence, count?: number): number {
+    this.#checkRunning(sequence);
+    const tokens = this.#pendingCount(sequence, count);
+    return sequence.paged.ensureWritable(tokens);
+  }
+
+  /**
+   * {@link KvCacheManager.reserve} that returns false instead of throwing EXHAUSTED.
+   * Cost: that of `reserve`.
+   * @throws the other errors of `reserve`.
+   */
+  tryReserve(sequence: KvSequence, count?: number): boolean {
+    this.#checkRunning(sequence);
+    const tokens = this.#pendingCount(sequence, count);
+    const paged = sequence.paged;
+    if (paged.length + tokens <= paged.writableLength) return true;
+    try {
+      paged.ensureWritable(tokens);
+      return true;
+    } catch (error) {
+      if (MemError.is(error, 'EXHAUSTED')) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Records that the engine wrote K/V for the next `count` pending tokens (which must be reserved).
+   * Each block that becomes full gets its content hash registered, so later requests can share it.
+   * Cost: O(count) plus one hash per filled block.
+   * @throws MemError INVALID_ARGUMENT if `count` is not in [0, pendingTokens]; IN_USE if those slots were not reserved.
+   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not running.
+   */
+  markComputed(sequence: KvSequence, count: number): void {
+    this.#checkRunning(sequence);
+    assertInteger(count, 'count', { min: 0, max: sequence.pendingTokens });
+    const paged = sequence.paged;
+    if (paged.length + count > paged.writableLength) {
+      throw new MemError(
+        'IN_USE',
+        `tokens ${paged.length}..${paged.length + count - 1} have no reserved slots: call reserve() before computing them`,
+      );
+    }
+    const before = sequence.computed;
+    paged.appendTokens(count);
+    sequence.computed = before + count;
+    if (!this.prefixCaching) return;
+    const fromBlock = Math.floor(before / this.blockSize);
+    const toBlock = Math.floor(sequence.computed / this.blockSize);
+    if (toBlock <= fromBlock) return;
+    this.#hashUpTo(sequence, toBlock);
+    for (let block = Math.max(fromBlock, sequence.cached / this.blockSize); block < toBlock; block += 1) {
+      this.allocator.registerBlockHash(sequence.blockTable[block]!, sequence.hashes, block);
+    }
+  }
+
+  /**
+   * Appends token ids (sampled ones, or more prompt) to a waiting or running sequence; they are
+   * pending until computed. Slots are not taken here: call `reserve` before computing them.
+   * Cost: O(tokens), amortised.
+   * @throws MemError INVALID_ARGUMENT for malformed tokens; LIMIT_EXCEEDED past the per-sequence limit.
+   * @throws MemError FOREIGN_HANDLE or USE_AFTER_RELEASE.
+   */
+  appendTokens(sequence: KvSequence, tokens: ArrayLike<number>): void {
+    this.#checkOwned(sequence);
+    const ids = copyTokenIds(tokens, 'tokens');
+    const length = sequence.tokenLength + ids.length;
+    this.#checkLength(length);
+    if (length > sequence.tokenBuffer.length) {
+      const grown = new Uint32Array(Math.max(length, sequence.tokenBuffer.length * 2));
+      grown.set(sequence.tokenBuffer.subarray(0, sequence.tokenLength));
+      sequence.tokenBuffer = grown;
+    }
+    sequence.tokenBuffer.set(ids, sequence.tokenLength);
+    sequence.tokenLength = length;
+  }
+
+  /**
+   * A running copy of `sequence` sharing all its blocks by reference (parallel sampling, beam
+   * search); writes into a shared block copy it first through the `copyBlock` option.
+   * Cost: O(tokens + blocks).
+   * @throws MemError IN_USE if the manager has no `copyBlock` callback or the sequence is not running.
+   * @throws MemError LIMIT_EXCEEDED if a block would pass the reference-count limit.
+   * @throws MemError FOREIGN_HANDLE or USE_AFTER_RELEASE.
+   */
+  fork(sequence: KvSequence): KvSequence {
+    this.#checkRunning(sequence);
+    const paged = sequence.paged.fork();
+    const child = new KvSequence(this, sequence.tokenBuffer.slice(), sequence.tokenLength, sequence.keys, paged);
+    child.computed = sequence.computed;
+    child.cached = sequence.cached;
+    child.hashes = sequence.hashes.slice();
+    child.hashedBlocks = sequence.hashedBlocks;
+    child.status = 'running';
+    this.#sequences += 1;
+    return child;
+  }
+
+  /**
+   * Sends a running sequence back to waiting (preemption by recompute): frees its blocks tail
+   * first (its full blocks stay cached and are likely hits when it is admitted again) and keeps its
+   * tokens, which all become pending.
+   * Cost: O(blocks).
+   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not running.
+   */
+  preempt(sequence: KvSequence): void {
+    this.#checkRunning(sequence);
+    sequence.paged.clear();
+    sequence.computed = 0;
+    sequence.cached = 0;
+    sequence.status = 'waiting';
+    this.#preemptions += 1;
+  }
+
+  /**
+   * Releases a sequence (same as `sequence.release()`): frees its blocks tail first.
+   * Cost: O(blocks).
+   * @throws MemError FOREIGN_HANDLE; DOUBLE_FREE if already released.
+   */
+  release(sequence: KvSequence): void {
+    this.#checkForeign(sequence);
+    sequence.release();
+  }
+
+  /**
+   * A snapshot of the pool and the prefix-cache counters.
+   * Cost: O(1).
+   * @throws never
+   */
+  stats(): KvCacheStats {
+    return {
+      ...this.allocator.stats(),
+      blockSize: this.blockSize,
+      prefixCaching: this.prefixCaching,
+      hasher: this.hasher.name,
+      prefixQueryTokens: this.#queryTokens,
+      prefixHitTokens: this.#hitTokens,
+      prefixHitRate: this.#queryTokens === 0 ? 0 : this.#hitTokens / this.#queryTokens,
+      admissions: this.#admissions,
+      preemptions: this.#preemptions,
+      sequences: this.#sequences,
+    };
+  }
+
+  /** @internal Called once by `KvSequence.release()`. */
+  onSequenceRelease(sequence: KvSequence): void {
+    if (sequence.status === 'running') sequence.paged.clear();
+    sequence.paged.release();
+    sequence.status = 'released';
+    this.#sequences -= 1;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #admit(sequence: KvSequence, matched: number): number {
+    const paged = sequence.paged;
+    for (let block = 0; block < matched; block += 1) {
+      paged.attachCachedBlock(this.allocator.tryAcquireByHash(sequence.hashes, block));
+    }
+    const cachedTokens = matched * this.blockSize;
+    sequence.computed = cachedTokens;
+    sequence.cached = cachedTokens;
+    paged.ensureWritable(sequence.tokenLength - cachedTokens);
+    sequence.status = 'running';
+    this.#admissions += 1;
+    this.#queryTokens += sequence.tokenLength;
+    this.#hitTokens += cachedTokens;
+    return sequence.tokenLength - cachedTokens;
+  }
+
+  #fits(plan: { fresh: number; resurrected: number }): boolean {
+    return plan.fresh + plan.resurrected <= this.allocator.freeCount;
+  }
+
+  /** The longest usable cached prefix and what admission would take from the free pool. */
+  #plan(sequence: KvSequence): { matched: number; fresh: number; resurrected: number } {
+    const needed = Math.ceil(sequence.tokenLength / this.blockSize);
+    let matched = 0;
+    let resurrected = 0;
+    if (this.prefixCaching) {
+      const limit = Math.floor((sequence.tokenLength - 1) / this.blockSize);
+      this.#hashUpTo(sequence, limit);
+      const allocator = this.allocator;
+      while (matched < limit) {
+        const block = allocator.findBlockByHash(sequence.hashes, matched);
+        if (block < 0) break;
+        const refs = allocator.refCount(block);
+        if (refs === BlockAllocator.MAX_REF_COUNT) break;
+        if (refs === 0) resurrected += 1;
+        matched += 1;
+      }
+    }
+    return { matched, fresh: needed - matched, resurrected };
+  }
+
+  /** Makes sure the digests of full blocks `0 .. blocks - 1` are computed. */
+  #hashUpTo(sequence: KvSequence, blocks: number): void {
+    if (blocks <= sequence.hashedBlocks) return;
+    const words = this.hasher.words;
+    if (sequence.hashes.length < blocks * words) {
+      const grown = new Uint32Array(Math.max(blocks * words, sequence.hashes.length * 2));
+      grown.set(sequence.hashes);
+      sequence.hashes = grown;
+    }
+    const scratchWords = chainScratchWords(sequence.keys, this.blockSize);
+    if (this.#scratch.length < scratchWords) this.#scratch = new Uint32Array(scratchWords);
+    hashBlocks(
+      sequence.keys,
+      sequence.tokenBuffer,
+      this.blockSize,
+      sequence.hashedBlocks,
+      blocks,
+      sequence.hashes,
+      this.#scratch,
+    );
+    sequence.hashedBlocks = blocks;
+  }
+
+  #pendingCount(sequence: KvSequence, count: number | undefined): number {
+    return count === undefined
+      ? sequence.pendingTokens
+      : assertInteger(count, 'count', { min: 0, max: sequence.pendingTokens });
+  }
+
+  #checkLength(tokens: number): void {
+    const needed = Math.ceil(tokens / this.blockSize);
+    if (needed > this.maxBlocksPerSequence) {
+      throw new MemError(
+        'LIMIT_EXCEEDED',
+        `a sequence of ${tokens} tokens needs ${needed} blocks of ${this.blockSize} tokens, more than maxBlocksPerSequence ${this.maxBlocksPerSequence}`,
+        { details: { tokens, needed, limit: this.maxBlocksPerSequence } },
+      );
+    }
+  }
+
+  #checkForeign(sequence: KvSequence): void {
+    if (!(sequence instanceof KvSequence)) {
+      throw new MemError('INVALID_ARGUMENT', `sequence must be a KvSequence, got ${describeValue(sequence)}`);
+    }
+    if (sequence.manager !== this) {
+      throw new MemError('FOREIGN_HANDLE', 'the sequence belongs to another KvCacheManager');
+    }
+  }
+
+  #checkOwned(sequence: KvSequence): void {
+    this.#checkForeign(sequence);
+    sequence.checkLive();
+  }
+
+  #checkWaiting(sequence: KvSequence): void {
+    this.#checkOwned(sequence);
+    if (sequence.status !== 'waiting') {
+      throw new MemError('IN_USE', `the sequence is ${sequence.status}, not waiting: it is already admitted`);
+    }
+  }
+
+  #checkRunning(sequence: KvSequence): void {
+    this.#checkOwned(sequence);
+    if (sequence.status !== 'running') {
+      throw new MemError('IN_USE', `the sequence is ${sequence.status}, not running: admit it first`);
+    }
+  }
+
+  #publishMetrics(sink: MetricsSink): void {
+    const queries = mirrorCounter(
+      sink.counter('mem_paged_kv_prefix_query_tokens_total', 'prompt tokens looked up in the prefix cache'),
+    );
+    const hits = mirrorCounter(
+      sink.counter('mem_paged_kv_prefix_hit_tokens_total', 'prompt tokens served from the prefix cache'),
+    );
+    const preemptions = mirrorCounter(
+      sink.counter('mem_paged_kv_preemptions_total', 'sequences preempted by recompute'),
+    );
+    const sequences = sink.gauge('mem_paged_kv_sequences', 'KV sequences not yet released');
+    sink.addCollector(() => {
+      queries(this.#queryTokens);
+      hits(this.#hitTokens);
+      preemptions(this.#preemptions);
+      sequences.set(this.#sequences);
+    });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Validation of token ids and small argument checks shared by the package's entry points.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { MemError, describeValue } from '@mem/types';
+
+/** The largest token id: ids are unsigned 32-bit integers. */
+export const MAX_TOKEN_ID = 0xffffffff;
+
+/**
+ * Copies `tokens` into `target` at `offset` (or a new Uint32Array), checking that every id is an
+ * integer in [0, 2^32). Cost: O(tokens.length).
+ * @throws MemError INVALID_ARGUMENT naming `name` if `tokens` is not an array-like of token ids.
+ */
+export function copyTokenIds(tokens: unknown, name: string, target?: Uint32Array, offset = 0): Uint32Array {
+  if (tokens instanceof Uint32Array) {
+    const out = target ?? new Uint32Array(tokens.length);
+    out.set(tokens, offset);
+    return out;
+  }
+  if (
+    tokens === null ||
+    typeof tokens !== 'object' ||
+    typeof (tokens as { length?: unknown }).length !== 'number' ||
+    !Number.isSafeInteger((tokens as { length: number }).length) ||
+    (tokens as { length: number }).length < 0
+  ) {
+    throw new MemError('INVALID_ARGUMENT', `${name} must be an array of token ids, got ${describeValue(tokens)}`);
+  }
+  const list = tokens as ArrayLike<unknown>;
+  const length = list.length;
+  for (let i = 0; i < length; i += 1) {
+    const token = list[i];
+    if (typeof token !== 'number' || token >>> 0 !== token) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `${name}[${i}] must be a token id (an integer in [0, ${MAX_TOKEN_ID}]), got ${describeValue(token)}`,
+        { details: { argument: name, index: i, value: token } },
+      );
+    }
+  }
+  const out = target ?? new Uint32Array(length);
+  for (let i = 0; i < length; i += 1) out[offset + i] = list[i] as number;
+  return out;
+}
+
+/**
+ * Checks that `value` is a boolean. Cost: O(1).
+ * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
+ */
+export function assertBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new MemError('INVALID_ARGUMENT', `${name} must be a boolean, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks that `value` is a plain options object (or undefined, giving `{}`). Cost: O(1).
+ * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
+ */
+export function assertOptions<T extends object>(value: unknown, name: string): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new MemError('INVALID_ARGUMENT', `${name} must be an object, got ${describeValue(value)}`);
+  }
+  return value as Partial<T>;
+}
