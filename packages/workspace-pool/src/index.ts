@@ -1,7 +1,41 @@
 /**
- * `@mem/workspace-pool`: Reusable scratch workspaces over real backing memory, with real defragmentation and a worker-owned coordinator.
+ * `@mem/workspace-pool`: reusable scratch workspaces over real backing memory, with real
+ * defragmentation and a worker-owned coordinator.
+ *
+ * - {@link WorkspacePool}: workspaces carved from segments of `ArrayBuffer`, `SharedArrayBuffer` or
+ *   `WebAssembly.Memory`, served from size bins, coalesced on release, compacted by `defragment()`.
+ * - {@link Workspace}: the handle (views re-resolved through it, pins, `using`).
+ * - {@link WorkspaceConfig}: validated configuration with presets.
+ * - {@link renderMemoryMap}: an SVG picture of `pool.snapshot()`.
  *
  * This module is browser compatible.
  * @module
  */
-export {};
+export {
+  ALLOCATION_STRATEGIES,
+  MAX_SEGMENT_SIZE,
+  SEGMENT_BACKINGS,
+  WorkspaceConfig,
+  type AllocationStrategy,
+  type SegmentBacking,
+  type WorkspaceConfigOptions,
+} from './workspace-config.js';
+export {
+  WorkspacePool,
+  type AcquireOptions,
+  type DefragmentOptions,
+  type WorkspaceLogEntry,
+  type WorkspaceLogger,
+  type WorkspacePoolOptions,
+  type WorkspacePoolStats,
+} from './workspace-pool.js';
+export { Workspace } from './workspace.js';
+export type { SegmentProvider, SegmentSource } from './segment.js';
+export { fragmentationRatio, type FragmentationStats, type SegmentFragmentation } from './fragmentation.js';
+export type {
+  DefragmentationOutcome,
+  DefragmentationReport,
+  DefragmentationTrigger,
+  SegmentDefragmentation,
+} from './defragmentation-report.js';
+export type { MemoryMapBlock, MemoryMapBlockState, MemoryMapSegment, MemoryMapSnapshot } from './memory-map.js';

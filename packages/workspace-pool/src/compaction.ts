@@ -1,0 +1,291 @@
+/**
+ * Compaction: the part of defragmentation that moves memory. Live, unpinned workspaces slide
+ * toward the start of their segment (`copyWithin`, so the bytes move exactly), pinned ones stay
+ * where they are, and the free bytes between them merge into one block per stretch. In a full
+ * pass, workspaces then move from later segments into holes of earlier ones (and from above a
+ * pinned workspace into the gap below it), so that free space gathers at the end of the pool and
+ * emptied expansion segments can be released.
+ *
+ * The free blocks of the segments being compacted leave their bins for the duration and are filed
+ * again at the end; no allocation can happen in between (the pool is single-threaded, and the
+ * coordinator runs it inside one worker).
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { BLOCK_FREE, BLOCK_USED, NONE, type BlockAllocator } from './block-allocator.js';
+import { measureSegment, type SegmentFragmentation } from './fragmentation.js';
+import type { Segment } from './segment.js';
+
+/**
+ * Decides, at the moment a workspace is about to move, whether it may, beyond its pins: the
+ * coordinator uses it for pins that live in shared memory (another thread's). When
+ * `tryBeginMove` returns true, the workspace is held against pinning until `endMove`.
+ * @internal
+ */
+export interface MoveGuard {
+  /** Whether the workspace `owner` may move now. */
+  tryBeginMove(owner: number): boolean;
+  /** The workspace `owner` now lives at `byteOffset` of segment `segment`'s memory. */
+  endMove(owner: number, segment: number, byteOffset: number): void;
+}
+
+/** What a compaction did. @internal */
+export interface CompactionResult {
+  /** Workspaces that moved (one that moved twice counts twice). */
+  workspacesMoved: number;
+  /** Bytes copied. */
+  bytesMoved: number;
+  /** Moves refused because the workspace was pinned. */
+  pinnedInTheWay: number;
+  /** Segments released, by index. */
+  releasedSegments: number[];
+  /** Bytes of the released segments. */
+  bytesReleased: number;
+  /** The compacted segments after compaction (released ones excluded). */
+  after: SegmentFragmentation[];
+}
+
+/** Options of {@link compact}. @internal */
+export interface CompactionOptions {
+  /** The segments to compact, in ascending order. */
+  readonly segments: readonly number[];
+  /** Whether workspaces may move to earlier segments and into gaps below pinned ones. */
+  readonly migrate: boolean;
+  /** Whether empty segments outside the initial reservation are released. */
+  readonly release: boolean;
+  /** Pins kept elsewhere (shared memory), if any. */
+  readonly guard: MoveGuard | undefined;
+}
+
+/**
+ * Compacts the given segments. Cost: O(blocks of those segments + holes x movable blocks when
+ * migrating) plus the bytes copied.
+ * @internal
+ */
+export function compact(allocator: BlockAllocator, options: CompactionOptions): CompactionResult {
+  const result: CompactionResult = {
+    workspacesMoved: 0,
+    bytesMoved: 0,
+    pinnedInTheWay: 0,
+    releasedSegments: [],
+    bytesReleased: 0,
+    after: [],
+  };
+  const segments = options.segments.map((index) => allocator.segments[index]!);
+  for (const segment of segments) unfileSegment(allocator, segment);
+  for (const segment of segments) slide(allocator, segment, options.guard, result);
+  if (options.migrate) migrate(allocator, segments, options.guard, result);
+  for (const segment of segments) {
+    if (options.release && !segment.initial && allocator.segmentFree[segment.index] === segment.byteLength) {
+      allocator.removeSegment(segment.index, false);
+      result.releasedSegments.push(segment.index);
+      result.bytesReleased += segment.byteLength;
+      continue;
+    }
+    refileSegment(allocator, segment);
+    result.after.push(measureSegment(allocator, segment.index));
+  }
+  if (result.workspacesMoved > 0) allocator.epoch += 1;
+  return result;
+}
+
+/** Takes the free blocks of a segment out of their bins. */
+function unfileSegment(allocator: BlockAllocator, segment: Segment): void {
+  for (let block = segment.first; block !== NONE; block = allocator.nextPhys[block]!) {
+    if (allocator.state[block] === BLOCK_FREE) allocator.removeFree(block);
+  }
+}
+
+/** Files the free blocks of a segment in their bins again. */
+function refileSegment(allocator: BlockAllocator, segment: Segment): void {
+  for (let block = segment.first; block !== NONE; block = allocator.nextPhys[block]!) {
+    if (allocator.state[block] === BLOCK_FREE) allocator.insertFree(block);
+  }
+}
+
+/**
+ * Slides the used blocks of a segment down over the free space below them, in address order, and
+ * rebuilds the segment's block list: one free block below each pinned block that could not move
+ * down to the cursor, and one at the end. Free records are dropped before any is created, so the
+ * table never grows here.
+ */
+function slide(
+  allocator: BlockAllocator,
+  segment: Segment,
+  guard: MoveGuard | undefined,
+  result: CompactionResult,
+): void {
+  const t = allocator;
+  const bytes = segment.memory.bytes();
+  const base = segment.base;
+  let cursor = 0;
+  let last = NONE;
+  let block = segment.first;
+  segment.first = NONE;
+  const link = (record: number): void => {
+    t.prevPhys[record] = last;
+    if (last === NONE) segment.first = record;
+    else t.nextPhys[last] = record;
+    last = record;
+  };
+  while (block !== NONE) {
+    const next = t.nextPhys[block]!;
+    if (t.state[block] === BLOCK_FREE) {
+      t.dropRecord(block);
+      block = next;
+      continue;
+    }
+    const from = t.offset[block]!;
+    const size = t.size[block]!;
+    if (from !== cursor) {
+      if (t.pins[block] === 0 && (guard === undefined || guard.tryBeginMove(t.owner[block]!))) {
+        bytes.copyWithin(base + cursor, base + from, base + from + size);
+        t.offset[block] = cursor;
+        result.workspacesMoved += 1;
+        result.bytesMoved += size;
+        guard?.endMove(t.owner[block]!, segment.index, base + cursor);
+      } else {
+        result.pinnedInTheWay += 1;
+        link(freeRecord(t, segment.index, cursor, from - cursor));
+        cursor = from;
+      }
+    }
+    link(block);
+    cursor += size;
+    block = next;
+  }
+  if (cursor < segment.byteLength) link(freeRecord(t, segment.index, cursor, segment.byteLength - cursor));
+  t.nextPhys[last] = NONE;
+}
+
+function freeRecord(allocator: BlockAllocator, segment: number, offset: number, size: number): number {
+  const record = allocator.newRecord();
+  allocator.offset[record] = offset;
+  allocator.size[record] = size;
+  allocator.segmentOf[record] = segment;
+  allocator.state[record] = BLOCK_FREE;
+  return record;
+}
+
+/**
+ * Moves used blocks, from the last segment's highest address down, into the first hole below
+ * them that fits: a hole of an earlier segment, or a gap below a pinned block of the same
+ * segment. Segments that lost blocks slide again.
+ */
+function migrate(
+  allocator: BlockAllocator,
+  segments: readonly Segment[],
+  guard: MoveGuard | undefined,
+  result: CompactionResult,
+): void {
+  const t = allocator;
+  // Holes in (segment, offset) order. Only tails exist when nothing is pinned and one segment is
+  // compacted: nothing can then move below anything, so skip the walk.
+  const holes: number[] = [];
+  for (const segment of segments) {
+    for (let block = segment.first; block !== NONE; block = t.nextPhys[block]!) {
+      if (t.state[block] === BLOCK_FREE) holes.push(block);
+    }
+  }
+  if (holes.length <= 1) return;
+  const order = new Map(segments.map((segment, position) => [segment.index, position]));
+  const lost = new Set<Segment>();
+  for (let position = segments.length - 1; position >= 0; position -= 1) {
+    const source = segments[position]!;
+    const used: number[] = [];
+    for (let block = source.first; block !== NONE; block = t.nextPhys[block]!) {
+      if (t.state[block] === BLOCK_USED) used.push(block);
+    }
+    for (let k = used.length - 1; k >= 0; k -= 1) {
+      const block = used[k]!;
+      const size = t.size[block]!;
+      const hole = firstHoleBelow(t, holes, order, position, t.offset[block]!, size);
+      if (hole === -1) continue;
+      if (t.pins[block] !== 0 || (guard !== undefined && !guard.tryBeginMove(t.owner[block]!))) {
+        result.pinnedInTheWay += 1;
+        continue;
+      }
+      const target = holes[hole]!;
+      const destination = segments[order.get(t.segmentOf[target]!)!]!;
+      moveInto(t, block, source, target, destination);
+      result.workspacesMoved += 1;
+      result.bytesMoved += size;
+      guard?.endMove(t.owner[block]!, destination.index, destination.base + t.offset[block]!);
+      if (t.size[target] === 0) {
+        unlink(t, target, destination);
+        t.dropRecord(target);
+        holes.splice(hole, 1);
+      }
+      lost.add(source);
+    }
+  }
+  for (const segment of lost) slide(t, segment, guard, result);
+}
+
+/** The index in `holes` of the first hole below (segment position, offset) with room for `size`, or -1. */
+function firstHoleBelow(
+  t: BlockAllocator,
+  holes: readonly number[],
+  order: ReadonlyMap<number, number>,
+  position: number,
+  offset: number,
+  size: number,
+): number {
+  for (let i = 0; i < holes.length; i += 1) {
+    const hole = holes[i]!;
+    const holePosition = order.get(t.segmentOf[hole]!)!;
+    if (holePosition > position || (holePosition === position && t.offset[hole]! >= offset)) return -1;
+    if (t.size[hole]! >= size) return i;
+  }
+  return -1;
+}
+
+/**
+ * Copies used `block` to the start of free `target` (in `destination`), leaves a free record where
+ * it was, and links it in front of `target`, which shrinks by the block's size.
+ */
+function moveInto(t: BlockAllocator, block: number, source: Segment, target: number, destination: Segment): void {
+  const size = t.size[block]!;
+  const from = source.base + t.offset[block]!;
+  const to = destination.base + t.offset[target]!;
+  if (source.memory === destination.memory) {
+    source.memory.bytes().copyWithin(to, from, from + size);
+  } else {
+    destination.memory.bytes().set(source.memory.bytes().subarray(from, from + size), to);
+  }
+  // A free record takes the block's place in the source.
+  const vacated = t.newRecord();
+  t.offset[vacated] = t.offset[block]!;
+  t.size[vacated] = size;
+  t.segmentOf[vacated] = source.index;
+  t.state[vacated] = BLOCK_FREE;
+  const before = t.prevPhys[block]!;
+  const after = t.nextPhys[block]!;
+  t.prevPhys[vacated] = before;
+  t.nextPhys[vacated] = after;
+  if (before === NONE) source.first = vacated;
+  else t.nextPhys[before] = vacated;
+  if (after !== NONE) t.prevPhys[after] = vacated;
+  // The block goes in front of the target hole.
+  const below = t.prevPhys[target]!;
+  t.prevPhys[block] = below;
+  t.nextPhys[block] = target;
+  if (below === NONE) destination.first = block;
+  else t.nextPhys[below] = block;
+  t.prevPhys[target] = block;
+  t.offset[block] = t.offset[target]!;
+  t.segmentOf[block] = destination.index;
+  t.offset[target] = t.offset[target]! + size;
+  t.size[target] = t.size[target]! - size;
+  t.segmentFree[source.index] = t.segmentFree[source.index]! + size;
+  t.segmentFree[destination.index] = t.segmentFree[destination.index]! - size;
+}
+
+function unlink(t: BlockAllocator, record: number, segment: Segment): void {
+  const before = t.prevPhys[record]!;
+  const after = t.nextPhys[record]!;
+  if (before === NONE) segment.first = after;
+  else t.nextPhys[before] = after;
+  if (after !== NONE) t.prevPhys[after] = before;
+}

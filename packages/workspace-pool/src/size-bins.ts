@@ -1,0 +1,52 @@
+/**
+ * The size bins of the free lists: a two-level segregated fit (as TLSF, and as the bins of
+ * TensorFlow's BFC allocator). The first level is the power of two of a block's size; the second
+ * splits each power of two into {@link SUBDIVISIONS} equal classes. A free block lives in the bin
+ * of its size, and two bitmaps say which bins are non-empty, so finding a bin that can serve a
+ * request is a few bit operations, never a walk over the free blocks.
+ *
+ * Sizes are byte counts below 2^32 (a segment holds at most 2^31 bytes).
+ *
+ * This module is browser compatible.
+ * @module
+ */
+
+/** log2 of the number of classes each power of two is split into. */
+export const SUBDIVISION_LOG2 = 4;
+/** How many classes each power of two is split into: a bin spans 1/16 of its power of two. */
+export const SUBDIVISIONS = 1 << SUBDIVISION_LOG2;
+const SUBDIVISION_MASK = SUBDIVISIONS - 1;
+/** How many bins there are: sizes below 16 map one to one, then 28 powers of two of 16 classes. */
+export const BIN_COUNT = (32 - SUBDIVISION_LOG2 + 1) * SUBDIVISIONS;
+
+/**
+ * The bin of a block of `size` bytes (1 <= size < 2^32): every block in bin `i` is smaller than
+ * every block in bin `i + 1`.
+ */
+export function binIndex(size: number): number {
+  if (size < SUBDIVISIONS) return size;
+  const log2 = 31 - Math.clz32(size);
+  return (
+    ((log2 - SUBDIVISION_LOG2 + 1) << SUBDIVISION_LOG2) | ((size >>> (log2 - SUBDIVISION_LOG2)) & SUBDIVISION_MASK)
+  );
+}
+
+/**
+ * The first bin all of whose blocks are at least `size` bytes: the bin of `size` when `size` is
+ * the lower bound of its class, else the next one.
+ */
+export function binIndexRoundUp(size: number): number {
+  if (size < SUBDIVISIONS) return size;
+  const log2 = 31 - Math.clz32(size);
+  return binIndex(size + (1 << (log2 - SUBDIVISION_LOG2)) - 1);
+}
+
+/** The index of the lowest set bit of a non-zero 32-bit integer. */
+export function lowestBit(bits: number): number {
+  return 31 - Math.clz32(bits & -bits);
+}
+
+/** The index of the highest set bit of a non-zero 32-bit integer. */
+export function highestBit(bits: number): number {
+  return 31 - Math.clz32(bits);
+}

@@ -1,0 +1,673 @@
+/**
+ * The workspace pool: scratch memory for inference engines, carved out of segments of backing
+ * memory the pool owns, reused without garbage, and defragmented for real.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import {
+  MemError,
+  describeValue,
+  mirrorCounter,
+  noopMetrics,
+  type BackingMemory,
+  type MetricsSink,
+  type StatsSource,
+} from '@mem/types';
+import {
+  BlockAllocator,
+  NONE,
+  STRATEGY_BEST_FIT,
+  STRATEGY_EXACT_FIT,
+  STRATEGY_FIRST_FIT,
+  STRATEGY_POWER_OF_TWO,
+} from './block-allocator.js';
+import { compact, type MoveGuard } from './compaction.js';
+import { buildReport, type DefragmentationReport, type DefragmentationTrigger } from './defragmentation-report.js';
+import { liveSegments, measureFragmentation, type FragmentationStats } from './fragmentation.js';
+import { takeSnapshot, type MemoryMapSnapshot } from './memory-map.js';
+import { kCreateWorkspace, kReleaseBlock, kSetMoveGuard } from './pool-internals.js';
+import { allocateBacking, resolveSegmentSource, type SegmentProvider } from './segment.js';
+import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
+import { Workspace } from './workspace.js';
+
+/** Options of {@link WorkspacePool.acquire}. */
+export interface AcquireOptions {
+  /** A name for the workspace, shown in memory maps (`"attention.scores"`). @defaultValue none */
+  readonly label?: string;
+  /** Fill the workspace with zeros (reused memory holds what its last user left). @defaultValue false */
+  readonly zero?: boolean;
+}
+
+/** Options of {@link WorkspacePool.defragment}. */
+export interface DefragmentOptions {
+  /**
+   * Throw PINNED (with the report in `details.report`) instead of returning a report whose outcome
+   * is `blocked-by-pins`. @defaultValue false
+   */
+  readonly throwIfBlocked?: boolean;
+}
+
+/** One entry of the pool's log: a defragmentation or an expansion. */
+export interface WorkspaceLogEntry {
+  /** `warn` for a defragmentation that could not reclaim anything from a fragmented pool. */
+  readonly level: 'info' | 'warn';
+  /** What happened. */
+  readonly event: 'defragment' | 'expand';
+  /** The pool's name. */
+  readonly pool: string;
+  /** One sentence for a log line. */
+  readonly message: string;
+  /** The defragmentation's report (event `defragment`). */
+  readonly report?: DefragmentationReport;
+  /** The new segment (event `expand`). */
+  readonly segment?: { readonly index: number; readonly byteLength: number };
+}
+
+/** Receives the pool's log entries. It runs after the pool is consistent again; what it throws is ignored. */
+export type WorkspaceLogger = (entry: WorkspaceLogEntry) => void;
+
+/** Runtime wiring of a pool (what cannot travel in a configuration). */
+export interface WorkspacePoolOptions {
+  /** The pool's name in logs, metrics labels and memory maps. @defaultValue 'workspace-pool' */
+  readonly name?: string;
+  /** Receives every defragmentation and expansion. @defaultValue none */
+  readonly logger?: WorkspaceLogger;
+  /**
+   * Where counters and gauges go (`mem_workspace_pool_*`, labelled `{ pool: name }`), published by
+   * a collector at scrape time; the hot path only bumps integers. @defaultValue noopMetrics
+   */
+  readonly metrics?: MetricsSink;
+  /** Supplies segment memory instead of allocating it from `config.backing`. @defaultValue none */
+  readonly segmentSource?: SegmentProvider;
+}
+
+/** A snapshot of a pool's counters and memory, as plain numbers. */
+export interface WorkspacePoolStats {
+  /** Successful `acquire` calls. */
+  readonly acquisitions: number;
+  /** Releases. */
+  readonly releases: number;
+  /** Acquisitions that found no free block that fit (served after compaction, by expansion, or failed). */
+  readonly misses: number;
+  /** Segments added because nothing fitted. */
+  readonly expansions: number;
+  /** Defragmentations run (manual, threshold and miss). */
+  readonly defragmentations: number;
+  /** `1 - expansions / acquisitions` (the seed's definition), 0 before the first acquisition. */
+  readonly hitRate: number;
+  /** Workspaces live now. */
+  readonly liveWorkspaces: number;
+  /** Live workspaces that are pinned. */
+  readonly pinnedWorkspaces: number;
+  /** Bytes of the blocks of live workspaces (sizes rounded up to the alignment). */
+  readonly bytesInUse: number;
+  /** Bytes the live workspaces asked for. */
+  readonly bytesRequested: number;
+  /** The most `bytesInUse` has been. */
+  readonly peakBytesInUse: number;
+  /** Bytes of all segments. */
+  readonly bytesReserved: number;
+  /** Free bytes in all segments. */
+  readonly bytesFree: number;
+  /** The largest free block: the largest request that fits without compaction or expansion. */
+  readonly largestFreeBlock: number;
+  /** `1 - largestFreeBlock / bytesFree`, 0 when nothing is free. */
+  readonly fragmentation: number;
+  /** Live segments. */
+  readonly segments: number;
+  /** Bytes copied by defragmentations. */
+  readonly bytesMoved: number;
+  /** Segments released by defragmentations. */
+  readonly segmentsReleased: number;
+  /** Bytes of those segments. */
+  readonly bytesReleased: number;
+}
+
+const STRATEGY_CODES = {
+  'best-fit': STRATEGY_BEST_FIT,
+  'first-fit': STRATEGY_FIRST_FIT,
+  'exact-fit': STRATEGY_EXACT_FIT,
+  'power-of-two': STRATEGY_POWER_OF_TWO,
+} as const;
+
+/**
+ * A pool of workspaces over segments of backing memory it owns (`ArrayBuffer`,
+ * `SharedArrayBuffer` or `WebAssembly.Memory`). `acquire(size)` splits a free block (chosen by the
+ * configured strategy from size bins, never by a scan over every workspace), `release()` merges
+ * the block with its free neighbours, and `defragment()` compacts live workspaces so that the free
+ * bytes become usable again, with a report of what it did.
+ *
+ * Costs: `acquire` and `release` are O(1) (bit operations over the bins, plus a bounded scan of at
+ * most 32 blocks for best and exact fit); an allocation that finds nothing compacts one segment
+ * (O(its blocks + bytes moved)) or adds a segment (an allocation of memory); `defragment` is
+ * O(blocks + bytes moved); `stats()` is O(free blocks); `snapshot()` O(blocks).
+ *
+ * Single-threaded: a pool belongs to one thread. To share one between threads, run it in a
+ * {@link WorkspaceCoordinator}.
+ *
+ * @example
+ * ```ts
+ * import { WorkspaceConfig, WorkspacePool } from '@mem/workspace-pool';
+ * const pool = new WorkspacePool(WorkspaceConfig.smallModel());
+ * const a = pool.acquire(64 * 1024, { label: 'activations' });
+ * a.float32().fill(0.5);
+ * a.release();
+ * pool.stats().hitRate; // 1: served from the initial reservation
+ * ```
+ */
+export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
+  /** The validated configuration. */
+  readonly config: WorkspaceConfig;
+  /** The pool's name in logs, metrics and memory maps. */
+  readonly name: string;
+  readonly #core: BlockAllocator;
+  readonly #logger: WorkspaceLogger | undefined;
+  readonly #segmentSource: SegmentProvider | undefined;
+  readonly #labels = new Map<number, string>();
+  readonly #maxRequest: number;
+  readonly #granuleMask: number;
+  readonly #powerOfTwo: boolean;
+  readonly #autoDefragment: boolean;
+  #moveGuard: MoveGuard | undefined = undefined;
+  #nextId = 1;
+  #releasesUntilCheck: number;
+  #acquisitions = 0;
+  #releases = 0;
+  #misses = 0;
+  #expansions = 0;
+  #defragmentations = 0;
+  #peakBytesInUse = 0;
+  #bytesMoved = 0;
+  #segmentsReleased = 0;
+  #bytesReleased = 0;
+
+  /**
+   * Creates the pool and reserves `config.initialSize` bytes (in segments of at most
+   * `config.maxSegmentSize`).
+   * Cost: the allocation of the initial reservation (zeroed by the runtime).
+   * @param configuration a {@link WorkspaceConfig} (a preset) or options validated over the defaults
+   * @param options runtime wiring: name, logger, metrics sink, segment source
+   * @throws MemError INVALID_ARGUMENT for a bad configuration or option; EXHAUSTED if the runtime
+   * cannot allocate the initial reservation.
+   */
+  constructor(configuration: WorkspaceConfig | WorkspaceConfigOptions = {}, options: WorkspacePoolOptions = {}) {
+    this.config = WorkspaceConfig.from(configuration);
+    if (typeof options !== 'object' || options === null) {
+      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
+    }
+    const name = options.name ?? 'workspace-pool';
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new MemError('INVALID_ARGUMENT', `name must be a non-empty string, got ${describeValue(name)}`);
+    }
+    for (const key of ['logger', 'segmentSource'] as const) {
+      if (options[key] !== undefined && typeof options[key] !== 'function') {
+        throw new MemError('INVALID_ARGUMENT', `${key} must be a function, got ${describeValue(options[key])}`);
+      }
+    }
+    const metrics = options.metrics ?? noopMetrics;
+    if (typeof metrics !== 'object' || metrics === null || typeof metrics.addCollector !== 'function') {
+      throw new MemError('INVALID_ARGUMENT', `metrics must be a MetricsSink, got ${describeValue(metrics)}`);
+    }
+    this.name = name;
+    this.#logger = options.logger;
+    this.#segmentSource = options.segmentSource;
+    const { config } = this;
+    this.#core = new BlockAllocator(config.alignment, STRATEGY_CODES[config.strategy]);
+    this.#maxRequest = Math.min(config.maxSegmentSize, config.maxSize);
+    this.#granuleMask = config.alignment - 1;
+    this.#powerOfTwo = config.strategy === 'power-of-two';
+    this.#autoDefragment = config.enableDefragmentation;
+    this.#releasesUntilCheck = config.defragCheckInterval;
+    for (let reserved = 0; reserved < config.initialSize;) {
+      const byteLength = Math.min(config.initialSize - reserved, config.maxSegmentSize);
+      this.#addSegment(byteLength, true);
+      reserved += byteLength;
+    }
+    this.#registerMetrics(metrics);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hot path: acquire and release. Validation is two comparisons; a miss goes to #acquireSlow.
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Lends a workspace of `size` bytes (its block is `size` rounded up to the alignment, or to a
+   * power of two under that strategy). When no free block fits, the pool first compacts the
+   * segment with the most free bytes (if that can make room: `defragmentOnMiss`), then adds a
+   * segment (`autoExpand`), then fails.
+   * Cost: O(1) when a block fits (about 50 to 100 ns with the handle); a miss costs a compaction
+   * of one segment or the allocation of a new segment.
+   * @throws MemError INVALID_ARGUMENT if `size` is not an integer >= 1 or `options` is bad;
+   * OVERSIZED if `size` exceeds `min(maxSize, maxSegmentSize)`; EXHAUSTED if nothing fits and
+   * `autoExpand` is off (or the runtime refuses the memory); LIMIT_EXCEEDED if a new segment would
+   * take the reservation past `maxSize`. A failed call hands out nothing (a compaction it ran stays done).
+   *
+   * @example
+   * ```ts
+   * import { WorkspacePool } from '@mem/workspace-pool';
+   * const pool = new WorkspacePool({ initialSize: 1 << 20, alignment: 256 });
+   * using qkv = pool.acquire(3 * 64 * 128 * 4, { label: 'qkv' });
+   * qkv.float32().length; // 24576
+   * ```
+   */
+  acquire(size: number, options?: AcquireOptions): Workspace {
+    if (typeof size !== 'number' || !(size >= 1 && size <= this.#maxRequest) || !Number.isInteger(size)) {
+      throw this.#badSize(size);
+    }
+    const label = options === undefined ? undefined : this.#checkAcquireOptions(options);
+    const need = this.#powerOfTwo
+      ? this.#powerOfTwoSize(size)
+      : ((size + this.#granuleMask) & ~this.#granuleMask) >>> 0;
+    const core = this.#core;
+    let block = core.allocate(need);
+    if (block === NONE) block = this.#acquireSlow(need);
+    const id = this.#nextId++;
+    core.requested[block] = size;
+    core.requestedBytes += size;
+    core.owner[block] = id;
+    this.#acquisitions += 1;
+    if (core.usedBytes > this.#peakBytesInUse) this.#peakBytesInUse = core.usedBytes;
+    const workspace = new Workspace(kCreateWorkspace, this, core, block, id, size, label);
+    if (label !== undefined) this.#labels.set(id, label);
+    if (options?.zero === true) workspace.bytes().fill(0);
+    return workspace;
+  }
+
+  /**
+   * Releases `workspace` (the same as `workspace.release()`), for code written against the seed's
+   * `pool.release(id)`.
+   * Cost: O(1).
+   * @throws MemError INVALID_ARGUMENT if it is not a workspace; FOREIGN_HANDLE if another pool lent
+   * it; DOUBLE_FREE if already released; STALE_HANDLE after `clear()`; PINNED if pinned.
+   */
+  release(workspace: Workspace): void {
+    if (!(workspace instanceof Workspace)) {
+      throw new MemError('INVALID_ARGUMENT', `workspace must be a Workspace, got ${describeValue(workspace)}`);
+    }
+    if (workspace.pool !== this) {
+      throw new MemError('FOREIGN_HANDLE', `workspace #${workspace.id} was lent by another pool, not by ${this.name}`);
+    }
+    workspace.release();
+  }
+
+  /** Called by `Workspace.release()`. @internal */
+  [kReleaseBlock](block: number, generation: number): void {
+    const core = this.#core;
+    if (generation !== core.generation) {
+      throw new MemError('STALE_HANDLE', `the workspace was taken back by ${this.name}.clear()`);
+    }
+    if (core.pins[block] !== 0) {
+      throw new MemError(
+        'PINNED',
+        `workspace #${core.owner[block]} is pinned ${core.pins[block]} time(s): unpin() it before release()`,
+      );
+    }
+    if (this.#labels.size !== 0) this.#labels.delete(core.owner[block]!);
+    core.free(block);
+    this.#releases += 1;
+    if (this.#autoDefragment && --this.#releasesUntilCheck === 0) {
+      this.#releasesUntilCheck = this.config.defragCheckInterval;
+      this.#checkThreshold();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Slow paths: misses, expansion, validation failures.
+  // ---------------------------------------------------------------------------------------------
+
+  #acquireSlow(need: number): number {
+    this.#misses += 1;
+    const core = this.#core;
+    if (this.config.defragmentOnMiss && core.liveBlocks > 0) {
+      const candidate = this.#roomiestSegment(need);
+      if (candidate !== NONE) {
+        this.#runDefragmentation('miss', [candidate], false, false);
+        const block = core.allocate(need);
+        if (block !== NONE) return block;
+      }
+    }
+    return this.#expand(need);
+  }
+
+  /** The segment with the most free bytes, if it has at least `need` of them; else NONE. */
+  #roomiestSegment(need: number): number {
+    const core = this.#core;
+    let best = NONE;
+    let bestFree = need - 1;
+    for (let index = 0; index < core.segments.length; index += 1) {
+      if (core.segments[index] !== undefined && core.segmentFree[index]! > bestFree) {
+        best = index;
+        bestFree = core.segmentFree[index]!;
+      }
+    }
+    return best;
+  }
+
+  #expand(need: number): number {
+    const config = this.config;
+    const core = this.#core;
+    if (!config.autoExpand) {
+      throw new MemError(
+        'EXHAUSTED',
+        `no free block of ${need} bytes in ${this.name} (largest free block ${core.largestFreeBlock()} of ` +
+          `${core.freeBytes} free bytes) and autoExpand is off`,
+        { details: { need, freeBytes: core.freeBytes, largestFreeBlock: core.largestFreeBlock() } },
+      );
+    }
+    const granule = config.segmentGranule;
+    const room = Math.floor((config.maxSize - core.reservedBytes) / granule) * granule;
+    const smallest = Math.ceil(need / granule) * granule;
+    if (smallest > room) {
+      throw new MemError(
+        'LIMIT_EXCEEDED',
+        `${this.name} cannot grow by ${smallest} bytes for a block of ${need}: ${core.reservedBytes} of ` +
+          `maxSize ${config.maxSize} bytes are reserved`,
+        { details: { need, reserved: core.reservedBytes, maxSize: config.maxSize } },
+      );
+    }
+    const grown = Math.ceil((core.reservedBytes * config.growthFactor - core.reservedBytes) / granule) * granule;
+    const byteLength = Math.min(Math.max(smallest, grown), config.maxSegmentSize, room);
+    const segment = this.#addSegment(byteLength, false);
+    this.#expansions += 1;
+    this.#log({
+      level: 'info',
+      event: 'expand',
+      pool: this.name,
+      message: `added segment ${segment} of ${byteLength} bytes for a block of ${need}; ${core.reservedBytes} bytes reserved`,
+      segment: { index: segment, byteLength },
+    });
+    return core.allocate(need);
+  }
+
+  #addSegment(byteLength: number, initial: boolean): number {
+    const core = this.#core;
+    const index = core.segments.length;
+    let memory;
+    let base = 0;
+    if (this.#segmentSource === undefined) {
+      memory = allocateBacking(this.config.backing, byteLength);
+    } else {
+      let source: unknown;
+      try {
+        source = this.#segmentSource(byteLength, index);
+      } catch (cause) {
+        if (MemError.is(cause)) throw cause;
+        throw new MemError('EXHAUSTED', `segmentSource refused a segment of ${byteLength} bytes`, {
+          cause,
+          details: { byteLength },
+        });
+      }
+      ({ memory, base } = resolveSegmentSource(source, byteLength, this.config.alignment));
+    }
+    return core.addSegment(memory, base, byteLength, initial).index;
+  }
+
+  #powerOfTwoSize(size: number): number {
+    const power = size <= 1 ? 1 : 2 ** (32 - Math.clz32(size - 1));
+    const need = Math.max(power, this.config.alignment);
+    if (need > this.#maxRequest) throw this.#badSize(size, need);
+    return need;
+  }
+
+  #badSize(size: unknown, rounded?: number): MemError {
+    if (typeof size === 'number' && Number.isInteger(size) && size > this.#maxRequest) {
+      return new MemError(
+        'OVERSIZED',
+        `size ${size} exceeds the largest workspace of ${this.name}: ${this.#maxRequest} bytes (min of maxSize and maxSegmentSize)`,
+        { details: { size, max: this.#maxRequest } },
+      );
+    }
+    if (rounded !== undefined) {
+      return new MemError(
+        'OVERSIZED',
+        `size ${size} rounds up to ${rounded} bytes (power-of-two strategy), above the largest workspace of ${this.#maxRequest} bytes`,
+        { details: { size, rounded, max: this.#maxRequest } },
+      );
+    }
+    return new MemError(
+      'INVALID_ARGUMENT',
+      `size must be an integer in [1, ${this.#maxRequest}], got ${describeValue(size)}`,
+      {
+        details: { argument: 'size', value: size },
+      },
+    );
+  }
+
+  #checkAcquireOptions(options: AcquireOptions): string | undefined {
+    if (typeof options !== 'object' || options === null) {
+      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
+    }
+    const { label, zero } = options;
+    if (label !== undefined && typeof label !== 'string') {
+      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(label)}`);
+    }
+    if (zero !== undefined && typeof zero !== 'boolean') {
+      throw new MemError('INVALID_ARGUMENT', `zero must be a boolean, got ${describeValue(zero)}`);
+    }
+    return label;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Defragmentation.
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Defragments the whole pool: measures fragmentation, slides every unpinned live workspace toward
+   * the start of its segment (bytes preserved exactly), moves workspaces from later segments into
+   * free space of earlier ones and from above pinned workspaces into the gaps below them, merges
+   * the free bytes, releases empty segments beyond the initial reservation, and reports what it
+   * did (see {@link DefragmentationReport} for how `reclaimedBytes` is defined). Pinned workspaces
+   * never move; unpinned ones do, so re-read their views.
+   * Cost: O(blocks + holes x movable blocks) plus the bytes copied (about 5 ms per 32 MiB moved).
+   * @throws MemError INVALID_ARGUMENT if `options` is bad; PINNED if `throwIfBlocked` is set and
+   * pinned workspaces kept anything from being reclaimed.
+   *
+   * @example
+   * ```ts
+   * import { WorkspacePool } from '@mem/workspace-pool';
+   * const pool = new WorkspacePool({ initialSize: 1 << 20 });
+   * const held = Array.from({ length: 8 }, () => pool.acquire(64 * 1024));
+   * held.filter((_, i) => i % 2 === 0).forEach((ws) => ws.release());
+   * const report = pool.defragment();
+   * report.fragmentationAfter; // 0
+   * report.reclaimedBytes > 0; // true
+   * ```
+   */
+  defragment(options: DefragmentOptions = {}): DefragmentationReport {
+    if (typeof options !== 'object' || options === null) {
+      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
+    }
+    const throwIfBlocked = options.throwIfBlocked ?? false;
+    if (typeof throwIfBlocked !== 'boolean') {
+      throw new MemError('INVALID_ARGUMENT', `throwIfBlocked must be a boolean, got ${describeValue(throwIfBlocked)}`);
+    }
+    const report = this.#runDefragmentation('manual', undefined, true, true);
+    if (throwIfBlocked && report.outcome === 'blocked-by-pins') {
+      throw new MemError('PINNED', report.message, { details: { report } });
+    }
+    return report;
+  }
+
+  /**
+   * The pool's fragmentation, `1 - largest free block / free bytes` (the seed's
+   * `compute_fragmentation_ratio`), in [0, 1).
+   * Cost: O(free blocks).
+   * @throws never
+   */
+  fragmentationRatio(): number {
+    return measureFragmentation(this.#core).fragmentation;
+  }
+
+  /**
+   * Fragmentation overall and per segment, with free bytes, free blocks and largest free blocks.
+   * Cost: O(free blocks + segments).
+   * @throws never
+   */
+  fragmentation(): FragmentationStats {
+    return measureFragmentation(this.#core);
+  }
+
+  #checkThreshold(): void {
+    const core = this.#core;
+    if (core.freeBytes === 0) return;
+    const ratio = 1 - core.largestFreeBlock() / core.freeBytes;
+    if (ratio > 0 && ratio >= this.config.defragThreshold) this.#runDefragmentation('threshold', undefined, true, true);
+  }
+
+  #runDefragmentation(
+    trigger: DefragmentationTrigger,
+    segments: number[] | undefined,
+    migrate: boolean,
+    release: boolean,
+  ): DefragmentationReport {
+    const started = performance.now();
+    const core = this.#core;
+    const before = measureFragmentation(core);
+    const result = compact(core, {
+      segments: segments ?? liveSegments(core),
+      migrate,
+      release,
+      guard: this.#moveGuard,
+    });
+    const report = buildReport(trigger, before, result, core.pinnedBlocks, performance.now() - started);
+    this.#defragmentations += 1;
+    this.#bytesMoved += result.bytesMoved;
+    this.#segmentsReleased += result.releasedSegments.length;
+    this.#bytesReleased += result.bytesReleased;
+    this.#log({
+      level: report.outcome === 'blocked-by-pins' || report.outcome === 'no-fit' ? 'warn' : 'info',
+      event: 'defragment',
+      pool: this.name,
+      message: `${trigger} defragmentation: ${report.message}`,
+      report,
+    });
+    return report;
+  }
+
+  /** Installs the coordinator's shared pins. @internal */
+  [kSetMoveGuard](guard: MoveGuard | undefined): void {
+    this.#moveGuard = guard;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Inspection and reset.
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * A snapshot of the pool's counters and memory (JSON-serialisable).
+   * Cost: O(free blocks).
+   * @throws never
+   */
+  stats(): WorkspacePoolStats {
+    const core = this.#core;
+    const largestFreeBlock = core.largestFreeBlock();
+    return {
+      acquisitions: this.#acquisitions,
+      releases: this.#releases,
+      misses: this.#misses,
+      expansions: this.#expansions,
+      defragmentations: this.#defragmentations,
+      hitRate: this.#acquisitions === 0 ? 0 : 1 - this.#expansions / this.#acquisitions,
+      liveWorkspaces: core.liveBlocks,
+      pinnedWorkspaces: core.pinnedBlocks,
+      bytesInUse: core.usedBytes,
+      bytesRequested: core.requestedBytes,
+      peakBytesInUse: this.#peakBytesInUse,
+      bytesReserved: core.reservedBytes,
+      bytesFree: core.freeBytes,
+      largestFreeBlock,
+      fragmentation: core.freeBytes === 0 ? 0 : 1 - largestFreeBlock / core.freeBytes,
+      segments: liveSegments(core).length,
+      bytesMoved: this.#bytesMoved,
+      segmentsReleased: this.#segmentsReleased,
+      bytesReleased: this.#bytesReleased,
+    };
+  }
+
+  /**
+   * The memory map: every segment and block in address order with state and owner (draw it with
+   * {@link renderMemoryMap}).
+   * Cost: O(blocks).
+   * @throws never
+   */
+  snapshot(): MemoryMapSnapshot {
+    return takeSnapshot(this.#core, this.name, this.#labels);
+  }
+
+  /**
+   * Takes every workspace back (their handles become stale: any use throws STALE_HANDLE, and
+   * `using` leaves them alone), drops the expansion segments, and resets the counters, as the
+   * seed's `clear()` does. The initial reservation is kept (its bytes are not zeroed).
+   * Cost: O(block table + segments).
+   * @throws MemError PINNED if any workspace is pinned; nothing is cleared then.
+   */
+  clear(): void {
+    const core = this.#core;
+    if (core.pinnedBlocks > 0) {
+      throw new MemError(
+        'PINNED',
+        `${core.pinnedBlocks} workspace(s) of ${this.name} are pinned: unpin them before clear()`,
+      );
+    }
+    core.reset();
+    this.#labels.clear();
+    this.#releasesUntilCheck = this.config.defragCheckInterval;
+    this.#acquisitions = 0;
+    this.#releases = 0;
+    this.#misses = 0;
+    this.#expansions = 0;
+    this.#defragmentations = 0;
+    this.#peakBytesInUse = 0;
+    this.#bytesMoved = 0;
+    this.#segmentsReleased = 0;
+    this.#bytesReleased = 0;
+  }
+
+  /** The memory of segment `index` (for the coordinator, which shares it). @internal */
+  segmentMemory(index: number): { memory: BackingMemory; base: number; byteLength: number } | undefined {
+    const segment = this.#core.segments[index];
+    return segment === undefined
+      ? undefined
+      : { memory: segment.memory, base: segment.base, byteLength: segment.byteLength };
+  }
+
+  #log(entry: WorkspaceLogEntry): void {
+    if (this.#logger === undefined) return;
+    try {
+      this.#logger(entry);
+    } catch {
+      // The pool is consistent already; a failing logger must not turn a done operation into a failed one.
+    }
+  }
+
+  #registerMetrics(sink: MetricsSink): void {
+    if (sink === noopMetrics) return;
+    const labels = { pool: this.name };
+    const counter = (name: string, help: string): ((total: number) => void) =>
+      mirrorCounter(sink.counter(`mem_workspace_pool_${name}`, help, labels));
+    const acquisitions = counter('acquisitions_total', 'Workspaces acquired');
+    const releases = counter('releases_total', 'Workspaces released');
+    const misses = counter('misses_total', 'Acquisitions that found no free block that fit');
+    const expansions = counter('expansions_total', 'Segments added because nothing fitted');
+    const defragmentations = counter('defragmentations_total', 'Defragmentations run');
+    const bytesMoved = counter('bytes_moved_total', 'Bytes copied by defragmentation');
+    const inUse = sink.gauge('mem_workspace_pool_bytes_in_use', 'Bytes of live workspaces', labels);
+    const reserved = sink.gauge('mem_workspace_pool_bytes_reserved', 'Bytes of all segments', labels);
+    const live = sink.gauge('mem_workspace_pool_live_workspaces', 'Live workspaces', labels);
+    const fragmentation = sink.gauge('mem_workspace_pool_fragmentation', '1 - largest free block / free bytes', labels);
+    sink.addCollector(() => {
+      acquisitions(this.#acquisitions);
+      releases(this.#releases);
+      misses(this.#misses);
+      expansions(this.#expansions);
+      defragmentations(this.#defragmentations);
+      bytesMoved(this.#bytesMoved);
+      const core = this.#core;
+      inUse.set(core.usedBytes);
+      reserved.set(core.reservedBytes);
+      live.set(core.liveBlocks);
+      fragmentation.set(core.freeBytes === 0 ? 0 : 1 - core.largestFreeBlock() / core.freeBytes);
+    });
+  }
+}

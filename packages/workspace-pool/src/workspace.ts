@@ -1,0 +1,303 @@
+/**
+ * A workspace: a handle to a range of a pool's backing memory, from `acquire` until `release`.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { DisposableHandle, MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
+import type { BlockAllocator } from './block-allocator.js';
+import { kCreateWorkspace, kReleaseBlock } from './pool-internals.js';
+
+/** What a workspace needs of the pool that made it. @internal */
+export interface WorkspaceOwner {
+  /** Returns the block to the pool; throws STALE_HANDLE or PINNED and then changes nothing. */
+  [kReleaseBlock](block: number, generation: number): void;
+}
+
+/**
+ * A range of backing memory that a {@link WorkspacePool} lends until it is released.
+ *
+ * **Views are re-resolved through the handle.** Defragmentation may move an unpinned workspace
+ * (its bytes are copied exactly), so read `bytes()`, `view()`, `byteOffset` and `buffer` again
+ * after any call that may defragment: `pool.acquire` (when nothing fits), `pool.defragment`, and
+ * `release` of any workspace when automatic defragmentation is on. Between such calls a view
+ * stays valid, and `bytes()` returns the same cached view (no allocation).
+ *
+ * **Pinning** holds a workspace in place: while pinned it never moves, so a raw view (or an offset
+ * handed to WASM or WebGPU) stays valid across asynchronous work. Pins nest; `release()` of a
+ * pinned workspace fails with PINNED.
+ *
+ * **Lifetime:** `release()` once (again: DOUBLE_FREE); any use after: USE_AFTER_RELEASE;
+ * after `pool.clear()`: STALE_HANDLE. `using ws = pool.acquire(n)` releases at scope end.
+ *
+ * @example
+ * ```ts
+ * import { WorkspacePool } from '@mem/workspace-pool';
+ * const pool = new WorkspacePool();
+ * {
+ *   using scratch = pool.acquire(4096);
+ *   scratch.float32().fill(1); // 1024 floats
+ * } // released here
+ * ```
+ */
+export class Workspace extends DisposableHandle {
+  /** The workspace's id in its pool (the `owner` in memory-map snapshots); ids start at 1. */
+  readonly id: number;
+  /** The bytes asked for: the length of `bytes()`. */
+  readonly size: number;
+  /** The bytes of the block that holds it: `size` rounded up to the alignment (or power of two). */
+  readonly capacity: number;
+  /** The label given to `acquire`, shown in memory maps; `undefined` when none. */
+  readonly label: string | undefined;
+  readonly #pool: WorkspaceOwner;
+  readonly #core: BlockAllocator;
+  readonly #block: number;
+  readonly #generation: number;
+  #epoch = -1;
+  #bytes: Uint8Array | undefined = undefined;
+  #typedType: unknown = undefined;
+  #typed: unknown = undefined;
+
+  /**
+   * Workspaces are made by {@link WorkspacePool.acquire}; the constructor is not for users.
+   * @throws TypeError when called without the pool's token.
+   * @internal
+   */
+  constructor(
+    token: typeof kCreateWorkspace,
+    pool: WorkspaceOwner,
+    core: BlockAllocator,
+    block: number,
+    id: number,
+    size: number,
+    label: string | undefined,
+  ) {
+    if (token !== kCreateWorkspace) throw new TypeError('workspaces are made by WorkspacePool.acquire()');
+    super();
+    this.#pool = pool;
+    this.#core = core;
+    this.#block = block;
+    this.#generation = core.generation;
+    this.id = id;
+    this.size = size;
+    this.capacity = core.size[block]!;
+    this.label = label;
+  }
+
+  /** The pool that lent the workspace (compare it with `===`). Cost: O(1). @throws never */
+  get pool(): object {
+    return this.#pool;
+  }
+
+  /** Whether `pool.clear()` has taken the workspace back: every use then throws STALE_HANDLE. Cost: O(1). */
+  get stale(): boolean {
+    return this.#generation !== this.#core.generation;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hot path: the cached byte view. One comparison when nothing moved since the last call.
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * The workspace's bytes: a `Uint8Array` of `size` bytes over the pool's memory (not zeroed:
+   * it holds what the last user left, unless `acquire` was asked to zero it). The same view is
+   * returned until the workspace moves.
+   * Cost: O(1); a new view (about 30 ns) only after the workspace moved.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  bytes(): Uint8Array {
+    this.#assertUsable();
+    const view = this.#bytes;
+    // A view of wasm memory that grew elsewhere reads as length 0 (detached): resolve it again.
+    if (view !== undefined && this.#epoch === this.#core.epoch && view.byteLength !== 0) return view;
+    return this.#resolve();
+  }
+
+  /**
+   * A typed view of the workspace: `floor(size / BYTES_PER_ELEMENT)` elements of `type` (for
+   * example `Float32Array`). Every workspace starts at a multiple of the pool's alignment (at
+   * least 8), so every typed array is aligned. The last typed view is cached like `bytes()`.
+   * Cost: O(1); a new view when the type changes or the workspace moved.
+   * @throws MemError INVALID_ARGUMENT if `type` is not a typed-array constructor;
+   * USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  view<T>(type: TypedArrayConstructor<T>): T {
+    const bytes = this.bytes();
+    if (this.#typedType === type && this.#typed !== undefined) return this.#typed as T;
+    const elementSize =
+      typeof type === 'function' ? (type as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT : undefined;
+    if (typeof elementSize !== 'number' || !Number.isInteger(elementSize) || elementSize < 1) {
+      throw new MemError('INVALID_ARGUMENT', `type must be a typed array constructor, got ${describeValue(type)}`);
+    }
+    const typed = new type(bytes.buffer, bytes.byteOffset, Math.floor(this.size / elementSize));
+    this.#typedType = type;
+    this.#typed = typed;
+    return typed;
+  }
+
+  /**
+   * `view(Float32Array)`: the workspace as 32-bit floats.
+   * Cost: as {@link Workspace.view}.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  float32(): Float32Array {
+    return this.view(Float32Array);
+  }
+
+  /**
+   * `view(Float64Array)`: the workspace as 64-bit floats.
+   * Cost: as {@link Workspace.view}.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  float64(): Float64Array {
+    return this.view(Float64Array);
+  }
+
+  /**
+   * `view(Int32Array)`: the workspace as 32-bit signed integers.
+   * Cost: as {@link Workspace.view}.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  int32(): Int32Array {
+    return this.view(Int32Array);
+  }
+
+  /**
+   * `view(Uint32Array)`: the workspace as 32-bit unsigned integers.
+   * Cost: as {@link Workspace.view}.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  uint32(): Uint32Array {
+    return this.view(Uint32Array);
+  }
+
+  /**
+   * The buffer the workspace lives in (an `ArrayBuffer`, a `SharedArrayBuffer`, or a wasm
+   * memory's buffer), for APIs that take a buffer and an offset (`queue.writeBuffer`,
+   * `postMessage` of shared memory). Re-read it after a call that may defragment.
+   * Cost: O(1).
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  get buffer(): ArrayBuffer | SharedArrayBuffer {
+    return this.bytes().buffer as ArrayBuffer | SharedArrayBuffer;
+  }
+
+  /**
+   * Where the workspace starts in {@link Workspace.buffer}, in bytes (a multiple of the pool's
+   * alignment). Re-read it after a call that may defragment, or pin the workspace.
+   * Cost: O(1).
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  get byteOffset(): number {
+    this.#assertUsable();
+    const core = this.#core;
+    return core.segments[core.segmentOf[this.#block]!]!.base + core.offset[this.#block]!;
+  }
+
+  /**
+   * The index of the pool segment that holds the workspace now (see `pool.snapshot()`).
+   * Cost: O(1).
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  get segment(): number {
+    this.#assertUsable();
+    return this.#core.segmentOf[this.#block]!;
+  }
+
+  /** Whether the workspace is pinned (it will not move). Cost: O(1). @throws never */
+  get pinned(): boolean {
+    return this.pinCount > 0;
+  }
+
+  /** How many pins hold the workspace: `pin()` calls not yet matched by `unpin()`. Cost: O(1). @throws never */
+  get pinCount(): number {
+    return this.released || this.stale ? 0 : this.#core.pins[this.#block]!;
+  }
+
+  /**
+   * Pins the workspace so that no defragmentation moves it, and returns its byte view, valid until
+   * the matching `unpin()`. Pins nest: each `pin()` needs its `unpin()`.
+   * Cost: O(1).
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   *
+   * @example
+   * ```ts
+   * import { WorkspacePool } from '@mem/workspace-pool';
+   * const pool = new WorkspacePool();
+   * const ws = pool.acquire(1024);
+   * const raw = ws.pin(); // stays put across the await
+   * await Promise.resolve(raw.fill(7));
+   * ws.unpin();
+   * ws.release();
+   * ```
+   */
+  pin(): Uint8Array {
+    const view = this.bytes();
+    const core = this.#core;
+    if (core.pins[this.#block] === 0) core.pinnedBlocks += 1;
+    core.pins[this.#block]! += 1;
+    return view;
+  }
+
+  /**
+   * Removes one pin; once none is left the workspace may move again.
+   * Cost: O(1).
+   * @throws MemError INVALID_ARGUMENT if the workspace is not pinned; USE_AFTER_RELEASE after
+   * release; STALE_HANDLE after `pool.clear()`.
+   */
+  unpin(): void {
+    this.#assertUsable();
+    const core = this.#core;
+    const pins = core.pins[this.#block]!;
+    if (pins === 0) {
+      throw new MemError('INVALID_ARGUMENT', `${this.describe()} is not pinned: unpin() without a matching pin()`);
+    }
+    core.pins[this.#block] = pins - 1;
+    if (pins === 1) core.pinnedBlocks -= 1;
+  }
+
+  /**
+   * Releases the workspace if it is still live and not stale (the `using` declaration calls this
+   * at scope end). A workspace that `pool.clear()` took back is left alone.
+   * Cost: that of {@link Workspace.release}.
+   * @throws MemError PINNED if the workspace is still pinned.
+   */
+  override [Symbol.dispose](): void {
+    if (!this.released && !this.stale) this.release();
+  }
+
+  /**
+   * Gives the block back to the pool (where it merges with free neighbours). Called once, by
+   * `release()`, which throws DOUBLE_FREE on a second call.
+   * @throws MemError PINNED if pinned; STALE_HANDLE after `pool.clear()`. The handle then stays live.
+   */
+  protected onRelease(): void {
+    this.#pool[kReleaseBlock](this.#block, this.#generation);
+    this.#bytes = undefined;
+    this.#typed = undefined;
+  }
+
+  /** Names the workspace in error messages. */
+  protected override describe(): string {
+    return `workspace #${this.id} (${this.size} bytes)`;
+  }
+
+  #assertUsable(): void {
+    this.assertLive();
+    if (this.#generation !== this.#core.generation) {
+      throw new MemError('STALE_HANDLE', `${this.describe()} was taken back by pool.clear()`);
+    }
+  }
+
+  #resolve(): Uint8Array {
+    const core = this.#core;
+    const block = this.#block;
+    const segment = core.segments[core.segmentOf[block]!]!;
+    const view = new Uint8Array(segment.memory.buffer, segment.base + core.offset[block]!, this.size);
+    this.#bytes = view;
+    this.#epoch = core.epoch;
+    this.#typed = undefined;
+    this.#typedType = undefined;
+    return view;
+  }
+}
