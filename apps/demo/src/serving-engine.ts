@@ -1,0 +1,369 @@
+/**
+ * The serving engine: continuous batching on `@mem/paged-kv`'s scheduler. Each step plans a batch
+ * (decodes of running requests and prefill chunks of new ones, preempting when KV blocks run out),
+ * runs the transformer over all its rows at once with attention through the block tables, samples
+ * greedily where a request's known tokens are complete, and streams each token to its listener.
+ * @module
+ */
+import { KvCacheManager, KvStore, Scheduler, type ScheduledRequest, type SchedulerStep } from '@mem/paged-kv';
+import { MemError, noopMetrics, type MetricsSink } from '@mem/types';
+import type { CompletionEngine, CompletionInput, CompletionListener, SubmittedRequest } from './completion-engine.js';
+import { HttpError } from './http-error.js';
+import type { ModelWeights } from './model-weights.js';
+import { PagedAttentionBackend } from './paged-attention-backend.js';
+import { percentile } from './percentile.js';
+import type { StepResources } from './step-resources.js';
+import { argmaxAllowed } from './tensor-math.js';
+import { forward } from './transformer.js';
+
+/** Options of a {@link ServingEngine}. */
+export interface ServingEngineOptions {
+  /** The model. */
+  readonly weights: ModelWeights;
+  /** KV blocks in the pool. */
+  readonly numBlocks: number;
+  /** Tokens per KV block. */
+  readonly blockSize: number;
+  /** Token budget of one step (prefill chunks plus decodes). */
+  readonly maxTokensPerStep: number;
+  /** The most requests running at once. */
+  readonly maxRunning: number;
+  /** The most requests waiting; more are refused with 503. */
+  readonly maxWaiting: number;
+  /** Whether requests share cached prefix blocks. */
+  readonly prefixCaching: boolean;
+  /** The memory of each step (workspaces and metadata). */
+  readonly stepResources: StepResources;
+  /** Tokens that may be sampled (all when undefined). */
+  readonly allowedTokens?: Uint8Array;
+  /** Where the scheduler and KV cache publish metrics. */
+  readonly metrics?: MetricsSink;
+  /** Where the engine logs. */
+  readonly log?: (message: string) => void;
+  /**
+   * How the engine schedules its next step: `setImmediate` by default (I/O runs between steps);
+   * `'manual'` leaves stepping to the caller ({@link ServingEngine.runUntilIdle}).
+   */
+  readonly stepping?: 'immediate' | 'manual';
+}
+
+/** Counters of a {@link ServingEngine}. */
+export interface ServingEngineStats {
+  /** Requests submitted. */
+  readonly submitted: number;
+  /** Requests that ran to their end. */
+  readonly completed: number;
+  /** Requests cancelled (client gone). */
+  readonly cancelled: number;
+  /** Requests that failed. */
+  readonly failed: number;
+  /** Requests waiting now. */
+  readonly waiting: number;
+  /** Requests running now. */
+  readonly running: number;
+  /** Steps run. */
+  readonly steps: number;
+  /** Tokens generated (sampled). */
+  readonly tokensGenerated: number;
+  /** Rows computed for prompts (and for recomputation after preemption). */
+  readonly tokensPrefilled: number;
+  /** Rows computed in all. */
+  readonly rowsComputed: number;
+  /** Largest step in rows. */
+  readonly largestStep: number;
+  /** Time to first token of the last 100 requests, p50, ms (NaN before any). */
+  readonly ttftP50Ms: number;
+}
+
+interface Tracked {
+  readonly id: string;
+  readonly submittedAt: number;
+  readonly promptLength: number;
+  listener: CompletionListener | undefined;
+  emitted: number;
+}
+
+/** Continuous batching of completions over a paged KV cache. */
+export class ServingEngine implements CompletionEngine {
+  /** The KV cache manager (blocks, prefix cache). */
+  readonly kv: KvCacheManager;
+  /** The paged K/V storage of every layer. */
+  readonly store: KvStore;
+  /** The continuous-batching scheduler. */
+  readonly scheduler: Scheduler;
+  readonly #options: ServingEngineOptions;
+  readonly #attention: PagedAttentionBackend;
+  readonly #tracked = new Map<ScheduledRequest, Tracked>();
+  readonly #log: (message: string) => void;
+  readonly #recentTtft: number[] = [];
+  #nextId = 1;
+  #stepQueued = false;
+  #closed = false;
+  #submitted = 0;
+  #completed = 0;
+  #cancelled = 0;
+  #failed = 0;
+  #steps = 0;
+  #tokensGenerated = 0;
+  #tokensPrefilled = 0;
+  #rowsComputed = 0;
+  #largestStep = 0;
+  #sampled = new Int32Array(64);
+
+  constructor(options: ServingEngineOptions) {
+    this.#options = options;
+    const { config } = options.weights;
+    const metrics = options.metrics ?? noopMetrics;
+    this.store = new KvStore({
+      numLayers: config.layerCount,
+      numBlocks: options.numBlocks,
+      numKvHeads: config.kvHeadCount,
+      blockSize: options.blockSize,
+      headDim: config.headDim,
+    });
+    this.kv = new KvCacheManager({
+      numBlocks: options.numBlocks,
+      blockSize: options.blockSize,
+      prefixCaching: options.prefixCaching,
+      copyBlock: (source, target) => this.store.copyBlock(source, target),
+      metrics,
+    });
+    this.scheduler = new Scheduler(this.kv, {
+      maxTokensPerStep: options.maxTokensPerStep,
+      maxRunning: options.maxRunning,
+      metrics,
+    });
+    this.#attention = new PagedAttentionBackend(this.store, config);
+    this.#log = options.log ?? (() => {});
+  }
+
+  /**
+   * Queues a completion. Its tokens arrive on `listener`, never from inside this call.
+   * @throws HttpError 503 when `maxWaiting` requests wait already or the engine is closed; 400
+   * when the request could never fit in the KV cache.
+   */
+  submit(input: CompletionInput, listener: CompletionListener): SubmittedRequest {
+    if (this.#closed) throw new HttpError(503, 'the server is shutting down');
+    if (this.scheduler.stats().waiting >= this.#options.maxWaiting) {
+      throw new HttpError(503, `too many requests waiting (${this.#options.maxWaiting}); retry shortly`, {
+        headers: { 'retry-after': '1' },
+      });
+    }
+    let request: ScheduledRequest;
+    try {
+      request = this.scheduler.submit({ tokens: input.promptTokens, maxNewTokens: input.maxTokens });
+    } catch (error) {
+      if (MemError.is(error, 'OVERSIZED') || MemError.is(error, 'LIMIT_EXCEEDED')) {
+        throw new HttpError(400, `the request does not fit this server's KV cache: ${(error as Error).message}`, {
+          code: 'context_length_exceeded',
+          param: 'max_tokens',
+        });
+      }
+      throw error;
+    }
+    const tracked: Tracked = {
+      id: `cmpl-${(this.#nextId++).toString(36).padStart(6, '0')}`,
+      submittedAt: performance.now(),
+      promptLength: input.promptTokens.length,
+      listener,
+      emitted: 0,
+    };
+    this.#tracked.set(request, tracked);
+    this.#submitted++;
+    this.#queueStep();
+    return { id: tracked.id, cancel: () => this.#cancel(request) };
+  }
+
+  /** Whether requests wait or run. */
+  get busy(): boolean {
+    return this.scheduler.hasWork;
+  }
+
+  /** Runs steps until no request is left (for `--verify` and tests with `stepping: 'manual'`). */
+  runUntilIdle(): void {
+    while (this.scheduler.hasWork) this.step();
+  }
+
+  /** Counters. */
+  stats(): ServingEngineStats {
+    const scheduler = this.scheduler.stats();
+    return {
+      submitted: this.#submitted,
+      completed: this.#completed,
+      cancelled: this.#cancelled,
+      failed: this.#failed,
+      waiting: scheduler.waiting,
+      running: scheduler.running,
+      steps: this.#steps,
+      tokensGenerated: this.#tokensGenerated,
+      tokensPrefilled: this.#tokensPrefilled,
+      rowsComputed: this.#rowsComputed,
+      largestStep: this.#largestStep,
+      ttftP50Ms: percentile(this.#recentTtft, 50),
+    };
+  }
+
+  /** Refuses new requests and cancels every open one. */
+  close(): void {
+    this.#closed = true;
+    for (const request of [...this.#tracked.keys()]) this.#cancel(request);
+  }
+
+  /**
+   * Runs one scheduler step: plans it, computes its rows, samples, commits, streams the tokens.
+   * Returns the number of rows computed (0 when idle).
+   */
+  step(): number {
+    const step = this.scheduler.step();
+    if (step.entries.length === 0) return 0;
+    let sampledCount = 0;
+    const resources = this.#options.stepResources;
+    try {
+      const rows = step.tokens;
+      let logitCount = 0;
+      for (const entry of step.entries) if (entry.samples) logitCount++;
+      const ids = step.entries.map((entry) => this.#tracked.get(entry.request)!.id);
+      const memory = resources.beginStep(rows, logitCount, step.entries, ids);
+      this.#fillRows(step, memory.tokens, memory.positions, memory.logitRows, memory.rowEntry);
+      this.#attention.prepare(step, memory.rowEntry);
+      forward(
+        this.#options.weights,
+        { rows, tokens: memory.tokens, positions: memory.positions, logitRows: memory.logitRows, logitCount },
+        memory.scratch,
+        this.#attention,
+      );
+      if (this.#sampled.length < step.entries.length) this.#sampled = new Int32Array(step.entries.length * 2);
+      const { vocabSize } = this.#options.weights.config;
+      let logit = 0;
+      for (let e = 0; e < step.entries.length; e++) {
+        if (!step.entries[e]!.samples) continue;
+        this.#sampled[e] = argmaxAllowed(
+          memory.scratch.logits,
+          logit * vocabSize,
+          vocabSize,
+          this.#options.allowedTokens,
+        );
+        logit++;
+        sampledCount++;
+      }
+      this.#count(step);
+    } catch (error) {
+      this.#failStep(step, error);
+      return 0;
+    } finally {
+      resources.endStep();
+    }
+    const finished = this.scheduler.commit(step, this.#sampled.subarray(0, step.entries.length));
+    this.#tokensGenerated += sampledCount;
+    this.#emit(step, finished);
+    return step.tokens;
+  }
+
+  /** Lays out the step's rows: entry after entry, each entry's positions in order. */
+  #fillRows(
+    step: SchedulerStep,
+    tokens: Int32Array,
+    positions: Int32Array,
+    logitRows: Int32Array,
+    rowEntry: Int32Array,
+  ): void {
+    let row = 0;
+    let logit = 0;
+    for (let e = 0; e < step.entries.length; e++) {
+      const entry = step.entries[e]!;
+      const known = entry.sequence.tokens;
+      for (let p = entry.start; p < entry.start + entry.count; p++) {
+        tokens[row] = known[p]!;
+        positions[row] = p;
+        rowEntry[row] = e;
+        row++;
+      }
+      if (entry.samples) logitRows[logit++] = row - 1;
+    }
+  }
+
+  #count(step: SchedulerStep): void {
+    this.#steps++;
+    this.#rowsComputed += step.tokens;
+    this.#largestStep = Math.max(this.#largestStep, step.tokens);
+    for (const entry of step.entries) {
+      const decode = entry.count === 1 && entry.start >= entry.request.promptLength;
+      if (!decode) this.#tokensPrefilled += entry.count;
+    }
+  }
+
+  /** Streams the step's sampled tokens, then ends the requests that finished. */
+  #emit(step: SchedulerStep, finished: readonly ScheduledRequest[]): void {
+    const now = performance.now();
+    for (let e = 0; e < step.entries.length; e++) {
+      const entry = step.entries[e]!;
+      if (!entry.samples) continue;
+      const tracked = this.#tracked.get(entry.request);
+      if (tracked === undefined) continue;
+      if (tracked.emitted === 0) this.#recordTtft(now - tracked.submittedAt);
+      const index = tracked.emitted++;
+      tracked.listener?.onToken(this.#sampled[e]!, index);
+    }
+    for (const request of finished) {
+      const tracked = this.#tracked.get(request);
+      if (tracked === undefined) continue;
+      this.#tracked.delete(request);
+      this.#completed++;
+      const listener = tracked.listener;
+      tracked.listener = undefined;
+      listener?.onFinish(request.finishReason === 'stop' ? 'stop' : 'length');
+    }
+  }
+
+  #recordTtft(ms: number): void {
+    this.#recentTtft.push(ms);
+    if (this.#recentTtft.length > 100) this.#recentTtft.shift();
+  }
+
+  /**
+   * A step that threw is a bug, not a client's fault: its requests are failed and cancelled so that
+   * their blocks return, the rest keep going, and the server keeps serving.
+   */
+  #failStep(step: SchedulerStep, error: unknown): void {
+    this.#log(`step ${step.id} failed: ${(error as Error).stack ?? String(error)}`);
+    this.scheduler.commit(step, new Int32Array(step.entries.length));
+    for (const entry of step.entries) {
+      const tracked = this.#tracked.get(entry.request);
+      if (entry.request.state === 'waiting' || entry.request.state === 'running') this.scheduler.cancel(entry.request);
+      if (tracked === undefined) continue;
+      this.#tracked.delete(entry.request);
+      this.#failed++;
+      const listener = tracked.listener;
+      tracked.listener = undefined;
+      listener?.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #cancel(request: ScheduledRequest): void {
+    const tracked = this.#tracked.get(request);
+    if (tracked === undefined) return;
+    this.#tracked.delete(request);
+    tracked.listener = undefined;
+    if (request.state === 'waiting' || request.state === 'running') {
+      this.scheduler.cancel(request);
+      this.#cancelled++;
+    }
+  }
+
+  #queueStep(): void {
+    if (this.#stepQueued || this.#options.stepping === 'manual') return;
+    this.#stepQueued = true;
+    setImmediate(this.#loop);
+  }
+
+  readonly #loop = (): void => {
+    this.#stepQueued = false;
+    if (!this.scheduler.hasWork) return;
+    try {
+      this.step();
+    } catch (error) {
+      this.#log(`scheduler failed: ${(error as Error).stack ?? String(error)}`);
+    }
+    if (this.scheduler.hasWork) this.#queueStep();
+  };
+}
