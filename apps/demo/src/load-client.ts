@@ -63,8 +63,11 @@ async function streamOne(
   let done = false;
   let pending = '';
   const decoder = new TextDecoder();
-  for await (const part of response.body) {
-    pending += decoder.decode(part as Uint8Array, { stream: true });
+  const reader = response.body.getReader();
+  for (;;) {
+    const { value, done: ended } = await reader.read();
+    if (ended) break;
+    pending += decoder.decode(value, { stream: true });
     let boundary: number;
     while ((boundary = pending.indexOf('\n\n')) >= 0) {
       const event = pending.slice(0, boundary);
