@@ -1,0 +1,125 @@
+/**
+ * The limits every arena shares, and the argument checks of their slow paths.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { MemError, assertInteger, assertPowerOfTwo, describeValue } from '@mem/types';
+
+/** The default block size of an {@link EpochArena}: 2 MiB, as in the seed. */
+export const DEFAULT_BLOCK_SIZE = 2 * 1024 * 1024;
+
+/** The smallest block size: 8 KiB (twice the largest alignment). */
+export const MIN_BLOCK_SIZE = 8 * 1024;
+
+/**
+ * The largest block size: 16 MiB. The handle's 28-bit address holds block and offset together,
+ * so a 16 MiB block leaves room for 128 blocks (2 GiB) per generation.
+ */
+export const MAX_BLOCK_SIZE = 16 * 1024 * 1024;
+
+/** Every allocation starts on an 8-byte boundary at least (the seed's `MIN_ALIGN`). */
+export const MIN_ALIGNMENT = 8;
+
+/** The largest alignment an allocation may ask for: 4096 (a page). */
+export const MAX_ALIGNMENT = 4096;
+
+/** The longest key {@link EpochArena.allocateKey} takes: 256 bytes, as in the seed. */
+export const MAX_KEY_LENGTH = 256;
+
+/** Keys are aligned to 16 bytes, as in the seed (SIMD-friendly). */
+export const KEY_ALIGNMENT = 16;
+
+/** The largest single allocation: 2 GiB. */
+export const MAX_ALLOCATION_SIZE = 2 ** 31;
+
+/** The largest epoch number (epochs are safe integers). */
+export const MAX_EPOCH = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Checks an epoch number: an integer in [0, 2^53 - 1].
+ * @throws MemError INVALID_ARGUMENT otherwise.
+ */
+export function assertEpoch(value: unknown, name = 'epoch'): number {
+  return assertInteger(value, name, { min: 0, max: MAX_EPOCH });
+}
+
+/**
+ * Checks an allocation size: an integer in [0, 2 GiB].
+ * @throws MemError INVALID_ARGUMENT if it is not an integer >= 0.
+ * @throws MemError OVERSIZED if it is larger than {@link MAX_ALLOCATION_SIZE}.
+ */
+export function assertAllocationSize(size: unknown): number {
+  const checked = assertInteger(size, 'size', { min: 0 });
+  if (checked > MAX_ALLOCATION_SIZE) {
+    throw new MemError('OVERSIZED', `size must be at most ${MAX_ALLOCATION_SIZE} bytes, got ${checked}`, {
+      details: { size: checked, max: MAX_ALLOCATION_SIZE },
+    });
+  }
+  return checked;
+}
+
+/**
+ * Resolves the `align` argument: `undefined` is 8; otherwise a power of two in [1, 4096], raised to 8.
+ * @throws MemError INVALID_ARGUMENT otherwise.
+ */
+export function resolveAlignment(align: unknown): number {
+  if (align === undefined) return MIN_ALIGNMENT;
+  const checked = assertPowerOfTwo(align, 'align', MAX_ALIGNMENT);
+  return checked < MIN_ALIGNMENT ? MIN_ALIGNMENT : checked;
+}
+
+/**
+ * Checks that `value` is a `Uint8Array` (a `Buffer` is one).
+ * @throws MemError INVALID_ARGUMENT otherwise.
+ */
+export function assertBytes(value: unknown, name: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new MemError('INVALID_ARGUMENT', `${name} must be a Uint8Array, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Checks a key for {@link EpochArena.allocateKey}.
+ * @throws MemError INVALID_ARGUMENT if it is not a `Uint8Array`.
+ * @throws MemError OVERSIZED if it is longer than {@link MAX_KEY_LENGTH}.
+ */
+export function assertKey(key: unknown): Uint8Array {
+  const bytes = assertBytes(key, 'key');
+  if (bytes.length > MAX_KEY_LENGTH) {
+    throw new MemError('OVERSIZED', `key must be at most ${MAX_KEY_LENGTH} bytes, got ${bytes.length}`, {
+      details: { length: bytes.length, max: MAX_KEY_LENGTH },
+    });
+  }
+  return bytes;
+}
+
+/**
+ * Checks an options argument: `undefined` or a plain object.
+ * @throws MemError INVALID_ARGUMENT otherwise.
+ */
+export function assertOptions<T extends object>(options: unknown, name = 'options'): Partial<T> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new MemError('INVALID_ARGUMENT', `${name} must be an object, got ${describeValue(options)}`);
+  }
+  return options as Partial<T>;
+}
+
+/**
+ * Checks a `[offset, offset + length)` range inside a region of `capacity` bytes.
+ * @throws MemError INVALID_ARGUMENT naming `name` if offset is not an integer in [0, capacity] or
+ * the range overruns.
+ */
+export function assertSpan(offset: unknown, length: number, capacity: number, name: string): number {
+  const checked = assertInteger(offset, `${name} offset`, { min: 0, max: capacity });
+  if (checked + length > capacity) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `${name}: ${length} bytes at offset ${checked} overrun the ${capacity} bytes available`,
+      { details: { offset: checked, length, capacity } },
+    );
+  }
+  return checked;
+}

@@ -1,0 +1,76 @@
+/**
+ * The words of an {@link ArenaPool}'s state: current epoch, ring slots, and per arena the epoch it
+ * holds, its state and its pin count. They live in an `Int32Array`, over a `SharedArrayBuffer` for a
+ * shared pool and over an `ArrayBuffer` otherwise, and are always updated with `Atomics` (cheap,
+ * and never on an allocation's hot path) so that one code path serves both.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+
+export const POOL_MAGIC = 0;
+export const RING_SIZE = 1;
+export const ARENA_COUNT = 2;
+export const MAX_ARENAS = 3;
+export const POOL_LOCK = 4;
+/** Low 32 bits of the current epoch: changes on every advance, so it is what caches compare. */
+export const CURRENT_LOW = 5;
+export const CURRENT_HIGH = 6;
+export const DEFERRED_TOTAL = 7;
+export const RECLAIMED_TOTAL = 8;
+export const ADVANCE_TOTAL = 9;
+/** First ring slot: the index of the arena serving epochs `e` with `e % ringSize === slot`. */
+export const RING_SLOTS = 16;
+export const MAX_RING_SIZE = 32;
+/** First arena record: [epoch low, epoch high, state, pins] per arena. */
+export const ARENA_RECORDS = RING_SLOTS + MAX_RING_SIZE;
+export const RECORD_WORDS = 4;
+export const POOL_MAGIC_VALUE = 0x45415031;
+
+/** An arena in a ring slot that has held no epoch yet. */
+export const STATE_VACANT = 0;
+/** An arena in a ring slot holding the epoch in its record. */
+export const STATE_LIVE = 1;
+/** An arena taken out of the ring while pinned: it keeps its epoch until its last guard goes. */
+export const STATE_DEFERRED = 2;
+/** An arena being reset (transitional: pinners wait and look again). */
+export const STATE_RECLAIMING = 3;
+/** An arena outside the ring holding nothing, ready to replace a pinned one. */
+export const STATE_SPARE = 4;
+
+/** The words a pool of `maxArenas` arenas needs. */
+export function poolStateWords(maxArenas: number): number {
+  return ARENA_RECORDS + RECORD_WORDS * maxArenas;
+}
+
+/** Index of arena `arena`'s record word `field` (0 epoch low, 1 epoch high, 2 state, 3 pins). */
+export function recordWord(arena: number, field: 0 | 1 | 2 | 3): number {
+  return ARENA_RECORDS + RECORD_WORDS * arena + field;
+}
+
+/** Reads an epoch stored as two words at `low` and `low + 1` (low word first: it changes on every increment). */
+export function readEpochWords(state: Int32Array, low: number): number {
+  for (;;) {
+    const first = Atomics.load(state, low);
+    const high = Atomics.load(state, low + 1);
+    if (Atomics.load(state, low) === first) return high * 2 ** 32 + (first >>> 0);
+  }
+}
+
+/** Writes an epoch as two words at `low` and `low + 1`. */
+export function writeEpochWords(state: Int32Array, low: number, epoch: number): void {
+  Atomics.store(state, low + 1, Math.floor(epoch / 2 ** 32));
+  Atomics.store(state, low, epoch % 2 ** 32);
+}
+
+/** Takes the pool lock (held by an advance for a few resets; spins). */
+export function lockPool(state: Int32Array): void {
+  while (Atomics.compareExchange(state, POOL_LOCK, 0, 1) !== 0) {
+    // Another worker is advancing the epoch.
+  }
+}
+
+/** Releases the pool lock. */
+export function unlockPool(state: Int32Array): void {
+  Atomics.store(state, POOL_LOCK, 0);
+}

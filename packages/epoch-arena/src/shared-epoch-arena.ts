@@ -1,0 +1,857 @@
+/**
+ * `SharedEpochArena`: an epoch arena in shared memory. Its bytes and its bump pointer live in
+ * `SharedArrayBuffer`s, workers attach to it from a structured-cloneable descriptor, bump it with
+ * `Atomics`, and every attached worker can read and check every handle.
+ *
+ * This module is browser compatible (where `SharedArrayBuffer` is available, i.e. in a
+ * cross-origin-isolated page).
+ * @module
+ */
+import { BackingMemory, MemError, assertInteger, describeValue, type BackingMemoryDescriptor } from '@mem/types';
+import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
+import { takeArenaId } from './arena-id.js';
+import {
+  KEY_ALIGNMENT,
+  MAX_KEY_LENGTH,
+  MIN_ALIGNMENT,
+  assertAllocationSize,
+  assertBytes,
+  assertEpoch,
+  assertKey,
+  assertOptions,
+  assertSpan,
+  resolveAlignment,
+} from './arena-limits.js';
+import { compareBytesAt, copyBytes, equalBytesAt } from './byte-compare.js';
+import {
+  ADDRESS_SPAN,
+  HEADER_SIZE,
+  LENGTH_ESCAPE,
+  MAX_ARENA_ID,
+  arenaTag,
+  readHeader,
+  tagBase,
+  writeHeader,
+} from './handle-layout.js';
+import { rejectHandle } from './handle-rejection.js';
+
+/** The largest shared region: 1 GiB (positions stay int32 for the bump arithmetic). */
+export const MAX_SHARED_CAPACITY = 2 ** 30;
+
+/** The default chunk a worker claims from a shared arena to bump in without `Atomics`: 16 KiB. */
+export const DEFAULT_CHUNK_SIZE = 16 * 1024;
+
+/** The default number of workers that can be attached at once: 64. */
+export const DEFAULT_MAX_ATTACHMENTS = 64;
+
+/** Options of {@link SharedEpochArena.create}. */
+export interface SharedEpochArenaOptions {
+  /**
+   * Bytes of the shared region, allocated up front (a worker cannot see memory allocated later
+   * without a message): an integer from 64 to 1 GiB, rounded down to a multiple of 8. Pages the
+   * arena never touches cost no physical memory on most systems.
+   */
+  readonly capacity: number;
+  /** The epoch number of the first generation. @defaultValue 0 */
+  readonly epoch?: number;
+  /**
+   * Bytes a worker claims from the region at once (with one `Atomics.add`) and then bumps in with
+   * plain arithmetic: a power of two from 256 to 1 MiB, or 0 to bump the shared pointer with
+   * `Atomics` on every allocation. Allocations larger than a quarter of a chunk always go to the
+   * shared pointer. @defaultValue 16 KiB
+   */
+  readonly chunkSize?: number;
+  /**
+   * A limit on bytes used in a generation, below `capacity`; past it allocation throws
+   * LIMIT_EXCEEDED (past `capacity` it throws EXHAUSTED). @defaultValue no limit
+   */
+  readonly allocationLimit?: number;
+  /** How many instances (one per worker, usually) can be attached at once: 1 to 256. @defaultValue 64 */
+  readonly maxAttachments?: number;
+  /** The arena id (1 to 63) its handles carry. @defaultValue the next id of a process-wide counter */
+  readonly id?: number;
+}
+
+/** What a worker needs to attach to a {@link SharedEpochArena}: post it with `postMessage`. */
+export interface SharedEpochArenaDescriptor {
+  /** Always `'mem.shared-epoch-arena'`. */
+  readonly kind: 'mem.shared-epoch-arena';
+  /** The layout version. */
+  readonly version: 1;
+  /** The shared control words: bump pointer, generation, epoch, limits, per-worker counters. */
+  readonly control: SharedArrayBuffer;
+  /** The shared region the allocations live in. */
+  readonly data: BackingMemoryDescriptor;
+}
+
+/** The stats of a {@link SharedEpochArena}: those of every arena plus the sharing figures. */
+export interface SharedArenaStats extends ArenaStats {
+  /** Instances attached now (the creator included). */
+  readonly attachments: number;
+  /** Bytes a worker claims at once, or 0 when every allocation bumps the shared pointer. */
+  readonly chunkSize: number;
+}
+
+// Control words (Int32Array over the control SharedArrayBuffer).
+const MAGIC = 0;
+const ARENA_ID = 1;
+/** Twice the generation, plus 1 while a reset is in progress (a sequence lock). */
+const GENERATION = 2;
+const EPOCH_LOW = 3;
+const EPOCH_HIGH = 4;
+/** The bump pointer, in 8-byte units; it may pass the limit by a few failed claims. */
+const POSITION = 5;
+const CAPACITY_UNITS = 6;
+const LIMIT_UNITS = 7;
+const HAS_LIMIT = 8;
+const CHUNK_SIZE = 9;
+const MAX_ATTACHMENTS = 10;
+const LOCK = 11;
+const ATTACHED = 12;
+const SLOT_BITS = 13; // 8 words: 256 slots
+const CONTROL_WORDS = 24;
+/** Float64 index of the counters folded in by detached instances: [count, bytes]. */
+const RETIRED = CONTROL_WORDS / 2;
+/** Float64 index of the first per-attachment slot: [count, bytes] each. */
+const SLOTS = RETIRED + 2;
+const MAGIC_VALUE = 0x45415231;
+
+const MIN_CHUNK = 256;
+const MAX_CHUNK = 1 << 20;
+
+/**
+ * An epoch arena in shared memory, for allocating and reading from several workers at once.
+ * One worker creates it with {@link SharedEpochArena.create} and posts
+ * {@link SharedEpochArena.descriptor} to the others, which call {@link SharedEpochArena.attach}.
+ *
+ * Allocation: each worker claims a chunk of the region (16 KiB by default) with one `Atomics.add`
+ * on the shared bump pointer and then bumps inside it with plain arithmetic, so most allocations
+ * cost what a single-worker arena's do; with `chunkSize: 0` every allocation is one `Atomics.add`
+ * (or a compare-and-swap loop for alignments above 8). Ranges never overlap between workers.
+ *
+ * Handles: a handle carries the arena's id and generation and is valid in every attached worker.
+ * Reset: {@link SharedEpochArena.reset} is O(1) and safe against concurrent allocation (an
+ * allocation that races with it returns a handle that is already stale), but not against readers
+ * still using views: reset only when no worker reads the old generation, or use an
+ * {@link ArenaPool} with guards to know when.
+ *
+ * @example
+ * ```ts
+ * import { SharedEpochArena } from '@mem/epoch-arena';
+ * const arena = SharedEpochArena.create({ capacity: 1 << 20 });
+ * const handle = arena.allocateCopy(new Uint8Array([1, 2, 3]));
+ * // in a worker, after postMessage(arena.descriptor()):
+ * const attached = SharedEpochArena.attach(arena.descriptor());
+ * attached.copy(handle); // Uint8Array [1, 2, 3]
+ * attached.detach();
+ * ```
+ */
+export class SharedEpochArena implements Arena {
+  // Hot state: the worker's chunk and the generation it was claimed in.
+  /** Next free byte of this worker's chunk (absolute in the region), a multiple of 8. */
+  #pos = 0;
+  /** End of this worker's chunk; 0 when it has none, which sends allocate() to the slow path. */
+  #limit = 0;
+  /** The control word GENERATION this instance's tag was computed from. */
+  #generationWord = 0;
+  #tagLow = 0;
+  #tagEnd = 0;
+  readonly #bytes: Uint8Array;
+  readonly #control: Int32Array;
+  /** The counters: retired totals and one [count, bytes] slot per attachment. */
+  readonly #counters: Float64Array;
+  /** Index in `#counters` of this instance's slot. */
+  readonly #slot: number;
+
+  readonly #descriptor: SharedEpochArenaDescriptor;
+  readonly #data: BackingMemory;
+  readonly #id: number;
+  readonly #capacityUnits: number;
+  readonly #limitUnits: number;
+  readonly #hasLimit: boolean;
+  readonly #chunkSize: number;
+  #detached = false;
+
+  private constructor(descriptor: SharedEpochArenaDescriptor, data: BackingMemory, control: Int32Array) {
+    this.#descriptor = descriptor;
+    this.#data = data;
+    this.#bytes = data.bytes();
+    this.#control = control;
+    this.#counters = new Float64Array(descriptor.control);
+    this.#id = control[ARENA_ID]!;
+    this.#capacityUnits = control[CAPACITY_UNITS]!;
+    this.#limitUnits = control[LIMIT_UNITS]!;
+    this.#hasLimit = control[HAS_LIMIT] === 1;
+    this.#chunkSize = control[CHUNK_SIZE]!;
+    this.#slot = SLOTS + 2 * claimSlot(control);
+    this.#adoptGeneration(Atomics.load(control, GENERATION) & ~1);
+  }
+
+  /**
+   * Creates a shared arena and attaches this worker to it.
+   * Cost: one `SharedArrayBuffer` of `capacity` bytes (zeroed by the runtime) and a small control one.
+   * @throws MemError INVALID_ARGUMENT if an option is out of range or of the wrong type, or the
+   * runtime has no `SharedArrayBuffer`.
+   * @throws MemError EXHAUSTED if the runtime cannot allocate the region.
+   *
+   * @example
+   * ```ts
+   * import { SharedEpochArena } from '@mem/epoch-arena';
+   * const arena = SharedEpochArena.create({ capacity: 64 << 20, chunkSize: 0 });
+   * arena.allocate(32);
+   * ```
+   */
+  static create(options: SharedEpochArenaOptions): SharedEpochArena {
+    if (typeof options !== 'object' || options === null) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `options must be an object with a capacity, got ${describeValue(options)}`,
+      );
+    }
+    const capacity = assertInteger(options.capacity, 'capacity', { min: 64, max: MAX_SHARED_CAPACITY });
+    const epoch = assertEpoch(options.epoch ?? 0, 'epoch');
+    const chunkSize = assertInteger(options.chunkSize ?? DEFAULT_CHUNK_SIZE, 'chunkSize', { min: 0, max: MAX_CHUNK });
+    if (chunkSize !== 0 && (chunkSize < MIN_CHUNK || (chunkSize & (chunkSize - 1)) !== 0)) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `chunkSize must be 0 or a power of two in [${MIN_CHUNK}, ${MAX_CHUNK}], got ${chunkSize}`,
+      );
+    }
+    const limit =
+      options.allocationLimit === undefined
+        ? undefined
+        : assertInteger(options.allocationLimit, 'allocationLimit', { min: 0 });
+    const maxAttachments = assertInteger(options.maxAttachments ?? DEFAULT_MAX_ATTACHMENTS, 'maxAttachments', {
+      min: 1,
+      max: 256,
+    });
+    const id =
+      options.id === undefined ? takeArenaId() : assertInteger(options.id, 'id', { min: 1, max: MAX_ARENA_ID });
+    const data = BackingMemory.allocate(capacity, { shared: true });
+    const controlBuffer = new SharedArrayBuffer(8 * (SLOTS + 2 * maxAttachments));
+    const control = new Int32Array(controlBuffer);
+    const capacityUnits = Math.floor(capacity / 8);
+    control[ARENA_ID] = id;
+    control[EPOCH_LOW] = epoch % 2 ** 32;
+    control[EPOCH_HIGH] = Math.floor(epoch / 2 ** 32);
+    control[CAPACITY_UNITS] = capacityUnits;
+    control[LIMIT_UNITS] = limit === undefined ? capacityUnits : Math.min(capacityUnits, Math.floor(limit / 8));
+    control[HAS_LIMIT] = limit === undefined || limit >= capacityUnits * 8 ? 0 : 1;
+    control[CHUNK_SIZE] = chunkSize;
+    control[MAX_ATTACHMENTS] = maxAttachments;
+    Atomics.store(control, MAGIC, MAGIC_VALUE);
+    const descriptor: SharedEpochArenaDescriptor = {
+      kind: 'mem.shared-epoch-arena',
+      version: 1,
+      control: controlBuffer,
+      data: data.share(),
+    };
+    return new SharedEpochArena(descriptor, data, control);
+  }
+
+  /**
+   * Attaches this worker to the shared arena that `descriptor` came from. Every attachment takes
+   * one counter slot until {@link SharedEpochArena.detach}.
+   * Cost: O(1).
+   * @throws MemError INVALID_ARGUMENT if `descriptor` does not come from {@link SharedEpochArena.descriptor}.
+   * @throws MemError EXHAUSTED if `maxAttachments` instances are attached already.
+   *
+   * @example
+   * ```ts
+   * import { SharedEpochArena } from '@mem/epoch-arena';
+   * const created = SharedEpochArena.create({ capacity: 1 << 20 });
+   * const attached = SharedEpochArena.attach(created.descriptor()); // usually in another worker
+   * attached.stats().attachments; // 2
+   * ```
+   */
+  static attach(descriptor: SharedEpochArenaDescriptor): SharedEpochArena {
+    const candidate = descriptor as Partial<SharedEpochArenaDescriptor> | null;
+    const bad = (why: string): never => {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `descriptor must come from SharedEpochArena.descriptor(): ${why}, got ${describeValue(descriptor)}`,
+      );
+    };
+    if (typeof candidate !== 'object' || candidate === null) return bad('not an object');
+    if (candidate.kind !== 'mem.shared-epoch-arena' || candidate.version !== 1) return bad('wrong kind or version');
+    if (!(candidate.control instanceof SharedArrayBuffer) || candidate.control.byteLength < 8 * (SLOTS + 2)) {
+      return bad('no control SharedArrayBuffer');
+    }
+    const control = new Int32Array(candidate.control);
+    if (Atomics.load(control, MAGIC) !== MAGIC_VALUE) return bad('the control words are not an arena');
+    if (candidate.control.byteLength < 8 * (SLOTS + 2 * control[MAX_ATTACHMENTS]!)) return bad('control too short');
+    const data = BackingMemory.fromDescriptor(candidate.data as BackingMemoryDescriptor);
+    if (data.byteLength < control[CAPACITY_UNITS]! * 8) return bad('the data region is smaller than the capacity');
+    return new SharedEpochArena(candidate as SharedEpochArenaDescriptor, data, control);
+  }
+
+  /**
+   * The descriptor another worker attaches with; structured-cloneable, the memory is shared, not copied.
+   * Cost: O(1).
+   * @throws MemError USE_AFTER_RELEASE if this instance is detached.
+   */
+  descriptor(): SharedEpochArenaDescriptor {
+    this.#assertAttached();
+    return this.#descriptor;
+  }
+
+  /** The arena's id (1 to 63), carried by every handle it issues. Cost: O(1). */
+  get id(): number {
+    return this.#id;
+  }
+
+  /**
+   * The epoch number of the current generation, as set by the last reset in any worker.
+   * Cost: O(1) (a few atomic loads).
+   */
+  get epoch(): number {
+    for (;;) {
+      const before = Atomics.load(this.#control, GENERATION);
+      const low = Atomics.load(this.#control, EPOCH_LOW) >>> 0;
+      const high = Atomics.load(this.#control, EPOCH_HIGH);
+      if ((before & 1) === 0 && Atomics.load(this.#control, GENERATION) === before) return high * 2 ** 32 + low;
+    }
+  }
+
+  /** How many times the arena has been reset, by any worker. Cost: O(1). */
+  get generation(): number {
+    return Atomics.load(this.#control, GENERATION) >>> 1;
+  }
+
+  /** Bytes of the shared region. Cost: O(1). */
+  get capacity(): number {
+    return this.#capacityUnits * 8;
+  }
+
+  /** Bytes a worker claims at once, or 0 when every allocation bumps the shared pointer. Cost: O(1). */
+  get chunkSize(): number {
+    return this.#chunkSize;
+  }
+
+  /** Whether this instance has been detached. Cost: O(1). */
+  get detached(): boolean {
+    return this.#detached;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hot paths: a bump inside this worker's chunk, checked against the shared generation word.
+  // Claiming a chunk, direct shared bumps, alignment above 8 and long allocations are slow paths.
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Allocates `size` bytes aligned to `align` (a power of two up to 4096; at least 8) and returns a
+   * handle valid in every attached worker. The bytes are not zeroed.
+   * Cost: a few nanoseconds inside this worker's chunk; one `Atomics.add` per chunk (or per
+   * allocation with `chunkSize: 0`).
+   * @throws MemError INVALID_ARGUMENT for a bad size or alignment.
+   * @throws MemError OVERSIZED if the allocation can never fit the region.
+   * @throws MemError LIMIT_EXCEEDED past the allocation limit; EXHAUSTED when the region is full
+   * (both until the next reset).
+   * @throws MemError USE_AFTER_RELEASE if this instance is detached.
+   */
+  allocate(size: number, align?: number): ArenaHandle {
+    if (align === undefined && size >= 0 && size < LENGTH_ESCAPE && (size | 0) === size) {
+      const start = this.#pos;
+      const end = start + size;
+      if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
+        this.#pos = (end + 7) & -8;
+        this.#count(size);
+        return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
+      }
+    }
+    return this.#allocateSlow(size, align, undefined);
+  }
+
+  /**
+   * Allocates a copy of `bytes`, 8-byte aligned, and returns its handle.
+   * Cost: the allocation plus the copy.
+   * @throws MemError INVALID_ARGUMENT if `bytes` is not a `Uint8Array`; otherwise as {@link SharedEpochArena.allocate}.
+   */
+  allocateCopy(bytes: Uint8Array): ArenaHandle {
+    if (bytes instanceof Uint8Array) {
+      const size = bytes.length;
+      if (size < LENGTH_ESCAPE) {
+        const start = this.#pos;
+        const end = start + size;
+        if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
+          this.#bytes.set(bytes, start);
+          this.#pos = (end + 7) & -8;
+          this.#count(size);
+          return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
+        }
+      }
+    }
+    const source = assertBytes(bytes, 'bytes');
+    return this.#allocateSlow(source.length, undefined, source);
+  }
+
+  /**
+   * Allocates a copy of a key of at most 256 bytes, 16-byte aligned, and returns its handle.
+   * Cost: as {@link SharedEpochArena.allocateCopy}.
+   * @throws MemError OVERSIZED for a key longer than 256 bytes; otherwise as {@link SharedEpochArena.allocateCopy}.
+   */
+  allocateKey(key: Uint8Array): ArenaHandle {
+    if (key instanceof Uint8Array) {
+      const size = key.length;
+      if (size <= MAX_KEY_LENGTH) {
+        const start = (this.#pos + 15) & -16;
+        const end = start + size;
+        if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
+          this.#bytes.set(key, start);
+          this.#pos = (end + 7) & -8;
+          this.#count(size);
+          return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
+        }
+      }
+    }
+    const source = assertKey(key);
+    return this.#allocateSlow(source.length, KEY_ALIGNMENT, source);
+  }
+
+  /** Adds one allocation of `size` bytes to this worker's counter slot (plain stores: one writer). */
+  #count(size: number): void {
+    const counters = this.#counters;
+    const slot = this.#slot;
+    counters[slot] = counters[slot]! + 1;
+    counters[slot + 1] = counters[slot + 1]! + size;
+  }
+
+  /**
+   * A `Uint8Array` over the allocation's bytes in the shared region, without copying. Valid until
+   * the next reset (in any worker).
+   * Cost: the handle check plus one view object.
+   * @throws MemError STALE_HANDLE, FOREIGN_HANDLE or INVALID_ARGUMENT for a bad handle;
+   * USE_AFTER_RELEASE if this instance is detached.
+   */
+  view(handle: ArenaHandle): Uint8Array {
+    const bytes = this.#resolve(handle);
+    return new Uint8Array(bytes.buffer, this.#resolvedOffset, this.#resolvedLength);
+  }
+
+  /**
+   * A fresh, unshared copy of the allocation's bytes.
+   * Cost: the handle check plus one allocation and copy.
+   * @throws as {@link SharedEpochArena.view}.
+   */
+  copy(handle: ArenaHandle): Uint8Array {
+    const bytes = this.#resolve(handle);
+    return bytes.slice(this.#resolvedOffset, this.#resolvedOffset + this.#resolvedLength);
+  }
+
+  /**
+   * Copies the allocation's bytes into `target` at `targetOffset` (default 0); returns the count.
+   * Cost: the handle check plus the copy; no allocation up to 256 bytes.
+   * @throws as {@link SharedEpochArena.view}; INVALID_ARGUMENT if `target` is not a `Uint8Array` or too short.
+   */
+  copyTo(handle: ArenaHandle, target: Uint8Array, targetOffset = 0): number {
+    const bytes = this.#resolve(handle);
+    const offset = this.#resolvedOffset;
+    const length = this.#resolvedLength;
+    const at = assertSpan(targetOffset, length, assertBytes(target, 'target').length, 'target');
+    copyBytes(bytes, offset, target, at, length);
+    return length;
+  }
+
+  /**
+   * Copies `source` into the allocation, starting `offset` bytes (default 0) into it.
+   * Cost: the handle check plus the copy.
+   * @throws as {@link SharedEpochArena.view}; INVALID_ARGUMENT if `source` is not a `Uint8Array` or does not fit.
+   */
+  write(handle: ArenaHandle, source: Uint8Array, offset = 0): void {
+    const bytes = this.#resolve(handle);
+    const start = this.#resolvedOffset;
+    const length = this.#resolvedLength;
+    const checkedSource = assertBytes(source, 'source');
+    const at = assertSpan(offset, checkedSource.length, length, 'write');
+    bytes.set(checkedSource, start + at);
+  }
+
+  /**
+   * Sets every byte of the allocation to `value` (default 0).
+   * Cost: the handle check plus O(length).
+   * @throws as {@link SharedEpochArena.view}; INVALID_ARGUMENT if `value` is not an integer in [0, 255].
+   */
+  fill(handle: ArenaHandle, value = 0): void {
+    const bytes = this.#resolve(handle);
+    const checkedValue = assertInteger(value, 'value', { min: 0, max: 255 });
+    bytes.fill(checkedValue, this.#resolvedOffset, this.#resolvedOffset + this.#resolvedLength);
+  }
+
+  /**
+   * Compares the allocation's bytes with `key` in memcmp order without copying: negative, 0 or positive.
+   * Cost: the handle check plus O(length); no allocation.
+   * @throws as {@link SharedEpochArena.view}; INVALID_ARGUMENT if `key` is not a `Uint8Array`.
+   */
+  compare(handle: ArenaHandle, key: Uint8Array): number {
+    const bytes = this.#resolve(handle);
+    return compareBytesAt(bytes, this.#resolvedOffset, this.#resolvedLength, assertBytes(key, 'key'));
+  }
+
+  /**
+   * Tells whether the allocation's bytes equal `key`, without copying.
+   * Cost: the handle check plus O(length); no allocation.
+   * @throws as {@link SharedEpochArena.compare}.
+   */
+  equals(handle: ArenaHandle, key: Uint8Array): boolean {
+    const bytes = this.#resolve(handle);
+    return equalBytesAt(bytes, this.#resolvedOffset, this.#resolvedLength, assertBytes(key, 'key'));
+  }
+
+  /**
+   * The allocation's length in bytes.
+   * Cost: the handle check.
+   * @throws as {@link SharedEpochArena.view}.
+   */
+  lengthOf(handle: ArenaHandle): number {
+    this.#resolve(handle);
+    return this.#resolvedLength;
+  }
+
+  /**
+   * The epoch the handle was issued in (the current one: older handles are stale).
+   * Cost: the handle check.
+   * @throws as {@link SharedEpochArena.view}.
+   */
+  epochOf(handle: ArenaHandle): number {
+    this.#resolve(handle);
+    return this.epoch;
+  }
+
+  /**
+   * Tells whether `handle` is a live handle of this arena. Never throws.
+   * Cost: the handle check.
+   * @throws never
+   */
+  isValid(handle: unknown): boolean {
+    try {
+      this.#resolve(handle as number);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Starts a new generation tagged `newEpoch` for every attached worker: handles issued so far
+   * become stale everywhere, the bump pointer goes back to the start and the counters to zero.
+   * Allocations racing with it return stale handles; readers of the old generation must be done
+   * (see {@link ArenaPool.pin}). `options.retainBlocks` is checked but has nothing to trim: the
+   * region is one block.
+   * Cost: O(attachments) to clear the counters.
+   * @throws MemError INVALID_ARGUMENT for a bad epoch or options; USE_AFTER_RELEASE if detached.
+   */
+  reset(newEpoch: number, options?: ResetOptions): void {
+    this.#assertAttached();
+    const epoch = assertEpoch(newEpoch, 'newEpoch');
+    const checked = assertOptions<ResetOptions>(options);
+    if (checked.retainBlocks !== undefined) assertInteger(checked.retainBlocks, 'retainBlocks', { min: 0 });
+    const control = this.#control;
+    lock(control);
+    try {
+      Atomics.add(control, GENERATION, 1); // odd: claims in flight retry or end up stale
+      Atomics.store(control, POSITION, 0);
+      Atomics.store(control, EPOCH_LOW, epoch % 2 ** 32);
+      Atomics.store(control, EPOCH_HIGH, Math.floor(epoch / 2 ** 32));
+      this.#counters.fill(0, RETIRED);
+      Atomics.add(control, GENERATION, 1);
+    } finally {
+      unlock(control);
+    }
+    this.#adoptGeneration(Atomics.load(control, GENERATION));
+  }
+
+  /**
+   * Detaches this instance: its counter slot is folded into the totals and freed for another
+   * worker; every later call on it throws USE_AFTER_RELEASE. The shared memory lives on for the
+   * other instances. Detaching twice does nothing.
+   * Cost: O(1).
+   * @throws never
+   */
+  detach(): void {
+    if (this.#detached) return;
+    const control = this.#control;
+    const counters = this.#counters;
+    lock(control);
+    try {
+      counters[RETIRED] = counters[RETIRED]! + counters[this.#slot]!;
+      counters[RETIRED + 1] = counters[RETIRED + 1]! + counters[this.#slot + 1]!;
+      counters[this.#slot] = 0;
+      counters[this.#slot + 1] = 0;
+      releaseSlot(control, (this.#slot - SLOTS) / 2);
+    } finally {
+      unlock(control);
+    }
+    this.#detached = true;
+    this.#limit = 0;
+    this.#tagLow = -1;
+    this.#tagEnd = -1;
+  }
+
+  /** Detaches (the `using` declaration calls this). Cost: O(1). @throws never */
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+
+  /**
+   * A snapshot: epoch, generation, capacity, bytes used (claimed from the region), bytes and count
+   * of allocations summed over every attached and detached worker, attachments.
+   * Cost: O(maxAttachments).
+   * @throws MemError USE_AFTER_RELEASE if this instance is detached.
+   */
+  stats(): SharedArenaStats {
+    this.#assertAttached();
+    const control = this.#control;
+    const counters = this.#counters;
+    let allocationCount = 0;
+    let bytesAllocated = 0;
+    for (let index = RETIRED; index < counters.length; index += 2) {
+      allocationCount += counters[index]!;
+      bytesAllocated += counters[index + 1]!;
+    }
+    const position = Math.min(Atomics.load(control, POSITION), this.#capacityUnits);
+    return {
+      epoch: this.epoch,
+      generation: this.generation,
+      arenaId: this.#id,
+      blockCount: 1,
+      blocksInUse: position > 0 ? 1 : 0,
+      oversizedBlocks: 0,
+      totalCapacity: this.#capacityUnits * 8,
+      bytesUsed: position * 8,
+      bytesAllocated,
+      allocationCount,
+      allocationLimit: this.#hasLimit ? this.#limitUnits * 8 : null,
+      attachments: Atomics.load(control, ATTACHED),
+      chunkSize: this.#chunkSize,
+    };
+  }
+
+  /** Names the arena in error messages. */
+  toString(): string {
+    return `SharedEpochArena #${this.#id}`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The handle check: as EpochArena's, against the shared generation word and bump pointer.
+  // ---------------------------------------------------------------------------------------------
+
+  #resolvedOffset = 0;
+  #resolvedLength = 0;
+
+  #resolve(handle: ArenaHandle): Uint8Array {
+    if (typeof handle === 'number') {
+      if (this.#control[GENERATION] !== this.#generationWord) this.#adoptGeneration(this.#control[GENERATION]!);
+      const top = Math.floor(handle / ADDRESS_SPAN);
+      if (top >= this.#tagLow && top < this.#tagEnd) {
+        const address = handle - top * ADDRESS_SPAN;
+        if (address >>> 0 === address) {
+          const offset = address * 8;
+          const used = Math.min(this.#control[POSITION]!, this.#capacityUnits) * 8;
+          let length = top - this.#tagLow;
+          if (length === LENGTH_ESCAPE) {
+            length =
+              offset >= HEADER_SIZE && offset <= used
+                ? readHeader(this.#bytes, offset - HEADER_SIZE, this.#tagLow >> 9)
+                : -1;
+          }
+          if (length >= 0 && offset + length <= used) {
+            this.#resolvedOffset = offset;
+            this.#resolvedLength = length;
+            return this.#bytes;
+          }
+        }
+      }
+    }
+    this.#assertAttached();
+    return rejectHandle(
+      handle,
+      { id: this.#id, generation: this.generation, label: this.toString() },
+      'is not an allocation in use (outside the bytes in use, or its length header does not match)',
+    );
+  }
+
+  /** Takes the tag of the generation in `word`; a changed generation drops this worker's chunk. */
+  #adoptGeneration(word: number): void {
+    if (this.#detached) return;
+    if (word !== this.#generationWord) {
+      this.#pos = 0;
+      this.#limit = 0;
+    }
+    this.#generationWord = word;
+    this.#tagLow = tagBase(arenaTag(this.#id, word >>> 1));
+    this.#tagEnd = this.#tagLow + (LENGTH_ESCAPE + 1);
+  }
+
+  #assertAttached(): void {
+    if (this.#detached) {
+      throw new MemError('USE_AFTER_RELEASE', `${this.toString()} was used after detach()`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Slow paths: argument checks, claiming chunks and direct ranges from the shared pointer.
+  // ---------------------------------------------------------------------------------------------
+
+  #allocateSlow(size: unknown, align: unknown, source: Uint8Array | undefined): ArenaHandle {
+    this.#assertAttached();
+    const checkedSize = assertAllocationSize(size);
+    const alignment = resolveAlignment(align);
+    const header = checkedSize >= LENGTH_ESCAPE ? HEADER_SIZE : 0;
+    // The most bytes the allocation can take from an 8-aligned start: padding, header, data.
+    const span = alignment - MIN_ALIGNMENT + header + checkedSize;
+    if (span > this.#capacityUnits * 8) {
+      throw new MemError(
+        'OVERSIZED',
+        `${checkedSize} bytes aligned to ${alignment} can never fit ${this.toString()} of ${this.#capacityUnits * 8} bytes`,
+        { details: { size: checkedSize, alignment, capacity: this.#capacityUnits * 8 } },
+      );
+    }
+    const word = this.#control[GENERATION]!;
+    if (word !== this.#generationWord && (word & 1) === 0) this.#adoptGeneration(word);
+
+    let start = -1;
+    if (this.#chunkSize > 0 && span <= this.#chunkSize / 4) {
+      start = this.#limit > 0 && word === this.#generationWord ? this.#bumpChunk(checkedSize, alignment, header) : -1;
+      if (start < 0) {
+        if (!this.#claim(this.#chunkSize / 8, Math.ceil(span / 8))) this.#throwFull(span);
+        start = this.#bumpChunk(checkedSize, alignment, header);
+      }
+    } else {
+      start = alignment > MIN_ALIGNMENT ? this.#claimAligned(checkedSize, alignment, header) : -1;
+      if (alignment <= MIN_ALIGNMENT) {
+        const units = Math.ceil(span / 8);
+        if (this.#claimDirect(units)) start = this.#claimStart * 8 + header;
+      }
+      if (start < 0) this.#throwFull(span);
+    }
+    let length = checkedSize;
+    if (header > 0) {
+      writeHeader(this.#bytes, start - HEADER_SIZE, checkedSize, this.#tagLow >> 9);
+      length = LENGTH_ESCAPE;
+    }
+    if (source !== undefined) this.#bytes.set(source, start);
+    this.#count(checkedSize);
+    return (this.#tagLow + length) * ADDRESS_SPAN + (start >>> 3);
+  }
+
+  /** Bumps inside this worker's chunk; returns the start, or -1 if it does not fit. */
+  #bumpChunk(size: number, alignment: number, header: number): number {
+    const start = Math.ceil((this.#pos + header) / alignment) * alignment;
+    const end = start + size;
+    if (end > this.#limit || start >= this.#limit) return -1;
+    this.#pos = Math.ceil(end / MIN_ALIGNMENT) * MIN_ALIGNMENT;
+    return start;
+  }
+
+  #claimStart = 0;
+
+  /**
+   * Claims `units` 8-byte units (at least `minUnits` at the end of the region) as this worker's
+   * new chunk. Returns false when the region is full for this generation.
+   */
+  #claim(units: number, minUnits: number): boolean {
+    if (!this.#claimDirect(units, minUnits)) return false;
+    this.#pos = this.#claimStart * 8;
+    this.#limit = this.#claimEnd * 8;
+    return true;
+  }
+
+  #claimEnd = 0;
+
+  /**
+   * One `Atomics.add` on the shared pointer, inside the generation sequence lock: a claim that a
+   * reset overlapped is dropped and retried, so a range is never handed out under the new tag
+   * before the reset finished. Sets `#claimStart` and `#claimEnd` (units).
+   */
+  #claimDirect(units: number, minUnits = units): boolean {
+    const control = this.#control;
+    const limit = this.#limitUnits;
+    for (;;) {
+      const before = Atomics.load(control, GENERATION);
+      if ((before & 1) === 1) continue; // a reset is in progress: it takes a few stores
+      // A full region is not bumped further, so failed claims cannot push the pointer far past it.
+      if (Atomics.load(control, POSITION) + minUnits > limit) {
+        this.#adoptGeneration(before);
+        return false;
+      }
+      const old = Atomics.add(control, POSITION, units);
+      if (Atomics.load(control, GENERATION) !== before) continue;
+      this.#adoptGeneration(before);
+      if (old + minUnits > limit) return false;
+      // Past the limit only the tail [old, limit) is ours: every later claim starts beyond it.
+      this.#claimStart = old;
+      this.#claimEnd = old + units <= limit ? old + units : limit;
+      return true;
+    }
+  }
+
+  /** The seed's compare-and-swap bump, for an alignment above 8 without chunks; returns the start or -1. */
+  #claimAligned(size: number, alignment: number, header: number): number {
+    const control = this.#control;
+    const limit = this.#limitUnits;
+    for (;;) {
+      const before = Atomics.load(control, GENERATION);
+      if ((before & 1) === 1) continue;
+      const position = Atomics.load(control, POSITION);
+      const start = Math.ceil((position * 8 + header) / alignment) * alignment;
+      const endUnits = Math.ceil((start + size) / 8);
+      if (endUnits > limit) {
+        this.#adoptGeneration(before);
+        return -1;
+      }
+      if (Atomics.compareExchange(control, POSITION, position, endUnits) !== position) continue;
+      if (Atomics.load(control, GENERATION) !== before) continue;
+      this.#adoptGeneration(before);
+      return start;
+    }
+  }
+
+  #throwFull(span: number): never {
+    const used = Math.min(Atomics.load(this.#control, POSITION), this.#capacityUnits) * 8;
+    const limited = this.#hasLimit;
+    throw new MemError(
+      limited ? 'LIMIT_EXCEEDED' : 'EXHAUSTED',
+      limited
+        ? `${this.toString()} has used ${used} bytes of its allocation limit of ${this.#limitUnits * 8}; ${span} more do not fit`
+        : `${this.toString()} has used ${used} of its ${this.#capacityUnits * 8} bytes; ${span} more do not fit until the next reset`,
+      { details: { used, needed: span, limit: this.#limitUnits * 8 } },
+    );
+  }
+}
+
+function lock(control: Int32Array): void {
+  while (Atomics.compareExchange(control, LOCK, 0, 1) !== 0) {
+    // Held only for a few stores by reset() or detach() in another worker.
+  }
+}
+
+function unlock(control: Int32Array): void {
+  Atomics.store(control, LOCK, 0);
+}
+
+/** Takes a free counter slot. */
+function claimSlot(control: Int32Array): number {
+  const max = control[MAX_ATTACHMENTS]!;
+  for (let slot = 0; slot < max; slot += 1) {
+    const word = SLOT_BITS + (slot >>> 5);
+    const bit = 1 << (slot & 31);
+    for (;;) {
+      const bits = Atomics.load(control, word);
+      if ((bits & bit) !== 0) break;
+      if (Atomics.compareExchange(control, word, bits, bits | bit) === bits) {
+        Atomics.add(control, ATTACHED, 1);
+        return slot;
+      }
+    }
+  }
+  throw new MemError(
+    'EXHAUSTED',
+    `the shared arena has ${max} instances attached already (maxAttachments); detach() unused ones`,
+    { details: { maxAttachments: max } },
+  );
+}
+
+function releaseSlot(control: Int32Array, slot: number): void {
+  Atomics.and(control, SLOT_BITS + (slot >>> 5), ~(1 << (slot & 31)));
+  Atomics.sub(control, ATTACHED, 1);
+}
