@@ -39,3 +39,13 @@ export type {
   SegmentDefragmentation,
 } from './defragmentation-report.js';
 export type { MemoryMapBlock, MemoryMapBlockState, MemoryMapSegment, MemoryMapSnapshot } from './memory-map.js';
+export { renderMemoryMap, type MemoryMapColors, type RenderMemoryMapOptions } from './memory-map-svg.js';
+export { WorkspaceCoordinator, type WorkerLike, type WorkspaceCoordinatorOptions } from './workspace-coordinator.js';
+export {
+  SharedWorkspace,
+  WorkspaceClient,
+  type SharedAcquireOptions,
+  type WorkspaceClientDescriptor,
+} from './workspace-client.js';
+export { serveWorkspaceCoordinator } from './coordinator-host.js';
+export type { MessageEndpoint } from './coordinator-protocol.js';

@@ -1,0 +1,167 @@
+/**
+ * The messages between a {@link WorkspaceCoordinator}'s worker and its clients, and the small
+ * adapters that let the same code talk over Node's `worker_threads` and the web's workers.
+ *
+ * Control messages travel over the worker itself (init, connect); every client talks to the
+ * worker over its own `MessagePort`: requests `{ id, op, ... }`, answers `{ id, ok, value | error }`,
+ * and events `{ event, ... }` the worker sends unasked.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { MemError, type BackingMemoryDescriptor, type MemErrorCode } from '@mem/types';
+import type { DefragmentationReport } from './defragmentation-report.js';
+import type { WorkspaceConfigOptions } from './workspace-config.js';
+import type { WorkspaceLogEntry } from './workspace-pool.js';
+
+/** What a segment looks like to a client. @internal */
+export interface SegmentInfo {
+  readonly pool: string;
+  readonly index: number;
+  readonly base: number;
+  readonly byteLength: number;
+  readonly memory: BackingMemoryDescriptor;
+}
+
+/** Main thread to worker. @internal */
+export type ControlMessage =
+  | {
+      readonly kind: 'init';
+      readonly pools: Readonly<Record<string, WorkspaceConfigOptions>>;
+      readonly maxWorkspaces: number;
+      readonly port: MessagePort;
+    }
+  | { readonly kind: 'connect'; readonly port: MessagePort };
+
+/** Worker to main thread. @internal */
+export type ControlReply =
+  | { readonly kind: 'ready'; readonly leaseTable: SharedArrayBuffer }
+  | { readonly kind: 'failed'; readonly error: SerializedError };
+
+/** A client's request. @internal */
+export type Request =
+  | {
+      readonly id: number;
+      readonly op: 'acquire';
+      readonly pool: string;
+      readonly size: number;
+      readonly label?: string;
+    }
+  | { readonly id: number; readonly op: 'release'; readonly slot: number; readonly serial: number }
+  | { readonly id: number; readonly op: 'defragment'; readonly pool: string; readonly throwIfBlocked: boolean }
+  | { readonly id: number; readonly op: 'stats'; readonly pool: string }
+  | { readonly id: number; readonly op: 'snapshot'; readonly pool: string }
+  | { readonly id: number; readonly op: 'disconnect' };
+
+/** The answer to an `acquire`. @internal */
+export interface AcquireAnswer {
+  readonly slot: number;
+  readonly serial: number;
+  readonly workspaceId: number;
+  readonly size: number;
+  readonly capacity: number;
+  /** Segments of the pool this client has not been sent yet (every one up to the lease's). */
+  readonly segments: readonly SegmentInfo[];
+}
+
+/** An answer, or an event. @internal */
+export type Reply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: SerializedError }
+  | { readonly event: 'segments-released'; readonly pool: string; readonly indices: readonly number[] }
+  | { readonly event: 'log'; readonly entry: WorkspaceLogEntry };
+
+/** A `MemError` (or another error) in a structured-cloneable form. @internal */
+export interface SerializedError {
+  readonly code: MemErrorCode | undefined;
+  readonly message: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** Turns an error into its cloneable form. @internal */
+export function serializeError(error: unknown): SerializedError {
+  if (MemError.is(error)) {
+    let details: Readonly<Record<string, unknown>> = {};
+    try {
+      details = structuredClone(error.details);
+    } catch {
+      // Details that cannot cross threads are dropped; the message says what went wrong.
+    }
+    return { code: error.code, message: error.message, details };
+  }
+  return { code: undefined, message: error instanceof Error ? error.message : String(error), details: {} };
+}
+
+/** Turns a serialized error back into a `MemError` (or an `Error` for anything else). @internal */
+export function deserializeError(error: SerializedError): Error {
+  return error.code === undefined
+    ? new Error(error.message)
+    : new MemError(error.code, error.message, { details: error.details });
+}
+
+/** The report type re-exported for the protocol's users. @internal */
+export type { DefragmentationReport };
+
+/**
+ * Something that sends and receives messages: a `MessagePort` of either runtime, Node's
+ * `parentPort`, a web worker's global scope, or a `Worker`.
+ */
+export interface MessageEndpoint {
+  /** Sends `message`, moving the objects in `transfer`. */
+  postMessage(message: unknown, transfer?: readonly unknown[]): void;
+}
+
+/** Node's event-emitter style (`worker_threads`). */
+interface EmitterEndpoint {
+  on(event: 'message', listener: (data: unknown) => void): unknown;
+  on(event: 'error' | 'exit' | 'close', listener: (value: unknown) => void): unknown;
+}
+
+/** The web's event-target style. */
+interface TargetEndpoint {
+  addEventListener(
+    type: string,
+    listener: (event: { data?: unknown; error?: unknown; message?: string }) => void,
+  ): void;
+  start?(): void;
+}
+
+/** Calls `handler` with the data of every message `endpoint` receives. @internal */
+export function onMessage(endpoint: MessageEndpoint, handler: (data: unknown) => void): void {
+  const emitter = endpoint as Partial<EmitterEndpoint>;
+  if (typeof emitter.on === 'function') {
+    emitter.on('message', handler);
+    return;
+  }
+  const target = endpoint as Partial<TargetEndpoint>;
+  if (typeof target.addEventListener === 'function') {
+    target.addEventListener('message', (event) => handler(event.data));
+    target.start?.();
+    return;
+  }
+  throw new MemError('INVALID_ARGUMENT', 'endpoint must have on("message") or addEventListener("message")');
+}
+
+/** Calls `handler` once if `endpoint` fails or goes away (a worker's error or exit, a port's close). @internal */
+export function onFailure(endpoint: MessageEndpoint, handler: (reason: string) => void): void {
+  const emitter = endpoint as Partial<EmitterEndpoint>;
+  let called = false;
+  const once = (reason: string): void => {
+    if (called) return;
+    called = true;
+    handler(reason);
+  };
+  if (typeof emitter.on === 'function') {
+    emitter.on('error', (error) =>
+      once(`the coordinator worker failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
+    emitter.on('exit', (code) => once(`the coordinator worker exited with code ${String(code)}`));
+    emitter.on('close', () => once('the coordinator closed the connection'));
+    return;
+  }
+  const target = endpoint as Partial<TargetEndpoint>;
+  if (typeof target.addEventListener === 'function') {
+    target.addEventListener('error', (event) => once(`the coordinator worker failed: ${event.message ?? 'error'}`));
+    target.addEventListener('close', () => once('the coordinator closed the connection'));
+  }
+}

@@ -1,0 +1,510 @@
+/**
+ * A client of a {@link WorkspaceCoordinator}, in any thread: it acquires workspaces from the
+ * coordinator's pools by message and reaches their bytes directly in shared memory.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { BackingMemory, DisposableHandle, MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
+import {
+  deserializeError,
+  onFailure,
+  onMessage,
+  type AcquireAnswer,
+  type Reply,
+  type Request,
+  type SegmentInfo,
+} from './coordinator-protocol.js';
+import type { DefragmentationReport } from './defragmentation-report.js';
+import { pinSlot, slotOffset, slotSegment, unpinSlot } from './lease-table.js';
+import type { MemoryMapSnapshot } from './memory-map.js';
+import type { DefragmentOptions, WorkspaceLogger, WorkspacePoolStats } from './workspace-pool.js';
+
+/**
+ * What a thread needs to become a client: made by {@link WorkspaceCoordinator.connect}, sent to
+ * the thread with its port in the transfer list (`worker.postMessage(d, [d.port])`), and turned
+ * into a client there by {@link WorkspaceClient.attach}.
+ */
+export interface WorkspaceClientDescriptor {
+  /** The client's own channel to the coordinator's worker. */
+  readonly port: MessagePort;
+  /** The shared lease table (where each lease is, and its pins). */
+  readonly leaseTable: SharedArrayBuffer;
+  /** The names of the coordinator's pools. */
+  readonly pools: readonly string[];
+}
+
+/** Options of {@link WorkspaceClient.acquire}. */
+export interface SharedAcquireOptions {
+  /** A name for the workspace, shown in memory maps. @defaultValue none */
+  readonly label?: string;
+}
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface KnownSegment {
+  readonly memory: BackingMemory;
+}
+
+/** What a lease needs of its client. @internal */
+interface LeaseOwner {
+  readonly table: Int32Array;
+  memoryOf(pool: string, segment: number): BackingMemory;
+  sendRelease(slot: number, serial: number): void;
+}
+
+const kLeaseOwner: unique symbol = Symbol('leaseOwner');
+
+/**
+ * A workspace lent by a coordinator: a range of shared memory, reached from this thread.
+ *
+ * The coordinator's worker may move the workspace (defragmentation) at any moment from another
+ * thread, so its bytes are only reachable while it is pinned: `pin()` returns a view that stays
+ * valid until `unpin()`, and `access(fn)` pins around a function. Pinning waits for a move in
+ * progress to finish; pinned workspaces are never moved.
+ *
+ * `release()` sends the workspace back (fire and forget; `client.flush()` waits for the answer);
+ * twice: DOUBLE_FREE; while pinned: PINNED; any use after: USE_AFTER_RELEASE.
+ *
+ * @example
+ * ```ts
+ * // in any thread with a client
+ * // const ws = await client.acquire('activations', 4096);
+ * // ws.access((bytes) => bytes.fill(1));
+ * // ws.release();
+ * ```
+ */
+export class SharedWorkspace extends DisposableHandle {
+  /** The name of the pool that lent it. */
+  readonly pool: string;
+  /** The workspace's id in its pool (the `owner` in the pool's memory map). */
+  readonly id: number;
+  /** The bytes asked for. */
+  readonly size: number;
+  /** The bytes of its block. */
+  readonly capacity: number;
+  /** The label given to `acquire`, or `undefined`. */
+  readonly label: string | undefined;
+  readonly #owner: LeaseOwner;
+  readonly #slot: number;
+  readonly #serial: number;
+  #pins = 0;
+
+  /**
+   * Made by {@link WorkspaceClient.acquire}; the constructor is not for users.
+   * @throws TypeError when called without the client's token.
+   * @internal
+   */
+  constructor(
+    token: typeof kLeaseOwner,
+    owner: LeaseOwner,
+    pool: string,
+    answer: AcquireAnswer,
+    label: string | undefined,
+  ) {
+    if (token !== kLeaseOwner) throw new TypeError('shared workspaces are made by WorkspaceClient.acquire()');
+    super();
+    this.#owner = owner;
+    this.#slot = answer.slot;
+    this.#serial = answer.serial;
+    this.pool = pool;
+    this.id = answer.workspaceId;
+    this.size = answer.size;
+    this.capacity = answer.capacity;
+    this.label = label;
+  }
+
+  /**
+   * The segment that holds the workspace now. Without a pin it may change at any moment.
+   * Cost: one atomic load.
+   * @throws MemError USE_AFTER_RELEASE after release.
+   */
+  get segment(): number {
+    this.assertLive();
+    return slotSegment(this.#owner.table, this.#slot);
+  }
+
+  /**
+   * Where the workspace starts in its segment's buffer now. Without a pin it may change at any moment.
+   * Cost: one atomic load.
+   * @throws MemError USE_AFTER_RELEASE after release.
+   */
+  get byteOffset(): number {
+    this.assertLive();
+    return slotOffset(this.#owner.table, this.#slot);
+  }
+
+  /** Whether this thread holds a pin on the workspace. Cost: O(1). @throws never */
+  get pinned(): boolean {
+    return this.#pins > 0;
+  }
+
+  /** How many pins this thread holds on the workspace. Cost: O(1). @throws never */
+  get pinCount(): number {
+    return this.#pins;
+  }
+
+  /**
+   * Pins the workspace (waiting for a move in progress, if any, to finish) and returns a view of
+   * its `size` bytes in shared memory, valid until the matching `unpin()`. Pins nest.
+   * Cost: a compare-and-swap on the lease table and one view (about 100 ns), plus the wait for a move.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE if the coordinator took the
+   * lease back (its client closed).
+   */
+  pin(): Uint8Array {
+    this.assertLive();
+    const owner = this.#owner;
+    pinSlot(owner.table, this.#slot, this.#serial);
+    let memory: BackingMemory;
+    try {
+      memory = owner.memoryOf(this.pool, slotSegment(owner.table, this.#slot));
+    } catch (error) {
+      unpinSlot(owner.table, this.#slot);
+      throw error;
+    }
+    this.#pins += 1;
+    return new Uint8Array(memory.buffer, slotOffset(owner.table, this.#slot), this.size);
+  }
+
+  /**
+   * Removes one pin; with none left, the coordinator may move the workspace again.
+   * Cost: one atomic subtraction.
+   * @throws MemError INVALID_ARGUMENT if not pinned; USE_AFTER_RELEASE after release.
+   */
+  unpin(): void {
+    this.assertLive();
+    if (this.#pins === 0) {
+      throw new MemError('INVALID_ARGUMENT', `${this.describe()} is not pinned: unpin() without a matching pin()`);
+    }
+    this.#pins -= 1;
+    unpinSlot(this.#owner.table, this.#slot);
+  }
+
+  /**
+   * Pins the workspace, calls `use` with its bytes, and unpins when `use` returns (or, if it
+   * returns a promise, when that settles). Returns what `use` returns.
+   * Cost: that of `pin()` and `unpin()`, plus `use`.
+   * @throws MemError INVALID_ARGUMENT if `use` is not a function; what `pin()` throws; what `use` throws.
+   */
+  access<R>(use: (bytes: Uint8Array) => R): R {
+    if (typeof use !== 'function') {
+      throw new MemError('INVALID_ARGUMENT', `use must be a function, got ${describeValue(use)}`);
+    }
+    const bytes = this.pin();
+    let result: R;
+    try {
+      result = use(bytes);
+    } catch (error) {
+      this.unpin();
+      throw error;
+    }
+    if (result instanceof Promise) {
+      return result.finally(() => {
+        if (!this.released && this.#pins > 0) this.unpin();
+      }) as R;
+    }
+    this.unpin();
+    return result;
+  }
+
+  /**
+   * A typed view (`floor(size / BYTES_PER_ELEMENT)` elements) of the pinned workspace, valid until
+   * its pin is removed.
+   * Cost: one view.
+   * @throws MemError INVALID_ARGUMENT if `type` is not a typed-array constructor or the workspace
+   * is not pinned; USE_AFTER_RELEASE after release.
+   */
+  view<T>(type: TypedArrayConstructor<T>): T {
+    this.assertLive();
+    if (this.#pins === 0) {
+      throw new MemError('INVALID_ARGUMENT', `${this.describe()} must be pinned for a view: call pin() first`);
+    }
+    const elementSize =
+      typeof type === 'function' ? (type as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT : undefined;
+    if (typeof elementSize !== 'number' || !Number.isInteger(elementSize) || elementSize < 1) {
+      throw new MemError('INVALID_ARGUMENT', `type must be a typed array constructor, got ${describeValue(type)}`);
+    }
+    const owner = this.#owner;
+    const memory = owner.memoryOf(this.pool, slotSegment(owner.table, this.#slot));
+    return new type(memory.buffer, slotOffset(owner.table, this.#slot), Math.floor(this.size / elementSize));
+  }
+
+  /**
+   * Sends the workspace back to the coordinator. Called once, by `release()`.
+   * @throws MemError PINNED if this thread still pins it (the handle then stays live).
+   */
+  protected onRelease(): void {
+    if (this.#pins > 0) {
+      throw new MemError('PINNED', `${this.describe()} is pinned ${this.#pins} time(s): unpin it before release()`);
+    }
+    this.#owner.sendRelease(this.#slot, this.#serial);
+  }
+
+  /** Names the workspace in error messages. */
+  protected override describe(): string {
+    return `shared workspace #${this.id} of ${this.pool} (${this.size} bytes)`;
+  }
+}
+
+/**
+ * A connection to a coordinator's worker: acquire, defragment, stats and memory maps by message;
+ * workspace bytes straight from shared memory. Make one in another thread with
+ * {@link WorkspaceClient.attach}; the thread that started the coordinator uses the
+ * {@link WorkspaceCoordinator} itself, which is a client.
+ *
+ * Every request is answered in order. When the coordinator goes away, pending and later requests
+ * fail with USE_AFTER_RELEASE.
+ *
+ * @example
+ * ```ts
+ * // in a worker that received a descriptor from coordinator.connect()
+ * // const client = WorkspaceClient.attach(descriptor);
+ * // const ws = await client.acquire('activations', 1 << 16);
+ * ```
+ */
+export class WorkspaceClient implements AsyncDisposable {
+  /** The names of the coordinator's pools. */
+  readonly pools: readonly string[];
+  readonly #port: MessagePort;
+  readonly #table: Int32Array;
+  readonly #pending = new Map<number, Pending>();
+  readonly #segments = new Map<string, KnownSegment>();
+  readonly #releaseErrors: Error[] = [];
+  readonly #releases = new Set<Promise<unknown>>();
+  readonly #logger: WorkspaceLogger | undefined;
+  #nextId = 1;
+  #gone: string | undefined;
+  readonly #leaseOwner: LeaseOwner;
+
+  /**
+   * Connects over a descriptor's port. Use {@link WorkspaceClient.attach}.
+   * @throws MemError INVALID_ARGUMENT if the descriptor is malformed.
+   * @internal
+   */
+  protected constructor(descriptor: WorkspaceClientDescriptor, logger?: WorkspaceLogger) {
+    const candidate = descriptor as Partial<WorkspaceClientDescriptor> | null;
+    if (
+      typeof candidate !== 'object' ||
+      candidate === null ||
+      typeof candidate.port?.postMessage !== 'function' ||
+      !(candidate.leaseTable instanceof SharedArrayBuffer) ||
+      !Array.isArray(candidate.pools)
+    ) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `descriptor must come from WorkspaceCoordinator.connect(), got ${describeValue(descriptor)}`,
+      );
+    }
+    this.pools = Object.freeze([...candidate.pools]);
+    this.#port = candidate.port;
+    this.#table = new Int32Array(candidate.leaseTable);
+    this.#logger = logger;
+    this.#leaseOwner = {
+      table: this.#table,
+      memoryOf: (pool, segment) => this.#memoryOf(pool, segment),
+      sendRelease: (slot, serial) => this.#sendRelease(slot, serial),
+    };
+    onMessage(this.#port, (data) => this.#receive(data as Reply));
+    onFailure(this.#port, (reason) => this.#fail(reason));
+  }
+
+  /**
+   * Becomes a client of a coordinator from a descriptor that {@link WorkspaceCoordinator.connect}
+   * made (and that was sent here with its port transferred).
+   * Cost: O(1).
+   * @throws MemError INVALID_ARGUMENT if `descriptor` is not such a descriptor.
+   */
+  static attach(descriptor: WorkspaceClientDescriptor): WorkspaceClient {
+    return new WorkspaceClient(descriptor);
+  }
+
+  /** Whether the client was closed, or lost its coordinator. Cost: O(1). @throws never */
+  get closed(): boolean {
+    return this.#gone !== undefined;
+  }
+
+  /**
+   * Acquires a workspace of `size` bytes from the pool `pool` (the pool's `acquire`, run in the
+   * coordinator's worker: it may defragment or expand there).
+   * Cost: a message round trip (tens of microseconds) plus the pool's acquire.
+   * @throws MemError (as a rejection) NOT_FOUND for an unknown pool; INVALID_ARGUMENT, OVERSIZED,
+   * EXHAUSTED, LIMIT_EXCEEDED as `WorkspacePool.acquire` (LIMIT_EXCEEDED also when every lease
+   * slot is taken); USE_AFTER_RELEASE once the client is closed.
+   */
+  async acquire(pool: string, size: number, options: SharedAcquireOptions = {}): Promise<SharedWorkspace> {
+    this.#checkPool(pool);
+    if (typeof options !== 'object' || options === null) {
+      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
+    }
+    if (options.label !== undefined && typeof options.label !== 'string') {
+      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(options.label)}`);
+    }
+    const answer = (await this.#request({ op: 'acquire', pool, size, label: options.label })) as AcquireAnswer;
+    for (const segment of answer.segments) this.#learn(segment);
+    return new SharedWorkspace(kLeaseOwner, this.#leaseOwner, pool, answer, options.label);
+  }
+
+  /**
+   * Defragments the pool `pool` in the coordinator's worker and answers with its real report.
+   * Workspaces pinned by any thread stay where they are; the others may move (clients see the
+   * new place at their next `pin()`).
+   * Cost: a message round trip plus the pool's defragmentation.
+   * @throws MemError (as a rejection) NOT_FOUND for an unknown pool; INVALID_ARGUMENT for bad
+   * options; PINNED with `throwIfBlocked` when pins kept anything from being reclaimed;
+   * USE_AFTER_RELEASE once closed.
+   */
+  async defragment(pool: string, options: DefragmentOptions = {}): Promise<DefragmentationReport> {
+    this.#checkPool(pool);
+    if (typeof options !== 'object' || options === null) {
+      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
+    }
+    const throwIfBlocked = options.throwIfBlocked ?? false;
+    if (typeof throwIfBlocked !== 'boolean') {
+      throw new MemError('INVALID_ARGUMENT', `throwIfBlocked must be a boolean, got ${describeValue(throwIfBlocked)}`);
+    }
+    return (await this.#request({ op: 'defragment', pool, throwIfBlocked })) as DefragmentationReport;
+  }
+
+  /**
+   * The pool's stats, read in the coordinator's worker.
+   * Cost: a message round trip.
+   * @throws MemError (as a rejection) NOT_FOUND for an unknown pool; USE_AFTER_RELEASE once closed.
+   */
+  async stats(pool: string): Promise<WorkspacePoolStats> {
+    this.#checkPool(pool);
+    return (await this.#request({ op: 'stats', pool })) as WorkspacePoolStats;
+  }
+
+  /**
+   * The pool's memory map, taken in the coordinator's worker (draw it with `renderMemoryMap`).
+   * Cost: a message round trip plus O(blocks).
+   * @throws MemError (as a rejection) NOT_FOUND for an unknown pool; USE_AFTER_RELEASE once closed.
+   */
+  async snapshot(pool: string): Promise<MemoryMapSnapshot> {
+    this.#checkPool(pool);
+    return (await this.#request({ op: 'snapshot', pool })) as MemoryMapSnapshot;
+  }
+
+  /**
+   * Waits until every release sent so far was answered.
+   * Cost: until the coordinator has processed them.
+   * @throws the first error a release met since the last flush (for example USE_AFTER_RELEASE when
+   * the coordinator went away before it arrived).
+   */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.#releases]);
+    const error = this.#releaseErrors.shift();
+    this.#releaseErrors.length = 0;
+    if (error !== undefined) throw error;
+  }
+
+  /**
+   * Disconnects: the coordinator takes back every workspace this client still holds (their handles
+   * then fail with STALE_HANDLE), and the port closes. Closing twice does nothing.
+   * Cost: a message round trip.
+   * @throws never
+   */
+  async close(): Promise<void> {
+    if (this.#gone !== undefined) return;
+    try {
+      await this.#request({ op: 'disconnect' });
+    } catch {
+      // Already gone: nothing to take back.
+    }
+    this.#fail('the client was closed');
+    this.#port.close();
+  }
+
+  /**
+   * `await using client = ...` closes the client at scope end.
+   * Cost: that of {@link WorkspaceClient.close}.
+   * @throws never
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #checkPool(pool: unknown): void {
+    if (typeof pool !== 'string') {
+      throw new MemError('INVALID_ARGUMENT', `pool must be a pool name (string), got ${describeValue(pool)}`);
+    }
+    if (!this.pools.includes(pool)) {
+      throw new MemError(
+        'NOT_FOUND',
+        `no pool named ${JSON.stringify(pool)}; the coordinator runs ${this.pools.join(', ')}`,
+      );
+    }
+  }
+
+  #request(body: DistributiveOmit<Request, 'id'>): Promise<unknown> {
+    if (this.#gone !== undefined) {
+      return Promise.reject(new MemError('USE_AFTER_RELEASE', `the coordinator client is closed: ${this.#gone}`));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#port.postMessage({ ...body, id });
+    });
+  }
+
+  #sendRelease(slot: number, serial: number): void {
+    if (this.#gone !== undefined) {
+      throw new MemError(
+        'USE_AFTER_RELEASE',
+        `the coordinator client is closed (${this.#gone}): the lease is already back`,
+      );
+    }
+    const sent = this.#request({ op: 'release', slot, serial }).catch((error: Error) => {
+      this.#releaseErrors.push(error);
+    });
+    this.#releases.add(sent);
+    void sent.finally(() => this.#releases.delete(sent));
+  }
+
+  #receive(reply: Reply): void {
+    if ('event' in reply) {
+      if (reply.event === 'segments-released') {
+        for (const index of reply.indices) this.#segments.delete(`${reply.pool}:${index}`);
+      } else if (reply.event === 'log') {
+        try {
+          this.#logger?.(reply.entry);
+        } catch {
+          // A failing logger must not break the connection.
+        }
+      }
+      return;
+    }
+    const pending = this.#pending.get(reply.id);
+    if (pending === undefined) return;
+    this.#pending.delete(reply.id);
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(deserializeError(reply.error));
+  }
+
+  #learn(segment: SegmentInfo): void {
+    this.#segments.set(`${segment.pool}:${segment.index}`, { memory: BackingMemory.fromDescriptor(segment.memory) });
+  }
+
+  #memoryOf(pool: string, segment: number): BackingMemory {
+    const known = this.#segments.get(`${pool}:${segment}`);
+    if (known === undefined) {
+      // Cannot happen by construction: a lease only moves into segments older than its own, and
+      // every acquire answer carries all segments up to the lease's.
+      throw new MemError('NOT_FOUND', `segment ${segment} of ${pool} is unknown to this client`);
+    }
+    return known.memory;
+  }
+
+  #fail(reason: string): void {
+    if (this.#gone !== undefined) return;
+    this.#gone = reason;
+    const error = new MemError('USE_AFTER_RELEASE', `the coordinator is gone: ${reason}`);
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,213 @@
+/**
+ * The coordinator: one or more workspace pools run inside a worker thread, over
+ * `SharedArrayBuffer` segments, and serve clients in any thread by message (seed 001's
+ * architecture: the worker owns all pool state; nobody else touches it).
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { MemError, describeValue } from '@mem/types';
+import {
+  deserializeError,
+  onFailure,
+  onMessage,
+  type ControlMessage,
+  type ControlReply,
+  type MessageEndpoint,
+} from './coordinator-protocol.js';
+import { WorkspaceClient, type WorkspaceClientDescriptor } from './workspace-client.js';
+import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
+import type { WorkspaceLogger } from './workspace-pool.js';
+import { sharedConfig } from './shared-config.js';
+
+/** A worker as the coordinator needs it: Node's `Worker` and the web's `Worker` both fit. */
+export interface WorkerLike extends MessageEndpoint {
+  /** Stops the worker. */
+  terminate(): unknown;
+}
+
+/** Options of {@link WorkspaceCoordinator.start}. */
+export interface WorkspaceCoordinatorOptions {
+  /**
+   * Starts the worker that runs the coordinator: a module whose code calls
+   * `serveWorkspaceCoordinator` (in Node, `@mem/workspace-pool/node` passes its built
+   * `coordinator.worker.js`; tests pass `@mem/testkit`'s `startWorker` of the source file).
+   */
+  readonly worker: () => WorkerLike;
+  /**
+   * The pools, by name: a configuration each (a preset, or options). Their memory is made shared:
+   * `array-buffer` becomes `shared-array-buffer`, `wasm-memory` becomes `shared-wasm-memory`.
+   */
+  readonly pools: Readonly<Record<string, WorkspaceConfig | WorkspaceConfigOptions>>;
+  /** How many workspaces may be lent at once, over all pools (slots of the lease table). @defaultValue 65536 */
+  readonly maxWorkspaces?: number;
+  /** Receives every log entry of every pool (defragmentations, expansions), in this thread. @defaultValue none */
+  readonly logger?: WorkspaceLogger;
+  /** How long to wait for the worker to be ready, in milliseconds. @defaultValue 30000 */
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * Runs workspace pools in a worker thread and lends their workspaces to any thread. The
+ * coordinator is itself the client of the thread that started it; {@link WorkspaceCoordinator.connect}
+ * makes descriptors for other threads.
+ *
+ * How clients learn that a workspace moved: they do not need to be told. Every lease has a slot in
+ * a shared lease table that holds its current segment and offset; a client reaches the bytes only
+ * through `pin()` (or `access()`), which reads the slot after a compare-and-swap that the worker's
+ * compaction respects: a pinned workspace is never moved, and a pin taken during a move waits for
+ * the copy to finish.
+ *
+ * @example
+ * ```ts
+ * import { startWorkspaceCoordinator } from '@mem/workspace-pool/node';
+ * const coordinator = await startWorkspaceCoordinator({ pools: { activations: { initialSize: 1 << 20 } } });
+ * const ws = await coordinator.acquire('activations', 4096);
+ * ws.access((bytes) => bytes.fill(1));
+ * ws.release();
+ * const report = await coordinator.defragment('activations');
+ * await coordinator.close();
+ * ```
+ */
+export class WorkspaceCoordinator extends WorkspaceClient {
+  readonly #worker: WorkerLike;
+  readonly #leaseTable: SharedArrayBuffer;
+  #closed = false;
+
+  private constructor(worker: WorkerLike, descriptor: WorkspaceClientDescriptor, logger: WorkspaceLogger | undefined) {
+    super(descriptor, logger);
+    this.#worker = worker;
+    this.#leaseTable = descriptor.leaseTable;
+  }
+
+  /**
+   * Starts the worker, creates the pools there (their initial reservations included) and resolves
+   * once they are ready.
+   * Cost: a worker start (tens of milliseconds) plus the pools' reservations.
+   * @throws MemError (as a rejection) INVALID_ARGUMENT for bad options or a bad pool configuration; EXHAUSTED if the worker cannot reserve the memory; USE_AFTER_RELEASE if
+   * the worker fails or does not answer within `startTimeoutMs` (it is then terminated).
+   */
+  static async start(options: WorkspaceCoordinatorOptions): Promise<WorkspaceCoordinator> {
+    const { pools, names, maxWorkspaces, timeout } = checkOptions(options);
+    const worker = options.worker();
+    if (
+      typeof worker !== 'object' ||
+      worker === null ||
+      typeof worker.postMessage !== 'function' ||
+      typeof worker.terminate !== 'function'
+    ) {
+      throw new MemError('INVALID_ARGUMENT', `options.worker() must return a Worker, got ${describeValue(worker)}`);
+    }
+    const channel = new MessageChannel();
+    let leaseTable: SharedArrayBuffer;
+    try {
+      leaseTable = await new Promise<SharedArrayBuffer>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new MemError('USE_AFTER_RELEASE', `the coordinator worker did not start within ${timeout} ms`)),
+          timeout,
+        );
+        onMessage(worker, (data) => {
+          const reply = data as ControlReply;
+          if (reply?.kind === 'ready') {
+            clearTimeout(timer);
+            resolve(reply.leaseTable);
+          } else if (reply?.kind === 'failed') {
+            clearTimeout(timer);
+            reject(deserializeError(reply.error));
+          }
+        });
+        onFailure(worker, (reason) => {
+          clearTimeout(timer);
+          reject(new MemError('USE_AFTER_RELEASE', reason));
+        });
+        const init: ControlMessage = { kind: 'init', pools, maxWorkspaces, port: channel.port2 };
+        worker.postMessage(init, [channel.port2]);
+      });
+    } catch (error) {
+      channel.port1.close();
+      await worker.terminate();
+      throw error;
+    }
+    return new WorkspaceCoordinator(worker, { port: channel.port1, leaseTable, pools: names }, options.logger);
+  }
+
+  /**
+   * Makes a descriptor for another thread to become a client: send it with its port transferred
+   * (`worker.postMessage(descriptor, [descriptor.port])`) and call `WorkspaceClient.attach` there.
+   * Cost: one message channel.
+   * @throws MemError USE_AFTER_RELEASE after `close()`.
+   */
+  connect(): WorkspaceClientDescriptor {
+    if (this.#closed || this.closed) throw new MemError('USE_AFTER_RELEASE', 'the coordinator is closed');
+    const channel = new MessageChannel();
+    const message: ControlMessage = { kind: 'connect', port: channel.port2 };
+    this.#worker.postMessage(message, [channel.port2]);
+    return { port: channel.port1, leaseTable: this.#leaseTable, pools: this.pools };
+  }
+
+  /**
+   * Stops the coordinator: this client disconnects, the worker terminates, every other client loses
+   * its connection (their requests fail with USE_AFTER_RELEASE) and the pools' memory goes with
+   * the worker (shared segments live on while some thread still holds a view). Closing twice does
+   * nothing.
+   * Cost: a message round trip and the worker's termination.
+   * @throws never
+   */
+  override async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await super.close();
+    await this.#worker.terminate();
+  }
+}
+
+function checkOptions(options: WorkspaceCoordinatorOptions): {
+  pools: Record<string, WorkspaceConfigOptions>;
+  names: string[];
+  maxWorkspaces: number;
+  timeout: number;
+} {
+  if (typeof options !== 'object' || options === null) {
+    throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
+  }
+  if (typeof options.worker !== 'function') {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `options.worker must be a function that starts the worker, got ${describeValue(options.worker)}`,
+    );
+  }
+  if (options.logger !== undefined && typeof options.logger !== 'function') {
+    throw new MemError('INVALID_ARGUMENT', `options.logger must be a function, got ${describeValue(options.logger)}`);
+  }
+  if (typeof options.pools !== 'object' || options.pools === null || Object.keys(options.pools).length === 0) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `options.pools must name at least one pool, got ${describeValue(options.pools)}`,
+    );
+  }
+  const pools: Record<string, WorkspaceConfigOptions> = {};
+  for (const [name, configuration] of Object.entries(options.pools)) {
+    if (name.length === 0) throw new MemError('INVALID_ARGUMENT', 'a pool name must not be empty');
+    pools[name] = sharedConfig(WorkspaceConfig.from(configuration)).toJSON();
+  }
+  const maxWorkspaces = options.maxWorkspaces ?? 65536;
+  if (
+    typeof maxWorkspaces !== 'number' ||
+    !Number.isInteger(maxWorkspaces) ||
+    maxWorkspaces < 1 ||
+    maxWorkspaces > 1 << 24
+  ) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `maxWorkspaces must be an integer in [1, ${1 << 24}], got ${describeValue(maxWorkspaces)}`,
+    );
+  }
+  const timeout = options.startTimeoutMs ?? 30_000;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 0x7fffffff) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `startTimeoutMs must be an integer in [1, 2147483647], got ${describeValue(timeout)}`,
+    );
+  }
+  return { pools, names: Object.keys(pools), maxWorkspaces, timeout };
+}
