@@ -224,7 +224,7 @@ export class EpochArena implements Arena {
    * ```
    */
   allocate(size: number, align?: number): ArenaHandle {
-    if (align === undefined && size >= 0 && size < LENGTH_ESCAPE && (size | 0) === size) {
+    if (align === undefined && typeof size === 'number' && size >= 0 && size < LENGTH_ESCAPE && (size | 0) === size) {
       const start = this.#pos;
       const end = start + size;
       if (end < this.#limit) {

@@ -164,7 +164,6 @@ export class SharedEpochArena implements Arena {
   readonly #slot: number;
 
   readonly #descriptor: SharedEpochArenaDescriptor;
-  readonly #data: BackingMemory;
   readonly #id: number;
   readonly #capacityUnits: number;
   readonly #limitUnits: number;
@@ -174,7 +173,6 @@ export class SharedEpochArena implements Arena {
 
   private constructor(descriptor: SharedEpochArenaDescriptor, data: BackingMemory, control: Int32Array) {
     this.#descriptor = descriptor;
-    this.#data = data;
     this.#bytes = data.bytes();
     this.#control = control;
     this.#counters = new Float64Array(descriptor.control);
@@ -350,7 +348,7 @@ export class SharedEpochArena implements Arena {
    * @throws MemError USE_AFTER_RELEASE if this instance is detached.
    */
   allocate(size: number, align?: number): ArenaHandle {
-    if (align === undefined && size >= 0 && size < LENGTH_ESCAPE && (size | 0) === size) {
+    if (align === undefined && typeof size === 'number' && size >= 0 && size < LENGTH_ESCAPE && (size | 0) === size) {
       const start = this.#pos;
       const end = start + size;
       if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
@@ -709,7 +707,7 @@ export class SharedEpochArena implements Arena {
     const word = this.#control[GENERATION]!;
     if (word !== this.#generationWord && (word & 1) === 0) this.#adoptGeneration(word);
 
-    let start = -1;
+    let start: number;
     if (this.#chunkSize > 0 && span <= this.#chunkSize / 4) {
       start = this.#limit > 0 && word === this.#generationWord ? this.#bumpChunk(checkedSize, alignment, header) : -1;
       if (start < 0) {
