@@ -8,9 +8,11 @@ import { percentile } from './percentile.js';
 /** One request of a replayed conversation. */
 export interface LoadRequest {
   /** The prompt's byte tokens: the whole conversation so far. */
-  readonly prompt: readonly number[];
+  readonly prompt: ArrayLike<number>;
   /** How many tokens to ask for. */
   readonly maxTokens: number;
+  /** When to send it, in ms from the start of the replay (and not before the previous turn finished). */
+  readonly arrivalMs: number;
 }
 
 /** What one replay measured on the client side. */
@@ -37,10 +39,11 @@ export interface ClientMeasurements {
 export interface ReplayOptions {
   /** The server, e.g. `http://127.0.0.1:8080`. */
   readonly url: string;
-  /** Conversations; each one's requests are sent in order, one after the other finished. */
+  /**
+   * Conversations; each one's requests are sent in order, each at its arrival time but never before
+   * the previous one finished (its prompt holds the previous turn).
+   */
   readonly conversations: readonly (readonly LoadRequest[])[];
-  /** How many conversations run at once. */
-  readonly concurrency: number;
   /** Called after each request with the count done and the total. */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -53,7 +56,7 @@ async function streamOne(
   const response = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt: request.prompt, max_tokens: request.maxTokens, stream: true }),
+    body: JSON.stringify({ prompt: Array.from(request.prompt), max_tokens: request.maxTokens, stream: true }),
   });
   if (!response.ok || response.body === null) {
     throw new Error(`HTTP ${response.status}: ${await response.text()}`);
@@ -92,7 +95,7 @@ async function streamOne(
 
 /**
  * Replays `conversations` against the server and measures what a client sees.
- * Cost: one HTTP request per conversation turn, `concurrency` at a time.
+ * Cost: one HTTP request per conversation turn; conversations run concurrently.
  */
 export async function replayConversations(options: ReplayOptions): Promise<ClientMeasurements> {
   const total = options.conversations.reduce((sum, turns) => sum + turns.length, 0);
@@ -103,28 +106,26 @@ export async function replayConversations(options: ReplayOptions): Promise<Clien
   let firstError: string | undefined;
   let promptTokens = 0;
   let generatedTokens = 0;
-  let next = 0;
   const started = performance.now();
-  const worker = async (): Promise<void> => {
-    while (next < options.conversations.length) {
-      const turns = options.conversations[next++]!;
-      for (const request of turns) {
-        try {
-          const result = await streamOne(options.url, request);
-          completed++;
-          ttftMs.push(result.ttftMs);
-          latencyMs.push(result.latencyMs);
-          generatedTokens += result.tokens;
-          promptTokens += request.prompt.length;
-        } catch (error) {
-          failed++;
-          firstError ??= (error as Error).message;
-        }
-        options.onProgress?.(completed + failed, total);
+  const conversation = async (turns: readonly LoadRequest[]): Promise<void> => {
+    for (const request of turns) {
+      const wait = started + request.arrivalMs - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      try {
+        const result = await streamOne(options.url, request);
+        completed++;
+        ttftMs.push(result.ttftMs);
+        latencyMs.push(result.latencyMs);
+        generatedTokens += result.tokens;
+        promptTokens += request.prompt.length;
+      } catch (error) {
+        failed++;
+        firstError ??= (error as Error).message;
       }
+      options.onProgress?.(completed + failed, total);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  await Promise.all(options.conversations.map(conversation));
   return {
     completed,
     failed,

@@ -7,6 +7,7 @@
  */
 import { KvCacheManager, KvStore, Scheduler, type ScheduledRequest, type SchedulerStep } from '@mem/paged-kv';
 import { MemError, noopMetrics, type MetricsSink } from '@mem/types';
+import type { Workspace, WorkspacePool } from '@mem/workspace-pool';
 import type { CompletionEngine, CompletionInput, CompletionListener, SubmittedRequest } from './completion-engine.js';
 import { HttpError } from './http-error.js';
 import type { ModelWeights } from './model-weights.js';
@@ -32,14 +33,18 @@ export interface ServingEngineOptions {
   readonly maxWaiting: number;
   /** Whether requests share cached prefix blocks. */
   readonly prefixCaching: boolean;
-  /** The memory of each step (workspaces and metadata). */
+  /** The memory of each step (scratch workspaces and metadata). */
   readonly stepResources: StepResources;
+  /** Where each request's sampling state lives (its last logits and its generated tokens). */
+  readonly workspaces: WorkspacePool;
   /** Tokens that may be sampled (all when undefined). */
   readonly allowedTokens?: Uint8Array;
   /** Where the scheduler and KV cache publish metrics. */
   readonly metrics?: MetricsSink;
   /** Where the engine logs. */
   readonly log?: (message: string) => void;
+  /** Called with each request's time to first token, in ms. */
+  readonly onFirstToken?: (ms: number) => void;
   /**
    * How the engine schedules its next step: `setImmediate` by default (I/O runs between steps);
    * `'manual'` leaves stepping to the caller ({@link ServingEngine.runUntilIdle}).
@@ -81,6 +86,10 @@ interface Tracked {
   readonly promptLength: number;
   listener: CompletionListener | undefined;
   emitted: number;
+  /** The request's last logits, `[vocabSize]` floats; lives as long as the request. */
+  readonly logits: Workspace;
+  /** The request's generated tokens, `[maxTokens]` int32; lives as long as the request. */
+  readonly output: Workspace;
 }
 
 /** Continuous batching of completions over a paged KV cache. */
@@ -161,12 +170,29 @@ export class ServingEngine implements CompletionEngine {
       }
       throw error;
     }
+    const id = `cmpl-${(this.#nextId++).toString(36).padStart(6, '0')}`;
+    const { workspaces } = this.#options;
+    const { vocabSize } = this.#options.weights.config;
+    let logits: Workspace | undefined;
+    let output: Workspace;
+    try {
+      logits = workspaces.acquire(vocabSize * 4, { label: `${id}:logits` });
+      output = workspaces.acquire(input.maxTokens * 4, { label: `${id}:output` });
+    } catch (error) {
+      logits?.release();
+      this.scheduler.cancel(request);
+      throw new HttpError(503, `no memory for the request's sampling state: ${(error as Error).message}`, {
+        headers: { 'retry-after': '1' },
+      });
+    }
     const tracked: Tracked = {
-      id: `cmpl-${(this.#nextId++).toString(36).padStart(6, '0')}`,
+      id,
       submittedAt: performance.now(),
       promptLength: input.promptTokens.length,
       listener,
       emitted: 0,
+      logits,
+      output,
     };
     this.#tracked.set(request, tracked);
     this.#submitted++;
@@ -236,13 +262,16 @@ export class ServingEngine implements CompletionEngine {
       const { vocabSize } = this.#options.weights.config;
       let logit = 0;
       for (let e = 0; e < step.entries.length; e++) {
-        if (!step.entries[e]!.samples) continue;
-        this.#sampled[e] = argmaxAllowed(
-          memory.scratch.logits,
-          logit * vocabSize,
-          vocabSize,
-          this.#options.allowedTokens,
-        );
+        const entry = step.entries[e]!;
+        if (!entry.samples) continue;
+        const tracked = this.#tracked.get(entry.request)!;
+        // The request's own workspaces keep what it sampled from and what it generated. Views are
+        // re-resolved through the handles every time: a defragmentation may have moved them.
+        const logits = tracked.logits.float32();
+        logits.set(memory.scratch.logits.subarray(logit * vocabSize, (logit + 1) * vocabSize));
+        const token = argmaxAllowed(logits, 0, vocabSize, this.#options.allowedTokens);
+        this.#sampled[e] = token;
+        tracked.output.int32()[tracked.emitted] = token;
         logit++;
         sampledCount++;
       }
@@ -307,7 +336,7 @@ export class ServingEngine implements CompletionEngine {
     for (const request of finished) {
       const tracked = this.#tracked.get(request);
       if (tracked === undefined) continue;
-      this.#tracked.delete(request);
+      this.#forget(request, tracked);
       this.#completed++;
       const listener = tracked.listener;
       tracked.listener = undefined;
@@ -316,6 +345,7 @@ export class ServingEngine implements CompletionEngine {
   }
 
   #recordTtft(ms: number): void {
+    this.#options.onFirstToken?.(ms);
     this.#recentTtft.push(ms);
     if (this.#recentTtft.length > 100) this.#recentTtft.shift();
   }
@@ -331,7 +361,7 @@ export class ServingEngine implements CompletionEngine {
       const tracked = this.#tracked.get(entry.request);
       if (entry.request.state === 'waiting' || entry.request.state === 'running') this.scheduler.cancel(entry.request);
       if (tracked === undefined) continue;
-      this.#tracked.delete(entry.request);
+      this.#forget(entry.request, tracked);
       this.#failed++;
       const listener = tracked.listener;
       tracked.listener = undefined;
@@ -342,12 +372,19 @@ export class ServingEngine implements CompletionEngine {
   #cancel(request: ScheduledRequest): void {
     const tracked = this.#tracked.get(request);
     if (tracked === undefined) return;
-    this.#tracked.delete(request);
+    this.#forget(request, tracked);
     tracked.listener = undefined;
     if (request.state === 'waiting' || request.state === 'running') {
       this.scheduler.cancel(request);
       this.#cancelled++;
     }
+  }
+
+  /** Drops a request that ended and gives its sampling state back to the workspace pool. */
+  #forget(request: ScheduledRequest, tracked: Tracked): void {
+    this.#tracked.delete(request);
+    tracked.logits.release();
+    tracked.output.release();
   }
 
   #queueStep(): void {

@@ -1,32 +1,124 @@
 /**
- * The memory one scheduler step works in: the forward pass's scratch tensors and the step's
- * metadata (row tokens and positions, which rows sample, which entry each row belongs to).
+ * The memory one scheduler step works in: its scratch tensors from `@mem/workspace-pool`, and its
+ * metadata (the keys of the requests in the step, each row's token and position, which rows sample,
+ * which entry each row belongs to) bump-allocated in an `@mem/epoch-arena` ArenaPool whose epoch
+ * advances with every step. A step's metadata is dropped as a whole when its arena comes round
+ * again in the ring: no per-step garbage for the collector, no per-object frees.
  * @module
  */
+import type { ArenaPool } from '@mem/epoch-arena';
 import type { StepEntry } from '@mem/paged-kv';
+import type { MemoryMapSnapshot, WorkspacePool } from '@mem/workspace-pool';
+import type { ModelConfig } from './model-config.js';
+import { StepScratch } from './step-scratch.js';
 import type { ForwardScratch } from './transformer.js';
 
 /** What a step is given to work in; valid until {@link StepResources.endStep}. */
 export interface StepMemory {
-  /** The forward pass's scratch tensors. */
+  /** The forward pass's scratch tensors (workspaces). */
   readonly scratch: ForwardScratch;
-  /** Token id of each row. */
+  /** Token id of each row (arena). */
   readonly tokens: Int32Array;
-  /** Position of each row. */
+  /** Position of each row (arena). */
   readonly positions: Int32Array;
-  /** Rows that sample, in entry order. */
+  /** Rows that sample, in entry order (arena). */
   readonly logitRows: Int32Array;
-  /** Index of each row's entry in the step. */
+  /** Index of each row's entry in the step (arena). */
   readonly rowEntry: Int32Array;
 }
 
-/** Hands out and takes back the memory of each step. */
-export interface StepResources {
+/** Figures of the last step's memory. */
+export interface StepMemoryStats {
+  /** The arena pool's epoch (one per step). */
+  readonly epoch: number;
+  /** Bytes the last step took from its arena (keys, row arrays, alignment). */
+  readonly arenaBytesPerEpoch: number;
+  /** Allocations the last step made in its arena. */
+  readonly arenaAllocationsPerEpoch: number;
+  /** Bytes of workspaces in use at the peak of the last step. */
+  readonly workspacePeakBytes: number;
+}
+
+const encoder = new TextEncoder();
+const SNAPSHOT_INTERVAL_MS = 500;
+
+/** Lends each step its scratch and metadata, and takes them back. */
+export class StepResources {
+  readonly #arenas: ArenaPool;
+  readonly #workspaces: WorkspacePool;
+  readonly #scratch: StepScratch;
+  #inStep = false;
+  #stats: StepMemoryStats = { epoch: 0, arenaBytesPerEpoch: 0, arenaAllocationsPerEpoch: 0, workspacePeakBytes: 0 };
+  #snapshot: MemoryMapSnapshot | undefined;
+  #snapshotAt = -Infinity;
+
+  constructor(arenas: ArenaPool, workspaces: WorkspacePool, config: ModelConfig) {
+    this.#arenas = arenas;
+    this.#workspaces = workspaces;
+    this.#scratch = new StepScratch(workspaces, config);
+  }
+
   /**
-   * The memory of a step computing `rows` rows, `logitCount` of which sample, for `entries`
-   * (the request ids are recorded as the step's keys).
+   * Opens a new epoch and lends the memory of a step computing `rows` rows, `logitCount` of which
+   * sample, for `entries` (whose request ids become the step's keys in the arena).
+   * @throws MemError from the pools when memory runs out (the step then fails, its requests with it).
    */
-  beginStep(rows: number, logitCount: number, entries: readonly StepEntry[], requestIds: readonly string[]): StepMemory;
-  /** Takes back everything `beginStep` handed out. */
-  endStep(): void;
+  beginStep(
+    rows: number,
+    logitCount: number,
+    entries: readonly StepEntry[],
+    requestIds: readonly string[],
+  ): StepMemory {
+    if (this.#inStep) throw new Error('beginStep called twice without endStep');
+    this.#inStep = true;
+    const arenas = this.#arenas;
+    arenas.advanceEpoch();
+    for (const id of requestIds) arenas.allocateKey(encoder.encode(id));
+    const memory: StepMemory = {
+      tokens: this.#int32(rows),
+      positions: this.#int32(rows),
+      logitRows: this.#int32(Math.max(1, logitCount)),
+      rowEntry: this.#int32(rows),
+      scratch: this.#scratch.acquire(rows, logitCount),
+    };
+    void entries;
+    const now = performance.now();
+    if (now - this.#snapshotAt >= SNAPSHOT_INTERVAL_MS) {
+      // The map is taken mid-step, so it shows the step's activations beside the requests' sampling state.
+      this.#snapshot = this.#workspaces.snapshot();
+      this.#snapshotAt = now;
+    }
+    return memory;
+  }
+
+  /** Releases the step's workspaces and records what the step used. Idempotent. */
+  endStep(): void {
+    if (!this.#inStep) return;
+    this.#inStep = false;
+    const peak = this.#workspaces.stats().bytesInUse;
+    this.#scratch.release();
+    const arena = this.#arenas.currentArena().stats();
+    this.#stats = {
+      epoch: this.#arenas.currentEpoch,
+      arenaBytesPerEpoch: arena.bytesUsed,
+      arenaAllocationsPerEpoch: arena.allocationCount,
+      workspacePeakBytes: peak,
+    };
+  }
+
+  /** Figures of the last step. */
+  stats(): StepMemoryStats {
+    return this.#stats;
+  }
+
+  /** The workspace pool's memory map as seen during a recent step (or now, before any step). */
+  memoryMap(): MemoryMapSnapshot {
+    return this.#snapshot ?? this.#workspaces.snapshot();
+  }
+
+  #int32(length: number): Int32Array {
+    const handle = this.#arenas.allocate(length * 4, 4);
+    const bytes = this.#arenas.view(handle);
+    return new Int32Array(bytes.buffer, bytes.byteOffset, length);
+  }
 }

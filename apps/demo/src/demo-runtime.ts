@@ -1,0 +1,352 @@
+/**
+ * The demo, wired: the model, the four pools, the serving engine, the Prometheus registry and the
+ * dashboard's history, behind the {@link ServerRuntime} the HTTP server serves from.
+ * @module
+ */
+import { BufferPool, BufferPoolConfig, type BufferPoolStats } from '@mem/buffer-pool';
+import { ArenaPool } from '@mem/epoch-arena';
+import { WorkspaceConfig, WorkspacePool, renderMemoryMap, type WorkspaceLogEntry } from '@mem/workspace-pool';
+import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import type { DemoConfig } from './demo-config.js';
+import type { ServerRuntime } from './http-server.js';
+import { generateWeights, type ModelWeights } from './model-weights.js';
+import { PooledIoBuffers } from './pooled-io-buffers.js';
+import { PrometheusSink } from './prometheus-sink.js';
+import { ServingEngine } from './serving-engine.js';
+import { StatsHistory, type DemoTotals } from './stats-history.js';
+import { StepResources } from './step-resources.js';
+import { PRINTABLE_TOKENS } from './tokenizer.js';
+
+/** Where the demo logs, and whether to echo to the console. */
+export interface DemoRuntimeOptions {
+  /** Called with every log line (defaults to `console.log` with a timestamp). */
+  readonly log?: (line: string) => void;
+}
+
+/** What the pools hold when nothing is running: the leak test compares against it. */
+export interface IdleState {
+  /** Requests the engine still tracks. */
+  readonly trackedRequests: number;
+  /** KV blocks with a reference (cached free blocks do not count). */
+  readonly kvBlocksInUse: number;
+  /** KV sequences not released. */
+  readonly kvSequences: number;
+  /** Pooled I/O buffers out of the pool. */
+  readonly buffersInUse: number;
+  /** Live workspaces. */
+  readonly liveWorkspaces: number;
+  /** Bytes of live workspaces. */
+  readonly workspaceBytesInUse: number;
+  /** Guards pinning an arena epoch. */
+  readonly arenaGuards: number;
+}
+
+function sumBuffers(stats: BufferPoolStats): { allocations: number; inUse: number; exhausted: number } {
+  let allocations = 0;
+  let inUse = 0;
+  let exhausted = 0;
+  for (const cls of stats.classes) {
+    allocations += cls.hits.local + cls.hits.global + cls.hits.new;
+    inUse += cls.inUse;
+    exhausted += cls.exhausted;
+  }
+  return { allocations, inUse, exhausted };
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** The running demo. */
+export class DemoRuntime implements ServerRuntime {
+  /** The settings it runs with. */
+  readonly config: DemoConfig;
+  /** The model's weights. */
+  readonly weights: ModelWeights;
+  /** Prometheus registry behind `GET /metrics`. */
+  readonly registry = new Registry();
+  /** The pools' metrics sink (into {@link DemoRuntime.registry}). */
+  readonly sink: PrometheusSink;
+  /** Activations and sampling state. */
+  readonly workspaces: WorkspacePool;
+  /** Per-step metadata. */
+  readonly arenas: ArenaPool;
+  /** Request bodies and response chunks. */
+  readonly buffers: BufferPool;
+  /** The engine. */
+  readonly engine: ServingEngine;
+  /** The dashboard's history. */
+  readonly history = new StatsHistory();
+  /** Limits of requests. */
+  readonly limits: { maxCompletionTokens: number; maxContext: number };
+  /** The largest body accepted. */
+  readonly maxBodyBytes: number;
+  /** I/O buffers for the server. */
+  readonly io: PooledIoBuffers;
+  readonly #stepResources: StepResources;
+  readonly #log: (line: string) => void;
+  readonly #started = Date.now();
+  readonly #sampler: ReturnType<typeof setInterval>;
+  readonly #http: Counter<'route' | 'status'>;
+  readonly #disconnects: Counter;
+  readonly #ttft: Histogram;
+  #disconnectCount = 0;
+
+  constructor(config: DemoConfig, options: DemoRuntimeOptions = {}) {
+    this.config = config;
+    this.#log = options.log ?? ((line) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`));
+    this.sink = new PrometheusSink(this.registry);
+    collectDefaultMetrics({ register: this.registry });
+    this.weights = generateWeights(config.model);
+    this.limits = { maxCompletionTokens: config.maxCompletionTokens, maxContext: config.model.maxContext };
+    this.maxBodyBytes = config.maxBodyBytes;
+
+    this.workspaces = new WorkspacePool(
+      WorkspaceConfig.from({
+        initialSize: 1 << 20,
+        maxSize: 256 << 20,
+        enableDefragmentation: true,
+        defragThreshold: 0.5,
+        defragCheckInterval: 64,
+      }),
+      { name: 'activations', metrics: this.sink, logger: (entry) => this.#onWorkspaceLog(entry) },
+    );
+    this.arenas = new ArenaPool({ ringSize: 4, blockSize: 64 * 1024 });
+    this.buffers = new BufferPool(
+      BufferPoolConfig.from({ poolMinSize: 0, minSize: 256, maxSize: 128 * 1024, maxPerClass: 512 }),
+      { metrics: this.sink },
+    );
+    this.io = new PooledIoBuffers(this.buffers);
+    this.#stepResources = new StepResources(this.arenas, this.workspaces, config.model);
+    this.#ttft = new Histogram({
+      name: 'demo_time_to_first_token_seconds',
+      help: 'Time from a request being queued to its first token',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.engine = new ServingEngine({
+      weights: this.weights,
+      numBlocks: config.numBlocks,
+      blockSize: config.blockSize,
+      maxTokensPerStep: config.maxTokensPerStep,
+      maxRunning: config.maxRunning,
+      maxWaiting: config.maxWaiting,
+      prefixCaching: config.prefixCaching,
+      stepResources: this.#stepResources,
+      workspaces: this.workspaces,
+      allowedTokens: PRINTABLE_TOKENS,
+      metrics: this.sink,
+      log: (line) => this.log(line),
+      onFirstToken: (ms) => this.#ttft.observe(ms / 1000),
+    });
+    this.#http = new Counter({
+      name: 'demo_http_requests_total',
+      help: 'HTTP requests answered, by route and status',
+      labelNames: ['route', 'status'],
+      registers: [this.registry],
+    });
+    this.#disconnects = new Counter({
+      name: 'demo_client_disconnects_total',
+      help: 'Completions whose client went away before the end (their requests were cancelled)',
+      registers: [this.registry],
+    });
+    this.#registerDemoMetrics();
+    this.#sampler = setInterval(() => this.history.record(this.totals()), config.sampleIntervalMs);
+    this.#sampler.unref();
+    this.history.record(this.totals());
+    this.log(
+      `model: ${config.model.layerCount} layers, ${config.model.headCount} heads (${config.model.kvHeadCount} KV), ` +
+        `d=${config.model.modelDim}; KV cache: ${config.numBlocks} blocks of ${config.blockSize} tokens ` +
+        `(${formatBytes(this.engine.store.byteLength)}), prefix caching ${config.prefixCaching ? 'on' : 'off'}`,
+    );
+  }
+
+  /** Logs a line (and shows it on the dashboard). */
+  log(message: string): void {
+    this.history.event(message);
+    this.#log(message);
+  }
+
+  /** The running totals the dashboard samples. */
+  totals(): DemoTotals {
+    const engine = this.engine.stats();
+    const kv = this.engine.kv.stats();
+    const scheduler = this.engine.scheduler.stats();
+    const buffers = this.buffers.stats();
+    const sums = sumBuffers(buffers);
+    const step = this.#stepResources.stats();
+    const workspace = this.workspaces.stats();
+    return {
+      requestsCompleted: engine.completed,
+      requestsCancelled: engine.cancelled,
+      tokensGenerated: engine.tokensGenerated,
+      tokensPrefilled: engine.tokensPrefilled,
+      running: scheduler.running,
+      waiting: scheduler.waiting,
+      kvBlocksInUse: kv.inUse,
+      kvBlocksCached: kv.cachedFree,
+      kvBlocksTotal: kv.capacity,
+      prefixQueriedTokens: kv.prefixQueryTokens,
+      prefixHitTokens: kv.prefixHitTokens,
+      preemptions: scheduler.preemptions,
+      bufferAllocations: sums.allocations,
+      bufferFallbacks: buffers.fallbacks,
+      buffersInUse: sums.inUse,
+      arenaBytesPerEpoch: step.arenaBytesPerEpoch,
+      arenaEpoch: step.epoch,
+      workspaceFragmentation: workspace.fragmentation,
+      workspacePeakBytes: step.workspacePeakBytes,
+      defragmentations: workspace.defragmentations,
+      steps: engine.steps,
+      ttftP50Ms: Number.isNaN(engine.ttftP50Ms) ? 0 : engine.ttftP50Ms,
+    };
+  }
+
+  /** What the pools hold now; equal to the idle values once every request has ended. */
+  idleState(): IdleState {
+    const kv = this.engine.kv.stats();
+    const workspace = this.workspaces.stats();
+    return {
+      trackedRequests: this.engine.stats().running + this.engine.stats().waiting,
+      kvBlocksInUse: kv.inUse,
+      kvSequences: kv.sequences,
+      buffersInUse: sumBuffers(this.buffers.stats()).inUse,
+      liveWorkspaces: workspace.liveWorkspaces,
+      workspaceBytesInUse: workspace.bytesInUse,
+      arenaGuards: this.arenas.stats().activeGuards,
+    };
+  }
+
+  dashboardStats(): unknown {
+    return {
+      uptimeSeconds: (Date.now() - this.#started) / 1000,
+      config: {
+        prefixCaching: this.config.prefixCaching,
+        numBlocks: this.config.numBlocks,
+        blockSize: this.config.blockSize,
+        maxTokensPerStep: this.config.maxTokensPerStep,
+        model: this.config.model,
+      },
+      totals: this.totals(),
+      pools: {
+        kv: this.engine.kv.stats(),
+        scheduler: this.engine.scheduler.stats(),
+        workspaces: this.workspaces.stats(),
+        buffers: this.buffers.stats(),
+        arenas: { ...this.#stepResources.stats(), ring: this.arenas.stats().ringSize },
+      },
+      history: this.history.samples(),
+      events: this.history.events(),
+    };
+  }
+
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    this.sink.collect();
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  workspaceMapSvg(): string {
+    return renderMemoryMap(this.#stepResources.memoryMap(), { width: 900 });
+  }
+
+  recordHttp(route: string, status: number): void {
+    this.#http.inc({ route, status: String(status) });
+  }
+
+  recordDisconnect(): void {
+    this.#disconnectCount++;
+    this.#disconnects.inc();
+  }
+
+  /** Cancels what runs, stops sampling, closes the buffer pool. */
+  close(): void {
+    clearInterval(this.#sampler);
+    this.engine.close();
+    this.buffers.close();
+  }
+
+  #onWorkspaceLog(entry: WorkspaceLogEntry): void {
+    const report = entry.report;
+    if (report === undefined) {
+      this.log(`workspace-pool ${entry.pool}: ${entry.message}`);
+      return;
+    }
+    this.log(
+      `workspace-pool ${entry.pool}: ${report.trigger} defragmentation, ${report.outcome}: fragmentation ` +
+        `${report.fragmentationBefore.toFixed(2)} -> ${report.fragmentationAfter.toFixed(2)}, ` +
+        `largest free ${formatBytes(report.largestFreeBlockBefore)} -> ${formatBytes(report.largestFreeBlockAfter)}, ` +
+        `${report.workspacesMoved} moved (${formatBytes(report.bytesMoved)}), reclaimed ${formatBytes(report.reclaimedBytes)}, ` +
+        `${report.durationMs.toFixed(2)} ms`,
+    );
+  }
+
+  #registerDemoMetrics(): void {
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    const counterOf = (name: string, help: string, read: () => number): void => {
+      let published = 0;
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const total = read();
+          if (total > published) this.inc(total - published);
+          published = total;
+        },
+      });
+    };
+    counterOf('demo_tokens_generated_total', 'Tokens generated', () => this.engine.stats().tokensGenerated);
+    counterOf(
+      'demo_prefill_tokens_total',
+      'Prompt tokens computed (cached prefix tokens are not)',
+      () => this.engine.stats().tokensPrefilled,
+    );
+    counterOf('demo_requests_completed_total', 'Completions finished', () => this.engine.stats().completed);
+    counterOf('demo_requests_cancelled_total', 'Completions cancelled', () => this.engine.stats().cancelled);
+    counterOf('demo_scheduler_steps_total', 'Scheduler steps run', () => this.engine.stats().steps);
+    gauge(
+      'demo_arena_epoch',
+      'Epoch of the step-metadata arena pool (one per scheduler step)',
+      () => this.#stepResources.stats().epoch,
+    );
+    gauge(
+      'demo_arena_bytes_per_epoch',
+      'Bytes of step metadata the last scheduler step took from its arena',
+      () => this.#stepResources.stats().arenaBytesPerEpoch,
+    );
+    gauge(
+      'demo_arena_allocations_per_epoch',
+      'Allocations the last scheduler step made in its arena',
+      () => this.#stepResources.stats().arenaAllocationsPerEpoch,
+    );
+    gauge(
+      'demo_workspace_peak_bytes_per_step',
+      'Bytes of workspaces in use at the peak of the last step',
+      () => this.#stepResources.stats().workspacePeakBytes,
+    );
+    gauge(
+      'demo_buffer_pool_in_use',
+      'Pooled I/O buffers out of the pool',
+      () => sumBuffers(this.buffers.stats()).inUse,
+    );
+    counterOf(
+      'demo_buffer_pool_exhausted_total',
+      'Allocations an exhausted buffer class could not serve (a fallback served them)',
+      () => sumBuffers(this.buffers.stats()).exhausted,
+    );
+    counterOf(
+      'demo_buffer_pool_fallbacks_total',
+      'Untracked fallback buffers handed out (class exhausted or oversized)',
+      () => this.buffers.stats().fallbacks,
+    );
+  }
+}
