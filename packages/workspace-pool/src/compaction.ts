@@ -180,15 +180,15 @@ function migrate(
   result: CompactionResult,
 ): void {
   const t = allocator;
-  // Holes in (segment, offset) order. Only tails exist when nothing is pinned and one segment is
-  // compacted: nothing can then move below anything, so skip the walk.
+  // Holes in (segment, offset) order. A lone segment with a lone hole (its tail, above every
+  // block) has nothing to receive: skip the walk.
   const holes: number[] = [];
   for (const segment of segments) {
     for (let block = segment.first; block !== NONE; block = t.nextPhys[block]!) {
       if (t.state[block] === BLOCK_FREE) holes.push(block);
     }
   }
-  if (holes.length <= 1) return;
+  if (holes.length === 0 || (segments.length === 1 && holes.length === 1)) return;
   const order = new Map(segments.map((segment, position) => [segment.index, position]));
   const lost = new Set<Segment>();
   for (let position = segments.length - 1; position >= 0; position -= 1) {

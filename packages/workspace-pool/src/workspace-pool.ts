@@ -88,7 +88,7 @@ export interface WorkspacePoolStats {
   readonly acquisitions: number;
   /** Releases. */
   readonly releases: number;
-  /** Acquisitions that found no free block that fit (served after compaction, by expansion, or failed). */
+  /** Acquisitions that found no free block that fit and were served after a compaction or an expansion. */
   readonly misses: number;
   /** Segments added because nothing fitted. */
   readonly expansions: number;
@@ -317,17 +317,18 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   // ---------------------------------------------------------------------------------------------
 
   #acquireSlow(need: number): number {
-    this.#misses += 1;
     const core = this.#core;
+    let block = NONE;
     if (this.config.defragmentOnMiss && core.liveBlocks > 0) {
       const candidate = this.#roomiestSegment(need);
       if (candidate !== NONE) {
         this.#runDefragmentation('miss', [candidate], false, false);
-        const block = core.allocate(need);
-        if (block !== NONE) return block;
+        block = core.allocate(need);
       }
     }
-    return this.#expand(need);
+    if (block === NONE) block = this.#expand(need);
+    this.#misses += 1;
+    return block;
   }
 
   /** The segment with the most free bytes, if it has at least `need` of them; else NONE. */
