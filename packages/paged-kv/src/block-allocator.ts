@@ -66,9 +66,12 @@ export interface BlockAllocatorStats {
   readonly reuseOrder: ReuseOrder;
 }
 
-const LIVE = 0;
-const IN_STACK = 1;
-const IN_LIST = 2;
+/** Per-block state word: bits 0-15 the reference count, 16-17 where the block is, 18 whether it carries a digest. */
+const REFS = 0xffff;
+const IN_STACK = 1 << 16;
+const IN_LIST = 2 << 16;
+const WHERE = 3 << 16;
+const HASHED = 1 << 18;
 
 /**
  * A fixed pool of KV blocks identified by index `0 .. capacity - 1`, with reference counts and a
@@ -96,20 +99,21 @@ export class BlockAllocator {
   /** Which free block `allocate` reuses first. */
   readonly reuseOrder: ReuseOrder;
 
-  readonly #refs: Uint16Array;
-  readonly #where: Uint8Array;
+  /** One word per block (see REFS, WHERE, HASHED), so that a block's state costs one cache miss. */
+  readonly #state: Int32Array;
   readonly #stack: Int32Array;
   #stackTop = 0;
-  /** List links; index `capacity` is the sentinel: `next[s]` is the oldest, `prev[s]` the newest. */
-  readonly #prev: Int32Array;
-  readonly #next: Int32Array;
+  /**
+   * List links, interleaved: `links[2b]` is block b's previous (newer-side) neighbour, `links[2b + 1]`
+   * its next. Index `capacity` is the sentinel: its next is the oldest, its previous the newest.
+   */
+  readonly #links: Int32Array;
   #listSize = 0;
   readonly #lifo: boolean;
   #inUse = 0;
   #peak = 0;
   #evictions = 0;
   #resurrections = 0;
-  readonly #hashed: Uint8Array;
   readonly #digests: Uint32Array;
   readonly #index: Int32Array;
   readonly #indexMask: number;
@@ -133,22 +137,19 @@ export class BlockAllocator {
     }
     this.reuseOrder = order;
     this.#lifo = order === 'lifo';
-    this.#refs = new Uint16Array(capacity);
-    this.#where = new Uint8Array(capacity);
+    this.#state = new Int32Array(capacity);
     this.#stack = new Int32Array(capacity);
-    this.#prev = new Int32Array(capacity + 1);
-    this.#next = new Int32Array(capacity + 1);
-    this.#prev[capacity] = capacity;
-    this.#next[capacity] = capacity;
+    this.#links = new Int32Array(2 * (capacity + 1));
+    this.#links[2 * capacity] = capacity;
+    this.#links[2 * capacity + 1] = capacity;
     if (this.#lifo) {
       for (let b = capacity - 1; b >= 0; b -= 1) this.#linkNewest(b);
     } else {
       for (let b = capacity - 1; b >= 0; b -= 1) {
         this.#stack[this.#stackTop++] = b;
-        this.#where[b] = IN_STACK;
+        this.#state[b] = IN_STACK;
       }
     }
-    this.#hashed = new Uint8Array(capacity);
     this.#digests = new Uint32Array(capacity * this.hashWords);
     let indexSize = 8;
     while (indexSize < capacity * 2) indexSize *= 2;
@@ -169,8 +170,7 @@ export class BlockAllocator {
    */
   allocate(): number {
     const block = this.#stackTop > 0 ? this.#stack[--this.#stackTop]! : this.#takeFromList();
-    this.#refs[block] = 1;
-    this.#where[block] = LIVE;
+    this.#state[block] = 1; // live, one reference, no digest (stack blocks have none; list blocks lost theirs)
     if (++this.#inUse > this.#peak) this.#peak = this.#inUse;
     return block;
   }
@@ -183,13 +183,14 @@ export class BlockAllocator {
    */
   free(block: number): void {
     if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
-    const refs = this.#refs[block]!;
+    const state = this.#state[block]!;
+    const refs = state & REFS;
     if (refs > 1) {
-      this.#refs[block] = refs - 1;
+      this.#state[block] = state - 1;
       return;
     }
     if (refs === 0) throw this.#doubleFree(block);
-    this.#release(block);
+    this.#release(block, state);
   }
 
   /**
@@ -205,16 +206,16 @@ export class BlockAllocator {
     const offset = this.#digestOffset(hashes, index);
     const block = this.#find(hashes, offset);
     if (block < 0) return -1;
-    const refs = this.#refs[block]!;
+    const state = this.#state[block]!;
+    const refs = state & REFS;
     if (refs === 0) {
       this.#unlink(block);
-      this.#refs[block] = 1;
-      this.#where[block] = LIVE;
+      this.#state[block] = HASHED | 1;
       this.#resurrections += 1;
       if (++this.#inUse > this.#peak) this.#peak = this.#inUse;
     } else {
       if (refs === BlockAllocator.MAX_REF_COUNT) throw this.#overflow(block);
-      this.#refs[block] = refs + 1;
+      this.#state[block] = state + 1;
     }
     return block;
   }
@@ -230,7 +231,9 @@ export class BlockAllocator {
    * @throws MemError EXHAUSTED (with capacity and free count) if fewer than `count` blocks are free; nothing is taken.
    */
   allocateMany(count: number, out?: Uint32Array, outOffset = 0): Uint32Array {
-    assertInteger(count, 'count', { min: 0, max: this.capacity });
+    if (typeof count !== 'number' || count >>> 0 !== count || count > this.capacity) {
+      assertInteger(count, 'count', { min: 0, max: this.capacity }); // throws the standard message
+    }
     let target: Uint32Array;
     if (out === undefined) {
       target = new Uint32Array(count);
@@ -239,16 +242,15 @@ export class BlockAllocator {
       if (!(out instanceof Uint32Array)) {
         throw new MemError('INVALID_ARGUMENT', `out must be a Uint32Array, got ${describeValue(out)}`);
       }
-      assertInteger(outOffset, 'outOffset', { min: 0, max: Math.max(0, out.length - count) });
-      if (out.length - outOffset < count) {
+      if (typeof outOffset !== 'number' || outOffset >>> 0 !== outOffset || out.length - outOffset < count) {
         throw new MemError(
           'INVALID_ARGUMENT',
-          `out has room for ${out.length - outOffset} blocks at ${outOffset}, need ${count}`,
+          `outOffset must be an integer with room for ${count} blocks in out (length ${out.length}), got ${describeValue(outOffset)}`,
         );
       }
       target = out;
     }
-    if (count > this.freeCount) throw this.#exhausted(count);
+    if (count > this.capacity - this.#inUse) throw this.#exhausted(count);
     for (let i = 0; i < count; i += 1) target[outOffset + i] = this.allocate();
     return target;
   }
@@ -262,10 +264,11 @@ export class BlockAllocator {
    */
   acquire(block: number): void {
     if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
-    const refs = this.#refs[block]!;
+    const state = this.#state[block]!;
+    const refs = state & REFS;
     if (refs === 0) throw this.#notLive(block, 'acquire');
     if (refs === BlockAllocator.MAX_REF_COUNT) throw this.#overflow(block);
-    this.#refs[block] = refs + 1;
+    this.#state[block] = state + 1;
   }
 
   /**
@@ -281,13 +284,13 @@ export class BlockAllocator {
     let failure: MemError | undefined;
     for (let i = 0; i < length && failure === undefined; i += 1) {
       const block = blocks[i]!;
-      const held = this.#refs[block]!;
+      const held = this.#state[block]! & REFS;
       if (held === 0) failure = this.#notLive(block, 'acquire');
       else if (held + ++counts[block]! > BlockAllocator.MAX_REF_COUNT) failure = this.#overflow(block);
     }
     for (let i = 0; i < length; i += 1) counts[blocks[i]!] = 0;
     if (failure) throw failure;
-    for (let i = 0; i < length; i += 1) this.#refs[blocks[i]!]! += 1;
+    for (let i = 0; i < length; i += 1) this.#state[blocks[i]!]! += 1;
   }
 
   /**
@@ -298,9 +301,9 @@ export class BlockAllocator {
    * @throws MemError DOUBLE_FREE if a block would drop below zero. Nothing changes when it throws.
    */
   freeMany(blocks: ArrayLike<number>): void {
-    const length = this.#checkBlockList(blocks, 'blocks');
-    this.#checkReleasable(blocks, 0, length);
-    for (let i = 0; i < length; i += 1) this.#dropReference(blocks[i]!);
+    const length = this.#listLength(blocks, 'blocks');
+    this.#dropReferences(blocks, length);
+    for (let i = 0; i < length; i += 1) this.#releaseIfUnreferenced(blocks[i]!);
   }
 
   /**
@@ -312,11 +315,13 @@ export class BlockAllocator {
    * @throws MemError DOUBLE_FREE if a block would drop below zero. Nothing changes when it throws.
    */
   freeSequence(blocks: ArrayLike<number>, count: number = blocks?.length): void {
-    const length = this.#checkBlockList(blocks, 'blocks');
-    assertInteger(count, 'count', { min: 0, max: length });
-    this.#checkReleasable(blocks, 0, count);
-    if (this.#lifo) for (let i = 0; i < count; i += 1) this.#dropReference(blocks[i]!);
-    else for (let i = count - 1; i >= 0; i -= 1) this.#dropReference(blocks[i]!);
+    const length = this.#listLength(blocks, 'blocks');
+    if (typeof count !== 'number' || count >>> 0 !== count || count > length) {
+      assertInteger(count, 'count', { min: 0, max: length }); // throws the standard message
+    }
+    this.#dropReferences(blocks, count);
+    if (this.#lifo) for (let i = 0; i < count; i += 1) this.#releaseIfUnreferenced(blocks[i]!);
+    else for (let i = count - 1; i >= 0; i -= 1) this.#releaseIfUnreferenced(blocks[i]!);
   }
 
   /**
@@ -326,7 +331,7 @@ export class BlockAllocator {
    */
   refCount(block: number): number {
     if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
-    return this.#refs[block]!;
+    return this.#state[block]! & REFS;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -344,12 +349,12 @@ export class BlockAllocator {
   registerBlockHash(block: number, hashes: Uint32Array, index = 0): boolean {
     if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
     const offset = this.#digestOffset(hashes, index);
-    if (this.#refs[block] === 0) throw this.#notLive(block, 'registerBlockHash on');
+    if ((this.#state[block]! & REFS) === 0) throw this.#notLive(block, 'registerBlockHash on');
     const holder = this.#find(hashes, offset);
     if (holder === block) return true;
-    if (this.#hashed[block] === 1) this.#removeHash(block);
+    if ((this.#state[block]! & HASHED) !== 0) this.#removeHash(block);
     if (holder >= 0) {
-      if (this.#refs[holder]! > 0) return false;
+      if ((this.#state[holder]! & REFS) > 0) return false;
       this.#removeHash(holder);
       if (!this.#lifo) {
         this.#unlink(holder);
@@ -377,7 +382,7 @@ export class BlockAllocator {
    */
   blockHash(block: number): Uint32Array | null {
     if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
-    if (this.#hashed[block] === 0) return null;
+    if ((this.#state[block]! & HASHED) === 0) return null;
     return this.#digests.slice(block * this.hashWords, (block + 1) * this.hashWords);
   }
 
@@ -390,10 +395,10 @@ export class BlockAllocator {
   clearPrefixCache(): number {
     let dropped = 0;
     for (let block = 0; block < this.capacity; block += 1) {
-      if (this.#hashed[block] === 0) continue;
+      if ((this.#state[block]! & HASHED) === 0) continue;
       this.#removeHash(block);
       dropped += 1;
-      if (!this.#lifo && this.#where[block] === IN_LIST) {
+      if (!this.#lifo && (this.#state[block]! & WHERE) === IN_LIST) {
         this.#unlink(block);
         this.#pushStack(block);
       }
@@ -413,7 +418,10 @@ export class BlockAllocator {
   get cachedFreeCount(): number {
     if (!this.#lifo) return this.#listSize;
     let count = 0;
-    for (let b = this.#next[this.capacity]!; b !== this.capacity; b = this.#next[b]!) count += this.#hashed[b]!;
+    const links = this.#links;
+    for (let b = links[2 * this.capacity + 1]!; b !== this.capacity; b = links[2 * b + 1]!) {
+      if ((this.#state[b]! & HASHED) !== 0) count += 1;
+    }
     return count;
   }
 
@@ -451,8 +459,9 @@ export class BlockAllocator {
     const order: number[] = [];
     for (let i = this.#stackTop - 1; i >= 0; i -= 1) order.push(this.#stack[i]!);
     const s = this.capacity;
-    if (this.#lifo) for (let b = this.#prev[s]!; b !== s; b = this.#prev[b]!) order.push(b);
-    else for (let b = this.#next[s]!; b !== s; b = this.#next[b]!) order.push(b);
+    const links = this.#links;
+    if (this.#lifo) for (let b = links[2 * s]!; b !== s; b = links[2 * b]!) order.push(b);
+    else for (let b = links[2 * s + 1]!; b !== s; b = links[2 * b + 1]!) order.push(b);
     return order;
   }
 
@@ -480,31 +489,30 @@ export class BlockAllocator {
   // Slow paths and internals.
 
   /** A block's last reference is gone: put it in the free order. */
-  #release(block: number): void {
-    this.#refs[block] = 0;
+  #release(block: number, state: number): void {
     this.#inUse -= 1;
-    if (this.#lifo || this.#hashed[block] === 1) this.#linkNewest(block);
-    else this.#pushStack(block);
+    if (this.#lifo || (state & HASHED) !== 0) {
+      this.#state[block] = state & HASHED;
+      this.#linkNewest(block);
+    } else {
+      this.#stack[this.#stackTop++] = block;
+      this.#state[block] = IN_STACK;
+    }
   }
 
-  #dropReference(block: number): void {
-    const refs = this.#refs[block]!;
-    if (refs > 1) this.#refs[block] = refs - 1;
-    else this.#release(block);
-  }
-
+  /** Moves a free block without digest onto the plain free stack. */
   #pushStack(block: number): void {
     this.#stack[this.#stackTop++] = block;
-    this.#where[block] = IN_STACK;
+    this.#state[block] = (this.#state[block]! & ~WHERE) | IN_STACK;
   }
 
   /** Slow path of `allocate`: no plain free block, so reuse a soft-free one (or fail). */
   #takeFromList(): number {
     const s = this.capacity;
-    const block = this.#lifo ? this.#prev[s]! : this.#next[s]!;
+    const block = this.#lifo ? this.#links[2 * s]! : this.#links[2 * s + 1]!;
     if (block === s) throw this.#exhausted(1);
     this.#unlink(block);
-    if (this.#hashed[block] === 1) {
+    if ((this.#state[block]! & HASHED) !== 0) {
       this.#removeHash(block);
       this.#evictions += 1;
     }
@@ -513,20 +521,22 @@ export class BlockAllocator {
 
   #linkNewest(block: number): void {
     const s = this.capacity;
-    const newest = this.#prev[s]!;
-    this.#prev[block] = newest;
-    this.#next[block] = s;
-    this.#next[newest] = block;
-    this.#prev[s] = block;
-    this.#where[block] = IN_LIST;
+    const links = this.#links;
+    const newest = links[2 * s]!;
+    links[2 * block] = newest;
+    links[2 * block + 1] = s;
+    links[2 * newest + 1] = block;
+    links[2 * s] = block;
+    this.#state[block] = (this.#state[block]! & ~WHERE) | IN_LIST;
     this.#listSize += 1;
   }
 
   #unlink(block: number): void {
-    const before = this.#prev[block]!;
-    const after = this.#next[block]!;
-    this.#next[before] = after;
-    this.#prev[after] = before;
+    const links = this.#links;
+    const before = links[2 * block]!;
+    const after = links[2 * block + 1]!;
+    links[2 * before + 1] = after;
+    links[2 * after] = before;
     this.#listSize -= 1;
   }
 
@@ -563,7 +573,7 @@ export class BlockAllocator {
     let slot = this.#home(this.#digests, block * this.hashWords);
     while (index[slot]! >= 0) slot = (slot + 1) & mask;
     index[slot] = block;
-    this.#hashed[block] = 1;
+    this.#state[block] = this.#state[block]! | HASHED;
     this.#hashedCount += 1;
   }
 
@@ -585,7 +595,7 @@ export class BlockAllocator {
       }
     }
     index[hole] = -1;
-    this.#hashed[block] = 0;
+    this.#state[block] = this.#state[block]! & ~HASHED;
     this.#hashedCount -= 1;
   }
 
@@ -623,16 +633,48 @@ export class BlockAllocator {
     return length;
   }
 
-  /** Throws DOUBLE_FREE (changing nothing) unless every listed block can lose one reference per listing. */
-  #checkReleasable(blocks: ArrayLike<number>, from: number, to: number): void {
-    const counts = this.#counts();
-    let failure: MemError | undefined;
-    for (let i = from; i < to && failure === undefined; i += 1) {
+  /**
+   * First pass of a bulk free: validates `blocks[0..count)` and drops one reference per listing,
+   * without touching the free order. On a bad index or a count that would go below zero it puts
+   * the dropped references back and throws, so nothing changes. The caller then calls
+   * `#releaseIfUnreferenced` on each listed block in the order it wants them freed.
+   */
+  #dropReferences(blocks: ArrayLike<number>, count: number): void {
+    const state = this.#state;
+    const capacity = this.capacity;
+    for (let i = 0; i < count; i += 1) {
       const block = blocks[i]!;
-      if (++counts[block]! > this.#refs[block]!) failure = this.#doubleFree(block);
+      let failure: MemError | undefined;
+      if (typeof block !== 'number' || block >>> 0 !== block || block >= capacity) {
+        failure = this.#badBlock(block, `blocks[${i}]`);
+      } else if ((state[block]! & REFS) === 0) {
+        failure = this.#doubleFree(block);
+      }
+      if (failure !== undefined) {
+        for (let j = 0; j < i; j += 1) state[blocks[j]!]! += 1;
+        throw failure;
+      }
+      state[block]! -= 1;
     }
-    for (let i = from; i < to; i += 1) counts[blocks[i]!] = 0;
-    if (failure) throw failure;
+  }
+
+  /** Second pass of a bulk free: a live block (not in the free order) left without reference becomes free. */
+  #releaseIfUnreferenced(block: number): void {
+    const state = this.#state[block]!;
+    if ((state & (REFS | WHERE)) === 0) this.#release(block, state);
+  }
+
+  #listLength(blocks: ArrayLike<number>, name: string): number {
+    if (
+      blocks === null ||
+      typeof blocks !== 'object' ||
+      typeof blocks.length !== 'number' ||
+      !Number.isSafeInteger(blocks.length) ||
+      blocks.length < 0
+    ) {
+      throw new MemError('INVALID_ARGUMENT', `${name} must be an array of block indexes, got ${describeValue(blocks)}`);
+    }
+    return blocks.length;
   }
 
   #counts(): Uint32Array {

@@ -1,0 +1,299 @@
+/**
+ * `@mem/paged-kv` against a straight port of the seed's allocator (ferrum `paged_pool.rs`):
+ * allocate+free pairs, allocateMany(16), resurrection of a soft-free block at 100,000 blocks; then a
+ * seeded multi-turn chat trace replayed through the scheduler for the prefix hit rate (against the
+ * oracle, with the working set and half of it, LRU order and the seed's LIFO order) and KV waste
+ * (against reserving per request); and paged attention against contiguous attention per query.
+ */
+import {
+  BlockAllocator,
+  KvCacheManager,
+  KvStore,
+  contiguousAttention,
+  gatherContiguous,
+  pagedAttention,
+  syntheticChatTrace,
+} from '@mem/paged-kv';
+import type { BenchContext, BenchImpl, Suite } from '../suite.js';
+import { SeedBlockAllocator } from './paged-kv-seed-port.js';
+import { replayTrace } from './paged-kv-replay.js';
+
+const OURS = '@mem/paged-kv';
+const SEED = 'seed port (ferrum paged_pool)';
+
+async function allocatorPairs(context: BenchContext): Promise<void> {
+  const capacity = 4096;
+  // Half the pool stays live, as in a running server.
+  const ours = new BlockAllocator(capacity);
+  ours.allocateMany(capacity / 2);
+  const seed = new SeedBlockAllocator(capacity);
+  seed.allocateN(capacity / 2);
+  const one = [0];
+  const impls: BenchImpl[] = [
+    {
+      name: OURS,
+      run(iterations) {
+        let sum = 0;
+        for (let i = 0; i < iterations; i += 1) {
+          const block = ours.allocate();
+          ours.free(block);
+          sum += block;
+        }
+        return sum;
+      },
+    },
+    {
+      name: SEED,
+      run(iterations) {
+        let sum = 0;
+        for (let i = 0; i < iterations; i += 1) {
+          const block = seed.allocate();
+          one[0] = block;
+          seed.free(one);
+          sum += block;
+        }
+        return sum;
+      },
+    },
+  ];
+  await context.compare('allocate+free pair', impls);
+}
+
+async function allocateMany(context: BenchContext): Promise<void> {
+  const capacity = 4096;
+  const ours = new BlockAllocator(capacity);
+  ours.allocateMany(capacity / 2);
+  const seed = new SeedBlockAllocator(capacity);
+  seed.allocateN(capacity / 2);
+  const out = new Uint32Array(16);
+  await context.compare('allocateMany(16) + free', [
+    {
+      name: OURS,
+      run(iterations) {
+        let sum = 0;
+        for (let i = 0; i < iterations; i += 1) {
+          ours.allocateMany(16, out);
+          ours.freeSequence(out);
+          sum += out[15]!;
+        }
+        return sum;
+      },
+    },
+    {
+      name: SEED,
+      run(iterations) {
+        let sum = 0;
+        for (let i = 0; i < iterations; i += 1) {
+          const blocks = seed.allocateN(16);
+          seed.free(blocks);
+          sum += blocks[15]!;
+        }
+        return sum;
+      },
+    },
+  ]);
+}
+
+async function resurrection(context: BenchContext): Promise<void> {
+  const capacity = 100_000;
+  const ours = new BlockAllocator(capacity);
+  const digests = new Uint32Array(capacity * 4);
+  for (let i = 0; i < digests.length; i += 1) digests[i] = Math.imul(i + 1, 0x9e3779b1);
+  for (let b = 0; b < capacity; b += 1) ours.registerBlockHash(ours.allocate(), digests, b);
+  for (let b = 0; b < capacity; b += 1) ours.free(b);
+  const seed = new SeedBlockAllocator(capacity);
+  const keys: bigint[] = [];
+  for (let b = 0; b < capacity; b += 1) {
+    const block = seed.allocate();
+    keys.push((BigInt(digests[b * 4]!) << 32n) | BigInt(digests[b * 4 + 1]!));
+    seed.registerBlockHash(block, keys[b]!);
+  }
+  for (let b = 0; b < capacity; b += 1) seed.free([b]);
+  // A fixed pseudo-random visiting order, so that neither side gets a sequential access pattern.
+  const order = new Uint32Array(capacity);
+  for (let i = 0; i < capacity; i += 1) order[i] = (Math.imul(i, 40503) >>> 0) % capacity;
+  let cursorOurs = 0;
+  let cursorSeed = 0;
+  const one = [0];
+  await context.compare(`resurrect a soft-free block (+ free) at ${capacity} blocks`, [
+    {
+      name: OURS,
+      run(iterations) {
+        let sum = 0;
+        for (let i = 0; i < iterations; i += 1) {
+          const index = order[cursorOurs]!;
+          cursorOurs = cursorOurs + 1 === capacity ? 0 : cursorOurs + 1;
+          const block = ours.tryAcquireByHash(digests, index);
+          ours.free(block);
+          sum += block;
+        }
+        return sum;
+      },
+    },
+    {
+      name: SEED,
+      run(iterations) {
+        let sum = 0;
+        for (let i = 0; i < iterations; i += 1) {
+          const index = order[cursorSeed]!;
+          cursorSeed = cursorSeed + 1 === capacity ? 0 : cursorSeed + 1;
+          const block = seed.tryAcquireByHash(keys[index]!)!;
+          one[0] = block;
+          seed.free(one);
+          sum += block;
+        }
+        return sum;
+      },
+    },
+  ]);
+}
+
+function percent(value: number): number {
+  return Math.round(value * 10000) / 100;
+}
+
+function prefixCaching(context: BenchContext): void {
+  const trace = syntheticChatTrace({ seed: 1 });
+  const blockSize = 16;
+  const label = `chat trace (seed 1, ${trace.requests.length} requests, ${trace.promptTokens} prompt tokens, block 16)`;
+  context.progress('replaying the chat trace', 0, 6);
+  const unbounded = replayTrace(trace, { numBlocks: 1 << 20, blockSize, reuseOrder: 'lru' });
+  const workingSet = unbounded.peakLiveAndCached;
+  context.figure(`${label}: working set`, OURS, workingSet, 'blocks');
+  const runs = [
+    ['working set', workingSet],
+    ['half the working set', Math.floor(workingSet / 2)],
+  ] as const;
+  let step = 1;
+  for (const [name, numBlocks] of runs) {
+    const lru = replayTrace(trace, { numBlocks, blockSize, reuseOrder: 'lru' });
+    context.progress('replaying the chat trace', step++, 6);
+    const lifo = replayTrace(trace, { numBlocks, blockSize, reuseOrder: 'lifo' });
+    context.progress('replaying the chat trace', step++, 6);
+    const caseName = `${label}: prefix hit rate, ${name} (${numBlocks} blocks)`;
+    context.figure(caseName, `${OURS} (LRU)`, percent(lru.hitTokens / lru.queryTokens), '% of prompt tokens');
+    context.figure(
+      caseName,
+      'oracle (at the LRU run)',
+      percent(lru.oracleTokens / lru.queryTokens),
+      '% of prompt tokens',
+    );
+    context.figure(caseName, 'seed LIFO reuse order', percent(lifo.hitTokens / lifo.queryTokens), '% of prompt tokens');
+    context.figure(
+      caseName,
+      'oracle (at the LIFO run)',
+      percent(lifo.oracleTokens / lifo.queryTokens),
+      '% of prompt tokens',
+    );
+    context.figure(`${label}: evictions, ${name}`, `${OURS} (LRU)`, lru.evictions, 'blocks');
+    context.figure(`${label}: evictions, ${name}`, 'seed LIFO reuse order', lifo.evictions, 'blocks');
+    context.figure(`${label}: preemptions, ${name}`, `${OURS} (LRU)`, lru.preemptions, 'requests');
+    if (name === 'working set') {
+      const wasteCase = `${label}: KV memory waste`;
+      context.figure(wasteCase, `${OURS} (paged, block 16)`, percent(lru.pagedWaste), '% of allocated slots');
+      context.figure(
+        wasteCase,
+        'reserve the max context (4096) per request',
+        percent(lru.reserveMaxWaste),
+        '% of allocated slots',
+      );
+      context.figure(
+        wasteCase,
+        'reserve prompt + max new tokens per request',
+        percent(lru.reserveRequestWaste),
+        '% of allocated slots',
+      );
+    }
+  }
+  const off = replayTrace(trace, { numBlocks: workingSet, blockSize, reuseOrder: 'lru', prefixCaching: false });
+  context.progress('replaying the chat trace', 6, 6);
+  context.figure(
+    `${label}: prefill tokens computed`,
+    `${OURS} (prefix caching on)`,
+    unbounded.queryTokens - unbounded.hitTokens,
+    'tokens',
+  );
+  context.figure(
+    `${label}: prefill tokens computed`,
+    `${OURS} (prefix caching off)`,
+    off.queryTokens - off.hitTokens,
+    'tokens',
+  );
+}
+
+async function attention(context: BenchContext): Promise<void> {
+  const numKvHeads = 8;
+  const numQueryHeads = 32;
+  const headDim = 64;
+  const blockSize = 16;
+  const length = 1024;
+  const numBlocks = 256;
+  const store = new KvStore({ numLayers: 1, numBlocks, numKvHeads, blockSize, headDim });
+  // Scatter the sequence's blocks over the pool, as after a while of serving.
+  const kv = new KvCacheManager({ numBlocks, blockSize });
+  const all = kv.allocator.allocateMany(numBlocks);
+  for (let i = all.length - 1; i > 0; i -= 1) {
+    const j = (Math.imul(i, 2654435761) >>> 0) % (i + 1);
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  kv.allocator.freeMany(all);
+  const sequence = kv.createSequence({ tokens: new Uint32Array(length) });
+  kv.admit(sequence);
+  let seed = 1;
+  const random = (): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 2 ** 31 - 1;
+  };
+  const k = new Float32Array(numKvHeads * headDim);
+  const v = new Float32Array(numKvHeads * headDim);
+  for (let p = 0; p < length; p += 1) {
+    k.forEach((_, i) => (k[i] = random()));
+    v.forEach((_, i) => (v[i] = random()));
+    store.writeToken(0, sequence, p, k, v);
+  }
+  const contiguous = gatherContiguous(store, 0, sequence, length);
+  const query = new Float32Array(numQueryHeads * headDim).map(() => random());
+  const outPaged = new Float32Array(query.length);
+  const outContiguous = new Float32Array(query.length);
+  await context.compare(
+    `attention per query (${numQueryHeads} q heads, ${numKvHeads} kv heads, dim ${headDim}, ${length} tokens)`,
+    [
+      {
+        name: `${OURS} pagedAttention`,
+        run(iterations) {
+          let sum = 0;
+          for (let i = 0; i < iterations; i += 1) {
+            pagedAttention(store, 0, sequence, length, query, { numQueryHeads, out: outPaged });
+            sum += outPaged[0]!;
+          }
+          return sum;
+        },
+      },
+      {
+        name: 'contiguousAttention',
+        run(iterations) {
+          let sum = 0;
+          for (let i = 0; i < iterations; i += 1) {
+            contiguousAttention(contiguous, length, query, { numQueryHeads, out: outContiguous });
+            sum += outContiguous[0]!;
+          }
+          return sum;
+        },
+      },
+    ],
+  );
+}
+
+const suite: Suite = {
+  name: 'paged-kv',
+  description: 'KV block allocator, prefix-cache hit rate and waste on a chat trace, paged vs contiguous attention',
+  async run(context) {
+    await allocatorPairs(context);
+    await allocateMany(context);
+    await resurrection(context);
+    prefixCaching(context);
+    await attention(context);
+  },
+};
+
+export default suite;
