@@ -36,7 +36,7 @@ export interface DemoConfig {
 export const DEFAULT_DEMO_CONFIG: DemoConfig = Object.freeze({
   model: DEFAULT_MODEL_CONFIG,
   prefixCaching: true,
-  numBlocks: 384,
+  numBlocks: 256,
   blockSize: 16,
   maxTokensPerStep: 256,
   maxRunning: 32,

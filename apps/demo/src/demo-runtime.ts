@@ -90,7 +90,6 @@ export class DemoRuntime implements ServerRuntime {
   readonly #http: Counter<'route' | 'status'>;
   readonly #disconnects: Counter;
   readonly #ttft: Histogram;
-  #disconnectCount = 0;
 
   constructor(config: DemoConfig, options: DemoRuntimeOptions = {}) {
     this.config = config;
@@ -254,7 +253,6 @@ export class DemoRuntime implements ServerRuntime {
   }
 
   recordDisconnect(): void {
-    this.#disconnectCount++;
     this.#disconnects.inc();
   }
 
