@@ -1,0 +1,43 @@
+/**
+ * What a buffer handle calls back into: the pool instance that issued it. Internal to the package;
+ * the handles ({@link IoBuffer}, {@link FrozenBuffer}) depend on this interface rather than on the
+ * pool, so that the pool can create handles without an import cycle.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import type { Ticket } from './transfer-tickets.js';
+
+/** The token that proves a handle is constructed by this package, not by user code. */
+export const ISSUE_TOKEN: unique symbol = Symbol('mem.buffer-pool.issue');
+
+/** The pool instance behind a handle. */
+export interface BufferOwner {
+  /** The pool's id, shared by every instance attached to it (foreign descriptors carry another). */
+  readonly poolId: number;
+  /**
+   * Counts down to the next allocation that leak detection samples; a handle's constructor
+   * decrements it and calls {@link BufferOwner.trackLeak} when it reaches 0.
+   */
+  leakCountdown: number;
+  /** Hot path: gives `slot` of class `classIndex` back to this worker's cache (or further). */
+  returnSlot(slot: number, classIndex: number): void;
+  /** Starts leak tracking of `handle`, which holds `slot` (a frozen view holds one reference); resets the countdown. */
+  trackLeak(handle: object, slot: number, frozen: boolean): boolean;
+  /** Stops leak tracking of a released handle. */
+  untrackLeak(handle: object): void;
+  /** The cached full-capacity view of `slot` in this worker. */
+  viewOf(slot: number): Uint8Array;
+  /** The byte offset of `slot` within its backing segment. */
+  byteOffsetOf(slot: number): number;
+  /** Sets the reference count of a frozen slot (1 when frozen, 0 when it becomes mutable again). */
+  setReferences(slot: number, count: number): void;
+  /** Adds one reference to a frozen slot. */
+  retainReference(slot: number): void;
+  /** Drops one reference of a frozen slot; the last one returns the slot. */
+  releaseReference(slot: number, classIndex: number): void;
+  /** The reference count of a frozen slot. */
+  references(slot: number): number;
+  /** Claims a transfer ticket. @throws MemError LIMIT_EXCEEDED when too many transfers are in flight. */
+  claimTransfer(): Ticket;
+}

@@ -1,0 +1,595 @@
+/**
+ * The engine behind `BufferPool`: one instance per worker (per `new BufferPool` or `attach`), with
+ * its own local cache, over a private or shared global state.
+ *
+ * Where a slot can be, at any moment (the ownership invariant):
+ * - in the global freelist of its class (free, visible to every worker),
+ * - in exactly one worker's local cache (free, visible to that worker only),
+ * - held by exactly one live `IoBuffer`,
+ * - held by the live `FrozenBuffer` views of one freeze (reference count = number of views),
+ * - in transit, as the one unredeemed ticket of a transfer descriptor,
+ * - dropped, after a private pool closed (its memory goes with the last view).
+ * Every transition below moves a slot from one of these places to another, never copies it.
+ *
+ * Hot paths are `alloc`, `allocZeroed`, `tryAlloc`, `tryAllocZeroed` (a local-cache hit) and
+ * `returnSlot` (a local-cache push): typed-array reads and writes, one counter increment and the
+ * handle's construction. Everything else (argument errors, bypass, refill, creation, exhaustion,
+ * fallback, spill) is in the `*Slow` methods.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { LeakTracker, MemError, describeValue, noopMetrics, type LeakReport } from '@mem/types';
+import type { BufferPoolConfig } from './buffer-pool-config.js';
+import type { ResolvedInstanceOptions } from './buffer-pool-options.js';
+import type { BufferClassStats, BufferPoolStats } from './buffer-pool-stats.js';
+import type { BufferOwner } from './buffer-owner.js';
+import { readTransfer, type BufferTransfer } from './buffer-transfer.js';
+import { FrozenBuffer } from './frozen-buffer.js';
+import { PrivateFreelist, type Freelist } from './freelist.js';
+import { IoBuffer } from './io-buffer.js';
+import { CONTROL, type BufferPoolDescriptor } from './pool-descriptor.js';
+import { PoolCounters, publishPoolMetrics } from './pool-metrics.js';
+import { SharedFreelist } from './shared-freelist.js';
+import { SlotMemory } from './slot-memory.js';
+import { TransferTickets, type Ticket } from './transfer-tickets.js';
+import { WorkerCache } from './worker-cache.js';
+import { flushWhenGone } from './worker-exit.js';
+
+/** How an allocation behaves when it cannot be pooled. */
+const ZEROED = 1;
+const STRICT = 2;
+
+/** A countdown that never reaches zero in practice (leak detection off). */
+const NEVER = 0x3fffffff;
+
+function randomPoolId(): number {
+  return Math.floor(Math.random() * 0x7fffffff);
+}
+
+/** One pool instance: this worker's cache and view of the pool's state. */
+export class PoolCore implements BufferOwner {
+  // ---- hot-path state (read by alloc and returnSlot) ----
+  /** `maxSize`, or -1 once closed so that every allocation takes the slow path. */
+  #hotMaxSize: number;
+  readonly #poolMinSize: number;
+  readonly #minSize: number;
+  readonly #minShift: number;
+  readonly #cache: WorkerCache;
+  /** The cache's arrays, held directly so that the hot paths skip one indirection. */
+  readonly #cacheStack: Int32Array;
+  readonly #cacheTops: Int32Array;
+  readonly #cacheBottoms: Int32Array;
+  readonly #cacheLimits: Int32Array;
+  readonly #views: Uint8Array[];
+  readonly #hitsLocal: Float64Array;
+  /** See {@link BufferOwner.leakCountdown}. */
+  leakCountdown: number;
+
+  // ---- slow-path state ----
+  /** The validated configuration. */
+  readonly config: BufferPoolConfig;
+  /** The pool's id, shared by its attached instances. */
+  readonly poolId: number;
+  /** Whether the state lives in SharedArrayBuffers. */
+  readonly shared: boolean;
+  readonly #classSizes: readonly number[];
+  readonly #maxPerClass: number;
+  readonly #memory: SlotMemory;
+  readonly #global: Freelist;
+  readonly #created: Int32Array;
+  readonly #references: Int32Array;
+  readonly #tickets: TransferTickets;
+  readonly #descriptor: BufferPoolDescriptor | undefined;
+  readonly #counters: PoolCounters;
+  /** Per class, free slots a closed private pool dropped (so that `inUse` stays right). */
+  readonly #retired: Float64Array;
+  readonly #options: ResolvedInstanceOptions;
+  readonly #leakTracker: LeakTracker<number> | undefined;
+  readonly #leakInterval: number;
+  readonly #bufferResources: readonly string[];
+  readonly #frozenResources: readonly string[];
+  readonly #unpublishMetrics: () => void;
+  readonly #cancelExitFlush: (() => void) | undefined;
+  #closed = false;
+
+  /**
+   * A new pool (private, or shared over `descriptor` created for it), or an instance attached to the
+   * shared pool of `descriptor` (`attached`).
+   * Cost: O(classes * maxPerClass) bookkeeping; a prefilled private pool allocates all its memory.
+   */
+  constructor(
+    config: BufferPoolConfig,
+    options: ResolvedInstanceOptions,
+    descriptor: BufferPoolDescriptor | undefined,
+    attached: boolean,
+  ) {
+    this.config = config;
+    this.#options = options;
+    this.shared = descriptor !== undefined;
+    this.#descriptor = descriptor;
+    const classSizes = config.classSizes;
+    const classCount = classSizes.length;
+    const maxPerClass = config.maxPerClass;
+    this.#classSizes = classSizes;
+    this.#maxPerClass = maxPerClass;
+    this.#hotMaxSize = config.maxSize;
+    this.#poolMinSize = config.poolMinSize;
+    this.#minSize = config.minSize;
+    this.#minShift = Math.log2(config.minSize);
+    this.#cache = new WorkerCache(classCount, config.workerCacheCapacity);
+    this.#cacheStack = this.#cache.stack;
+    this.#cacheTops = this.#cache.tops;
+    this.#cacheBottoms = this.#cache.bottoms;
+    this.#cacheLimits = this.#cache.limits;
+    this.#counters = new PoolCounters(classCount);
+    this.#hitsLocal = this.#counters.hitsLocal;
+    this.#retired = new Float64Array(classCount);
+
+    if (descriptor === undefined) {
+      this.poolId = randomPoolId();
+      this.#memory = new SlotMemory(classSizes, maxPerClass);
+      this.#global = new PrivateFreelist(classCount, maxPerClass);
+      this.#created = new Int32Array(classCount);
+      this.#references = new Int32Array(classCount * maxPerClass);
+      this.#tickets = new TransferTickets();
+    } else {
+      const control = new Int32Array(descriptor.control);
+      this.poolId = Atomics.load(control, CONTROL.poolId);
+      this.#memory = new SlotMemory(classSizes, maxPerClass, descriptor.segments);
+      this.#global = new SharedFreelist(descriptor.freelist);
+      this.#created = control.subarray(CONTROL.createdBase, CONTROL.createdBase + classCount);
+      this.#references = new Int32Array(descriptor.references);
+      this.#tickets = new TransferTickets(descriptor.tickets);
+    }
+    this.#views = this.#memory.views;
+
+    this.#bufferResources = classSizes.map((size) => `IoBuffer of the ${size}-byte class`);
+    this.#frozenResources = classSizes.map((size) => `FrozenBuffer of the ${size}-byte class`);
+    const level = options.leakDetection;
+    this.#leakTracker =
+      level === 'off'
+        ? undefined
+        : new LeakTracker<number>({
+            level,
+            // The pool samples by itself (a countdown on the hot path); the tracker tracks what it is given.
+            sampleInterval: 1,
+            onLeak: (report) => this.#recoverLeak(report),
+          });
+    this.#leakInterval = level === 'off' ? NEVER : level === 'paranoid' ? 1 : options.leakSampleInterval;
+    this.leakCountdown = this.#leakInterval;
+
+    if (config.prefill && !attached) this.#prefill();
+
+    this.#unpublishMetrics = publishPoolMetrics(options.metrics ?? noopMetrics, classSizes, this.#counters, {
+      created: (c) => this.#createdCount(c),
+      globalFree: (c) => this.#global.length(c),
+      localFree: (c) => this.#cache.length(c),
+    });
+
+    if (this.shared) {
+      const cache = this.#cache;
+      const global = this.#global;
+      this.#cancelExitFlush = flushWhenGone(this, () => cache.flush(global));
+    } else {
+      this.#cancelExitFlush = undefined;
+    }
+  }
+
+  /** Creates every tracked buffer and parks it in the global freelist. */
+  #prefill(): void {
+    const max = this.#maxPerClass;
+    const slots = new Int32Array(max);
+    for (let c = 0; c < this.#classSizes.length; c += 1) {
+      const first = c * max;
+      for (let i = 0; i < max; i += 1) {
+        slots[i] = first + i;
+        if (!this.shared) this.#memory.viewOf(first + i);
+      }
+      this.#created[c] = max;
+      this.#global.putBatch(c, slots, 0, max);
+    }
+  }
+
+  /** Whether this instance was closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Hot paths. Keep them small: a request whose class has a free slot in this worker's cache is
+  // served here with no call besides the handle's constructor; anything else goes to #allocSlow.
+  // ------------------------------------------------------------------------------------------
+
+  /** `BufferPool.alloc`. */
+  alloc(capacity: number): IoBuffer {
+    if (capacity >>> 0 === capacity && capacity <= this.#hotMaxSize && capacity >= this.#poolMinSize) {
+      const c = capacity <= this.#minSize ? 0 : 32 - Math.clz32(capacity - 1) - this.#minShift;
+      const tops = this.#cacheTops;
+      const top = tops[c]!;
+      if (top !== this.#cacheBottoms[c]) {
+        const slot = this.#cacheStack[top - 1]!;
+        tops[c] = top - 1;
+        this.#hitsLocal[c]! += 1;
+        return IoBuffer.issue(this, slot, c, this.#views[slot]!, 0);
+      }
+    }
+    return this.#allocSlow(capacity, 0);
+  }
+
+  /** `BufferPool.tryAlloc`. */
+  tryAlloc(capacity: number): IoBuffer {
+    if (capacity >>> 0 === capacity && capacity <= this.#hotMaxSize && capacity >= this.#poolMinSize) {
+      const c = capacity <= this.#minSize ? 0 : 32 - Math.clz32(capacity - 1) - this.#minShift;
+      const tops = this.#cacheTops;
+      const top = tops[c]!;
+      if (top !== this.#cacheBottoms[c]) {
+        const slot = this.#cacheStack[top - 1]!;
+        tops[c] = top - 1;
+        this.#hitsLocal[c]! += 1;
+        return IoBuffer.issue(this, slot, c, this.#views[slot]!, 0);
+      }
+    }
+    return this.#allocSlow(capacity, STRICT);
+  }
+
+  /** `BufferPool.allocZeroed`. */
+  allocZeroed(length: number): IoBuffer {
+    if (length >>> 0 === length && length <= this.#hotMaxSize && length >= this.#poolMinSize) {
+      const c = length <= this.#minSize ? 0 : 32 - Math.clz32(length - 1) - this.#minShift;
+      const tops = this.#cacheTops;
+      const top = tops[c]!;
+      if (top !== this.#cacheBottoms[c]) {
+        const slot = this.#cacheStack[top - 1]!;
+        tops[c] = top - 1;
+        this.#hitsLocal[c]! += 1;
+        const view = this.#views[slot]!;
+        // A reused slot holds old bytes: zero the readable range only.
+        view.fill(0, 0, length);
+        return IoBuffer.issue(this, slot, c, view, length);
+      }
+    }
+    return this.#allocSlow(length, ZEROED);
+  }
+
+  /** `BufferPool.tryAllocZeroed`. */
+  tryAllocZeroed(length: number): IoBuffer {
+    if (length >>> 0 === length && length <= this.#hotMaxSize && length >= this.#poolMinSize) {
+      const c = length <= this.#minSize ? 0 : 32 - Math.clz32(length - 1) - this.#minShift;
+      const tops = this.#cacheTops;
+      const top = tops[c]!;
+      if (top !== this.#cacheBottoms[c]) {
+        const slot = this.#cacheStack[top - 1]!;
+        tops[c] = top - 1;
+        this.#hitsLocal[c]! += 1;
+        const view = this.#views[slot]!;
+        view.fill(0, 0, length);
+        return IoBuffer.issue(this, slot, c, view, length);
+      }
+    }
+    return this.#allocSlow(length, ZEROED | STRICT);
+  }
+
+  /** Hot path of every release: push onto this worker's cache, or spill. */
+  returnSlot(slot: number, classIndex: number): void {
+    const tops = this.#cacheTops;
+    const top = tops[classIndex]!;
+    if (top !== this.#cacheLimits[classIndex]) {
+      this.#cacheStack[top] = slot;
+      tops[classIndex] = top + 1;
+      return;
+    }
+    this.#returnSlow(slot, classIndex);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Slow paths.
+  // ------------------------------------------------------------------------------------------
+
+  #allocSlow(request: number, mode: number): IoBuffer {
+    const name = mode & ZEROED ? 'length' : 'capacity';
+    if (typeof request !== 'number' || !Number.isSafeInteger(request) || request < 0) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `${name} must be an integer in [0, ${Number.MAX_SAFE_INTEGER}], got ${describeValue(request)}`,
+        { details: { argument: name, value: request } },
+      );
+    }
+    if (this.#closed) throw this.#closedError();
+    const zeroed = (mode & ZEROED) !== 0;
+    const length = zeroed ? request : 0;
+    if (request < this.#poolMinSize) {
+      this.#counters.bypassed += 1;
+      return this.#untracked(request, length);
+    }
+    if (request > this.config.maxSize) {
+      this.#counters.oversized += 1;
+      if (mode & STRICT) {
+        throw new MemError(
+          'OVERSIZED',
+          `${name} ${request} exceeds the largest size class (maxSize ${this.config.maxSize})`,
+          { details: { [name]: request, maxSize: this.config.maxSize } },
+        );
+      }
+      return this.#fallback(request, length);
+    }
+    const c = request <= this.#minSize ? 0 : 32 - Math.clz32(request - 1) - this.#minShift;
+    let slot = this.#cache.refill(c, this.#global);
+    let fresh = false;
+    if (slot >= 0) {
+      this.#counters.hitsGlobal[c]! += 1;
+      if (this.shared) this.#ensureCachedViews(c);
+    } else {
+      slot = this.#createSlot(c);
+      if (slot >= 0) {
+        this.#counters.hitsNew[c]! += 1;
+        fresh = true;
+      }
+    }
+    if (slot < 0) {
+      this.#counters.exhausted[c]! += 1;
+      if (mode & STRICT) {
+        throw new MemError(
+          'EXHAUSTED',
+          `the ${this.#classSizes[c]}-byte class has all ${this.#maxPerClass} buffers in use (${name} ${request})`,
+          { details: { [name]: request, classSize: this.#classSizes[c], maxPerClass: this.#maxPerClass } },
+        );
+      }
+      return this.#fallback(request, length);
+    }
+    const view = this.#memory.viewOf(slot);
+    // A new slot is fresh memory (zeroed by the runtime); a reused one is zeroed over `length` only.
+    if (zeroed && !fresh) view.fill(0, 0, length);
+    return IoBuffer.issue(this, slot, c, view, length);
+  }
+
+  /** Makes sure the slots a refill just parked in the cache have views in this worker (shared pools). */
+  #ensureCachedViews(c: number): void {
+    const cache = this.#cache;
+    for (let i = cache.bottoms[c]!; i < cache.tops[c]!; i += 1) this.#memory.viewOf(cache.stack[i]!);
+  }
+
+  /** Reserves a never-used slot of class `c`, or returns -1 if the class is at its limit. */
+  #createSlot(c: number): number {
+    const max = this.#maxPerClass;
+    const created = this.#created;
+    let index: number;
+    if (this.shared) {
+      for (;;) {
+        index = Atomics.load(created, c);
+        if (index >= max) return -1;
+        if (Atomics.compareExchange(created, c, index, index + 1) === index) break;
+      }
+    } else {
+      index = created[c]!;
+      if (index >= max) return -1;
+      created[c] = index + 1;
+    }
+    const slot = c * max + index;
+    try {
+      this.#memory.viewOf(slot);
+    } catch (error) {
+      // The runtime refused the segment: give the reservation back (private pools only reserve here).
+      if (!this.shared) created[c] = index;
+      throw error;
+    }
+    return slot;
+  }
+
+  #untracked(capacity: number, length: number): IoBuffer {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(capacity);
+    } catch (cause) {
+      throw new MemError('EXHAUSTED', `the runtime could not allocate an untracked buffer of ${capacity} bytes`, {
+        cause,
+        details: { capacity },
+      });
+    }
+    return IoBuffer.issue(this, -1, -1, bytes, length);
+  }
+
+  #fallback(request: number, length: number): IoBuffer {
+    const buffer = this.#untracked(Math.max(request, this.#minSize), length);
+    this.#counters.fallbacks += 1;
+    return buffer;
+  }
+
+  #returnSlow(slot: number, c: number): void {
+    if (this.#closed) {
+      if (this.shared) this.#global.put(c, slot);
+      else this.#retired[c]! += 1;
+      return;
+    }
+    this.#cache.spill(c, slot, this.#global);
+  }
+
+  #closedError(): MemError {
+    return new MemError('USE_AFTER_RELEASE', 'BufferPool was used after close()');
+  }
+
+  #createdCount(c: number): number {
+    return this.shared ? Atomics.load(this.#created, c) : this.#created[c]!;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // BufferOwner: what handles call back into.
+  // ------------------------------------------------------------------------------------------
+
+  trackLeak(handle: object, slot: number, frozen: boolean): boolean {
+    this.leakCountdown = this.#leakInterval;
+    const tracker = this.#leakTracker;
+    if (tracker === undefined) return false;
+    const c = Math.floor(slot / this.#maxPerClass);
+    const resource = frozen ? this.#frozenResources[c]! : this.#bufferResources[c]!;
+    return tracker.track(handle, slot * 2 + (frozen ? 1 : 0), resource);
+  }
+
+  untrackLeak(handle: object): void {
+    this.#leakTracker?.untrack(handle);
+  }
+
+  #recoverLeak(report: LeakReport<number>): void {
+    const slot = report.held >> 1;
+    const frozen = (report.held & 1) === 1;
+    const c = Math.floor(slot / this.#maxPerClass);
+    this.#counters.leaks += 1;
+    if (frozen) this.releaseReference(slot, c);
+    else this.returnSlot(slot, c);
+    this.#options.onLeak({
+      resource: report.resource,
+      allocationStack: report.allocationStack,
+      slot,
+      frozen,
+      recovered: true,
+    });
+  }
+
+  viewOf(slot: number): Uint8Array {
+    return this.#memory.viewOf(slot);
+  }
+
+  byteOffsetOf(slot: number): number {
+    return this.#memory.byteOffsetOf(slot);
+  }
+
+  setReferences(slot: number, count: number): void {
+    if (this.shared) Atomics.store(this.#references, slot, count);
+    else this.#references[slot] = count;
+  }
+
+  retainReference(slot: number): void {
+    if (this.shared) Atomics.add(this.#references, slot, 1);
+    else this.#references[slot]! += 1;
+  }
+
+  releaseReference(slot: number, classIndex: number): void {
+    const left = this.shared ? Atomics.sub(this.#references, slot, 1) - 1 : (this.#references[slot]! -= 1);
+    if (left === 0) this.returnSlot(slot, classIndex);
+  }
+
+  references(slot: number): number {
+    return this.shared ? Atomics.load(this.#references, slot) : this.#references[slot]!;
+  }
+
+  claimTransfer(): Ticket {
+    return this.#tickets.claim();
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // The rest of the public surface.
+  // ------------------------------------------------------------------------------------------
+
+  /** `BufferPool.adopt`. */
+  adopt(value: unknown): IoBuffer | FrozenBuffer {
+    const transfer: BufferTransfer = readTransfer(value);
+    if (transfer.poolId !== this.poolId) {
+      throw new MemError(
+        'FOREIGN_HANDLE',
+        `the transfer belongs to pool ${transfer.poolId}, not to this pool (${this.poolId})`,
+        { details: { poolId: transfer.poolId, expected: this.poolId } },
+      );
+    }
+    if (this.#closed) throw this.#closedError();
+    const { slot, start, length, capacity } = transfer;
+    let c = -1;
+    if (slot >= 0) {
+      c = Math.floor(slot / this.#maxPerClass);
+      const size = this.#classSizes[c];
+      const reach = transfer.frozen ? start + length : start + capacity;
+      if (size === undefined || reach > size || (!transfer.frozen && reach !== size)) {
+        throw new MemError(
+          'INVALID_ARGUMENT',
+          `transfer descriptor does not describe a buffer of this pool (slot ${slot})`,
+        );
+      }
+    } else if (transfer.bytes!.length !== capacity) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `transfer descriptor carries ${transfer.bytes!.length} bytes, not ${capacity}`,
+      );
+    }
+    if (!this.#tickets.redeem(transfer.ticketIndex, transfer.ticket)) {
+      throw new MemError('STALE_HANDLE', 'the transfer was already adopted (a descriptor is good for one adoption)', {
+        details: { ticket: transfer.ticket },
+      });
+    }
+    if (slot < 0) {
+      const bytes = transfer.bytes!;
+      return transfer.frozen
+        ? FrozenBuffer.issue(this, -1, -1, bytes, 0, length, undefined)
+        : IoBuffer.issue(this, -1, -1, bytes, length);
+    }
+    const base = this.#memory.viewOf(slot);
+    if (transfer.frozen) return FrozenBuffer.issue(this, slot, c, base, start, length, undefined);
+    return IoBuffer.issue(this, slot, c, start === 0 ? base : base.subarray(start), length);
+  }
+
+  /** `BufferPool.flush`. */
+  flush(): void {
+    if (this.#closed) return;
+    this.#cache.flush(this.#global);
+  }
+
+  /** `BufferPool.share`. */
+  share(): BufferPoolDescriptor {
+    if (this.#descriptor === undefined) {
+      throw new MemError('INVALID_ARGUMENT', 'only a pool created with { shared: true } can be shared with workers');
+    }
+    if (this.#closed) throw this.#closedError();
+    return this.#descriptor;
+  }
+
+  /** `BufferPool.close`. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#hotMaxSize = -1;
+    const cache = this.#cache;
+    if (this.shared) {
+      cache.flush(this.#global);
+      this.#cancelExitFlush?.();
+    } else {
+      for (let c = 0; c < this.#classSizes.length; c += 1) {
+        this.#retired[c]! += cache.length(c) + this.#global.length(c);
+      }
+      this.#global.clear();
+      this.#memory.clear();
+    }
+    cache.close();
+    this.#unpublishMetrics();
+  }
+
+  /** `BufferPool.stats`. */
+  stats(): BufferPoolStats {
+    const counters = this.#counters;
+    const classes: BufferClassStats[] = this.#classSizes.map((size, c) => {
+      const created = this.#createdCount(c);
+      const globalFree = this.#global.length(c);
+      const localFree = this.#cache.length(c);
+      return {
+        size,
+        maxBuffers: this.#maxPerClass,
+        created,
+        globalFree,
+        localFree,
+        inUse: Math.max(0, created - globalFree - localFree - this.#retired[c]!),
+        exhausted: counters.exhausted[c]!,
+        hits: { local: counters.hitsLocal[c]!, global: counters.hitsGlobal[c]!, new: counters.hitsNew[c]! },
+      };
+    });
+    return {
+      shared: this.shared,
+      closed: this.#closed,
+      leakDetection: this.#options.leakDetection,
+      workerCacheCapacity: this.#cache.capacity,
+      reservedBytes: this.#memory.reservedBytes,
+      oversized: counters.oversized,
+      bypassed: counters.bypassed,
+      fallbacks: counters.fallbacks,
+      leaks: counters.leaks,
+      transfersInFlight: this.#tickets.inFlight(),
+      classes,
+    };
+  }
+}
