@@ -58,7 +58,8 @@ export interface SharedEpochArenaOptions {
    * Bytes a worker claims from the region at once (with one `Atomics.add`) and then bumps in with
    * plain arithmetic: a power of two from 256 to 1 MiB, or 0 to bump the shared pointer with
    * `Atomics` on every allocation. Allocations larger than a quarter of a chunk always go to the
-   * shared pointer. @defaultValue 16 KiB
+   * shared pointer. A chunk is at most 1/16 of `capacity` (smaller regions get smaller chunks, or
+   * none below 4 KiB). @defaultValue 16 KiB
    */
   readonly chunkSize?: number;
   /**
@@ -235,7 +236,7 @@ export class SharedEpochArena implements Arena {
     control[CAPACITY_UNITS] = capacityUnits;
     control[LIMIT_UNITS] = limit === undefined ? capacityUnits : Math.min(capacityUnits, Math.floor(limit / 8));
     control[HAS_LIMIT] = limit === undefined || limit >= capacityUnits * 8 ? 0 : 1;
-    control[CHUNK_SIZE] = chunkSize;
+    control[CHUNK_SIZE] = effectiveChunkSize(chunkSize, capacity);
     control[MAX_ATTACHMENTS] = maxAttachments;
     Atomics.store(control, MAGIC, MAGIC_VALUE);
     const descriptor: SharedEpochArenaDescriptor = {
@@ -815,6 +816,17 @@ export class SharedEpochArena implements Arena {
       { details: { used, needed: span, limit: this.#limitUnits * 8 } },
     );
   }
+}
+
+/**
+ * A chunk is at most 1/16 of the region, so that one worker cannot take a small region for itself;
+ * below the smallest chunk, allocations bump the shared pointer directly.
+ */
+function effectiveChunkSize(requested: number, capacity: number): number {
+  if (requested === 0) return 0;
+  const cap = 2 ** Math.floor(Math.log2(capacity / 16));
+  const chunk = Math.min(requested, cap);
+  return chunk >= MIN_CHUNK ? chunk : 0;
 }
 
 function lock(control: Int32Array): void {
