@@ -28,6 +28,10 @@ export interface MoveGuard {
   tryBeginMove(owner: number): boolean;
   /** The workspace `owner` now lives at `byteOffset` of segment `segment`'s memory. */
   endMove(owner: number, segment: number, byteOffset: number): void;
+  /** Whether the workspace `owner` is pinned elsewhere now (for memory maps). */
+  isPinned(owner: number): boolean;
+  /** How many workspaces are pinned elsewhere now (for stats and reports). */
+  pinnedCount(): number;
 }
 
 /** What a compaction did. @internal */

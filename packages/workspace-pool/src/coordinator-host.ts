@@ -96,6 +96,15 @@ class CoordinatorHost {
         const slot = hosted.slotOf.get(owner);
         if (slot !== undefined) endMove(table, slot, segment, byteOffset);
       },
+      isPinned: (owner) => {
+        const slot = hosted.slotOf.get(owner);
+        return slot !== undefined && slotPins(table, slot) > 0;
+      },
+      pinnedCount: () => {
+        let pinned = 0;
+        for (const slot of hosted.slotOf.values()) if (slotPins(table, slot) > 0) pinned += 1;
+        return pinned;
+      },
     };
   }
 

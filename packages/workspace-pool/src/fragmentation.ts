@@ -6,6 +6,7 @@
  * This module is browser compatible.
  * @module
  */
+import { assertSize } from '@mem/types';
 import { BLOCK_FREE, type BlockAllocator } from './block-allocator.js';
 
 /** The free space of one segment. */
@@ -41,7 +42,7 @@ export interface FragmentationStats {
 /**
  * `1 - largest / free`, or 0 when `free` is 0.
  * Cost: O(1).
- * @throws never
+ * @throws MemError INVALID_ARGUMENT unless both are byte counts and `largestFreeBlock <= freeBytes`.
  *
  * @example
  * ```ts
@@ -50,6 +51,13 @@ export interface FragmentationStats {
  * ```
  */
 export function fragmentationRatio(largestFreeBlock: number, freeBytes: number): number {
+  assertSize(freeBytes, 'freeBytes');
+  assertSize(largestFreeBlock, 'largestFreeBlock', { max: freeBytes });
+  return ratio(largestFreeBlock, freeBytes);
+}
+
+/** The unchecked ratio, for the pool's own figures. @internal */
+export function ratio(largestFreeBlock: number, freeBytes: number): number {
   return freeBytes === 0 ? 0 : 1 - largestFreeBlock / freeBytes;
 }
 
@@ -77,7 +85,7 @@ export function measureSegment(allocator: BlockAllocator, index: number): Segmen
     freeBytes,
     freeBlocks,
     largestFreeBlock: largest,
-    fragmentation: fragmentationRatio(largest, freeBytes),
+    fragmentation: ratio(largest, freeBytes),
   };
 }
 
@@ -92,7 +100,7 @@ export function combineSegments(segments: readonly SegmentFragmentation[]): Frag
     if (segment.largestFreeBlock > largest) largest = segment.largestFreeBlock;
   }
   return {
-    fragmentation: fragmentationRatio(largest, freeBytes),
+    fragmentation: ratio(largest, freeBytes),
     freeBytes,
     freeBlocks,
     largestFreeBlock: largest,
@@ -134,7 +142,7 @@ export function measureFragmentation(allocator: BlockAllocator): FragmentationSt
       freeBytes: freeBytes[index]!,
       freeBlocks: freeBlocks[index]!,
       largestFreeBlock: largest[index]!,
-      fragmentation: fragmentationRatio(largest[index]!, freeBytes[index]!),
+      fragmentation: ratio(largest[index]!, freeBytes[index]!),
     })),
   );
 }

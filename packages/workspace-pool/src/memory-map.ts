@@ -8,7 +8,8 @@
  */
 import type { BackingKind } from '@mem/types';
 import { BLOCK_FREE, NONE, type BlockAllocator } from './block-allocator.js';
-import { fragmentationRatio } from './fragmentation.js';
+import type { MoveGuard } from './compaction.js';
+import { ratio } from './fragmentation.js';
 
 /** The state of a block in a memory map. */
 export type MemoryMapBlockState = 'free' | 'used' | 'pinned';
@@ -78,6 +79,7 @@ export function takeSnapshot(
   allocator: BlockAllocator,
   pool: string,
   labels: ReadonlyMap<number, string>,
+  guard: MoveGuard | undefined,
 ): MemoryMapSnapshot {
   const segments: MemoryMapSegment[] = [];
   let bytesInUse = 0;
@@ -111,7 +113,7 @@ export function takeSnapshot(
       blocks.push({
         offset: allocator.offset[block]!,
         size,
-        state: allocator.pins[block]! > 0 ? 'pinned' : 'used',
+        state: allocator.pins[block]! > 0 || guard?.isPinned(owner) === true ? 'pinned' : 'used',
         owner,
         requested: allocator.requested[block]!,
         label: labels.get(owner) ?? null,
@@ -128,7 +130,7 @@ export function takeSnapshot(
       bytesInUse: used,
       bytesFree: free,
       largestFreeBlock: segmentLargest,
-      fragmentation: fragmentationRatio(segmentLargest, free),
+      fragmentation: ratio(segmentLargest, free),
       blocks,
     });
   }
@@ -139,7 +141,7 @@ export function takeSnapshot(
     bytesInUse,
     bytesFree,
     largestFreeBlock: largest,
-    fragmentation: fragmentationRatio(largest, bytesFree),
+    fragmentation: ratio(largest, bytesFree),
     liveWorkspaces: live,
     segments,
   };

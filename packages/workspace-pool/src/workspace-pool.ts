@@ -531,7 +531,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       release,
       guard: this.#moveGuard,
     });
-    const report = buildReport(trigger, before, result, core.pinnedBlocks, performance.now() - started);
+    const report = buildReport(trigger, before, result, this.#pinnedCount(), performance.now() - started);
     this.#defragmentations += 1;
     this.#bytesMoved += result.bytesMoved;
     this.#segmentsReleased += result.releasedSegments.length;
@@ -544,6 +544,11 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       report,
     });
     return report;
+  }
+
+  /** Workspaces pinned here or, under a coordinator, by its clients. */
+  #pinnedCount(): number {
+    return this.#core.pinnedBlocks + (this.#moveGuard?.pinnedCount() ?? 0);
   }
 
   /** Installs the coordinator's shared pins. @internal */
@@ -571,7 +576,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       defragmentations: this.#defragmentations,
       hitRate: this.#acquisitions === 0 ? 0 : 1 - this.#expansions / this.#acquisitions,
       liveWorkspaces: core.liveBlocks,
-      pinnedWorkspaces: core.pinnedBlocks,
+      pinnedWorkspaces: this.#pinnedCount(),
       bytesInUse: core.usedBytes,
       bytesRequested: core.requestedBytes,
       peakBytesInUse: this.#peakBytesInUse,
@@ -593,7 +598,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * @throws never
    */
   snapshot(): MemoryMapSnapshot {
-    return takeSnapshot(this.#core, this.name, this.#labels);
+    return takeSnapshot(this.#core, this.name, this.#labels, this.#moveGuard);
   }
 
   /**

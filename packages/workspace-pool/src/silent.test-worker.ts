@@ -1,0 +1,2 @@
+/** A worker that never answers: the coordinator's start must time out on it. */
+setInterval(() => {}, 1000);
