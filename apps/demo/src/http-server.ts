@@ -54,19 +54,46 @@ const DISCARD_LIMIT_FACTOR = 16;
 
 const encoder = new TextEncoder();
 
-/** Writes `text` from a leased buffer that is released once the socket has written it. */
+/** The leases a response's socket has not confirmed yet. */
+const inFlight = new WeakMap<ServerResponse, Set<() => void>>();
+
+/**
+ * Returns a lease's buffer once the socket is done with it: normally from the write callback; for a
+ * socket destroyed with writes pending (a client that went away), from the response's 'close', which
+ * Node emits after the socket's handle has closed and can no longer read the memory. Node drops the
+ * write callbacks of a destroyed socket, so without this the buffers would never come back.
+ */
+function trackLease(res: ServerResponse, release: () => void): () => void {
+  let pending = inFlight.get(res);
+  if (pending === undefined) {
+    const created = new Set<() => void>();
+    pending = created;
+    inFlight.set(res, created);
+    res.once('close', () => {
+      for (const done of [...created]) done();
+    });
+  }
+  const set = pending;
+  let released = false;
+  const done = (): void => {
+    if (released) return;
+    released = true;
+    set.delete(done);
+    release();
+  };
+  set.add(done);
+  return done;
+}
+
+/** Writes `text` from a leased buffer that goes back to the pool once the socket has written it. */
 function writeLeased(io: IoBuffers, res: ServerResponse, text: string, end = false): boolean {
+  // A destroyed socket (the client left) would drop the write and its callback: write nothing.
+  if (res.destroyed || res.socket?.destroyed === true) return false;
   const size = Buffer.byteLength(text);
   const lease = io.lease(size);
   const { written } = encoder.encodeInto(text, lease.bytes);
   const chunk = lease.nodeBuffer(written ?? size);
-  let released = false;
-  const done = (): void => {
-    if (!released) {
-      released = true;
-      lease.release();
-    }
-  };
+  const done = trackLease(res, () => lease.release());
   if (end) {
     res.end(chunk, done);
     return true;

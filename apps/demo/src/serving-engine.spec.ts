@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CompletionListener } from './completion-engine.js';
+import { DEFAULT_DEMO_CONFIG, type DemoConfig } from './demo-config.js';
+import { DemoRuntime } from './demo-runtime.js';
+import { HttpError } from './http-error.js';
+import { generateReference } from './reference-model.js';
+import { PRINTABLE_TOKENS, encodeText } from './tokenizer.js';
+
+const runtimes: DemoRuntime[] = [];
+function runtime(overrides: Partial<DemoConfig> = {}): DemoRuntime {
+  const created = new DemoRuntime({ ...DEFAULT_DEMO_CONFIG, ...overrides }, { log: () => {} });
+  runtimes.push(created);
+  return created;
+}
+afterEach(() => {
+  for (const created of runtimes.splice(0)) created.close();
+});
+
+function collect(): { listener: CompletionListener; tokens: number[]; done: Promise<string> } {
+  const tokens: number[] = [];
+  let resolve!: (reason: string) => void;
+  let reject!: (error: Error) => void;
+  const done = new Promise<string>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { tokens, done, listener: { onToken: (token) => tokens.push(token), onFinish: resolve, onError: reject } };
+}
+
+async function idle(demo: DemoRuntime): Promise<void> {
+  for (let i = 0; i < 200 && demo.engine.busy; i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+const zeroIdle = {
+  trackedRequests: 0,
+  kvBlocksInUse: 0,
+  kvSequences: 0,
+  buffersInUse: 0,
+  liveWorkspaces: 0,
+  workspaceBytesInUse: 0,
+  arenaGuards: 0,
+};
+
+describe('the serving engine', () => {
+  it('streams the tokens the reference model generates, then finishes with length', async () => {
+    const demo = runtime();
+    const prompt = encodeText('Hello, paged world!');
+    const { listener, tokens, done } = collect();
+    const submitted = demo.engine.submit({ promptTokens: prompt, maxTokens: 12 }, listener);
+    expect(submitted.id).toMatch(/^cmpl-/);
+    expect(tokens).toEqual([]); // never from inside submit
+    expect(await done).toBe('length');
+    expect(tokens).toEqual(generateReference(demo.weights, prompt, 12, PRINTABLE_TOKENS));
+    expect(demo.idleState()).toEqual(zeroIdle);
+  });
+
+  it('serves a repeated prompt from the prefix cache and computes only its last block', async () => {
+    const demo = runtime();
+    const prompt = encodeText('A system prompt that is long enough to fill several KV blocks of sixteen tokens. ');
+    const first = collect();
+    demo.engine.submit({ promptTokens: prompt, maxTokens: 4 }, first.listener);
+    await first.done;
+    const prefilled = demo.engine.stats().tokensPrefilled;
+    const second = collect();
+    demo.engine.submit({ promptTokens: prompt, maxTokens: 4 }, second.listener);
+    await second.done;
+    expect(second.tokens).toEqual(first.tokens);
+    expect(demo.engine.stats().tokensPrefilled - prefilled).toBeLessThanOrEqual(16);
+    expect(demo.engine.kv.stats().prefixHitTokens).toBeGreaterThanOrEqual(prompt.length - 16);
+  });
+
+  it('computes every prompt token again with prefix caching off', async () => {
+    const demo = runtime({ prefixCaching: false });
+    const prompt = encodeText('The same prompt twice, with nothing shared between the two requests at all.');
+    for (let i = 0; i < 2; i++) {
+      const run = collect();
+      demo.engine.submit({ promptTokens: prompt, maxTokens: 2 }, run.listener);
+      await run.done;
+    }
+    expect(demo.engine.stats().tokensPrefilled).toBe(2 * prompt.length);
+    expect(demo.engine.kv.stats().prefixHitTokens).toBe(0);
+  });
+
+  it('cancels a running request: no more tokens, its blocks and workspaces freed', async () => {
+    const demo = runtime();
+    const { listener, tokens } = collect();
+    let finished = false;
+    const submitted = demo.engine.submit(
+      { promptTokens: encodeText('cancel me while I am generating'), maxTokens: 400 },
+      { ...listener, onFinish: () => (finished = true) },
+    );
+    while (tokens.length < 3) await new Promise((r) => setTimeout(r, 1));
+    submitted.cancel();
+    submitted.cancel(); // idempotent
+    const count = tokens.length;
+    await idle(demo);
+    expect(tokens.length).toBe(count);
+    expect(finished).toBe(false);
+    expect(demo.engine.stats().cancelled).toBe(1);
+    expect(demo.idleState()).toEqual(zeroIdle);
+  });
+
+  it('cancels a waiting request before it ever runs', async () => {
+    const demo = runtime({ maxRunning: 1 });
+    const first = collect();
+    demo.engine.submit({ promptTokens: encodeText('first'), maxTokens: 30 }, first.listener);
+    const second = collect();
+    const waiting = demo.engine.submit({ promptTokens: encodeText('second'), maxTokens: 30 }, second.listener);
+    waiting.cancel();
+    await first.done;
+    await idle(demo);
+    expect(second.tokens).toEqual([]);
+    expect(demo.idleState()).toEqual(zeroIdle);
+  });
+
+  it('refuses requests past the waiting limit with 503 and Retry-After', () => {
+    const demo = runtime({ maxWaiting: 2 });
+    const listener = collect().listener;
+    demo.engine.submit({ promptTokens: encodeText('a'), maxTokens: 1 }, listener);
+    demo.engine.submit({ promptTokens: encodeText('b'), maxTokens: 1 }, listener);
+    try {
+      demo.engine.submit({ promptTokens: encodeText('c'), maxTokens: 1 }, listener);
+      expect.unreachable('the third request should be refused');
+    } catch (error) {
+      expect(error).toBeInstanceOf(HttpError);
+      expect((error as HttpError).status).toBe(503);
+      expect((error as HttpError).headers['retry-after']).toBe('1');
+    }
+  });
+
+  it('answers a request that can never fit the KV cache with 400, leaving nothing behind', () => {
+    const demo = runtime({ numBlocks: 4 });
+    try {
+      demo.engine.submit({ promptTokens: new Uint8Array(100).fill(65), maxTokens: 10 }, collect().listener);
+      expect.unreachable('the request should not fit');
+    } catch (error) {
+      expect((error as HttpError).status).toBe(400);
+      expect((error as HttpError).code).toBe('context_length_exceeded');
+    }
+    expect(demo.idleState()).toEqual(zeroIdle);
+  });
+
+  it('advances the arena epoch once per step and keeps step metadata there', async () => {
+    const demo = runtime();
+    const run = collect();
+    demo.engine.submit({ promptTokens: encodeText('count my steps'), maxTokens: 5 }, run.listener);
+    await run.done;
+    const totals = demo.totals();
+    expect(totals.steps).toBe(5);
+    expect(demo.arenas.currentEpoch).toBe(5);
+    expect(totals.arenaBytesPerEpoch).toBeGreaterThan(0);
+    expect(totals.workspacePeakBytes).toBeGreaterThan(0);
+  });
+
+  it('refuses new requests once closed and cancels open ones', async () => {
+    const demo = runtime();
+    const run = collect();
+    demo.engine.submit({ promptTokens: encodeText('closing'), maxTokens: 200 }, run.listener);
+    demo.engine.close();
+    expect(() => demo.engine.submit({ promptTokens: encodeText('late'), maxTokens: 1 }, run.listener)).toThrow(
+      /shutting down/,
+    );
+    await idle(demo);
+    expect(demo.idleState().kvSequences).toBe(0);
+  });
+});
