@@ -188,3 +188,14 @@ describe('blockHashChain: bad input', () => {
     expect(formatBlockHash(new Uint32Array([255]), 0, 1)).toBe('000000ff');
   });
 });
+
+describe('fastBlockHasher: bad input', () => {
+  it.each([
+    ['an input that is not a Uint32Array', () => fastBlockHasher.digest([1] as never, 1, new Uint32Array(4), 0)],
+    ['a length past the input', () => fastBlockHasher.digest(new Uint32Array(1), 2, new Uint32Array(4), 0)],
+    ['an out too small', () => fastBlockHasher.digest(new Uint32Array(1), 1, new Uint32Array(3), 0)],
+    ['an offset that overruns out', () => fastBlockHasher.digest(new Uint32Array(1), 1, new Uint32Array(4), 2)],
+  ])('rejects %s with INVALID_ARGUMENT', (_label, call) => {
+    expectMemError(call, 'INVALID_ARGUMENT');
+  });
+});

@@ -18,7 +18,7 @@
  * This module is browser compatible.
  * @module
  */
-import { sha256Words } from './sha256.js';
+import { assertDigestArguments, sha256Words } from './sha256.js';
 
 /**
  * Hashes a message of 32-bit words into `words` 32-bit words. The prefix cache calls it once per
@@ -33,7 +33,8 @@ export interface BlockHasher {
   readonly words: number;
   /**
    * Hashes `input[0..length)` and writes `words` digest words to `out[outOffset..)`.
-   * Must not keep references to its arguments.
+   * Must not keep references to its arguments; the provided hashers throw MemError
+   * INVALID_ARGUMENT for arrays that are not Uint32Arrays or ranges that overrun them.
    */
   digest(input: Uint32Array, length: number, out: Uint32Array, outOffset: number): void;
 }
@@ -58,6 +59,7 @@ function fmix32(h: number): number {
  * Hot path: called once per full block on admission and as blocks fill.
  */
 function murmur128(input: Uint32Array, length: number, out: Uint32Array, outOffset: number): void {
+  assertDigestArguments(input, length, out, outOffset, 4);
   let h1 = SEED;
   let h2 = SEED;
   let h3 = SEED;

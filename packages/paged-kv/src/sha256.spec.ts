@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MemError } from '@mem/types';
 import { sha256, sha256Words } from './sha256.js';
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -41,5 +42,25 @@ describe('sha256', () => {
       expect(out[0]).toBe(0);
       expect(out[9]).toBe(0);
     }
+  });
+});
+
+describe('digest functions: bad input', () => {
+  it.each([
+    ['an input that is not a Uint32Array', () => sha256Words([1] as never, 1, new Uint32Array(8), 0)],
+    ['a length past the input', () => sha256Words(new Uint32Array(2), 3, new Uint32Array(8), 0)],
+    ['a negative length', () => sha256Words(new Uint32Array(2), -1, new Uint32Array(8), 0)],
+    ['a fractional length', () => sha256Words(new Uint32Array(2), 1.5, new Uint32Array(8), 0)],
+    ['an out too small', () => sha256Words(new Uint32Array(2), 2, new Uint32Array(7), 0)],
+    ['an offset that overruns out', () => sha256Words(new Uint32Array(2), 2, new Uint32Array(8), 1)],
+    ['a NaN offset', () => sha256Words(new Uint32Array(2), 2, new Uint32Array(8), Number.NaN)],
+    ['bytes that are a string', () => sha256('abc' as never)],
+    ['bytes that are null', () => sha256(null as never)],
+  ])('rejects %s with INVALID_ARGUMENT', (_label, call) => {
+    expect(call).toThrow(MemError);
+    expect(() => call()).toThrow(/must/);
+    const out = new Uint32Array(8);
+    sha256Words(new Uint32Array([1]), 1, out, 0); // still works
+    expect(out[0]).not.toBe(0);
   });
 });

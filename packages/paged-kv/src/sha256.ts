@@ -8,6 +8,39 @@
  * @module
  */
 
+import { MemError, describeValue } from '@mem/types';
+
+/**
+ * Checks the arguments of a block digest function: `input[0..length)` and `out[outOffset..outOffset+words)`.
+ * @throws MemError INVALID_ARGUMENT otherwise.
+ */
+export function assertDigestArguments(
+  input: Uint32Array,
+  length: number,
+  out: Uint32Array,
+  outOffset: number,
+  words: number,
+): void {
+  if (!(input instanceof Uint32Array) || !(out instanceof Uint32Array)) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `input and out must be Uint32Arrays, got ${describeValue(input)} and ${describeValue(out)}`,
+    );
+  }
+  if (typeof length !== 'number' || length >>> 0 !== length || length > input.length) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `length must be an integer in [0, ${input.length}], got ${describeValue(length)}`,
+    );
+  }
+  if (typeof outOffset !== 'number' || outOffset >>> 0 !== outOffset || outOffset + words > out.length) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `outOffset must leave room for ${words} words in out (length ${out.length}), got ${describeValue(outOffset)}`,
+    );
+  }
+}
+
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
   0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
@@ -75,7 +108,7 @@ const STATE = new Uint32Array(8);
  * words (big-endian word order, as the standard prints them) to `out[outOffset..outOffset+8)`.
  *
  * Cost: O(length), one 64-round compression per 16 words (about 1 microsecond each in V8).
- * @throws never (arguments are trusted: callers validate)
+ * @throws MemError INVALID_ARGUMENT if `input` or `out` is not a Uint32Array or a range overruns it.
  *
  * @example
  * ```ts
@@ -85,6 +118,7 @@ const STATE = new Uint32Array(8);
  * ```
  */
 export function sha256Words(input: Uint32Array, length: number, out: Uint32Array, outOffset: number): void {
+  assertDigestArguments(input, length, out, outOffset, 8);
   STATE.set(INITIAL);
   let i = 0;
   for (; i + 16 <= length; i += 16) {
@@ -110,7 +144,7 @@ export function sha256Words(input: Uint32Array, length: number, out: Uint32Array
 /**
  * SHA-256 of a byte string (for test vectors and for hashing extra keys given as bytes).
  * Cost: O(bytes.length).
- * @throws never
+ * @throws MemError INVALID_ARGUMENT if `bytes` is not a Uint8Array.
  *
  * @example
  * ```ts
@@ -120,6 +154,9 @@ export function sha256Words(input: Uint32Array, length: number, out: Uint32Array
  * ```
  */
 export function sha256(bytes: Uint8Array): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new MemError('INVALID_ARGUMENT', `bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+  }
   const length = bytes.length;
   const paddedWords = (((length + 8) >> 6) + 1) * 16;
   const words = new Uint32Array(paddedWords);
