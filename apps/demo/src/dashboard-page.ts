@@ -99,7 +99,8 @@ export function renderDashboardPage(title: string): string {
   .legend { font-size: 12px; color: #374151; display: flex; flex-wrap: wrap; gap: 10px; margin-top: 4px; }
   .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
   svg.chart { width: 100%; height: 160px; display: block; }
-  #map img { width: 100%; background: #fff; }
+  .wide { grid-column: 1 / -1; }
+  #map img { width: 100%; max-width: 960px; background: #fff; }
   #events { font: 12px ui-monospace, monospace; max-height: 220px; overflow: auto; white-space: pre-wrap; margin: 0; }
   .status { font-size: 12px; color: #6b7280; }
   .err { color: #dc2626; }
@@ -113,8 +114,8 @@ export function renderDashboardPage(title: string): string {
 <div class="tiles" id="tiles"></div>
 <div class="grid" id="charts"></div>
 <div class="grid" style="margin-top:12px">
-  <div class="card" id="map"><h2>Workspace pool memory map (@mem/workspace-pool)</h2><img id="map-img" alt="workspace pool memory map"></div>
-  <div class="card"><h2>Log</h2><pre id="events"></pre></div>
+  <div class="card wide" id="map"><h2>Workspace pool memory map, taken during a step (@mem/workspace-pool)</h2><img id="map-img" alt="workspace pool memory map"></div>
+  <div class="card wide"><h2>Log</h2><pre id="events"></pre></div>
 </div>
 <script>
 'use strict';

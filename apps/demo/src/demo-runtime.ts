@@ -105,8 +105,8 @@ export class DemoRuntime implements ServerRuntime {
         initialSize: 1 << 20,
         maxSize: 256 << 20,
         enableDefragmentation: true,
-        defragThreshold: 0.5,
-        defragCheckInterval: 64,
+        defragThreshold: 0.35,
+        defragCheckInterval: 32,
       }),
       { name: 'activations', metrics: this.sink, logger: (entry) => this.#onWorkspaceLog(entry) },
     );

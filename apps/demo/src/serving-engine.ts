@@ -86,10 +86,11 @@ interface Tracked {
   readonly promptLength: number;
   listener: CompletionListener | undefined;
   emitted: number;
-  /** The request's last logits, `[vocabSize]` floats; lives as long as the request. */
-  readonly logits: Workspace;
-  /** The request's generated tokens, `[maxTokens]` int32; lives as long as the request. */
-  readonly output: Workspace;
+  readonly maxTokens: number;
+  /** The request's last logits, `[vocabSize]` floats; from its admission to its end. */
+  logits: Workspace | undefined;
+  /** The request's generated tokens, `[maxTokens]` int32; from its admission to its end. */
+  output: Workspace | undefined;
 }
 
 /** Continuous batching of completions over a paged KV cache. */
@@ -171,28 +172,15 @@ export class ServingEngine implements CompletionEngine {
       throw error;
     }
     const id = `cmpl-${(this.#nextId++).toString(36).padStart(6, '0')}`;
-    const { workspaces } = this.#options;
-    const { vocabSize } = this.#options.weights.config;
-    let logits: Workspace | undefined;
-    let output: Workspace;
-    try {
-      logits = workspaces.acquire(vocabSize * 4, { label: `${id}:logits` });
-      output = workspaces.acquire(input.maxTokens * 4, { label: `${id}:output` });
-    } catch (error) {
-      logits?.release();
-      this.scheduler.cancel(request);
-      throw new HttpError(503, `no memory for the request's sampling state: ${(error as Error).message}`, {
-        headers: { 'retry-after': '1' },
-      });
-    }
     const tracked: Tracked = {
       id,
       submittedAt: performance.now(),
       promptLength: input.promptTokens.length,
+      maxTokens: input.maxTokens,
       listener,
       emitted: 0,
-      logits,
-      output,
+      logits: undefined,
+      output: undefined,
     };
     this.#tracked.set(request, tracked);
     this.#submitted++;
@@ -250,6 +238,7 @@ export class ServingEngine implements CompletionEngine {
       for (const entry of step.entries) if (entry.samples) logitCount++;
       const ids = step.entries.map((entry) => this.#tracked.get(entry.request)!.id);
       const memory = resources.beginStep(rows, logitCount, step.entries, ids);
+      for (const request of step.admitted) this.#acquireSamplingState(this.#tracked.get(request)!);
       this.#fillRows(step, memory.tokens, memory.positions, memory.logitRows, memory.rowEntry);
       this.#attention.prepare(step, memory.rowEntry);
       forward(
@@ -267,11 +256,11 @@ export class ServingEngine implements CompletionEngine {
         const tracked = this.#tracked.get(entry.request)!;
         // The request's own workspaces keep what it sampled from and what it generated. Views are
         // re-resolved through the handles every time: a defragmentation may have moved them.
-        const logits = tracked.logits.float32();
+        const logits = tracked.logits!.float32();
         logits.set(memory.scratch.logits.subarray(logit * vocabSize, (logit + 1) * vocabSize));
         const token = argmaxAllowed(logits, 0, vocabSize, this.#options.allowedTokens);
         this.#sampled[e] = token;
-        tracked.output.int32()[tracked.emitted] = token;
+        tracked.output!.int32()[tracked.emitted] = token;
         logit++;
         sampledCount++;
       }
@@ -383,8 +372,24 @@ export class ServingEngine implements CompletionEngine {
   /** Drops a request that ended and gives its sampling state back to the workspace pool. */
   #forget(request: ScheduledRequest, tracked: Tracked): void {
     this.#tracked.delete(request);
-    tracked.logits.release();
-    tracked.output.release();
+    tracked.logits?.release();
+    tracked.output?.release();
+    tracked.logits = undefined;
+    tracked.output = undefined;
+  }
+
+  /**
+   * A request gets its sampling state when the scheduler first admits it, not when it is submitted:
+   * a waiting request holds no memory. It is acquired while the step's scratch is held, so it lands
+   * wherever the pool finds room among the activations; when the step's scratch goes back, the
+   * requests' state stays scattered, and the pool's defragmentation (on a miss, past the threshold,
+   * or when the engine goes idle) compacts it.
+   */
+  #acquireSamplingState(tracked: Tracked): void {
+    if (tracked.logits !== undefined) return; // readmitted after a preemption: it kept its state
+    const { workspaces } = this.#options;
+    tracked.logits = workspaces.acquire(this.#options.weights.config.vocabSize * 4, { label: `${tracked.id}:logits` });
+    tracked.output = workspaces.acquire(tracked.maxTokens * 4, { label: `${tracked.id}:output` });
   }
 
   #queueStep(): void {
