@@ -17,6 +17,7 @@ type Op =
   | { kind: 'free'; pick: number }
   | { kind: 'freeMany'; picks: number[] }
   | { kind: 'freeSequence'; picks: number[] }
+  | { kind: 'freeTooMany'; picks: number[]; sequence: boolean }
   | { kind: 'register'; pick: number; key: number }
   | { kind: 'tryAcquire'; key: number }
   | { kind: 'clear' };
@@ -194,6 +195,23 @@ function apply(real: BlockAllocator, model: Model, op: Op): void {
         const ordered = model.reuse === 'lru' ? [...blocks].reverse() : blocks;
         for (const b of ordered) model.release(b);
       }
+      return;
+    }
+    case 'freeTooMany': {
+      // Valid listings followed by one listing too many: throws, and nothing changes.
+      const remaining = [...model.holders];
+      const blocks: number[] = [];
+      for (const pick of op.picks) {
+        if (remaining.length === 0) break;
+        blocks.push(remaining.splice(pick % remaining.length, 1)[0]!);
+      }
+      const extra = blocks.length > 0 ? blocks[0]! : 0;
+      const listed = [
+        ...blocks,
+        ...Array.from({ length: model.refs(extra) - blocks.filter((b) => b === extra).length + 1 }, () => extra),
+      ];
+      const call = op.sequence ? () => real.freeSequence([...listed].reverse()) : () => real.freeMany(listed);
+      expect(call).toThrow(MemError);
       return;
     }
     case 'register': {

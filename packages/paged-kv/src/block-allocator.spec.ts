@@ -314,7 +314,13 @@ describe('BlockAllocator: errors', () => {
     expectMemError(() => a.free(b), 'DOUBLE_FREE');
     const c = a.allocate();
     const d = a.allocate();
+    a.registerBlockHash(d, digest(9));
+    const order = a.evictionOrder();
     expectMemError(() => a.freeMany([d, c, c]), 'DOUBLE_FREE');
+    expectMemError(() => a.freeSequence([c, c, d]), 'DOUBLE_FREE');
+    expectMemError(() => a.freeMany([d, c, 99]), 'INVALID_ARGUMENT');
+    expect(a.evictionOrder()).toEqual(order);
+    expect(a.cachedFreeCount).toBe(0);
     expect(a.refCount(c)).toBe(1);
     expect(a.refCount(d)).toBe(1);
     expect(a.freeCount).toBe(2);

@@ -301,9 +301,7 @@ export class BlockAllocator {
    * @throws MemError DOUBLE_FREE if a block would drop below zero. Nothing changes when it throws.
    */
   freeMany(blocks: ArrayLike<number>): void {
-    const length = this.#listLength(blocks, 'blocks');
-    this.#dropReferences(blocks, length);
-    for (let i = 0; i < length; i += 1) this.#releaseIfUnreferenced(blocks[i]!);
+    this.#freeListed(blocks, this.#listLength(blocks, 'blocks'), false);
   }
 
   /**
@@ -319,9 +317,7 @@ export class BlockAllocator {
     if (typeof count !== 'number' || count >>> 0 !== count || count > length) {
       assertInteger(count, 'count', { min: 0, max: length }); // throws the standard message
     }
-    this.#dropReferences(blocks, count);
-    if (this.#lifo) for (let i = 0; i < count; i += 1) this.#releaseIfUnreferenced(blocks[i]!);
-    else for (let i = count - 1; i >= 0; i -= 1) this.#releaseIfUnreferenced(blocks[i]!);
+    this.#freeListed(blocks, count, !this.#lifo);
   }
 
   /**
@@ -634,34 +630,46 @@ export class BlockAllocator {
   }
 
   /**
-   * First pass of a bulk free: validates `blocks[0..count)` and drops one reference per listing,
-   * without touching the free order. On a bad index or a count that would go below zero it puts
-   * the dropped references back and throws, so nothing changes. The caller then calls
-   * `#releaseIfUnreferenced` on each listed block in the order it wants them freed.
+   * Drops one reference per listing of `blocks[0..count)` (from the end when `reverse`), exactly as
+   * calls of `free` in that order would. On a bad index or a double free it undoes the listings
+   * already applied, newest first (a block released by an undone listing is then on top of its
+   * free structure, so taking it back is O(1)), and throws: nothing changes.
    */
-  #dropReferences(blocks: ArrayLike<number>, count: number): void {
+  #freeListed(blocks: ArrayLike<number>, count: number, reverse: boolean): void {
     const state = this.#state;
     const capacity = this.capacity;
-    for (let i = 0; i < count; i += 1) {
+    for (let k = 0; k < count; k += 1) {
+      const i = reverse ? count - 1 - k : k;
       const block = blocks[i]!;
       let failure: MemError | undefined;
       if (typeof block !== 'number' || block >>> 0 !== block || block >= capacity) {
         failure = this.#badBlock(block, `blocks[${i}]`);
-      } else if ((state[block]! & REFS) === 0) {
-        failure = this.#doubleFree(block);
+      } else {
+        const word = state[block]!;
+        const refs = word & REFS;
+        if (refs > 1) state[block] = word - 1;
+        else if (refs === 1) this.#release(block, word);
+        else failure = this.#doubleFree(block);
       }
       if (failure !== undefined) {
-        for (let j = 0; j < i; j += 1) state[blocks[j]!]! += 1;
+        for (let u = k - 1; u >= 0; u -= 1) this.#undoFree(blocks[reverse ? count - 1 - u : u]!);
         throw failure;
       }
-      state[block]! -= 1;
     }
   }
 
-  /** Second pass of a bulk free: a live block (not in the free order) left without reference becomes free. */
-  #releaseIfUnreferenced(block: number): void {
-    const state = this.#state[block]!;
-    if ((state & (REFS | WHERE)) === 0) this.#release(block, state);
+  /** Takes back one reference dropped by `#freeListed`, the most recent one not yet undone. */
+  #undoFree(block: number): void {
+    const word = this.#state[block]!;
+    if ((word & REFS) > 0) {
+      this.#state[block] = word + 1;
+      return;
+    }
+    if ((word & WHERE) === IN_STACK)
+      this.#stackTop -= 1; // it is on top
+    else this.#unlink(block);
+    this.#state[block] = (word & HASHED) | 1;
+    this.#inUse += 1;
   }
 
   #listLength(blocks: ArrayLike<number>, name: string): number {
