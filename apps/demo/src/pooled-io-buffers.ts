@@ -5,6 +5,7 @@
  * @module
  */
 import type { BufferPool } from '@mem/buffer-pool';
+import { toNodeBuffer } from '@mem/buffer-pool/node';
 import type { IoBuffers, IoLease } from './io-buffers.js';
 
 /** {@link IoBuffers} over a `BufferPool`. */
@@ -23,7 +24,7 @@ export class PooledIoBuffers implements IoBuffers {
       bytes: buffer.capacityBytes,
       nodeBuffer: (length) => {
         buffer.length = length;
-        return Buffer.from(buffer.arrayBuffer, buffer.byteOffset, length);
+        return toNodeBuffer(buffer);
       },
       release: () => buffer.release(),
     };
