@@ -93,14 +93,14 @@ export function resolveInstanceOptions(options: unknown, allowed: readonly strin
   ) {
     throw new MemError('INVALID_ARGUMENT', `options.metrics must be a MetricsSink, got ${describeValue(metrics)}`);
   }
-  const leakDetection = given.leakDetection ?? 'sampled';
+  const leakDetection = given.leakDetection === undefined ? 'sampled' : given.leakDetection;
   if (!LEAK_DETECTION_LEVELS.includes(leakDetection)) {
     throw new MemError(
       'INVALID_ARGUMENT',
       `options.leakDetection must be one of ${LEAK_DETECTION_LEVELS.join(', ')}, got ${describeValue(leakDetection)}`,
     );
   }
-  const leakSampleInterval = given.leakSampleInterval ?? 128;
+  const leakSampleInterval = given.leakSampleInterval === undefined ? 128 : given.leakSampleInterval;
   if (
     typeof leakSampleInterval !== 'number' ||
     !Number.isInteger(leakSampleInterval) ||
@@ -112,7 +112,7 @@ export function resolveInstanceOptions(options: unknown, allowed: readonly strin
       `options.leakSampleInterval must be an integer in [1, ${0x3fffffff}], got ${describeValue(leakSampleInterval)}`,
     );
   }
-  const onLeak = given.onLeak ?? warnLeak;
+  const onLeak = given.onLeak === undefined ? warnLeak : given.onLeak;
   if (typeof onLeak !== 'function') {
     throw new MemError('INVALID_ARGUMENT', `options.onLeak must be a function, got ${describeValue(onLeak)}`);
   }

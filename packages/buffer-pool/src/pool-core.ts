@@ -203,7 +203,13 @@ export class PoolCore implements BufferOwner {
 
   /** `BufferPool.alloc`. */
   alloc(capacity: number): IoBuffer {
-    if (capacity >>> 0 === capacity && capacity <= this.#hotMaxSize && capacity >= this.#poolMinSize) {
+    // typeof first: `>>> 0` would throw on a bigint or a symbol, and run user code on an object.
+    if (
+      typeof capacity === 'number' &&
+      capacity >>> 0 === capacity &&
+      capacity <= this.#hotMaxSize &&
+      capacity >= this.#poolMinSize
+    ) {
       const c = capacity <= this.#minSize ? 0 : 32 - Math.clz32(capacity - 1) - this.#minShift;
       const tops = this.#cacheTops;
       const top = tops[c]!;
@@ -219,7 +225,13 @@ export class PoolCore implements BufferOwner {
 
   /** `BufferPool.tryAlloc`. */
   tryAlloc(capacity: number): IoBuffer {
-    if (capacity >>> 0 === capacity && capacity <= this.#hotMaxSize && capacity >= this.#poolMinSize) {
+    // typeof first: `>>> 0` would throw on a bigint or a symbol, and run user code on an object.
+    if (
+      typeof capacity === 'number' &&
+      capacity >>> 0 === capacity &&
+      capacity <= this.#hotMaxSize &&
+      capacity >= this.#poolMinSize
+    ) {
       const c = capacity <= this.#minSize ? 0 : 32 - Math.clz32(capacity - 1) - this.#minShift;
       const tops = this.#cacheTops;
       const top = tops[c]!;
@@ -235,7 +247,13 @@ export class PoolCore implements BufferOwner {
 
   /** `BufferPool.allocZeroed`. */
   allocZeroed(length: number): IoBuffer {
-    if (length >>> 0 === length && length <= this.#hotMaxSize && length >= this.#poolMinSize) {
+    // typeof first: `>>> 0` would throw on a bigint or a symbol, and run user code on an object.
+    if (
+      typeof length === 'number' &&
+      length >>> 0 === length &&
+      length <= this.#hotMaxSize &&
+      length >= this.#poolMinSize
+    ) {
       const c = length <= this.#minSize ? 0 : 32 - Math.clz32(length - 1) - this.#minShift;
       const tops = this.#cacheTops;
       const top = tops[c]!;
@@ -246,7 +264,7 @@ export class PoolCore implements BufferOwner {
         const view = this.#views[slot]!;
         // A reused slot holds old bytes: zero the readable range only.
         view.fill(0, 0, length);
-        return IoBuffer.issue(this, slot, c, view, length);
+        return IoBuffer.issue(this, slot, c, view, length >>> 0);
       }
     }
     return this.#allocSlow(length, ZEROED);
@@ -254,7 +272,13 @@ export class PoolCore implements BufferOwner {
 
   /** `BufferPool.tryAllocZeroed`. */
   tryAllocZeroed(length: number): IoBuffer {
-    if (length >>> 0 === length && length <= this.#hotMaxSize && length >= this.#poolMinSize) {
+    // typeof first: `>>> 0` would throw on a bigint or a symbol, and run user code on an object.
+    if (
+      typeof length === 'number' &&
+      length >>> 0 === length &&
+      length <= this.#hotMaxSize &&
+      length >= this.#poolMinSize
+    ) {
       const c = length <= this.#minSize ? 0 : 32 - Math.clz32(length - 1) - this.#minShift;
       const tops = this.#cacheTops;
       const top = tops[c]!;
@@ -264,7 +288,7 @@ export class PoolCore implements BufferOwner {
         this.#hitsLocal[c]! += 1;
         const view = this.#views[slot]!;
         view.fill(0, 0, length);
-        return IoBuffer.issue(this, slot, c, view, length);
+        return IoBuffer.issue(this, slot, c, view, length >>> 0);
       }
     }
     return this.#allocSlow(length, ZEROED | STRICT);
@@ -297,6 +321,7 @@ export class PoolCore implements BufferOwner {
     }
     if (this.#closed) throw this.#closedError();
     const zeroed = (mode & ZEROED) !== 0;
+    request += 0; // -0 becomes 0
     const length = zeroed ? request : 0;
     if (request < this.#poolMinSize) {
       this.#counters.bypassed += 1;

@@ -1,0 +1,238 @@
+/**
+ * The bad-input matrix of DESIGN.md for every entry point that takes an argument: negative, zero,
+ * NaN, Infinity, fractional, huge, wrong-type, foreign and released arguments each get their
+ * MemError code, and the pool is unchanged and still works afterwards.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemError, type MemErrorCode } from '@mem/types';
+import { BufferPool } from './buffer-pool.js';
+import { BufferPoolConfig } from './buffer-pool-config.js';
+import type { BufferPoolStats } from './buffer-pool-stats.js';
+import type { BufferTransfer } from './buffer-transfer.js';
+import { FrozenBuffer } from './frozen-buffer.js';
+import { IoBuffer } from './io-buffer.js';
+
+const config = BufferPoolConfig.from({ minSize: 1024, maxSize: 4096, maxPerClass: 4 });
+
+function codeOf(action: () => unknown): MemErrorCode | 'no error' | 'not a MemError' {
+  try {
+    action();
+    return 'no error';
+  } catch (error) {
+    return error instanceof MemError ? error.code : 'not a MemError';
+  }
+}
+
+/** The state of a pool, without the counters that failed requests legitimately bump. */
+function state(pool: BufferPool): unknown {
+  const stats: BufferPoolStats = pool.stats();
+  return stats.classes.map(({ size, created, globalFree, localFree, inUse }) => ({
+    size,
+    created,
+    globalFree,
+    localFree,
+    inUse,
+  }));
+}
+
+function expectStillWorks(pool: BufferPool): void {
+  const buffer = pool.tryAlloc(1024);
+  expect(buffer.isPooled).toBe(true);
+  buffer.write([1]);
+  buffer.release();
+}
+
+const wrongTypes: [string, unknown][] = [
+  ['a numeric string', '1024'],
+  ['null', null],
+  ['undefined', undefined],
+  ['an object', {}],
+  ['an array', [1024]],
+  ['a bigint', 1024n],
+  ['a boolean', true],
+  ['a symbol', Symbol('size')],
+  ['a function', () => 1024],
+];
+
+const badSizes: [string, unknown][] = [
+  ['negative', -1],
+  ['negative zero... is zero', -0],
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['-Infinity', -Infinity],
+  ['fractional', 1.5],
+  ['beyond the safe integers', 2 ** 53],
+  ...wrongTypes,
+];
+
+describe('bad input', () => {
+  const entryPoints: [string, (pool: BufferPool, value: never) => unknown][] = [
+    ['alloc', (pool, value) => pool.alloc(value)],
+    ['tryAlloc', (pool, value) => pool.tryAlloc(value)],
+    ['allocZeroed', (pool, value) => pool.allocZeroed(value)],
+    ['tryAllocZeroed', (pool, value) => pool.tryAllocZeroed(value)],
+  ];
+
+  for (const [name, call] of entryPoints) {
+    describe(name, () => {
+      it('rejects negative, NaN, infinite, fractional, unsafe and wrongly typed sizes with INVALID_ARGUMENT', () => {
+        const pool = new BufferPool(config, { leakDetection: 'off' });
+        pool.tryAlloc(2048).release();
+        const before = state(pool);
+        for (const [label, value] of badSizes) {
+          if (label.startsWith('negative zero')) continue;
+          expect(
+            codeOf(() => call(pool, value as never)),
+            label,
+          ).toBe('INVALID_ARGUMENT');
+        }
+        expect(state(pool)).toEqual(before);
+        expectStillWorks(pool);
+      });
+
+      it('serves zero (and negative zero) from the smallest class', () => {
+        const pool = new BufferPool(config, { leakDetection: 'off' });
+        for (const zero of [0, -0]) {
+          const buffer = call(pool, zero as never) as IoBuffer;
+          expect(buffer.capacity).toBe(1024);
+          expect(buffer.length).toBe(0);
+          buffer.release();
+        }
+      });
+
+      it('handles a huge but valid size without touching the pool', () => {
+        const pool = new BufferPool(config, { leakDetection: 'off' });
+        const before = state(pool);
+        const strict = name.startsWith('try');
+        // 2^45 bytes: larger than any class; the untracked fallback cannot be allocated either.
+        expect(codeOf(() => call(pool, (2 ** 45) as never))).toBe(strict ? 'OVERSIZED' : 'EXHAUSTED');
+        expect(state(pool)).toEqual(before);
+        expectStillWorks(pool);
+      });
+
+      it('refuses to allocate from a closed pool with USE_AFTER_RELEASE', () => {
+        const pool = new BufferPool(config, { leakDetection: 'off' });
+        pool.close();
+        expect(codeOf(() => call(pool, 1024 as never))).toBe('USE_AFTER_RELEASE');
+        // Bad arguments are still reported as such.
+        expect(codeOf(() => call(pool, -1 as never))).toBe('INVALID_ARGUMENT');
+      });
+    });
+  }
+
+  it('new BufferPool rejects bad configurations and options with INVALID_ARGUMENT', () => {
+    const badConfigs: unknown[] = [
+      5,
+      'network',
+      [],
+      true,
+      () => config,
+      { minSize: -1 },
+      { maxSize: 1.5 },
+      { bogus: 1 },
+    ];
+    for (const value of badConfigs) expect(codeOf(() => new BufferPool(value as never))).toBe('INVALID_ARGUMENT');
+    const badOptions: unknown[] = [
+      null,
+      5,
+      'shared',
+      [],
+      { shared: 'yes' },
+      { shared: 1 },
+      { leakDetection: 'always' },
+      { leakDetection: null },
+      { leakSampleInterval: 0 },
+      { leakSampleInterval: -1 },
+      { leakSampleInterval: NaN },
+      { leakSampleInterval: Infinity },
+      { leakSampleInterval: 1.5 },
+      { leakSampleInterval: 2 ** 40 },
+      { leakSampleInterval: '8' },
+      { onLeak: 'log' },
+      { metrics: {} },
+      { metrics: null },
+      { unknownOption: true },
+    ];
+    for (const value of badOptions) {
+      expect(
+        codeOf(() => new BufferPool(config, value as never)),
+        JSON.stringify(value),
+      ).toBe('INVALID_ARGUMENT');
+    }
+  });
+
+  it('BufferPool.attach rejects what share() did not make, and bad options', () => {
+    const pool = new BufferPool(config, { shared: true, leakDetection: 'off' });
+    const descriptor = pool.share();
+    const before = state(pool);
+    for (const value of [undefined, null, 0, -1, NaN, 'pool', [], {}, { ...descriptor, version: NaN }]) {
+      expect(codeOf(() => BufferPool.attach(value as never))).toBe('INVALID_ARGUMENT');
+    }
+    // A descriptor of another pool is that pool: attaching to it is legitimate.
+    const other = new BufferPool(config, { shared: true }).share();
+    BufferPool.attach(other).close();
+    for (const options of [null, 5, { leakDetection: 'x' }, { shared: true }]) {
+      expect(codeOf(() => BufferPool.attach(descriptor, options as never))).toBe('INVALID_ARGUMENT');
+    }
+    expect(state(pool)).toEqual(before);
+    expectStillWorks(pool);
+  });
+
+  it('adopt rejects malformed, foreign, replayed and released descriptors with their codes', () => {
+    const pool = new BufferPool(config, { leakDetection: 'off' });
+    const foreign = new BufferPool(config, { leakDetection: 'off' }).alloc(1024).transfer();
+    const adopted = pool.alloc(1024).transfer();
+    pool.adopt(adopted).release();
+    const pending = pool.alloc(1024).transfer();
+    const before = state(pool);
+    const cases: [unknown, MemErrorCode][] = [
+      [-1, 'INVALID_ARGUMENT'],
+      [0, 'INVALID_ARGUMENT'],
+      [NaN, 'INVALID_ARGUMENT'],
+      [Infinity, 'INVALID_ARGUMENT'],
+      [1.5, 'INVALID_ARGUMENT'],
+      [2 ** 60, 'INVALID_ARGUMENT'],
+      ...wrongTypes.map(([, value]) => [value, 'INVALID_ARGUMENT'] as [unknown, MemErrorCode]),
+      [{ ...pending, slot: -5 }, 'INVALID_ARGUMENT'],
+      [{ ...pending, length: Infinity }, 'INVALID_ARGUMENT'],
+      [{ ...pending, capacity: 1.5 }, 'INVALID_ARGUMENT'],
+      [{ ...pending, poolId: NaN }, 'INVALID_ARGUMENT'],
+      [foreign, 'FOREIGN_HANDLE'],
+      [adopted, 'STALE_HANDLE'],
+    ];
+    for (const [value, code] of cases) expect(codeOf(() => pool.adopt(value as BufferTransfer))).toBe(code);
+    expect(state(pool)).toEqual(before);
+    pool.adopt(pending).release();
+    expectStillWorks(pool);
+  });
+
+  it('handles refuse released arguments and bad values, leaving the pool unchanged', () => {
+    const pool = new BufferPool(config, { leakDetection: 'off' });
+    const buffer = pool.alloc(1024);
+    const frozen = pool.alloc(1024).freeze();
+    const before = state(pool);
+    for (const value of [-1, 1025, NaN, Infinity, 0.5, 2 ** 53, ...wrongTypes.map(([, v]) => v)]) {
+      expect(codeOf(() => (buffer.length = value as number))).toBe('INVALID_ARGUMENT');
+      // `undefined` means "omitted" for slice bounds, as for Array.prototype.slice.
+      if (value === undefined) continue;
+      expect(codeOf(() => frozen.slice(value as number))).toBe('INVALID_ARGUMENT');
+      expect(codeOf(() => frozen.slice(0, value as number))).toBe('INVALID_ARGUMENT');
+    }
+    for (const value of [-1, NaN, 'bytes', null, undefined, {}, 5n]) {
+      expect(codeOf(() => buffer.write(value as never))).toBe('INVALID_ARGUMENT');
+    }
+    for (const value of [undefined, null, 0, 'frozen', {}, buffer]) {
+      expect(codeOf(() => IoBuffer.tryFromFrozen(value as never))).toBe('INVALID_ARGUMENT');
+    }
+    expect(state(pool)).toEqual(before);
+    buffer.release();
+    frozen.release();
+    expect(codeOf(() => IoBuffer.tryFromFrozen(frozen))).toBe('USE_AFTER_RELEASE');
+    expect(codeOf(() => buffer.freeze())).toBe('USE_AFTER_RELEASE');
+    expect(codeOf(() => frozen.clone())).toBe('USE_AFTER_RELEASE');
+    expect(codeOf(() => buffer.release())).toBe('DOUBLE_FREE');
+    expect(codeOf(() => frozen.release())).toBe('DOUBLE_FREE');
+    expect(frozen).toBeInstanceOf(FrozenBuffer);
+    expectStillWorks(pool);
+  });
+});
