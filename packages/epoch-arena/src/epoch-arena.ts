@@ -108,9 +108,9 @@ export class EpochArena implements Arena {
 
   // Block bookkeeping: touched when a block fills, at reset and by the handle check's range test.
   /** The blocks of this generation; a handle's block field indexes it. */
-  #blocks: Uint8Array[] = [];
+  readonly #blocks: Uint8Array[] = [];
   /** Bytes used of each block of `#blocks`; the current block's entry is stale (see `#pos`). */
-  #used: number[] = [];
+  readonly #used: number[] = [];
   /** Index of the current regular block in `#blocks`, or -1. */
   #current = -1;
   /** Regular blocks kept for reuse and not yet used in this generation. */
@@ -234,7 +234,8 @@ export class EpochArena implements Arena {
         return (this.#tagLow + size) * ADDRESS_SPAN + (this.#base | (start >>> 3));
       }
     }
-    return this.#allocateSlow(size, align, undefined);
+    this.#allocateSlow(size, align, undefined);
+    return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
   /**
@@ -266,7 +267,8 @@ export class EpochArena implements Arena {
       }
     }
     const source = assertBytes(bytes, 'bytes');
-    return this.#allocateSlow(source.length, undefined, source);
+    this.#allocateSlow(source.length, undefined, source);
+    return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
   /**
@@ -301,7 +303,8 @@ export class EpochArena implements Arena {
       }
     }
     const source = assertKey(key);
-    return this.#allocateSlow(source.length, KEY_ALIGNMENT, source);
+    this.#allocateSlow(source.length, KEY_ALIGNMENT, source);
+    return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
   /**
@@ -471,8 +474,9 @@ export class EpochArena implements Arena {
 
     this.#spares = regular;
     this.#capacity = capacity;
-    this.#blocks = [];
-    this.#used = [];
+    // Emptied in place: a fresh [] would have another elements kind and deoptimize the callers.
+    this.#blocks.length = 0;
+    this.#used.length = 0;
     this.#current = -1;
     this.#oversizedBlocks = 0;
     this.#block = NO_BLOCK;
@@ -571,45 +575,55 @@ export class EpochArena implements Arena {
   // to the next block, oversized blocks, the allocation limit.
   // ---------------------------------------------------------------------------------------------
 
-  #allocateSlow(size: unknown, align: unknown, source: Uint8Array | undefined): ArenaHandle {
+  /**
+   * The slow path of every allocation. It leaves the handle's two halves in `#issuedTop` and
+   * `#issuedAddress` (small integers) rather than returning the handle: a double returned from here
+   * would meet the hot path's double in the caller and, once V8 inlines this path there, force a
+   * heap-allocated number on every allocation.
+   */
+  #allocateSlow(size: unknown, align: unknown, source: Uint8Array | undefined): void {
     // A failed call changes nothing: every check and every throwing step comes before a state change.
     const checkedSize = assertAllocationSize(size);
     const alignment = resolveAlignment(align);
     const header = checkedSize >= LENGTH_ESCAPE ? HEADER_SIZE : 0;
 
-    let handle = this.#limit > 0 ? this.#bumpCurrent(checkedSize, alignment, header) : -1;
-    if (handle < 0) {
-      handle =
-        alignUpTo(header, alignment) + checkedSize <= this.#blockSize
-          ? this.#bumpNewBlock(checkedSize, alignment, header)
-          : this.#allocateOversized(checkedSize, alignment);
+    const fitted = this.#limit > 0 && this.#bumpCurrent(checkedSize, alignment, header);
+    if (!fitted) {
+      if (alignUpTo(header, alignment) + checkedSize <= this.#blockSize) {
+        this.#bumpNewBlock(checkedSize, alignment, header);
+      } else {
+        this.#allocateOversized(checkedSize, alignment);
+      }
     }
     if (source !== undefined) {
-      this.#blocks[this.#resolvedBlock]!.set(source, this.#resolvedOffset);
+      this.#blocks[this.#issuedBlock]!.set(source, this.#issuedStart);
     }
     this.#allocationCount += 1;
     this.#bytesAllocated += checkedSize;
-    return handle;
   }
 
-  /** Index of the block the last slow-path allocation went to. */
-  #resolvedBlock = 0;
+  /** The last slow-path allocation: `tag << 9 | length` and address (the handle's halves), block and start. */
+  #issuedTop = 0;
+  #issuedAddress = 0;
+  #issuedBlock = 0;
+  #issuedStart = 0;
 
-  /** Bumps in the current block; returns the handle, or -1 if it does not fit. */
-  #bumpCurrent(size: number, alignment: number, header: number): number {
+  /** Bumps in the current block; false if it does not fit. */
+  #bumpCurrent(size: number, alignment: number, header: number): boolean {
     let start = alignUpTo(this.#pos + header, alignment);
     const end = start + size;
-    if (end > this.#limit) return -1;
+    if (end > this.#limit) return false;
     if (start >= this.#limit) {
       // Only a zero-length allocation gets here: it fits anywhere, and the block end is no address.
       start = 0;
     } else {
       this.#pos = alignUpTo(end, MIN_ALIGNMENT);
     }
-    return this.#issue(this.#current, start, size);
+    this.#issue(this.#current, start, size);
+    return true;
   }
 
-  #bumpNewBlock(size: number, alignment: number, header: number): number {
+  #bumpNewBlock(size: number, alignment: number, header: number): void {
     const needed = alignUpTo(header, alignment) + size;
     const block = this.#takeRegularBlock(needed);
     if (this.#current >= 0) this.#used[this.#current] = this.#pos;
@@ -621,9 +635,9 @@ export class EpochArena implements Arena {
     this.#base = index << this.#offsetBits;
     this.#pos = 0;
     this.#limit = block.length;
-    const handle = this.#bumpCurrent(size, alignment, header);
-    if (handle < 0) throw new Error(`internal: ${size} bytes did not fit a fresh block of ${block.length}`);
-    return handle;
+    if (!this.#bumpCurrent(size, alignment, header)) {
+      throw new Error(`internal: ${size} bytes did not fit a fresh block of ${block.length}`);
+    }
   }
 
   /** A spare block of at least `needed` bytes, or a new one within the limit. */
@@ -647,7 +661,7 @@ export class EpochArena implements Arena {
     return block;
   }
 
-  #allocateOversized(size: number, alignment: number): number {
+  #allocateOversized(size: number, alignment: number): void {
     this.#assertBlockIndexLeft();
     const dataOffset = alignment > HEADER_SIZE ? alignment : HEADER_SIZE;
     const total = dataOffset + size;
@@ -659,20 +673,21 @@ export class EpochArena implements Arena {
     const index = this.#blocks.length;
     this.#blocks.push(block);
     this.#used.push(total);
-    return this.#issue(index, dataOffset, size);
+    this.#issue(index, dataOffset, size);
   }
 
-  /** Writes the header of a long allocation and packs its handle. */
-  #issue(index: number, start: number, size: number): number {
+  /** Writes the header of a long allocation and records the handle's halves. */
+  #issue(index: number, start: number, size: number): void {
     const block = this.#blocks[index]!;
     let length = size;
     if (size >= LENGTH_ESCAPE) {
       writeHeader(block, start - HEADER_SIZE, size, this.#tagLow >> 9);
       length = LENGTH_ESCAPE;
     }
-    this.#resolvedBlock = index;
-    this.#resolvedOffset = start;
-    return (this.#tagLow + length) * ADDRESS_SPAN + ((index << this.#offsetBits) | (start >>> 3));
+    this.#issuedBlock = index;
+    this.#issuedStart = start;
+    this.#issuedTop = this.#tagLow + length;
+    this.#issuedAddress = (index << this.#offsetBits) | (start >>> 3);
   }
 
   #assertBlockIndexLeft(): void {

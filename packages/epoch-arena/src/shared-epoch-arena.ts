@@ -358,7 +358,8 @@ export class SharedEpochArena implements Arena {
         return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
       }
     }
-    return this.#allocateSlow(size, align, undefined);
+    this.#allocateSlow(size, align, undefined);
+    return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
   /**
@@ -381,7 +382,8 @@ export class SharedEpochArena implements Arena {
       }
     }
     const source = assertBytes(bytes, 'bytes');
-    return this.#allocateSlow(source.length, undefined, source);
+    this.#allocateSlow(source.length, undefined, source);
+    return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
   /**
@@ -404,7 +406,8 @@ export class SharedEpochArena implements Arena {
       }
     }
     const source = assertKey(key);
-    return this.#allocateSlow(source.length, KEY_ALIGNMENT, source);
+    this.#allocateSlow(source.length, KEY_ALIGNMENT, source);
+    return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
   /** Adds one allocation of `size` bytes to this worker's counter slot (plain stores: one writer). */
@@ -691,7 +694,11 @@ export class SharedEpochArena implements Arena {
   // Slow paths: argument checks, claiming chunks and direct ranges from the shared pointer.
   // ---------------------------------------------------------------------------------------------
 
-  #allocateSlow(size: unknown, align: unknown, source: Uint8Array | undefined): ArenaHandle {
+  /** The last slow-path allocation's handle halves (see EpochArena's slow path for why not a return). */
+  #issuedTop = 0;
+  #issuedAddress = 0;
+
+  #allocateSlow(size: unknown, align: unknown, source: Uint8Array | undefined): void {
     this.#assertAttached();
     const checkedSize = assertAllocationSize(size);
     const alignment = resolveAlignment(align);
@@ -730,7 +737,8 @@ export class SharedEpochArena implements Arena {
     }
     if (source !== undefined) this.#bytes.set(source, start);
     this.#count(checkedSize);
-    return (this.#tagLow + length) * ADDRESS_SPAN + (start >>> 3);
+    this.#issuedTop = this.#tagLow + length;
+    this.#issuedAddress = start >>> 3;
   }
 
   /** Bumps inside this worker's chunk; returns the start, or -1 if it does not fit. */
