@@ -3,9 +3,11 @@
  * with free neighbours on release, free blocks kept in size bins (as TensorFlow's BFC allocator
  * and PyTorch's caching allocator do).
  *
- * Block metadata is a table of typed arrays (struct of arrays), one record per block, so ten
- * thousand live workspaces cost about 60 bytes of metadata each and no object on the heap.
- * Records of blocks that were merged away are recycled through a stack.
+ * Block metadata is one table of 64-byte records in an `ArrayBuffer` (four float64 fields and eight
+ * int32 fields per record, seen through two typed views), so ten thousand live workspaces cost
+ * 64 bytes of metadata each, no object on the heap, and each record is one cache line: the hot
+ * path touches a block, its neighbours and its bin, a handful of lines. Records of blocks that were
+ * merged away are recycled through a stack.
  *
  * Ownership: the allocator owns every record; a live workspace refers to its block by record
  * index, which stays valid (the record is neither freed nor reused) until the workspace is
@@ -14,7 +16,7 @@
  * This module is browser compatible.
  * @module
  */
-import type { BackingMemory } from '@mem/types';
+import { MemError, type BackingMemory } from '@mem/types';
 import { Segment } from './segment.js';
 import { BIN_COUNT, SUBDIVISION_LOG2, binIndex, binIndexRoundUp, highestBit, lowestBit } from './size-bins.js';
 
@@ -36,36 +38,50 @@ export const STRATEGY_EXACT_FIT = 2;
 /** @see STRATEGY_BEST_FIT */
 export const STRATEGY_POWER_OF_TWO = 3;
 
-/** How many blocks of one bin best fit and exact fit look at before settling. */
-const SCAN_LIMIT = 32;
+// The record layout: float64 fields at f64[r * 8 + field], int32 fields at i32[r * 16 + field].
+const F64_STRIDE = 8;
+const I32_STRIDE = 16;
+const RECORD_BYTES = 64;
+/** Offset of the block from its segment's start. */
+const OFFSET = 0;
+/** Size of the block in bytes (a multiple of the granule). */
+const SIZE = 1;
+/** Bytes the workspace asked for (used blocks). */
+const REQUESTED = 2;
+/** Id of the workspace that owns the block (used blocks), 0 otherwise. */
+const OWNER = 3;
+/** Segment index. */
+const SEGMENT = 8;
+/** Neighbour below in address order, or NONE. */
+const PREV_PHYS = 9;
+/** Neighbour above in address order, or NONE. */
+const NEXT_PHYS = 10;
+/** Previous block of the same bin (free blocks), or NONE. */
+const PREV_FREE = 11;
+/** Next block of the same bin (free blocks), or NONE. */
+const NEXT_FREE = 12;
+/** Pins that hold the block in place. */
+const PINS = 13;
+/** RECORD_UNUSED, BLOCK_FREE or BLOCK_USED. */
+const STATE = 14;
+/** The bin a free block is filed in. */
+const BIN = 15;
+
+/**
+ * How many blocks of the request's own bin best fit and exact fit look at before settling. Each
+ * look is a record (a cache line) at a random place: the bound keeps a bin of thousands of free
+ * blocks from costing thousands of misses.
+ */
+const SCAN_LIMIT = 8;
 const FIRST_LEVELS = BIN_COUNT >> SUBDIVISION_LOG2;
 const BIN_MASK = (1 << SUBDIVISION_LOG2) - 1;
 
 /** The block allocator. @internal */
 export class BlockAllocator {
-  // The block table (struct of arrays). Replaced wholesale when it grows: never cache these.
-  /** Offset of the block from its segment's start. */
-  offset: Float64Array;
-  /** Size of the block in bytes (a multiple of the granule). */
-  size: Float64Array;
-  /** Bytes the workspace asked for (used blocks). */
-  requested: Float64Array;
-  /** The id of the workspace that owns the block (used blocks), 0 otherwise. */
-  owner: Float64Array;
-  /** The segment of the block. */
-  segmentOf: Int32Array;
-  /** The neighbour below in address order, or NONE. */
-  prevPhys: Int32Array;
-  /** The neighbour above in address order, or NONE. */
-  nextPhys: Int32Array;
-  /** The previous block in the same bin (free blocks), or NONE. */
-  prevFree: Int32Array;
-  /** The next block in the same bin (free blocks), or NONE. */
-  nextFree: Int32Array;
-  /** How many pins hold the block in place. */
-  pins: Int32Array;
-  /** RECORD_UNUSED, BLOCK_FREE or BLOCK_USED. */
-  state: Uint8Array;
+  /** The record table's float64 fields. Replaced when the table grows: never cache it across a newRecord(). */
+  f64: Float64Array;
+  /** The record table's int32 fields, over the same bytes. */
+  i32: Int32Array;
   #capacity: number;
   #unused: Int32Array;
   #unusedCount: number;
@@ -98,26 +114,27 @@ export class BlockAllocator {
   liveBlocks = 0;
   /** Used blocks with at least one pin. */
   pinnedBlocks = 0;
+  /** Releases so far. */
+  releases = 0;
   /** Bumped whenever a live block moves or memory is replaced: cached views must be rebuilt. */
   epoch = 0;
-  /** Bumped by reset: every workspace handed out before it is stale. */
-  generation = 0;
+  /** Labels of live workspaces, by workspace id. */
+  readonly labels = new Map<number, string>();
+  /** The pool this allocator serves (what `Workspace.pool` returns). */
+  owner: object = this;
+  /** Called every `checkInterval` releases when set (automatic defragmentation). */
+  onReleaseCheck: (() => void) | undefined = undefined;
+  /** Releases between two calls of `onReleaseCheck`. */
+  checkInterval = 1;
+  #releasesUntilCheck = 1;
 
   constructor(granule: number, strategy: number, initialRecords = 256) {
     this.granule = granule;
     this.strategy = strategy;
     this.#capacity = initialRecords;
-    this.offset = new Float64Array(initialRecords);
-    this.size = new Float64Array(initialRecords);
-    this.requested = new Float64Array(initialRecords);
-    this.owner = new Float64Array(initialRecords);
-    this.segmentOf = new Int32Array(initialRecords);
-    this.prevPhys = new Int32Array(initialRecords);
-    this.nextPhys = new Int32Array(initialRecords);
-    this.prevFree = new Int32Array(initialRecords);
-    this.nextFree = new Int32Array(initialRecords);
-    this.pins = new Int32Array(initialRecords);
-    this.state = new Uint8Array(initialRecords);
+    const table = new ArrayBuffer(initialRecords * RECORD_BYTES);
+    this.f64 = new Float64Array(table);
+    this.i32 = new Int32Array(table);
     this.#unused = new Int32Array(initialRecords);
     this.#unusedCount = initialRecords;
     // Hand out low indices first.
@@ -130,8 +147,8 @@ export class BlockAllocator {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Hot path: allocate and free. Kept to bit operations and typed-array accesses; everything that
-  // is rare (table growth, segments, compaction) lives below or in other modules.
+  // Hot path: allocate, free and release. Bit operations and typed-array accesses only; everything
+  // rare (table growth, segments, compaction) lives below or in other modules.
   // ---------------------------------------------------------------------------------------------
 
   /**
@@ -155,50 +172,92 @@ export class BlockAllocator {
     return block;
   }
 
+  /** Marks a freshly allocated block as lent to workspace `id`, which asked for `requested` bytes. */
+  assign(block: number, requested: number, id: number): void {
+    const base = block * F64_STRIDE;
+    this.f64[base + REQUESTED] = requested;
+    this.f64[base + OWNER] = id;
+    this.requestedBytes += requested;
+  }
+
+  /**
+   * Returns the block of workspace `id`: checks that it is still that workspace's and not pinned,
+   * frees it, and runs the release check when due.
+   * @throws MemError STALE_HANDLE if the block is no longer the workspace's (the pool was cleared);
+   * PINNED if pinned. Nothing changes then.
+   */
+  release(block: number, id: number): void {
+    const i32 = this.i32;
+    const f64 = this.f64;
+    if (f64[block * F64_STRIDE + OWNER] !== id || i32[block * I32_STRIDE + STATE] !== BLOCK_USED) {
+      throw new MemError('STALE_HANDLE', `workspace #${id} was taken back by the pool's clear()`);
+    }
+    if (i32[block * I32_STRIDE + PINS] !== 0) {
+      throw new MemError(
+        'PINNED',
+        `workspace #${id} is pinned ${i32[block * I32_STRIDE + PINS]} time(s): unpin() it before release()`,
+      );
+    }
+    if (this.labels.size !== 0) this.labels.delete(id);
+    this.free(block);
+    this.releases += 1;
+    if (this.onReleaseCheck !== undefined && --this.#releasesUntilCheck === 0) {
+      this.#releasesUntilCheck = this.checkInterval;
+      this.onReleaseCheck();
+    }
+  }
+
   /** Frees a used block, merging it with free neighbours, and files the result in its bin. */
   free(block: number): void {
-    const size = this.size;
-    const nextPhys = this.nextPhys;
-    const prevPhys = this.prevPhys;
-    const state = this.state;
-    const bytes = size[block]!;
-    this.segmentFree[this.segmentOf[block]!] = this.segmentFree[this.segmentOf[block]!]! + bytes;
+    const f64 = this.f64;
+    const i32 = this.i32;
+    const fb = block * F64_STRIDE;
+    const ib = block * I32_STRIDE;
+    const bytes = f64[fb + SIZE]!;
+    const segment = i32[ib + SEGMENT]!;
+    this.segmentFree[segment] = this.segmentFree[segment]! + bytes;
     this.freeBytes += bytes;
     this.usedBytes -= bytes;
-    this.requestedBytes -= this.requested[block]!;
+    this.requestedBytes -= f64[fb + REQUESTED]!;
     this.liveBlocks -= 1;
-    this.owner[block] = 0;
-    state[block] = BLOCK_FREE;
+    f64[fb + OWNER] = 0;
+    i32[ib + STATE] = BLOCK_FREE;
 
-    const next = nextPhys[block]!;
-    if (next !== NONE && state[next] === BLOCK_FREE) {
+    let size = bytes;
+    const next = i32[ib + NEXT_PHYS]!;
+    if (next !== NONE && i32[next * I32_STRIDE + STATE] === BLOCK_FREE) {
       this.removeFree(next);
-      size[block] = bytes + size[next]!;
-      const after = nextPhys[next]!;
-      nextPhys[block] = after;
-      if (after !== NONE) prevPhys[after] = block;
+      size += f64[next * F64_STRIDE + SIZE]!;
+      const after = i32[next * I32_STRIDE + NEXT_PHYS]!;
+      i32[ib + NEXT_PHYS] = after;
+      if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = block;
       this.dropRecord(next);
     }
-    const prev = prevPhys[block]!;
-    if (prev !== NONE && state[prev] === BLOCK_FREE) {
+    const prev = i32[ib + PREV_PHYS]!;
+    if (prev !== NONE && i32[prev * I32_STRIDE + STATE] === BLOCK_FREE) {
       this.removeFree(prev);
-      size[prev] = size[prev]! + size[block]!;
-      const after = nextPhys[block]!;
-      nextPhys[prev] = after;
-      if (after !== NONE) prevPhys[after] = prev;
+      f64[prev * F64_STRIDE + SIZE] = f64[prev * F64_STRIDE + SIZE]! + size;
+      const after = i32[ib + NEXT_PHYS]!;
+      i32[prev * I32_STRIDE + NEXT_PHYS] = after;
+      if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = prev;
       this.dropRecord(block);
       this.insertFree(prev);
       return;
     }
+    f64[fb + SIZE] = size;
     this.insertFree(block);
   }
 
   #take(block: number, need: number): void {
     this.removeFree(block);
-    const available = this.size[block]!;
+    const f64 = this.f64;
+    const available = f64[block * F64_STRIDE + SIZE]!;
     if (available > need) this.#splitTail(block, need, available - need);
-    this.state[block] = BLOCK_USED;
-    this.segmentFree[this.segmentOf[block]!] = this.segmentFree[this.segmentOf[block]!]! - need;
+    const i32 = this.i32;
+    const ib = block * I32_STRIDE;
+    i32[ib + STATE] = BLOCK_USED;
+    const segment = i32[ib + SEGMENT]!;
+    this.segmentFree[segment] = this.segmentFree[segment]! - need;
     this.freeBytes -= need;
     this.usedBytes += need;
     this.liveBlocks += 1;
@@ -206,27 +265,36 @@ export class BlockAllocator {
 
   /** Cuts `block` to `keep` bytes; the `rest` above it becomes a new free block. */
   #splitTail(block: number, keep: number, rest: number): void {
-    const tail = this.newRecord();
-    this.offset[tail] = this.offset[block]! + keep;
-    this.size[tail] = rest;
-    this.segmentOf[tail] = this.segmentOf[block]!;
-    this.state[tail] = BLOCK_FREE;
-    const after = this.nextPhys[block]!;
-    this.prevPhys[tail] = block;
-    this.nextPhys[tail] = after;
-    if (after !== NONE) this.prevPhys[after] = tail;
-    this.nextPhys[block] = tail;
-    this.size[block] = keep;
+    const tail = this.newRecord(); // may grow the table: read the views after it
+    const f64 = this.f64;
+    const i32 = this.i32;
+    const fb = block * F64_STRIDE;
+    const ib = block * I32_STRIDE;
+    const ft = tail * F64_STRIDE;
+    const it = tail * I32_STRIDE;
+    f64[ft + OFFSET] = f64[fb + OFFSET]! + keep;
+    f64[ft + SIZE] = rest;
+    i32[it + SEGMENT] = i32[ib + SEGMENT]!;
+    i32[it + STATE] = BLOCK_FREE;
+    const after = i32[ib + NEXT_PHYS]!;
+    i32[it + PREV_PHYS] = block;
+    i32[it + NEXT_PHYS] = after;
+    if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = tail;
+    i32[ib + NEXT_PHYS] = tail;
+    f64[fb + SIZE] = keep;
     this.insertFree(tail);
   }
 
-  /** The smallest of at most SCAN_LIMIT candidates of the request's bin, else of the next non-empty bin. */
+  /**
+   * The smallest fitting block among at most SCAN_LIMIT of the request's own bin; else the first
+   * block of the next non-empty bin (every block there fits, and they differ by at most 1/16).
+   */
   #bestFit(need: number): number {
     const bin = binIndex(need);
     const found = this.#smallestFitting(this.binHeads[bin]!, need);
     if (found !== NONE) return found;
     const larger = this.findBin(bin + 1);
-    return larger === NONE ? NONE : this.#smallestFitting(this.binHeads[larger]!, need);
+    return larger === NONE ? NONE : this.binHeads[larger]!;
   }
 
   /** The head of the first bin whose every block fits; failing that, a fitting block of the request's own bin. */
@@ -238,45 +306,49 @@ export class BlockAllocator {
 
   /** A block of exactly `need` bytes, else a cut from the top bin (the largest blocks). */
   #exactFit(need: number): number {
-    const size = this.size;
-    const nextFree = this.nextFree;
+    const f64 = this.f64;
+    const i32 = this.i32;
     let scanned = 0;
-    for (let block = this.binHeads[binIndex(need)]!; block !== NONE && scanned < SCAN_LIMIT; block = nextFree[block]!) {
-      if (size[block] === need) return block;
-      scanned += 1;
+    for (let block = this.binHeads[binIndex(need)]!; block !== NONE && scanned < SCAN_LIMIT; scanned += 1) {
+      if (f64[block * F64_STRIDE + SIZE] === need) return block;
+      block = i32[block * I32_STRIDE + NEXT_FREE]!;
     }
     if (this.levelBits === 0) return NONE;
-    const level = highestBit(this.levelBits);
-    const top = (level << SUBDIVISION_LOG2) | highestBit(this.binBits[level]!);
-    const largest = this.#largestIn(top);
-    return size[largest]! >= need ? largest : NONE;
+    const largest = this.#largestIn(this.#topBin());
+    return f64[largest * F64_STRIDE + SIZE]! >= need ? largest : NONE;
   }
 
   #smallestFitting(head: number, need: number): number {
-    const size = this.size;
-    const nextFree = this.nextFree;
+    const f64 = this.f64;
+    const i32 = this.i32;
     let best = NONE;
     let bestSize = Infinity;
     let scanned = 0;
-    for (let block = head; block !== NONE && scanned < SCAN_LIMIT; block = nextFree[block]!) {
-      const candidate = size[block]!;
+    for (let block = head; block !== NONE && scanned < SCAN_LIMIT; scanned += 1) {
+      const candidate = f64[block * F64_STRIDE + SIZE]!;
       if (candidate >= need && candidate < bestSize) {
         best = block;
         bestSize = candidate;
         if (candidate === need) break;
       }
-      scanned += 1;
+      block = i32[block * I32_STRIDE + NEXT_FREE]!;
     }
     return best;
+  }
+
+  #topBin(): number {
+    const level = highestBit(this.levelBits);
+    return (level << SUBDIVISION_LOG2) | highestBit(this.binBits[level]!);
   }
 
   #largestIn(bin: number): number {
     let largest = NONE;
     let largestSize = -1;
-    for (let block = this.binHeads[bin]!; block !== NONE; block = this.nextFree[block]!) {
-      if (this.size[block]! > largestSize) {
+    for (let block = this.binHeads[bin]!; block !== NONE; block = this.i32[block * I32_STRIDE + NEXT_FREE]!) {
+      const size = this.f64[block * F64_STRIDE + SIZE]!;
+      if (size > largestSize) {
         largest = block;
-        largestSize = this.size[block]!;
+        largestSize = size;
       }
     }
     return largest;
@@ -298,11 +370,14 @@ export class BlockAllocator {
 
   /** Files a free block at the head of its bin. */
   insertFree(block: number): void {
-    const bin = binIndex(this.size[block]!);
+    const i32 = this.i32;
+    const ib = block * I32_STRIDE;
+    const bin = binIndex(this.f64[block * F64_STRIDE + SIZE]!);
     const head = this.binHeads[bin]!;
-    this.prevFree[block] = NONE;
-    this.nextFree[block] = head;
-    if (head !== NONE) this.prevFree[head] = block;
+    i32[ib + BIN] = bin;
+    i32[ib + PREV_FREE] = NONE;
+    i32[ib + NEXT_FREE] = head;
+    if (head !== NONE) i32[head * I32_STRIDE + PREV_FREE] = block;
     this.binHeads[bin] = block;
     const level = bin >>> SUBDIVISION_LOG2;
     this.binBits[level] = this.binBits[level]! | (1 << (bin & BIN_MASK));
@@ -311,14 +386,16 @@ export class BlockAllocator {
 
   /** Takes a free block out of its bin. */
   removeFree(block: number): void {
-    const prev = this.prevFree[block]!;
-    const next = this.nextFree[block]!;
-    if (next !== NONE) this.prevFree[next] = prev;
+    const i32 = this.i32;
+    const ib = block * I32_STRIDE;
+    const prev = i32[ib + PREV_FREE]!;
+    const next = i32[ib + NEXT_FREE]!;
+    if (next !== NONE) i32[next * I32_STRIDE + PREV_FREE] = prev;
     if (prev !== NONE) {
-      this.nextFree[prev] = next;
+      i32[prev * I32_STRIDE + NEXT_FREE] = next;
       return;
     }
-    const bin = binIndex(this.size[block]!);
+    const bin = i32[ib + BIN]!;
     this.binHeads[bin] = next;
     if (next === NONE) {
       const level = bin >>> SUBDIVISION_LOG2;
@@ -335,22 +412,113 @@ export class BlockAllocator {
     this.levelBits = 0;
   }
 
-  /** A fresh record, growing the table when none is left. */
+  /** A fresh record (pins, owner and requested cleared), growing the table when none is left. */
   newRecord(): number {
     if (this.#unusedCount === 0) this.#growTable();
     this.#unusedCount -= 1;
     const record = this.#unused[this.#unusedCount]!;
-    this.pins[record] = 0;
-    this.owner[record] = 0;
-    this.requested[record] = 0;
+    this.i32[record * I32_STRIDE + PINS] = 0;
+    this.f64[record * F64_STRIDE + OWNER] = 0;
+    this.f64[record * F64_STRIDE + REQUESTED] = 0;
     return record;
   }
 
   /** Returns a record to the stack of unused ones. */
   dropRecord(record: number): void {
-    this.state[record] = RECORD_UNUSED;
+    this.i32[record * I32_STRIDE + STATE] = RECORD_UNUSED;
     this.#unused[this.#unusedCount] = record;
     this.#unusedCount += 1;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Field access for the slow paths (compaction, measurement, handles' views).
+  // ---------------------------------------------------------------------------------------------
+
+  /** The block's offset from its segment's start. */
+  offsetOf(block: number): number {
+    return this.f64[block * F64_STRIDE + OFFSET]!;
+  }
+
+  /** Sets the block's offset. */
+  setOffset(block: number, offset: number): void {
+    this.f64[block * F64_STRIDE + OFFSET] = offset;
+  }
+
+  /** The block's size in bytes. */
+  sizeOf(block: number): number {
+    return this.f64[block * F64_STRIDE + SIZE]!;
+  }
+
+  /** Sets the block's size. */
+  setSize(block: number, size: number): void {
+    this.f64[block * F64_STRIDE + SIZE] = size;
+  }
+
+  /** Bytes the block's workspace asked for. */
+  requestedOf(block: number): number {
+    return this.f64[block * F64_STRIDE + REQUESTED]!;
+  }
+
+  /** The id of the block's workspace, 0 for none. */
+  ownerOf(block: number): number {
+    return this.f64[block * F64_STRIDE + OWNER]!;
+  }
+
+  /** The block's segment. */
+  segmentOf(block: number): number {
+    return this.i32[block * I32_STRIDE + SEGMENT]!;
+  }
+
+  /** Sets the block's segment. */
+  setSegment(block: number, segment: number): void {
+    this.i32[block * I32_STRIDE + SEGMENT] = segment;
+  }
+
+  /** The block below in address order, or NONE. */
+  prevOf(block: number): number {
+    return this.i32[block * I32_STRIDE + PREV_PHYS]!;
+  }
+
+  /** Sets the block below. */
+  setPrev(block: number, prev: number): void {
+    this.i32[block * I32_STRIDE + PREV_PHYS] = prev;
+  }
+
+  /** The block above in address order, or NONE. */
+  nextOf(block: number): number {
+    return this.i32[block * I32_STRIDE + NEXT_PHYS]!;
+  }
+
+  /** Sets the block above. */
+  setNext(block: number, next: number): void {
+    this.i32[block * I32_STRIDE + NEXT_PHYS] = next;
+  }
+
+  /** The block's pins. */
+  pinsOf(block: number): number {
+    return this.i32[block * I32_STRIDE + PINS]!;
+  }
+
+  /** Sets the block's pins. */
+  setPins(block: number, pins: number): void {
+    this.i32[block * I32_STRIDE + PINS] = pins;
+  }
+
+  /** RECORD_UNUSED, BLOCK_FREE or BLOCK_USED. */
+  stateOf(block: number): number {
+    return this.i32[block * I32_STRIDE + STATE]!;
+  }
+
+  /** Sets the block's state. */
+  setState(block: number, state: number): void {
+    this.i32[block * I32_STRIDE + STATE] = state;
+  }
+
+  /** Sets the interval and the hook of the release check (automatic defragmentation). */
+  setReleaseCheck(interval: number, check: (() => void) | undefined): void {
+    this.checkInterval = interval;
+    this.#releasesUntilCheck = interval;
+    this.onReleaseCheck = check;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -360,22 +528,10 @@ export class BlockAllocator {
   #growTable(): void {
     const old = this.#capacity;
     const capacity = old * 2;
-    const grow = <T extends Float64Array | Int32Array | Uint8Array>(array: T, make: (n: number) => T): T => {
-      const next = make(capacity);
-      next.set(array);
-      return next;
-    };
-    this.offset = grow(this.offset, (n) => new Float64Array(n));
-    this.size = grow(this.size, (n) => new Float64Array(n));
-    this.requested = grow(this.requested, (n) => new Float64Array(n));
-    this.owner = grow(this.owner, (n) => new Float64Array(n));
-    this.segmentOf = grow(this.segmentOf, (n) => new Int32Array(n));
-    this.prevPhys = grow(this.prevPhys, (n) => new Int32Array(n));
-    this.nextPhys = grow(this.nextPhys, (n) => new Int32Array(n));
-    this.prevFree = grow(this.prevFree, (n) => new Int32Array(n));
-    this.nextFree = grow(this.nextFree, (n) => new Int32Array(n));
-    this.pins = grow(this.pins, (n) => new Int32Array(n));
-    this.state = grow(this.state, (n) => new Uint8Array(n));
+    const table = new ArrayBuffer(capacity * RECORD_BYTES);
+    new Uint8Array(table).set(new Uint8Array(this.f64.buffer));
+    this.f64 = new Float64Array(table);
+    this.i32 = new Int32Array(table);
     const unused = new Int32Array(capacity);
     // Every old record is in use, so the stack holds only the new ones, lowest on top.
     for (let i = 0; i < capacity - old; i += 1) unused[i] = capacity - 1 - i;
@@ -402,12 +558,12 @@ export class BlockAllocator {
   /** Makes the whole segment one free block, filed in its bin. */
   #fillSegment(segment: Segment): void {
     const block = this.newRecord();
-    this.offset[block] = 0;
-    this.size[block] = segment.byteLength;
-    this.segmentOf[block] = segment.index;
-    this.prevPhys[block] = NONE;
-    this.nextPhys[block] = NONE;
-    this.state[block] = BLOCK_FREE;
+    this.setOffset(block, 0);
+    this.setSize(block, segment.byteLength);
+    this.setSegment(block, segment.index);
+    this.setPrev(block, NONE);
+    this.setNext(block, NONE);
+    this.setState(block, BLOCK_FREE);
     segment.first = block;
     this.insertFree(block);
     this.segmentFree[segment.index] = segment.byteLength;
@@ -433,22 +589,24 @@ export class BlockAllocator {
   /**
    * Forgets every block: each segment of the initial reservation becomes one free block again and
    * every other segment is dropped (indices are still not reused). Every workspace handed out
-   * before becomes stale.
+   * before becomes stale (its block's owner no longer matches its id).
    */
   reset(): void {
     const capacity = this.#capacity;
-    this.state.fill(RECORD_UNUSED);
+    new Uint8Array(this.f64.buffer).fill(0); // every record unused, no owner
     for (let i = 0; i < capacity; i += 1) this.#unused[i] = capacity - 1 - i;
     this.#unusedCount = capacity;
     this.clearBins();
     this.segmentFree.fill(0);
+    this.labels.clear();
     this.freeBytes = 0;
     this.usedBytes = 0;
     this.requestedBytes = 0;
     this.reservedBytes = 0;
     this.liveBlocks = 0;
     this.pinnedBlocks = 0;
-    this.generation += 1;
+    this.releases = 0;
+    this.#releasesUntilCheck = this.checkInterval;
     this.epoch += 1;
     for (let index = 0; index < this.segments.length; index += 1) {
       const segment = this.segments[index];
@@ -465,15 +623,14 @@ export class BlockAllocator {
   /** The size of the largest free block; O(blocks of the top bin). */
   largestFreeBlock(): number {
     if (this.levelBits === 0) return 0;
-    const level = highestBit(this.levelBits);
-    const top = (level << SUBDIVISION_LOG2) | highestBit(this.binBits[level]!);
-    return this.size[this.#largestIn(top)]!;
+    return this.sizeOf(this.#largestIn(this.#topBin()));
   }
 
   /** Calls `visit` for every free block in the bins. O(free blocks). */
   forEachFree(visit: (block: number) => void): void {
     for (let bin = this.findBin(0); bin !== NONE; bin = this.findBin(bin + 1)) {
-      for (let block = this.binHeads[bin]!; block !== NONE; block = this.nextFree[block]!) visit(block);
+      for (let block = this.binHeads[bin]!; block !== NONE; block = this.i32[block * I32_STRIDE + NEXT_FREE]!)
+        visit(block);
     }
   }
 }

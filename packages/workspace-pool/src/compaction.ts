@@ -96,15 +96,15 @@ export function compact(allocator: BlockAllocator, options: CompactionOptions): 
 
 /** Takes the free blocks of a segment out of their bins. */
 function unfileSegment(allocator: BlockAllocator, segment: Segment): void {
-  for (let block = segment.first; block !== NONE; block = allocator.nextPhys[block]!) {
-    if (allocator.state[block] === BLOCK_FREE) allocator.removeFree(block);
+  for (let block = segment.first; block !== NONE; block = allocator.nextOf(block)) {
+    if (allocator.stateOf(block) === BLOCK_FREE) allocator.removeFree(block);
   }
 }
 
 /** Files the free blocks of a segment in their bins again. */
 function refileSegment(allocator: BlockAllocator, segment: Segment): void {
-  for (let block = segment.first; block !== NONE; block = allocator.nextPhys[block]!) {
-    if (allocator.state[block] === BLOCK_FREE) allocator.insertFree(block);
+  for (let block = segment.first; block !== NONE; block = allocator.nextOf(block)) {
+    if (allocator.stateOf(block) === BLOCK_FREE) allocator.insertFree(block);
   }
 }
 
@@ -128,27 +128,27 @@ function slide(
   let block = segment.first;
   segment.first = NONE;
   const link = (record: number): void => {
-    t.prevPhys[record] = last;
+    t.setPrev(record, last);
     if (last === NONE) segment.first = record;
-    else t.nextPhys[last] = record;
+    else t.setNext(last, record);
     last = record;
   };
   while (block !== NONE) {
-    const next = t.nextPhys[block]!;
-    if (t.state[block] === BLOCK_FREE) {
+    const next = t.nextOf(block);
+    if (t.stateOf(block) === BLOCK_FREE) {
       t.dropRecord(block);
       block = next;
       continue;
     }
-    const from = t.offset[block]!;
-    const size = t.size[block]!;
+    const from = t.offsetOf(block);
+    const size = t.sizeOf(block);
     if (from !== cursor) {
-      if (t.pins[block] === 0 && (guard === undefined || guard.tryBeginMove(t.owner[block]!))) {
+      if (t.pinsOf(block) === 0 && (guard === undefined || guard.tryBeginMove(t.ownerOf(block)))) {
         bytes.copyWithin(base + cursor, base + from, base + from + size);
-        t.offset[block] = cursor;
+        t.setOffset(block, cursor);
         result.workspacesMoved += 1;
         result.bytesMoved += size;
-        guard?.endMove(t.owner[block]!, segment.index, base + cursor);
+        guard?.endMove(t.ownerOf(block), segment.index, base + cursor);
       } else {
         result.pinnedInTheWay += 1;
         link(freeRecord(t, segment.index, cursor, from - cursor));
@@ -160,15 +160,15 @@ function slide(
     block = next;
   }
   if (cursor < segment.byteLength) link(freeRecord(t, segment.index, cursor, segment.byteLength - cursor));
-  t.nextPhys[last] = NONE;
+  t.setNext(last, NONE);
 }
 
 function freeRecord(allocator: BlockAllocator, segment: number, offset: number, size: number): number {
   const record = allocator.newRecord();
-  allocator.offset[record] = offset;
-  allocator.size[record] = size;
-  allocator.segmentOf[record] = segment;
-  allocator.state[record] = BLOCK_FREE;
+  allocator.setOffset(record, offset);
+  allocator.setSize(record, size);
+  allocator.setSegment(record, segment);
+  allocator.setState(record, BLOCK_FREE);
   return record;
 }
 
@@ -188,8 +188,8 @@ function migrate(
   // block) has nothing to receive: skip the walk.
   const holes: number[] = [];
   for (const segment of segments) {
-    for (let block = segment.first; block !== NONE; block = t.nextPhys[block]!) {
-      if (t.state[block] === BLOCK_FREE) holes.push(block);
+    for (let block = segment.first; block !== NONE; block = t.nextOf(block)) {
+      if (t.stateOf(block) === BLOCK_FREE) holes.push(block);
     }
   }
   if (holes.length === 0 || (segments.length === 1 && holes.length === 1)) return;
@@ -198,25 +198,25 @@ function migrate(
   for (let position = segments.length - 1; position >= 0; position -= 1) {
     const source = segments[position]!;
     const used: number[] = [];
-    for (let block = source.first; block !== NONE; block = t.nextPhys[block]!) {
-      if (t.state[block] === BLOCK_USED) used.push(block);
+    for (let block = source.first; block !== NONE; block = t.nextOf(block)) {
+      if (t.stateOf(block) === BLOCK_USED) used.push(block);
     }
     for (let k = used.length - 1; k >= 0; k -= 1) {
       const block = used[k]!;
-      const size = t.size[block]!;
-      const hole = firstHoleBelow(t, holes, order, position, t.offset[block]!, size);
+      const size = t.sizeOf(block);
+      const hole = firstHoleBelow(t, holes, order, position, t.offsetOf(block), size);
       if (hole === -1) continue;
-      if (t.pins[block] !== 0 || (guard !== undefined && !guard.tryBeginMove(t.owner[block]!))) {
+      if (t.pinsOf(block) !== 0 || (guard !== undefined && !guard.tryBeginMove(t.ownerOf(block)))) {
         result.pinnedInTheWay += 1;
         continue;
       }
       const target = holes[hole]!;
-      const destination = segments[order.get(t.segmentOf[target]!)!]!;
+      const destination = segments[order.get(t.segmentOf(target))!]!;
       moveInto(t, block, source, target, destination);
       result.workspacesMoved += 1;
       result.bytesMoved += size;
-      guard?.endMove(t.owner[block]!, destination.index, destination.base + t.offset[block]!);
-      if (t.size[target] === 0) {
+      guard?.endMove(t.ownerOf(block), destination.index, destination.base + t.offsetOf(block));
+      if (t.sizeOf(target) === 0) {
         unlink(t, target, destination);
         t.dropRecord(target);
         holes.splice(hole, 1);
@@ -238,9 +238,9 @@ function firstHoleBelow(
 ): number {
   for (let i = 0; i < holes.length; i += 1) {
     const hole = holes[i]!;
-    const holePosition = order.get(t.segmentOf[hole]!)!;
-    if (holePosition > position || (holePosition === position && t.offset[hole]! >= offset)) return -1;
-    if (t.size[hole]! >= size) return i;
+    const holePosition = order.get(t.segmentOf(hole))!;
+    if (holePosition > position || (holePosition === position && t.offsetOf(hole) >= offset)) return -1;
+    if (t.sizeOf(hole) >= size) return i;
   }
   return -1;
 }
@@ -250,9 +250,9 @@ function firstHoleBelow(
  * it was, and links it in front of `target`, which shrinks by the block's size.
  */
 function moveInto(t: BlockAllocator, block: number, source: Segment, target: number, destination: Segment): void {
-  const size = t.size[block]!;
-  const from = source.base + t.offset[block]!;
-  const to = destination.base + t.offset[target]!;
+  const size = t.sizeOf(block);
+  const from = source.base + t.offsetOf(block);
+  const to = destination.base + t.offsetOf(target);
   if (source.memory === destination.memory) {
     source.memory.bytes().copyWithin(to, from, from + size);
   } else {
@@ -260,36 +260,36 @@ function moveInto(t: BlockAllocator, block: number, source: Segment, target: num
   }
   // A free record takes the block's place in the source.
   const vacated = t.newRecord();
-  t.offset[vacated] = t.offset[block]!;
-  t.size[vacated] = size;
-  t.segmentOf[vacated] = source.index;
-  t.state[vacated] = BLOCK_FREE;
-  const before = t.prevPhys[block]!;
-  const after = t.nextPhys[block]!;
-  t.prevPhys[vacated] = before;
-  t.nextPhys[vacated] = after;
+  t.setOffset(vacated, t.offsetOf(block));
+  t.setSize(vacated, size);
+  t.setSegment(vacated, source.index);
+  t.setState(vacated, BLOCK_FREE);
+  const before = t.prevOf(block);
+  const after = t.nextOf(block);
+  t.setPrev(vacated, before);
+  t.setNext(vacated, after);
   if (before === NONE) source.first = vacated;
-  else t.nextPhys[before] = vacated;
-  if (after !== NONE) t.prevPhys[after] = vacated;
+  else t.setNext(before, vacated);
+  if (after !== NONE) t.setPrev(after, vacated);
   // The block goes in front of the target hole.
-  const below = t.prevPhys[target]!;
-  t.prevPhys[block] = below;
-  t.nextPhys[block] = target;
+  const below = t.prevOf(target);
+  t.setPrev(block, below);
+  t.setNext(block, target);
   if (below === NONE) destination.first = block;
-  else t.nextPhys[below] = block;
-  t.prevPhys[target] = block;
-  t.offset[block] = t.offset[target]!;
-  t.segmentOf[block] = destination.index;
-  t.offset[target] = t.offset[target]! + size;
-  t.size[target] = t.size[target]! - size;
+  else t.setNext(below, block);
+  t.setPrev(target, block);
+  t.setOffset(block, t.offsetOf(target));
+  t.setSegment(block, destination.index);
+  t.setOffset(target, t.offsetOf(target) + size);
+  t.setSize(target, t.sizeOf(target) - size);
   t.segmentFree[source.index] = t.segmentFree[source.index]! + size;
   t.segmentFree[destination.index] = t.segmentFree[destination.index]! - size;
 }
 
 function unlink(t: BlockAllocator, record: number, segment: Segment): void {
-  const before = t.prevPhys[record]!;
-  const after = t.nextPhys[record]!;
+  const before = t.prevOf(record);
+  const after = t.nextOf(record);
   if (before === NONE) segment.first = after;
-  else t.nextPhys[before] = after;
-  if (after !== NONE) t.prevPhys[after] = before;
+  else t.setNext(before, after);
+  if (after !== NONE) t.setPrev(after, before);
 }

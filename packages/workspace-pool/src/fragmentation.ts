@@ -72,9 +72,9 @@ export function measureSegment(allocator: BlockAllocator, index: number): Segmen
   let freeBytes = 0;
   let freeBlocks = 0;
   let largest = 0;
-  for (let block = segment.first; block !== -1; block = allocator.nextPhys[block]!) {
-    if (allocator.state[block] !== BLOCK_FREE) continue;
-    const size = allocator.size[block]!;
+  for (let block = segment.first; block !== -1; block = allocator.nextOf(block)) {
+    if (allocator.stateOf(block) !== BLOCK_FREE) continue;
+    const size = allocator.sizeOf(block);
     freeBytes += size;
     freeBlocks += 1;
     if (size > largest) largest = size;
@@ -129,8 +129,8 @@ export function measureFragmentation(allocator: BlockAllocator): FragmentationSt
   const freeBlocks = new Float64Array(count);
   const largest = new Float64Array(count);
   allocator.forEachFree((block) => {
-    const segment = allocator.segmentOf[block]!;
-    const size = allocator.size[block]!;
+    const segment = allocator.segmentOf(block);
+    const size = allocator.sizeOf(block);
     freeBytes[segment] = freeBytes[segment]! + size;
     freeBlocks[segment] = freeBlocks[segment]! + 1;
     if (size > largest[segment]!) largest[segment] = size;

@@ -92,13 +92,13 @@ export function takeSnapshot(
     let used = 0;
     let free = 0;
     let segmentLargest = 0;
-    for (let block = segment.first; block !== NONE; block = allocator.nextPhys[block]!) {
-      const size = allocator.size[block]!;
-      if (allocator.state[block] === BLOCK_FREE) {
+    for (let block = segment.first; block !== NONE; block = allocator.nextOf(block)) {
+      const size = allocator.sizeOf(block);
+      if (allocator.stateOf(block) === BLOCK_FREE) {
         free += size;
         if (size > segmentLargest) segmentLargest = size;
         blocks.push({
-          offset: allocator.offset[block]!,
+          offset: allocator.offsetOf(block),
           size,
           state: 'free',
           owner: null,
@@ -109,13 +109,13 @@ export function takeSnapshot(
       }
       used += size;
       live += 1;
-      const owner = allocator.owner[block]!;
+      const owner = allocator.ownerOf(block);
       blocks.push({
-        offset: allocator.offset[block]!,
+        offset: allocator.offsetOf(block),
         size,
-        state: allocator.pins[block]! > 0 || guard?.isPinned(owner) === true ? 'pinned' : 'used',
+        state: allocator.pinsOf(block) > 0 || guard?.isPinned(owner) === true ? 'pinned' : 'used',
         owner,
-        requested: allocator.requested[block]!,
+        requested: allocator.requestedOf(block),
         label: labels.get(owner) ?? null,
       });
     }

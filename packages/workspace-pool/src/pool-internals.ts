@@ -6,8 +6,6 @@
  * @module
  */
 
-/** The pool's method that returns a workspace's block: `(block, generation) => void`. @internal */
-export const kReleaseBlock: unique symbol = Symbol('releaseBlock');
 /** The token that lets only the pool construct workspaces. @internal */
 export const kCreateWorkspace: unique symbol = Symbol('createWorkspace');
 /** The pool's method that installs a `MoveGuard` (the coordinator's shared pins): `(guard) => void`. @internal */

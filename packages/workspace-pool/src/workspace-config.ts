@@ -10,8 +10,9 @@ import { MemError, assertInteger, assertPowerOfTwo, assertSize, describeValue } 
 /**
  * How the pool picks a free block for a request.
  *
- * - `best-fit`: the smallest free block that fits, among at most 32 candidates of the request's
- *   size class and the next non-empty class (an exact size match ends the search). Least waste.
+ * - `best-fit`: the smallest free block that fits among at most 8 candidates of the request's size
+ *   class (an exact size match ends the search), else the first block of the next non-empty class
+ *   (classes span 1/16 of a power of two, so it is at most 1/16 larger than the best). Least waste.
  * - `first-fit`: the first block of the first size class whose every block fits; O(1), no scan.
  * - `exact-fit`: a free block of exactly the request's (aligned) size if one exists; otherwise it
  *   carves the request from the largest free block, so that blocks of recurring sizes stay whole

@@ -26,7 +26,7 @@ import { compact, type MoveGuard } from './compaction.js';
 import { buildReport, type DefragmentationReport, type DefragmentationTrigger } from './defragmentation-report.js';
 import { liveSegments, measureFragmentation, type FragmentationStats } from './fragmentation.js';
 import { takeSnapshot, type MemoryMapSnapshot } from './memory-map.js';
-import { kCreateWorkspace, kReleaseBlock, kSetMoveGuard } from './pool-internals.js';
+import { kCreateWorkspace, kSetMoveGuard } from './pool-internals.js';
 import { allocateBacking, resolveSegmentSource, type SegmentProvider } from './segment.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import { Workspace } from './workspace.js';
@@ -139,7 +139,7 @@ const STRATEGY_CODES = {
  * bytes become usable again, with a report of what it did.
  *
  * Costs: `acquire` and `release` are O(1) (bit operations over the bins, plus a bounded scan of at
- * most 32 blocks for best and exact fit); an allocation that finds nothing compacts one segment
+ * most 8 blocks for best and exact fit); an allocation that finds nothing compacts one segment
  * (O(its blocks + bytes moved)) or adds a segment (an allocation of memory); `defragment` is
  * O(blocks + bytes moved); `stats()` is O(free blocks); `snapshot()` O(blocks).
  *
@@ -164,16 +164,12 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   readonly #core: BlockAllocator;
   readonly #logger: WorkspaceLogger | undefined;
   readonly #segmentSource: SegmentProvider | undefined;
-  readonly #labels = new Map<number, string>();
   readonly #maxRequest: number;
   readonly #granuleMask: number;
   readonly #powerOfTwo: boolean;
-  readonly #autoDefragment: boolean;
   #moveGuard: MoveGuard | undefined = undefined;
   #nextId = 1;
-  #releasesUntilCheck: number;
   #acquisitions = 0;
-  #releases = 0;
   #misses = 0;
   #expansions = 0;
   #defragmentations = 0;
@@ -217,8 +213,9 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     this.#maxRequest = Math.min(config.maxSegmentSize, config.maxSize);
     this.#granuleMask = config.alignment - 1;
     this.#powerOfTwo = config.strategy === 'power-of-two';
-    this.#autoDefragment = config.enableDefragmentation;
-    this.#releasesUntilCheck = config.defragCheckInterval;
+    this.#core.owner = this;
+    if (config.enableDefragmentation)
+      this.#core.setReleaseCheck(config.defragCheckInterval, () => this.#checkThreshold());
     for (let reserved = 0; reserved < config.initialSize;) {
       const byteLength = Math.min(config.initialSize - reserved, config.maxSegmentSize);
       this.#addSegment(byteLength, true);
@@ -263,13 +260,11 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     let block = core.allocate(need);
     if (block === NONE) block = this.#acquireSlow(need);
     const id = this.#nextId++;
-    core.requested[block] = size;
-    core.requestedBytes += size;
-    core.owner[block] = id;
+    core.assign(block, size, id);
     this.#acquisitions += 1;
     if (core.usedBytes > this.#peakBytesInUse) this.#peakBytesInUse = core.usedBytes;
-    const workspace = new Workspace(kCreateWorkspace, this, core, block, id, size, label);
-    if (label !== undefined) this.#labels.set(id, label);
+    const workspace = new Workspace(kCreateWorkspace, core, block, id, size);
+    if (label !== undefined) core.labels.set(id, label);
     if (options?.zero === true) workspace.bytes().fill(0);
     return workspace;
   }
@@ -289,27 +284,6 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       throw new MemError('FOREIGN_HANDLE', `workspace #${workspace.id} was lent by another pool, not by ${this.name}`);
     }
     workspace.release();
-  }
-
-  /** Called by `Workspace.release()`. @internal */
-  [kReleaseBlock](block: number, generation: number): void {
-    const core = this.#core;
-    if (generation !== core.generation) {
-      throw new MemError('STALE_HANDLE', `the workspace was taken back by ${this.name}.clear()`);
-    }
-    if (core.pins[block] !== 0) {
-      throw new MemError(
-        'PINNED',
-        `workspace #${core.owner[block]} is pinned ${core.pins[block]} time(s): unpin() it before release()`,
-      );
-    }
-    if (this.#labels.size !== 0) this.#labels.delete(core.owner[block]!);
-    core.free(block);
-    this.#releases += 1;
-    if (this.#autoDefragment && --this.#releasesUntilCheck === 0) {
-      this.#releasesUntilCheck = this.config.defragCheckInterval;
-      this.#checkThreshold();
-    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -570,7 +544,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     const largestFreeBlock = core.largestFreeBlock();
     return {
       acquisitions: this.#acquisitions,
-      releases: this.#releases,
+      releases: core.releases,
       misses: this.#misses,
       expansions: this.#expansions,
       defragmentations: this.#defragmentations,
@@ -598,7 +572,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * @throws never
    */
   snapshot(): MemoryMapSnapshot {
-    return takeSnapshot(this.#core, this.name, this.#labels, this.#moveGuard);
+    return takeSnapshot(this.#core, this.name, this.#core.labels, this.#moveGuard);
   }
 
   /**
@@ -617,10 +591,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       );
     }
     core.reset();
-    this.#labels.clear();
-    this.#releasesUntilCheck = this.config.defragCheckInterval;
     this.#acquisitions = 0;
-    this.#releases = 0;
     this.#misses = 0;
     this.#expansions = 0;
     this.#defragmentations = 0;
@@ -664,7 +635,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     const fragmentation = sink.gauge('mem_workspace_pool_fragmentation', '1 - largest free block / free bytes', labels);
     sink.addCollector(() => {
       acquisitions(this.#acquisitions);
-      releases(this.#releases);
+      releases(this.#core.releases);
       misses(this.#misses);
       expansions(this.#expansions);
       defragmentations(this.#defragmentations);

@@ -5,14 +5,8 @@
  * @module
  */
 import { DisposableHandle, MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
-import type { BlockAllocator } from './block-allocator.js';
-import { kCreateWorkspace, kReleaseBlock } from './pool-internals.js';
-
-/** What a workspace needs of the pool that made it. @internal */
-export interface WorkspaceOwner {
-  /** Returns the block to the pool; throws STALE_HANDLE or PINNED and then changes nothing. */
-  [kReleaseBlock](block: number, generation: number): void;
-}
+import { BLOCK_USED, type BlockAllocator } from './block-allocator.js';
+import { kCreateWorkspace } from './pool-internals.js';
 
 /**
  * A range of backing memory that a {@link WorkspacePool} lends until it is released.
@@ -45,53 +39,51 @@ export class Workspace extends DisposableHandle {
   readonly id: number;
   /** The bytes asked for: the length of `bytes()`. */
   readonly size: number;
-  /** The bytes of the block that holds it: `size` rounded up to the alignment (or power of two). */
-  readonly capacity: number;
-  /** The label given to `acquire`, shown in memory maps; `undefined` when none. */
-  readonly label: string | undefined;
-  readonly #pool: WorkspaceOwner;
   readonly #core: BlockAllocator;
   readonly #block: number;
-  readonly #generation: number;
   #epoch = -1;
   #bytes: Uint8Array | undefined = undefined;
-  #typedType: unknown = undefined;
-  #typed: unknown = undefined;
+  #typed: TypedCache | undefined = undefined;
 
   /**
    * Workspaces are made by {@link WorkspacePool.acquire}; the constructor is not for users.
    * @throws TypeError when called without the pool's token.
    * @internal
    */
-  constructor(
-    token: typeof kCreateWorkspace,
-    pool: WorkspaceOwner,
-    core: BlockAllocator,
-    block: number,
-    id: number,
-    size: number,
-    label: string | undefined,
-  ) {
+  constructor(token: typeof kCreateWorkspace, core: BlockAllocator, block: number, id: number, size: number) {
     if (token !== kCreateWorkspace) throw new TypeError('workspaces are made by WorkspacePool.acquire()');
     super();
-    this.#pool = pool;
     this.#core = core;
     this.#block = block;
-    this.#generation = core.generation;
     this.id = id;
     this.size = size;
-    this.capacity = core.size[block]!;
-    this.label = label;
   }
 
   /** The pool that lent the workspace (compare it with `===`). Cost: O(1). @throws never */
   get pool(): object {
-    return this.#pool;
+    return this.#core.owner;
   }
 
-  /** Whether `pool.clear()` has taken the workspace back: every use then throws STALE_HANDLE. Cost: O(1). */
+  /**
+   * The bytes of the block that holds it: `size` rounded up to the alignment (or power of two).
+   * Cost: O(1).
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   */
+  get capacity(): number {
+    this.#assertUsable();
+    return this.#core.sizeOf(this.#block);
+  }
+
+  /** The label given to `acquire`, shown in memory maps; `undefined` when none, or once released. Cost: O(1). @throws never */
+  get label(): string | undefined {
+    return this.released || this.stale ? undefined : this.#core.labels.get(this.id);
+  }
+
+  /** Whether `pool.clear()` has taken the workspace back: every use then throws STALE_HANDLE. Cost: O(1). @throws never */
   get stale(): boolean {
-    return this.#generation !== this.#core.generation;
+    if (this.released) return false;
+    const core = this.#core;
+    return core.ownerOf(this.#block) !== this.id || core.stateOf(this.#block) !== BLOCK_USED;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -106,9 +98,9 @@ export class Workspace extends DisposableHandle {
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   bytes(): Uint8Array {
-    this.#assertUsable();
+    this.assertLive();
     const view = this.#bytes;
-    // A view of wasm memory that grew elsewhere reads as length 0 (detached): resolve it again.
+    // Any move or reset bumps the epoch. A view of wasm memory that grew elsewhere reads as length 0.
     if (view !== undefined && this.#epoch === this.#core.epoch && view.byteLength !== 0) return view;
     return this.#resolve();
   }
@@ -123,16 +115,16 @@ export class Workspace extends DisposableHandle {
    */
   view<T>(type: TypedArrayConstructor<T>): T {
     const bytes = this.bytes();
-    if (this.#typedType === type && this.#typed !== undefined) return this.#typed as T;
+    const cached = this.#typed;
+    if (cached !== undefined && cached.type === type && cached.bytes === bytes) return cached.view as T;
     const elementSize =
       typeof type === 'function' ? (type as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT : undefined;
     if (typeof elementSize !== 'number' || !Number.isInteger(elementSize) || elementSize < 1) {
       throw new MemError('INVALID_ARGUMENT', `type must be a typed array constructor, got ${describeValue(type)}`);
     }
-    const typed = new type(bytes.buffer, bytes.byteOffset, Math.floor(this.size / elementSize));
-    this.#typedType = type;
-    this.#typed = typed;
-    return typed;
+    const view = new type(bytes.buffer, bytes.byteOffset, Math.floor(this.size / elementSize));
+    this.#typed = { type, bytes, view };
+    return view;
   }
 
   /**
@@ -191,7 +183,7 @@ export class Workspace extends DisposableHandle {
   get byteOffset(): number {
     this.#assertUsable();
     const core = this.#core;
-    return core.segments[core.segmentOf[this.#block]!]!.base + core.offset[this.#block]!;
+    return core.segments[core.segmentOf(this.#block)]!.base + core.offsetOf(this.#block);
   }
 
   /**
@@ -201,7 +193,7 @@ export class Workspace extends DisposableHandle {
    */
   get segment(): number {
     this.#assertUsable();
-    return this.#core.segmentOf[this.#block]!;
+    return this.#core.segmentOf(this.#block);
   }
 
   /** Whether the workspace is pinned (it will not move). Cost: O(1). @throws never */
@@ -211,7 +203,7 @@ export class Workspace extends DisposableHandle {
 
   /** How many pins hold the workspace: `pin()` calls not yet matched by `unpin()`. Cost: O(1). @throws never */
   get pinCount(): number {
-    return this.released || this.stale ? 0 : this.#core.pins[this.#block]!;
+    return this.released || this.stale ? 0 : this.#core.pinsOf(this.#block);
   }
 
   /**
@@ -232,10 +224,12 @@ export class Workspace extends DisposableHandle {
    * ```
    */
   pin(): Uint8Array {
+    this.#assertUsable();
     const view = this.bytes();
     const core = this.#core;
-    if (core.pins[this.#block] === 0) core.pinnedBlocks += 1;
-    core.pins[this.#block]! += 1;
+    const pins = core.pinsOf(this.#block);
+    if (pins === 0) core.pinnedBlocks += 1;
+    core.setPins(this.#block, pins + 1);
     return view;
   }
 
@@ -248,11 +242,11 @@ export class Workspace extends DisposableHandle {
   unpin(): void {
     this.#assertUsable();
     const core = this.#core;
-    const pins = core.pins[this.#block]!;
+    const pins = core.pinsOf(this.#block);
     if (pins === 0) {
       throw new MemError('INVALID_ARGUMENT', `${this.describe()} is not pinned: unpin() without a matching pin()`);
     }
-    core.pins[this.#block] = pins - 1;
+    core.setPins(this.#block, pins - 1);
     if (pins === 1) core.pinnedBlocks -= 1;
   }
 
@@ -272,9 +266,7 @@ export class Workspace extends DisposableHandle {
    * @throws MemError PINNED if pinned; STALE_HANDLE after `pool.clear()`. The handle then stays live.
    */
   protected onRelease(): void {
-    this.#pool[kReleaseBlock](this.#block, this.#generation);
-    this.#bytes = undefined;
-    this.#typed = undefined;
+    this.#core.release(this.#block, this.id);
   }
 
   /** Names the workspace in error messages. */
@@ -284,20 +276,24 @@ export class Workspace extends DisposableHandle {
 
   #assertUsable(): void {
     this.assertLive();
-    if (this.#generation !== this.#core.generation) {
-      throw new MemError('STALE_HANDLE', `${this.describe()} was taken back by pool.clear()`);
-    }
+    if (this.stale) throw new MemError('STALE_HANDLE', `${this.describe()} was taken back by pool.clear()`);
   }
 
   #resolve(): Uint8Array {
+    this.#assertUsable();
     const core = this.#core;
     const block = this.#block;
-    const segment = core.segments[core.segmentOf[block]!]!;
-    const view = new Uint8Array(segment.memory.buffer, segment.base + core.offset[block]!, this.size);
+    const segment = core.segments[core.segmentOf(block)]!;
+    const view = new Uint8Array(segment.memory.buffer, segment.base + core.offsetOf(block), this.size);
     this.#bytes = view;
     this.#epoch = core.epoch;
-    this.#typed = undefined;
-    this.#typedType = undefined;
     return view;
   }
+}
+
+/** The last typed view a workspace made, and the byte view it was made from. */
+interface TypedCache {
+  readonly type: unknown;
+  readonly bytes: Uint8Array;
+  readonly view: unknown;
 }

@@ -1,0 +1,219 @@
+/**
+ * `@mem/workspace-pool` against what it replaces: a straight port of the seed's pool
+ * (tensorlogic-infer `workspace.rs`), `@thi.ng/malloc`'s MemPool and `new ArrayBuffer`.
+ *
+ * - acquire+release churn with 64, 100 and 10,000 live workspaces of mixed sizes (64 B to 8 KiB,
+ *   log-uniform), releasing a random live one and acquiring a new one each operation, and with 100
+ *   live in LIFO order (release the newest: scratch taken and given back at once);
+ * - defragmenting a 64 MiB pool with half of its bytes live and scattered (time, and the report
+ *   as figures), with nothing pinned and with 1% of the workspaces pinned.
+ */
+import { MemPool } from '@thi.ng/malloc';
+import { WorkspacePool, type Workspace } from '@mem/workspace-pool';
+import { consume } from '../blackhole.js';
+import { summarize } from '../statistics.js';
+import type { BenchContext, BenchImpl, Suite } from '../suite.js';
+import { SeedWorkspacePool, seedDefaultConfig } from './workspace-pool-seed-port.js';
+
+const OURS = '@mem/workspace-pool';
+const SEED = 'seed port (workspace.rs)';
+const THING = '@thi.ng/malloc MemPool';
+const NATIVE = 'new ArrayBuffer';
+const MiB = 1024 * 1024;
+
+/** A small deterministic generator (mulberry32), so every implementation sees the same sequence. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEQUENCE = 1 << 16;
+const MASK = SEQUENCE - 1;
+
+/** Mixed sizes, 64 B to 8 KiB, log-uniform. */
+function mixedSizes(seed: number): Uint32Array {
+  const next = random(seed);
+  return Uint32Array.from({ length: SEQUENCE }, () => Math.round(2 ** (6 + next() * 7)));
+}
+
+/** Which live workspace each operation replaces: random, or always the newest (LIFO). */
+function victims(live: number, order: 'random' | 'lifo', seed: number): Uint32Array {
+  const next = random(seed);
+  return Uint32Array.from({ length: SEQUENCE }, () => (order === 'lifo' ? live - 1 : Math.floor(next() * live)));
+}
+
+interface Churn {
+  readonly live: number;
+  readonly sizes: Uint32Array;
+  readonly victims: Uint32Array;
+}
+
+/** One implementation of the churn: fill `live` slots in setup, then replace a victim per operation. */
+function churnImpl<T>(
+  name: string,
+  churn: Churn,
+  acquire: (size: number) => T,
+  release: (held: T) => void,
+  beforeTeardown?: () => void,
+): BenchImpl {
+  const held: T[] = [];
+  let cursor = 0;
+  return {
+    name,
+    setup() {
+      for (let i = 0; i < churn.live; i += 1) held.push(acquire(churn.sizes[i & MASK]!));
+    },
+    run(iterations) {
+      const { sizes, victims: order } = churn;
+      let k = cursor;
+      let last: T | undefined;
+      for (let i = 0; i < iterations; i += 1) {
+        const slot = order[k]!;
+        release(held[slot]!);
+        last = acquire(sizes[k]!);
+        held[slot] = last;
+        k = (k + 1) & MASK;
+      }
+      cursor = k;
+      return last;
+    },
+    teardown() {
+      beforeTeardown?.();
+      for (const item of held) release(item);
+      held.length = 0;
+    },
+  };
+}
+
+async function churnCase(context: BenchContext, live: number, order: 'random' | 'lifo'): Promise<void> {
+  const churn: Churn = { live, sizes: mixedSizes(live), victims: victims(live, order, live + 1) };
+  const liveBytes = live * 1700; // mean of the size mix, about 1.7 KiB
+  const budget = Math.max(4 * MiB, 4 * liveBytes);
+  const ours = new WorkspacePool({ initialSize: budget, maxSize: 4 * budget });
+  const seed = new SeedWorkspacePool(seedDefaultConfig());
+  const thing = new MemPool({ size: 2 * budget, align: 8 });
+  let steady: ReturnType<WorkspacePool['stats']> | undefined;
+  const impls: BenchImpl[] = [
+    churnImpl<Workspace>(
+      OURS,
+      churn,
+      (size) => ours.acquire(size),
+      (workspace) => workspace.release(),
+      () => (steady = ours.stats()),
+    ),
+    churnImpl<number>(
+      THING,
+      churn,
+      (size) => {
+        const address = thing.malloc(size);
+        if (address === 0) throw new Error(`MemPool out of memory at ${size} bytes`);
+        return address;
+      },
+      (address) => thing.free(address),
+    ),
+    churnImpl<ArrayBuffer>(
+      NATIVE,
+      churn,
+      (size) => new ArrayBuffer(size),
+      (buffer) => consume(buffer),
+    ),
+    churnImpl<string>(
+      SEED,
+      churn,
+      (size) => seed.allocate(size),
+      (id) => seed.release(id),
+    ),
+  ];
+  const caseName = `acquire+release, ${live.toLocaleString('en-US')} live, ${order === 'lifo' ? 'LIFO' : 'random'} order`;
+  // The seed port scans every workspace per allocation: fewer samples keep the quick run short.
+  await context.compare(caseName, impls, { samples: context.quick ? 15 : 30 });
+  const stats = steady!;
+  context.figure(caseName, OURS, stats.hitRate, 'hit rate');
+  context.figure(caseName, OURS, stats.fragmentation, 'fragmentation with the live set');
+  context.figure(caseName, OURS, stats.defragmentations, 'defragmentations (on miss)');
+  context.figure(caseName, OURS, stats.acquisitions, 'acquisitions');
+  context.figure(caseName, SEED, seed.workspaces.size, 'workspaces created');
+}
+
+/** A 64 MiB pool filled with workspaces of 256 B to 64 KiB, then every other byte-half released at random. */
+function scatteredPool(seed: number, pinnedShare: number): { pool: WorkspacePool; pinned: Workspace[] } {
+  const pool = new WorkspacePool({
+    initialSize: 64 * MiB,
+    maxSize: 64 * MiB,
+    maxSegmentSize: 64 * MiB,
+    autoExpand: false,
+  });
+  const next = random(seed);
+  const held: Workspace[] = [];
+  for (;;) {
+    const size = Math.round(2 ** (8 + next() * 8));
+    if (size > pool.stats().largestFreeBlock) break;
+    const workspace = pool.acquire(size);
+    // Written whole, as scratch memory in use is: the pages are resident, as in a running engine.
+    workspace.bytes().fill(held.length & 0xff);
+    held.push(workspace);
+  }
+  const pinned: Workspace[] = [];
+  for (const workspace of held) {
+    if (next() < 0.5) workspace.release();
+    else if (next() < pinnedShare) {
+      workspace.pin();
+      pinned.push(workspace);
+    }
+  }
+  return { pool, pinned };
+}
+
+async function defragmentCase(context: BenchContext, pinnedShare: number): Promise<void> {
+  const caseName = `defragment 64 MiB, half live and scattered${pinnedShare > 0 ? `, ${pinnedShare * 100}% pinned` : ''}`;
+  const rounds = context.quick ? 10 : 25;
+  const timings: number[] = [];
+  let report;
+  let workspaces = 0;
+  for (let round = 0; round < rounds; round += 1) {
+    const { pool, pinned } = scatteredPool(round + 1, pinnedShare);
+    workspaces = pool.stats().liveWorkspaces;
+    const started = process.hrtime.bigint();
+    report = pool.defragment();
+    timings.push(Number(process.hrtime.bigint() - started));
+    pinned.forEach((workspace) => workspace.unpin());
+    context.progress(caseName, round + 1, rounds);
+  }
+  context.record(caseName, OURS, summarize(timings));
+  const last = report!;
+  context.figure(caseName, OURS, last.durationMs, 'ms (last round, from the report)');
+  context.figure(caseName, OURS, last.fragmentationBefore, 'fragmentation before');
+  context.figure(caseName, OURS, last.fragmentationAfter, 'fragmentation after');
+  context.figure(caseName, OURS, last.largestFreeBlockBefore, 'largest free block before (bytes)');
+  context.figure(caseName, OURS, last.largestFreeBlockAfter, 'largest free block after (bytes)');
+  context.figure(caseName, OURS, last.reclaimedBytes, 'reclaimed bytes');
+  context.figure(caseName, OURS, last.workspacesMoved, 'workspaces moved');
+  context.figure(caseName, OURS, last.bytesMoved, 'bytes moved');
+  context.figure(caseName, OURS, workspaces, 'live workspaces');
+  if (pinnedShare === 0) {
+    // The seed's defragment() on the same shape of pool: it "merges" and frees nothing.
+    const seed = new SeedWorkspacePool({ ...seedDefaultConfig(), enableDefragmentation: true, initialSize: 64 * MiB });
+    context.figure(caseName, SEED, seed.defragment().freedBytes, 'freed bytes (always 0)');
+  }
+}
+
+const suite: Suite = {
+  name: 'workspace-pool',
+  description: 'workspace churn vs the seed port, @thi.ng/malloc and new ArrayBuffer; 64 MiB defragmentation',
+  async run(context) {
+    await churnCase(context, 64, 'random');
+    await churnCase(context, 100, 'random');
+    await churnCase(context, 100, 'lifo');
+    await churnCase(context, 10_000, 'random');
+    await defragmentCase(context, 0);
+    await defragmentCase(context, 0.01);
+  },
+};
+
+export default suite;
