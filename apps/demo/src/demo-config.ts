@@ -29,14 +29,14 @@ export interface DemoConfig {
 }
 
 /**
- * The defaults: a KV pool of 384 blocks of 16 tokens (6,144 token slots, 3 MiB of K and V), small
+ * The defaults: a KV pool of 192 blocks of 16 tokens (3,072 token slots, 1.5 MiB of K and V), small
  * enough that the load generator's trace fills it and preemption can be seen, and a step budget of
  * 256 tokens (long prompts are prefilled in chunks, so running requests keep decoding meanwhile).
  */
 export const DEFAULT_DEMO_CONFIG: DemoConfig = Object.freeze({
   model: DEFAULT_MODEL_CONFIG,
   prefixCaching: true,
-  numBlocks: 256,
+  numBlocks: 192,
   blockSize: 16,
   maxTokensPerStep: 256,
   maxRunning: 32,

@@ -8,13 +8,13 @@ import { syntheticChatTrace, type ChatTrace, type ChatTraceOptions } from '@mem/
 import type { LoadRequest } from './load-client.js';
 
 /**
- * The default trace: 24 conversations of 2 to 4 turns over 3 shared system prompts of 256 to 640
+ * The default trace: 20 conversations of 2 to 4 turns over 3 shared system prompts of 256 to 640
  * tokens, all starting within 1.5 s, so the server is saturated and the run measures throughput.
  * Tokens are printable ASCII (32 to 126).
  */
 export const DEFAULT_TRACE_OPTIONS: ChatTraceOptions = Object.freeze<ChatTraceOptions>({
   seed: 7,
-  conversations: 24,
+  conversations: 20,
   systemPrompts: 3,
   systemPromptTokens: [256, 640],
   turns: [2, 4],
