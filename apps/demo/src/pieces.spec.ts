@@ -112,7 +112,7 @@ describe('step resources', () => {
     const workspaces = new WorkspacePool({ initialSize: 1 << 20 });
     const resources = new StepResources(arenas, workspaces, DEFAULT_MODEL_CONFIG);
     const layout = scratchLayout(DEFAULT_MODEL_CONFIG, 40, 3);
-    const memory = resources.beginStep(40, 3, [], ['cmpl-a', 'cmpl-b']);
+    const memory = resources.beginStep(40, 3, ['cmpl-a', 'cmpl-b']);
     expect(arenas.currentEpoch).toBe(1);
     expect(memory.scratch.gate.length).toBe(layout.gate);
     expect(memory.scratch.logits.length).toBe(layout.logits);
@@ -131,6 +131,22 @@ describe('step resources', () => {
     expect(stats.arenaBytesPerEpoch).toBeGreaterThanOrEqual(4 * (40 + 40 + 3 + 40));
     expect(stats.workspacePeakBytes).toBeGreaterThanOrEqual(4 * Object.values(layout).reduce((a, b) => a + b, 0));
     expect(resources.memoryMap().segments.length).toBeGreaterThan(0);
+  });
+  it('pins the step scratch, so a defragmentation during the step moves other workspaces and never these', () => {
+    const arenas = new ArenaPool({ ringSize: 4, blockSize: 64 * 1024 });
+    const workspaces = new WorkspacePool({ initialSize: 1 << 20 });
+    const resources = new StepResources(arenas, workspaces, DEFAULT_MODEL_CONFIG);
+    const before = Array.from({ length: 8 }, () => workspaces.acquire(8 * 1024));
+    before.filter((_, i) => i % 2 === 0).forEach((workspace) => workspace.release());
+    const memory = resources.beginStep(16, 1, ['cmpl-a']);
+    memory.scratch.hidden.fill(3.5);
+    const report = workspaces.defragment();
+    expect(report.pinnedWorkspaces).toBe(10);
+    expect(report.workspacesMoved).toBeGreaterThan(0);
+    expect(memory.scratch.hidden.every((value) => value === 3.5)).toBe(true);
+    resources.endStep();
+    expect(workspaces.stats().pinnedWorkspaces).toBe(0);
+    before.filter((_, i) => i % 2 === 1).forEach((workspace) => workspace.release());
   });
 });
 

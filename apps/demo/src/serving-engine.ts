@@ -237,7 +237,7 @@ export class ServingEngine implements CompletionEngine {
       let logitCount = 0;
       for (const entry of step.entries) if (entry.samples) logitCount++;
       const ids = step.entries.map((entry) => this.#tracked.get(entry.request)!.id);
-      const memory = resources.beginStep(rows, logitCount, step.entries, ids);
+      const memory = resources.beginStep(rows, logitCount, ids);
       for (const request of step.admitted) this.#acquireSamplingState(this.#tracked.get(request)!);
       this.#fillRows(step, memory.tokens, memory.positions, memory.logitRows, memory.rowEntry);
       this.#attention.prepare(step, memory.rowEntry);

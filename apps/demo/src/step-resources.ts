@@ -7,7 +7,6 @@
  * @module
  */
 import type { ArenaPool } from '@mem/epoch-arena';
-import type { StepEntry } from '@mem/paged-kv';
 import type { MemoryMapSnapshot, WorkspacePool } from '@mem/workspace-pool';
 import type { ModelConfig } from './model-config.js';
 import { StepScratch } from './step-scratch.js';
@@ -60,15 +59,10 @@ export class StepResources {
 
   /**
    * Opens a new epoch and lends the memory of a step computing `rows` rows, `logitCount` of which
-   * sample, for `entries` (whose request ids become the step's keys in the arena).
+   * sample, for the requests `requestIds` (which become the step's keys in the arena).
    * @throws MemError from the pools when memory runs out (the step then fails, its requests with it).
    */
-  beginStep(
-    rows: number,
-    logitCount: number,
-    entries: readonly StepEntry[],
-    requestIds: readonly string[],
-  ): StepMemory {
+  beginStep(rows: number, logitCount: number, requestIds: readonly string[]): StepMemory {
     if (this.#inStep) throw new Error('beginStep called twice without endStep');
     this.#inStep = true;
     const arenas = this.#arenas;
@@ -81,7 +75,6 @@ export class StepResources {
       rowEntry: this.#int32(rows),
       scratch: this.#scratch.acquire(rows, logitCount),
     };
-    void entries;
     const now = performance.now();
     if (now - this.#snapshotAt >= SNAPSHOT_INTERVAL_MS) {
       // The map is taken mid-step, so it shows the step's activations beside the requests' sampling state.

@@ -38,22 +38,29 @@ export class StepScratch {
   }
 
   /**
-   * Acquires every scratch tensor for `rows` rows and `logitCount` sampling rows. The views stay
-   * valid until {@link StepScratch.release}: nothing defragments the pool during a step except an
-   * acquisition here, and all of them happen before the views are taken.
+   * Acquires every scratch tensor for `rows` rows and `logitCount` sampling rows, and pins them: the
+   * forward pass holds raw views for the whole step, and a defragmentation during the step (when a
+   * newly admitted request's sampling state finds no room) must move other workspaces, never these.
    */
   acquire(rows: number, logitCount: number): ForwardScratch {
     if (this.#held.length > 0) throw new Error('the previous step scratch was not released');
     const layout = scratchLayout(this.#config, rows, logitCount);
     for (const name of NAMES) this.#held.push(this.#pool.acquire(layout[name] * 4, this.#labels[name]));
-    // Views are taken only once every workspace is acquired: an acquisition may compact the pool and move earlier ones.
-    const views = this.#held.map((workspace) => workspace.float32());
+    // Views are taken (and pinned) once every workspace is acquired: an acquisition may compact the
+    // pool and move the ones acquired before it.
+    const views = this.#held.map((workspace) => {
+      workspace.pin();
+      return workspace.float32();
+    });
     return Object.fromEntries(NAMES.map((name, i) => [name, views[i]!])) as unknown as ForwardScratch;
   }
 
-  /** Releases what {@link StepScratch.acquire} lent. Idempotent. */
+  /** Unpins and releases what {@link StepScratch.acquire} lent. Idempotent. */
   release(): void {
-    for (const workspace of this.#held) workspace.release();
+    for (const workspace of this.#held) {
+      if (workspace.pinned) workspace.unpin();
+      workspace.release();
+    }
     this.#held.length = 0;
   }
 }
