@@ -5,7 +5,15 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, describeValue } from '@mem/types';
+import {
+  LeakTracker,
+  MemError,
+  assertInteger,
+  describeValue,
+  type LeakDetectionLevel,
+  type MetricsSink,
+} from '@mem/types';
+import { assertMetricsSink, publishPoolMetrics } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats } from './arena.js';
 import { takeArenaIds } from './arena-id.js';
 import { assertEpoch, assertOptions, MAX_EPOCH } from './arena-limits.js';
@@ -58,6 +66,35 @@ export interface ArenaPoolOptions {
   readonly allocationLimit?: number;
   /** Blocks each arena keeps across a reset; see {@link EpochArenaOptions.retainBlocks}. @defaultValue all */
   readonly retainBlocks?: number;
+  /** Where to publish the pool's figures (`mem_arena_pool_*`) and its arenas'. @defaultValue none */
+  readonly metrics?: MetricsSink;
+  /** See {@link GuardLeakOptions.leakDetection}. @defaultValue 'sampled' */
+  readonly leakDetection?: LeakDetectionLevel;
+  /** See {@link GuardLeakOptions.onGuardLeak}. @defaultValue none */
+  readonly onGuardLeak?: (leak: GuardLeak) => void;
+}
+
+/** A guard that was garbage-collected without being released, as given to `onGuardLeak`. */
+export interface GuardLeak {
+  /** The epoch it pinned (now unpinned by the pool). */
+  readonly epoch: number;
+  /** Where it was pinned; only with `leakDetection: 'paranoid'`. */
+  readonly allocationStack: string | undefined;
+}
+
+/** How a pool watches for guards dropped without a release (see {@link ArenaPool.attach}). */
+export interface GuardLeakOptions {
+  /**
+   * Watches for guards that are garbage-collected without a release (each would pin its epoch for
+   * ever): `off`, `sampled` (one guard in 128 is watched) or `paranoid` (every guard, with the stack
+   * where it was pinned). A watched leaked guard is unpinned by the pool and counted in
+   * `stats().leakedGuards`. @defaultValue 'sampled'
+   */
+  readonly leakDetection?: LeakDetectionLevel;
+  /** Called for each leaked guard that was watched, after it was unpinned. @defaultValue none */
+  readonly onGuardLeak?: (leak: GuardLeak) => void;
+  /** Where to publish the pool's figures (`mem_arena_pool_*`) from this worker. @defaultValue none */
+  readonly metrics?: MetricsSink;
 }
 
 /** Options of {@link ArenaPool.createShared}: a pool whose arenas are {@link SharedEpochArena}s. */
@@ -80,6 +117,12 @@ export interface SharedArenaPoolOptions {
   readonly allocationLimit?: number;
   /** See {@link SharedEpochArenaOptions.maxAttachments}. @defaultValue 64 */
   readonly maxAttachments?: number;
+  /** Where to publish the pool's figures (`mem_arena_pool_*`) and its arenas'. @defaultValue none */
+  readonly metrics?: MetricsSink;
+  /** See {@link GuardLeakOptions.leakDetection}. @defaultValue 'sampled' */
+  readonly leakDetection?: LeakDetectionLevel;
+  /** See {@link GuardLeakOptions.onGuardLeak}. @defaultValue none */
+  readonly onGuardLeak?: (leak: GuardLeak) => void;
 }
 
 /** What a worker needs to attach to a shared {@link ArenaPool}: post it with `postMessage`. */
@@ -126,6 +169,8 @@ export interface ArenaPoolStats {
   readonly reclaimedAfterDeferral: number;
   /** Advances since creation. */
   readonly advances: number;
+  /** Guards collected unreleased and unpinned by this pool object (this worker's). */
+  readonly leakedGuards: number;
   /** Every arena, by index. */
   readonly arenas: PoolArenaStats[];
 }
@@ -138,6 +183,7 @@ interface SharedParts {
   readonly state: Int32Array;
   readonly arenas: SharedEpochArena[];
   readonly descriptor: ArenaPoolDescriptor;
+  readonly guards: GuardLeakOptions;
 }
 
 const SHARED_PARTS = Symbol('ArenaPool.sharedParts');
@@ -181,6 +227,9 @@ export class ArenaPool {
   readonly #descriptor: ArenaPoolDescriptor | undefined;
   readonly #local: LocalArena;
   #detached = false;
+  /** Watches guards for leaks; undefined when off. */
+  readonly #guardTracker: LeakTracker<HeldPin> | undefined;
+  #leakedGuards = 0;
 
   /**
    * Creates a pool in this worker; the ring's arenas allocate their first block on first use.
@@ -189,6 +238,13 @@ export class ArenaPool {
    */
   constructor(options?: ArenaPoolOptions) {
     const shared = (options as { [SHARED_PARTS]?: SharedParts } | null | undefined)?.[SHARED_PARTS];
+    const guardOptions = shared?.guards ?? assertOptions<ArenaPoolOptions>(options);
+    const metrics = assertMetricsSink(guardOptions.metrics);
+    this.#guardTracker = makeGuardTracker(guardOptions, (index, epoch, stack) => {
+      this.#leakedGuards += 1;
+      this.#unpin(index);
+      guardOptions.onGuardLeak?.({ epoch, allocationStack: stack });
+    });
     if (shared !== undefined) {
       this.#state = shared.state;
       this.#ringSize = shared.state[RING_SIZE]!;
@@ -210,7 +266,8 @@ export class ArenaPool {
       };
       const ids = takeArenaIds(maxArenas);
       // The first arena checks the arena options, so that no later advance can fail on them.
-      const make = (index: number): Arena => new EpochArena({ ...arenaOptions, id: ids[index]!, epoch: initialEpoch });
+      const make = (index: number): Arena =>
+        new EpochArena({ ...arenaOptions, id: ids[index]!, epoch: initialEpoch, metrics });
       const first = make(0);
       const state = new Int32Array(poolStateWords(maxArenas));
       state[RING_SIZE] = ringSize;
@@ -226,6 +283,11 @@ export class ArenaPool {
       state[POOL_MAGIC] = POOL_MAGIC_VALUE;
     }
     this.#local = new LocalArena({ state: this.#state, arenas: this.#arenas });
+    if (metrics !== undefined) {
+      publishPoolMetrics(metrics, { pool: String(this.#arenas[0]!.id) }, () =>
+        this.#detached ? EMPTY_POOL_FIGURES : this.stats(),
+      );
+    }
   }
 
   /**
@@ -253,6 +315,12 @@ export class ArenaPool {
     const ringSize = assertInteger(options.ringSize ?? 4, 'ringSize', { min: 1, max: MAX_RING_SIZE });
     const initialEpoch = assertEpoch(options.initialEpoch ?? 0, 'initialEpoch');
     const spares = assertInteger(options.spareArenas ?? 1, 'spareArenas', { min: 0, max: MAX_ARENA_ID - ringSize });
+    const guards: GuardLeakOptions = {
+      leakDetection: options.leakDetection,
+      onGuardLeak: options.onGuardLeak,
+      metrics: assertMetricsSink(options.metrics),
+    };
+    makeGuardTracker(guards, () => {}); // checks the options before any memory is allocated
     const count = ringSize + spares;
     const ids = takeArenaIds(count);
     const arenas: SharedEpochArena[] = [];
@@ -265,6 +333,7 @@ export class ArenaPool {
           maxAttachments: options.maxAttachments,
           epoch: initialEpoch,
           id: ids[index],
+          metrics: guards.metrics,
         }),
       );
     }
@@ -282,7 +351,7 @@ export class ArenaPool {
       Atomics.store(state, recordWord(index, 2), index < ringSize ? STATE_VACANT : STATE_SPARE);
     }
     Atomics.store(state, ARENA_COUNT, count);
-    const pool = new ArenaPool({ [SHARED_PARTS]: { state, arenas, descriptor } } as ArenaPoolOptions);
+    const pool = new ArenaPool({ [SHARED_PARTS]: { state, arenas, descriptor, guards } } as ArenaPoolOptions);
     pool.#open(initialEpoch);
     Atomics.store(state, POOL_MAGIC, POOL_MAGIC_VALUE);
     return pool;
@@ -290,9 +359,11 @@ export class ArenaPool {
 
   /**
    * Attaches this worker to a shared pool from its descriptor: every arena is attached (one
-   * counter slot each) until {@link ArenaPool.detach}.
+   * counter slot each) until {@link ArenaPool.detach}. `options` set this worker's guard leak
+   * detection and metrics.
    * Cost: O(arenas).
-   * @throws MemError INVALID_ARGUMENT if `descriptor` does not come from {@link ArenaPool.descriptor}.
+   * @throws MemError INVALID_ARGUMENT if `descriptor` does not come from {@link ArenaPool.descriptor},
+   * or an option is bad.
    * @throws MemError EXHAUSTED if an arena has `maxAttachments` instances attached already.
    *
    * @example
@@ -303,7 +374,10 @@ export class ArenaPool {
    * attached.currentEpoch; // 0
    * ```
    */
-  static attach(descriptor: ArenaPoolDescriptor): ArenaPool {
+  static attach(descriptor: ArenaPoolDescriptor, options?: GuardLeakOptions): ArenaPool {
+    const guards = assertOptions<GuardLeakOptions>(options);
+    makeGuardTracker(guards, () => {});
+    assertMetricsSink(guards.metrics);
     const candidate = descriptor as Partial<ArenaPoolDescriptor> | null;
     let state: Int32Array | undefined;
     if (
@@ -335,7 +409,7 @@ export class ArenaPool {
       throw error;
     }
     return new ArenaPool({
-      [SHARED_PARTS]: { state, arenas, descriptor: candidate as ArenaPoolDescriptor },
+      [SHARED_PARTS]: { state, arenas, descriptor: candidate as ArenaPoolDescriptor, guards },
     } as ArenaPoolOptions);
   }
 
@@ -527,7 +601,14 @@ export class ArenaPool {
         (value === STATE_LIVE || value === STATE_DEFERRED) &&
         readEpochWords(state, recordWord(index, 0)) === wanted
       ) {
-        return new EpochGuard(wanted, () => this.#unpin(index));
+        const tracker = this.#guardTracker;
+        const guard = new EpochGuard(wanted, (released) => {
+          tracker?.untrack(released);
+          this.#unpin(index);
+        });
+        // The held value must not reference the guard, or the guard would never be collected.
+        tracker?.track(guard, { index, epoch: wanted }, 'EpochGuard');
+        return guard;
       }
       // Reclaimed meanwhile, or being reclaimed: take the pin back and look again.
       this.#unpin(index);
@@ -670,6 +751,7 @@ export class ArenaPool {
       deferredReclamations: Atomics.load(state, DEFERRED_TOTAL),
       reclaimedAfterDeferral: Atomics.load(state, RECLAIMED_TOTAL),
       advances: Atomics.load(state, ADVANCE_TOTAL),
+      leakedGuards: this.#leakedGuards,
       arenas,
     };
   }
@@ -827,6 +909,38 @@ export class ArenaPool {
   #assertAttached(): void {
     if (this.#detached) throw new MemError('USE_AFTER_RELEASE', `${this.toString()} was used after detach()`);
   }
+}
+
+/** What a detached pool publishes to its metrics sink. */
+const EMPTY_POOL_FIGURES = {
+  currentEpoch: 0,
+  activeGuards: 0,
+  deferredArenas: 0,
+  deferredReclamations: 0,
+  reclaimedAfterDeferral: 0,
+  advances: 0,
+  leakedGuards: 0,
+};
+
+/** What the leak tracker keeps of a guard: enough to unpin it. */
+interface HeldPin {
+  readonly index: number;
+  readonly epoch: number;
+}
+
+/** The tracker of a pool's guards. */
+function makeGuardTracker(
+  options: GuardLeakOptions,
+  onLeak: (index: number, epoch: number, stack: string | undefined) => void,
+): LeakTracker<HeldPin> | undefined {
+  if (options.onGuardLeak !== undefined && typeof options.onGuardLeak !== 'function') {
+    throw new MemError('INVALID_ARGUMENT', `onGuardLeak must be a function, got ${describeValue(options.onGuardLeak)}`);
+  }
+  const tracker = new LeakTracker<HeldPin>({
+    level: options.leakDetection ?? 'sampled',
+    onLeak: ({ held, allocationStack }) => onLeak(held.index, held.epoch, allocationStack),
+  });
+  return tracker.level === 'off' ? undefined : tracker;
 }
 
 /** 2^47: dividing a handle by it gives its arena id. */

@@ -5,7 +5,8 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertPowerOfTwo } from '@mem/types';
+import { MemError, assertInteger, assertPowerOfTwo, type MetricsSink } from '@mem/types';
+import { assertMetricsSink, publishArenaMetrics } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -60,6 +61,11 @@ export interface EpochArenaOptions {
    * have FOREIGN_HANDLE detected between them. @defaultValue the next id of a process-wide counter
    */
   readonly id?: number;
+  /**
+   * Where to publish the arena's figures (`mem_epoch_arena_*`, labelled with the arena id) when
+   * the sink is scraped; nothing is done on allocation. @defaultValue none
+   */
+  readonly metrics?: MetricsSink;
 }
 
 const NO_BLOCK = new Uint8Array(0);
@@ -158,6 +164,8 @@ export class EpochArena implements Arena {
     this.#offsetMask = (1 << this.#offsetBits) - 1;
     this.#maxBlocks = 2 ** (ADDRESS_BITS - this.#offsetBits);
     this.#retag();
+    const metrics = assertMetricsSink(checked.metrics);
+    if (metrics !== undefined) publishArenaMetrics(metrics, { arena: String(this.#id) }, () => this.stats());
   }
 
   /** The arena's id (1 to 63), carried by every handle it issues. Cost: O(1). */

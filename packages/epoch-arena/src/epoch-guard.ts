@@ -32,14 +32,14 @@ import { DisposableHandle } from '@mem/types';
  */
 export class EpochGuard extends DisposableHandle {
   readonly #epoch: number;
-  readonly #unpin: () => void;
+  readonly #unpin: (guard: EpochGuard) => void;
 
   /**
    * Made by {@link ArenaPool.pin}; not meant to be constructed directly.
    * @param epoch the pinned epoch
-   * @param unpin called once, by the release
+   * @param unpin called once, by the release, with this guard
    */
-  constructor(epoch: number, unpin: () => void) {
+  constructor(epoch: number, unpin: (guard: EpochGuard) => void) {
     super();
     this.#epoch = epoch;
     this.#unpin = unpin;
@@ -56,7 +56,7 @@ export class EpochGuard extends DisposableHandle {
 
   /** Unpins the epoch; reclaims its arena if it was deferred and this was its last guard. */
   protected onRelease(): void {
-    this.#unpin();
+    this.#unpin(this);
   }
 
   /** Names the guard in error messages. */

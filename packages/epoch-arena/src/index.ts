@@ -22,6 +22,8 @@ export {
   type ArenaPoolDescriptor,
   type ArenaPoolOptions,
   type ArenaPoolStats,
+  type GuardLeak,
+  type GuardLeakOptions,
   type PoolArenaStats,
   type SharedArenaPoolOptions,
 } from './arena-pool.js';

@@ -7,7 +7,15 @@
  * cross-origin-isolated page).
  * @module
  */
-import { BackingMemory, MemError, assertInteger, describeValue, type BackingMemoryDescriptor } from '@mem/types';
+import {
+  BackingMemory,
+  MemError,
+  assertInteger,
+  describeValue,
+  type BackingMemoryDescriptor,
+  type MetricsSink,
+} from '@mem/types';
+import { assertMetricsSink, publishArenaMetrics } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -71,6 +79,11 @@ export interface SharedEpochArenaOptions {
   readonly maxAttachments?: number;
   /** The arena id (1 to 63) its handles carry. @defaultValue the next id of a process-wide counter */
   readonly id?: number;
+  /**
+   * Where to publish the arena's figures (`mem_epoch_arena_*`) when the sink is scraped, from this
+   * worker's instance. @defaultValue none
+   */
+  readonly metrics?: MetricsSink;
 }
 
 /** What a worker needs to attach to a {@link SharedEpochArena}: post it with `postMessage`. */
@@ -118,6 +131,21 @@ const SLOTS = RETIRED + 2;
 const MAGIC_VALUE = 0x45415231;
 
 const MIN_CHUNK = 256;
+
+/** What a detached instance publishes. */
+const EMPTY_STATS: ArenaStats = {
+  epoch: 0,
+  generation: 0,
+  arenaId: 0,
+  blockCount: 0,
+  blocksInUse: 0,
+  oversizedBlocks: 0,
+  totalCapacity: 0,
+  bytesUsed: 0,
+  bytesAllocated: 0,
+  allocationCount: 0,
+  allocationLimit: null,
+};
 const MAX_CHUNK = 1 << 20;
 
 /**
@@ -226,6 +254,7 @@ export class SharedEpochArena implements Arena {
     });
     const id =
       options.id === undefined ? takeArenaId() : assertInteger(options.id, 'id', { min: 1, max: MAX_ARENA_ID });
+    const metrics = assertMetricsSink(options.metrics);
     const data = BackingMemory.allocate(capacity, { shared: true });
     const controlBuffer = new SharedArrayBuffer(8 * (SLOTS + 2 * maxAttachments));
     const control = new Int32Array(controlBuffer);
@@ -245,7 +274,11 @@ export class SharedEpochArena implements Arena {
       control: controlBuffer,
       data: data.share(),
     };
-    return new SharedEpochArena(descriptor, data, control);
+    const arena = new SharedEpochArena(descriptor, data, control);
+    if (metrics !== undefined) {
+      publishArenaMetrics(metrics, { arena: String(id) }, () => (arena.detached ? EMPTY_STATS : arena.stats()));
+    }
+    return arena;
   }
 
   /**

@@ -1,0 +1,131 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { MemError, RecordingMetricsSink } from '@mem/types';
+import { ArenaPool, EpochArena, type GuardLeak, SharedEpochArena } from './index.js';
+
+/** A gc() function: the global one under --expose-gc, or one made by turning the flag on now. */
+function getGc(): () => void {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (typeof exposed === 'function') return exposed;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+const gc = getGc();
+
+async function collectUntil(done: () => boolean, attempts = 40): Promise<void> {
+  for (let attempt = 0; attempt < attempts && !done(); attempt += 1) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** Pins in its own frame and drops the guard without releasing it. */
+function leakAGuard(pool: ArenaPool): void {
+  pool.pin();
+}
+
+describe('metrics', () => {
+  it('publishes an arena figures when the sink is scraped, and nothing before', () => {
+    const sink = new RecordingMetricsSink();
+    const arena = new EpochArena({ metrics: sink, id: 7 });
+    arena.allocate(10);
+    arena.allocate(20);
+    const labels = { arena: '7' };
+    expect(sink.read('mem_epoch_arena_allocations', labels)).toBe(2);
+    expect(sink.read('mem_epoch_arena_bytes_allocated', labels)).toBe(30);
+    expect(sink.read('mem_epoch_arena_capacity_bytes', labels)).toBe(2 * 1024 * 1024);
+    arena.reset(1);
+    arena.reset(2);
+    expect(sink.read('mem_epoch_arena_resets_total', labels)).toBe(2);
+    expect(sink.read('mem_epoch_arena_allocations', labels)).toBe(0);
+  });
+
+  it('publishes a pool figures and those of its arenas', () => {
+    const sink = new RecordingMetricsSink();
+    const pool = new ArenaPool({ ringSize: 1, metrics: sink });
+    pool.allocate(8);
+    const guard = pool.pin();
+    pool.advanceEpoch();
+    const samples = sink.collect();
+    const value = (name: string): number | undefined => samples.find((sample) => sample.name === name)?.value;
+    expect(value('mem_arena_pool_epoch')).toBe(1);
+    expect(value('mem_arena_pool_guards')).toBe(1);
+    expect(value('mem_arena_pool_deferred_arenas')).toBe(1);
+    expect(value('mem_arena_pool_deferred_reclamations_total')).toBe(1);
+    expect(value('mem_arena_pool_advances_total')).toBe(1);
+    expect(samples.filter((sample) => sample.name === 'mem_epoch_arena_allocations').length).toBe(2);
+    guard.release();
+    expect(
+      sink.collect().find((sample) => sample.name === 'mem_arena_pool_reclaimed_after_deferral_total')?.value,
+    ).toBe(1);
+  });
+
+  it('publishes a shared arena, and zeros once it is detached', () => {
+    const sink = new RecordingMetricsSink();
+    const arena = SharedEpochArena.create({ capacity: 4096, metrics: sink, id: 9 });
+    arena.allocate(5);
+    expect(sink.read('mem_epoch_arena_allocations', { arena: '9' })).toBe(1);
+    arena.detach();
+    expect(sink.read('mem_epoch_arena_allocations', { arena: '9' })).toBe(0);
+  });
+
+  it('refuses a sink that is not one with INVALID_ARGUMENT', () => {
+    for (const metrics of [5, 'sink', {}, { counter() {}, gauge() {} }, null]) {
+      expect(() => new EpochArena({ metrics: metrics as never })).toThrowError(MemError);
+      expect(() => new ArenaPool({ metrics: metrics as never })).toThrowError(MemError);
+      expect(() => SharedEpochArena.create({ capacity: 4096, metrics: metrics as never })).toThrowError(MemError);
+    }
+  });
+});
+
+describe('guard leak detection', () => {
+  it('unpins a guard collected without a release, so its epoch is reclaimed after all', async () => {
+    const leaks: GuardLeak[] = [];
+    const pool = new ArenaPool({ ringSize: 1, leakDetection: 'paranoid', onGuardLeak: (leak) => leaks.push(leak) });
+    const handle = pool.allocate(8);
+    leakAGuard(pool);
+    pool.advanceEpoch();
+    expect(pool.isValid(handle)).toBe(true); // pinned by the leaked guard until the GC finds it
+    await collectUntil(() => leaks.length > 0);
+    expect(leaks).toHaveLength(1);
+    expect(leaks[0]!.epoch).toBe(0);
+    expect(leaks[0]!.allocationStack).toContain('leakAGuard');
+    expect(pool.isValid(handle)).toBe(false);
+    expect(pool.stats()).toMatchObject({
+      leakedGuards: 1,
+      activeGuards: 0,
+      deferredArenas: 0,
+      reclaimedAfterDeferral: 1,
+    });
+  });
+
+  it('never reports a guard that was released', async () => {
+    const leaks: GuardLeak[] = [];
+    const pool = new ArenaPool({ leakDetection: 'paranoid', onGuardLeak: (leak) => leaks.push(leak) });
+    (() => pool.pin().release())();
+    await collectUntil(() => false, 5);
+    expect(leaks).toHaveLength(0);
+    expect(pool.stats().leakedGuards).toBe(0);
+  });
+
+  it('tracks nothing with leakDetection off', async () => {
+    const pool = new ArenaPool({ ringSize: 1, leakDetection: 'off' });
+    leakAGuard(pool);
+    await collectUntil(() => false, 5);
+    expect(pool.stats()).toMatchObject({ leakedGuards: 0, activeGuards: 1 });
+  });
+
+  it('refuses a bad level or callback with INVALID_ARGUMENT', () => {
+    for (const options of [{ leakDetection: 'loud' }, { leakDetection: 1 }, { onGuardLeak: 'log' }]) {
+      expect(() => new ArenaPool(options as never)).toThrowError(MemError);
+      expect(() => ArenaPool.createShared({ capacity: 4096, ...(options as object) })).toThrowError(MemError);
+    }
+    const pool = ArenaPool.createShared({ capacity: 4096 });
+    expect(() => ArenaPool.attach(pool.descriptor(), { leakDetection: 'x' as never })).toThrowError(MemError);
+    expect(pool.stats().arenas.every((arena) => (arena.arena as { attachments?: number }).attachments === 1)).toBe(
+      true,
+    );
+  });
+});
