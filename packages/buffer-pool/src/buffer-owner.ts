@@ -16,14 +16,12 @@ export interface BufferOwner {
   /** The pool's id, shared by every instance attached to it (foreign descriptors carry another). */
   readonly poolId: number;
   /**
-   * Counts down to the next allocation that leak detection samples; a handle's constructor
-   * decrements it and calls {@link BufferOwner.trackLeak} when it reaches 0.
+   * Counts one more handle towards leak detection's next sample and, if this one is sampled, starts
+   * tracking it (`handle` holds `slot`; a frozen view holds one reference). Returns whether it did.
    */
-  leakCountdown: number;
-  /** Hot path: gives `slot` of class `classIndex` back to this worker's cache (or further). */
-  returnSlot(slot: number, classIndex: number): void;
-  /** Starts leak tracking of `handle`, which holds `slot` (a frozen view holds one reference); resets the countdown. */
-  trackLeak(handle: object, slot: number, frozen: boolean): boolean;
+  sampleLeak(handle: object, slot: number, frozen: boolean): boolean;
+  /** Hot path: gives `slot` back to this worker's cache (or further). */
+  returnSlot(slot: number): void;
   /** Stops leak tracking of a released handle. */
   untrackLeak(handle: object): void;
   /** The cached full-capacity view of `slot` in this worker. */
@@ -35,7 +33,7 @@ export interface BufferOwner {
   /** Adds one reference to a frozen slot. */
   retainReference(slot: number): void;
   /** Drops one reference of a frozen slot; the last one returns the slot. */
-  releaseReference(slot: number, classIndex: number): void;
+  releaseReference(slot: number): void;
   /** The reference count of a frozen slot. */
   references(slot: number): number;
   /** Claims a transfer ticket. @throws MemError LIMIT_EXCEEDED when too many transfers are in flight. */

@@ -26,11 +26,17 @@ export interface PoolInstanceOptions {
   readonly metrics?: MetricsSink;
   /**
    * Leak detection, as Netty users know it: `off` tracks nothing; `sampled` tracks one allocation in
-   * `leakSampleInterval` (a few nanoseconds on average); `paranoid` tracks every allocation and
-   * records its stack (microseconds: for tests and debugging). @defaultValue 'sampled'
+   * `leakSampleInterval`; `paranoid` tracks every allocation and records its stack (microseconds
+   * per allocation: for tests and debugging). A tracked allocation costs about 300 ns (a
+   * FinalizationRegistry registration and its removal at release). @defaultValue 'sampled'
    */
   readonly leakDetection?: LeakDetectionLevel;
-  /** In `sampled` mode, one allocation in this many is tracked. @defaultValue 128 */
+  /**
+   * In `sampled` mode, one allocation in this many is tracked. The default keeps the average cost
+   * under half a nanosecond per allocation (Netty's 128 would add about 2.5 ns, a tenth of a pooled
+   * allocation); a leak on a hot path is still caught after a few thousand allocations.
+   * @defaultValue 1024
+   */
   readonly leakSampleInterval?: number;
   /** Called for each leak, after the pool recovered the memory. @defaultValue a `console.warn` */
   readonly onLeak?: (report: BufferLeakReport) => void;
@@ -100,7 +106,7 @@ export function resolveInstanceOptions(options: unknown, allowed: readonly strin
       `options.leakDetection must be one of ${LEAK_DETECTION_LEVELS.join(', ')}, got ${describeValue(leakDetection)}`,
     );
   }
-  const leakSampleInterval = given.leakSampleInterval === undefined ? 128 : given.leakSampleInterval;
+  const leakSampleInterval = given.leakSampleInterval === undefined ? 1024 : given.leakSampleInterval;
   if (
     typeof leakSampleInterval !== 'number' ||
     !Number.isInteger(leakSampleInterval) ||

@@ -20,8 +20,6 @@ export interface DetachedFrozen {
   readonly owner: BufferOwner;
   /** The slot, or -1 if untracked. */
   readonly slot: number;
-  /** The slot's class index (-1 if untracked). */
-  readonly classIndex: number;
   /** The full-capacity view of the slot, or the whole untracked array. */
   readonly base: Uint8Array;
   /** Where the view started within `base`. */
@@ -71,7 +69,6 @@ function checkBound(name: string, value: unknown, min: number, max: number): num
 export class FrozenBuffer extends DisposableHandle {
   readonly #owner: BufferOwner;
   readonly #slot: number;
-  readonly #classIndex: number;
   readonly #base: Uint8Array;
   readonly #start: number;
   readonly #view: Uint8Array;
@@ -85,20 +82,18 @@ export class FrozenBuffer extends DisposableHandle {
   static issue(
     owner: BufferOwner,
     slot: number,
-    classIndex: number,
     base: Uint8Array,
     start: number,
     length: number,
     localReferences: LocalReferences | undefined,
   ): FrozenBuffer {
-    return new FrozenBuffer(ISSUE_TOKEN, owner, slot, classIndex, base, start, length, localReferences);
+    return new FrozenBuffer(ISSUE_TOKEN, owner, slot, base, start, length, localReferences);
   }
 
   private constructor(
     token: typeof ISSUE_TOKEN,
     owner: BufferOwner,
     slot: number,
-    classIndex: number,
     base: Uint8Array,
     start: number,
     length: number,
@@ -110,12 +105,11 @@ export class FrozenBuffer extends DisposableHandle {
     }
     this.#owner = owner;
     this.#slot = slot;
-    this.#classIndex = classIndex;
     this.#base = base;
     this.#start = start;
     this.#view = length === base.length && start === 0 ? base : base.subarray(start, start + length);
     this.#localReferences = slot >= 0 ? undefined : (localReferences ?? { count: 1 });
-    if (slot >= 0 && --owner.leakCountdown === 0) this.#tracked = owner.trackLeak(this, slot, true);
+    if (slot >= 0) this.#tracked = owner.sampleLeak(this, slot, true);
   }
 
   /** The number of bytes in the view. Cost: O(1). */
@@ -171,7 +165,7 @@ export class FrozenBuffer extends DisposableHandle {
     checkBound('start', start, 0, length);
     checkBound('end', end, start, length);
     if (start === end) {
-      return FrozenBuffer.issue(this.#owner, -1, -1, EMPTY, 0, 0, undefined);
+      return FrozenBuffer.issue(this.#owner, -1, EMPTY, 0, 0, undefined);
     }
     return this.#share(this.#start + start, end - start);
   }
@@ -189,15 +183,7 @@ export class FrozenBuffer extends DisposableHandle {
   #share(start: number, length: number): FrozenBuffer {
     if (this.#slot >= 0) this.#owner.retainReference(this.#slot);
     else this.#localReferences!.count += 1;
-    return FrozenBuffer.issue(
-      this.#owner,
-      this.#slot,
-      this.#classIndex,
-      this.#base,
-      start,
-      length,
-      this.#localReferences,
-    );
+    return FrozenBuffer.issue(this.#owner, this.#slot, this.#base, start, length, this.#localReferences);
   }
 
   /**
@@ -247,7 +233,6 @@ export class FrozenBuffer extends DisposableHandle {
     const detached: DetachedFrozen = {
       owner: this.#owner,
       slot: this.#slot,
-      classIndex: this.#classIndex,
       base: this.#base,
       start: this.#start,
       length: this.#view.length,
@@ -270,7 +255,7 @@ export class FrozenBuffer extends DisposableHandle {
     if (this.#moved !== undefined) return;
     if (this.#slot >= 0) {
       if (this.#tracked) this.#owner.untrackLeak(this);
-      this.#owner.releaseReference(this.#slot, this.#classIndex);
+      this.#owner.releaseReference(this.#slot);
     } else {
       this.#localReferences!.count -= 1;
     }

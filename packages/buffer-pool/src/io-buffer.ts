@@ -55,7 +55,6 @@ const TRACKED = 4;
 export class IoBuffer implements Disposable {
   readonly #owner: BufferOwner;
   readonly #slot: number;
-  readonly #classIndex: number;
   readonly #view: Uint8Array;
   #length: number;
   /** LIVE, RELEASED, FROZEN or TRANSFERRED, plus the TRACKED bit when leak detection sampled it. */
@@ -63,28 +62,33 @@ export class IoBuffer implements Disposable {
 
   /**
    * @internal The one way to make a buffer: the pool calls it (users get buffers from `BufferPool.alloc`).
+   * Leak sampling is the caller's: the pool counts on its hot path, cold paths call `sampled`.
    */
-  static issue(owner: BufferOwner, slot: number, classIndex: number, view: Uint8Array, length: number): IoBuffer {
-    return new IoBuffer(ISSUE_TOKEN, owner, slot, classIndex, view, length);
+  static issue(owner: BufferOwner, slot: number, view: Uint8Array, length: number): IoBuffer {
+    return new IoBuffer(ISSUE_TOKEN, owner, slot, view, length);
   }
 
-  private constructor(
-    token: typeof ISSUE_TOKEN,
-    owner: BufferOwner,
-    slot: number,
-    classIndex: number,
-    view: Uint8Array,
-    length: number,
-  ) {
+  /** @internal Like `issue`, and counts the buffer towards leak detection's sampling (off the hot path). */
+  static sampled(owner: BufferOwner, slot: number, view: Uint8Array, length: number): IoBuffer {
+    const buffer = new IoBuffer(ISSUE_TOKEN, owner, slot, view, length);
+    if (slot >= 0 && owner.sampleLeak(buffer, slot, false)) buffer.#state = TRACKED;
+    return buffer;
+  }
+
+  /** @internal Marks a live buffer as tracked by leak detection (its release then untracks it). */
+  markTracked(): void {
+    if (this.#state === LIVE) this.#state = TRACKED;
+  }
+
+  private constructor(token: typeof ISSUE_TOKEN, owner: BufferOwner, slot: number, view: Uint8Array, length: number) {
     if (token !== ISSUE_TOKEN) {
       throw new MemError('INVALID_ARGUMENT', 'IoBuffer instances come from BufferPool.alloc(), not from new');
     }
     this.#owner = owner;
     this.#slot = slot;
-    this.#classIndex = classIndex;
     this.#view = view;
     this.#length = length;
-    this.#state = slot >= 0 && --owner.leakCountdown === 0 && owner.trackLeak(this, slot, false) ? TRACKED : LIVE;
+    this.#state = LIVE;
   }
 
   /** Whether the buffer was released (or frozen, or transferred: it no longer owns its memory). Cost: O(1). */
@@ -106,7 +110,7 @@ export class IoBuffer implements Disposable {
     }
     this.#state = RELEASED;
     const slot = this.#slot;
-    if (slot >= 0) this.#owner.returnSlot(slot, this.#classIndex);
+    if (slot >= 0) this.#owner.returnSlot(slot);
   }
 
   /**
@@ -147,9 +151,9 @@ export class IoBuffer implements Disposable {
     }
     const detached = frozen.detachUnique();
     if (detached === undefined) return undefined;
-    const { owner, slot, classIndex, base, start, length } = detached;
+    const { owner, slot, base, start, length } = detached;
     const view = start === 0 ? base : base.subarray(start);
-    return IoBuffer.issue(owner, slot, classIndex, view, length);
+    return IoBuffer.sampled(owner, slot, view, length);
   }
 
   /** How many bytes the buffer can hold (its size class for a pooled buffer). Cost: O(1). */
@@ -270,7 +274,7 @@ export class IoBuffer implements Disposable {
     this.#assertLive();
     const slot = this.#slot;
     if (slot >= 0) this.#owner.setReferences(slot, 1);
-    const frozen = FrozenBuffer.issue(this.#owner, slot, this.#classIndex, this.#view, 0, this.#length, undefined);
+    const frozen = FrozenBuffer.issue(this.#owner, slot, this.#view, 0, this.#length, undefined);
     this.#moveOut(FROZEN);
     return frozen;
   }

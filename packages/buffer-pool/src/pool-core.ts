@@ -62,9 +62,11 @@ export class PoolCore implements BufferOwner {
   readonly #cacheBottoms: Int32Array;
   readonly #cacheLimits: Int32Array;
   readonly #views: Uint8Array[];
+  /** The class of every slot, so that handles need not carry it. */
+  readonly #slotClasses: Uint8Array;
   readonly #hitsLocal: Float64Array;
-  /** See {@link BufferOwner.leakCountdown}. */
-  leakCountdown: number;
+  /** Allocations until leak detection samples the next one. */
+  #leakCountdown: number;
 
   // ---- slow-path state ----
   /** The validated configuration. */
@@ -143,6 +145,8 @@ export class PoolCore implements BufferOwner {
       this.#tickets = new TransferTickets(descriptor.tickets);
     }
     this.#views = this.#memory.views;
+    this.#slotClasses = new Uint8Array(classCount * maxPerClass);
+    for (let c = 0; c < classCount; c += 1) this.#slotClasses.fill(c, c * maxPerClass, (c + 1) * maxPerClass);
 
     this.#bufferResources = classSizes.map((size) => `IoBuffer of the ${size}-byte class`);
     this.#frozenResources = classSizes.map((size) => `FrozenBuffer of the ${size}-byte class`);
@@ -157,7 +161,7 @@ export class PoolCore implements BufferOwner {
             onLeak: (report) => this.#recoverLeak(report),
           });
     this.#leakInterval = level === 'off' ? NEVER : level === 'paranoid' ? 1 : options.leakSampleInterval;
-    this.leakCountdown = this.#leakInterval;
+    this.#leakCountdown = this.#leakInterval;
 
     if (config.prefill && !attached) this.#prefill();
 
@@ -217,7 +221,7 @@ export class PoolCore implements BufferOwner {
         const slot = this.#cacheStack[top - 1]!;
         tops[c] = top - 1;
         this.#hitsLocal[c]! += 1;
-        return IoBuffer.issue(this, slot, c, this.#views[slot]!, 0);
+        return this.#issue(slot, this.#views[slot]!, 0);
       }
     }
     return this.#allocSlow(capacity, 0);
@@ -239,7 +243,7 @@ export class PoolCore implements BufferOwner {
         const slot = this.#cacheStack[top - 1]!;
         tops[c] = top - 1;
         this.#hitsLocal[c]! += 1;
-        return IoBuffer.issue(this, slot, c, this.#views[slot]!, 0);
+        return this.#issue(slot, this.#views[slot]!, 0);
       }
     }
     return this.#allocSlow(capacity, STRICT);
@@ -264,7 +268,7 @@ export class PoolCore implements BufferOwner {
         const view = this.#views[slot]!;
         // A reused slot holds old bytes: zero the readable range only.
         view.fill(0, 0, length);
-        return IoBuffer.issue(this, slot, c, view, length >>> 0);
+        return this.#issue(slot, view, length >>> 0);
       }
     }
     return this.#allocSlow(length, ZEROED);
@@ -288,14 +292,15 @@ export class PoolCore implements BufferOwner {
         this.#hitsLocal[c]! += 1;
         const view = this.#views[slot]!;
         view.fill(0, 0, length);
-        return IoBuffer.issue(this, slot, c, view, length >>> 0);
+        return this.#issue(slot, view, length >>> 0);
       }
     }
     return this.#allocSlow(length, ZEROED | STRICT);
   }
 
   /** Hot path of every release: push onto this worker's cache, or spill. */
-  returnSlot(slot: number, classIndex: number): void {
+  returnSlot(slot: number): void {
+    const classIndex = this.#slotClasses[slot]!;
     const tops = this.#cacheTops;
     const top = tops[classIndex]!;
     if (top !== this.#cacheLimits[classIndex]) {
@@ -365,7 +370,7 @@ export class PoolCore implements BufferOwner {
     const view = this.#memory.viewOf(slot);
     // A new slot is fresh memory (zeroed by the runtime); a reused one is zeroed over `length` only.
     if (zeroed && !fresh) view.fill(0, 0, length);
-    return IoBuffer.issue(this, slot, c, view, length);
+    return this.#issue(slot, view, length);
   }
 
   /** Makes sure the slots a refill just parked in the cache have views in this worker (shared pools). */
@@ -411,7 +416,7 @@ export class PoolCore implements BufferOwner {
         details: { capacity },
       });
     }
-    return IoBuffer.issue(this, -1, -1, bytes, length);
+    return IoBuffer.issue(this, -1, bytes, length);
   }
 
   #fallback(request: number, length: number): IoBuffer {
@@ -441,13 +446,26 @@ export class PoolCore implements BufferOwner {
   // BufferOwner: what handles call back into.
   // ------------------------------------------------------------------------------------------
 
-  trackLeak(handle: object, slot: number, frozen: boolean): boolean {
-    this.leakCountdown = this.#leakInterval;
+  sampleLeak(handle: object, slot: number, frozen: boolean): boolean {
+    if (--this.#leakCountdown !== 0) return false;
+    return this.#trackLeak(handle, slot, frozen);
+  }
+
+  /** Starts tracking a sampled handle, and restarts the countdown. */
+  #trackLeak(handle: object, slot: number, frozen: boolean): boolean {
+    this.#leakCountdown = this.#leakInterval;
     const tracker = this.#leakTracker;
     if (tracker === undefined) return false;
-    const c = Math.floor(slot / this.#maxPerClass);
+    const c = this.#slotClasses[slot]!;
     const resource = frozen ? this.#frozenResources[c]! : this.#bufferResources[c]!;
     return tracker.track(handle, slot * 2 + (frozen ? 1 : 0), resource);
+  }
+
+  /** The hot path's leak sampling: one decrement, and the rare sampled buffer. */
+  #issue(slot: number, view: Uint8Array, length: number): IoBuffer {
+    const buffer = IoBuffer.issue(this, slot, view, length);
+    if (--this.#leakCountdown === 0 && this.#trackLeak(buffer, slot, false)) buffer.markTracked();
+    return buffer;
   }
 
   untrackLeak(handle: object): void {
@@ -457,10 +475,9 @@ export class PoolCore implements BufferOwner {
   #recoverLeak(report: LeakReport<number>): void {
     const slot = report.held >> 1;
     const frozen = (report.held & 1) === 1;
-    const c = Math.floor(slot / this.#maxPerClass);
     this.#counters.leaks += 1;
-    if (frozen) this.releaseReference(slot, c);
-    else this.returnSlot(slot, c);
+    if (frozen) this.releaseReference(slot);
+    else this.returnSlot(slot);
     this.#options.onLeak({
       resource: report.resource,
       allocationStack: report.allocationStack,
@@ -488,9 +505,9 @@ export class PoolCore implements BufferOwner {
     else this.#references[slot]! += 1;
   }
 
-  releaseReference(slot: number, classIndex: number): void {
+  releaseReference(slot: number): void {
     const left = this.shared ? Atomics.sub(this.#references, slot, 1) - 1 : (this.#references[slot]! -= 1);
-    if (left === 0) this.returnSlot(slot, classIndex);
+    if (left === 0) this.returnSlot(slot);
   }
 
   references(slot: number): number {
@@ -542,12 +559,12 @@ export class PoolCore implements BufferOwner {
     if (slot < 0) {
       const bytes = transfer.bytes!;
       return transfer.frozen
-        ? FrozenBuffer.issue(this, -1, -1, bytes, 0, length, undefined)
-        : IoBuffer.issue(this, -1, -1, bytes, length);
+        ? FrozenBuffer.issue(this, -1, bytes, 0, length, undefined)
+        : IoBuffer.issue(this, -1, bytes, length);
     }
     const base = this.#memory.viewOf(slot);
-    if (transfer.frozen) return FrozenBuffer.issue(this, slot, c, base, start, length, undefined);
-    return IoBuffer.issue(this, slot, c, start === 0 ? base : base.subarray(start), length);
+    if (transfer.frozen) return FrozenBuffer.issue(this, slot, base, start, length, undefined);
+    return IoBuffer.sampled(this, slot, start === 0 ? base : base.subarray(start), length);
   }
 
   /** `BufferPool.flush`. */
