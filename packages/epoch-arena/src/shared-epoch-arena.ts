@@ -106,28 +106,33 @@ export interface SharedArenaStats extends ArenaStats {
   readonly chunkSize: number;
 }
 
-// Control words (Int32Array over the control SharedArrayBuffer).
+// Control words (Int32Array over the control SharedArrayBuffer), laid out by cache line (16 words):
+// line 0 is read by every allocation and written only by a reset; line 1 holds the bump pointer,
+// written by every claim; line 2 the attachment bookkeeping. Each worker's counters get a line of
+// their own, so that workers counting their allocations never write to the same line.
 const MAGIC = 0;
 const ARENA_ID = 1;
 /** Twice the generation, plus 1 while a reset is in progress (a sequence lock). */
 const GENERATION = 2;
 const EPOCH_LOW = 3;
 const EPOCH_HIGH = 4;
+const CAPACITY_UNITS = 5;
+const LIMIT_UNITS = 6;
+const HAS_LIMIT = 7;
+const CHUNK_SIZE = 8;
+const MAX_ATTACHMENTS = 9;
 /** The bump pointer, in 8-byte units; it may pass the limit by a few failed claims. */
-const POSITION = 5;
-const CAPACITY_UNITS = 6;
-const LIMIT_UNITS = 7;
-const HAS_LIMIT = 8;
-const CHUNK_SIZE = 9;
-const MAX_ATTACHMENTS = 10;
-const LOCK = 11;
-const ATTACHED = 12;
-const SLOT_BITS = 13; // 8 words: 256 slots
-const CONTROL_WORDS = 24;
+const POSITION = 16;
+const LOCK = 32;
+const ATTACHED = 33;
+const SLOT_BITS = 34; // 8 words: 256 slots
+const CONTROL_WORDS = 48;
+/** Doubles per counter line: [count, bytes] and padding to 64 bytes. */
+const SLOT_STRIDE = 8;
 /** Float64 index of the counters folded in by detached instances: [count, bytes]. */
 const RETIRED = CONTROL_WORDS / 2;
-/** Float64 index of the first per-attachment slot: [count, bytes] each. */
-const SLOTS = RETIRED + 2;
+/** Float64 index of the first per-attachment counter line. */
+const SLOTS = RETIRED + SLOT_STRIDE;
 const MAGIC_VALUE = 0x45415231;
 
 const MIN_CHUNK = 256;
@@ -210,7 +215,7 @@ export class SharedEpochArena implements Arena {
     this.#limitUnits = control[LIMIT_UNITS]!;
     this.#hasLimit = control[HAS_LIMIT] === 1;
     this.#chunkSize = control[CHUNK_SIZE]!;
-    this.#slot = SLOTS + 2 * claimSlot(control);
+    this.#slot = SLOTS + SLOT_STRIDE * claimSlot(control);
     this.#adoptGeneration(Atomics.load(control, GENERATION) & ~1);
   }
 
@@ -256,7 +261,7 @@ export class SharedEpochArena implements Arena {
       options.id === undefined ? takeArenaId() : assertInteger(options.id, 'id', { min: 1, max: MAX_ARENA_ID });
     const metrics = assertMetricsSink(options.metrics);
     const data = BackingMemory.allocate(capacity, { shared: true });
-    const controlBuffer = new SharedArrayBuffer(8 * (SLOTS + 2 * maxAttachments));
+    const controlBuffer = new SharedArrayBuffer(8 * (SLOTS + SLOT_STRIDE * maxAttachments));
     const control = new Int32Array(controlBuffer);
     const capacityUnits = Math.floor(capacity / 8);
     control[ARENA_ID] = id;
@@ -306,12 +311,13 @@ export class SharedEpochArena implements Arena {
     };
     if (typeof candidate !== 'object' || candidate === null) return bad('not an object');
     if (candidate.kind !== 'mem.shared-epoch-arena' || candidate.version !== 1) return bad('wrong kind or version');
-    if (!(candidate.control instanceof SharedArrayBuffer) || candidate.control.byteLength < 8 * (SLOTS + 2)) {
+    if (!(candidate.control instanceof SharedArrayBuffer) || candidate.control.byteLength < 8 * (SLOTS + SLOT_STRIDE)) {
       return bad('no control SharedArrayBuffer');
     }
     const control = new Int32Array(candidate.control);
     if (Atomics.load(control, MAGIC) !== MAGIC_VALUE) return bad('the control words are not an arena');
-    if (candidate.control.byteLength < 8 * (SLOTS + 2 * control[MAX_ATTACHMENTS]!)) return bad('control too short');
+    if (candidate.control.byteLength < 8 * (SLOTS + SLOT_STRIDE * control[MAX_ATTACHMENTS]!))
+      return bad('control too short');
     const data = BackingMemory.fromDescriptor(candidate.data as BackingMemoryDescriptor);
     if (data.byteLength < control[CAPACITY_UNITS]! * 8) return bad('the data region is smaller than the capacity');
     return new SharedEpochArena(candidate as SharedEpochArenaDescriptor, data, control);
@@ -612,7 +618,7 @@ export class SharedEpochArena implements Arena {
       counters[RETIRED + 1] = counters[RETIRED + 1]! + counters[this.#slot + 1]!;
       counters[this.#slot] = 0;
       counters[this.#slot + 1] = 0;
-      releaseSlot(control, (this.#slot - SLOTS) / 2);
+      releaseSlot(control, (this.#slot - SLOTS) / SLOT_STRIDE);
     } finally {
       unlock(control);
     }
@@ -639,7 +645,7 @@ export class SharedEpochArena implements Arena {
     const counters = this.#counters;
     let allocationCount = 0;
     let bytesAllocated = 0;
-    for (let index = RETIRED; index < counters.length; index += 2) {
+    for (let index = RETIRED; index < counters.length; index += SLOT_STRIDE) {
       allocationCount += counters[index]!;
       bytesAllocated += counters[index + 1]!;
     }
