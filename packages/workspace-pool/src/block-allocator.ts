@@ -168,8 +168,7 @@ export class BlockAllocator {
         block = this.#bestFit(need);
     }
     if (block === NONE) return NONE;
-    this.#take(block, need);
-    return block;
+    return this.#take(block, need);
   }
 
   /** Marks a freshly allocated block as lent to workspace `id`, which asked for `requested` bytes. */
@@ -207,7 +206,11 @@ export class BlockAllocator {
     }
   }
 
-  /** Frees a used block, merging it with free neighbours, and files the result in its bin. */
+  /**
+   * Frees a used block, merging it with free neighbours. A free neighbour absorbs it (the block's
+   * record is dropped) and changes bin only when its new size crosses into another bin, which a
+   * large free block rarely does: giving back what was just cut from it touches no bin at all.
+   */
   free(block: number): void {
     const f64 = this.f64;
     const i32 = this.i32;
@@ -221,68 +224,89 @@ export class BlockAllocator {
     this.requestedBytes -= f64[fb + REQUESTED]!;
     this.liveBlocks -= 1;
     f64[fb + OWNER] = 0;
-    i32[ib + STATE] = BLOCK_FREE;
 
-    let size = bytes;
-    const next = i32[ib + NEXT_PHYS]!;
-    if (next !== NONE && i32[next * I32_STRIDE + STATE] === BLOCK_FREE) {
-      this.removeFree(next);
-      size += f64[next * F64_STRIDE + SIZE]!;
-      const after = i32[next * I32_STRIDE + NEXT_PHYS]!;
-      i32[ib + NEXT_PHYS] = after;
-      if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = block;
-      this.dropRecord(next);
-    }
     const prev = i32[ib + PREV_PHYS]!;
+    const next = i32[ib + NEXT_PHYS]!;
+    const nextIsFree = next !== NONE && i32[next * I32_STRIDE + STATE] === BLOCK_FREE;
     if (prev !== NONE && i32[prev * I32_STRIDE + STATE] === BLOCK_FREE) {
-      this.removeFree(prev);
-      f64[prev * F64_STRIDE + SIZE] = f64[prev * F64_STRIDE + SIZE]! + size;
-      const after = i32[ib + NEXT_PHYS]!;
+      // The free block below absorbs this one, and the free block above if there is one.
+      let size = f64[prev * F64_STRIDE + SIZE]! + bytes;
+      let after = i32[ib + NEXT_PHYS]!;
+      if (nextIsFree) {
+        this.removeFree(next);
+        size += f64[next * F64_STRIDE + SIZE]!;
+        after = i32[next * I32_STRIDE + NEXT_PHYS]!;
+        this.dropRecord(next);
+      }
       i32[prev * I32_STRIDE + NEXT_PHYS] = after;
       if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = prev;
       this.dropRecord(block);
-      this.insertFree(prev);
+      this.#resize(prev, size);
       return;
     }
-    f64[fb + SIZE] = size;
+    if (nextIsFree) {
+      // The free block above grows down over this one.
+      f64[next * F64_STRIDE + OFFSET] = f64[fb + OFFSET]!;
+      i32[next * I32_STRIDE + PREV_PHYS] = prev;
+      if (prev === NONE) this.segments[segment]!.first = next;
+      else i32[prev * I32_STRIDE + NEXT_PHYS] = next;
+      this.dropRecord(block);
+      this.#resize(next, f64[next * F64_STRIDE + SIZE]! + bytes);
+      return;
+    }
+    i32[ib + STATE] = BLOCK_FREE;
     this.insertFree(block);
   }
 
-  #take(block: number, need: number): void {
-    this.removeFree(block);
+  /** Sets a filed free block's size, moving it to another bin only if the size crossed one. */
+  #resize(block: number, size: number): void {
+    this.f64[block * F64_STRIDE + SIZE] = size;
+    if (binIndex(size) !== this.i32[block * I32_STRIDE + BIN]) {
+      this.removeFree(block);
+      this.insertFree(block);
+    }
+  }
+
+  /**
+   * Takes `need` bytes from the front of free `block` and returns the used block's record: the
+   * block itself when it fits exactly, else a new record below what stays free (which keeps its
+   * record and, usually, its bin).
+   */
+  #take(block: number, need: number): number {
     const f64 = this.f64;
     const available = f64[block * F64_STRIDE + SIZE]!;
-    if (available > need) this.#splitTail(block, need, available - need);
+    let used = block;
+    if (available === need) {
+      this.removeFree(block);
+    } else {
+      used = this.newRecord(); // may grow the table: read the views after it
+      const f = this.f64;
+      const i32 = this.i32;
+      const fb = block * F64_STRIDE;
+      const ib = block * I32_STRIDE;
+      const fu = used * F64_STRIDE;
+      const iu = used * I32_STRIDE;
+      const prev = i32[ib + PREV_PHYS]!;
+      f[fu + OFFSET] = f[fb + OFFSET]!;
+      f[fu + SIZE] = need;
+      i32[iu + SEGMENT] = i32[ib + SEGMENT]!;
+      i32[iu + PREV_PHYS] = prev;
+      i32[iu + NEXT_PHYS] = block;
+      if (prev === NONE) this.segments[i32[ib + SEGMENT]!]!.first = used;
+      else i32[prev * I32_STRIDE + NEXT_PHYS] = used;
+      i32[ib + PREV_PHYS] = used;
+      f[fb + OFFSET] = f[fb + OFFSET]! + need;
+      this.#resize(block, available - need);
+    }
     const i32 = this.i32;
-    const ib = block * I32_STRIDE;
-    i32[ib + STATE] = BLOCK_USED;
-    const segment = i32[ib + SEGMENT]!;
+    const iu = used * I32_STRIDE;
+    i32[iu + STATE] = BLOCK_USED;
+    const segment = i32[iu + SEGMENT]!;
     this.segmentFree[segment] = this.segmentFree[segment]! - need;
     this.freeBytes -= need;
     this.usedBytes += need;
     this.liveBlocks += 1;
-  }
-
-  /** Cuts `block` to `keep` bytes; the `rest` above it becomes a new free block. */
-  #splitTail(block: number, keep: number, rest: number): void {
-    const tail = this.newRecord(); // may grow the table: read the views after it
-    const f64 = this.f64;
-    const i32 = this.i32;
-    const fb = block * F64_STRIDE;
-    const ib = block * I32_STRIDE;
-    const ft = tail * F64_STRIDE;
-    const it = tail * I32_STRIDE;
-    f64[ft + OFFSET] = f64[fb + OFFSET]! + keep;
-    f64[ft + SIZE] = rest;
-    i32[it + SEGMENT] = i32[ib + SEGMENT]!;
-    i32[it + STATE] = BLOCK_FREE;
-    const after = i32[ib + NEXT_PHYS]!;
-    i32[it + PREV_PHYS] = block;
-    i32[it + NEXT_PHYS] = after;
-    if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = tail;
-    i32[ib + NEXT_PHYS] = tail;
-    f64[fb + SIZE] = keep;
-    this.insertFree(tail);
+    return used;
   }
 
   /**

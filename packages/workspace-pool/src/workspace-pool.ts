@@ -61,7 +61,12 @@ export interface WorkspaceLogEntry {
   /** The defragmentation's report (event `defragment`). */
   readonly report?: DefragmentationReport;
   /** The new segment (event `expand`). */
-  readonly segment?: { readonly index: number; readonly byteLength: number };
+  readonly segment?: {
+    /** The segment's index in the pool. */
+    readonly index: number;
+    /** Its size in bytes. */
+    readonly byteLength: number;
+  };
 }
 
 /** Receives the pool's log entries. It runs after the pool is consistent again; what it throws is ignored. */
