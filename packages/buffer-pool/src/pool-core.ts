@@ -534,10 +534,8 @@ export class PoolCore implements BufferOwner {
     }
     if (this.#closed) throw this.#closedError();
     const { slot, start, length, capacity } = transfer;
-    let c = -1;
     if (slot >= 0) {
-      c = Math.floor(slot / this.#maxPerClass);
-      const size = this.#classSizes[c];
+      const size = this.#classSizes[Math.floor(slot / this.#maxPerClass)];
       const reach = transfer.frozen ? start + length : start + capacity;
       if (size === undefined || reach > size || (!transfer.frozen && reach !== size)) {
         throw new MemError(
