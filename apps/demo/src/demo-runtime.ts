@@ -110,7 +110,7 @@ export class DemoRuntime implements ServerRuntime {
       }),
       { name: 'activations', metrics: this.sink, logger: (entry) => this.#onWorkspaceLog(entry) },
     );
-    this.arenas = new ArenaPool({ ringSize: 4, blockSize: 64 * 1024 });
+    this.arenas = new ArenaPool({ ringSize: 4, blockSize: 64 * 1024, metrics: this.sink });
     this.buffers = new BufferPool(
       BufferPoolConfig.from({ poolMinSize: 0, minSize: 256, maxSize: 128 * 1024, maxPerClass: 512 }),
       { metrics: this.sink },

@@ -119,6 +119,8 @@ describe('the demo end to end', () => {
     expect(total(samples, 'mem_workspace_pool_acquisitions_total')).toBeGreaterThan(0);
     expect(samples.some((s) => s.name === 'mem_workspace_pool_fragmentation')).toBe(true);
     expect(total(samples, 'demo_arena_bytes_per_epoch')).toBeGreaterThan(0);
+    expect(total(samples, 'mem_epoch_arena_bytes_used')).toBeGreaterThan(0);
+    expect(total(samples, 'mem_arena_pool_advances_total')).toBeGreaterThan(0);
     expect(total(samples, 'demo_tokens_generated_total')).toBeGreaterThan(0);
     expect(total(samples, 'demo_time_to_first_token_seconds_count')).toBeGreaterThan(0);
   });
