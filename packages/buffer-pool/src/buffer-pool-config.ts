@@ -29,7 +29,20 @@ import {
  * - `disabled`: no local cache; every allocation and release goes through the global freelist.
  */
 export type WorkerCachePolicy =
-  { readonly kind: 'derived' } | { readonly kind: 'fixed'; readonly capacity: number } | { readonly kind: 'disabled' };
+  | {
+      /** Derived from `maxPerClass` and `parallelism`. */
+      readonly kind: 'derived';
+    }
+  | {
+      /** A fixed capacity. */
+      readonly kind: 'fixed';
+      /** Buffers per class and worker, in [1, maxPerClass]. */
+      readonly capacity: number;
+    }
+  | {
+      /** No worker cache. */
+      readonly kind: 'disabled';
+    };
 
 /** The fields of a {@link BufferPoolConfig}, as a plain object (what `toJSON()` returns and `from()` takes). */
 export interface BufferPoolConfigFields {

@@ -14,4 +14,6 @@ export { BUFFER_TRANSFER_TYPE, type BufferTransfer } from './buffer-transfer.js'
 export { FrozenBuffer } from './frozen-buffer.js';
 export { IoBuffer } from './io-buffer.js';
 export { POOL_DESCRIPTOR_TYPE, type BufferPoolDescriptor } from './pool-descriptor.js';
+export type { SharedFreelistMemory } from './shared-freelist.js';
+export type { SharedSegments } from './slot-memory.js';
 export { DEFAULT_PAGE_SIZE, MAX_BUFFER_SIZE, MAX_TRACKED_BUFFERS, MAX_TRANSFERS_IN_FLIGHT } from './pool-limits.js';
