@@ -104,9 +104,9 @@ export class DemoRuntime implements ServerRuntime {
       WorkspaceConfig.from({
         initialSize: 1 << 20,
         maxSize: 256 << 20,
-        enableDefragmentation: true,
-        defragThreshold: 0.35,
-        defragCheckInterval: 32,
+        // The engine defragments between steps (StepResources.betweenSteps), when nothing is pinned;
+        // the pool itself only compacts on a miss (defragmentOnMiss, on by default).
+        enableDefragmentation: false,
       }),
       { name: 'activations', metrics: this.sink, logger: (entry) => this.#onWorkspaceLog(entry) },
     );
@@ -270,7 +270,7 @@ export class DemoRuntime implements ServerRuntime {
       return;
     }
     this.log(
-      `workspace-pool ${entry.pool}: ${report.trigger} defragmentation, ${report.outcome}: fragmentation ` +
+      `workspace-pool ${entry.pool}: ${report.trigger === 'manual' ? 'between-steps' : report.trigger} defragmentation, ${report.outcome}: fragmentation ` +
         `${report.fragmentationBefore.toFixed(2)} -> ${report.fragmentationAfter.toFixed(2)}, ` +
         `largest free ${formatBytes(report.largestFreeBlockBefore)} -> ${formatBytes(report.largestFreeBlockAfter)}, ` +
         `${report.workspacesMoved} moved (${formatBytes(report.bytesMoved)}), reclaimed ${formatBytes(report.reclaimedBytes)}, ` +

@@ -274,6 +274,7 @@ export class ServingEngine implements CompletionEngine {
     const finished = this.scheduler.commit(step, this.#sampled.subarray(0, step.entries.length));
     this.#tokensGenerated += sampledCount;
     this.#emit(step, finished);
+    resources.betweenSteps();
     return step.tokens;
   }
 

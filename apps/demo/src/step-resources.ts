@@ -51,10 +51,17 @@ export class StepResources {
   #snapshot: MemoryMapSnapshot | undefined;
   #snapshotAt = -Infinity;
 
-  constructor(arenas: ArenaPool, workspaces: WorkspacePool, config: ModelConfig) {
+  readonly #defragmentAt: number;
+
+  /**
+   * Lends steps their memory from `arenas` and `workspaces`; between steps, the workspace pool is
+   * defragmented when its fragmentation reaches `defragmentAt` (0 to 1).
+   */
+  constructor(arenas: ArenaPool, workspaces: WorkspacePool, config: ModelConfig, defragmentAt = 0.25) {
     this.#arenas = arenas;
     this.#workspaces = workspaces;
     this.#scratch = new StepScratch(workspaces, config);
+    this.#defragmentAt = defragmentAt;
   }
 
   /**
@@ -97,6 +104,19 @@ export class StepResources {
       arenaAllocationsPerEpoch: arena.allocationCount,
       workspacePeakBytes: peak,
     };
+  }
+
+  /**
+   * Housekeeping between steps, once the step's scratch and the finished requests' state are back:
+   * when fragmentation has reached the threshold, defragment the workspace pool. Nothing is pinned
+   * here, so compaction can move every live workspace (the requests' sampling state, re-resolved
+   * through its handles). The pool logs the report. Returns whether it defragmented.
+   * Cost: O(free blocks) to measure; a defragmentation moves at most the live bytes.
+   */
+  betweenSteps(): boolean {
+    if (this.#inStep || this.#workspaces.fragmentationRatio() < this.#defragmentAt) return false;
+    this.#workspaces.defragment();
+    return true;
   }
 
   /** Figures of the last step. */
