@@ -280,6 +280,20 @@ describe('ArenaPool shared, in one worker', () => {
     pool.detach();
   });
 
+  it('lets a guard outlive the detach of its pool object; another worker reclaims the arena later', () => {
+    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096 });
+    const other = ArenaPool.attach(pool.descriptor());
+    const handle = pool.allocate(8);
+    const guard = other.pin();
+    pool.advanceEpoch();
+    other.detach();
+    guard.release(); // unpins; the detached object leaves the reclamation to others
+    expect(pool.stats()).toMatchObject({ activeGuards: 0, deferredArenas: 1 });
+    pool.advanceEpoch(); // sweeps the deferred arena
+    expect(pool.stats()).toMatchObject({ deferredArenas: 0, reclaimedAfterDeferral: 1 });
+    expect(pool.isValid(handle)).toBe(false);
+  });
+
   it('throws PINNED when a shared pool has no spare arena left', () => {
     const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096, spareArenas: 0 });
     const guard = pool.pin();

@@ -837,6 +837,8 @@ export class ArenaPool {
    * kept as a spare. A pin that arrives meanwhile wins and the arena stays deferred.
    */
   #reclaimIfDeferred(index: number): void {
+    // A detached pool object cannot reset its arenas: the next advance of another worker sweeps it.
+    if (this.#detached) return;
     const state = this.#state;
     const stateWord = recordWord(index, 2);
     for (;;) {
