@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 
 const SOURCE_CONDITION = '--conditions=@mem/source';
+// Process-wide V8 flags that a worker's execArgv rejects (ERR_WORKER_INVALID_EXEC_ARGV); the bench runs with them.
+const PROCESS_ONLY_FLAGS = new Set(['--expose-gc', '--expose_gc']);
 
 /**
  * Starts a worker_threads worker from a module URL. A `.ts` module cannot be loaded by a Node 20
@@ -13,7 +15,8 @@ const SOURCE_CONDITION = '--conditions=@mem/source';
  * @returns {Worker}
  */
 export function startWorker(moduleUrl, options = {}) {
-  const execArgv = [...(options.execArgv ?? process.execArgv), SOURCE_CONDITION];
+  const inherited = (options.execArgv ?? process.execArgv).filter((flag) => !PROCESS_ONLY_FLAGS.has(flag));
+  const execArgv = [...inherited, SOURCE_CONDITION];
   if (!moduleUrl.pathname.endsWith('.ts')) {
     return new Worker(moduleUrl, { ...options, execArgv });
   }
