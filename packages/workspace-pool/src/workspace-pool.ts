@@ -238,7 +238,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * power of two under that strategy). When no free block fits, the pool first compacts the
    * segment with the most free bytes (if that can make room: `defragmentOnMiss`), then adds a
    * segment (`autoExpand`), then fails.
-   * Cost: O(1) when a block fits (about 50 to 100 ns with the handle); a miss costs a compaction
+   * Cost: O(1) when a block fits (about 100 ns for the pair with release, handle included); a miss costs a compaction
    * of one segment or the allocation of a new segment.
    * @throws MemError INVALID_ARGUMENT if `size` is not an integer >= 1 or `options` is bad;
    * OVERSIZED if `size` exceeds `min(maxSize, maxSegmentSize)`; EXHAUSTED if nothing fits and
