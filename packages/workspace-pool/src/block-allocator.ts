@@ -188,7 +188,8 @@ export class BlockAllocator {
   release(block: number, id: number): void {
     const i32 = this.i32;
     const f64 = this.f64;
-    if (f64[block * F64_STRIDE + OWNER] !== id || i32[block * I32_STRIDE + STATE] !== BLOCK_USED) {
+    // Only a used block has an owner (free() and reset() clear it), and ids are never reused.
+    if (f64[block * F64_STRIDE + OWNER] !== id) {
       throw new MemError('STALE_HANDLE', `workspace #${id} was taken back by the pool's clear()`);
     }
     if (i32[block * I32_STRIDE + PINS] !== 0) {

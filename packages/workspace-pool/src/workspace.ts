@@ -41,9 +41,8 @@ export class Workspace extends DisposableHandle {
   readonly size: number;
   readonly #core: BlockAllocator;
   readonly #block: number;
-  #epoch = -1;
-  #bytes: Uint8Array | undefined = undefined;
-  #typed: TypedCache | undefined = undefined;
+  /** The views made so far, created on the first `bytes()` (the handle stays small until then). */
+  #views: ViewCache | undefined = undefined;
 
   /**
    * Workspaces are made by {@link WorkspacePool.acquire}; the constructor is not for users.
@@ -99,9 +98,9 @@ export class Workspace extends DisposableHandle {
    */
   bytes(): Uint8Array {
     this.assertLive();
-    const view = this.#bytes;
+    const views = this.#views;
     // Any move or reset bumps the epoch. A view of wasm memory that grew elsewhere reads as length 0.
-    if (view !== undefined && this.#epoch === this.#core.epoch && view.byteLength !== 0) return view;
+    if (views !== undefined && views.epoch === this.#core.epoch && views.bytes.byteLength !== 0) return views.bytes;
     return this.#resolve();
   }
 
@@ -115,15 +114,16 @@ export class Workspace extends DisposableHandle {
    */
   view<T>(type: TypedArrayConstructor<T>): T {
     const bytes = this.bytes();
-    const cached = this.#typed;
-    if (cached !== undefined && cached.type === type && cached.bytes === bytes) return cached.view as T;
+    const views = this.#views!;
+    if (views.type === type && views.typed !== undefined) return views.typed as T;
     const elementSize =
       typeof type === 'function' ? (type as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT : undefined;
     if (typeof elementSize !== 'number' || !Number.isInteger(elementSize) || elementSize < 1) {
       throw new MemError('INVALID_ARGUMENT', `type must be a typed array constructor, got ${describeValue(type)}`);
     }
     const view = new type(bytes.buffer, bytes.byteOffset, Math.floor(this.size / elementSize));
-    this.#typed = { type, bytes, view };
+    views.type = type;
+    views.typed = view;
     return view;
   }
 
@@ -285,15 +285,15 @@ export class Workspace extends DisposableHandle {
     const block = this.#block;
     const segment = core.segments[core.segmentOf(block)]!;
     const view = new Uint8Array(segment.memory.buffer, segment.base + core.offsetOf(block), this.size);
-    this.#bytes = view;
-    this.#epoch = core.epoch;
+    this.#views = { epoch: core.epoch, bytes: view, type: undefined, typed: undefined };
     return view;
   }
 }
 
-/** The last typed view a workspace made, and the byte view it was made from. */
-interface TypedCache {
-  readonly type: unknown;
+/** A workspace's byte view, the epoch it was made at, and the last typed view made from it. */
+interface ViewCache {
+  readonly epoch: number;
   readonly bytes: Uint8Array;
-  readonly view: unknown;
+  type: unknown;
+  typed: unknown;
 }
