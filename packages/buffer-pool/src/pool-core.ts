@@ -344,9 +344,13 @@ export class PoolCore implements BufferOwner {
       return this.#fallback(request, length);
     }
     const c = request <= this.#minSize ? 0 : 32 - Math.clz32(request - 1) - this.#minShift;
-    let slot = this.#cache.refill(c, this.#global);
+    // The hot path only misses a non-empty cache for unusual arguments; serve those locally too,
+    // so that a refill always starts from an empty cache.
+    let slot = this.#cache.pop(c);
     let fresh = false;
     if (slot >= 0) {
+      this.#hitsLocal[c]! += 1;
+    } else if ((slot = this.#cache.refill(c, this.#global)) >= 0) {
       this.#counters.hitsGlobal[c]! += 1;
       if (this.shared) this.#ensureCachedViews(c);
     } else {

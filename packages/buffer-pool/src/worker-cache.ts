@@ -53,6 +53,14 @@ export class WorkerCache {
     return this.tops[classIndex]! - this.bottoms[classIndex]!;
   }
 
+  /** Takes the top slot of class `classIndex`, or returns -1 if its stack is empty. Cost: O(1). */
+  pop(classIndex: number): number {
+    const top = this.tops[classIndex]!;
+    if (top === this.bottoms[classIndex]) return -1;
+    this.tops[classIndex] = top - 1;
+    return this.stack[top - 1]!;
+  }
+
   /**
    * Slow path of allocation, after the local stack of `classIndex` came up empty: takes from the
    * global freelist (a batch when the cache is large enough), returns one slot for the caller and
