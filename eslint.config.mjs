@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/out-tsc/**', 'docs/api/**', '.nx/**', '**/node_modules/**'] },
+  { ignores: ['**/dist/**', '**/out-tsc/**', 'docs/api/**', '.nx/**', '.tmp/**', '**/node_modules/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

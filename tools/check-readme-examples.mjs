@@ -12,8 +12,7 @@ const scratch = join(root, '.tmp', 'readme-examples');
 function quickStart(markdown) {
   const section = markdown.split(/^## /m).find((part) => part.startsWith('Quick start'));
   if (!section) return undefined;
-  const blocks = [...section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
-  return blocks.length > 0 ? blocks.join('\n') : undefined;
+  return /^```(?:ts|js)\n([\s\S]*?)^```$/m.exec(section)?.[1];
 }
 
 mkdirSync(scratch, { recursive: true });
@@ -24,7 +23,7 @@ try {
     if (!existsSync(readme)) continue;
     const code = quickStart(readFileSync(readme, 'utf8'));
     if (code === undefined) {
-      console.log(`packages/${dir}/README.md: no "## Quick start" with a ts block ... FAILED`);
+      console.log(`packages/${dir}/README.md: no "## Quick start" with a ts or js block ... FAILED`);
       failed = true;
       continue;
     }
