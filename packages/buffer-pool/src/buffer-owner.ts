@@ -20,8 +20,10 @@ export interface BufferOwner {
    * tracking it (`handle` holds `slot`; a frozen view holds one reference). Returns whether it did.
    */
   sampleLeak(handle: object, slot: number, frozen: boolean): boolean;
-  /** Hot path: gives `slot` back to this worker's cache (or further). */
-  returnSlot(slot: number): void;
+  /** Hot path: gives `slot` of class `classIndex` back to this worker's cache (or further). */
+  returnSlot(slot: number, classIndex: number): void;
+  /** The class of `slot`. */
+  classOf(slot: number): number;
   /** Stops leak tracking of a released handle. */
   untrackLeak(handle: object): void;
   /** The cached full-capacity view of `slot` in this worker. */

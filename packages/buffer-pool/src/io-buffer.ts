@@ -55,6 +55,8 @@ const TRACKED = 4;
 export class IoBuffer implements Disposable {
   readonly #owner: BufferOwner;
   readonly #slot: number;
+  /** The slot's class (-1 if untracked): stored, so that release needs no lookup. */
+  readonly #classIndex: number;
   readonly #view: Uint8Array;
   #length: number;
   /** LIVE, RELEASED, FROZEN or TRANSFERRED, plus the TRACKED bit when leak detection sampled it. */
@@ -64,13 +66,13 @@ export class IoBuffer implements Disposable {
    * @internal The one way to make a buffer: the pool calls it (users get buffers from `BufferPool.alloc`).
    * Leak sampling is the caller's: the pool counts on its hot path, cold paths call `sampled`.
    */
-  static issue(owner: BufferOwner, slot: number, view: Uint8Array, length: number): IoBuffer {
-    return new IoBuffer(ISSUE_TOKEN, owner, slot, view, length);
+  static issue(owner: BufferOwner, slot: number, classIndex: number, view: Uint8Array, length: number): IoBuffer {
+    return new IoBuffer(ISSUE_TOKEN, owner, slot, classIndex, view, length);
   }
 
   /** @internal Like `issue`, and counts the buffer towards leak detection's sampling (off the hot path). */
   static sampled(owner: BufferOwner, slot: number, view: Uint8Array, length: number): IoBuffer {
-    const buffer = new IoBuffer(ISSUE_TOKEN, owner, slot, view, length);
+    const buffer = new IoBuffer(ISSUE_TOKEN, owner, slot, slot >= 0 ? owner.classOf(slot) : -1, view, length);
     if (slot >= 0 && owner.sampleLeak(buffer, slot, false)) buffer.#state = TRACKED;
     return buffer;
   }
@@ -80,12 +82,20 @@ export class IoBuffer implements Disposable {
     if (this.#state === LIVE) this.#state = TRACKED;
   }
 
-  private constructor(token: typeof ISSUE_TOKEN, owner: BufferOwner, slot: number, view: Uint8Array, length: number) {
+  private constructor(
+    token: typeof ISSUE_TOKEN,
+    owner: BufferOwner,
+    slot: number,
+    classIndex: number,
+    view: Uint8Array,
+    length: number,
+  ) {
     if (token !== ISSUE_TOKEN) {
       throw new MemError('INVALID_ARGUMENT', 'IoBuffer instances come from BufferPool.alloc(), not from new');
     }
     this.#owner = owner;
     this.#slot = slot;
+    this.#classIndex = classIndex;
     this.#view = view;
     this.#length = length;
     this.#state = LIVE;
@@ -110,7 +120,7 @@ export class IoBuffer implements Disposable {
     }
     this.#state = RELEASED;
     const slot = this.#slot;
-    if (slot >= 0) this.#owner.returnSlot(slot);
+    if (slot >= 0) this.#owner.returnSlot(slot, this.#classIndex);
   }
 
   /**

@@ -221,7 +221,7 @@ export class PoolCore implements BufferOwner {
         const slot = this.#cacheStack[top - 1]!;
         tops[c] = top - 1;
         this.#hitsLocal[c]! += 1;
-        return this.#issue(slot, this.#views[slot]!, 0);
+        return this.#issue(slot, c, this.#views[slot]!, 0);
       }
     }
     return this.#allocSlow(capacity, 0);
@@ -243,7 +243,7 @@ export class PoolCore implements BufferOwner {
         const slot = this.#cacheStack[top - 1]!;
         tops[c] = top - 1;
         this.#hitsLocal[c]! += 1;
-        return this.#issue(slot, this.#views[slot]!, 0);
+        return this.#issue(slot, c, this.#views[slot]!, 0);
       }
     }
     return this.#allocSlow(capacity, STRICT);
@@ -268,7 +268,7 @@ export class PoolCore implements BufferOwner {
         const view = this.#views[slot]!;
         // A reused slot holds old bytes: zero the readable range only.
         view.fill(0, 0, length);
-        return this.#issue(slot, view, length >>> 0);
+        return this.#issue(slot, c, view, length >>> 0);
       }
     }
     return this.#allocSlow(length, ZEROED);
@@ -292,15 +292,14 @@ export class PoolCore implements BufferOwner {
         this.#hitsLocal[c]! += 1;
         const view = this.#views[slot]!;
         view.fill(0, 0, length);
-        return this.#issue(slot, view, length >>> 0);
+        return this.#issue(slot, c, view, length >>> 0);
       }
     }
     return this.#allocSlow(length, ZEROED | STRICT);
   }
 
   /** Hot path of every release: push onto this worker's cache, or spill. */
-  returnSlot(slot: number): void {
-    const classIndex = this.#slotClasses[slot]!;
+  returnSlot(slot: number, classIndex: number): void {
     const tops = this.#cacheTops;
     const top = tops[classIndex]!;
     if (top !== this.#cacheLimits[classIndex]) {
@@ -374,7 +373,7 @@ export class PoolCore implements BufferOwner {
     const view = this.#memory.viewOf(slot);
     // A new slot is fresh memory (zeroed by the runtime); a reused one is zeroed over `length` only.
     if (zeroed && !fresh) view.fill(0, 0, length);
-    return this.#issue(slot, view, length);
+    return this.#issue(slot, c, view, length);
   }
 
   /** Makes sure the slots a refill just parked in the cache have views in this worker (shared pools). */
@@ -420,7 +419,7 @@ export class PoolCore implements BufferOwner {
         details: { capacity },
       });
     }
-    return IoBuffer.issue(this, -1, bytes, length);
+    return IoBuffer.issue(this, -1, -1, bytes, length);
   }
 
   #fallback(request: number, length: number): IoBuffer {
@@ -466,10 +465,14 @@ export class PoolCore implements BufferOwner {
   }
 
   /** The hot path's leak sampling: one decrement, and the rare sampled buffer. */
-  #issue(slot: number, view: Uint8Array, length: number): IoBuffer {
-    const buffer = IoBuffer.issue(this, slot, view, length);
+  #issue(slot: number, classIndex: number, view: Uint8Array, length: number): IoBuffer {
+    const buffer = IoBuffer.issue(this, slot, classIndex, view, length);
     if (--this.#leakCountdown === 0 && this.#trackLeak(buffer, slot, false)) buffer.markTracked();
     return buffer;
+  }
+
+  classOf(slot: number): number {
+    return this.#slotClasses[slot]!;
   }
 
   untrackLeak(handle: object): void {
@@ -481,7 +484,7 @@ export class PoolCore implements BufferOwner {
     const frozen = (report.held & 1) === 1;
     this.#counters.leaks += 1;
     if (frozen) this.releaseReference(slot);
-    else this.returnSlot(slot);
+    else this.returnSlot(slot, this.#slotClasses[slot]!);
     this.#options.onLeak({
       resource: report.resource,
       allocationStack: report.allocationStack,
@@ -511,7 +514,7 @@ export class PoolCore implements BufferOwner {
 
   releaseReference(slot: number): void {
     const left = this.shared ? Atomics.sub(this.#references, slot, 1) - 1 : (this.#references[slot]! -= 1);
-    if (left === 0) this.returnSlot(slot);
+    if (left === 0) this.returnSlot(slot, this.#slotClasses[slot]!);
   }
 
   references(slot: number): number {
@@ -562,7 +565,7 @@ export class PoolCore implements BufferOwner {
       const bytes = transfer.bytes!;
       return transfer.frozen
         ? FrozenBuffer.issue(this, -1, bytes, 0, length, undefined)
-        : IoBuffer.issue(this, -1, bytes, length);
+        : IoBuffer.issue(this, -1, -1, bytes, length);
     }
     const base = this.#memory.viewOf(slot);
     if (transfer.frozen) return FrozenBuffer.issue(this, slot, base, start, length, undefined);
