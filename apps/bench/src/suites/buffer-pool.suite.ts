@@ -273,6 +273,14 @@ async function sharedMode(context: BenchContext): Promise<void> {
     const samples = results.flatMap((result) => result.nsPerOp);
     const summary = context.record(caseName, `${OURS} ${label}`, summarize(samples));
     medians.set(label, summary.nsPerOp);
+    // On 2 cores shared with other jobs, 2 workers often cannot both run: the fastest round shows
+    // the code path's own cost when they did.
+    context.figure(
+      caseName,
+      `${OURS} ${label}`,
+      Math.round(Math.min(...samples) * 100) / 100,
+      'ns/pair, fastest round',
+    );
     const local = results.reduce((sum, result) => sum + result.hits.local, 0);
     const total = results.reduce((sum, result) => sum + result.hits.local + result.hits.global + result.hits.new, 0);
     context.figure(caseName, `${OURS} ${label}`, Math.round((local / total) * 1000) / 10, '% local-cache hits');
