@@ -48,7 +48,7 @@ function toConfig(config: unknown): BufferPoolConfig {
  *   {@link IoBuffer.transfer} and {@link BufferPool.adopt}.
  *
  * Cost: a pooled allocation and release served by the local cache is a few typed-array operations
- * plus one small handle object (about 20 ns the pair on a 2-core machine).
+ * plus one small handle object (20-25 ns the pair on a busy 2-core machine).
  *
  * @example
  * ```ts
@@ -140,7 +140,7 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
    * Falls back to an untracked buffer of `max(capacity, minSize)` bytes when `capacity > maxSize`
    * or the class is exhausted; requests below `poolMinSize` get an untracked buffer of exactly
    * `capacity` bytes.
-   * Cost: hot path (a local-cache hit) about 20 ns with its release; a refill or a new buffer costs
+   * Cost: hot path (a local-cache hit) 20-25 ns with its release; a refill or a new buffer costs
    * more; a fallback is a native allocation.
    * @throws MemError INVALID_ARGUMENT if `capacity` is not an integer in [0, 2^53 - 1].
    * @throws MemError USE_AFTER_RELEASE if the pool was closed.
