@@ -102,10 +102,12 @@ export class BlockAllocator {
   readonly granule: number;
   /** One of the STRATEGY_* codes. */
   readonly strategy: number;
+  /** Whether the strategy picks blocks by best fit (best fit and power of two). */
+  readonly #bestFit: boolean;
   /** Free bytes in all segments. */
   freeBytes = 0;
-  /** Bytes of all used blocks. */
-  usedBytes = 0;
+  /** The most bytes used blocks have held (since the last reset). */
+  peakUsedBytes = 0;
   /** Bytes the live workspaces asked for. */
   requestedBytes = 0;
   /** Bytes of all segments. */
@@ -131,6 +133,7 @@ export class BlockAllocator {
   constructor(granule: number, strategy: number, initialRecords = 256) {
     this.granule = granule;
     this.strategy = strategy;
+    this.#bestFit = strategy === STRATEGY_BEST_FIT || strategy === STRATEGY_POWER_OF_TWO;
     this.#capacity = initialRecords;
     const table = new ArrayBuffer(initialRecords * RECORD_BYTES);
     this.f64 = new Float64Array(table);
@@ -141,42 +144,100 @@ export class BlockAllocator {
     for (let i = 0; i < initialRecords; i += 1) this.#unused[i] = initialRecords - 1 - i;
   }
 
+  /** Bytes of all used blocks: the reservation less the free bytes (the blocks tile every segment). */
+  get usedBytes(): number {
+    return this.reservedBytes - this.freeBytes;
+  }
+
   /** How many records the table holds (used or not). */
   get recordCapacity(): number {
     return this.#capacity;
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Hot path: allocate, free and release. Bit operations and typed-array accesses only; everything
-  // rare (table growth, segments, compaction) lives below or in other modules.
+  // Hot path: allocate, free and release. Bit operations and typed-array accesses only, in a few
+  // small functions that V8 inlines into the pool's acquire and the handle's release; everything
+  // rare (a whole-block fit, a block changing bins, table growth, segments, compaction, errors)
+  // is a call to a function below or in another module.
   // ---------------------------------------------------------------------------------------------
 
   /**
-   * Takes a free block of at least `need` bytes (a multiple of the granule), splitting off what is
-   * left over, and returns its record; NONE when no free block fits.
+   * Takes a free block of at least `need` bytes (a multiple of the granule) for workspace `id`,
+   * which asked for `requested` bytes, splitting off what is left over, and returns its record;
+   * NONE (and nothing changed) when no free block fits.
    */
-  allocate(need: number): number {
+  allocate(need: number, requested: number, id: number): number {
     let block: number;
-    switch (this.strategy) {
-      case STRATEGY_FIRST_FIT:
-        block = this.#firstFit(need);
-        break;
-      case STRATEGY_EXACT_FIT:
-        block = this.#exactFit(need);
-        break;
-      default:
-        block = this.#bestFit(need);
+    if (this.#bestFit) {
+      // Best fit inline: the smallest fitting block among a few of the request's own bin, else the
+      // head of the next non-empty bin (every block there fits, and they differ by at most 1/16).
+      const bin = binIndex(need);
+      const head = this.binHeads[bin]!;
+      block = head === NONE ? NONE : this.#smallestFitting(head, need);
+      if (block === NONE) {
+        const larger = this.findBin(bin + 1);
+        if (larger === NONE) return NONE;
+        block = this.binHeads[larger]!;
+      }
+    } else {
+      block = this.strategy === STRATEGY_FIRST_FIT ? this.#firstFit(need) : this.#exactFit(need);
+      if (block === NONE) return NONE;
     }
-    if (block === NONE) return NONE;
-    return this.#take(block, need);
+    const available = this.f64[block * F64_STRIDE + SIZE]!;
+    const used = available === need ? this.#takeWhole(block) : this.#split(block, need, available);
+    const f64 = this.f64;
+    const fu = used * F64_STRIDE;
+    f64[fu + REQUESTED] = requested;
+    f64[fu + OWNER] = id;
+    const segment = this.i32[used * I32_STRIDE + SEGMENT]!;
+    this.segmentFree[segment] = this.segmentFree[segment]! - need;
+    const freeBytes = this.freeBytes - need;
+    this.freeBytes = freeBytes;
+    this.requestedBytes += requested;
+    this.liveBlocks += 1;
+    if (this.reservedBytes - freeBytes > this.peakUsedBytes) this.peakUsedBytes = this.reservedBytes - freeBytes;
+    return used;
   }
 
-  /** Marks a freshly allocated block as lent to workspace `id`, which asked for `requested` bytes. */
-  assign(block: number, requested: number, id: number): void {
-    const base = block * F64_STRIDE;
-    this.f64[base + REQUESTED] = requested;
-    this.f64[base + OWNER] = id;
-    this.requestedBytes += requested;
+  /**
+   * Cuts `need` bytes from the front of free `block` (of `available` bytes) into a new used record
+   * linked below it; the free rest keeps its record and, unless its size crossed into another bin,
+   * its place in its bin.
+   */
+  #split(block: number, need: number, available: number): number {
+    if (this.#unusedCount === 0) this.#growTable(); // replaces the views: read them after it
+    const used = this.#unused[--this.#unusedCount]!;
+    const f64 = this.f64;
+    const i32 = this.i32;
+    const fb = block * F64_STRIDE;
+    const ib = block * I32_STRIDE;
+    const fu = used * F64_STRIDE;
+    const iu = used * I32_STRIDE;
+    const offset = f64[fb + OFFSET]!;
+    const segment = i32[ib + SEGMENT]!;
+    const prev = i32[ib + PREV_PHYS]!;
+    f64[fu + OFFSET] = offset;
+    f64[fu + SIZE] = need;
+    i32[iu + SEGMENT] = segment;
+    i32[iu + PREV_PHYS] = prev;
+    i32[iu + NEXT_PHYS] = block;
+    i32[iu + PINS] = 0;
+    i32[iu + STATE] = BLOCK_USED;
+    if (prev === NONE) this.segments[segment]!.first = used;
+    else i32[prev * I32_STRIDE + NEXT_PHYS] = used;
+    i32[ib + PREV_PHYS] = used;
+    f64[fb + OFFSET] = offset + need;
+    const rest = available - need;
+    f64[fb + SIZE] = rest;
+    if (binIndex(rest) !== i32[ib + BIN]) this.#refile(block);
+    return used;
+  }
+
+  /** Takes a free block that fits exactly out of its bin, whole. */
+  #takeWhole(block: number): number {
+    this.removeFree(block);
+    this.i32[block * I32_STRIDE + STATE] = BLOCK_USED;
+    return block;
   }
 
   /**
@@ -186,25 +247,14 @@ export class BlockAllocator {
    * PINNED if pinned. Nothing changes then.
    */
   release(block: number, id: number): void {
-    const i32 = this.i32;
-    const f64 = this.f64;
     // Only a used block has an owner (free() and reset() clear it), and ids are never reused.
-    if (f64[block * F64_STRIDE + OWNER] !== id) {
-      throw new MemError('STALE_HANDLE', `workspace #${id} was taken back by the pool's clear()`);
-    }
-    if (i32[block * I32_STRIDE + PINS] !== 0) {
-      throw new MemError(
-        'PINNED',
-        `workspace #${id} is pinned ${i32[block * I32_STRIDE + PINS]} time(s): unpin() it before release()`,
-      );
+    if (this.f64[block * F64_STRIDE + OWNER] !== id || this.i32[block * I32_STRIDE + PINS] !== 0) {
+      this.#refuseRelease(block, id);
     }
     if (this.labels.size !== 0) this.labels.delete(id);
     this.free(block);
     this.releases += 1;
-    if (this.onReleaseCheck !== undefined && --this.#releasesUntilCheck === 0) {
-      this.#releasesUntilCheck = this.checkInterval;
-      this.onReleaseCheck();
-    }
+    if (this.onReleaseCheck !== undefined && --this.#releasesUntilCheck === 0) this.#runReleaseCheck();
   }
 
   /**
@@ -221,7 +271,6 @@ export class BlockAllocator {
     const segment = i32[ib + SEGMENT]!;
     this.segmentFree[segment] = this.segmentFree[segment]! + bytes;
     this.freeBytes += bytes;
-    this.usedBytes -= bytes;
     this.requestedBytes -= f64[fb + REQUESTED]!;
     this.liveBlocks -= 1;
     f64[fb + OWNER] = 0;
@@ -230,96 +279,75 @@ export class BlockAllocator {
     const next = i32[ib + NEXT_PHYS]!;
     const nextIsFree = next !== NONE && i32[next * I32_STRIDE + STATE] === BLOCK_FREE;
     if (prev !== NONE && i32[prev * I32_STRIDE + STATE] === BLOCK_FREE) {
-      // The free block below absorbs this one, and the free block above if there is one.
-      let size = f64[prev * F64_STRIDE + SIZE]! + bytes;
-      let after = i32[ib + NEXT_PHYS]!;
+      // The free block below absorbs this one (and the free block above, if any: off the hot path).
       if (nextIsFree) {
-        this.removeFree(next);
-        size += f64[next * F64_STRIDE + SIZE]!;
-        after = i32[next * I32_STRIDE + NEXT_PHYS]!;
-        this.dropRecord(next);
+        this.#mergeThree(prev, block, next, bytes);
+        return;
       }
-      i32[prev * I32_STRIDE + NEXT_PHYS] = after;
-      if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = prev;
-      this.dropRecord(block);
-      this.#resize(prev, size);
+      const size = f64[prev * F64_STRIDE + SIZE]! + bytes;
+      i32[prev * I32_STRIDE + NEXT_PHYS] = next;
+      if (next !== NONE) i32[next * I32_STRIDE + PREV_PHYS] = prev;
+      i32[ib + STATE] = RECORD_UNUSED;
+      this.#unused[this.#unusedCount++] = block;
+      f64[prev * F64_STRIDE + SIZE] = size;
+      if (binIndex(size) !== i32[prev * I32_STRIDE + BIN]) this.#refile(prev);
       return;
     }
     if (nextIsFree) {
       // The free block above grows down over this one.
-      f64[next * F64_STRIDE + OFFSET] = f64[fb + OFFSET]!;
+      const fn = next * F64_STRIDE;
+      const size = f64[fn + SIZE]! + bytes;
+      f64[fn + OFFSET] = f64[fb + OFFSET]!;
       i32[next * I32_STRIDE + PREV_PHYS] = prev;
       if (prev === NONE) this.segments[segment]!.first = next;
       else i32[prev * I32_STRIDE + NEXT_PHYS] = next;
-      this.dropRecord(block);
-      this.#resize(next, f64[next * F64_STRIDE + SIZE]! + bytes);
+      i32[ib + STATE] = RECORD_UNUSED;
+      this.#unused[this.#unusedCount++] = block;
+      f64[fn + SIZE] = size;
+      if (binIndex(size) !== i32[next * I32_STRIDE + BIN]) this.#refile(next);
       return;
     }
     i32[ib + STATE] = BLOCK_FREE;
     this.insertFree(block);
   }
 
-  /** Sets a filed free block's size, moving it to another bin only if the size crossed one. */
-  #resize(block: number, size: number): void {
-    this.f64[block * F64_STRIDE + SIZE] = size;
-    if (binIndex(size) !== this.i32[block * I32_STRIDE + BIN]) {
-      this.removeFree(block);
-      this.insertFree(block);
-    }
-  }
+  // Slow parts of the hot path, out of line.
 
-  /**
-   * Takes `need` bytes from the front of free `block` and returns the used block's record: the
-   * block itself when it fits exactly, else a new record below what stays free (which keeps its
-   * record and, usually, its bin).
-   */
-  #take(block: number, need: number): number {
+  /** Free `prev` absorbs `block` and free `next`: a hole between two free blocks closes. */
+  #mergeThree(prev: number, block: number, next: number, bytes: number): void {
     const f64 = this.f64;
-    const available = f64[block * F64_STRIDE + SIZE]!;
-    let used = block;
-    if (available === need) {
-      this.removeFree(block);
-    } else {
-      used = this.newRecord(); // may grow the table: read the views after it
-      const f = this.f64;
-      const i32 = this.i32;
-      const fb = block * F64_STRIDE;
-      const ib = block * I32_STRIDE;
-      const fu = used * F64_STRIDE;
-      const iu = used * I32_STRIDE;
-      const prev = i32[ib + PREV_PHYS]!;
-      f[fu + OFFSET] = f[fb + OFFSET]!;
-      f[fu + SIZE] = need;
-      i32[iu + SEGMENT] = i32[ib + SEGMENT]!;
-      i32[iu + PREV_PHYS] = prev;
-      i32[iu + NEXT_PHYS] = block;
-      if (prev === NONE) this.segments[i32[ib + SEGMENT]!]!.first = used;
-      else i32[prev * I32_STRIDE + NEXT_PHYS] = used;
-      i32[ib + PREV_PHYS] = used;
-      f[fb + OFFSET] = f[fb + OFFSET]! + need;
-      this.#resize(block, available - need);
-    }
     const i32 = this.i32;
-    const iu = used * I32_STRIDE;
-    i32[iu + STATE] = BLOCK_USED;
-    const segment = i32[iu + SEGMENT]!;
-    this.segmentFree[segment] = this.segmentFree[segment]! - need;
-    this.freeBytes -= need;
-    this.usedBytes += need;
-    this.liveBlocks += 1;
-    return used;
+    this.removeFree(next);
+    const size = f64[prev * F64_STRIDE + SIZE]! + bytes + f64[next * F64_STRIDE + SIZE]!;
+    const after = i32[next * I32_STRIDE + NEXT_PHYS]!;
+    i32[prev * I32_STRIDE + NEXT_PHYS] = after;
+    if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = prev;
+    this.dropRecord(next);
+    this.dropRecord(block);
+    f64[prev * F64_STRIDE + SIZE] = size;
+    if (binIndex(size) !== i32[prev * I32_STRIDE + BIN]) this.#refile(prev);
   }
 
-  /**
-   * The smallest fitting block among at most SCAN_LIMIT of the request's own bin; else the first
-   * block of the next non-empty bin (every block there fits, and they differ by at most 1/16).
-   */
-  #bestFit(need: number): number {
-    const bin = binIndex(need);
-    const found = this.#smallestFitting(this.binHeads[bin]!, need);
-    if (found !== NONE) return found;
-    const larger = this.findBin(bin + 1);
-    return larger === NONE ? NONE : this.binHeads[larger]!;
+  /** Moves a filed free block whose size changed to the bin of its new size. */
+  #refile(block: number): void {
+    this.removeFree(block);
+    this.insertFree(block);
+  }
+
+  /** Throws why `block` cannot be released by workspace `id`. */
+  #refuseRelease(block: number, id: number): never {
+    if (this.f64[block * F64_STRIDE + OWNER] !== id) {
+      throw new MemError('STALE_HANDLE', `workspace #${id} was taken back by the pool's clear()`);
+    }
+    throw new MemError(
+      'PINNED',
+      `workspace #${id} is pinned ${this.i32[block * I32_STRIDE + PINS]} time(s): unpin() it before release()`,
+    );
+  }
+
+  #runReleaseCheck(): void {
+    this.#releasesUntilCheck = this.checkInterval;
+    this.onReleaseCheck!();
   }
 
   /** The head of the first bin whose every block fits; failing that, a fitting block of the request's own bin. */
@@ -625,7 +653,7 @@ export class BlockAllocator {
     this.segmentFree.fill(0);
     this.labels.clear();
     this.freeBytes = 0;
-    this.usedBytes = 0;
+    this.peakUsedBytes = 0;
     this.requestedBytes = 0;
     this.reservedBytes = 0;
     this.liveBlocks = 0;

@@ -173,12 +173,13 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   readonly #granuleMask: number;
   readonly #powerOfTwo: boolean;
   #moveGuard: MoveGuard | undefined = undefined;
+  /** The id of the next workspace; ids are never reused, not even after clear(). */
   #nextId = 1;
-  #acquisitions = 0;
+  /** The first id handed out since the last clear(): acquisitions are `#nextId - #firstId`. */
+  #firstId = 1;
   #misses = 0;
   #expansions = 0;
   #defragmentations = 0;
-  #peakBytesInUse = 0;
   #bytesMoved = 0;
   #segmentsReleased = 0;
   #bytesReleased = 0;
@@ -254,6 +255,28 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * ```
    */
   acquire(size: number, options?: AcquireOptions): Workspace {
+    // Hot path: a size in range and no options. Everything else (options, the power-of-two
+    // strategy, bad arguments, a miss) takes the general path below.
+    if (
+      options !== undefined ||
+      this.#powerOfTwo ||
+      typeof size !== 'number' ||
+      !(size >= 1 && size <= this.#maxRequest) ||
+      !Number.isInteger(size)
+    ) {
+      return this.#acquireGeneral(size, options);
+    }
+    const need = ((size + this.#granuleMask) & ~this.#granuleMask) >>> 0;
+    const id = this.#nextId;
+    const core = this.#core;
+    const block = core.allocate(need, size, id);
+    if (block === NONE) return this.#acquireGeneral(size, options);
+    this.#nextId = id + 1;
+    return new Workspace(kCreateWorkspace, core, block, id, size);
+  }
+
+  /** acquire() with options, under the power-of-two strategy, with bad arguments, or on a miss. */
+  #acquireGeneral(size: number, options: AcquireOptions | undefined): Workspace {
     if (typeof size !== 'number' || !(size >= 1 && size <= this.#maxRequest) || !Number.isInteger(size)) {
       throw this.#badSize(size);
     }
@@ -262,12 +285,10 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       ? this.#powerOfTwoSize(size)
       : ((size + this.#granuleMask) & ~this.#granuleMask) >>> 0;
     const core = this.#core;
-    let block = core.allocate(need);
-    if (block === NONE) block = this.#acquireSlow(need);
-    const id = this.#nextId++;
-    core.assign(block, size, id);
-    this.#acquisitions += 1;
-    if (core.usedBytes > this.#peakBytesInUse) this.#peakBytesInUse = core.usedBytes;
+    const id = this.#nextId;
+    let block = core.allocate(need, size, id);
+    if (block === NONE) block = this.#acquireSlow(need, size, id);
+    this.#nextId = id + 1;
     const workspace = new Workspace(kCreateWorkspace, core, block, id, size);
     if (label !== undefined) core.labels.set(id, label);
     if (options?.zero === true) workspace.bytes().fill(0);
@@ -295,17 +316,18 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   // Slow paths: misses, expansion, validation failures.
   // ---------------------------------------------------------------------------------------------
 
-  #acquireSlow(need: number): number {
+  /** A miss: compacts a segment or expands the pool, then allocates (or throws). */
+  #acquireSlow(need: number, size: number, id: number): number {
     const core = this.#core;
     let block = NONE;
     if (this.config.defragmentOnMiss && core.liveBlocks > 0) {
       const candidate = this.#roomiestSegment(need);
       if (candidate !== NONE) {
         this.#runDefragmentation('miss', [candidate], false, false);
-        block = core.allocate(need);
+        block = core.allocate(need, size, id);
       }
     }
-    if (block === NONE) block = this.#expand(need);
+    if (block === NONE) block = this.#expand(need, size, id);
     this.#misses += 1;
     return block;
   }
@@ -324,7 +346,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     return best;
   }
 
-  #expand(need: number): number {
+  #expand(need: number, size: number, id: number): number {
     const config = this.config;
     const core = this.#core;
     if (!config.autoExpand) {
@@ -357,7 +379,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       message: `added segment ${segment} of ${byteLength} bytes for a block of ${need}; ${core.reservedBytes} bytes reserved`,
       segment: { index: segment, byteLength },
     });
-    return core.allocate(need);
+    return core.allocate(need, size, id);
   }
 
   #addSegment(byteLength: number, initial: boolean): number {
@@ -547,18 +569,19 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   stats(): WorkspacePoolStats {
     const core = this.#core;
     const largestFreeBlock = core.largestFreeBlock();
+    const acquisitions = this.#nextId - this.#firstId;
     return {
-      acquisitions: this.#acquisitions,
+      acquisitions,
       releases: core.releases,
       misses: this.#misses,
       expansions: this.#expansions,
       defragmentations: this.#defragmentations,
-      hitRate: this.#acquisitions === 0 ? 0 : 1 - this.#expansions / this.#acquisitions,
+      hitRate: acquisitions === 0 ? 0 : 1 - this.#expansions / acquisitions,
       liveWorkspaces: core.liveBlocks,
       pinnedWorkspaces: this.#pinnedCount(),
       bytesInUse: core.usedBytes,
       bytesRequested: core.requestedBytes,
-      peakBytesInUse: this.#peakBytesInUse,
+      peakBytesInUse: core.peakUsedBytes,
       bytesReserved: core.reservedBytes,
       bytesFree: core.freeBytes,
       largestFreeBlock,
@@ -596,11 +619,10 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       );
     }
     core.reset();
-    this.#acquisitions = 0;
+    this.#firstId = this.#nextId;
     this.#misses = 0;
     this.#expansions = 0;
     this.#defragmentations = 0;
-    this.#peakBytesInUse = 0;
     this.#bytesMoved = 0;
     this.#segmentsReleased = 0;
     this.#bytesReleased = 0;
@@ -639,7 +661,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     const live = sink.gauge('mem_workspace_pool_live_workspaces', 'Live workspaces', labels);
     const fragmentation = sink.gauge('mem_workspace_pool_fragmentation', '1 - largest free block / free bytes', labels);
     sink.addCollector(() => {
-      acquisitions(this.#acquisitions);
+      acquisitions(this.#nextId - this.#firstId);
       releases(this.#core.releases);
       misses(this.#misses);
       expansions(this.#expansions);
