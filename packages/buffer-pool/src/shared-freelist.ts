@@ -23,7 +23,7 @@ import type { Freelist } from './freelist.js';
 
 const LOW_32 = 0xffffffffn;
 
-/** The shared memory of a {@link SharedFreelist}, structured-cloneable to workers. */
+/** The shared memory of a shared freelist, structured-cloneable to workers. */
 export interface SharedFreelistMemory {
   /** One 64-bit head per class: `tag << 32 | (top slot + 1)`, 0 in the low half when empty. */
   readonly heads: SharedArrayBuffer;
