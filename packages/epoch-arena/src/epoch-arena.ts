@@ -21,10 +21,8 @@ import {
   assertEpoch,
   assertKey,
   assertOptions,
-  assertSpan,
   resolveAlignment,
 } from './arena-limits.js';
-import { compareBytesAt, copyBytes, equalBytesAt } from './byte-compare.js';
 import {
   ADDRESS_BITS,
   ADDRESS_SPAN,
@@ -36,6 +34,7 @@ import {
   tagBase,
   writeHeader,
 } from './handle-layout.js';
+import { HandleAccessors } from './handle-accessors.js';
 import { rejectHandle } from './handle-rejection.js';
 
 /** Options of an {@link EpochArena}. */
@@ -95,7 +94,7 @@ const NO_BLOCK = new Uint8Array(0);
  * arena.isValid(key); // false
  * ```
  */
-export class EpochArena implements Arena {
+export class EpochArena extends HandleAccessors implements Arena {
   // Hot state: what allocate() and the handle check read. Plain fields, no Atomics.
   /** Bump position in the current block, a multiple of 8. */
   #pos = 0;
@@ -143,6 +142,7 @@ export class EpochArena implements Arena {
    * @throws MemError INVALID_ARGUMENT if an option is out of range or of the wrong type.
    */
   constructor(options?: EpochArenaOptions) {
+    super();
     const checked = assertOptions<EpochArenaOptions>(options);
     this.#epoch = assertEpoch(checked.epoch ?? 0, 'epoch');
     this.#blockSize = assertPowerOfTwo(checked.blockSize ?? DEFAULT_BLOCK_SIZE, 'blockSize', MAX_BLOCK_SIZE);
@@ -174,7 +174,7 @@ export class EpochArena implements Arena {
   }
 
   /** The epoch number of the current generation. Cost: O(1). */
-  get epoch(): number {
+  override get epoch(): number {
     return this.#epoch;
   }
 
@@ -316,130 +316,6 @@ export class EpochArena implements Arena {
   }
 
   /**
-   * A `Uint8Array` over the allocation's bytes, without copying. It aliases the block: valid until
-   * the next reset, after which it sees the next generation's bytes. Keep handles across epochs.
-   * Cost: the handle check plus one view object (about 20-30 ns).
-   * @throws MemError STALE_HANDLE if the handle is from before the last reset.
-   * @throws MemError FOREIGN_HANDLE if another arena issued it.
-   * @throws MemError INVALID_ARGUMENT if it is no handle of this arena (not a safe integer >= 0,
-   * outside the bytes in use, or with a damaged length header).
-   */
-  view(handle: ArenaHandle): Uint8Array {
-    const bytes = this.#resolve(handle);
-    return new Uint8Array(bytes.buffer, this.#resolvedOffset, this.#resolvedLength);
-  }
-
-  /**
-   * A fresh copy of the allocation's bytes, independent of the arena.
-   * Cost: the handle check plus one allocation and copy.
-   * @throws as {@link EpochArena.view}.
-   */
-  copy(handle: ArenaHandle): Uint8Array {
-    const bytes = this.#resolve(handle);
-    return bytes.slice(this.#resolvedOffset, this.#resolvedOffset + this.#resolvedLength);
-  }
-
-  /**
-   * Copies the allocation's bytes into `target` at `targetOffset` (default 0) and returns how many
-   * bytes were copied (the allocation's length).
-   * Cost: the handle check plus the copy; no allocation up to 256 bytes (one view object above).
-   * @throws as {@link EpochArena.view}.
-   * @throws MemError INVALID_ARGUMENT if `target` is not a `Uint8Array` or the bytes do not fit at
-   * `targetOffset`.
-   */
-  copyTo(handle: ArenaHandle, target: Uint8Array, targetOffset = 0): number {
-    const bytes = this.#resolve(handle);
-    const offset = this.#resolvedOffset;
-    const length = this.#resolvedLength;
-    const at = assertSpan(targetOffset, length, assertBytes(target, 'target').length, 'target');
-    copyBytes(bytes, offset, target, at, length);
-    return length;
-  }
-
-  /**
-   * Copies `source` into the allocation, starting `offset` bytes (default 0) into it.
-   * Cost: the handle check plus the copy; no allocation.
-   * @throws as {@link EpochArena.view}.
-   * @throws MemError INVALID_ARGUMENT if `source` is not a `Uint8Array` or does not fit at `offset`.
-   */
-  write(handle: ArenaHandle, source: Uint8Array, offset = 0): void {
-    const bytes = this.#resolve(handle);
-    const start = this.#resolvedOffset;
-    const length = this.#resolvedLength;
-    const checkedSource = assertBytes(source, 'source');
-    const at = assertSpan(offset, checkedSource.length, length, 'write');
-    bytes.set(checkedSource, start + at);
-  }
-
-  /**
-   * Sets every byte of the allocation to `value` (default 0).
-   * Cost: the handle check plus O(length).
-   * @throws as {@link EpochArena.view}.
-   * @throws MemError INVALID_ARGUMENT if `value` is not an integer in [0, 255].
-   */
-  fill(handle: ArenaHandle, value = 0): void {
-    const bytes = this.#resolve(handle);
-    const checkedValue = assertInteger(value, 'value', { min: 0, max: 255 });
-    bytes.fill(checkedValue, this.#resolvedOffset, this.#resolvedOffset + this.#resolvedLength);
-  }
-
-  /**
-   * Compares the allocation's bytes with `key` in memcmp order (unsigned bytes, then length)
-   * without copying: negative, 0 or positive.
-   * Cost: the handle check plus O(length); no allocation.
-   * @throws as {@link EpochArena.view}.
-   * @throws MemError INVALID_ARGUMENT if `key` is not a `Uint8Array`.
-   */
-  compare(handle: ArenaHandle, key: Uint8Array): number {
-    const bytes = this.#resolve(handle);
-    return compareBytesAt(bytes, this.#resolvedOffset, this.#resolvedLength, assertBytes(key, 'key'));
-  }
-
-  /**
-   * Tells whether the allocation's bytes equal `key`, without copying.
-   * Cost: the handle check plus O(length); no allocation.
-   * @throws as {@link EpochArena.compare}.
-   */
-  equals(handle: ArenaHandle, key: Uint8Array): boolean {
-    const bytes = this.#resolve(handle);
-    return equalBytesAt(bytes, this.#resolvedOffset, this.#resolvedLength, assertBytes(key, 'key'));
-  }
-
-  /**
-   * The allocation's length in bytes.
-   * Cost: the handle check.
-   * @throws as {@link EpochArena.view}.
-   */
-  lengthOf(handle: ArenaHandle): number {
-    this.#resolve(handle);
-    return this.#resolvedLength;
-  }
-
-  /**
-   * The epoch the handle was issued in: the current epoch, since older handles are stale.
-   * Cost: the handle check.
-   * @throws as {@link EpochArena.view}.
-   */
-  epochOf(handle: ArenaHandle): number {
-    this.#resolve(handle);
-    return this.#epoch;
-  }
-
-  /**
-   * Tells whether `handle` is a live handle of this arena. Never throws, whatever it is given.
-   * Cost: the handle check.
-   * @throws never
-   */
-  isValid(handle: unknown): boolean {
-    try {
-      this.#resolve(handle as number);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
    * Starts a new generation tagged `newEpoch`: every handle issued so far becomes stale, the
    * blocks are kept (up to `retainBlocks`) and reused from their start, blocks of oversized
    * allocations are dropped, and spare blocks beyond the allocation limit are dropped.
@@ -525,7 +401,7 @@ export class EpochArena implements Arena {
   }
 
   /** Names the arena in error messages. */
-  toString(): string {
+  override toString(): string {
     return `EpochArena #${this.#id}`;
   }
 
@@ -534,11 +410,11 @@ export class EpochArena implements Arena {
   // test, a block bound and a range bound; everything else is in rejectHandle().
   // ---------------------------------------------------------------------------------------------
 
-  #resolvedOffset = 0;
-  #resolvedLength = 0;
-
-  /** Checks `handle` and returns its block; sets `#resolvedOffset` and `#resolvedLength`. */
-  #resolve(handle: ArenaHandle): Uint8Array {
+  /**
+   * Checks `handle` and returns its block, through `found` with the allocation's offset and length.
+   * @internal
+   */
+  protected override resolve(handle: ArenaHandle): Uint8Array {
     if (typeof handle === 'number') {
       const top = Math.floor(handle / ADDRESS_SPAN);
       if (top >= this.#tagLow && top < this.#tagEnd) {
@@ -553,11 +429,7 @@ export class EpochArena implements Arena {
             if (length === LENGTH_ESCAPE) {
               length = offset >= HEADER_SIZE ? readHeader(bytes, offset - HEADER_SIZE, this.#tagLow >> 9) : -1;
             }
-            if (length >= 0 && offset + length <= used) {
-              this.#resolvedOffset = offset;
-              this.#resolvedLength = length;
-              return bytes;
-            }
+            if (length >= 0 && offset + length <= used) return this.found(bytes, offset, length);
           }
         }
       }

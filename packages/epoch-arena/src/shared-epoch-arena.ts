@@ -27,10 +27,8 @@ import {
   assertEpoch,
   assertKey,
   assertOptions,
-  assertSpan,
   resolveAlignment,
 } from './arena-limits.js';
-import { compareBytesAt, copyBytes, equalBytesAt } from './byte-compare.js';
 import {
   ADDRESS_SPAN,
   HEADER_SIZE,
@@ -41,6 +39,7 @@ import {
   tagBase,
   writeHeader,
 } from './handle-layout.js';
+import { HandleAccessors } from './handle-accessors.js';
 import { rejectHandle } from './handle-rejection.js';
 
 /** The largest shared region: 1 GiB (positions stay int32 for the bump arithmetic). */
@@ -180,7 +179,7 @@ const MAX_CHUNK = 1 << 20;
  * attached.detach();
  * ```
  */
-export class SharedEpochArena implements Arena {
+export class SharedEpochArena extends HandleAccessors implements Arena {
   // Hot state: the worker's chunk and the generation it was claimed in.
   /** Next free byte of this worker's chunk (absolute in the region), a multiple of 8. */
   #pos = 0;
@@ -206,6 +205,7 @@ export class SharedEpochArena implements Arena {
   #detached = false;
 
   private constructor(descriptor: SharedEpochArenaDescriptor, data: BackingMemory, control: Int32Array) {
+    super();
     this.#descriptor = descriptor;
     this.#bytes = data.bytes();
     this.#control = control;
@@ -342,7 +342,7 @@ export class SharedEpochArena implements Arena {
    * The epoch number of the current generation, as set by the last reset in any worker.
    * Cost: O(1) (a few atomic loads).
    */
-  get epoch(): number {
+  override get epoch(): number {
     for (;;) {
       const before = Atomics.load(this.#control, GENERATION);
       const low = Atomics.load(this.#control, EPOCH_LOW) >>> 0;
@@ -458,121 +458,6 @@ export class SharedEpochArena implements Arena {
   }
 
   /**
-   * A `Uint8Array` over the allocation's bytes in the shared region, without copying. Valid until
-   * the next reset (in any worker).
-   * Cost: the handle check plus one view object.
-   * @throws MemError STALE_HANDLE, FOREIGN_HANDLE or INVALID_ARGUMENT for a bad handle;
-   * USE_AFTER_RELEASE if this instance is detached.
-   */
-  view(handle: ArenaHandle): Uint8Array {
-    const bytes = this.#resolve(handle);
-    return new Uint8Array(bytes.buffer, this.#resolvedOffset, this.#resolvedLength);
-  }
-
-  /**
-   * A fresh, unshared copy of the allocation's bytes.
-   * Cost: the handle check plus one allocation and copy.
-   * @throws as {@link SharedEpochArena.view}.
-   */
-  copy(handle: ArenaHandle): Uint8Array {
-    const bytes = this.#resolve(handle);
-    return bytes.slice(this.#resolvedOffset, this.#resolvedOffset + this.#resolvedLength);
-  }
-
-  /**
-   * Copies the allocation's bytes into `target` at `targetOffset` (default 0); returns the count.
-   * Cost: the handle check plus the copy; no allocation up to 256 bytes.
-   * @throws as {@link SharedEpochArena.view}; INVALID_ARGUMENT if `target` is not a `Uint8Array` or too short.
-   */
-  copyTo(handle: ArenaHandle, target: Uint8Array, targetOffset = 0): number {
-    const bytes = this.#resolve(handle);
-    const offset = this.#resolvedOffset;
-    const length = this.#resolvedLength;
-    const at = assertSpan(targetOffset, length, assertBytes(target, 'target').length, 'target');
-    copyBytes(bytes, offset, target, at, length);
-    return length;
-  }
-
-  /**
-   * Copies `source` into the allocation, starting `offset` bytes (default 0) into it.
-   * Cost: the handle check plus the copy.
-   * @throws as {@link SharedEpochArena.view}; INVALID_ARGUMENT if `source` is not a `Uint8Array` or does not fit.
-   */
-  write(handle: ArenaHandle, source: Uint8Array, offset = 0): void {
-    const bytes = this.#resolve(handle);
-    const start = this.#resolvedOffset;
-    const length = this.#resolvedLength;
-    const checkedSource = assertBytes(source, 'source');
-    const at = assertSpan(offset, checkedSource.length, length, 'write');
-    bytes.set(checkedSource, start + at);
-  }
-
-  /**
-   * Sets every byte of the allocation to `value` (default 0).
-   * Cost: the handle check plus O(length).
-   * @throws as {@link SharedEpochArena.view}; INVALID_ARGUMENT if `value` is not an integer in [0, 255].
-   */
-  fill(handle: ArenaHandle, value = 0): void {
-    const bytes = this.#resolve(handle);
-    const checkedValue = assertInteger(value, 'value', { min: 0, max: 255 });
-    bytes.fill(checkedValue, this.#resolvedOffset, this.#resolvedOffset + this.#resolvedLength);
-  }
-
-  /**
-   * Compares the allocation's bytes with `key` in memcmp order without copying: negative, 0 or positive.
-   * Cost: the handle check plus O(length); no allocation.
-   * @throws as {@link SharedEpochArena.view}; INVALID_ARGUMENT if `key` is not a `Uint8Array`.
-   */
-  compare(handle: ArenaHandle, key: Uint8Array): number {
-    const bytes = this.#resolve(handle);
-    return compareBytesAt(bytes, this.#resolvedOffset, this.#resolvedLength, assertBytes(key, 'key'));
-  }
-
-  /**
-   * Tells whether the allocation's bytes equal `key`, without copying.
-   * Cost: the handle check plus O(length); no allocation.
-   * @throws as {@link SharedEpochArena.compare}.
-   */
-  equals(handle: ArenaHandle, key: Uint8Array): boolean {
-    const bytes = this.#resolve(handle);
-    return equalBytesAt(bytes, this.#resolvedOffset, this.#resolvedLength, assertBytes(key, 'key'));
-  }
-
-  /**
-   * The allocation's length in bytes.
-   * Cost: the handle check.
-   * @throws as {@link SharedEpochArena.view}.
-   */
-  lengthOf(handle: ArenaHandle): number {
-    this.#resolve(handle);
-    return this.#resolvedLength;
-  }
-
-  /**
-   * The epoch the handle was issued in (the current one: older handles are stale).
-   * Cost: the handle check.
-   * @throws as {@link SharedEpochArena.view}.
-   */
-  epochOf(handle: ArenaHandle): number {
-    this.#resolve(handle);
-    return this.epoch;
-  }
-
-  /**
-   * Tells whether `handle` is a live handle of this arena. Never throws.
-   * Cost: the handle check.
-   * @throws never
-   */
-  isValid(handle: unknown): boolean {
-    try {
-      this.#resolve(handle as number);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
    * Starts a new generation tagged `newEpoch` for every attached worker: handles issued so far
    * become stale everywhere, the bump pointer goes back to the start and the counters to zero.
    * Allocations racing with it return stale handles; readers of the old generation must be done
@@ -668,7 +553,7 @@ export class SharedEpochArena implements Arena {
   }
 
   /** Names the arena in error messages. */
-  toString(): string {
+  override toString(): string {
     return `SharedEpochArena #${this.#id}`;
   }
 
@@ -676,10 +561,11 @@ export class SharedEpochArena implements Arena {
   // The handle check: as EpochArena's, against the shared generation word and bump pointer.
   // ---------------------------------------------------------------------------------------------
 
-  #resolvedOffset = 0;
-  #resolvedLength = 0;
-
-  #resolve(handle: ArenaHandle): Uint8Array {
+  /**
+   * Checks `handle` and returns the region, through `found` with the allocation's offset and length.
+   * @internal
+   */
+  protected override resolve(handle: ArenaHandle): Uint8Array {
     if (typeof handle === 'number') {
       if (this.#control[GENERATION] !== this.#generationWord) this.#adoptGeneration(this.#control[GENERATION]!);
       const top = Math.floor(handle / ADDRESS_SPAN);
@@ -695,11 +581,7 @@ export class SharedEpochArena implements Arena {
                 ? readHeader(this.#bytes, offset - HEADER_SIZE, this.#tagLow >> 9)
                 : -1;
           }
-          if (length >= 0 && offset + length <= used) {
-            this.#resolvedOffset = offset;
-            this.#resolvedLength = length;
-            return this.#bytes;
-          }
+          if (length >= 0 && offset + length <= used) return this.found(this.#bytes, offset, length);
         }
       }
     }
