@@ -434,15 +434,7 @@ export class EpochArena extends HandleAccessors implements Arena {
         }
       }
     }
-    return rejectHandle(
-      handle,
-      this.#owner(),
-      'is not an allocation in use (outside the bytes in use, or its length header does not match)',
-    );
-  }
-
-  #owner(): { id: number; generation: number; label: string } {
-    return { id: this.#id, generation: this.#generation, label: this.toString() };
+    return rejectHandle(handle, { id: this.#id, generation: this.#generation, label: this.toString() });
   }
 
   #retag(): void {

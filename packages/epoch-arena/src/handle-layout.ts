@@ -52,8 +52,6 @@ export const LENGTH_ESCAPE = 511;
 export const GENERATION_BITS = 10;
 /** Mask of the generation field. */
 export const GENERATION_MASK = 1023;
-/** Bits of the arena id field. */
-export const ARENA_ID_BITS = 6;
 /** The largest arena id. */
 export const MAX_ARENA_ID = 63;
 /** Size of the header in front of an escaped-length allocation. */
@@ -75,12 +73,12 @@ export function tagBase(tag: number): number {
 }
 
 /** The top 25 bits of a handle (tag and length), or NaN-ish garbage for a non-handle. */
-export function handleTop(handle: number): number {
+function handleTop(handle: number): number {
   return Math.floor(handle / ADDRESS_SPAN);
 }
 
 /** The check word stored beside a long allocation's length in its header. */
-export function headerCheck(length: number, tag: number): number {
+function headerCheck(length: number, tag: number): number {
   return (length ^ HEADER_CHECK ^ (tag * 0x9e37)) | 0;
 }
 

@@ -20,11 +20,11 @@ export interface HandleOwner {
 
 /**
  * Throws the error that explains why `handle` is not a live handle of `owner`.
- * Called only after the fast check failed, or from a range check that failed.
+ * Called only after a fast check failed: an arena's handle check, or a pool's routing by arena id.
  * @throws MemError INVALID_ARGUMENT for a non-handle or an out-of-range handle of this arena,
  * FOREIGN_HANDLE for another arena's handle, STALE_HANDLE for a handle of an earlier generation.
  */
-export function rejectHandle(handle: unknown, owner: HandleOwner, reason = 'is outside the bytes in use'): never {
+export function rejectHandle(handle: unknown, owner: HandleOwner): never {
   const decoded = decodeHandle(handle);
   if (decoded === undefined || decoded.arenaId === 0) {
     throw new MemError(
@@ -52,7 +52,9 @@ export function rejectHandle(handle: unknown, owner: HandleOwner, reason = 'is o
       { details: { handle, generation: decoded.generation, currentGeneration: owner.generation } },
     );
   }
-  throw new MemError('INVALID_ARGUMENT', `handle ${handle as number} of ${owner.label} ${reason}`, {
-    details: { handle, address: decoded.address, inlineLength: decoded.inlineLength },
-  });
+  throw new MemError(
+    'INVALID_ARGUMENT',
+    `handle ${handle as number} of ${owner.label} is not an allocation in use (outside the bytes in use, or its length header does not match)`,
+    { details: { handle, address: decoded.address, inlineLength: decoded.inlineLength } },
+  );
 }

@@ -12,7 +12,7 @@ export const POOL_MAGIC = 0;
 export const RING_SIZE = 1;
 export const ARENA_COUNT = 2;
 export const MAX_ARENAS = 3;
-export const POOL_LOCK = 4;
+const POOL_LOCK = 4;
 /** Low 32 bits of the current epoch: changes on every advance, so it is what caches compare. */
 export const CURRENT_LOW = 5;
 export const CURRENT_HIGH = 6;
@@ -23,8 +23,8 @@ export const ADVANCE_TOTAL = 9;
 export const RING_SLOTS = 16;
 export const MAX_RING_SIZE = 32;
 /** First arena record: [epoch low, epoch high, state, pins] per arena. */
-export const ARENA_RECORDS = RING_SLOTS + MAX_RING_SIZE;
-export const RECORD_WORDS = 4;
+const ARENA_RECORDS = RING_SLOTS + MAX_RING_SIZE;
+const RECORD_WORDS = 4;
 export const POOL_MAGIC_VALUE = 0x45415031;
 
 /** An arena in a ring slot that has held no epoch yet. */

@@ -586,11 +586,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       }
     }
     this.#assertAttached();
-    return rejectHandle(
-      handle,
-      { id: this.#id, generation: this.generation, label: this.toString() },
-      'is not an allocation in use (outside the bytes in use, or its length header does not match)',
-    );
+    return rejectHandle(handle, { id: this.#id, generation: this.generation, label: this.toString() });
   }
 
   /** Takes the tag of the generation in `word`; a changed generation drops this worker's chunk. */
