@@ -279,7 +279,7 @@ export class BlockAllocator {
    * {@link BlockAllocator.MAX_REF_COUNT}. Nothing changes when it throws.
    */
   acquireMany(blocks: ArrayLike<number>): void {
-    const length = this.#checkBlockList(blocks, 'blocks');
+    const length = this.#checkBlockList(blocks);
     const counts = this.#counts();
     let failure: MemError | undefined;
     for (let i = 0; i < length && failure === undefined; i += 1) {
@@ -301,7 +301,7 @@ export class BlockAllocator {
    * @throws MemError DOUBLE_FREE if a block would drop below zero. Nothing changes when it throws.
    */
   freeMany(blocks: ArrayLike<number>): void {
-    this.#freeListed(blocks, this.#listLength(blocks, 'blocks'), false);
+    this.#freeListed(blocks, this.#listLength(blocks), false);
   }
 
   /**
@@ -313,7 +313,7 @@ export class BlockAllocator {
    * @throws MemError DOUBLE_FREE if a block would drop below zero. Nothing changes when it throws.
    */
   freeSequence(blocks: ArrayLike<number>, count: number = blocks?.length): void {
-    const length = this.#listLength(blocks, 'blocks');
+    const length = this.#listLength(blocks);
     if (typeof count !== 'number' || count >>> 0 !== count || count > length) {
       assertInteger(count, 'count', { min: 0, max: length }); // throws the standard message
     }
@@ -609,21 +609,13 @@ export class BlockAllocator {
     return index * this.hashWords;
   }
 
-  #checkBlockList(blocks: ArrayLike<number>, name: string): number {
-    if (
-      blocks === null ||
-      typeof blocks !== 'object' ||
-      typeof blocks.length !== 'number' ||
-      !Number.isSafeInteger(blocks.length) ||
-      blocks.length < 0
-    ) {
-      throw new MemError('INVALID_ARGUMENT', `${name} must be an array of block indexes, got ${describeValue(blocks)}`);
-    }
-    const length = blocks.length;
+  /** Checks that `blocks` is a list of block indexes of this allocator; returns its length. */
+  #checkBlockList(blocks: ArrayLike<number>): number {
+    const length = this.#listLength(blocks);
     for (let i = 0; i < length; i += 1) {
       const block = blocks[i];
       if (typeof block !== 'number' || block >>> 0 !== block || block >= this.capacity) {
-        throw this.#badBlock(block, `${name}[${i}]`);
+        throw this.#badBlock(block, `blocks[${i}]`);
       }
     }
     return length;
@@ -672,7 +664,8 @@ export class BlockAllocator {
     this.#inUse += 1;
   }
 
-  #listLength(blocks: ArrayLike<number>, name: string): number {
+  /** Checks that `blocks` is array-like (its entries are checked by the caller); returns its length. */
+  #listLength(blocks: ArrayLike<number>): number {
     if (
       blocks === null ||
       typeof blocks !== 'object' ||
@@ -680,7 +673,7 @@ export class BlockAllocator {
       !Number.isSafeInteger(blocks.length) ||
       blocks.length < 0
     ) {
-      throw new MemError('INVALID_ARGUMENT', `${name} must be an array of block indexes, got ${describeValue(blocks)}`);
+      throw new MemError('INVALID_ARGUMENT', `blocks must be an array of block indexes, got ${describeValue(blocks)}`);
     }
     return blocks.length;
   }
