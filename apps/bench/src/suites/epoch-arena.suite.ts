@@ -368,9 +368,7 @@ async function sharedBump(context: BenchContext): Promise<void> {
           { length: workers },
           () =>
             new Promise<SharedBumpResult>((resolve, reject) => {
-              // Workers refuse --expose-gc, which the bench's own process runs with.
-              const execArgv = process.execArgv.filter((flag) => flag !== '--expose-gc');
-              const thread = startWorker(worker, { workerData: task, execArgv });
+              const thread = startWorker(worker, { workerData: task });
               thread.once('message', resolve);
               thread.once('error', reject);
             }),
