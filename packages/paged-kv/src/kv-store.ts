@@ -39,6 +39,9 @@ export interface KvStoreOptions {
 /** A layer's raw storage: Float32Array for float32, Uint16Array of bits for 16-bit types. */
 export type KvArray = Float32Array | Uint16Array;
 
+/** How 16-bit storage decodes to float32: a function of the bits, or a table indexed by them. */
+export type KvDecoder = ((bits: number) => number) | Float32Array;
+
 /**
  * Paged K/V storage for all layers.
  *
@@ -208,7 +211,7 @@ export class KvStore {
   }
 
   /** @internal Decodes elements for attention over 16-bit storage: returns the decoder or null for float32. */
-  decoder(): ((bits: number) => number) | Float32Array | null {
+  decoder(): KvDecoder | null {
     if (this.dtype === 'float32') return null;
     return this.dtype === 'float16' ? float16Decoder() : fromBfloat16;
   }

@@ -12,7 +12,7 @@
  * @module
  */
 import { MemError, assertInteger, describeValue } from '@mem/types';
-import { KvStore, checkBlockTable } from './kv-store.js';
+import { KvStore, checkBlockTable, type KvArray, type KvDecoder } from './kv-store.js';
 import type { BlockTableView } from './paged-sequence.js';
 
 /** Options of {@link pagedAttention} and {@link contiguousAttention}. */
@@ -44,9 +44,14 @@ let accumulator = new Float64Array(128);
 let keySlab = new Float32Array(0);
 let valueSlab = new Float32Array(0);
 
-function scratch(length: number, headDim: number): void {
+/** Grows the scratch arrays for `length` positions, `headDim` elements and 16-bit slabs of `slab` elements. */
+function scratch(length: number, headDim: number, slab: number): void {
   if (scores.length < length) scores = new Float64Array(Math.max(length, scores.length * 2));
   if (accumulator.length < headDim) accumulator = new Float64Array(headDim);
+  if (keySlab.length < slab) {
+    keySlab = new Float32Array(slab);
+    valueSlab = new Float32Array(slab);
+  }
 }
 
 interface Checked {
@@ -145,73 +150,19 @@ export function pagedAttention(
   if (sequence.blockCount === 0) {
     throw new MemError('INVALID_ARGUMENT', 'the sequence has no block: nothing to attend to');
   }
-  scratch(length, headDim);
-  const decoder = store.decoder();
-  if (decoder === null) {
-    pagedFloat32(keys as Float32Array, values as Float32Array, table, store, length, query, checked);
-  } else {
-    pagedDecoded(keys as Uint16Array, values as Uint16Array, decoder, table, store, length, query, checked);
-  }
+  attendPaged(keys, values, store.decoder(), table, store, length, query, checked);
   return checked.out;
 }
 
-/** Hot path: paged attention over float32 storage. */
-function pagedFloat32(
-  keys: Float32Array,
-  values: Float32Array,
-  table: Uint32Array,
-  store: KvStore,
-  length: number,
-  query: Float32Array,
-  { out, scale, group }: Checked,
-): void {
-  const { numKvHeads, headDim, blockSize } = store;
-  const heads = out.length / headDim;
-  const s = scores;
-  const acc = accumulator;
-  for (let qh = 0; qh < heads; qh += 1) {
-    const kvh = (qh / group) | 0;
-    const qBase = qh * headDim;
-    let max = -Infinity;
-    let position = 0;
-    for (let b = 0; position < length; b += 1) {
-      const base = (table[b]! * numKvHeads + kvh) * blockSize * headDim;
-      const end = Math.min(blockSize, length - position);
-      for (let slot = 0; slot < end; slot += 1) {
-        const at = base + slot * headDim;
-        let dot = 0;
-        for (let d = 0; d < headDim; d += 1) dot += query[qBase + d]! * keys[at + d]!;
-        dot *= scale;
-        s[position++] = dot;
-        if (dot > max) max = dot;
-      }
-    }
-    let sum = 0;
-    for (let j = 0; j < length; j += 1) {
-      const e = Math.exp(s[j]! - max);
-      s[j] = e;
-      sum += e;
-    }
-    acc.fill(0, 0, headDim);
-    position = 0;
-    for (let b = 0; position < length; b += 1) {
-      const base = (table[b]! * numKvHeads + kvh) * blockSize * headDim;
-      const end = Math.min(blockSize, length - position);
-      for (let slot = 0; slot < end; slot += 1) {
-        const at = base + slot * headDim;
-        const weight = s[position++]!;
-        for (let d = 0; d < headDim; d += 1) acc[d]! += weight * values[at + d]!;
-      }
-    }
-    for (let d = 0; d < headDim; d += 1) out[qBase + d] = acc[d]! / sum;
-  }
-}
-
-/** Slow path: 16-bit storage, decoding each (block, head) slab into float32 scratch first. */
-function pagedDecoded(
-  keys: Uint16Array,
-  values: Uint16Array,
-  decoder: ((bits: number) => number) | Float32Array,
+/**
+ * Hot path of {@link pagedAttention}: per query head, the scores block by block through `table`, the
+ * softmax, the weighted sum of the values block by block. Over 16-bit storage (a `decoder`) each
+ * (block, head) slab is decoded into float32 scratch first; over float32 it is read in place.
+ */
+function attendPaged(
+  keys: KvArray,
+  values: KvArray,
+  decoder: KvDecoder | null,
   table: Uint32Array,
   store: KvStore,
   length: number,
@@ -220,14 +171,7 @@ function pagedDecoded(
 ): void {
   const { numKvHeads, headDim, blockSize } = store;
   const slab = blockSize * headDim;
-  if (keySlab.length < slab) {
-    keySlab = new Float32Array(slab);
-    valueSlab = new Float32Array(slab);
-  }
-  const decode = (source: Uint16Array, from: number, count: number, target: Float32Array): void => {
-    if (typeof decoder === 'function') for (let i = 0; i < count; i += 1) target[i] = decoder(source[from + i]!);
-    else for (let i = 0; i < count; i += 1) target[i] = decoder[source[from + i]!]!;
-  };
+  scratch(length, headDim, decoder === null ? 0 : slab);
   const heads = out.length / headDim;
   const s = scores;
   const acc = accumulator;
@@ -235,17 +179,14 @@ function pagedDecoded(
     const kvh = (qh / group) | 0;
     const qBase = qh * headDim;
     let max = -Infinity;
-    let position = 0;
-    for (let b = 0; position < length; b += 1) {
-      const end = Math.min(blockSize, length - position);
-      decode(keys, (table[b]! * numKvHeads + kvh) * slab, end * headDim, keySlab);
-      for (let slot = 0; slot < end; slot += 1) {
-        const at = slot * headDim;
-        let dot = 0;
-        for (let d = 0; d < headDim; d += 1) dot += query[qBase + d]! * keySlab[at + d]!;
-        dot *= scale;
-        s[position++] = dot;
-        if (dot > max) max = dot;
+    for (let b = 0, position = 0; position < length; b += 1, position += blockSize) {
+      const count = Math.min(blockSize, length - position);
+      const at = (table[b]! * numKvHeads + kvh) * slab;
+      if (decoder === null) {
+        max = scoreRun(query, qBase, keys as Float32Array, at, count, headDim, scale, s, position, max);
+      } else {
+        const decoded = decode(decoder, keys as Uint16Array, at, count * headDim, keySlab);
+        max = scoreRun(query, qBase, decoded, 0, count, headDim, scale, s, position, max);
       }
     }
     let sum = 0;
@@ -255,18 +196,84 @@ function pagedDecoded(
       sum += e;
     }
     acc.fill(0, 0, headDim);
-    position = 0;
-    for (let b = 0; position < length; b += 1) {
-      const end = Math.min(blockSize, length - position);
-      decode(values, (table[b]! * numKvHeads + kvh) * slab, end * headDim, valueSlab);
-      for (let slot = 0; slot < end; slot += 1) {
-        const at = slot * headDim;
-        const weight = s[position++]!;
-        for (let d = 0; d < headDim; d += 1) acc[d]! += weight * valueSlab[at + d]!;
+    for (let b = 0, position = 0; position < length; b += 1, position += blockSize) {
+      const count = Math.min(blockSize, length - position);
+      const at = (table[b]! * numKvHeads + kvh) * slab;
+      if (decoder === null) {
+        accumulateRun(acc, s, position, values as Float32Array, at, count, headDim);
+      } else {
+        const decoded = decode(decoder, values as Uint16Array, at, count * headDim, valueSlab);
+        accumulateRun(acc, s, position, decoded, 0, count, headDim);
       }
     }
     for (let d = 0; d < headDim; d += 1) out[qBase + d] = acc[d]! / sum;
   }
+}
+
+// The two loops over positions that both attentions share: paged attention runs them once per
+// block, contiguous attention once per head, in the same order of operations, so over float32
+// storage the two agree to the last bit. (The softmax between them stays written out in each
+// caller: as a shared function it measured about 7% slower in contiguousAttention.)
+
+/**
+ * Scores `count` consecutive positions, whose keys start at `keys[at]` one `headDim` apart, against
+ * the query head at `query[qBase]`: `s[position + i] = q . k_i * scale`. Returns the largest score
+ * seen, `max` included.
+ */
+function scoreRun(
+  query: Float32Array,
+  qBase: number,
+  keys: Float32Array,
+  at: number,
+  count: number,
+  headDim: number,
+  scale: number,
+  s: Float64Array,
+  position: number,
+  max: number,
+): number {
+  for (let i = 0; i < count; i += 1) {
+    const k = at + i * headDim;
+    let dot = 0;
+    for (let d = 0; d < headDim; d += 1) dot += query[qBase + d]! * keys[k + d]!;
+    dot *= scale;
+    s[position + i] = dot;
+    if (dot > max) max = dot;
+  }
+  return max;
+}
+
+/**
+ * Adds the values of `count` consecutive positions, which start at `values[at]` one `headDim` apart,
+ * to `acc`, weighted by `s[position ..]`.
+ */
+function accumulateRun(
+  acc: Float64Array,
+  s: Float64Array,
+  position: number,
+  values: Float32Array,
+  at: number,
+  count: number,
+  headDim: number,
+): void {
+  for (let i = 0; i < count; i += 1) {
+    const v = at + i * headDim;
+    const weight = s[position + i]!;
+    for (let d = 0; d < headDim; d += 1) acc[d]! += weight * values[v + d]!;
+  }
+}
+
+/** Decodes `count` 16-bit elements of `source` from `from` into `target`, and returns `target`. */
+function decode(
+  decoder: KvDecoder,
+  source: Uint16Array,
+  from: number,
+  count: number,
+  target: Float32Array,
+): Float32Array {
+  if (typeof decoder === 'function') for (let i = 0; i < count; i += 1) target[i] = decoder(source[from + i]!);
+  else for (let i = 0; i < count; i += 1) target[i] = decoder[source[from + i]!]!;
+  return target;
 }
 
 function checkContiguous(kv: ContiguousKv): void {
@@ -312,7 +319,7 @@ export function contiguousAttention(
   checkContiguous(kv);
   const { keys, values, numKvHeads, headDim, maxLength } = kv;
   const { out, scale, group } = checkAttention(query, options, numKvHeads, headDim, length, maxLength);
-  scratch(length, headDim);
+  scratch(length, headDim, 0);
   const heads = out.length / headDim;
   const s = scores;
   const acc = accumulator;
@@ -320,15 +327,7 @@ export function contiguousAttention(
     const kvh = (qh / group) | 0;
     const qBase = qh * headDim;
     const headBase = kvh * maxLength * headDim;
-    let max = -Infinity;
-    for (let position = 0; position < length; position += 1) {
-      const at = headBase + position * headDim;
-      let dot = 0;
-      for (let d = 0; d < headDim; d += 1) dot += query[qBase + d]! * keys[at + d]!;
-      dot *= scale;
-      s[position] = dot;
-      if (dot > max) max = dot;
-    }
+    const max = scoreRun(query, qBase, keys, headBase, length, headDim, scale, s, 0, -Infinity);
     let sum = 0;
     for (let j = 0; j < length; j += 1) {
       const e = Math.exp(s[j]! - max);
@@ -336,11 +335,7 @@ export function contiguousAttention(
       sum += e;
     }
     acc.fill(0, 0, headDim);
-    for (let position = 0; position < length; position += 1) {
-      const at = headBase + position * headDim;
-      const weight = s[position]!;
-      for (let d = 0; d < headDim; d += 1) acc[d]! += weight * values[at + d]!;
-    }
+    accumulateRun(acc, s, 0, values, headBase, length, headDim);
     for (let d = 0; d < headDim; d += 1) out[qBase + d] = acc[d]! / sum;
   }
   return out;
