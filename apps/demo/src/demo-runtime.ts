@@ -203,10 +203,11 @@ export class DemoRuntime implements ServerRuntime {
 
   /** What the pools hold now; equal to the idle values once every request has ended. */
   idleState(): IdleState {
+    const engine = this.engine.stats();
     const kv = this.engine.kv.stats();
     const workspace = this.workspaces.stats();
     return {
-      trackedRequests: this.engine.stats().running + this.engine.stats().waiting,
+      trackedRequests: engine.running + engine.waiting,
       kvBlocksInUse: kv.inUse,
       kvSequences: kv.sequences,
       buffersInUse: sumBuffers(this.buffers.stats()).inUse,

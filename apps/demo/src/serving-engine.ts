@@ -83,7 +83,6 @@ export interface ServingEngineStats {
 interface Tracked {
   readonly id: string;
   readonly submittedAt: number;
-  readonly promptLength: number;
   listener: CompletionListener | undefined;
   emitted: number;
   readonly maxTokens: number;
@@ -175,7 +174,6 @@ export class ServingEngine implements CompletionEngine {
     const tracked: Tracked = {
       id,
       submittedAt: performance.now(),
-      promptLength: input.promptTokens.length,
       maxTokens: input.maxTokens,
       listener,
       emitted: 0,

@@ -40,6 +40,8 @@ export interface StepMemoryStats {
 
 const encoder = new TextEncoder();
 const SNAPSHOT_INTERVAL_MS = 500;
+/** The workspace pool's fragmentation (0 to 1) at which the engine defragments it between steps. */
+const DEFRAGMENT_AT = 0.25;
 
 /** Lends each step its scratch and metadata, and takes them back. */
 export class StepResources {
@@ -51,17 +53,14 @@ export class StepResources {
   #snapshot: MemoryMapSnapshot | undefined;
   #snapshotAt = -Infinity;
 
-  readonly #defragmentAt: number;
-
   /**
    * Lends steps their memory from `arenas` and `workspaces`; between steps, the workspace pool is
-   * defragmented when its fragmentation reaches `defragmentAt` (0 to 1).
+   * defragmented when its fragmentation reaches `DEFRAGMENT_AT`.
    */
-  constructor(arenas: ArenaPool, workspaces: WorkspacePool, config: ModelConfig, defragmentAt = 0.25) {
+  constructor(arenas: ArenaPool, workspaces: WorkspacePool, config: ModelConfig) {
     this.#arenas = arenas;
     this.#workspaces = workspaces;
     this.#scratch = new StepScratch(workspaces, config);
-    this.#defragmentAt = defragmentAt;
   }
 
   /**
@@ -114,7 +113,7 @@ export class StepResources {
    * Cost: O(free blocks) to measure; a defragmentation moves at most the live bytes.
    */
   betweenSteps(): boolean {
-    if (this.#inStep || this.#workspaces.fragmentationRatio() < this.#defragmentAt) return false;
+    if (this.#inStep || this.#workspaces.fragmentationRatio() < DEFRAGMENT_AT) return false;
     this.#workspaces.defragment();
     return true;
   }

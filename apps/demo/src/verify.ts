@@ -44,7 +44,7 @@ export interface VerificationResult {
  * A small KV pool (96 blocks of 16 tokens = 1,536 token slots) and a step budget of 96 tokens, so
  * that the cases below batch together, prefill in chunks, share a system prompt and preempt.
  */
-export const VERIFY_CONFIG: DemoConfig = {
+const VERIFY_CONFIG: DemoConfig = {
   ...DEFAULT_DEMO_CONFIG,
   numBlocks: 96,
   maxTokensPerStep: 96,
