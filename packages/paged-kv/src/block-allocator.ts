@@ -23,7 +23,7 @@
  * @module
  */
 import { MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
-import { assertOptions } from './token-ids.js';
+import { assertOptions, isArrayLike } from './token-ids.js';
 
 /** Which free block `allocate` reuses first. */
 export type ReuseOrder = 'lru' | 'lifo';
@@ -666,13 +666,7 @@ export class BlockAllocator {
 
   /** Checks that `blocks` is array-like (its entries are checked by the caller); returns its length. */
   #listLength(blocks: ArrayLike<number>): number {
-    if (
-      blocks === null ||
-      typeof blocks !== 'object' ||
-      typeof blocks.length !== 'number' ||
-      !Number.isSafeInteger(blocks.length) ||
-      blocks.length < 0
-    ) {
+    if (!isArrayLike(blocks)) {
       throw new MemError('INVALID_ARGUMENT', `blocks must be an array of block indexes, got ${describeValue(blocks)}`);
     }
     return blocks.length;

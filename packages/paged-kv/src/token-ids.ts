@@ -20,19 +20,12 @@ export function copyTokenIds(tokens: unknown, name: string, target?: Uint32Array
     out.set(tokens, offset);
     return out;
   }
-  if (
-    tokens === null ||
-    typeof tokens !== 'object' ||
-    typeof (tokens as { length?: unknown }).length !== 'number' ||
-    !Number.isSafeInteger((tokens as { length: number }).length) ||
-    (tokens as { length: number }).length < 0
-  ) {
+  if (!isArrayLike(tokens)) {
     throw new MemError('INVALID_ARGUMENT', `${name} must be an array of token ids, got ${describeValue(tokens)}`);
   }
-  const list = tokens as ArrayLike<unknown>;
-  const length = list.length;
+  const length = tokens.length;
   for (let i = 0; i < length; i += 1) {
-    const token = list[i];
+    const token = tokens[i];
     if (typeof token !== 'number' || token >>> 0 !== token) {
       throw new MemError(
         'INVALID_ARGUMENT',
@@ -42,8 +35,15 @@ export function copyTokenIds(tokens: unknown, name: string, target?: Uint32Array
     }
   }
   const out = target ?? new Uint32Array(length);
-  for (let i = 0; i < length; i += 1) out[offset + i] = list[i] as number;
+  for (let i = 0; i < length; i += 1) out[offset + i] = tokens[i] as number;
   return out;
+}
+
+/** Whether `value` is an object with a safe-integer `length` >= 0 (an array, a typed array...). Cost: O(1). */
+export function isArrayLike(value: unknown): value is ArrayLike<unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const length = (value as { length?: unknown }).length;
+  return typeof length === 'number' && Number.isSafeInteger(length) && length >= 0;
 }
 
 /**
