@@ -27,7 +27,13 @@ import {
 import { BlockAllocator, type BlockAllocatorStats, type ReuseOrder } from './block-allocator.js';
 import { type BlockHasher, fastBlockHasher } from './block-hasher.js';
 import { ChainKeys, type ExtraKeys, assertHasher, chainScratchWords, hashBlocks } from './block-hash-chain.js';
-import { type BlockTableView, type CopyBlock, PagedSequence } from './paged-sequence.js';
+import {
+  type BlockTableView,
+  type CopyBlock,
+  PagedSequence,
+  assertCopyBlock,
+  blocksForTokens,
+} from './paged-sequence.js';
 import { assertBoolean, assertOptions, copyTokenIds } from './token-ids.js';
 
 /** A request as the KV cache sees it: its tokens and the extra keys of its cache identity. */
@@ -242,13 +248,7 @@ export class KvCacheManager {
     this.prefixCaching =
       opts.prefixCaching === undefined ? true : assertBoolean(opts.prefixCaching, 'options.prefixCaching');
     this.hasher = opts.hasher === undefined ? fastBlockHasher : assertHasher(opts.hasher, 'options.hasher');
-    if (opts.copyBlock !== undefined && typeof opts.copyBlock !== 'function') {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `options.copyBlock must be a function, got ${describeValue(opts.copyBlock)}`,
-      );
-    }
-    this.#copyBlock = opts.copyBlock;
+    this.#copyBlock = assertCopyBlock(opts.copyBlock);
     const metrics = opts.metrics ?? noopMetrics;
     this.allocator = new BlockAllocator(numBlocks, {
       hashWords: this.hasher.words,
@@ -566,14 +566,7 @@ export class KvCacheManager {
   }
 
   #checkLength(tokens: number): void {
-    const needed = Math.ceil(tokens / this.blockSize);
-    if (needed > this.maxBlocksPerSequence) {
-      throw new MemError(
-        'LIMIT_EXCEEDED',
-        `a sequence of ${tokens} tokens needs ${needed} blocks of ${this.blockSize} tokens, more than maxBlocksPerSequence ${this.maxBlocksPerSequence}`,
-        { details: { tokens, needed, limit: this.maxBlocksPerSequence } },
-      );
-    }
+    blocksForTokens(tokens, this.blockSize, this.maxBlocksPerSequence);
   }
 
   #checkForeign(sequence: KvSequence): void {

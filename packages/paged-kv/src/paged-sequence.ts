@@ -29,6 +29,33 @@ export interface BlockTableView {
   readonly blockSize: number;
 }
 
+/**
+ * Checks a `copyBlock` option: `undefined` or a function.
+ * @throws MemError INVALID_ARGUMENT otherwise.
+ */
+export function assertCopyBlock(copyBlock: unknown): CopyBlock | undefined {
+  if (copyBlock !== undefined && typeof copyBlock !== 'function') {
+    throw new MemError('INVALID_ARGUMENT', `options.copyBlock must be a function, got ${describeValue(copyBlock)}`);
+  }
+  return copyBlock as CopyBlock | undefined;
+}
+
+/**
+ * The blocks of `blockSize` tokens that `tokens` tokens need.
+ * @throws MemError LIMIT_EXCEEDED if that is more than `maxBlocksPerSequence`.
+ */
+export function blocksForTokens(tokens: number, blockSize: number, maxBlocksPerSequence: number): number {
+  const needed = Math.ceil(tokens / blockSize);
+  if (needed > maxBlocksPerSequence) {
+    throw new MemError(
+      'LIMIT_EXCEEDED',
+      `a sequence of ${tokens} tokens needs ${needed} blocks of ${blockSize} tokens, more than maxBlocksPerSequence ${maxBlocksPerSequence}`,
+      { details: { tokens, needed, limit: maxBlocksPerSequence } },
+    );
+  }
+  return needed;
+}
+
 /** Options of a {@link PagedSequence}. */
 export interface PagedSequenceOptions {
   /** Tokens per block. @defaultValue 16 */
@@ -89,13 +116,7 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
       min: 1,
       max: 1 << 24,
     });
-    if (opts.copyBlock !== undefined && typeof opts.copyBlock !== 'function') {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `options.copyBlock must be a function, got ${describeValue(opts.copyBlock)}`,
-      );
-    }
-    this.#copyBlock = opts.copyBlock;
+    this.#copyBlock = assertCopyBlock(opts.copyBlock);
     this.blockTable = new Uint32Array(this.maxBlocksPerSequence);
   }
 
@@ -223,7 +244,7 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
         `cannot attach a cached block: length ${this.#length} is not at the end of ${this.#blockCount} full blocks`,
       );
     }
-    if (this.#blockCount >= this.maxBlocksPerSequence) throw this.#tooLong(this.#length + this.blockSize);
+    this.#blocksFor(this.#length + this.blockSize); // LIMIT_EXCEEDED when the table is full
     this.blockTable[this.#blockCount++] = block;
     this.#length += this.blockSize;
     this.#writableEnd = this.#length;
@@ -295,18 +316,7 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   }
 
   #blocksFor(tokens: number): number {
-    const needed = Math.ceil(tokens / this.blockSize);
-    if (needed > this.maxBlocksPerSequence) throw this.#tooLong(tokens);
-    return needed;
-  }
-
-  #tooLong(tokens: number): MemError {
-    const needed = Math.ceil(tokens / this.blockSize);
-    return new MemError(
-      'LIMIT_EXCEEDED',
-      `a sequence of ${tokens} tokens needs ${needed} blocks of ${this.blockSize} tokens, more than maxBlocksPerSequence ${this.maxBlocksPerSequence}`,
-      { details: { tokens, needed, limit: this.maxBlocksPerSequence } },
-    );
+    return blocksForTokens(tokens, this.blockSize, this.maxBlocksPerSequence);
   }
 
   #exhausted(blocks: number, tokens: number): MemError {
