@@ -3,8 +3,8 @@
  * with free neighbours on release, free blocks kept in size bins (as TensorFlow's BFC allocator
  * and PyTorch's caching allocator do).
  *
- * Block metadata is one table of 64-byte records in an `ArrayBuffer` (four float64 fields and eight
- * int32 fields per record, seen through two typed views), so ten thousand live workspaces cost
+ * Block metadata is one table of 64-byte records in an `ArrayBuffer` (sixteen 32-bit words per
+ * record, seen as unsigned and signed words, and one float64 for the owner), so ten thousand live workspaces cost
  * 64 bytes of metadata each, no object on the heap, and each record is one cache line: the hot
  * path touches a block, its neighbours and its bin, a handful of lines. Records of blocks that were
  * merged away are recycled through a stack.
@@ -18,54 +18,57 @@
  */
 import { MemError, type BackingMemory } from '@mem/types';
 import { Segment } from './segment.js';
-import { BIN_COUNT, SUBDIVISION_LOG2, binIndex, binIndexRoundUp, highestBit, lowestBit } from './size-bins.js';
+import * as codes from './block-codes.js';
+import * as sizeBins from './size-bins.js';
 
-/** No block. */
-export const NONE = -1;
-/** A record not in use. */
-export const RECORD_UNUSED = 0;
-/** A free block (in a bin). */
-export const BLOCK_FREE = 1;
-/** A block owned by a workspace. */
-export const BLOCK_USED = 2;
+// Private copies of the codes and of what the hot path uses from size-bins: V8 folds a module's
+// own private `const`s into optimised code, but reads an imported (or exported) binding from its
+// module cell, with a hole check, at every use (measured: about 0.3 ns a use, and a number read
+// that way compares as a float). See block-codes.ts.
+const NONE = codes.NONE;
+const RECORD_UNUSED = codes.RECORD_UNUSED;
+const BLOCK_FREE = codes.BLOCK_FREE;
+const BLOCK_USED = codes.BLOCK_USED;
+const STRATEGY_BEST_FIT = codes.STRATEGY_BEST_FIT;
+const STRATEGY_FIRST_FIT = codes.STRATEGY_FIRST_FIT;
+const STRATEGY_POWER_OF_TWO = codes.STRATEGY_POWER_OF_TWO;
+const BIN_COUNT = sizeBins.BIN_COUNT;
+const SUBDIVISION_LOG2 = sizeBins.SUBDIVISION_LOG2;
+const binIndex = sizeBins.binIndex;
+const binIndexRoundUp = sizeBins.binIndexRoundUp;
+const highestBit = sizeBins.highestBit;
+const lowestBit = sizeBins.lowestBit;
 
-/** Strategy codes, resolved once from the configuration's names. */
-export const STRATEGY_BEST_FIT = 0;
-/** @see STRATEGY_BEST_FIT */
-export const STRATEGY_FIRST_FIT = 1;
-/** @see STRATEGY_BEST_FIT */
-export const STRATEGY_EXACT_FIT = 2;
-/** @see STRATEGY_BEST_FIT */
-export const STRATEGY_POWER_OF_TWO = 3;
-
-// The record layout: float64 fields at f64[r * 8 + field], int32 fields at i32[r * 16 + field].
-const F64_STRIDE = 8;
-const I32_STRIDE = 16;
+// The record layout: sixteen 32-bit words per record, word `(record << 4) | FIELD` of the u32 view
+// (sizes and offsets, which reach 2^31) or of the i32 view (indices and codes), and the owner id
+// as float64 `(record << 3) | OWNER` (ids outgrow 32 bits in a long-lived pool). Shifts and ors
+// instead of multiplications and additions: V8 compiles them without overflow checks, and 32-bit
+// fields keep the hot path in integer registers (float64 sizes cost conversions on every step).
 const RECORD_BYTES = 64;
-/** Offset of the block from its segment's start. */
+/** Offset of the block from its segment's start (u32). */
 const OFFSET = 0;
-/** Size of the block in bytes (a multiple of the granule). */
+/** Size of the block in bytes, a multiple of the granule (u32). */
 const SIZE = 1;
-/** Bytes the workspace asked for (used blocks). */
+/** Bytes the workspace asked for, used blocks (u32). */
 const REQUESTED = 2;
-/** Id of the workspace that owns the block (used blocks), 0 otherwise. */
-const OWNER = 3;
-/** Segment index. */
-const SEGMENT = 8;
-/** Neighbour below in address order, or NONE. */
-const PREV_PHYS = 9;
-/** Neighbour above in address order, or NONE. */
-const NEXT_PHYS = 10;
-/** Previous block of the same bin (free blocks), or NONE. */
-const PREV_FREE = 11;
-/** Next block of the same bin (free blocks), or NONE. */
-const NEXT_FREE = 12;
-/** Pins that hold the block in place. */
-const PINS = 13;
-/** RECORD_UNUSED, BLOCK_FREE or BLOCK_USED. */
-const STATE = 14;
-/** The bin a free block is filed in. */
-const BIN = 15;
+/** Segment index (i32). */
+const SEGMENT = 3;
+/** Neighbour below in address order, or NONE (i32). */
+const PREV_PHYS = 4;
+/** Neighbour above in address order, or NONE (i32). */
+const NEXT_PHYS = 5;
+/** Previous block of the same bin (free blocks), or NONE (i32). */
+const PREV_FREE = 6;
+/** Next block of the same bin (free blocks), or NONE (i32). */
+const NEXT_FREE = 7;
+/** Pins that hold the block in place (i32). */
+const PINS = 8;
+/** RECORD_UNUSED, BLOCK_FREE or BLOCK_USED (i32). */
+const STATE = 9;
+/** The bin a free block is filed in (i32). */
+const BIN = 10;
+/** Id of the workspace that owns the block (used blocks), 0 otherwise: float64 index `(record << 3) | OWNER` (words 12-13). */
+const OWNER = 6;
 
 /**
  * How many blocks of the request's own bin best fit and exact fit look at before settling. Each
@@ -78,10 +81,12 @@ const BIN_MASK = (1 << SUBDIVISION_LOG2) - 1;
 
 /** The block allocator. @internal */
 export class BlockAllocator {
-  /** The record table's float64 fields. Replaced when the table grows: never cache it across a newRecord(). */
-  f64: Float64Array;
-  /** The record table's int32 fields, over the same bytes. */
+  /** The record table as unsigned words (sizes, offsets). Replaced when the table grows: never keep it across a newRecord(). */
+  u32: Uint32Array;
+  /** The record table as signed words (indices, codes), over the same bytes. */
   i32: Int32Array;
+  /** The record table as float64 (the owner ids), over the same bytes. */
+  f64: Float64Array;
   #capacity: number;
   #unused: Int32Array;
   #unusedCount: number;
@@ -95,8 +100,6 @@ export class BlockAllocator {
 
   /** Every segment by index; released segments leave a hole (indices are never reused). */
   readonly segments: (Segment | undefined)[] = [];
-  /** Free bytes per segment index. */
-  segmentFree = new Float64Array(8);
 
   /** The size granule and alignment of every block. */
   readonly granule: number;
@@ -112,8 +115,6 @@ export class BlockAllocator {
   requestedBytes = 0;
   /** Bytes of all segments. */
   reservedBytes = 0;
-  /** Live (used) blocks. */
-  liveBlocks = 0;
   /** Used blocks with at least one pin. */
   pinnedBlocks = 0;
   /** Releases so far. */
@@ -129,6 +130,8 @@ export class BlockAllocator {
   /** Releases between two calls of `onReleaseCheck`. */
   checkInterval = 1;
   #releasesUntilCheck = 1;
+  /** The block released last and not merged yet, or NONE: see settle(). */
+  #pending = NONE;
 
   constructor(granule: number, strategy: number, initialRecords = 256) {
     this.granule = granule;
@@ -136,8 +139,9 @@ export class BlockAllocator {
     this.#bestFit = strategy === STRATEGY_BEST_FIT || strategy === STRATEGY_POWER_OF_TWO;
     this.#capacity = initialRecords;
     const table = new ArrayBuffer(initialRecords * RECORD_BYTES);
-    this.f64 = new Float64Array(table);
+    this.u32 = new Uint32Array(table);
     this.i32 = new Int32Array(table);
+    this.f64 = new Float64Array(table);
     this.#unused = new Int32Array(initialRecords);
     this.#unusedCount = initialRecords;
     // Hand out low indices first.
@@ -155,48 +159,97 @@ export class BlockAllocator {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Hot path: allocate, free and release. Bit operations and typed-array accesses only, in a few
-  // small functions that V8 inlines into the pool's acquire and the handle's release; everything
-  // rare (a whole-block fit, a block changing bins, table growth, segments, compaction, errors)
-  // is a call to a function below or in another module.
+  // Hot path: release and allocate. Bit operations and typed-array accesses only; everything rare
+  // (a whole-block fit, a block changing bins, table growth, segments, compaction, errors) is a
+  // call to a function below or in another module.
+  //
+  // Deferred coalescing: release() checks the block, settles the counters and leaves the block as
+  // the pending one; the merge with its free neighbours happens at the next allocate() (or the
+  // next release, or the first inspection: see settle()), inside the same call as the allocation.
+  // Scratch memory is given back and taken again in turn, so a pair costs one call into the
+  // allocator instead of two, and when the allocation would cut its block from the very free
+  // block the pending one merges into (LIFO scratch: the block just given back and the free space
+  // above it), it re-cuts the pending block in place, with the exact result of the merge and the
+  // cut (same records, same bins). Nothing outside can tell: every reader of blocks, bins or
+  // segments settles first.
   // ---------------------------------------------------------------------------------------------
 
   /**
    * Takes a free block of at least `need` bytes (a multiple of the granule) for workspace `id`,
    * which asked for `requested` bytes, splitting off what is left over, and returns its record;
-   * NONE (and nothing changed) when no free block fits.
+   * NONE (with the pending block settled and nothing else changed) when no free block fits.
    */
   allocate(need: number, requested: number, id: number): number {
-    let block: number;
-    if (this.#bestFit) {
-      // Best fit inline: the smallest fitting block among a few of the request's own bin, else the
-      // head of the next non-empty bin (every block there fits, and they differ by at most 1/16).
-      const bin = binIndex(need);
-      const head = this.binHeads[bin]!;
-      block = head === NONE ? NONE : this.#smallestFitting(head, need);
-      if (block === NONE) {
-        const larger = this.findBin(bin + 1);
-        if (larger === NONE) return NONE;
-        block = this.binHeads[larger]!;
-      }
-    } else {
-      block = this.strategy === STRATEGY_FIRST_FIT ? this.#firstFit(need) : this.#exactFit(need);
-      if (block === NONE) return NONE;
+    let block = this.#pending;
+    if (block !== NONE) {
+      block = this.#recut(block, need);
+      if (block === NONE) this.settle();
     }
-    const available = this.f64[block * F64_STRIDE + SIZE]!;
-    const used = available === need ? this.#takeWhole(block) : this.#split(block, need, available);
-    const f64 = this.f64;
-    const fu = used * F64_STRIDE;
-    f64[fu + REQUESTED] = requested;
-    f64[fu + OWNER] = id;
-    const segment = this.i32[used * I32_STRIDE + SEGMENT]!;
-    this.segmentFree[segment] = this.segmentFree[segment]! - need;
+    if (block === NONE) {
+      block = this.#bestFit ? this.#findBestFit(need) : this.#findOtherFit(need);
+      if (block === NONE) return NONE;
+      const available = this.u32[(block << 4) | SIZE]!;
+      block = available === need ? this.#takeWhole(block) : this.#split(block, need, available);
+    }
+    this.u32[(block << 4) | REQUESTED] = requested;
+    this.f64[(block << 3) | OWNER] = id;
     const freeBytes = this.freeBytes - need;
     this.freeBytes = freeBytes;
     this.requestedBytes += requested;
-    this.liveBlocks += 1;
     if (this.reservedBytes - freeBytes > this.peakUsedBytes) this.peakUsedBytes = this.reservedBytes - freeBytes;
-    return used;
+    return block;
+  }
+
+  /**
+   * The pending block cut again to `need` bytes, when settling it and then allocating would do
+   * exactly that: its free neighbour above absorbs it without changing bins (and no free block
+   * below does), and best fit then picks that neighbour (the request's own bin is empty and the
+   * neighbour heads the next non-empty bin), whose cut goes to the record just freed (the top of
+   * the stack). Else NONE, and nothing changed.
+   */
+  #recut(block: number, need: number): number {
+    const u32 = this.u32;
+    const i32 = this.i32;
+    const b = block << 4;
+    const next = i32[b | NEXT_PHYS]!;
+    if (next === NONE || !this.#bestFit) return NONE;
+    const n = next << 4;
+    if (i32[n | STATE] !== BLOCK_FREE) return NONE;
+    const prev = i32[b | PREV_PHYS]!;
+    if (prev !== NONE && i32[(prev << 4) | STATE] === BLOCK_FREE) return NONE;
+    const merged = (u32[n | SIZE]! + u32[b | SIZE]!) >>> 0;
+    const filed = i32[n | BIN]!;
+    if (binIndex(merged) !== filed) return NONE;
+    // (A request of the merged size or more has its own bin at or above the neighbour's: refused here.)
+    const bin = binIndex(need);
+    if (this.binHeads[bin] !== NONE || this.findBin(bin + 1) !== filed || this.binHeads[filed] !== next) return NONE;
+    this.#pending = NONE;
+    u32[b | SIZE] = need;
+    u32[n | OFFSET] = (u32[b | OFFSET]! + need) >>> 0;
+    const rest = (merged - need) >>> 0;
+    u32[n | SIZE] = rest;
+    if (binIndex(rest) !== filed) this.#refile(next);
+    return block;
+  }
+
+  /**
+   * Best fit: the smallest fitting block among a few of the request's own bin, else the head of
+   * the next non-empty bin (every block there fits, and they differ by at most 1/16).
+   */
+  #findBestFit(need: number): number {
+    const bin = binIndex(need);
+    const head = this.binHeads[bin]!;
+    if (head !== NONE) {
+      const found = this.#smallestFitting(head, need);
+      if (found !== NONE) return found;
+    }
+    const larger = this.findBin(bin + 1);
+    return larger === NONE ? NONE : this.binHeads[larger]!;
+  }
+
+  /** First fit or exact fit. */
+  #findOtherFit(need: number): number {
+    return this.strategy === STRATEGY_FIRST_FIT ? this.#firstFit(need) : this.#exactFit(need);
   }
 
   /**
@@ -207,107 +260,103 @@ export class BlockAllocator {
   #split(block: number, need: number, available: number): number {
     if (this.#unusedCount === 0) this.#growTable(); // replaces the views: read them after it
     const used = this.#unused[--this.#unusedCount]!;
-    const f64 = this.f64;
+    const u32 = this.u32;
     const i32 = this.i32;
-    const fb = block * F64_STRIDE;
-    const ib = block * I32_STRIDE;
-    const fu = used * F64_STRIDE;
-    const iu = used * I32_STRIDE;
-    const offset = f64[fb + OFFSET]!;
-    const segment = i32[ib + SEGMENT]!;
-    const prev = i32[ib + PREV_PHYS]!;
-    f64[fu + OFFSET] = offset;
-    f64[fu + SIZE] = need;
-    i32[iu + SEGMENT] = segment;
-    i32[iu + PREV_PHYS] = prev;
-    i32[iu + NEXT_PHYS] = block;
-    i32[iu + PINS] = 0;
-    i32[iu + STATE] = BLOCK_USED;
+    const b = block << 4;
+    const u = used << 4;
+    const offset = u32[b | OFFSET]!;
+    const segment = i32[b | SEGMENT]!;
+    const prev = i32[b | PREV_PHYS]!;
+    // Records come off the unused stack with no pins (only unpinned blocks are freed or dropped).
+    u32[u | OFFSET] = offset;
+    u32[u | SIZE] = need;
+    i32[u | SEGMENT] = segment;
+    i32[u | PREV_PHYS] = prev;
+    i32[u | NEXT_PHYS] = block;
+    i32[u | STATE] = BLOCK_USED;
     if (prev === NONE) this.segments[segment]!.first = used;
-    else i32[prev * I32_STRIDE + NEXT_PHYS] = used;
-    i32[ib + PREV_PHYS] = used;
-    f64[fb + OFFSET] = offset + need;
-    const rest = available - need;
-    f64[fb + SIZE] = rest;
-    if (binIndex(rest) !== i32[ib + BIN]) this.#refile(block);
+    else i32[(prev << 4) | NEXT_PHYS] = used;
+    i32[b | PREV_PHYS] = used;
+    u32[b | OFFSET] = (offset + need) >>> 0;
+    const rest = (available - need) >>> 0;
+    u32[b | SIZE] = rest;
+    if (binIndex(rest) !== i32[b | BIN]) this.#refile(block);
     return used;
   }
 
   /** Takes a free block that fits exactly out of its bin, whole. */
   #takeWhole(block: number): number {
     this.removeFree(block);
-    this.i32[block * I32_STRIDE + STATE] = BLOCK_USED;
+    this.i32[(block << 4) | STATE] = BLOCK_USED;
     return block;
   }
 
   /**
    * Returns the block of workspace `id`: checks that it is still that workspace's and not pinned,
-   * frees it, and runs the release check when due.
+   * counts its bytes as free, and leaves it pending (merged with its free neighbours at the next
+   * allocation or inspection); runs the release check when due.
    * @throws MemError STALE_HANDLE if the block is no longer the workspace's (the pool was cleared);
    * PINNED if pinned. Nothing changes then.
    */
   release(block: number, id: number): void {
-    // Only a used block has an owner (free() and reset() clear it), and ids are never reused.
-    if (this.f64[block * F64_STRIDE + OWNER] !== id || this.i32[block * I32_STRIDE + PINS] !== 0) {
-      this.#refuseRelease(block, id);
-    }
+    const b = block << 4;
+    // Ids are never reused, and a block's owner is only ever written by allocate() (and cleared by
+    // reset()): the record of a released workspace may keep its id, but that handle never asks again.
+    if (this.f64[(block << 3) | OWNER] !== id || this.i32[b | PINS] !== 0) this.#refuseRelease(block, id);
     if (this.labels.size !== 0) this.labels.delete(id);
-    this.free(block);
+    this.freeBytes += this.u32[b | SIZE]!;
+    this.requestedBytes -= this.u32[b | REQUESTED]!;
     this.releases += 1;
+    if (this.#pending !== NONE) this.settle();
+    this.#pending = block;
     if (this.onReleaseCheck !== undefined && --this.#releasesUntilCheck === 0) this.#runReleaseCheck();
   }
 
   /**
-   * Frees a used block, merging it with free neighbours. A free neighbour absorbs it (the block's
-   * record is dropped) and changes bin only when its new size crosses into another bin, which a
-   * large free block rarely does: giving back what was just cut from it touches no bin at all.
+   * Merges the pending block (if any) with its free neighbours, as release does at once in an
+   * allocator without deferral. Every reader of blocks, bins or segments (measurement, snapshots,
+   * compaction, segment changes) calls it first. Cost: O(1).
    */
-  free(block: number): void {
-    const f64 = this.f64;
+  settle(): void {
+    const block = this.#pending;
+    if (block === NONE) return;
+    this.#pending = NONE;
+    const u32 = this.u32;
     const i32 = this.i32;
-    const fb = block * F64_STRIDE;
-    const ib = block * I32_STRIDE;
-    const bytes = f64[fb + SIZE]!;
-    const segment = i32[ib + SEGMENT]!;
-    this.segmentFree[segment] = this.segmentFree[segment]! + bytes;
-    this.freeBytes += bytes;
-    this.requestedBytes -= f64[fb + REQUESTED]!;
-    this.liveBlocks -= 1;
-    f64[fb + OWNER] = 0;
-
-    const prev = i32[ib + PREV_PHYS]!;
-    const next = i32[ib + NEXT_PHYS]!;
-    const nextIsFree = next !== NONE && i32[next * I32_STRIDE + STATE] === BLOCK_FREE;
-    if (prev !== NONE && i32[prev * I32_STRIDE + STATE] === BLOCK_FREE) {
-      // The free block below absorbs this one (and the free block above, if any: off the hot path).
+    const b = block << 4;
+    const bytes = u32[b | SIZE]!;
+    const prev = i32[b | PREV_PHYS]!;
+    const next = i32[b | NEXT_PHYS]!;
+    const nextIsFree = next !== NONE && i32[(next << 4) | STATE] === BLOCK_FREE;
+    if (prev !== NONE && i32[(prev << 4) | STATE] === BLOCK_FREE) {
       if (nextIsFree) {
         this.#mergeThree(prev, block, next, bytes);
         return;
       }
-      const size = f64[prev * F64_STRIDE + SIZE]! + bytes;
-      i32[prev * I32_STRIDE + NEXT_PHYS] = next;
-      if (next !== NONE) i32[next * I32_STRIDE + PREV_PHYS] = prev;
-      i32[ib + STATE] = RECORD_UNUSED;
-      this.#unused[this.#unusedCount++] = block;
-      f64[prev * F64_STRIDE + SIZE] = size;
-      if (binIndex(size) !== i32[prev * I32_STRIDE + BIN]) this.#refile(prev);
+      // The free block below absorbs this one.
+      const p = prev << 4;
+      const size = (u32[p | SIZE]! + bytes) >>> 0;
+      i32[p | NEXT_PHYS] = next;
+      if (next !== NONE) i32[(next << 4) | PREV_PHYS] = prev;
+      this.dropRecord(block);
+      u32[p | SIZE] = size;
+      if (binIndex(size) !== i32[p | BIN]) this.#refile(prev);
       return;
     }
     if (nextIsFree) {
       // The free block above grows down over this one.
-      const fn = next * F64_STRIDE;
-      const size = f64[fn + SIZE]! + bytes;
-      f64[fn + OFFSET] = f64[fb + OFFSET]!;
-      i32[next * I32_STRIDE + PREV_PHYS] = prev;
-      if (prev === NONE) this.segments[segment]!.first = next;
-      else i32[prev * I32_STRIDE + NEXT_PHYS] = next;
-      i32[ib + STATE] = RECORD_UNUSED;
-      this.#unused[this.#unusedCount++] = block;
-      f64[fn + SIZE] = size;
-      if (binIndex(size) !== i32[next * I32_STRIDE + BIN]) this.#refile(next);
+      const n = next << 4;
+      const size = (u32[n | SIZE]! + bytes) >>> 0;
+      u32[n | OFFSET] = u32[b | OFFSET]!;
+      u32[n | SIZE] = size;
+      i32[n | PREV_PHYS] = prev;
+      if (prev === NONE) this.segments[i32[b | SEGMENT]!]!.first = next;
+      else i32[(prev << 4) | NEXT_PHYS] = next;
+      this.dropRecord(block);
+      if (binIndex(size) !== i32[n | BIN]) this.#refile(next);
       return;
     }
-    i32[ib + STATE] = BLOCK_FREE;
+    i32[b | STATE] = BLOCK_FREE;
     this.insertFree(block);
   }
 
@@ -315,17 +364,17 @@ export class BlockAllocator {
 
   /** Free `prev` absorbs `block` and free `next`: a hole between two free blocks closes. */
   #mergeThree(prev: number, block: number, next: number, bytes: number): void {
-    const f64 = this.f64;
+    const u32 = this.u32;
     const i32 = this.i32;
     this.removeFree(next);
-    const size = f64[prev * F64_STRIDE + SIZE]! + bytes + f64[next * F64_STRIDE + SIZE]!;
-    const after = i32[next * I32_STRIDE + NEXT_PHYS]!;
-    i32[prev * I32_STRIDE + NEXT_PHYS] = after;
-    if (after !== NONE) i32[after * I32_STRIDE + PREV_PHYS] = prev;
+    const size = (u32[(prev << 4) | SIZE]! + bytes + u32[(next << 4) | SIZE]!) >>> 0;
+    const after = i32[(next << 4) | NEXT_PHYS]!;
+    i32[(prev << 4) | NEXT_PHYS] = after;
+    if (after !== NONE) i32[(after << 4) | PREV_PHYS] = prev;
     this.dropRecord(next);
     this.dropRecord(block);
-    f64[prev * F64_STRIDE + SIZE] = size;
-    if (binIndex(size) !== i32[prev * I32_STRIDE + BIN]) this.#refile(prev);
+    u32[(prev << 4) | SIZE] = size;
+    if (binIndex(size) !== i32[(prev << 4) | BIN]) this.#refile(prev);
   }
 
   /** Moves a filed free block whose size changed to the bin of its new size. */
@@ -336,12 +385,12 @@ export class BlockAllocator {
 
   /** Throws why `block` cannot be released by workspace `id`. */
   #refuseRelease(block: number, id: number): never {
-    if (this.f64[block * F64_STRIDE + OWNER] !== id) {
+    if (this.f64[(block << 3) | OWNER] !== id) {
       throw new MemError('STALE_HANDLE', `workspace #${id} was taken back by the pool's clear()`);
     }
     throw new MemError(
       'PINNED',
-      `workspace #${id} is pinned ${this.i32[block * I32_STRIDE + PINS]} time(s): unpin() it before release()`,
+      `workspace #${id} is pinned ${this.i32[(block << 4) | PINS]} time(s): unpin() it before release()`,
     );
   }
 
@@ -359,32 +408,32 @@ export class BlockAllocator {
 
   /** A block of exactly `need` bytes, else a cut from the top bin (the largest blocks). */
   #exactFit(need: number): number {
-    const f64 = this.f64;
+    const u32 = this.u32;
     const i32 = this.i32;
     let scanned = 0;
     for (let block = this.binHeads[binIndex(need)]!; block !== NONE && scanned < SCAN_LIMIT; scanned += 1) {
-      if (f64[block * F64_STRIDE + SIZE] === need) return block;
-      block = i32[block * I32_STRIDE + NEXT_FREE]!;
+      if (u32[(block << 4) | SIZE] === need) return block;
+      block = i32[(block << 4) | NEXT_FREE]!;
     }
     if (this.levelBits === 0) return NONE;
     const largest = this.#largestIn(this.#topBin());
-    return f64[largest * F64_STRIDE + SIZE]! >= need ? largest : NONE;
+    return u32[(largest << 4) | SIZE]! >= need ? largest : NONE;
   }
 
   #smallestFitting(head: number, need: number): number {
-    const f64 = this.f64;
+    const u32 = this.u32;
     const i32 = this.i32;
     let best = NONE;
-    let bestSize = Infinity;
+    let bestSize = 0;
     let scanned = 0;
     for (let block = head; block !== NONE && scanned < SCAN_LIMIT; scanned += 1) {
-      const candidate = f64[block * F64_STRIDE + SIZE]!;
-      if (candidate >= need && candidate < bestSize) {
+      const candidate = u32[(block << 4) | SIZE]!;
+      if (candidate >= need && (best === NONE || candidate < bestSize)) {
         best = block;
         bestSize = candidate;
         if (candidate === need) break;
       }
-      block = i32[block * I32_STRIDE + NEXT_FREE]!;
+      block = i32[(block << 4) | NEXT_FREE]!;
     }
     return best;
   }
@@ -397,8 +446,8 @@ export class BlockAllocator {
   #largestIn(bin: number): number {
     let largest = NONE;
     let largestSize = -1;
-    for (let block = this.binHeads[bin]!; block !== NONE; block = this.i32[block * I32_STRIDE + NEXT_FREE]!) {
-      const size = this.f64[block * F64_STRIDE + SIZE]!;
+    for (let block = this.binHeads[bin]!; block !== NONE; block = this.i32[(block << 4) | NEXT_FREE]!) {
+      const size = this.u32[(block << 4) | SIZE]!;
       if (size > largestSize) {
         largest = block;
         largestSize = size;
@@ -424,13 +473,13 @@ export class BlockAllocator {
   /** Files a free block at the head of its bin. */
   insertFree(block: number): void {
     const i32 = this.i32;
-    const ib = block * I32_STRIDE;
-    const bin = binIndex(this.f64[block * F64_STRIDE + SIZE]!);
+    const b = block << 4;
+    const bin = binIndex(this.u32[(block << 4) | SIZE]!);
     const head = this.binHeads[bin]!;
-    i32[ib + BIN] = bin;
-    i32[ib + PREV_FREE] = NONE;
-    i32[ib + NEXT_FREE] = head;
-    if (head !== NONE) i32[head * I32_STRIDE + PREV_FREE] = block;
+    i32[b | BIN] = bin;
+    i32[b | PREV_FREE] = NONE;
+    i32[b | NEXT_FREE] = head;
+    if (head !== NONE) i32[(head << 4) | PREV_FREE] = block;
     this.binHeads[bin] = block;
     const level = bin >>> SUBDIVISION_LOG2;
     this.binBits[level] = this.binBits[level]! | (1 << (bin & BIN_MASK));
@@ -440,15 +489,15 @@ export class BlockAllocator {
   /** Takes a free block out of its bin. */
   removeFree(block: number): void {
     const i32 = this.i32;
-    const ib = block * I32_STRIDE;
-    const prev = i32[ib + PREV_FREE]!;
-    const next = i32[ib + NEXT_FREE]!;
-    if (next !== NONE) i32[next * I32_STRIDE + PREV_FREE] = prev;
+    const b = block << 4;
+    const prev = i32[b | PREV_FREE]!;
+    const next = i32[b | NEXT_FREE]!;
+    if (next !== NONE) i32[(next << 4) | PREV_FREE] = prev;
     if (prev !== NONE) {
-      i32[prev * I32_STRIDE + NEXT_FREE] = next;
+      i32[(prev << 4) | NEXT_FREE] = next;
       return;
     }
-    const bin = i32[ib + BIN]!;
+    const bin = i32[b | BIN]!;
     this.binHeads[bin] = next;
     if (next === NONE) {
       const level = bin >>> SUBDIVISION_LOG2;
@@ -470,15 +519,15 @@ export class BlockAllocator {
     if (this.#unusedCount === 0) this.#growTable();
     this.#unusedCount -= 1;
     const record = this.#unused[this.#unusedCount]!;
-    this.i32[record * I32_STRIDE + PINS] = 0;
-    this.f64[record * F64_STRIDE + OWNER] = 0;
-    this.f64[record * F64_STRIDE + REQUESTED] = 0;
+    this.i32[(record << 4) | PINS] = 0;
+    this.f64[(record << 3) | OWNER] = 0;
+    this.u32[(record << 4) | REQUESTED] = 0;
     return record;
   }
 
   /** Returns a record to the stack of unused ones. */
   dropRecord(record: number): void {
-    this.i32[record * I32_STRIDE + STATE] = RECORD_UNUSED;
+    this.i32[(record << 4) | STATE] = RECORD_UNUSED;
     this.#unused[this.#unusedCount] = record;
     this.#unusedCount += 1;
   }
@@ -489,82 +538,82 @@ export class BlockAllocator {
 
   /** The block's offset from its segment's start. */
   offsetOf(block: number): number {
-    return this.f64[block * F64_STRIDE + OFFSET]!;
+    return this.u32[(block << 4) | OFFSET]!;
   }
 
   /** Sets the block's offset. */
   setOffset(block: number, offset: number): void {
-    this.f64[block * F64_STRIDE + OFFSET] = offset;
+    this.u32[(block << 4) | OFFSET] = offset;
   }
 
   /** The block's size in bytes. */
   sizeOf(block: number): number {
-    return this.f64[block * F64_STRIDE + SIZE]!;
+    return this.u32[(block << 4) | SIZE]!;
   }
 
   /** Sets the block's size. */
   setSize(block: number, size: number): void {
-    this.f64[block * F64_STRIDE + SIZE] = size;
+    this.u32[(block << 4) | SIZE] = size;
   }
 
   /** Bytes the block's workspace asked for. */
   requestedOf(block: number): number {
-    return this.f64[block * F64_STRIDE + REQUESTED]!;
+    return this.u32[(block << 4) | REQUESTED]!;
   }
 
   /** The id of the block's workspace, 0 for none. */
   ownerOf(block: number): number {
-    return this.f64[block * F64_STRIDE + OWNER]!;
+    return this.f64[(block << 3) | OWNER]!;
   }
 
   /** The block's segment. */
   segmentOf(block: number): number {
-    return this.i32[block * I32_STRIDE + SEGMENT]!;
+    return this.i32[(block << 4) | SEGMENT]!;
   }
 
   /** Sets the block's segment. */
   setSegment(block: number, segment: number): void {
-    this.i32[block * I32_STRIDE + SEGMENT] = segment;
+    this.i32[(block << 4) | SEGMENT] = segment;
   }
 
   /** The block below in address order, or NONE. */
   prevOf(block: number): number {
-    return this.i32[block * I32_STRIDE + PREV_PHYS]!;
+    return this.i32[(block << 4) | PREV_PHYS]!;
   }
 
   /** Sets the block below. */
   setPrev(block: number, prev: number): void {
-    this.i32[block * I32_STRIDE + PREV_PHYS] = prev;
+    this.i32[(block << 4) | PREV_PHYS] = prev;
   }
 
   /** The block above in address order, or NONE. */
   nextOf(block: number): number {
-    return this.i32[block * I32_STRIDE + NEXT_PHYS]!;
+    return this.i32[(block << 4) | NEXT_PHYS]!;
   }
 
   /** Sets the block above. */
   setNext(block: number, next: number): void {
-    this.i32[block * I32_STRIDE + NEXT_PHYS] = next;
+    this.i32[(block << 4) | NEXT_PHYS] = next;
   }
 
   /** The block's pins. */
   pinsOf(block: number): number {
-    return this.i32[block * I32_STRIDE + PINS]!;
+    return this.i32[(block << 4) | PINS]!;
   }
 
   /** Sets the block's pins. */
   setPins(block: number, pins: number): void {
-    this.i32[block * I32_STRIDE + PINS] = pins;
+    this.i32[(block << 4) | PINS] = pins;
   }
 
   /** RECORD_UNUSED, BLOCK_FREE or BLOCK_USED. */
   stateOf(block: number): number {
-    return this.i32[block * I32_STRIDE + STATE]!;
+    return this.i32[(block << 4) | STATE]!;
   }
 
   /** Sets the block's state. */
   setState(block: number, state: number): void {
-    this.i32[block * I32_STRIDE + STATE] = state;
+    this.i32[(block << 4) | STATE] = state;
   }
 
   /** Sets the interval and the hook of the release check (automatic defragmentation). */
@@ -582,9 +631,10 @@ export class BlockAllocator {
     const old = this.#capacity;
     const capacity = old * 2;
     const table = new ArrayBuffer(capacity * RECORD_BYTES);
-    new Uint8Array(table).set(new Uint8Array(this.f64.buffer));
-    this.f64 = new Float64Array(table);
+    new Uint8Array(table).set(new Uint8Array(this.u32.buffer));
+    this.u32 = new Uint32Array(table);
     this.i32 = new Int32Array(table);
+    this.f64 = new Float64Array(table);
     const unused = new Int32Array(capacity);
     // Every old record is in use, so the stack holds only the new ones, lowest on top.
     for (let i = 0; i < capacity - old; i += 1) unused[i] = capacity - 1 - i;
@@ -595,14 +645,10 @@ export class BlockAllocator {
 
   /** Adds a segment of `byteLength` bytes of `memory` from `base`, all of it one free block. */
   addSegment(memory: BackingMemory, base: number, byteLength: number, initial: boolean): Segment {
+    this.settle();
     const index = this.segments.length;
     const segment = new Segment(index, memory, base, byteLength, initial);
     this.segments.push(segment);
-    if (index >= this.segmentFree.length) {
-      const grown = new Float64Array(this.segmentFree.length * 2);
-      grown.set(this.segmentFree);
-      this.segmentFree = grown;
-    }
     this.#fillSegment(segment);
     this.reservedBytes += byteLength;
     return segment;
@@ -619,7 +665,6 @@ export class BlockAllocator {
     this.setState(block, BLOCK_FREE);
     segment.first = block;
     this.insertFree(block);
-    this.segmentFree[segment.index] = segment.byteLength;
     this.freeBytes += segment.byteLength;
   }
 
@@ -628,12 +673,12 @@ export class BlockAllocator {
    * free block is in a bin (compaction empties the bins while it works).
    */
   removeSegment(index: number, filed: boolean): void {
+    this.settle();
     const segment = this.segments[index]!;
     const block = segment.first;
     if (filed) this.removeFree(block);
     this.dropRecord(block);
     this.segments[index] = undefined;
-    this.segmentFree[index] = 0;
     this.freeBytes -= segment.byteLength;
     this.reservedBytes -= segment.byteLength;
     this.epoch += 1;
@@ -645,18 +690,17 @@ export class BlockAllocator {
    * before becomes stale (its block's owner no longer matches its id).
    */
   reset(): void {
+    this.#pending = NONE;
     const capacity = this.#capacity;
-    new Uint8Array(this.f64.buffer).fill(0); // every record unused, no owner
+    new Uint8Array(this.u32.buffer).fill(0); // every record unused, no owner
     for (let i = 0; i < capacity; i += 1) this.#unused[i] = capacity - 1 - i;
     this.#unusedCount = capacity;
     this.clearBins();
-    this.segmentFree.fill(0);
     this.labels.clear();
     this.freeBytes = 0;
     this.peakUsedBytes = 0;
     this.requestedBytes = 0;
     this.reservedBytes = 0;
-    this.liveBlocks = 0;
     this.pinnedBlocks = 0;
     this.releases = 0;
     this.#releasesUntilCheck = this.checkInterval;
@@ -675,15 +719,16 @@ export class BlockAllocator {
 
   /** The size of the largest free block; O(blocks of the top bin). */
   largestFreeBlock(): number {
+    this.settle();
     if (this.levelBits === 0) return 0;
     return this.sizeOf(this.#largestIn(this.#topBin()));
   }
 
   /** Calls `visit` for every free block in the bins. O(free blocks). */
   forEachFree(visit: (block: number) => void): void {
+    this.settle();
     for (let bin = this.findBin(0); bin !== NONE; bin = this.findBin(bin + 1)) {
-      for (let block = this.binHeads[bin]!; block !== NONE; block = this.i32[block * I32_STRIDE + NEXT_FREE]!)
-        visit(block);
+      for (let block = this.binHeads[bin]!; block !== NONE; block = this.i32[(block << 4) | NEXT_FREE]!) visit(block);
     }
   }
 }

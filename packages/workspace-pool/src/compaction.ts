@@ -13,7 +13,8 @@
  * This module is browser compatible.
  * @module
  */
-import { BLOCK_FREE, BLOCK_USED, NONE, type BlockAllocator } from './block-allocator.js';
+import type { BlockAllocator } from './block-allocator.js';
+import { BLOCK_FREE, BLOCK_USED, NONE } from './block-codes.js';
 import { measureSegment, type SegmentFragmentation } from './fragmentation.js';
 import type { Segment } from './segment.js';
 
@@ -68,6 +69,7 @@ export interface CompactionOptions {
  * @internal
  */
 export function compact(allocator: BlockAllocator, options: CompactionOptions): CompactionResult {
+  allocator.settle();
   const result: CompactionResult = {
     workspacesMoved: 0,
     bytesMoved: 0,
@@ -81,7 +83,7 @@ export function compact(allocator: BlockAllocator, options: CompactionOptions): 
   for (const segment of segments) slide(allocator, segment, options.guard, result);
   if (options.migrate) migrate(allocator, segments, options.guard, result);
   for (const segment of segments) {
-    if (options.release && !segment.initial && allocator.segmentFree[segment.index] === segment.byteLength) {
+    if (options.release && !segment.initial && isEmpty(allocator, segment)) {
       allocator.removeSegment(segment.index, false);
       result.releasedSegments.push(segment.index);
       result.bytesReleased += segment.byteLength;
@@ -92,6 +94,12 @@ export function compact(allocator: BlockAllocator, options: CompactionOptions): 
   }
   if (result.workspacesMoved > 0) allocator.epoch += 1;
   return result;
+}
+
+/** Whether the segment is one free block (nothing lives in it). */
+function isEmpty(allocator: BlockAllocator, segment: Segment): boolean {
+  const first = segment.first;
+  return allocator.stateOf(first) === BLOCK_FREE && allocator.sizeOf(first) === segment.byteLength;
 }
 
 /** Takes the free blocks of a segment out of their bins. */
@@ -282,8 +290,6 @@ function moveInto(t: BlockAllocator, block: number, source: Segment, target: num
   t.setSegment(block, destination.index);
   t.setOffset(target, t.offsetOf(target) + size);
   t.setSize(target, t.sizeOf(target) - size);
-  t.segmentFree[source.index] = t.segmentFree[source.index]! + size;
-  t.segmentFree[destination.index] = t.segmentFree[destination.index]! - size;
 }
 
 function unlink(t: BlockAllocator, record: number, segment: Segment): void {

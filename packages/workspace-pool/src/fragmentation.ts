@@ -7,7 +7,8 @@
  * @module
  */
 import { assertSize } from '@mem/types';
-import { BLOCK_FREE, type BlockAllocator } from './block-allocator.js';
+import type { BlockAllocator } from './block-allocator.js';
+import { BLOCK_FREE } from './block-codes.js';
 
 /** The free space of one segment. */
 export interface SegmentFragmentation {
@@ -68,6 +69,7 @@ export function measureSegments(allocator: BlockAllocator, segments: readonly nu
 
 /** Measures one segment by walking its blocks. O(blocks of the segment). @internal */
 export function measureSegment(allocator: BlockAllocator, index: number): SegmentFragmentation {
+  allocator.settle();
   const segment = allocator.segments[index]!;
   let freeBytes = 0;
   let freeBlocks = 0;

@@ -7,7 +7,8 @@
  * @module
  */
 import type { BackingKind } from '@mem/types';
-import { BLOCK_FREE, NONE, type BlockAllocator } from './block-allocator.js';
+import type { BlockAllocator } from './block-allocator.js';
+import { BLOCK_FREE, NONE } from './block-codes.js';
 import type { MoveGuard } from './compaction.js';
 import { ratio } from './fragmentation.js';
 
@@ -81,6 +82,7 @@ export function takeSnapshot(
   labels: ReadonlyMap<number, string>,
   guard: MoveGuard | undefined,
 ): MemoryMapSnapshot {
+  allocator.settle();
   const segments: MemoryMapSegment[] = [];
   let bytesInUse = 0;
   let bytesFree = 0;

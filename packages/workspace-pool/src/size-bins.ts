@@ -11,24 +11,27 @@
  * @module
  */
 
+// The functions below use private constants: V8 reads an exported binding from its module cell,
+// with a check, at every use (even in its own module), but folds a private `const` into the code.
+const LOG2 = 4;
+const CLASSES = 1 << LOG2;
+const CLASS_MASK = CLASSES - 1;
+
 /** log2 of the number of classes each power of two is split into. */
-export const SUBDIVISION_LOG2 = 4;
+export const SUBDIVISION_LOG2 = LOG2;
 /** How many classes each power of two is split into: a bin spans 1/16 of its power of two. */
-export const SUBDIVISIONS = 1 << SUBDIVISION_LOG2;
-const SUBDIVISION_MASK = SUBDIVISIONS - 1;
+export const SUBDIVISIONS = CLASSES;
 /** How many bins there are: sizes below 16 map one to one, then 28 powers of two of 16 classes. */
-export const BIN_COUNT = (32 - SUBDIVISION_LOG2 + 1) * SUBDIVISIONS;
+export const BIN_COUNT = (32 - LOG2 + 1) * CLASSES;
 
 /**
  * The bin of a block of `size` bytes (1 <= size < 2^32): every block in bin `i` is smaller than
  * every block in bin `i + 1`.
  */
 export function binIndex(size: number): number {
-  if (size < SUBDIVISIONS) return size;
+  if (size < CLASSES) return size;
   const log2 = 31 - Math.clz32(size);
-  return (
-    ((log2 - SUBDIVISION_LOG2 + 1) << SUBDIVISION_LOG2) | ((size >>> (log2 - SUBDIVISION_LOG2)) & SUBDIVISION_MASK)
-  );
+  return ((log2 - LOG2 + 1) << LOG2) | ((size >>> (log2 - LOG2)) & CLASS_MASK);
 }
 
 /**
@@ -36,9 +39,9 @@ export function binIndex(size: number): number {
  * the lower bound of its class, else the next one.
  */
 export function binIndexRoundUp(size: number): number {
-  if (size < SUBDIVISIONS) return size;
+  if (size < CLASSES) return size;
   const log2 = 31 - Math.clz32(size);
-  return binIndex(size + (1 << (log2 - SUBDIVISION_LOG2)) - 1);
+  return binIndex(size + (1 << (log2 - LOG2)) - 1);
 }
 
 /** The index of the lowest set bit of a non-zero 32-bit integer. */

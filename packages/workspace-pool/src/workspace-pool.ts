@@ -14,22 +14,24 @@ import {
   type MetricsSink,
   type StatsSource,
 } from '@mem/types';
-import {
-  BlockAllocator,
-  NONE,
-  STRATEGY_BEST_FIT,
-  STRATEGY_EXACT_FIT,
-  STRATEGY_FIRST_FIT,
-  STRATEGY_POWER_OF_TWO,
-} from './block-allocator.js';
+import { BlockAllocator } from './block-allocator.js';
+import * as codes from './block-codes.js';
+import { STRATEGY_BEST_FIT, STRATEGY_EXACT_FIT, STRATEGY_FIRST_FIT, STRATEGY_POWER_OF_TWO } from './block-codes.js';
 import { compact, type MoveGuard } from './compaction.js';
 import { buildReport, type DefragmentationReport, type DefragmentationTrigger } from './defragmentation-report.js';
 import { liveSegments, measureFragmentation, type FragmentationStats } from './fragmentation.js';
 import { takeSnapshot, type MemoryMapSnapshot } from './memory-map.js';
-import { kCreateWorkspace, kSetMoveGuard } from './pool-internals.js';
+import * as internals from './pool-internals.js';
+import { kSetMoveGuard } from './pool-internals.js';
 import { allocateBacking, resolveSegmentSource, type SegmentProvider } from './segment.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import { Workspace } from './workspace.js';
+
+// Private copies of what acquire() uses from other modules: V8 folds a private `const` into
+// optimised code but reads an imported binding from its module cell at every use (see block-codes.ts).
+const NONE = codes.NONE;
+const kCreateWorkspace = internals.kCreateWorkspace;
+const WorkspaceHandle = Workspace;
 
 /** Options of {@link WorkspacePool.acquire}. */
 export interface AcquireOptions {
@@ -272,7 +274,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     const block = core.allocate(need, size, id);
     if (block === NONE) return this.#acquireGeneral(size, options);
     this.#nextId = id + 1;
-    return new Workspace(kCreateWorkspace, core, block, id, size);
+    return new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
   }
 
   /** acquire() with options, under the power-of-two strategy, with bad arguments, or on a miss. */
@@ -289,7 +291,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     let block = core.allocate(need, size, id);
     if (block === NONE) block = this.#acquireSlow(need, size, id);
     this.#nextId = id + 1;
-    const workspace = new Workspace(kCreateWorkspace, core, block, id, size);
+    const workspace = new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
     if (label !== undefined) core.labels.set(id, label);
     if (options?.zero === true) workspace.bytes().fill(0);
     return workspace;
@@ -320,7 +322,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   #acquireSlow(need: number, size: number, id: number): number {
     const core = this.#core;
     let block = NONE;
-    if (this.config.defragmentOnMiss && core.liveBlocks > 0) {
+    if (this.config.defragmentOnMiss && this.#liveWorkspaces() > 0) {
       const candidate = this.#roomiestSegment(need);
       if (candidate !== NONE) {
         this.#runDefragmentation('miss', [candidate], false, false);
@@ -332,18 +334,22 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     return block;
   }
 
-  /** The segment with the most free bytes, if it has at least `need` of them; else NONE. */
+  /** The segment with the most free bytes, if it has at least `need` of them; else NONE. O(free blocks). */
   #roomiestSegment(need: number): number {
-    const core = this.#core;
     let best = NONE;
     let bestFree = need - 1;
-    for (let index = 0; index < core.segments.length; index += 1) {
-      if (core.segments[index] !== undefined && core.segmentFree[index]! > bestFree) {
-        best = index;
-        bestFree = core.segmentFree[index]!;
+    for (const segment of measureFragmentation(this.#core).segments) {
+      if (segment.freeBytes > bestFree) {
+        best = segment.segment;
+        bestFree = segment.freeBytes;
       }
     }
     return best;
+  }
+
+  /** Workspaces lent and not yet given back: every id since the last clear() less the releases. */
+  #liveWorkspaces(): number {
+    return this.#nextId - this.#firstId - this.#core.releases;
   }
 
   #expand(need: number, size: number, id: number): number {
@@ -577,7 +583,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       expansions: this.#expansions,
       defragmentations: this.#defragmentations,
       hitRate: acquisitions === 0 ? 0 : 1 - this.#expansions / acquisitions,
-      liveWorkspaces: core.liveBlocks,
+      liveWorkspaces: this.#liveWorkspaces(),
       pinnedWorkspaces: this.#pinnedCount(),
       bytesInUse: core.usedBytes,
       bytesRequested: core.requestedBytes,
@@ -670,7 +676,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       const core = this.#core;
       inUse.set(core.usedBytes);
       reserved.set(core.reservedBytes);
-      live.set(core.liveBlocks);
+      live.set(this.#liveWorkspaces());
       fragmentation.set(core.freeBytes === 0 ? 0 : 1 - core.largestFreeBlock() / core.freeBytes);
     });
   }

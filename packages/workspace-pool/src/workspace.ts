@@ -5,8 +5,14 @@
  * @module
  */
 import { MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
-import { BLOCK_USED, type BlockAllocator } from './block-allocator.js';
-import { kCreateWorkspace } from './pool-internals.js';
+import type { BlockAllocator } from './block-allocator.js';
+import * as codes from './block-codes.js';
+import * as internals from './pool-internals.js';
+
+// Private copies of imported constants: V8 folds a private `const` into optimised code but reads an
+// imported binding from its module cell at every use (see block-codes.ts).
+const BLOCK_USED = codes.BLOCK_USED;
+const kCreateWorkspace = internals.kCreateWorkspace;
 
 /** What `#block` holds once the workspace is released (records are never negative). */
 const RELEASED = -1;
@@ -277,7 +283,7 @@ export class Workspace implements Disposable {
   release(): void {
     // Hot path: one comparison here, the owner and pin checks in the allocator.
     const block = this.#block;
-    if (block === RELEASED) throw new MemError('DOUBLE_FREE', `${this.#describe()} was already released`);
+    if (block === RELEASED) this.#throwDoubleFree();
     this.#core.release(block, this.id);
     this.#block = RELEASED;
   }
@@ -290,6 +296,10 @@ export class Workspace implements Disposable {
    */
   [Symbol.dispose](): void {
     if (!this.released && !this.stale) this.release();
+  }
+
+  #throwDoubleFree(): never {
+    throw new MemError('DOUBLE_FREE', `${this.#describe()} was already released`);
   }
 
   /** Throws USE_AFTER_RELEASE once released. */
