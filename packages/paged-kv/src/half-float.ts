@@ -53,7 +53,7 @@ let float16Table: Float32Array | undefined;
 
 /** The float32 value of binary16 bits (through a 256 KiB table built on first use). Cost: O(1). */
 export function fromFloat16(bits: number): number {
-  return (float16Table ??= buildFloat16Table())[bits & 0xffff]!;
+  return float16Decoder()[bits & 0xffff]!;
 }
 
 /** The decoding table of every binary16 value. */

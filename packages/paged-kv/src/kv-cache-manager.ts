@@ -15,15 +15,7 @@
  * This module is browser compatible.
  * @module
  */
-import {
-  DisposableHandle,
-  MemError,
-  assertInteger,
-  describeValue,
-  type MetricsSink,
-  mirrorCounter,
-  noopMetrics,
-} from '@mem/types';
+import { DisposableHandle, MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
 import { BlockAllocator, type BlockAllocatorStats, type ReuseOrder } from './block-allocator.js';
 import { type BlockHasher, fastBlockHasher } from './block-hasher.js';
 import { ChainKeys, type ExtraKeys, assertHasher, chainScratchWords, hashBlocks } from './block-hash-chain.js';
@@ -249,11 +241,10 @@ export class KvCacheManager {
       opts.prefixCaching === undefined ? true : assertBoolean(opts.prefixCaching, 'options.prefixCaching');
     this.hasher = opts.hasher === undefined ? fastBlockHasher : assertHasher(opts.hasher, 'options.hasher');
     this.#copyBlock = assertCopyBlock(opts.copyBlock);
-    const metrics = opts.metrics ?? noopMetrics;
     this.allocator = new BlockAllocator(numBlocks, {
       hashWords: this.hasher.words,
-      reuseOrder: opts.reuseOrder ?? 'lru',
-      metrics,
+      reuseOrder: opts.reuseOrder,
+      metrics: opts.metrics,
     });
     this.#scratch = new Uint32Array(this.hasher.words + this.blockSize + 1);
     if (opts.metrics !== undefined) this.#publishMetrics(opts.metrics);
