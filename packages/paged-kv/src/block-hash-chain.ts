@@ -55,8 +55,13 @@ export interface BlockHashChainOptions {
 const ROOT_TAG = 0x6b76726f; // 'kvro'
 const encoder = new TextEncoder();
 
-/** Checks that `hasher` implements {@link BlockHasher}. @throws MemError INVALID_ARGUMENT */
-export function assertHasher(hasher: unknown, name = 'hasher'): BlockHasher {
+/**
+ * Resolves a `hasher` option: {@link fastBlockHasher} when it is `undefined`, else the hasher after
+ * checking that it implements {@link BlockHasher}.
+ * @throws MemError INVALID_ARGUMENT naming `options.hasher` otherwise.
+ */
+export function resolveHasher(hasher: unknown): BlockHasher {
+  if (hasher === undefined) return fastBlockHasher;
   const candidate = hasher as Partial<BlockHasher> | null;
   if (
     candidate === null ||
@@ -70,7 +75,7 @@ export function assertHasher(hasher: unknown, name = 'hasher'): BlockHasher {
   ) {
     throw new MemError(
       'INVALID_ARGUMENT',
-      `${name} must be a BlockHasher ({ name, words in [1, 16], digest() }), got ${describeValue(hasher)}`,
+      `options.hasher must be a BlockHasher ({ name, words in [1, 16], digest() }), got ${describeValue(hasher)}`,
     );
   }
   return candidate as BlockHasher;
@@ -236,7 +241,7 @@ export function blockHashChain(
   const ids = copyTokenIds(tokens, 'tokens');
   assertInteger(blockSize, 'blockSize', { min: 1, max: 65536 });
   const opts = assertOptions<BlockHashChainOptions>(options, 'options');
-  const hasher = opts.hasher === undefined ? fastBlockHasher : assertHasher(opts.hasher, 'options.hasher');
+  const hasher = resolveHasher(opts.hasher);
   const keys = new ChainKeys(hasher, opts.extraKeys);
   const blocks = Math.floor(ids.length / blockSize);
   const out = new Uint32Array(blocks * hasher.words);

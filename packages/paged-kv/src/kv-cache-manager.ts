@@ -17,8 +17,8 @@
  */
 import { DisposableHandle, MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
 import { BlockAllocator, type BlockAllocatorStats, type ReuseOrder } from './block-allocator.js';
-import { type BlockHasher, fastBlockHasher } from './block-hasher.js';
-import { ChainKeys, type ExtraKeys, assertHasher, chainScratchWords, hashBlocks } from './block-hash-chain.js';
+import type { BlockHasher } from './block-hasher.js';
+import { ChainKeys, type ExtraKeys, chainScratchWords, hashBlocks, resolveHasher } from './block-hash-chain.js';
 import {
   type BlockTableView,
   type CopyBlock,
@@ -239,7 +239,7 @@ export class KvCacheManager {
         : assertInteger(opts.maxBlocksPerSequence, 'options.maxBlocksPerSequence', { min: 1, max: numBlocks });
     this.prefixCaching =
       opts.prefixCaching === undefined ? true : assertBoolean(opts.prefixCaching, 'options.prefixCaching');
-    this.hasher = opts.hasher === undefined ? fastBlockHasher : assertHasher(opts.hasher, 'options.hasher');
+    this.hasher = resolveHasher(opts.hasher);
     this.#copyBlock = assertCopyBlock(opts.copyBlock);
     this.allocator = new BlockAllocator(numBlocks, {
       hashWords: this.hasher.words,
