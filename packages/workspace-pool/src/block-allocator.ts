@@ -33,6 +33,7 @@ const STRATEGY_BEST_FIT = codes.STRATEGY_BEST_FIT;
 const STRATEGY_FIRST_FIT = codes.STRATEGY_FIRST_FIT;
 const STRATEGY_POWER_OF_TWO = codes.STRATEGY_POWER_OF_TWO;
 const BIN_COUNT = sizeBins.BIN_COUNT;
+const BIN_FLOORS = sizeBins.BIN_FLOORS;
 const SUBDIVISION_LOG2 = sizeBins.SUBDIVISION_LOG2;
 const binIndex = sizeBins.binIndex;
 const binIndexRoundUp = sizeBins.binIndexRoundUp;
@@ -178,12 +179,65 @@ export class BlockAllocator {
    * Takes a free block of at least `need` bytes (a multiple of the granule) for workspace `id`,
    * which asked for `requested` bytes, splitting off what is left over, and returns its record;
    * NONE (with the pending block settled and nothing else changed) when no free block fits.
+   *
+   * One function on purpose, re-cut included: V8 then compiles the whole allocation as one unit
+   * (too large to be inlined into callers, whose inlining budget goes to the small release path
+   * instead), so an acquire+release pair costs exactly one call into the allocator.
    */
   allocate(need: number, requested: number, id: number): number {
     let block = this.#pending;
     if (block !== NONE) {
-      block = this.#recut(block, need);
-      if (block === NONE) this.settle();
+      // Re-cut the pending block in place when settling it and then allocating would do exactly
+      // that: its free neighbour above absorbs it without changing bins (and no free block below
+      // does), and best fit then picks that neighbour (every bin from the request's own up to the
+      // neighbour's is empty, and the neighbour heads its bin), whose cut goes to the record just
+      // freed (the top of the unused stack). Written out without calls (binIndex and findBin by
+      // hand, bin bounds from a table): V8 compiles a call on a path that was rare when it
+      // optimised this function as a call for good, and a pool that served random churn first
+      // would then pay several calls per LIFO pair.
+      const u32 = this.u32;
+      const i32 = this.i32;
+      const b = block << 4;
+      const next = i32[b | NEXT_PHYS]!;
+      const prev = i32[b | PREV_PHYS]!;
+      const n = next << 4;
+      let filed = NONE;
+      if (
+        this.#bestFit &&
+        next !== NONE &&
+        i32[n | STATE] === BLOCK_FREE &&
+        (prev === NONE || i32[(prev << 4) | STATE] !== BLOCK_FREE)
+      ) {
+        filed = i32[n | BIN]!;
+        const merged = u32[n | SIZE]! + u32[b | SIZE]!;
+        const log2 = 31 - Math.clz32(need);
+        const bin = need < 16 ? need : ((log2 - 3) << 4) | ((need >>> (log2 - 4)) & 15);
+        if (merged < BIN_FLOORS[filed + 1]! && bin < filed && this.binHeads[filed] === next) {
+          // The first non-empty bin at or above the request's must be the neighbour's.
+          let level = bin >>> 4;
+          let bits = this.binBits[level]! & (-1 << (bin & 15));
+          if (bits === 0) {
+            const levels = this.levelBits & (-2 << level);
+            level = 31 - Math.clz32(levels & -levels);
+            bits = levels === 0 ? 0 : this.binBits[level]!;
+          }
+          if (bits === 0 || ((level << 4) | (31 - Math.clz32(bits & -bits))) !== filed) filed = NONE;
+        } else {
+          filed = NONE;
+        }
+        if (filed !== NONE) {
+          this.#pending = NONE;
+          u32[b | SIZE] = need;
+          u32[n | OFFSET] = u32[b | OFFSET]! + need;
+          const rest = merged - need;
+          u32[n | SIZE] = rest;
+          if (rest < BIN_FLOORS[filed]!) this.#refile(next);
+        }
+      }
+      if (filed === NONE) {
+        this.settle();
+        block = NONE;
+      }
     }
     if (block === NONE) {
       block = this.#bestFit ? this.#findBestFit(need) : this.#findOtherFit(need);
@@ -197,38 +251,6 @@ export class BlockAllocator {
     this.freeBytes = freeBytes;
     this.requestedBytes += requested;
     if (this.reservedBytes - freeBytes > this.peakUsedBytes) this.peakUsedBytes = this.reservedBytes - freeBytes;
-    return block;
-  }
-
-  /**
-   * The pending block cut again to `need` bytes, when settling it and then allocating would do
-   * exactly that: its free neighbour above absorbs it without changing bins (and no free block
-   * below does), and best fit then picks that neighbour (the request's own bin is empty and the
-   * neighbour heads the next non-empty bin), whose cut goes to the record just freed (the top of
-   * the stack). Else NONE, and nothing changed.
-   */
-  #recut(block: number, need: number): number {
-    const u32 = this.u32;
-    const i32 = this.i32;
-    const b = block << 4;
-    const next = i32[b | NEXT_PHYS]!;
-    if (next === NONE || !this.#bestFit) return NONE;
-    const n = next << 4;
-    if (i32[n | STATE] !== BLOCK_FREE) return NONE;
-    const prev = i32[b | PREV_PHYS]!;
-    if (prev !== NONE && i32[(prev << 4) | STATE] === BLOCK_FREE) return NONE;
-    const merged = (u32[n | SIZE]! + u32[b | SIZE]!) >>> 0;
-    const filed = i32[n | BIN]!;
-    if (binIndex(merged) !== filed) return NONE;
-    // (A request of the merged size or more has its own bin at or above the neighbour's: refused here.)
-    const bin = binIndex(need);
-    if (this.binHeads[bin] !== NONE || this.findBin(bin + 1) !== filed || this.binHeads[filed] !== next) return NONE;
-    this.#pending = NONE;
-    u32[b | SIZE] = need;
-    u32[n | OFFSET] = (u32[b | OFFSET]! + need) >>> 0;
-    const rest = (merged - need) >>> 0;
-    u32[n | SIZE] = rest;
-    if (binIndex(rest) !== filed) this.#refile(next);
     return block;
   }
 

@@ -53,11 +53,13 @@ const configuration = fc.record({
   defragCheckInterval: fc.integer({ min: 1, max: 4 }),
 });
 
+type Configuration = typeof configuration extends fc.Arbitrary<infer T> ? T : never;
+
 const base = fc.array(size, { maxLength: 12 });
 
 /** Runs the steps; `inspect` after each one when asked. Returns the pool and its live handles by id. */
 function play(
-  config: fc.infer<typeof configuration>,
+  config: Configuration,
   base: readonly number[],
   steps: readonly Step[],
   inspectEveryStep: boolean,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BIN_COUNT, binIndex, binIndexRoundUp, highestBit, lowestBit } from './size-bins.js';
+import { BIN_COUNT, BIN_FLOORS, binIndex, binIndexRoundUp, highestBit, lowestBit } from './size-bins.js';
 
 describe('size bins', () => {
   it('maps small sizes one to one and every size below 2^32 into range', () => {
@@ -31,6 +31,22 @@ describe('size bins', () => {
   it('spans 1/16 of a power of two per bin', () => {
     expect(binIndex(1024)).toBe(binIndex(1024 + 63));
     expect(binIndex(1024 + 64)).toBe(binIndex(1024) + 1);
+  });
+
+  it('gives every bin the smallest size it holds, and 2^32 past the last', () => {
+    expect(BIN_FLOORS.length).toBe(BIN_COUNT + 1);
+    expect(BIN_FLOORS[BIN_COUNT]).toBe(2 ** 32);
+    for (let bin = 1; bin < BIN_COUNT; bin += 1) {
+      expect(binIndex(BIN_FLOORS[bin]!), `floor of bin ${bin}`).toBe(bin);
+      expect(binIndex(BIN_FLOORS[bin + 1]! - 1), `last size of bin ${bin}`).toBe(bin);
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 32 - 1 }), (size) => {
+        const bin = binIndex(size);
+        expect(BIN_FLOORS[bin]).toBeLessThanOrEqual(size);
+        expect(size).toBeLessThan(BIN_FLOORS[bin + 1]!);
+      }),
+    );
   });
 
   it('finds the lowest and highest set bits', () => {

@@ -44,6 +44,17 @@ export function binIndexRoundUp(size: number): number {
   return binIndex(size + (1 << (log2 - LOG2)) - 1);
 }
 
+/**
+ * The smallest size of each bin, and one more entry (2^32) for the end of the last bin: a size is
+ * in bin `i` exactly when `BIN_FLOORS[i] <= size < BIN_FLOORS[i + 1]`. A table lookup where the
+ * hot path must not call binIndex (see block-allocator.ts).
+ */
+export const BIN_FLOORS: Float64Array = Float64Array.from({ length: BIN_COUNT + 1 }, (_, bin) => {
+  if (bin < CLASSES) return bin;
+  const log2 = (bin >>> LOG2) + LOG2 - 1;
+  return (CLASSES | (bin & CLASS_MASK)) * 2 ** (log2 - LOG2);
+});
+
 /** The index of the lowest set bit of a non-zero 32-bit integer. */
 export function lowestBit(bits: number): number {
   return 31 - Math.clz32(bits & -bits);
