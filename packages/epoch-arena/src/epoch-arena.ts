@@ -205,7 +205,9 @@ export class EpochArena extends HandleAccessors implements Arena {
 
   // ---------------------------------------------------------------------------------------------
   // Hot paths: a size check, a bump and a multiply-add. Anything else (a new block, alignment
-  // above 8, long allocations, bad arguments) goes to the slow paths below.
+  // above 8, long allocations, bad arguments) goes to the slow paths below. The three entry points
+  // write the bump out on purpose: a shared helper returning the handle would pass a double above
+  // 2^31 across a call, a heap number whenever V8 does not inline it (the bench's heap-growth case).
   // ---------------------------------------------------------------------------------------------
 
   /**

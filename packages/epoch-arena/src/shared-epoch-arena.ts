@@ -374,6 +374,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   // ---------------------------------------------------------------------------------------------
   // Hot paths: a bump inside this worker's chunk, checked against the shared generation word.
   // Claiming a chunk, direct shared bumps, alignment above 8 and long allocations are slow paths.
+  // The bump is written out in each entry point on purpose, as in EpochArena's.
   // ---------------------------------------------------------------------------------------------
 
   /**
