@@ -98,6 +98,8 @@ export class BlockAllocator {
   readonly binBits = new Int32Array(FIRST_LEVELS);
   /** A bit per first level that has a non-empty bin. */
   levelBits = 0;
+  /** Free blocks filed in the bins. */
+  #freeBlocks = 0;
 
   /** Every segment by index; released segments leave a hole (indices are never reused). */
   readonly segments: (Segment | undefined)[] = [];
@@ -188,13 +190,16 @@ export class BlockAllocator {
     let block = this.#pending;
     if (block !== NONE) {
       // Re-cut the pending block in place when settling it and then allocating would do exactly
-      // that: its free neighbour above absorbs it without changing bins (and no free block below
-      // does), and best fit then picks that neighbour (every bin from the request's own up to the
-      // neighbour's is empty, and the neighbour heads its bin), whose cut goes to the record just
-      // freed (the top of the unused stack). Written out without calls (binIndex and findBin by
-      // hand, bin bounds from a table): V8 compiles a call on a path that was rare when it
-      // optimised this function as a call for good, and a pool that served random churn first
-      // would then pay several calls per LIFO pair.
+      // that: its free neighbour above absorbs it (no free block below does), the allocation then
+      // picks that neighbour, and its cut goes to the record just freed (the top of the unused
+      // stack). The allocation picks the neighbour when it is the only free block in the pool
+      // (the steady state of scratch taken and given back in turn: every strategy picks the one
+      // block that fits), or, for best fit, when the merge leaves it in its bin, every bin from the
+      // request's own up to the neighbour's is empty and the neighbour heads its bin.
+      //
+      // Written out without calls (binIndex and findBin by hand, bin bounds from a table): V8
+      // compiles a call on a path that was rare when it optimised this function as a call for
+      // good, and a pool that served random churn first would then pay several calls a pair.
       const u32 = this.u32;
       const i32 = this.i32;
       const b = block << 4;
@@ -203,17 +208,20 @@ export class BlockAllocator {
       const n = next << 4;
       let filed = NONE;
       if (
-        this.#bestFit &&
         next !== NONE &&
         i32[n | STATE] === BLOCK_FREE &&
         (prev === NONE || i32[(prev << 4) | STATE] !== BLOCK_FREE)
       ) {
         filed = i32[n | BIN]!;
         const merged = u32[n | SIZE]! + u32[b | SIZE]!;
-        const log2 = 31 - Math.clz32(need);
-        const bin = need < 16 ? need : ((log2 - 3) << 4) | ((need >>> (log2 - 4)) & 15);
-        if (merged < BIN_FLOORS[filed + 1]! && bin < filed && this.binHeads[filed] === next) {
+        if (this.#freeBlocks === 1) {
+          if (merged <= need) filed = NONE;
+        } else if (!this.#bestFit || merged >= BIN_FLOORS[filed + 1]! || this.binHeads[filed] !== next) {
+          filed = NONE;
+        } else {
           // The first non-empty bin at or above the request's must be the neighbour's.
+          const log2 = 31 - Math.clz32(need);
+          const bin = need < 16 ? need : ((log2 - 3) << 4) | ((need >>> (log2 - 4)) & 15);
           let level = bin >>> 4;
           let bits = this.binBits[level]! & (-1 << (bin & 15));
           if (bits === 0) {
@@ -221,9 +229,7 @@ export class BlockAllocator {
             level = 31 - Math.clz32(levels & -levels);
             bits = levels === 0 ? 0 : this.binBits[level]!;
           }
-          if (bits === 0 || ((level << 4) | (31 - Math.clz32(bits & -bits))) !== filed) filed = NONE;
-        } else {
-          filed = NONE;
+          if (bin >= filed || bits === 0 || ((level << 4) | (31 - Math.clz32(bits & -bits))) !== filed) filed = NONE;
         }
         if (filed !== NONE) {
           this.#pending = NONE;
@@ -231,7 +237,7 @@ export class BlockAllocator {
           u32[n | OFFSET] = u32[b | OFFSET]! + need;
           const rest = merged - need;
           u32[n | SIZE] = rest;
-          if (rest < BIN_FLOORS[filed]!) this.#refile(next);
+          if (rest < BIN_FLOORS[filed]! || rest >= BIN_FLOORS[filed + 1]!) this.#refile(next);
         }
       }
       if (filed === NONE) {
@@ -506,12 +512,14 @@ export class BlockAllocator {
     const level = bin >>> SUBDIVISION_LOG2;
     this.binBits[level] = this.binBits[level]! | (1 << (bin & BIN_MASK));
     this.levelBits |= 1 << level;
+    this.#freeBlocks += 1;
   }
 
   /** Takes a free block out of its bin. */
   removeFree(block: number): void {
     const i32 = this.i32;
     const b = block << 4;
+    this.#freeBlocks -= 1;
     const prev = i32[b | PREV_FREE]!;
     const next = i32[b | NEXT_FREE]!;
     if (next !== NONE) i32[(next << 4) | PREV_FREE] = prev;
@@ -531,6 +539,7 @@ export class BlockAllocator {
 
   /** Empties every bin (compaction files the free blocks again when it is done). */
   clearBins(): void {
+    this.#freeBlocks = 0;
     this.binHeads.fill(NONE);
     this.binBits.fill(0);
     this.levelBits = 0;

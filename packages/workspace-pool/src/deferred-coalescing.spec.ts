@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
 import type { MemoryMapSnapshot } from './memory-map.js';
 import { ALLOCATION_STRATEGIES, type WorkspaceConfigOptions } from './workspace-config.js';
-import { WorkspacePool } from './workspace-pool.js';
+import { WorkspacePool, type WorkspacePoolStats } from './workspace-pool.js';
 import type { Workspace } from './workspace.js';
 
 // A release leaves its block pending and merges it at the next allocation (or inspection), where
@@ -222,6 +222,44 @@ describe('deferred coalescing', () => {
       ],
     ],
     [
+      'the only free block is the exact size (it is taken whole)',
+      { initialSize: 16 * 1024, maxSegmentSize: 16 * 1024, strategy: 'first-fit' },
+      [
+        ['acquire', 1024],
+        ['acquire', 1024],
+        ['release', 1],
+        ['acquire', 15360],
+        ['acquire', 64],
+      ],
+    ],
+    [
+      'the merge moves the only free block up a bin and the cut leaves it there',
+      { initialSize: 16 * 1024, maxSegmentSize: 16 * 1024, defragmentOnMiss: false },
+      [
+        ['acquire', 1024],
+        ['acquire', 1024],
+        ['release', 1],
+        ['acquire', 64],
+        ['acquire', 15000],
+      ],
+    ],
+    [
+      'the request falls into the bin of the free block above, where a smaller block fits',
+      { initialSize: 32 * 1024, maxSegmentSize: 16 * 1024 },
+      // #0, #1 fill segment 1; #1 given back is the smaller block; #4 merged back refiles the block above #3.
+      [
+        ['acquire', 1984],
+        ['acquire', 14400],
+        ['acquire', 1600],
+        ['acquire', 64],
+        ['acquire', 1024],
+        ['release', 1],
+        ['release', 4],
+        ['release', 3],
+        ['acquire', 14336],
+      ],
+    ],
+    [
       'the rest of the cut falls into a lower bin',
       { initialSize: 64 * 1024 },
       [
@@ -246,7 +284,7 @@ describe('deferred coalescing', () => {
       ],
     ],
   ])('steps aside when %s', (_, options, ops) => {
-    const run = (inspectEveryStep: boolean): MemoryMapSnapshot => {
+    const run = (inspectEveryStep: boolean): { snapshot: MemoryMapSnapshot; stats: WorkspacePoolStats } => {
       const pool = new WorkspacePool({ alignment: 64, maxSize: 1024 * 1024, ...options });
       const handles: Workspace[] = [];
       for (const [kind, value] of ops) {
@@ -254,10 +292,10 @@ describe('deferred coalescing', () => {
         else handles[value]!.release();
         if (inspectEveryStep) pool.snapshot();
       }
-      return pool.snapshot();
+      return { snapshot: pool.snapshot(), stats: pool.stats() };
     };
     const deferred = run(false);
-    checkMemoryMap(deferred);
+    checkMemoryMap(deferred.snapshot);
     expect(deferred).toEqual(run(true));
   });
 
