@@ -4,10 +4,10 @@
  * and PyTorch's caching allocator do).
  *
  * Block metadata is one table of 64-byte records in an `ArrayBuffer` (sixteen 32-bit words per
- * record, seen as unsigned and signed words, and one float64 for the owner), so ten thousand live workspaces cost
- * 64 bytes of metadata each, no object on the heap, and each record is one cache line: the hot
- * path touches a block, its neighbours and its bin, a handful of lines. Records of blocks that were
- * merged away are recycled through a stack.
+ * record, seen as unsigned and signed words, two of them holding the owner as a float64), so ten
+ * thousand live workspaces cost 64 bytes of metadata each, no object on the heap, and each record
+ * is one cache line: the hot path touches a block, its neighbours and its bin, a handful of lines.
+ * Records of blocks that were merged away are recycled through a stack.
  *
  * Ownership: the allocator owns every record; a live workspace refers to its block by record
  * index, which stays valid (the record is neither freed nor reused) until the workspace is
@@ -39,6 +39,10 @@ const binIndex = sizeBins.binIndex;
 const binIndexRoundUp = sizeBins.binIndexRoundUp;
 const highestBit = sizeBins.highestBit;
 const lowestBit = sizeBins.lowestBit;
+
+// Bits of #releaseExtras.
+const LABELS = 1;
+const CHECK = 2;
 
 // The record layout: sixteen 32-bit words per record, word `(record << 4) | FIELD` of the u32 view
 // (sizes and offsets, which reach 2^31) or of the i32 view (indices and codes), and the owner id
@@ -124,8 +128,13 @@ export class BlockAllocator {
   releases = 0;
   /** Bumped whenever a live block moves or memory is replaced: cached views must be rebuilt. */
   epoch = 0;
-  /** Labels of live workspaces, by workspace id. */
+  /** Labels of live workspaces, by workspace id: set them with setLabel(). */
   readonly labels = new Map<number, string>();
+  /**
+   * Non-zero while release() has more to do than free the block: labels to forget (LABELS) or a
+   * release check to count down (CHECK). One test on the hot path for both rare features.
+   */
+  #releaseExtras = 0;
   /** The pool this allocator serves (what `Workspace.pool` returns). */
   owner: object = this;
   /** Called every `checkInterval` releases when set (automatic defragmentation). */
@@ -331,12 +340,25 @@ export class BlockAllocator {
     // Ids are never reused, and a block's owner is only ever written by allocate() (and cleared by
     // reset()): the record of a released workspace may keep its id, but that handle never asks again.
     if (this.f64[(block << 3) | OWNER] !== id || this.i32[b | PINS] !== 0) this.#refuseRelease(block, id);
-    if (this.labels.size !== 0) this.labels.delete(id);
     this.freeBytes += this.u32[b | SIZE]!;
     this.requestedBytes -= this.u32[b | REQUESTED]!;
     this.releases += 1;
     if (this.#pending !== NONE) this.settle();
     this.#pending = block;
+    if (this.#releaseExtras !== 0) this.#afterRelease(id);
+  }
+
+  /** Labels the workspace `id` (shown in memory maps; forgotten at its release). */
+  setLabel(id: number, label: string): void {
+    this.labels.set(id, label);
+    this.#releaseExtras |= LABELS;
+  }
+
+  /** What release() does beyond freeing, when labels or a release check are in use. */
+  #afterRelease(id: number): void {
+    if ((this.#releaseExtras & LABELS) !== 0 && this.labels.delete(id) && this.labels.size === 0) {
+      this.#releaseExtras &= ~LABELS;
+    }
     if (this.onReleaseCheck !== undefined && --this.#releasesUntilCheck === 0) this.#runReleaseCheck();
   }
 
@@ -652,6 +674,7 @@ export class BlockAllocator {
     this.checkInterval = interval;
     this.#releasesUntilCheck = interval;
     this.onReleaseCheck = check;
+    this.#releaseExtras = check === undefined ? this.#releaseExtras & ~CHECK : this.#releaseExtras | CHECK;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -728,6 +751,7 @@ export class BlockAllocator {
     this.#unusedCount = capacity;
     this.clearBins();
     this.labels.clear();
+    this.#releaseExtras &= ~LABELS;
     this.freeBytes = 0;
     this.peakUsedBytes = 0;
     this.requestedBytes = 0;

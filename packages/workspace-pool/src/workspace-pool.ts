@@ -292,7 +292,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     if (block === NONE) block = this.#acquireSlow(need, size, id);
     this.#nextId = id + 1;
     const workspace = new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
-    if (label !== undefined) core.labels.set(id, label);
+    if (label !== undefined) core.setLabel(id, label);
     if (options?.zero === true) workspace.bytes().fill(0);
     return workspace;
   }
