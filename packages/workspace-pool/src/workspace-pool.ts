@@ -241,8 +241,9 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * power of two under that strategy). When no free block fits, the pool first compacts the
    * segment with the most free bytes (if that can make room: `defragmentOnMiss`), then adds a
    * segment (`autoExpand`), then fails.
-   * Cost: O(1) when a block fits (about 100 ns for the pair with release, handle included); a miss costs a compaction
-   * of one segment or the allocation of a new segment.
+   * Cost: O(1) when a block fits (the pair with release, handle included: about 40 ns in LIFO
+   * order, 100 ns in random order, 110 ns with 10,000 live, on the development machine); a miss
+   * costs a compaction of one segment or the allocation of a new segment.
    * @throws MemError INVALID_ARGUMENT if `size` is not an integer >= 1 or `options` is bad;
    * OVERSIZED if `size` exceeds `min(maxSize, maxSegmentSize)`; EXHAUSTED if nothing fits and
    * `autoExpand` is off (or the runtime refuses the memory); LIMIT_EXCEEDED if a new segment would
