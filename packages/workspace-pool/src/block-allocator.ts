@@ -114,12 +114,15 @@ export class BlockAllocator {
   readonly strategy: number;
   /** Whether the strategy picks blocks by best fit (best fit and power of two). */
   readonly #bestFit: boolean;
-  /** Free bytes in all segments. */
-  freeBytes = 0;
+  /**
+   * Free bytes in all segments, and bytes the live workspaces asked for, as if the pending block
+   * were still lent: release() leaves both to whoever settles or re-cuts the block (one update a
+   * pair instead of two), and the getters below add the pending block back.
+   */
+  #freeBytes = 0;
+  #requestedBytes = 0;
   /** The most bytes used blocks have held (since the last reset). */
   peakUsedBytes = 0;
-  /** Bytes the live workspaces asked for. */
-  requestedBytes = 0;
   /** Bytes of all segments. */
   reservedBytes = 0;
   /** Used blocks with at least one pin. */
@@ -160,6 +163,18 @@ export class BlockAllocator {
     for (let i = 0; i < initialRecords; i += 1) this.#unused[i] = initialRecords - 1 - i;
   }
 
+  /** Free bytes in all segments. */
+  get freeBytes(): number {
+    const pending = this.#pending;
+    return pending === NONE ? this.#freeBytes : this.#freeBytes + this.u32[(pending << 4) | SIZE]!;
+  }
+
+  /** Bytes the live workspaces asked for. */
+  get requestedBytes(): number {
+    const pending = this.#pending;
+    return pending === NONE ? this.#requestedBytes : this.#requestedBytes - this.u32[(pending << 4) | REQUESTED]!;
+  }
+
   /** Bytes of all used blocks: the reservation less the free bytes (the blocks tile every segment). */
   get usedBytes(): number {
     return this.reservedBytes - this.freeBytes;
@@ -175,8 +190,8 @@ export class BlockAllocator {
   // (a whole-block fit, a block changing bins, table growth, segments, compaction, errors) is a
   // call to a function below or in another module.
   //
-  // Deferred coalescing: release() checks the block, settles the counters and leaves the block as
-  // the pending one; the merge with its free neighbours happens at the next allocate() (or the
+  // Deferred coalescing: release() checks the block, counts the release and leaves the block as
+  // the pending one (the byte counters still count it as lent until it is settled or re-cut); the merge with its free neighbours happens at the next allocate() (or the
   // next release, or the first inspection: see settle()), inside the same call as the allocation.
   // Scratch memory is given back and taken again in turn, so a pair costs one call into the
   // allocator instead of two, and when the allocation would cut its block from the very free
@@ -241,30 +256,33 @@ export class BlockAllocator {
           if (bin >= filed || bits === 0 || ((level << 4) | (31 - Math.clz32(bits & -bits))) !== filed) filed = NONE;
         }
         if (filed !== NONE) {
+          // The counters still count the pending block as lent: one update each for the swap.
           this.#pending = NONE;
+          const freeBytes = this.#freeBytes + u32[b | SIZE]! - need;
+          this.#freeBytes = freeBytes;
+          this.#requestedBytes += requested - u32[b | REQUESTED]!;
           u32[b | SIZE] = need;
+          u32[b | REQUESTED] = requested;
+          this.f64[(block << 3) | OWNER] = id;
           u32[n | OFFSET] = u32[b | OFFSET]! + need;
           const rest = merged - need;
           u32[n | SIZE] = rest;
           if (rest < BIN_FLOORS[filed]! || rest >= BIN_FLOORS[filed + 1]!) this.#refile(next);
+          if (this.reservedBytes - freeBytes > this.peakUsedBytes) this.peakUsedBytes = this.reservedBytes - freeBytes;
+          return block;
         }
       }
-      if (filed === NONE) {
-        this.settle();
-        block = NONE;
-      }
+      this.settle();
     }
-    if (block === NONE) {
-      block = this.#bestFit ? this.#findBestFit(need) : this.#findOtherFit(need);
-      if (block === NONE) return NONE;
-      const available = this.u32[(block << 4) | SIZE]!;
-      block = available === need ? this.#takeWhole(block) : this.#split(block, need, available);
-    }
+    block = this.#bestFit ? this.#findBestFit(need) : this.#findOtherFit(need);
+    if (block === NONE) return NONE;
+    const available = this.u32[(block << 4) | SIZE]!;
+    block = available === need ? this.#takeWhole(block) : this.#split(block, need, available);
     this.u32[(block << 4) | REQUESTED] = requested;
     this.f64[(block << 3) | OWNER] = id;
-    const freeBytes = this.freeBytes - need;
-    this.freeBytes = freeBytes;
-    this.requestedBytes += requested;
+    const freeBytes = this.#freeBytes - need;
+    this.#freeBytes = freeBytes;
+    this.#requestedBytes += requested;
     if (this.reservedBytes - freeBytes > this.peakUsedBytes) this.peakUsedBytes = this.reservedBytes - freeBytes;
     return block;
   }
@@ -330,7 +348,7 @@ export class BlockAllocator {
 
   /**
    * Returns the block of workspace `id`: checks that it is still that workspace's and not pinned,
-   * counts its bytes as free, and leaves it pending (merged with its free neighbours at the next
+   * and leaves it pending (merged with its free neighbours, and its bytes counted free, at the next
    * allocation or inspection); runs the release check when due.
    * @throws MemError STALE_HANDLE if the block is no longer the workspace's (the pool was cleared);
    * PINNED if pinned. Nothing changes then.
@@ -340,8 +358,6 @@ export class BlockAllocator {
     // Ids are never reused, and a block's owner is only ever written by allocate() (and cleared by
     // reset()): the record of a released workspace may keep its id, but that handle never asks again.
     if (this.f64[(block << 3) | OWNER] !== id || this.i32[b | PINS] !== 0) this.#refuseRelease(block, id);
-    this.freeBytes += this.u32[b | SIZE]!;
-    this.requestedBytes -= this.u32[b | REQUESTED]!;
     this.releases += 1;
     if (this.#pending !== NONE) this.settle();
     this.#pending = block;
@@ -375,6 +391,8 @@ export class BlockAllocator {
     const i32 = this.i32;
     const b = block << 4;
     const bytes = u32[b | SIZE]!;
+    this.#freeBytes += bytes;
+    this.#requestedBytes -= u32[b | REQUESTED]!;
     const prev = i32[b | PREV_PHYS]!;
     const next = i32[b | NEXT_PHYS]!;
     const nextIsFree = next !== NONE && i32[(next << 4) | STATE] === BLOCK_FREE;
@@ -719,7 +737,7 @@ export class BlockAllocator {
     this.setState(block, BLOCK_FREE);
     segment.first = block;
     this.insertFree(block);
-    this.freeBytes += segment.byteLength;
+    this.#freeBytes += segment.byteLength;
   }
 
   /**
@@ -733,7 +751,7 @@ export class BlockAllocator {
     if (filed) this.removeFree(block);
     this.dropRecord(block);
     this.segments[index] = undefined;
-    this.freeBytes -= segment.byteLength;
+    this.#freeBytes -= segment.byteLength;
     this.reservedBytes -= segment.byteLength;
     this.epoch += 1;
   }
@@ -752,9 +770,9 @@ export class BlockAllocator {
     this.clearBins();
     this.labels.clear();
     this.#releaseExtras &= ~LABELS;
-    this.freeBytes = 0;
+    this.#freeBytes = 0;
     this.peakUsedBytes = 0;
-    this.requestedBytes = 0;
+    this.#requestedBytes = 0;
     this.reservedBytes = 0;
     this.pinnedBlocks = 0;
     this.releases = 0;
