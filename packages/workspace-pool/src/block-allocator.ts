@@ -230,13 +230,12 @@ export class BlockAllocator {
       const next = i32[b | NEXT_PHYS]!;
       const prev = i32[b | PREV_PHYS]!;
       const n = next << 4;
-      let filed = NONE;
       if (
         next !== NONE &&
         i32[n | STATE] === BLOCK_FREE &&
         (prev === NONE || i32[(prev << 4) | STATE] !== BLOCK_FREE)
       ) {
-        filed = i32[n | BIN]!;
+        let filed = i32[n | BIN]!;
         const merged = u32[n | SIZE]! + u32[b | SIZE]!;
         if (this.#freeBlocks === 1) {
           if (merged <= need) filed = NONE;
