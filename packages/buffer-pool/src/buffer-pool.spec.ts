@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { MemError, RecordingMetricsSink, type MemErrorCode } from '@mem/types';
+import { RecordingMetricsSink } from '@mem/types';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import type { BufferClassStats } from './buffer-pool-stats.js';
 import type { IoBuffer } from './io-buffer.js';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const page = 4096;
 
@@ -28,17 +29,6 @@ function allocated(pool: BufferPool, size: number): number {
 function available(pool: BufferPool, size: number): number {
   const stats = classOf(pool, size);
   return stats.globalFree + stats.localFree;
-}
-
-function expectCode(action: () => unknown, code: MemErrorCode): MemError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(MemError);
-    expect((error as MemError).code).toBe(code);
-    return error as MemError;
-  }
-  throw new Error(`expected ${code}`);
 }
 
 describe('BufferPool', () => {
@@ -140,7 +130,7 @@ describe('BufferPool', () => {
     expect(classOf(pool, page).globalFree).toBe(5);
     expect(pool.stats().reservedBytes).toBe(5 * page);
     const buffers = Array.from({ length: 5 }, () => pool.tryAlloc(page));
-    expectCode(() => pool.tryAlloc(page), 'EXHAUSTED');
+    expectMemError(() => pool.tryAlloc(page), 'EXHAUSTED');
     expect(classOf(pool, page).hits.new).toBe(0);
     for (const buffer of buffers) buffer.release();
   });
@@ -157,10 +147,10 @@ describe('BufferPool', () => {
     const first = pool.tryAlloc(page);
     const second = pool.tryAlloc(page);
     const third = pool.tryAlloc(page);
-    expectCode(() => pool.tryAlloc(page), 'EXHAUSTED');
+    expectMemError(() => pool.tryAlloc(page), 'EXHAUSTED');
     first.release();
     const fourth = pool.tryAlloc(page);
-    expectCode(() => pool.tryAlloc(page), 'EXHAUSTED');
+    expectMemError(() => pool.tryAlloc(page), 'EXHAUSTED');
     second.release();
     third.release();
     fourth.release();
@@ -174,13 +164,13 @@ describe('BufferPool', () => {
 
   it('throws OVERSIZED and EXHAUSTED from tryAlloc and tryAllocZeroed', () => {
     const pool = testPool(testConfig(page, page, 2));
-    const oversized = expectCode(() => pool.tryAlloc(page * 10), 'OVERSIZED');
+    const oversized = expectMemError(() => pool.tryAlloc(page * 10), 'OVERSIZED');
     expect(oversized.message).toBe('capacity 40960 exceeds the largest size class (maxSize 4096)');
-    expectCode(() => pool.tryAllocZeroed(page * 10), 'OVERSIZED');
+    expectMemError(() => pool.tryAllocZeroed(page * 10), 'OVERSIZED');
     const held = [pool.tryAllocZeroed(page), pool.tryAllocZeroed(page)];
-    const exhausted = expectCode(() => pool.tryAlloc(page), 'EXHAUSTED');
+    const exhausted = expectMemError(() => pool.tryAlloc(page), 'EXHAUSTED');
     expect(exhausted.message).toBe('the 4096-byte class has all 2 buffers in use (capacity 4096)');
-    expectCode(() => pool.tryAllocZeroed(page), 'EXHAUSTED');
+    expectMemError(() => pool.tryAllocZeroed(page), 'EXHAUSTED');
     expect(pool.stats().oversized).toBe(2);
     for (const buffer of held) buffer.release();
   });
@@ -262,7 +252,7 @@ describe('BufferPool', () => {
       () => pool.allocZeroed(page),
       () => pool.tryAllocZeroed(page),
     ]) {
-      expect(expectCode(action, 'USE_AFTER_RELEASE').message).toBe('BufferPool was used after close()');
+      expect(expectMemError(action, 'USE_AFTER_RELEASE').message).toBe('BufferPool was used after close()');
     }
     pool.close(); // a second close does nothing
     buffers[2]!.release();
@@ -281,14 +271,14 @@ describe('BufferPool', () => {
   });
 
   it('refuses to share a pool that was not created shared', () => {
-    expectCode(() => testPool(testConfig(page, page, 2)).share(), 'INVALID_ARGUMENT');
+    expectMemError(() => testPool(testConfig(page, page, 2)).share(), 'INVALID_ARGUMENT');
   });
 
   it('accepts a plain object of configuration fields, and defaults to the network preset', () => {
     expect(new BufferPool({ maxSize: 4096 }).config.classSizes).toEqual([1024, 2048, 4096]);
     expect(new BufferPool().config.toJSON()).toEqual(BufferPoolConfig.forNetwork().toJSON());
-    expectCode(() => new BufferPool({ minSize: 4096, maxSize: 1024 }), 'INVALID_ARGUMENT');
-    expectCode(() => new BufferPool(BufferPoolConfig.forNetwork().withMaxSize(512)), 'INVALID_ARGUMENT');
+    expectMemError(() => new BufferPool({ minSize: 4096, maxSize: 1024 }), 'INVALID_ARGUMENT');
+    expectMemError(() => new BufferPool(BufferPoolConfig.forNetwork().withMaxSize(512)), 'INVALID_ARGUMENT');
   });
 
   it('publishes created, free, hit, exhausted, oversized and fallback counts to its metrics sink', () => {

@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MemError, type MemErrorCode } from '@mem/types';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 import { FrozenBuffer } from './frozen-buffer.js';
 import { IoBuffer } from './io-buffer.js';
 import { MAX_TRANSFERS_IN_FLIGHT } from './pool-limits.js';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const config = BufferPoolConfig.from({ minSize: 1024, maxSize: 4096, maxPerClass: 8 });
-
-function expectCode(action: () => unknown, code: MemErrorCode): MemError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(MemError);
-    expect((error as MemError).code).toBe(code);
-    return error as MemError;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 describe.each([
   ['private', false],
@@ -33,8 +22,8 @@ describe.each([
     const offset = buffer.byteOffset;
     const descriptor = buffer.transfer();
     expect(buffer.released).toBe(true);
-    expectCode(() => buffer.bytes, 'USE_AFTER_RELEASE');
-    expectCode(() => buffer.release(), 'DOUBLE_FREE');
+    expectMemError(() => buffer.bytes, 'USE_AFTER_RELEASE');
+    expectMemError(() => buffer.release(), 'DOUBLE_FREE');
     expect(pool.stats().transfersInFlight).toBe(1);
     const adopted = pool.adopt(structuredClone(descriptor)) as IoBuffer;
     expect(adopted).toBeInstanceOf(IoBuffer);
@@ -42,7 +31,7 @@ describe.each([
     expect(adopted.capacity).toBe(2048);
     expect(adopted.byteOffset).toBe(offset);
     expect(pool.stats().transfersInFlight).toBe(0);
-    const again = expectCode(() => pool.adopt(descriptor), 'STALE_HANDLE');
+    const again = expectMemError(() => pool.adopt(descriptor), 'STALE_HANDLE');
     expect(again.message).toContain('already adopted');
     adopted.release();
     expect(pool.stats().classes[1]!.inUse).toBe(0);
@@ -113,7 +102,7 @@ describe.each([
     const pool = create();
     const other = create();
     const descriptor = pool.alloc(1024).transfer();
-    expectCode(() => other.adopt(descriptor), 'FOREIGN_HANDLE');
+    expectMemError(() => other.adopt(descriptor), 'FOREIGN_HANDLE');
     pool.adopt(descriptor).release();
   });
 
@@ -140,7 +129,7 @@ describe.each([
       { ...descriptor, bytes: new Uint8Array(4) },
       { ...descriptor, slot: -1 },
     ];
-    for (const variant of variants) expectCode(() => pool.adopt(variant as BufferTransfer), 'INVALID_ARGUMENT');
+    for (const variant of variants) expectMemError(() => pool.adopt(variant as BufferTransfer), 'INVALID_ARGUMENT');
     expect(pool.stats().transfersInFlight).toBe(1);
     const adopted = pool.adopt(descriptor) as IoBuffer;
     expect(adopted.capacity).toBe(1024);
@@ -150,8 +139,11 @@ describe.each([
   it('refuses a forged ticket with STALE_HANDLE', () => {
     const pool = create();
     const descriptor = pool.alloc(1024).transfer();
-    expectCode(() => pool.adopt({ ...descriptor, ticket: descriptor.ticket + 1 }), 'STALE_HANDLE');
-    expectCode(() => pool.adopt({ ...descriptor, ticketIndex: (descriptor.ticketIndex + 1) % 4096 }), 'STALE_HANDLE');
+    expectMemError(() => pool.adopt({ ...descriptor, ticket: descriptor.ticket + 1 }), 'STALE_HANDLE');
+    expectMemError(
+      () => pool.adopt({ ...descriptor, ticketIndex: (descriptor.ticketIndex + 1) % 4096 }),
+      'STALE_HANDLE',
+    );
     pool.adopt(descriptor).release();
   });
 
@@ -161,7 +153,7 @@ describe.each([
     const descriptors: BufferTransfer[] = [];
     for (let i = 0; i < MAX_TRANSFERS_IN_FLIGHT; i += 1) descriptors.push(frozen.clone().transfer());
     const spare = frozen.clone();
-    expectCode(() => spare.transfer(), 'LIMIT_EXCEEDED');
+    expectMemError(() => spare.transfer(), 'LIMIT_EXCEEDED');
     expect(spare.released).toBe(false);
     for (const descriptor of descriptors) pool.adopt(descriptor).release();
     pool.adopt(spare.transfer()).release();
@@ -173,6 +165,6 @@ describe.each([
     const pool = create();
     const descriptor = pool.alloc(1024).transfer();
     pool.close();
-    expectCode(() => pool.adopt(descriptor), 'USE_AFTER_RELEASE');
+    expectMemError(() => pool.adopt(descriptor), 'USE_AFTER_RELEASE');
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { MemError, type MemErrorCode } from '@mem/types';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import type { BufferClassStats } from './buffer-pool-stats.js';
 import { FrozenBuffer } from './frozen-buffer.js';
 import { IoBuffer } from './io-buffer.js';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const page = 4096;
 
@@ -21,17 +21,6 @@ function classOf(pool: BufferPool): BufferClassStats {
 const allocated = (pool: BufferPool): number => classOf(pool).inUse;
 const available = (pool: BufferPool): number => classOf(pool).localFree + classOf(pool).globalFree;
 
-function expectCode(action: () => unknown, code: MemErrorCode): MemError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(MemError);
-    expect((error as MemError).code).toBe(code);
-    return error as MemError;
-  }
-  throw new Error(`expected ${code}`);
-}
-
 describe('FrozenBuffer', () => {
   it('keeps the slot while the frozen view lives and returns it at release', () => {
     const pool = testPool();
@@ -42,7 +31,7 @@ describe('FrozenBuffer', () => {
     const frozen = buffer.freeze();
     expect(allocated(pool)).toBe(1);
     expect(buffer.released).toBe(true);
-    expectCode(() => buffer.release(), 'DOUBLE_FREE');
+    expectMemError(() => buffer.release(), 'DOUBLE_FREE');
     frozen.release();
     expect(allocated(pool)).toBe(0);
     expect(available(pool)).toBe(1);
@@ -167,9 +156,9 @@ describe('FrozenBuffer', () => {
       () => frozen.transfer(),
       () => IoBuffer.tryFromFrozen(frozen),
     ]) {
-      expectCode(access, 'USE_AFTER_RELEASE');
+      expectMemError(access, 'USE_AFTER_RELEASE');
     }
-    expectCode(() => frozen.release(), 'DOUBLE_FREE');
+    expectMemError(() => frozen.release(), 'DOUBLE_FREE');
     expect(available(pool)).toBe(1);
   });
 
@@ -188,7 +177,7 @@ describe('FrozenBuffer', () => {
       ['1', 2],
       [null, 2],
     ]) {
-      expectCode(() => frozen.slice(start as number, end as number), 'INVALID_ARGUMENT');
+      expectMemError(() => frozen.slice(start as number, end as number), 'INVALID_ARGUMENT');
     }
     expect(frozen.referenceCount).toBe(1);
     expect([...frozen.slice(1, 3).bytes]).toEqual([2, 3]);
@@ -197,14 +186,17 @@ describe('FrozenBuffer', () => {
   it('rejects what is not a frozen view', () => {
     const pool = testPool();
     const buffer = pool.alloc(page);
-    expectCode(() => IoBuffer.tryFromFrozen(buffer as unknown as FrozenBuffer), 'INVALID_ARGUMENT');
-    expectCode(() => IoBuffer.tryFromFrozen({} as FrozenBuffer), 'INVALID_ARGUMENT');
-    expectCode(() => IoBuffer.tryFromFrozen(null as unknown as FrozenBuffer), 'INVALID_ARGUMENT');
+    expectMemError(() => IoBuffer.tryFromFrozen(buffer as unknown as FrozenBuffer), 'INVALID_ARGUMENT');
+    expectMemError(() => IoBuffer.tryFromFrozen({} as FrozenBuffer), 'INVALID_ARGUMENT');
+    expectMemError(() => IoBuffer.tryFromFrozen(null as unknown as FrozenBuffer), 'INVALID_ARGUMENT');
     buffer.release();
   });
 
   it('cannot be constructed outside the pool', () => {
     const construct = FrozenBuffer as unknown as new (...args: unknown[]) => FrozenBuffer;
-    expectCode(() => new construct(Symbol('forged'), {}, 0, 0, new Uint8Array(1), 0, 0, undefined), 'INVALID_ARGUMENT');
+    expectMemError(
+      () => new construct(Symbol('forged'), {}, 0, 0, new Uint8Array(1), 0, 0, undefined),
+      'INVALID_ARGUMENT',
+    );
   });
 });

@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MemError, type MemErrorCode } from '@mem/types';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import { IoBuffer } from './io-buffer.js';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 function testPool(maxPerClass = 4): BufferPool {
   return new BufferPool(BufferPoolConfig.from({ minSize: 1024, maxSize: 4096, maxPerClass }), {
     leakDetection: 'off',
   });
-}
-
-function expectCode(action: () => unknown, code: MemErrorCode): MemError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(MemError);
-    expect((error as MemError).code).toBe(code);
-    return error as MemError;
-  }
-  throw new Error(`expected ${code}`);
 }
 
 describe('IoBuffer', () => {
@@ -43,7 +32,7 @@ describe('IoBuffer', () => {
     expect(buffer.write([1, 2])).toBe(2);
     expect(buffer.write(new Uint8Array([3]))).toBe(3);
     expect([...buffer.bytes]).toEqual([1, 2, 3]);
-    const error = expectCode(() => buffer.write(new Uint8Array(1022)), 'LIMIT_EXCEEDED');
+    const error = expectMemError(() => buffer.write(new Uint8Array(1022)), 'LIMIT_EXCEEDED');
     expect(error.message).toBe('cannot write 1022 bytes after 3: the capacity is 1024');
     expect(buffer.length).toBe(3);
     expect(buffer.write(new Uint8Array(1021))).toBe(1024);
@@ -55,12 +44,12 @@ describe('IoBuffer', () => {
     const buffer = pool.tryAlloc(1024);
     buffer.release();
     expect(buffer.released).toBe(true);
-    const error = expectCode(() => buffer.release(), 'DOUBLE_FREE');
+    const error = expectMemError(() => buffer.release(), 'DOUBLE_FREE');
     expect(error.message).toBe('IoBuffer(0 of 1024 bytes, slot 0) was already released');
     const stats = pool.stats().classes[0]!;
     expect(stats.localFree + stats.globalFree).toBe(1);
     const next = pool.tryAlloc(1024);
-    expectCode(() => pool.tryAlloc(1024), 'EXHAUSTED');
+    expectMemError(() => pool.tryAlloc(1024), 'EXHAUSTED');
     next.release();
   });
 
@@ -70,10 +59,10 @@ describe('IoBuffer', () => {
     stale.release();
     const owner = pool.tryAlloc(1024);
     owner.write([42]);
-    expectCode(() => stale.release(), 'DOUBLE_FREE');
-    expectCode(() => stale.bytes, 'USE_AFTER_RELEASE');
+    expectMemError(() => stale.release(), 'DOUBLE_FREE');
+    expectMemError(() => stale.bytes, 'USE_AFTER_RELEASE');
     expect([...owner.bytes]).toEqual([42]);
-    expectCode(() => pool.tryAlloc(1024), 'EXHAUSTED');
+    expectMemError(() => pool.tryAlloc(1024), 'EXHAUSTED');
     owner.release();
   });
 
@@ -92,7 +81,7 @@ describe('IoBuffer', () => {
       ['transfer', () => buffer.transfer()],
     ];
     for (const [name, access] of accesses) {
-      const error = expectCode(access, 'USE_AFTER_RELEASE');
+      const error = expectMemError(access, 'USE_AFTER_RELEASE');
       expect(error.message, name).toContain('was used after release');
     }
     // Metadata stays readable.
@@ -111,7 +100,7 @@ describe('IoBuffer', () => {
       buffer.release();
     }
     const again = pool.tryAlloc(1024);
-    expectCode(() => pool.tryAlloc(1024), 'EXHAUSTED');
+    expectMemError(() => pool.tryAlloc(1024), 'EXHAUSTED');
     again.release();
   });
 
@@ -119,7 +108,7 @@ describe('IoBuffer', () => {
     const pool = testPool();
     const buffer = pool.alloc(1024);
     for (const bad of [-1, 1025, 0.5, NaN, Infinity, '1', null, undefined]) {
-      expectCode(() => (buffer.length = bad as number), 'INVALID_ARGUMENT');
+      expectMemError(() => (buffer.length = bad as number), 'INVALID_ARGUMENT');
     }
     expect(buffer.length).toBe(0);
     buffer.length = 1024;
@@ -131,7 +120,7 @@ describe('IoBuffer', () => {
     const pool = testPool();
     const buffer = pool.alloc(1024);
     for (const bad of ['abc', 5, null, undefined, {}, new Uint16Array(2)]) {
-      expectCode(() => buffer.write(bad as never), 'INVALID_ARGUMENT');
+      expectMemError(() => buffer.write(bad as never), 'INVALID_ARGUMENT');
     }
     expect(buffer.length).toBe(0);
     buffer.release();
@@ -144,12 +133,12 @@ describe('IoBuffer', () => {
     buffer.write([9]);
     expect(buffer.byteOffset).toBe(0);
     buffer.release();
-    expectCode(() => buffer.release(), 'DOUBLE_FREE');
-    expectCode(() => buffer.bytes, 'USE_AFTER_RELEASE');
+    expectMemError(() => buffer.release(), 'DOUBLE_FREE');
+    expectMemError(() => buffer.bytes, 'USE_AFTER_RELEASE');
   });
 
   it('cannot be constructed outside the pool', () => {
     const construct = IoBuffer as unknown as new (...args: unknown[]) => IoBuffer;
-    expectCode(() => new construct(Symbol('forged'), {}, 0, 0, new Uint8Array(1), 0), 'INVALID_ARGUMENT');
+    expectMemError(() => new construct(Symbol('forged'), {}, 0, 0, new Uint8Array(1), 0), 'INVALID_ARGUMENT');
   });
 });

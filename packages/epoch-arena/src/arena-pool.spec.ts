@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemError } from '@mem/types';
 import { ArenaKey, ArenaPool, EpochArena, SharedEpochArena } from './index.js';
-
-function expectCode(action: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-}
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 describe('ArenaPool (the seed cases)', () => {
   it('tags allocations with the current epoch and keeps the last ringSize epochs valid (test_arena_pool)', () => {
@@ -61,7 +50,7 @@ describe('ArenaPool epochs', () => {
     pool.advanceEpoch();
     expect([...pool.view(handle)]).toEqual([1, 2, 3]);
     pool.advanceEpoch();
-    expectCode(() => pool.view(handle), 'STALE_HANDLE');
+    expectMemError(() => pool.view(handle), 'STALE_HANDLE');
     expect(pool.currentArena().stats().allocationCount).toBe(0);
   });
 
@@ -84,7 +73,7 @@ describe('ArenaPool epochs', () => {
 
   it('refuses to advance past the largest epoch with LIMIT_EXCEEDED', () => {
     const pool = new ArenaPool({ ringSize: 1, initialEpoch: Number.MAX_SAFE_INTEGER });
-    expectCode(() => pool.advanceEpoch(), 'LIMIT_EXCEEDED');
+    expectMemError(() => pool.advanceEpoch(), 'LIMIT_EXCEEDED');
     expect(pool.currentEpoch).toBe(Number.MAX_SAFE_INTEGER);
   });
 
@@ -147,7 +136,7 @@ describe('ArenaPool guards', () => {
     expect(pool.arenaOf(fresh)).not.toBe(pool.arenaOf(handle));
     guard.release();
     expect(pool.isEpochValid(0)).toBe(false);
-    expectCode(() => pool.view(handle), 'STALE_HANDLE');
+    expectMemError(() => pool.view(handle), 'STALE_HANDLE');
     expect(pool.stats()).toMatchObject({ deferredArenas: 0, reclaimedAfterDeferral: 1, activeGuards: 0 });
   });
 
@@ -168,7 +157,7 @@ describe('ArenaPool guards', () => {
     pool.advanceEpoch(); // epoch 0 deferred into the spare slot
     const second = pool.pin();
     const before = pool.stats();
-    expectCode(() => pool.advanceEpoch(), 'PINNED');
+    expectMemError(() => pool.advanceEpoch(), 'PINNED');
     expect(pool.stats()).toEqual(before);
     expect(pool.currentEpoch).toBe(1);
     first.release();
@@ -197,8 +186,8 @@ describe('ArenaPool guards', () => {
     expect(pool.isEpochValid(0)).toBe(true);
     guard.release();
     expect(pool.isEpochValid(0)).toBe(false);
-    expectCode(() => pool.pin(0), 'STALE_HANDLE');
-    expectCode(() => pool.pin(99), 'INVALID_ARGUMENT');
+    expectMemError(() => pool.pin(0), 'STALE_HANDLE');
+    expectMemError(() => pool.pin(99), 'INVALID_ARGUMENT');
   });
 
   it('releases with using, and refuses a second release with DOUBLE_FREE', () => {
@@ -212,8 +201,8 @@ describe('ArenaPool guards', () => {
       expect(pool.isValid(handle)).toBe(true);
     }
     expect(pool.isValid(handle)).toBe(false);
-    expectCode(() => escaped!.release(), 'DOUBLE_FREE');
-    expectCode(() => escaped!.epoch, 'USE_AFTER_RELEASE');
+    expectMemError(() => escaped!.release(), 'DOUBLE_FREE');
+    expectMemError(() => escaped!.epoch, 'USE_AFTER_RELEASE');
   });
 
   it('does not hold back epochs it does not pin', () => {
@@ -252,7 +241,7 @@ describe('ArenaPool stats', () => {
   it('passes block options to its arenas', () => {
     const pool = new ArenaPool({ ringSize: 1, blockSize: 8192, allocationLimit: 8192, retainBlocks: 1 });
     pool.allocate(8000);
-    expectCode(() => pool.allocate(8000), 'LIMIT_EXCEEDED');
+    expectMemError(() => pool.allocate(8000), 'LIMIT_EXCEEDED');
     expect(pool.currentArena().stats().totalCapacity).toBe(8192);
   });
 });
@@ -273,8 +262,8 @@ describe('ArenaPool shared, in one worker', () => {
     guard.release();
     expect(other.isValid(handle)).toBe(false);
     other.detach();
-    expectCode(() => other.allocate(1), 'USE_AFTER_RELEASE');
-    expectCode(() => other.stats(), 'USE_AFTER_RELEASE');
+    expectMemError(() => other.allocate(1), 'USE_AFTER_RELEASE');
+    expectMemError(() => other.stats(), 'USE_AFTER_RELEASE');
     expect(other.isValid(handle)).toBe(false);
     expect(pool.lengthOf(pool.allocate(3))).toBe(3);
     pool.detach();
@@ -297,7 +286,7 @@ describe('ArenaPool shared, in one worker', () => {
   it('throws PINNED when a shared pool has no spare arena left', () => {
     const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096, spareArenas: 0 });
     const guard = pool.pin();
-    expectCode(() => pool.advanceEpoch(), 'PINNED');
+    expectMemError(() => pool.advanceEpoch(), 'PINNED');
     guard.release();
     expect(pool.advanceEpoch()).toBe(1);
   });
@@ -307,8 +296,8 @@ describe('ArenaPool shared, in one worker', () => {
     expect(shared.currentArena()).toBeInstanceOf(SharedEpochArena);
     const local = new ArenaPool();
     expect(local.currentArena()).toBeInstanceOf(EpochArena);
-    expectCode(() => local.detach(), 'INVALID_ARGUMENT');
-    expectCode(() => local.descriptor(), 'INVALID_ARGUMENT');
+    expectMemError(() => local.detach(), 'INVALID_ARGUMENT');
+    expectMemError(() => local.descriptor(), 'INVALID_ARGUMENT');
     shared[Symbol.dispose]();
     shared[Symbol.dispose]();
   });

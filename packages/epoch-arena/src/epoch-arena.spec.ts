@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemError } from '@mem/types';
+import type { MemError } from '@mem/types';
 import { DEFAULT_BLOCK_SIZE, EpochArena, MAX_KEY_LENGTH, decodeHandle } from './index.js';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const encoder = new TextEncoder();
 
@@ -8,17 +9,6 @@ function bytesOf(length: number, seed = 1): Uint8Array {
   const bytes = new Uint8Array(length);
   for (let i = 0; i < length; i += 1) bytes[i] = (i * 31 + seed) & 255;
   return bytes;
-}
-
-function expectCode(action: () => unknown, code: string): MemError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(MemError);
-    expect((error as MemError).code).toBe(code);
-    return error as MemError;
-  }
-  throw new Error(`expected MemError ${code}, nothing was thrown`);
 }
 
 describe('EpochArena (the seed cases)', () => {
@@ -187,7 +177,7 @@ describe('EpochArena keys', () => {
     const arena = new EpochArena();
     arena.allocate(8);
     const before = arena.stats();
-    expectCode(() => arena.allocateKey(new Uint8Array(257)), 'OVERSIZED');
+    expectMemError(() => arena.allocateKey(new Uint8Array(257)), 'OVERSIZED');
     expect(arena.stats()).toEqual(before);
   });
 });
@@ -204,7 +194,7 @@ describe('EpochArena accessors', () => {
     const target = new Uint8Array(50);
     expect(arena.copyTo(handle, target, 10)).toBe(40);
     expect(target.subarray(10)).toEqual(data);
-    expectCode(() => arena.copyTo(handle, new Uint8Array(45), 10), 'INVALID_ARGUMENT');
+    expectMemError(() => arena.copyTo(handle, new Uint8Array(45), 10), 'INVALID_ARGUMENT');
   });
 
   it('copies long allocations out through the view path', () => {
@@ -222,7 +212,7 @@ describe('EpochArena accessors', () => {
     arena.fill(handle);
     arena.write(handle, new Uint8Array([1, 2, 3]), 5);
     expect([...arena.view(handle)]).toEqual([0, 0, 0, 0, 0, 1, 2, 3]);
-    expectCode(() => arena.write(handle, new Uint8Array([1, 2, 3]), 6), 'INVALID_ARGUMENT');
+    expectMemError(() => arena.write(handle, new Uint8Array([1, 2, 3]), 6), 'INVALID_ARGUMENT');
     expect([...arena.view(handle)]).toEqual([0, 0, 0, 0, 0, 1, 2, 3]);
   });
 
@@ -276,7 +266,7 @@ describe('EpochArena reset', () => {
     const arena = new EpochArena({ epoch: 5 });
     const handle = arena.allocate(16);
     arena.reset(5);
-    expectCode(() => arena.view(handle), 'STALE_HANDLE');
+    expectMemError(() => arena.view(handle), 'STALE_HANDLE');
     const again = arena.allocate(16);
     expect(decodeHandle(again)!.address).toBe(decodeHandle(handle)!.address);
     expect(arena.isValid(again)).toBe(true);
@@ -299,7 +289,7 @@ describe('EpochArena allocation limit', () => {
     const arena = new EpochArena({ blockSize: 8192, allocationLimit: 16384 });
     for (let i = 0; i < 2; i += 1) arena.allocate(8000);
     const before = arena.stats();
-    expectCode(() => arena.allocate(8000), 'LIMIT_EXCEEDED');
+    expectMemError(() => arena.allocate(8000), 'LIMIT_EXCEEDED');
     expect(arena.stats()).toEqual(before);
     expect(arena.lengthOf(arena.allocate(100))).toBe(100);
   });
@@ -310,12 +300,12 @@ describe('EpochArena allocation limit', () => {
     const handle = arena.allocate(1000);
     expect(arena.lengthOf(handle)).toBe(1000);
     expect(arena.stats().totalCapacity).toBe(8192 + 1808);
-    expectCode(() => arena.allocate(1000), 'LIMIT_EXCEEDED');
+    expectMemError(() => arena.allocate(1000), 'LIMIT_EXCEEDED');
   });
 
   it('counts oversized blocks against the limit', () => {
     const arena = new EpochArena({ blockSize: 8192, allocationLimit: 50_000 });
-    expectCode(() => arena.allocate(60_000), 'LIMIT_EXCEEDED');
+    expectMemError(() => arena.allocate(60_000), 'LIMIT_EXCEEDED');
     expect(arena.lengthOf(arena.allocate(40_000))).toBe(40_000);
   });
 
@@ -324,7 +314,7 @@ describe('EpochArena allocation limit', () => {
     for (let i = 0; i < 4; i += 1) arena.allocate(8000);
     arena.setAllocationLimit(16384);
     expect(arena.allocationLimit).toBe(16384);
-    expectCode(() => arena.allocate(8000), 'LIMIT_EXCEEDED');
+    expectMemError(() => arena.allocate(8000), 'LIMIT_EXCEEDED');
     arena.reset(1);
     expect(arena.stats().totalCapacity).toBe(16384);
     arena.setAllocationLimit(null);
@@ -335,7 +325,7 @@ describe('EpochArena allocation limit', () => {
 
   it('with a limit of zero refuses every allocation', () => {
     const arena = new EpochArena({ allocationLimit: 0 });
-    expectCode(() => arena.allocate(1), 'LIMIT_EXCEEDED');
+    expectMemError(() => arena.allocate(1), 'LIMIT_EXCEEDED');
   });
 });
 

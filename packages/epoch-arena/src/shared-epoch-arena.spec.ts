@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemError } from '@mem/types';
 import { SharedEpochArena, decodeHandle } from './index.js';
-
-function expectCode(action: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-}
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 describe.each([
   { chunkSize: 0, name: 'direct Atomics bumps' },
@@ -62,7 +51,7 @@ describe.each([
     const attached = SharedEpochArena.attach(arena.descriptor());
     const handle = attached.allocate(16);
     arena.reset(9);
-    expectCode(() => attached.view(handle), 'STALE_HANDLE');
+    expectMemError(() => attached.view(handle), 'STALE_HANDLE');
     expect(attached.epoch).toBe(9);
     expect(attached.generation).toBe(1);
     const fresh = attached.allocate(16);
@@ -74,7 +63,7 @@ describe.each([
   it('throws EXHAUSTED when the region is full and works again after a reset', () => {
     const arena = SharedEpochArena.create({ capacity: 4096, chunkSize: chunkSize === 0 ? 0 : 256 });
     let count = 0;
-    expectCode(() => {
+    expectMemError(() => {
       for (;;) {
         arena.allocate(40);
         count += 1;
@@ -89,7 +78,7 @@ describe.each([
   it('throws LIMIT_EXCEEDED past its allocation limit', () => {
     const arena = SharedEpochArena.create({ capacity: 1 << 16, chunkSize, allocationLimit: 1024 });
     expect(arena.stats().allocationLimit).toBe(1024);
-    expectCode(() => {
+    expectMemError(() => {
       for (let i = 0; i < 100; i += 1) arena.allocate(64);
     }, 'LIMIT_EXCEEDED');
     expect(arena.stats().bytesUsed).toBeLessThanOrEqual(1024);
@@ -97,7 +86,7 @@ describe.each([
 
   it('rejects an allocation that can never fit with OVERSIZED', () => {
     const arena = SharedEpochArena.create({ capacity: 4096, chunkSize });
-    expectCode(() => arena.allocate(5000), 'OVERSIZED');
+    expectMemError(() => arena.allocate(5000), 'OVERSIZED');
     expect(arena.stats().allocationCount).toBe(0);
   });
 });
@@ -106,7 +95,7 @@ describe('SharedEpochArena attachments', () => {
   it('frees the counter slot on detach and keeps the detached counts in the totals', () => {
     const arena = SharedEpochArena.create({ capacity: 4096, maxAttachments: 2 });
     const second = SharedEpochArena.attach(arena.descriptor());
-    expectCode(() => SharedEpochArena.attach(arena.descriptor()), 'EXHAUSTED');
+    expectMemError(() => SharedEpochArena.attach(arena.descriptor()), 'EXHAUSTED');
     second.allocate(10);
     second.detach();
     second.detach();
@@ -133,7 +122,7 @@ describe('SharedEpochArena attachments', () => {
       () => attached.stats(),
       () => attached.descriptor(),
     ]) {
-      expectCode(call, 'USE_AFTER_RELEASE');
+      expectMemError(call, 'USE_AFTER_RELEASE');
     }
     expect(attached.isValid(handle)).toBe(false);
     expect(arena.lengthOf(handle)).toBe(8);
@@ -154,7 +143,7 @@ describe('SharedEpochArena attachments', () => {
       { ...good, data: { kind: 'shared-array-buffer', buffer: new SharedArrayBuffer(8) } },
       { ...good, data: null },
     ]) {
-      expectCode(() => SharedEpochArena.attach(bad as never), 'INVALID_ARGUMENT');
+      expectMemError(() => SharedEpochArena.attach(bad as never), 'INVALID_ARGUMENT');
     }
     expect(arena.stats().attachments).toBe(1);
   });

@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemError, RecordingMetricsSink, type MemErrorCode } from '@mem/types';
+import { RecordingMetricsSink } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
-
-function expectMemError(fn: () => unknown, code: MemErrorCode): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-  return caught as MemError;
-}
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 /** A 64-bit seed-style hash as a digest of `words` words (the value in the first two words). */
 function digest(value: number, words = 4): Uint32Array {

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemError, type MemErrorCode } from '@mem/types';
 import { fastBlockHasher, sha256BlockHasher, type BlockHasher } from './block-hasher.js';
 import { blockHashChain, formatBlockHash } from './block-hash-chain.js';
-
-function expectMemError(fn: () => unknown, code: MemErrorCode): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-  return caught as MemError;
-}
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const digestAt = (chain: Uint32Array, i: number, words = 4): string => formatBlockHash(chain, i, words);
 

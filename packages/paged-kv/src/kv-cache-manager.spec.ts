@@ -1,20 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { MemError, RecordingMetricsSink, type MemErrorCode } from '@mem/types';
+import { MemError, RecordingMetricsSink } from '@mem/types';
 import { sha256BlockHasher } from './block-hasher.js';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
-
-function expectMemError(fn: () => unknown, code: MemErrorCode): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-  return caught as MemError;
-}
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 const table = (seq: KvSequence): number[] => [...seq.blockTable.subarray(0, seq.blockCount)];

@@ -1,22 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MemError, type MemErrorCode } from '@mem/types';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
 import { KvStore } from './kv-store.js';
 import { contiguousAttention, gatherContiguous, pagedAttention } from './paged-attention.js';
 import { fromBfloat16, fromFloat16, toBfloat16, toFloat16 } from './half-float.js';
-
-function expectMemError(fn: () => unknown, code: MemErrorCode): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-  return caught as MemError;
-}
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 /** Deterministic pseudo-random floats in [-1, 1). */
 function randoms(seed: number): () => number {

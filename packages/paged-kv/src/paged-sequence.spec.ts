@@ -1,19 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MemError, type MemErrorCode } from '@mem/types';
+import { MemError } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
 import { PagedSequence } from './paged-sequence.js';
-
-function expectMemError(fn: () => unknown, code: MemErrorCode): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-  return caught as MemError;
-}
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const table = (seq: PagedSequence): number[] => [...seq.blockTable.subarray(0, seq.blockCount)];
 

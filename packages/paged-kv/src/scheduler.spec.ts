@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MemError, RecordingMetricsSink, type MemErrorCode } from '@mem/types';
+import { RecordingMetricsSink } from '@mem/types';
 import { KvCacheManager } from './kv-cache-manager.js';
 import { KvStore } from './kv-store.js';
 import { Scheduler, type ScheduledRequest } from './scheduler.js';
-
-function expectMemError(fn: () => unknown, code: MemErrorCode): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-  return caught as MemError;
-}
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 

@@ -4,21 +4,9 @@ import { runWorkers } from '@mem/testkit';
 import { BackingMemory, WASM_PAGE_SIZE, type BackingMemoryDescriptor } from './backing-memory.js';
 import type { BackingWorkerAnswer, BackingWorkerJob } from './backing-memory.test-worker.js';
 import { describeValue } from './describe-value.js';
-import { MemError, type MemErrorCode } from './mem-error.js';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 /** Calls `fn` and returns the MemError it throws, checking its code. */
-function expectMemError(fn: () => unknown, code: MemErrorCode): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(MemError);
-  expect((caught as MemError).code).toBe(code);
-  return caught as MemError;
-}
-
 const BAD_SIZES: [string, unknown][] = [
   ['negative', -1],
   ['NaN', Number.NaN],

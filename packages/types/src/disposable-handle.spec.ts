@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DisposableHandle } from './disposable-handle.js';
-import { MemError } from './mem-error.js';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 /** A handle over one slot of a tiny pool, recording what it gave back. */
 class SlotHandle extends DisposableHandle {
@@ -33,17 +33,6 @@ class NamedHandle extends SlotHandle {
   protected override describe(): string {
     return `slot ${this.slot} of 64 bytes`;
   }
-}
-
-function expectMemError(fn: () => unknown, code: MemError['code']): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(MemError.is(caught, code), String(caught)).toBe(true);
-  return caught as MemError;
 }
 
 describe('DisposableHandle', () => {
