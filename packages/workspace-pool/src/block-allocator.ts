@@ -40,7 +40,7 @@ const binIndexRoundUp = sizeBins.binIndexRoundUp;
 const highestBit = sizeBins.highestBit;
 const lowestBit = sizeBins.lowestBit;
 
-// Bits of #releaseExtras.
+// Bits of releaseExtras.
 const LABELS = 1;
 const CHECK = 2;
 
@@ -103,7 +103,7 @@ export class BlockAllocator {
   /** A bit per first level that has a non-empty bin. */
   levelBits = 0;
   /** Free blocks filed in the bins. */
-  #freeBlocks = 0;
+  freeBlocks = 0;
 
   /** Every segment by index; released segments leave a hole (indices are never reused). */
   readonly segments: (Segment | undefined)[] = [];
@@ -119,14 +119,16 @@ export class BlockAllocator {
    * were still lent: release() leaves both to whoever settles or re-cuts the block (one update a
    * pair instead of two), and the getters below add the pending block back.
    */
-  #freeBytes = 0;
-  #requestedBytes = 0;
+  unsettledFreeBytes = 0;
+  unsettledRequestedBytes = 0;
   /** The most bytes used blocks have held (since the last reset). */
   peakUsedBytes = 0;
   /** Bytes of all segments. */
   reservedBytes = 0;
   /** Used blocks with at least one pin. */
   pinnedBlocks = 0;
+  /** Workspaces with a smaller id were lent before the last reset(): their blocks are gone. */
+  firstLiveId = 1;
   /** Releases so far. */
   releases = 0;
   /** Bumped whenever a live block moves or memory is replaced: cached views must be rebuilt. */
@@ -137,7 +139,7 @@ export class BlockAllocator {
    * Non-zero while release() has more to do than free the block: labels to forget (LABELS) or a
    * release check to count down (CHECK). One test on the hot path for both rare features.
    */
-  #releaseExtras = 0;
+  releaseExtras = 0;
   /** The pool this allocator serves (what `Workspace.pool` returns). */
   owner: object = this;
   /** Called every `checkInterval` releases when set (automatic defragmentation). */
@@ -146,7 +148,7 @@ export class BlockAllocator {
   checkInterval = 1;
   #releasesUntilCheck = 1;
   /** The block released last and not merged yet, or NONE: see settle(). */
-  #pending = NONE;
+  pending = NONE;
 
   constructor(granule: number, strategy: number, initialRecords = 256) {
     this.granule = granule;
@@ -165,14 +167,16 @@ export class BlockAllocator {
 
   /** Free bytes in all segments. */
   get freeBytes(): number {
-    const pending = this.#pending;
-    return pending === NONE ? this.#freeBytes : this.#freeBytes + this.u32[(pending << 4) | SIZE]!;
+    const pending = this.pending;
+    return pending === NONE ? this.unsettledFreeBytes : this.unsettledFreeBytes + this.u32[(pending << 4) | SIZE]!;
   }
 
   /** Bytes the live workspaces asked for. */
   get requestedBytes(): number {
-    const pending = this.#pending;
-    return pending === NONE ? this.#requestedBytes : this.#requestedBytes - this.u32[(pending << 4) | REQUESTED]!;
+    const pending = this.pending;
+    return pending === NONE
+      ? this.unsettledRequestedBytes
+      : this.unsettledRequestedBytes - this.u32[(pending << 4) | REQUESTED]!;
   }
 
   /** Bytes of all used blocks: the reservation less the free bytes (the blocks tile every segment). */
@@ -191,14 +195,13 @@ export class BlockAllocator {
   // call to a function below or in another module.
   //
   // Deferred coalescing: release() checks the block, counts the release and leaves the block as
-  // the pending one (the byte counters still count it as lent until it is settled or re-cut); the merge with its free neighbours happens at the next allocate() (or the
-  // next release, or the first inspection: see settle()), inside the same call as the allocation.
-  // Scratch memory is given back and taken again in turn, so a pair costs one call into the
-  // allocator instead of two, and when the allocation would cut its block from the very free
-  // block the pending one merges into (LIFO scratch: the block just given back and the free space
-  // above it), it re-cuts the pending block in place, with the exact result of the merge and the
-  // cut (same records, same bins). Nothing outside can tell: every reader of blocks, bins or
-  // segments settles first.
+  // the pending one (the byte counters still count it as lent until it is settled or re-cut); the
+  // merge with its free neighbours happens at the next allocate() (or the next release, or the
+  // first inspection: see settle()). Scratch memory is given back and taken again in turn, and
+  // when the allocation would cut its block from the very free block the pending one merges into
+  // (LIFO scratch: the block just given back and the free space above it), allocate() re-cuts the
+  // pending block in place, with the exact result of the merge and the cut (same records, same
+  // bins). Nothing outside can tell: every reader of blocks, bins or segments settles first.
   // ---------------------------------------------------------------------------------------------
 
   /**
@@ -206,83 +209,61 @@ export class BlockAllocator {
    * which asked for `requested` bytes, splitting off what is left over, and returns its record;
    * NONE (with the pending block settled and nothing else changed) when no free block fits.
    *
-   * One function on purpose, re-cut included: V8 then compiles the whole allocation as one unit
-   * (too large to be inlined into callers, whose inlining budget goes to the small release path
-   * instead), so an acquire+release pair costs exactly one call into the allocator.
+   * This function holds only the steady state of scratch taken and given back in turn: the pending
+   * block's neighbour above is the only free block in the pool, so settling and then allocating
+   * (under every strategy: one block fits) would merge the two and cut the allocation from the
+   * front of the merge: this re-cuts the pending block in place instead, with the same records and
+   * bins (the cut goes to the record just freed, the top of the unused stack). It is small enough
+   * for V8 to inline into `acquire`, and the whole pair into the caller's loop; every other case
+   * is a call.
    */
   allocate(need: number, requested: number, id: number): number {
-    let block = this.#pending;
-    if (block !== NONE) {
-      // Re-cut the pending block in place when settling it and then allocating would do exactly
-      // that: its free neighbour above absorbs it (no free block below does), the allocation then
-      // picks that neighbour, and its cut goes to the record just freed (the top of the unused
-      // stack). The allocation picks the neighbour when it is the only free block in the pool
-      // (the steady state of scratch taken and given back in turn: every strategy picks the one
-      // block that fits), or, for best fit, when the merge leaves it in its bin, every bin from the
-      // request's own up to the neighbour's is empty and the neighbour heads its bin.
-      //
-      // Written out without calls (binIndex and findBin by hand, bin bounds from a table): V8
-      // compiles a call on a path that was rare when it optimised this function as a call for
-      // good, and a pool that served random churn first would then pay several calls a pair.
+    const block = this.pending;
+    if (block !== -1 && this.freeBlocks === 1) {
       const u32 = this.u32;
-      const i32 = this.i32;
       const b = block << 4;
-      const next = i32[b | NEXT_PHYS]!;
-      const prev = i32[b | PREV_PHYS]!;
+      const next = u32[b | 5]!;
       const n = next << 4;
-      if (
-        next !== NONE &&
-        i32[n | STATE] === BLOCK_FREE &&
-        (prev === NONE || i32[(prev << 4) | STATE] !== BLOCK_FREE)
-      ) {
-        let filed = i32[n | BIN]!;
-        const merged = u32[n | SIZE]! + u32[b | SIZE]!;
-        if (this.#freeBlocks === 1) {
-          if (merged <= need) filed = NONE;
-        } else if (!this.#bestFit || merged >= BIN_FLOORS[filed + 1]! || this.binHeads[filed] !== next) {
-          filed = NONE;
-        } else {
-          // The first non-empty bin at or above the request's must be the neighbour's.
-          const log2 = 31 - Math.clz32(need);
-          const bin = need < 16 ? need : ((log2 - 3) << 4) | ((need >>> (log2 - 4)) & 15);
-          let level = bin >>> 4;
-          let bits = this.binBits[level]! & (-1 << (bin & 15));
-          if (bits === 0) {
-            const levels = this.levelBits & (-2 << level);
-            level = 31 - Math.clz32(levels & -levels);
-            bits = levels === 0 ? 0 : this.binBits[level]!;
-          }
-          if (bin >= filed || bits === 0 || ((level << 4) | (31 - Math.clz32(bits & -bits))) !== filed) filed = NONE;
-        }
-        if (filed !== NONE) {
+      // With one free block, a free neighbour above means no free neighbour below.
+      if (next !== 0xffffffff && u32[n | 9] === 1) {
+        const rest = u32[n | 1]! + u32[b | 1]! - need;
+        if (rest > 0) {
+          // Re-cut in place: the neighbour absorbs the block and gives the first `need` bytes back.
           // The counters still count the pending block as lent: one update each for the swap.
-          this.#pending = NONE;
-          const freeBytes = this.#freeBytes + u32[b | SIZE]! - need;
-          this.#freeBytes = freeBytes;
-          this.#requestedBytes += requested - u32[b | REQUESTED]!;
-          u32[b | SIZE] = need;
-          u32[b | REQUESTED] = requested;
-          this.f64[(block << 3) | OWNER] = id;
-          u32[n | OFFSET] = u32[b | OFFSET]! + need;
-          const rest = merged - need;
-          u32[n | SIZE] = rest;
-          if (rest < BIN_FLOORS[filed]! || rest >= BIN_FLOORS[filed + 1]!) this.#refile(next);
-          if (this.reservedBytes - freeBytes > this.peakUsedBytes) this.peakUsedBytes = this.reservedBytes - freeBytes;
+          this.pending = -1;
+          const freeBytes = this.unsettledFreeBytes + u32[b | 1]! - need;
+          this.unsettledFreeBytes = freeBytes;
+          this.unsettledRequestedBytes += requested - u32[b | 2]!;
+          u32[b | 1] = need;
+          u32[b | 2] = requested;
+          this.f64[(block << 3) | 6] = id;
+          u32[n | 0] = u32[b | 0]! + need;
+          u32[n | 1] = rest;
+          const filed = u32[n | 10]!;
+          if (rest < BIN_FLOORS[filed]! || rest >= BIN_FLOORS[filed + 1]!) this.refile(next);
+          const used = this.reservedBytes - freeBytes;
+          if (used > this.peakUsedBytes) this.peakUsedBytes = used;
           return block;
         }
       }
-      this.settle();
     }
-    block = this.#bestFit ? this.#findBestFit(need) : this.#findOtherFit(need);
+    return this.#allocateSettled(need, requested, id);
+  }
+
+  /** allocate() past its re-cut: settles the pending block, then searches the bins. */
+  #allocateSettled(need: number, requested: number, id: number): number {
+    this.settle();
+    let block = this.#bestFit ? this.#findBestFit(need) : this.#findOtherFit(need);
     if (block === NONE) return NONE;
     const available = this.u32[(block << 4) | SIZE]!;
     block = available === need ? this.#takeWhole(block) : this.#split(block, need, available);
     this.u32[(block << 4) | REQUESTED] = requested;
     this.f64[(block << 3) | OWNER] = id;
-    const freeBytes = this.#freeBytes - need;
-    this.#freeBytes = freeBytes;
-    this.#requestedBytes += requested;
-    if (this.reservedBytes - freeBytes > this.peakUsedBytes) this.peakUsedBytes = this.reservedBytes - freeBytes;
+    const freeBytes = this.unsettledFreeBytes - need;
+    this.unsettledFreeBytes = freeBytes;
+    this.unsettledRequestedBytes += requested;
+    const used = this.reservedBytes - freeBytes;
+    if (used > this.peakUsedBytes) this.peakUsedBytes = used;
     return block;
   }
 
@@ -334,7 +315,7 @@ export class BlockAllocator {
     u32[b | OFFSET] = (offset + need) >>> 0;
     const rest = (available - need) >>> 0;
     u32[b | SIZE] = rest;
-    if (binIndex(rest) !== i32[b | BIN]) this.#refile(block);
+    if (binIndex(rest) !== i32[b | BIN]) this.refile(block);
     return used;
   }
 
@@ -346,33 +327,35 @@ export class BlockAllocator {
   }
 
   /**
-   * Returns the block of workspace `id`: checks that it is still that workspace's and not pinned,
-   * and leaves it pending (merged with its free neighbours, and its bytes counted free, at the next
-   * allocation or inspection); runs the release check when due.
-   * @throws MemError STALE_HANDLE if the block is no longer the workspace's (the pool was cleared);
-   * PINNED if pinned. Nothing changes then.
+   * Returns the block of workspace `id`: checks that the workspace was lent since the last reset
+   * and that its block is not pinned, and leaves the block pending (merged with its free
+   * neighbours, and its bytes counted free, at the next allocation or inspection); runs the
+   * release check when due.
+   * @throws MemError STALE_HANDLE if the workspace was lent before the last reset (the pool was
+   * cleared); PINNED if pinned. Nothing changes then.
    */
   release(block: number, id: number): void {
-    const b = block << 4;
-    // Ids are never reused, and a block's owner is only ever written by allocate() (and cleared by
-    // reset()): the record of a released workspace may keep its id, but that handle never asks again.
-    if (this.f64[(block << 3) | OWNER] !== id || this.i32[b | PINS] !== 0) this.#refuseRelease(block, id);
+    // Both checks read fields of this object only, unless some block is pinned: ids grow, so an
+    // id below firstLiveId names a workspace lent before reset(), and pinnedBlocks counts pins.
+    if (id < this.firstLiveId || (this.pinnedBlocks !== 0 && this.i32[(block << 4) | 8] !== 0)) {
+      this.refuseRelease(block, id);
+    }
     this.releases += 1;
-    if (this.#pending !== NONE) this.settle();
-    this.#pending = block;
-    if (this.#releaseExtras !== 0) this.#afterRelease(id);
+    if (this.pending !== -1) this.settle();
+    this.pending = block;
+    if (this.releaseExtras !== 0) this.afterRelease(id);
   }
 
   /** Labels the workspace `id` (shown in memory maps; forgotten at its release). */
   setLabel(id: number, label: string): void {
     this.labels.set(id, label);
-    this.#releaseExtras |= LABELS;
+    this.releaseExtras |= LABELS;
   }
 
   /** What release() does beyond freeing, when labels or a release check are in use. */
-  #afterRelease(id: number): void {
-    if ((this.#releaseExtras & LABELS) !== 0 && this.labels.delete(id) && this.labels.size === 0) {
-      this.#releaseExtras &= ~LABELS;
+  afterRelease(id: number): void {
+    if ((this.releaseExtras & LABELS) !== 0 && this.labels.delete(id) && this.labels.size === 0) {
+      this.releaseExtras &= ~LABELS;
     }
     if (this.onReleaseCheck !== undefined && --this.#releasesUntilCheck === 0) this.#runReleaseCheck();
   }
@@ -383,15 +366,15 @@ export class BlockAllocator {
    * compaction, segment changes) calls it first. Cost: O(1).
    */
   settle(): void {
-    const block = this.#pending;
+    const block = this.pending;
     if (block === NONE) return;
-    this.#pending = NONE;
+    this.pending = NONE;
     const u32 = this.u32;
     const i32 = this.i32;
     const b = block << 4;
     const bytes = u32[b | SIZE]!;
-    this.#freeBytes += bytes;
-    this.#requestedBytes -= u32[b | REQUESTED]!;
+    this.unsettledFreeBytes += bytes;
+    this.unsettledRequestedBytes -= u32[b | REQUESTED]!;
     const prev = i32[b | PREV_PHYS]!;
     const next = i32[b | NEXT_PHYS]!;
     const nextIsFree = next !== NONE && i32[(next << 4) | STATE] === BLOCK_FREE;
@@ -407,7 +390,7 @@ export class BlockAllocator {
       if (next !== NONE) i32[(next << 4) | PREV_PHYS] = prev;
       this.dropRecord(block);
       u32[p | SIZE] = size;
-      if (binIndex(size) !== i32[p | BIN]) this.#refile(prev);
+      if (binIndex(size) !== i32[p | BIN]) this.refile(prev);
       return;
     }
     if (nextIsFree) {
@@ -420,7 +403,7 @@ export class BlockAllocator {
       if (prev === NONE) this.segments[i32[b | SEGMENT]!]!.first = next;
       else i32[(prev << 4) | NEXT_PHYS] = next;
       this.dropRecord(block);
-      if (binIndex(size) !== i32[n | BIN]) this.#refile(next);
+      if (binIndex(size) !== i32[n | BIN]) this.refile(next);
       return;
     }
     i32[b | STATE] = BLOCK_FREE;
@@ -441,18 +424,18 @@ export class BlockAllocator {
     this.dropRecord(next);
     this.dropRecord(block);
     u32[(prev << 4) | SIZE] = size;
-    if (binIndex(size) !== i32[(prev << 4) | BIN]) this.#refile(prev);
+    if (binIndex(size) !== i32[(prev << 4) | BIN]) this.refile(prev);
   }
 
   /** Moves a filed free block whose size changed to the bin of its new size. */
-  #refile(block: number): void {
+  refile(block: number): void {
     this.removeFree(block);
     this.insertFree(block);
   }
 
   /** Throws why `block` cannot be released by workspace `id`. */
-  #refuseRelease(block: number, id: number): never {
-    if (this.f64[(block << 3) | OWNER] !== id) {
+  refuseRelease(block: number, id: number): never {
+    if (id < this.firstLiveId) {
       throw new MemError('STALE_HANDLE', `workspace #${id} was taken back by the pool's clear()`);
     }
     throw new MemError(
@@ -551,14 +534,14 @@ export class BlockAllocator {
     const level = bin >>> SUBDIVISION_LOG2;
     this.binBits[level] = this.binBits[level]! | (1 << (bin & BIN_MASK));
     this.levelBits |= 1 << level;
-    this.#freeBlocks += 1;
+    this.freeBlocks += 1;
   }
 
   /** Takes a free block out of its bin. */
   removeFree(block: number): void {
     const i32 = this.i32;
     const b = block << 4;
-    this.#freeBlocks -= 1;
+    this.freeBlocks -= 1;
     const prev = i32[b | PREV_FREE]!;
     const next = i32[b | NEXT_FREE]!;
     if (next !== NONE) i32[(next << 4) | PREV_FREE] = prev;
@@ -578,7 +561,7 @@ export class BlockAllocator {
 
   /** Empties every bin (compaction files the free blocks again when it is done). */
   clearBins(): void {
-    this.#freeBlocks = 0;
+    this.freeBlocks = 0;
     this.binHeads.fill(NONE);
     this.binBits.fill(0);
     this.levelBits = 0;
@@ -691,7 +674,7 @@ export class BlockAllocator {
     this.checkInterval = interval;
     this.#releasesUntilCheck = interval;
     this.onReleaseCheck = check;
-    this.#releaseExtras = check === undefined ? this.#releaseExtras & ~CHECK : this.#releaseExtras | CHECK;
+    this.releaseExtras = check === undefined ? this.releaseExtras & ~CHECK : this.releaseExtras | CHECK;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -736,7 +719,7 @@ export class BlockAllocator {
     this.setState(block, BLOCK_FREE);
     segment.first = block;
     this.insertFree(block);
-    this.#freeBytes += segment.byteLength;
+    this.unsettledFreeBytes += segment.byteLength;
   }
 
   /**
@@ -750,28 +733,29 @@ export class BlockAllocator {
     if (filed) this.removeFree(block);
     this.dropRecord(block);
     this.segments[index] = undefined;
-    this.#freeBytes -= segment.byteLength;
+    this.unsettledFreeBytes -= segment.byteLength;
     this.reservedBytes -= segment.byteLength;
     this.epoch += 1;
   }
 
   /**
    * Forgets every block: each segment of the initial reservation becomes one free block again and
-   * every other segment is dropped (indices are still not reused). Every workspace handed out
-   * before becomes stale (its block's owner no longer matches its id).
+   * every other segment is dropped (indices are still not reused). Every workspace lent before
+   * becomes stale: `firstLiveId`, the id of the next workspace, is above all of theirs.
    */
-  reset(): void {
-    this.#pending = NONE;
+  reset(firstLiveId: number): void {
+    this.firstLiveId = firstLiveId;
+    this.pending = NONE;
     const capacity = this.#capacity;
     new Uint8Array(this.u32.buffer).fill(0); // every record unused, no owner
     for (let i = 0; i < capacity; i += 1) this.#unused[i] = capacity - 1 - i;
     this.#unusedCount = capacity;
     this.clearBins();
     this.labels.clear();
-    this.#releaseExtras &= ~LABELS;
-    this.#freeBytes = 0;
+    this.releaseExtras &= ~LABELS;
+    this.unsettledFreeBytes = 0;
     this.peakUsedBytes = 0;
-    this.#requestedBytes = 0;
+    this.unsettledRequestedBytes = 0;
     this.reservedBytes = 0;
     this.pinnedBlocks = 0;
     this.releases = 0;

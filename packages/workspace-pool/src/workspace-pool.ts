@@ -174,6 +174,8 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   readonly #maxRequest: number;
   readonly #granuleMask: number;
   readonly #powerOfTwo: boolean;
+  /** The largest size acquire() takes on its hot path: `#maxRequest`, or 0 under the power-of-two strategy. */
+  readonly #fastLimit: number;
   #moveGuard: MoveGuard | undefined = undefined;
   /** The id of the next workspace; ids are never reused, not even after clear(). */
   #nextId = 1;
@@ -221,6 +223,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     this.#maxRequest = Math.min(config.maxSegmentSize, config.maxSize);
     this.#granuleMask = config.alignment - 1;
     this.#powerOfTwo = config.strategy === 'power-of-two';
+    this.#fastLimit = this.#powerOfTwo ? 0 : this.#maxRequest;
     this.#core.owner = this;
     if (config.enableDefragmentation)
       this.#core.setReleaseCheck(config.defragCheckInterval, () => this.#checkThreshold());
@@ -258,24 +261,23 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * ```
    */
   acquire(size: number, options?: AcquireOptions): Workspace {
-    // Hot path: a size in range and no options. Everything else (options, the power-of-two
-    // strategy, bad arguments, a miss) takes the general path below.
+    // Hot path: an integer size in [1, #fastLimit] and no options (so never under the power-of-two
+    // strategy, whose #fastLimit is 0). Everything else, a miss included, takes #acquireGeneral.
     if (
-      options !== undefined ||
-      this.#powerOfTwo ||
-      typeof size !== 'number' ||
-      !(size >= 1 && size <= this.#maxRequest) ||
-      !Number.isInteger(size)
+      options === undefined &&
+      typeof size === 'number' &&
+      size >>> 0 === size &&
+      (size - 1) >>> 0 < this.#fastLimit
     ) {
-      return this.#acquireGeneral(size, options);
+      const core = this.#core;
+      const id = this.#nextId;
+      const block = core.allocate(((size + this.#granuleMask) & ~this.#granuleMask) >>> 0, size, id);
+      if (block !== NONE) {
+        this.#nextId = id + 1;
+        return new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
+      }
     }
-    const need = ((size + this.#granuleMask) & ~this.#granuleMask) >>> 0;
-    const id = this.#nextId;
-    const core = this.#core;
-    const block = core.allocate(need, size, id);
-    if (block === NONE) return this.#acquireGeneral(size, options);
-    this.#nextId = id + 1;
-    return new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
+    return this.#acquireGeneral(size, options);
   }
 
   /** acquire() with options, under the power-of-two strategy, with bad arguments, or on a miss. */
@@ -625,7 +627,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
         `${core.pinnedBlocks} workspace(s) of ${this.name} are pinned: unpin them before clear()`,
       );
     }
-    core.reset();
+    core.reset(this.#nextId);
     this.#firstId = this.#nextId;
     this.#misses = 0;
     this.#expansions = 0;

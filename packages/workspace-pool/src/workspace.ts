@@ -6,12 +6,10 @@
  */
 import { MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
 import type { BlockAllocator } from './block-allocator.js';
-import * as codes from './block-codes.js';
 import * as internals from './pool-internals.js';
 
-// Private copies of imported constants: V8 folds a private `const` into optimised code but reads an
-// imported binding from its module cell at every use (see block-codes.ts).
-const BLOCK_USED = codes.BLOCK_USED;
+// A private copy of an imported constant: V8 folds a private `const` into optimised code but reads
+// an imported binding from its module cell at every use (see block-codes.ts).
 const kCreateWorkspace = internals.kCreateWorkspace;
 
 /** What `#block` holds once the workspace is released (records are never negative). */
@@ -52,10 +50,12 @@ const RELEASED = -1;
  * ```
  */
 export class Workspace implements Disposable {
+  // `declare`d: assigned by the constructor only, so the class-field initializer (which every
+  // `acquire` runs) does not define them first.
   /** The workspace's id in its pool (the `owner` in memory-map snapshots); ids start at 1. */
-  readonly id: number;
+  declare readonly id: number;
   /** The bytes asked for: the length of `bytes()`. */
-  readonly size: number;
+  declare readonly size: number;
   readonly #core: BlockAllocator;
   /** The block's record while the workspace is live; RELEASED once released. */
   #block: number;
@@ -73,7 +73,6 @@ export class Workspace implements Disposable {
     this.#block = block;
     this.id = id;
     this.size = size;
-    this.#views = undefined;
   }
 
   /** Whether the workspace has been released. Cost: O(1). @throws never */
@@ -92,7 +91,7 @@ export class Workspace implements Disposable {
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   get capacity(): number {
-    this.#assertUsable();
+    if (this.#block === RELEASED || this.stale) throw unusable(this);
     return this.#core.sizeOf(this.#block);
   }
 
@@ -103,9 +102,7 @@ export class Workspace implements Disposable {
 
   /** Whether `pool.clear()` has taken the workspace back: every use then throws STALE_HANDLE. Cost: O(1). @throws never */
   get stale(): boolean {
-    if (this.released) return false;
-    const core = this.#core;
-    return core.ownerOf(this.#block) !== this.id || core.stateOf(this.#block) !== BLOCK_USED;
+    return this.#block !== RELEASED && this.id < this.#core.firstLiveId;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -120,11 +117,11 @@ export class Workspace implements Disposable {
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   bytes(): Uint8Array {
-    this.#assertLive();
+    if (this.#block === RELEASED) throw unusable(this);
     const views = this.#views;
     // Any move or reset bumps the epoch. A view of wasm memory that grew elsewhere reads as length 0.
     if (views !== undefined && views.epoch === this.#core.epoch && views.bytes.byteLength !== 0) return views.bytes;
-    return this.#resolve();
+    return Workspace.#resolve(this);
   }
 
   /**
@@ -204,7 +201,7 @@ export class Workspace implements Disposable {
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   get byteOffset(): number {
-    this.#assertUsable();
+    if (this.#block === RELEASED || this.stale) throw unusable(this);
     const core = this.#core;
     return core.segments[core.segmentOf(this.#block)]!.base + core.offsetOf(this.#block);
   }
@@ -215,7 +212,7 @@ export class Workspace implements Disposable {
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   get segment(): number {
-    this.#assertUsable();
+    if (this.#block === RELEASED || this.stale) throw unusable(this);
     return this.#core.segmentOf(this.#block);
   }
 
@@ -247,7 +244,7 @@ export class Workspace implements Disposable {
    * ```
    */
   pin(): Uint8Array {
-    this.#assertUsable();
+    if (this.#block === RELEASED || this.stale) throw unusable(this);
     const view = this.bytes();
     const core = this.#core;
     const pins = core.pinsOf(this.#block);
@@ -263,11 +260,11 @@ export class Workspace implements Disposable {
    * release; STALE_HANDLE after `pool.clear()`.
    */
   unpin(): void {
-    this.#assertUsable();
+    if (this.#block === RELEASED || this.stale) throw unusable(this);
     const core = this.#core;
     const pins = core.pinsOf(this.#block);
     if (pins === 0) {
-      throw new MemError('INVALID_ARGUMENT', `${this.#describe()} is not pinned: unpin() without a matching pin()`);
+      throw new MemError('INVALID_ARGUMENT', `${describe(this)} is not pinned: unpin() without a matching pin()`);
     }
     core.setPins(this.#block, pins - 1);
     if (pins === 1) core.pinnedBlocks -= 1;
@@ -283,7 +280,7 @@ export class Workspace implements Disposable {
   release(): void {
     // Hot path: one comparison here, the owner and pin checks in the allocator.
     const block = this.#block;
-    if (block === RELEASED) this.#throwDoubleFree();
+    if (block === RELEASED) throw doubleFree(this);
     this.#core.release(block, this.id);
     this.#block = RELEASED;
   }
@@ -298,34 +295,33 @@ export class Workspace implements Disposable {
     if (!this.released && !this.stale) this.release();
   }
 
-  #throwDoubleFree(): never {
-    throw new MemError('DOUBLE_FREE', `${this.#describe()} was already released`);
-  }
-
-  /** Throws USE_AFTER_RELEASE once released. */
-  #assertLive(): void {
-    if (this.#block === RELEASED) throw new MemError('USE_AFTER_RELEASE', `${this.#describe()} was used after release`);
-  }
-
-  /** Names the workspace in error messages. */
-  #describe(): string {
-    return `workspace #${this.id} (${this.size} bytes)`;
-  }
-
-  #assertUsable(): void {
-    this.#assertLive();
-    if (this.stale) throw new MemError('STALE_HANDLE', `${this.#describe()} was taken back by pool.clear()`);
-  }
-
-  #resolve(): Uint8Array {
-    this.#assertUsable();
-    const core = this.#core;
-    const block = this.#block;
+  /** Makes and caches the byte view of a usable workspace. A static method: an instance private method would brand every handle (one more store per acquire). */
+  static #resolve(workspace: Workspace): Uint8Array {
+    if (workspace.#block === RELEASED || workspace.stale) throw unusable(workspace);
+    const core = workspace.#core;
+    const block = workspace.#block;
     const segment = core.segments[core.segmentOf(block)]!;
-    const view = new Uint8Array(segment.memory.buffer, segment.base + core.offsetOf(block), this.size);
-    this.#views = { epoch: core.epoch, bytes: view, type: undefined, typed: undefined };
+    const view = new Uint8Array(segment.memory.buffer, segment.base + core.offsetOf(block), workspace.size);
+    workspace.#views = { epoch: core.epoch, bytes: view, type: undefined, typed: undefined };
     return view;
   }
+}
+
+/** Names the workspace in error messages. */
+function describe(workspace: Workspace): string {
+  return `workspace #${workspace.id} (${workspace.size} bytes)`;
+}
+
+/** The error for a second release. */
+function doubleFree(workspace: Workspace): MemError {
+  return new MemError('DOUBLE_FREE', `${describe(workspace)} was already released`);
+}
+
+/** The error for a use of a released workspace (USE_AFTER_RELEASE) or of one `pool.clear()` took back (STALE_HANDLE). */
+function unusable(workspace: Workspace): MemError {
+  return workspace.released
+    ? new MemError('USE_AFTER_RELEASE', `${describe(workspace)} was used after release`)
+    : new MemError('STALE_HANDLE', `${describe(workspace)} was taken back by pool.clear()`);
 }
 
 /** A workspace's byte view, the epoch it was made at, and the last typed view made from it. */
