@@ -219,27 +219,28 @@ export class BlockAllocator {
    */
   allocate(need: number, requested: number, id: number): number {
     const block = this.pending;
-    if (block !== -1 && this.freeBlocks === 1) {
+    if (block !== NONE && this.freeBlocks === 1) {
       const u32 = this.u32;
       const b = block << 4;
-      const next = u32[b | 5]!;
+      const next = this.i32[b | NEXT_PHYS]!;
       const n = next << 4;
       // With one free block, a free neighbour above means no free neighbour below.
-      if (next !== 0xffffffff && u32[n | 9] === 1) {
-        const rest = u32[n | 1]! + u32[b | 1]! - need;
+      if (next !== NONE && u32[n | STATE] === BLOCK_FREE) {
+        const size = u32[b | SIZE]!;
+        const rest = u32[n | SIZE]! + size - need;
         if (rest > 0) {
           // Re-cut in place: the neighbour absorbs the block and gives the first `need` bytes back.
           // The counters still count the pending block as lent: one update each for the swap.
-          this.pending = -1;
-          const freeBytes = this.unsettledFreeBytes + u32[b | 1]! - need;
+          this.pending = NONE;
+          const freeBytes = this.unsettledFreeBytes + size - need;
           this.unsettledFreeBytes = freeBytes;
-          this.unsettledRequestedBytes += requested - u32[b | 2]!;
-          u32[b | 1] = need;
-          u32[b | 2] = requested;
-          this.f64[(block << 3) | 6] = id;
-          u32[n | 0] = u32[b | 0]! + need;
-          u32[n | 1] = rest;
-          const filed = u32[n | 10]!;
+          this.unsettledRequestedBytes += requested - u32[b | REQUESTED]!;
+          u32[b | SIZE] = need;
+          u32[b | REQUESTED] = requested;
+          this.f64[(block << 3) | OWNER] = id;
+          u32[n | OFFSET] = u32[b | OFFSET]! + need;
+          u32[n | SIZE] = rest;
+          const filed = u32[n | BIN]!;
           if (rest < BIN_FLOORS[filed]! || rest >= BIN_FLOORS[filed + 1]!) this.refile(next);
           const used = this.reservedBytes - freeBytes;
           if (used > this.peakUsedBytes) this.peakUsedBytes = used;
@@ -337,11 +338,11 @@ export class BlockAllocator {
   release(block: number, id: number): void {
     // Both checks read fields of this object only, unless some block is pinned: ids grow, so an
     // id below firstLiveId names a workspace lent before reset(), and pinnedBlocks counts pins.
-    if (id < this.firstLiveId || (this.pinnedBlocks !== 0 && this.i32[(block << 4) | 8] !== 0)) {
+    if (id < this.firstLiveId || (this.pinnedBlocks !== 0 && this.i32[(block << 4) | PINS] !== 0)) {
       this.refuseRelease(block, id);
     }
     this.releases += 1;
-    if (this.pending !== -1) this.settle();
+    if (this.pending !== NONE) this.settle();
     this.pending = block;
     if (this.releaseExtras !== 0) this.afterRelease(id);
   }
