@@ -3,8 +3,9 @@
  * (tensorlogic-infer `workspace.rs`), `@thi.ng/malloc`'s MemPool and `new ArrayBuffer`.
  *
  * - acquire+release churn with 64, 100 and 10,000 live workspaces of mixed sizes (64 B to 8 KiB,
- *   log-uniform), releasing a random live one and acquiring a new one each operation, and with 100
- *   live in LIFO order (release the newest: scratch taken and given back at once);
+ *   log-uniform), releasing a random live one and acquiring a new one each operation; with 64 live
+ *   in FIFO order (release the oldest: a queue of buffers in flight); and with 100 live in LIFO
+ *   order (release the newest: scratch taken and given back at once);
  * - defragmenting a 64 MiB pool with half of its bytes live and scattered (time, and the report
  *   as figures), with nothing pinned and with 1% of the workspaces pinned.
  */
@@ -41,10 +42,18 @@ function mixedSizes(seed: number): Uint32Array {
   return Uint32Array.from({ length: SEQUENCE }, () => Math.round(2 ** (6 + next() * 7)));
 }
 
-/** Which live workspace each operation replaces: random, or always the newest (LIFO). */
-function victims(live: number, order: 'random' | 'lifo', seed: number): Uint32Array {
+/** The orders of a churn case: which live workspace each operation replaces. */
+type Order = 'random' | 'fifo' | 'lifo';
+const ORDER_NAMES: Record<Order, string> = { random: 'random', fifo: 'FIFO', lifo: 'LIFO' };
+
+/**
+ * Which slot each operation replaces: a random one, the oldest (slots taken in turn, so that each
+ * holds the workspace acquired `live` operations before: FIFO), or always the newest (LIFO).
+ */
+function victims(live: number, order: Order, seed: number): Uint32Array {
   const next = random(seed);
-  return Uint32Array.from({ length: SEQUENCE }, () => (order === 'lifo' ? live - 1 : Math.floor(next() * live)));
+  const pick = { random: () => Math.floor(next() * live), fifo: (k: number) => k % live, lifo: () => live - 1 }[order];
+  return Uint32Array.from({ length: SEQUENCE }, (_, k) => pick(k));
 }
 
 interface Churn {
@@ -204,7 +213,7 @@ function seedChurn(churn: Churn, pool: SeedWorkspacePool): BenchImpl {
  */
 const APART_FROM = 10_000;
 
-async function churnCase(context: BenchContext, live: number, order: 'random' | 'lifo'): Promise<void> {
+async function churnCase(context: BenchContext, live: number, order: Order): Promise<void> {
   const churn: Churn = { live, sizes: mixedSizes(live), victims: victims(live, order, live + 1) };
   const liveBytes = live * 1700; // mean of the size mix, about 1.7 KiB
   const budget = Math.max(4 * MiB, 4 * liveBytes);
@@ -218,7 +227,7 @@ async function churnCase(context: BenchContext, live: number, order: 'random' | 
     nativeChurn(churn),
     seedChurn(churn, seed),
   ];
-  const caseName = `acquire+release, ${live.toLocaleString('en-US')} live, ${order === 'lifo' ? 'LIFO' : 'random'} order`;
+  const caseName = `acquire+release, ${live.toLocaleString('en-US')} live, ${ORDER_NAMES[order]} order`;
   // The seed port scans every workspace per allocation: fewer samples keep the quick run short.
   const options = { samples: context.quick ? 15 : 30 };
   if (live < APART_FROM) {
@@ -303,6 +312,7 @@ const suite: Suite = {
     await churnCase(context, 64, 'random');
     await churnCase(context, 100, 'random');
     await churnCase(context, 100, 'lifo');
+    await churnCase(context, 64, 'fifo');
     await churnCase(context, 10_000, 'random');
     await defragmentCase(context, 0);
     await defragmentCase(context, 0.01);
