@@ -156,8 +156,8 @@ describe('deferred coalescing', () => {
   });
 
   // Each case below is a state where re-cutting the pending block in place would differ from
-  // merging it and then cutting by best fit, so the re-cut must step aside (each of the re-cut's
-  // checks was seen to make one of these fail when removed).
+  // merging it and then cutting by best fit (other free blocks about, or a free block below), so
+  // the allocation must settle the block and search the bins instead.
   it.each<[string, WorkspaceConfigOptions, readonly Op[]]>([
     [
       'the merge would move the free block above to another bin, behind which a block of its old bin waits',
