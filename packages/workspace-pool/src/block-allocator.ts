@@ -26,6 +26,8 @@ import * as sizeBins from './size-bins.js';
 // module cell, with a hole check, at every use (measured: about 0.3 ns a use, and a number read
 // that way compares as a float). See block-codes.ts.
 const NONE = codes.NONE;
+/** NONE as the u32 view reads it. */
+const NONE_U32 = NONE >>> 0;
 const RECORD_UNUSED = codes.RECORD_UNUSED;
 const BLOCK_FREE = codes.BLOCK_FREE;
 const BLOCK_USED = codes.BLOCK_USED;
@@ -84,7 +86,15 @@ const SCAN_LIMIT = 8;
 const FIRST_LEVELS = BIN_COUNT >> SUBDIVISION_LOG2;
 const BIN_MASK = (1 << SUBDIVISION_LOG2) - 1;
 
-/** The block allocator. @internal */
+/**
+ * The block allocator.
+ *
+ * The members the hot path uses (`pending`, `freeBlocks`, the byte counters, `refile` and the
+ * release helpers) are plain rather than `#private`: V8 compiles an access to a private member
+ * into more bytecode (a context load and a keyed access), and its inlining budget is counted in
+ * bytecode (see allocate()). The class is internal to the package either way.
+ * @internal
+ */
 export class BlockAllocator {
   /** The record table as unsigned words (sizes, offsets). Replaced when the table grows: never keep it across a newRecord(). */
   u32: Uint32Array;
@@ -213,19 +223,23 @@ export class BlockAllocator {
    * block's neighbour above is the only free block in the pool, so settling and then allocating
    * (under every strategy: one block fits) would merge the two and cut the allocation from the
    * front of the merge: this re-cuts the pending block in place instead, with the same records and
-   * bins (the cut goes to the record just freed, the top of the unused stack). It is small enough
-   * for V8 to inline into `acquire`, and the whole pair into the caller's loop; every other case
-   * is a call.
+   * bins (the cut goes to the record just freed, the top of the unused stack).
+   *
+   * Kept small on purpose: V8 inlines a function of at most 460 bytes of bytecode, and at most 920
+   * into one caller, so this, `acquire`, the handle's constructor and the release path all fit
+   * into the caller's loop (no call a pair); every other case is a call to #allocateSettled.
    */
   allocate(need: number, requested: number, id: number): number {
     const block = this.pending;
     if (block !== NONE && this.freeBlocks === 1) {
+      // Every read goes through the u32 view (NONE reads as NONE_U32): one typed array fewer to
+      // load and check on the path that matters most.
       const u32 = this.u32;
       const b = block << 4;
-      const next = this.i32[b | NEXT_PHYS]!;
+      const next = u32[b | NEXT_PHYS]!;
       const n = next << 4;
       // With one free block, a free neighbour above means no free neighbour below.
-      if (next !== NONE && u32[n | STATE] === BLOCK_FREE) {
+      if (next !== NONE_U32 && u32[n | STATE] === BLOCK_FREE) {
         const size = u32[b | SIZE]!;
         const rest = u32[n | SIZE]! + size - need;
         if (rest > 0) {
