@@ -5,7 +5,8 @@
  * - acquire+release churn with 64, 100 and 10,000 live workspaces of mixed sizes (64 B to 8 KiB,
  *   log-uniform), releasing a random live one and acquiring a new one each operation; with 64 live
  *   in FIFO order (release the oldest: a queue of buffers in flight); and with 100 live in LIFO
- *   order (release the newest: scratch taken and given back at once);
+ *   order (release the newest and take a new one in its place), and with 100 live as scratch
+ *   (acquire, release at once: `using` in a step function, MemPool's malloc and free in turn);
  * - defragmenting a 64 MiB pool with half of its bytes live and scattered (time, and the report
  *   as figures), with nothing pinned and with 1% of the workspaces pinned.
  */
@@ -43,8 +44,8 @@ function mixedSizes(seed: number): Uint32Array {
 }
 
 /** The orders of a churn case: which live workspace each operation replaces. */
-type Order = 'random' | 'fifo' | 'lifo';
-const ORDER_NAMES: Record<Order, string> = { random: 'random', fifo: 'FIFO', lifo: 'LIFO' };
+type Order = 'random' | 'fifo' | 'lifo' | 'scratch';
+const ORDER_NAMES: Record<Order, string> = { random: 'random', fifo: 'FIFO', lifo: 'LIFO', scratch: 'scratch' };
 
 /**
  * Which slot each operation replaces: a random one, the oldest (slots taken in turn, so that each
@@ -52,7 +53,12 @@ const ORDER_NAMES: Record<Order, string> = { random: 'random', fifo: 'FIFO', lif
  */
 function victims(live: number, order: Order, seed: number): Uint32Array {
   const next = random(seed);
-  const pick = { random: () => Math.floor(next() * live), fifo: (k: number) => k % live, lifo: () => live - 1 }[order];
+  const pick = {
+    random: () => Math.floor(next() * live),
+    fifo: (k: number) => k % live,
+    lifo: () => live - 1,
+    scratch: () => live - 1, // unused: scratch replaces no victim
+  }[order];
   return Uint32Array.from({ length: SEQUENCE }, (_, k) => pick(k));
 }
 
@@ -60,6 +66,8 @@ interface Churn {
   readonly live: number;
   readonly sizes: Uint32Array;
   readonly victims: Uint32Array;
+  /** Acquire and release at once (scratch), with `live` others held, instead of replacing victims. */
+  readonly scratch: boolean;
 }
 
 // Each implementation has its own churn loop, written as a user of it would write it, rather than
@@ -68,8 +76,9 @@ interface Churn {
 // nothing is inlined, and every pair pays two calls through closures on top of what the
 // implementation itself costs. Every loop does the same work per operation: give back the
 // victim's slot, acquire a block of the next size into it, store what it got in the slot (a
-// handle, an address or a buffer). Every implementation fills its live set in its own setup() and
-// gives it back in its own teardown().
+// handle, an address or a buffer); as scratch, acquire a block of the next size and give it back.
+// Every implementation fills its live set in its own setup() and gives it back in its own
+// teardown().
 //
 // The cases run in one process, in the order of `run` below, so the JIT compiles each
 // implementation with what the earlier cases taught it: MemPool's LIFO pair, for one, measures
@@ -84,20 +93,34 @@ function oursChurn(churn: Churn, pool: WorkspacePool, beforeTeardown: () => void
     setup() {
       for (let i = 0; i < churn.live; i += 1) held.push(pool.acquire(churn.sizes[i & MASK]!));
     },
-    run(iterations) {
-      const { sizes, victims: order } = churn;
-      let k = cursor;
-      let last: Workspace | undefined;
-      for (let i = 0; i < iterations; i += 1) {
-        const slot = order[k]!;
-        held[slot]!.release();
-        last = pool.acquire(sizes[k]!);
-        held[slot] = last;
-        k = (k + 1) & MASK;
-      }
-      cursor = k;
-      return last;
-    },
+    run: churn.scratch
+      ? (iterations) => {
+          const { sizes } = churn;
+          let k = cursor;
+          let ids = 0;
+          for (let i = 0; i < iterations; i += 1) {
+            const workspace = pool.acquire(sizes[k]!);
+            ids += workspace.id;
+            workspace.release();
+            k = (k + 1) & MASK;
+          }
+          cursor = k;
+          return ids;
+        }
+      : (iterations) => {
+          const { sizes, victims: order } = churn;
+          let k = cursor;
+          let last: Workspace | undefined;
+          for (let i = 0; i < iterations; i += 1) {
+            const slot = order[k]!;
+            held[slot]!.release();
+            last = pool.acquire(sizes[k]!);
+            held[slot] = last;
+            k = (k + 1) & MASK;
+          }
+          cursor = k;
+          return last;
+        },
     teardown() {
       beforeTeardown();
       for (const workspace of held) workspace.release();
@@ -119,21 +142,36 @@ function thingChurn(churn: Churn, pool: MemPool): BenchImpl {
     setup() {
       for (let i = 0; i < churn.live; i += 1) held.push(malloc(churn.sizes[i & MASK]!));
     },
-    run(iterations) {
-      const { sizes, victims: order } = churn;
-      let k = cursor;
-      let last = 0;
-      for (let i = 0; i < iterations; i += 1) {
-        const slot = order[k]!;
-        pool.free(held[slot]!);
-        last = pool.malloc(sizes[k]!);
-        if (last === 0) throw new Error(`MemPool out of memory at ${sizes[k]} bytes`);
-        held[slot] = last;
-        k = (k + 1) & MASK;
-      }
-      cursor = k;
-      return last;
-    },
+    run: churn.scratch
+      ? (iterations) => {
+          const { sizes } = churn;
+          let k = cursor;
+          let addresses = 0;
+          for (let i = 0; i < iterations; i += 1) {
+            const address = pool.malloc(sizes[k]!);
+            if (address === 0) throw new Error(`MemPool out of memory at ${sizes[k]} bytes`);
+            addresses += address;
+            pool.free(address);
+            k = (k + 1) & MASK;
+          }
+          cursor = k;
+          return addresses;
+        }
+      : (iterations) => {
+          const { sizes, victims: order } = churn;
+          let k = cursor;
+          let last = 0;
+          for (let i = 0; i < iterations; i += 1) {
+            const slot = order[k]!;
+            pool.free(held[slot]!);
+            last = pool.malloc(sizes[k]!);
+            if (last === 0) throw new Error(`MemPool out of memory at ${sizes[k]} bytes`);
+            held[slot] = last;
+            k = (k + 1) & MASK;
+          }
+          cursor = k;
+          return last;
+        },
     teardown() {
       for (const address of held) pool.free(address);
       held = [];
@@ -150,13 +188,14 @@ function nativeChurn(churn: Churn): BenchImpl {
       for (let i = 0; i < churn.live; i += 1) held.push(new ArrayBuffer(churn.sizes[i & MASK]!));
     },
     run(iterations) {
-      const { sizes, victims: order } = churn;
+      const { sizes, victims: order, scratch } = churn;
       let k = cursor;
       let last: ArrayBuffer | undefined;
       for (let i = 0; i < iterations; i += 1) {
-        // Releasing is dropping the reference: the old buffer becomes garbage when its slot is overwritten.
+        // Releasing is dropping the reference: the old buffer becomes garbage when its slot is
+        // overwritten (or, as scratch, when the next one replaces it in `last`).
         last = new ArrayBuffer(sizes[k]!);
-        held[order[k]!] = last;
+        if (!scratch) held[order[k]!] = last;
         k = (k + 1) & MASK;
       }
       cursor = k;
@@ -177,14 +216,15 @@ function seedChurn(churn: Churn, pool: SeedWorkspacePool): BenchImpl {
       for (let i = 0; i < churn.live; i += 1) held.push(pool.allocate(churn.sizes[i & MASK]!));
     },
     run(iterations) {
-      const { sizes, victims: order } = churn;
+      const { sizes, victims: order, scratch } = churn;
       let k = cursor;
       let last = '';
       for (let i = 0; i < iterations; i += 1) {
         const slot = order[k]!;
-        pool.release(held[slot]!);
+        if (!scratch) pool.release(held[slot]!);
         last = pool.allocate(sizes[k]!);
-        held[slot] = last;
+        if (scratch) pool.release(last);
+        else held[slot] = last;
         k = (k + 1) & MASK;
       }
       cursor = k;
@@ -214,7 +254,12 @@ function seedChurn(churn: Churn, pool: SeedWorkspacePool): BenchImpl {
 const APART_FROM = 10_000;
 
 async function churnCase(context: BenchContext, live: number, order: Order): Promise<void> {
-  const churn: Churn = { live, sizes: mixedSizes(live), victims: victims(live, order, live + 1) };
+  const churn: Churn = {
+    live,
+    sizes: mixedSizes(live),
+    victims: victims(live, order, live + 1),
+    scratch: order === 'scratch',
+  };
   const liveBytes = live * 1700; // mean of the size mix, about 1.7 KiB
   const budget = Math.max(4 * MiB, 4 * liveBytes);
   const ours = new WorkspacePool({ initialSize: budget, maxSize: 4 * budget });
@@ -227,7 +272,10 @@ async function churnCase(context: BenchContext, live: number, order: Order): Pro
     nativeChurn(churn),
     seedChurn(churn, seed),
   ];
-  const caseName = `acquire+release, ${live.toLocaleString('en-US')} live, ${ORDER_NAMES[order]} order`;
+  const caseName =
+    order === 'scratch'
+      ? `acquire and release at once (scratch), ${live.toLocaleString('en-US')} live`
+      : `acquire+release, ${live.toLocaleString('en-US')} live, ${ORDER_NAMES[order]} order`;
   // The seed port scans every workspace per allocation: fewer samples keep the quick run short.
   const options = { samples: context.quick ? 15 : 30 };
   if (live < APART_FROM) {
@@ -313,6 +361,7 @@ const suite: Suite = {
     await churnCase(context, 100, 'random');
     await churnCase(context, 100, 'lifo');
     await churnCase(context, 64, 'fifo');
+    await churnCase(context, 100, 'scratch');
     await churnCase(context, 10_000, 'random');
     await defragmentCase(context, 0);
     await defragmentCase(context, 0.01);
