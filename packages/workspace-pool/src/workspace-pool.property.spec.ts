@@ -21,7 +21,9 @@ type Step =
   | { readonly kind: 'pin'; readonly pick: number }
   | { readonly kind: 'unpin'; readonly pick: number }
   | { readonly kind: 'write'; readonly pick: number; readonly seed: number }
-  | { readonly kind: 'defragment' };
+  | { readonly kind: 'defragment' }
+  | { readonly kind: 'clear' }
+  | { readonly kind: 'useStale'; readonly pick: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   {
@@ -36,6 +38,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('write' as const), pick: fc.nat(), seed: fc.nat({ max: 255 }) }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('defragment' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('useStale' as const), pick: fc.nat() }) },
 );
 
 const configuration = fc.record({
@@ -83,11 +87,13 @@ function checkAgainstModel(pool: WorkspacePool, model: Map<number, ModelWorkspac
 }
 
 describe('WorkspacePool against a reference model', () => {
-  it('keeps every invariant through random acquire, release, pin, write and defragment steps', () => {
+  it('keeps every invariant through random acquire, release, pin, write, defragment and clear steps', () => {
     fc.assert(
       fc.property(configuration, fc.array(step, { minLength: 1, maxLength: 80 }), (config, steps) => {
         const pool = new WorkspacePool({ ...config, maxSize: 512 * 1024 });
         const model = new Map<number, ModelWorkspace>();
+        /** Handles that a clear() took back: every use of them must fail and change nothing. */
+        const stale: Workspace[] = [];
         const pick = (n: number): ModelWorkspace | undefined => {
           const entries = [...model.values()];
           return entries.length === 0 ? undefined : entries[n % entries.length];
@@ -162,6 +168,25 @@ describe('WorkspacePool against a reference model', () => {
               if (report.outcome !== 'compacted') expect(report.reclaimedBytes).toBe(0);
               expect(report.fragmentationAfter).toBeCloseTo(fragmentationOf(after).overall, 12);
               expect(report.largestFreeBlockAfter).toBe(after.largestFreeBlock);
+              break;
+            }
+            case 'clear': {
+              if ([...model.values()].some((entry) => entry.pins > 0)) {
+                expect(() => pool.clear()).toThrow(expect.objectContaining({ code: 'PINNED' }));
+                break;
+              }
+              pool.clear();
+              stale.push(...[...model.values()].map((entry) => entry.handle));
+              model.clear();
+              break;
+            }
+            case 'useStale': {
+              if (stale.length === 0) break;
+              const handle = stale[action.pick % stale.length]!;
+              expect(handle.stale).toBe(true);
+              expect(() => handle.release()).toThrow(expect.objectContaining({ code: 'STALE_HANDLE' }));
+              expect(() => handle.pin()).toThrow(expect.objectContaining({ code: 'STALE_HANDLE' }));
+              expect(() => handle.bytes()).toThrow(expect.objectContaining({ code: 'STALE_HANDLE' }));
               break;
             }
           }

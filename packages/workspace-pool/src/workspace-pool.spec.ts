@@ -332,6 +332,24 @@ describe('WorkspacePool clear', () => {
     checkMemoryMap(pool.snapshot());
   });
 
+  it('keeps a handle from before clear() stale once a new workspace holds its block', () => {
+    const pool = new WorkspacePool({ initialSize: 4 * KiB });
+    const old = pool.acquire(1 * KiB);
+    const oldOffset = old.byteOffset;
+    pool.clear();
+    const fresh = pool.acquire(1 * KiB); // the same place, and the same block record
+    expect(fresh.byteOffset).toBe(oldOffset);
+    expect(old.stale).toBe(true);
+    expect(fresh.stale).toBe(false);
+    expect(codeOf(() => old.release())).toBe('STALE_HANDLE');
+    expect(codeOf(() => old.pin())).toBe('STALE_HANDLE');
+    expect(pool.stats().liveWorkspaces).toBe(1);
+    fresh.bytes().fill(7);
+    fresh.release();
+    expect(pool.stats().liveWorkspaces).toBe(0);
+    checkMemoryMap(pool.snapshot());
+  });
+
   it('refuses to clear while a workspace is pinned', () => {
     const pool = new WorkspacePool();
     const pinned = pool.acquire(64);

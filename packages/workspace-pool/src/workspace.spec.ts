@@ -158,6 +158,21 @@ describe('Workspace pins', () => {
     expect(pool.stats().liveWorkspaces).toBe(0);
   });
 
+  it('releases unpinned workspaces while another is pinned, and still refuses the pinned one', () => {
+    const pool = new WorkspacePool();
+    const pinned = pool.acquire(64);
+    const free = pool.acquire(64);
+    pinned.pin();
+    pinned.pin();
+    free.release();
+    expect(codeOf(() => pinned.release())).toBe('PINNED');
+    pinned.unpin();
+    expect(codeOf(() => pinned.release())).toBe('PINNED');
+    pinned.unpin();
+    pinned.release();
+    expect(pool.stats()).toMatchObject({ liveWorkspaces: 0, pinnedWorkspaces: 0 });
+  });
+
   it('keeps a raw view valid across asynchronous work while pinned', async () => {
     const pool = new WorkspacePool({ initialSize: 64 * 1024 });
     const hole = pool.acquire(4096);
