@@ -91,7 +91,7 @@ export class Workspace implements Disposable {
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   get capacity(): number {
-    if (this.#block === RELEASED || this.stale) throw unusable(this);
+    Workspace.#assertUsable(this);
     return this.#core.sizeOf(this.#block);
   }
 
@@ -201,7 +201,7 @@ export class Workspace implements Disposable {
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   get byteOffset(): number {
-    if (this.#block === RELEASED || this.stale) throw unusable(this);
+    Workspace.#assertUsable(this);
     const core = this.#core;
     return core.segments[core.segmentOf(this.#block)]!.base + core.offsetOf(this.#block);
   }
@@ -212,7 +212,7 @@ export class Workspace implements Disposable {
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   get segment(): number {
-    if (this.#block === RELEASED || this.stale) throw unusable(this);
+    Workspace.#assertUsable(this);
     return this.#core.segmentOf(this.#block);
   }
 
@@ -244,7 +244,7 @@ export class Workspace implements Disposable {
    * ```
    */
   pin(): Uint8Array {
-    if (this.#block === RELEASED || this.stale) throw unusable(this);
+    Workspace.#assertUsable(this);
     const view = this.bytes();
     const core = this.#core;
     const pins = core.pinsOf(this.#block);
@@ -260,7 +260,7 @@ export class Workspace implements Disposable {
    * release; STALE_HANDLE after `pool.clear()`.
    */
   unpin(): void {
-    if (this.#block === RELEASED || this.stale) throw unusable(this);
+    Workspace.#assertUsable(this);
     const core = this.#core;
     const pins = core.pinsOf(this.#block);
     if (pins === 0) {
@@ -278,7 +278,7 @@ export class Workspace implements Disposable {
    * `pool.clear()`. The handle then stays as it was.
    */
   release(): void {
-    // Hot path: one comparison here, the owner and pin checks in the allocator.
+    // Hot path: one comparison here, the staleness and pin checks in the allocator.
     const block = this.#block;
     if (block === RELEASED) throw doubleFree(this);
     this.#core.release(block, this.id);
@@ -295,9 +295,17 @@ export class Workspace implements Disposable {
     if (!this.released && !this.stale) this.release();
   }
 
-  /** Makes and caches the byte view of a usable workspace. A static method: an instance private method would brand every handle (one more store per acquire). */
-  static #resolve(workspace: Workspace): Uint8Array {
+  // The helpers below are static: an instance private method would brand every handle (one more
+  // store, and more bytecode to inline, per acquire).
+
+  /** Throws USE_AFTER_RELEASE once released, STALE_HANDLE once `pool.clear()` took it back. */
+  static #assertUsable(workspace: Workspace): void {
     if (workspace.#block === RELEASED || workspace.stale) throw unusable(workspace);
+  }
+
+  /** Makes and caches the byte view of a usable workspace. */
+  static #resolve(workspace: Workspace): Uint8Array {
+    Workspace.#assertUsable(workspace);
     const core = workspace.#core;
     const block = workspace.#block;
     const segment = core.segments[core.segmentOf(block)]!;
