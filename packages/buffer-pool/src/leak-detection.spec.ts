@@ -1,21 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { collectUntil as collectRounds } from '@mem/testkit/collect-garbage';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import type { BufferLeakReport } from './buffer-pool-options.js';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
 const config = BufferPoolConfig.from({ minSize: 1024, maxSize: 1024, maxPerClass: 4 });
 
-/** Collects garbage until `done()` or a few rounds passed (finalizers run as tasks after a GC). */
-async function collectUntil(done: () => boolean): Promise<void> {
-  for (let round = 0; round < 20 && !done(); round += 1) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Collects garbage until `done()` or 20 rounds passed, 10 ms apart (finalizers run as tasks after a GC). */
+function collectUntil(done: () => boolean): Promise<void> {
+  return collectRounds(done, { attempts: 20, pauseMs: 10 });
 }
 
 function leakBuffer(pool: BufferPool): void {

@@ -1,25 +1,7 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { collectUntil } from '@mem/testkit/collect-garbage';
 import { MemError, RecordingMetricsSink } from '@mem/types';
 import { ArenaPool, EpochArena, type GuardLeak, SharedEpochArena } from './index.js';
-
-/** A gc() function: the global one under --expose-gc, or one made by turning the flag on now. */
-function getGc(): () => void {
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  if (typeof exposed === 'function') return exposed;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-const gc = getGc();
-
-async function collectUntil(done: () => boolean, attempts = 40): Promise<void> {
-  for (let attempt = 0; attempt < attempts && !done(); attempt += 1) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 /** Pins in its own frame and drops the guard without releasing it. */
 function leakAGuard(pool: ArenaPool): void {

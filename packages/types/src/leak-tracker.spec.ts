@@ -1,27 +1,8 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { collectUntil } from '@mem/testkit/collect-garbage';
 import { describeValue } from './describe-value.js';
 import { LEAK_DETECTION_LEVELS, LeakTracker, type LeakReport, type LeakTrackerOptions } from './leak-tracker.js';
 import { MemError } from './mem-error.js';
-
-/** A gc() function: the global one under --expose-gc, or one made by turning the flag on now. */
-function getGc(): () => void {
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  if (typeof exposed === 'function') return exposed;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-const gc = getGc();
-
-/** Collects garbage and lets finalization tasks run until `done()` or the attempts run out. */
-async function collectUntil(done: () => boolean, attempts = 40): Promise<void> {
-  for (let attempt = 0; attempt < attempts && !done(); attempt += 1) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 function expectInvalid(fn: () => unknown, named: unknown): MemError {
   let caught: unknown;
