@@ -87,7 +87,7 @@ describe('guard leak detection', () => {
     const leaks: GuardLeak[] = [];
     const pool = new ArenaPool({ leakDetection: 'paranoid', onGuardLeak: (leak) => leaks.push(leak) });
     (() => pool.pin().release())();
-    await collectUntil(() => false, 5);
+    await collectUntil(() => false, { attempts: 5 });
     expect(leaks).toHaveLength(0);
     expect(pool.stats().leakedGuards).toBe(0);
   });
@@ -95,7 +95,7 @@ describe('guard leak detection', () => {
   it('tracks nothing with leakDetection off', async () => {
     const pool = new ArenaPool({ ringSize: 1, leakDetection: 'off' });
     leakAGuard(pool);
-    await collectUntil(() => false, 5);
+    await collectUntil(() => false, { attempts: 5 });
     expect(pool.stats()).toMatchObject({ leakedGuards: 0, activeGuards: 1 });
   });
 

@@ -209,7 +209,7 @@ describe('LeakTracker leak reports after garbage collection', () => {
     })();
 
     await collectUntil(() => reports.length > 0);
-    await collectUntil(() => false, 3); // give a wrong report of the released buffer its chance
+    await collectUntil(() => false, { attempts: 3 }); // give a wrong report of the released buffer its chance
 
     expect(reports.map((report) => report.held)).toEqual(['leaked']);
     expect(tracker.leaks).toBe(1);
@@ -226,7 +226,7 @@ describe('LeakTracker leak reports after garbage collection', () => {
     })();
 
     await collectUntil(() => reports.length > 0);
-    await collectUntil(() => false, 3);
+    await collectUntil(() => false, { attempts: 3 });
 
     expect(reports.map((report) => [report.resource, report.held])).toEqual([['second use', 2]]);
     expect(tracker.tracked).toBe(0);
@@ -237,7 +237,7 @@ describe('LeakTracker leak reports after garbage collection', () => {
     const tracker = new LeakTracker<number>({ level: 'paranoid', onLeak: (report) => reports.push(report) });
     const alive = { bytes: new Uint8Array(8) };
     tracker.track(alive, 1, 'alive');
-    await collectUntil(() => false, 3);
+    await collectUntil(() => false, { attempts: 3 });
     expect(reports).toEqual([]);
     expect(tracker.tracked).toBe(1);
     tracker.untrack(alive);
