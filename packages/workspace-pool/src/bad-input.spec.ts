@@ -3,21 +3,13 @@
  * Infinity, fractional, huge, wrong-type, foreign and released arguments each get their MemError
  * code, and the pool still works afterwards, unchanged.
  */
-import { MemError, RecordingMetricsSink } from '@mem/types';
+import { RecordingMetricsSink, type MemErrorCode } from '@mem/types';
 import { describe, expect, it } from 'vitest';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { fragmentationRatio } from './fragmentation.js';
 import { renderMemoryMap } from './memory-map-svg.js';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
 import { WorkspacePool } from './workspace-pool.js';
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    return MemError.is(error) ? error.code : `not a MemError: ${String(error)}`;
-  }
-  return 'no error';
-}
 
 /** Asserts the pool is unchanged since `before` and still serves an acquire and a release. */
 function expectStillWorking(pool: WorkspacePool, before: ReturnType<WorkspacePool['stats']>): void {
@@ -28,7 +20,7 @@ function expectStillWorking(pool: WorkspacePool, before: ReturnType<WorkspacePoo
   checkMemoryMap(pool.snapshot());
 }
 
-const notSizes: [string, unknown, string][] = [
+const notSizes: [string, unknown, MemErrorCode][] = [
   ['negative', -1, 'INVALID_ARGUMENT'],
   ['zero', 0, 'INVALID_ARGUMENT'],
   ['NaN', NaN, 'INVALID_ARGUMENT'],
@@ -50,7 +42,7 @@ describe('bad input', () => {
       const pool = new WorkspacePool({ initialSize: 64 * 1024 });
       pool.acquire(1000);
       const before = pool.stats();
-      expect(codeOf(() => pool.acquire(size as number))).toBe(code);
+      expectMemError(() => pool.acquire(size as number), code);
       expectStillWorking(pool, before);
     });
   });
@@ -64,7 +56,7 @@ describe('bad input', () => {
     ])('rejects %s', (_, options) => {
       const pool = new WorkspacePool();
       const before = pool.stats();
-      expect(codeOf(() => pool.acquire(64, options as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => pool.acquire(64, options as never), 'INVALID_ARGUMENT');
       expectStillWorking(pool, before);
     });
   });
@@ -80,7 +72,7 @@ describe('bad input', () => {
       const pool = new WorkspacePool();
       pool.acquire(64);
       const before = pool.stats();
-      expect(codeOf(() => pool.release(value as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => pool.release(value as never), 'INVALID_ARGUMENT');
       expectStillWorking(pool, before);
     });
 
@@ -89,7 +81,7 @@ describe('bad input', () => {
       const other = new WorkspacePool();
       const foreign = other.acquire(64);
       const before = pool.stats();
-      expect(codeOf(() => pool.release(foreign))).toBe('FOREIGN_HANDLE');
+      expectMemError(() => pool.release(foreign), 'FOREIGN_HANDLE');
       expect(foreign.released).toBe(false);
       expect(other.stats().liveWorkspaces).toBe(1);
       expectStillWorking(pool, before);
@@ -100,7 +92,7 @@ describe('bad input', () => {
       const workspace = pool.acquire(64);
       workspace.release();
       const before = pool.stats();
-      expect(codeOf(() => pool.release(workspace))).toBe('DOUBLE_FREE');
+      expectMemError(() => pool.release(workspace), 'DOUBLE_FREE');
       expectStillWorking(pool, before);
     });
 
@@ -110,7 +102,7 @@ describe('bad input', () => {
       pool.clear();
       pool.acquire(64);
       const before = pool.stats();
-      expect(codeOf(() => pool.release(workspace))).toBe('STALE_HANDLE');
+      expectMemError(() => pool.release(workspace), 'STALE_HANDLE');
       expectStillWorking(pool, before);
     });
 
@@ -119,7 +111,7 @@ describe('bad input', () => {
       const workspace = pool.acquire(64);
       workspace.pin();
       const before = pool.stats();
-      expect(codeOf(() => pool.release(workspace))).toBe('PINNED');
+      expectMemError(() => pool.release(workspace), 'PINNED');
       expectStillWorking(pool, before);
     });
   });
@@ -132,7 +124,7 @@ describe('bad input', () => {
     ])('rejects %s with INVALID_ARGUMENT', (_, options) => {
       const pool = new WorkspacePool();
       const before = pool.stats();
-      expect(codeOf(() => pool.defragment(options as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => pool.defragment(options as never), 'INVALID_ARGUMENT');
       expectStillWorking(pool, before);
     });
   });
@@ -146,7 +138,7 @@ describe('bad input', () => {
       ['a segment source that is not a function', { segmentSource: {} }],
       ['metrics that are not a sink', { metrics: {} }],
     ])('rejects %s with INVALID_ARGUMENT', (_, options) => {
-      expect(codeOf(() => new WorkspacePool({}, options as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => new WorkspacePool({}, options as never), 'INVALID_ARGUMENT');
     });
 
     it.each<[string, unknown]>([
@@ -157,7 +149,7 @@ describe('bad input', () => {
       ['a huge segment size', { maxSegmentSize: 2 ** 40 }],
       ['a non-object configuration', 'large'],
     ])('rejects %s with INVALID_ARGUMENT', (_, config) => {
-      expect(codeOf(() => new WorkspacePool(config as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => new WorkspacePool(config as never), 'INVALID_ARGUMENT');
     });
 
     it('accepts a metrics sink', () => {
@@ -172,12 +164,12 @@ describe('bad input', () => {
       const released = pool.acquire(64);
       released.release();
       const before = pool.stats();
-      expect(codeOf(() => workspace.view({} as never))).toBe('INVALID_ARGUMENT');
-      expect(codeOf(() => workspace.view((() => 1) as never))).toBe('INVALID_ARGUMENT');
-      expect(codeOf(() => workspace.unpin())).toBe('INVALID_ARGUMENT');
-      expect(codeOf(() => released.bytes())).toBe('USE_AFTER_RELEASE');
-      expect(codeOf(() => released.view(Float32Array))).toBe('USE_AFTER_RELEASE');
-      expect(codeOf(() => released.release())).toBe('DOUBLE_FREE');
+      expectMemError(() => workspace.view({} as never), 'INVALID_ARGUMENT');
+      expectMemError(() => workspace.view((() => 1) as never), 'INVALID_ARGUMENT');
+      expectMemError(() => workspace.unpin(), 'INVALID_ARGUMENT');
+      expectMemError(() => released.bytes(), 'USE_AFTER_RELEASE');
+      expectMemError(() => released.view(Float32Array), 'USE_AFTER_RELEASE');
+      expectMemError(() => released.release(), 'DOUBLE_FREE');
       expect(workspace.float32().length).toBe(16);
       expectStillWorking(pool, before);
     });
@@ -192,7 +184,7 @@ describe('bad input', () => {
       ['a largest block above the free bytes', 11, 10],
       ['strings', '1', '10'],
     ])('rejects %s with INVALID_ARGUMENT', (_, largest, free) => {
-      expect(codeOf(() => fragmentationRatio(largest as number, free as number))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => fragmentationRatio(largest as number, free as number), 'INVALID_ARGUMENT');
     });
 
     it('computes the ratio for good input', () => {
@@ -217,7 +209,7 @@ describe('bad input', () => {
         { segments: [{ byteLength: 64, blocks: [{ offset: 0, size: Infinity, state: 'free' }] }] },
       ],
     ])('rejects a snapshot that is %s', (_, value) => {
-      expect(codeOf(() => renderMemoryMap(value as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => renderMemoryMap(value as never), 'INVALID_ARGUMENT');
     });
 
     it.each<[string, unknown]>([
@@ -232,7 +224,7 @@ describe('bad input', () => {
       ['numeric colours', { colors: { used: 1 } }],
       ['colours that are not an object', { colors: 'red' }],
     ])('rejects %s', (_, options) => {
-      expect(codeOf(() => renderMemoryMap(snapshot, options as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => renderMemoryMap(snapshot, options as never), 'INVALID_ARGUMENT');
     });
   });
 });

@@ -1,5 +1,6 @@
-import { BackingMemory, MemError, RecordingMetricsSink } from '@mem/types';
+import { BackingMemory, RecordingMetricsSink } from '@mem/types';
 import { describe, expect, it } from 'vitest';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
 import { ALLOCATION_STRATEGIES, WorkspaceConfig } from './workspace-config.js';
 import { WorkspacePool, type WorkspaceLogEntry } from './workspace-pool.js';
@@ -7,15 +8,6 @@ import { Workspace } from './workspace.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    return MemError.is(error) ? error.code : `not a MemError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('WorkspacePool creation', () => {
   it('reserves the initial size up front as one free block', () => {
@@ -102,7 +94,7 @@ describe('WorkspacePool acquire and release', () => {
     const workspace = pool.acquire(100);
     pool.release(workspace);
     expect(workspace.released).toBe(true);
-    expect(codeOf(() => pool.release(workspace))).toBe('DOUBLE_FREE');
+    expectMemError(() => pool.release(workspace), 'DOUBLE_FREE');
   });
 
   it('gives each workspace a distinct id and keeps labels in the memory map', () => {
@@ -214,23 +206,23 @@ describe('WorkspacePool expansion', () => {
     pool.acquire(64 * KiB);
     pool.acquire(32 * KiB);
     const before = pool.stats();
-    expect(codeOf(() => pool.acquire(64 * KiB))).toBe('LIMIT_EXCEEDED');
+    expectMemError(() => pool.acquire(64 * KiB), 'LIMIT_EXCEEDED');
     expect(pool.stats()).toEqual(before);
     expect(pool.acquire(32 * KiB).size).toBe(32 * KiB);
   });
 
   it('fails with EXHAUSTED when nothing fits and expansion is off', () => {
     const pool = new WorkspacePool({ initialSize: 1024, maxSize: 2048, autoExpand: false });
-    expect(codeOf(() => pool.acquire(2048))).toBe('EXHAUSTED');
+    expectMemError(() => pool.acquire(2048), 'EXHAUSTED');
     expect(pool.acquire(1024).size).toBe(1024);
-    expect(codeOf(() => pool.acquire(64))).toBe('EXHAUSTED');
+    expectMemError(() => pool.acquire(64), 'EXHAUSTED');
   });
 
   it('fails with OVERSIZED for a request larger than the pool can ever hold', () => {
     const pool = new WorkspacePool({ initialSize: 1024, maxSize: 4096 });
-    expect(codeOf(() => pool.acquire(100 * KiB))).toBe('OVERSIZED');
+    expectMemError(() => pool.acquire(100 * KiB), 'OVERSIZED');
     const powers = new WorkspacePool({ initialSize: 1024, maxSize: 6144, strategy: 'power-of-two' });
-    expect(codeOf(() => powers.acquire(5000))).toBe('OVERSIZED'); // rounds up to 8192
+    expectMemError(() => powers.acquire(5000), 'OVERSIZED'); // rounds up to 8192
   });
 
   it('counts hits as acquisitions without expansion (the seed hit rate)', () => {
@@ -285,16 +277,16 @@ describe('WorkspacePool backings', () => {
   });
 
   it('rejects a segment source that returns something unusable, and wraps its own failures as EXHAUSTED', () => {
-    expect(codeOf(() => new WorkspacePool({}, { segmentSource: () => ({}) as never }))).toBe('INVALID_ARGUMENT');
-    expect(
-      codeOf(() => new WorkspacePool({ initialSize: 4096 }, { segmentSource: () => BackingMemory.allocate(1024) })),
-    ).toBe('INVALID_ARGUMENT');
-    expect(
-      codeOf(
-        () =>
-          new WorkspacePool({}, { segmentSource: () => ({ memory: BackingMemory.allocate(2 * MiB), byteOffset: 3 }) }),
-      ),
-    ).toBe('INVALID_ARGUMENT');
+    expectMemError(() => new WorkspacePool({}, { segmentSource: () => ({}) as never }), 'INVALID_ARGUMENT');
+    expectMemError(
+      () => new WorkspacePool({ initialSize: 4096 }, { segmentSource: () => BackingMemory.allocate(1024) }),
+      'INVALID_ARGUMENT',
+    );
+    expectMemError(
+      () =>
+        new WorkspacePool({}, { segmentSource: () => ({ memory: BackingMemory.allocate(2 * MiB), byteOffset: 3 }) }),
+      'INVALID_ARGUMENT',
+    );
     const pool = new WorkspacePool(
       { initialSize: 4096 },
       {
@@ -304,7 +296,7 @@ describe('WorkspacePool backings', () => {
         },
       },
     );
-    expect(codeOf(() => pool.acquire(8192))).toBe('EXHAUSTED');
+    expectMemError(() => pool.acquire(8192), 'EXHAUSTED');
     expect(pool.stats().segments).toBe(1);
   });
 });
@@ -324,8 +316,8 @@ describe('WorkspacePool clear', () => {
       expansions: 0,
     });
     expect(kept.stale).toBe(true);
-    expect(codeOf(() => kept.bytes())).toBe('STALE_HANDLE');
-    expect(codeOf(() => kept.release())).toBe('STALE_HANDLE');
+    expectMemError(() => kept.bytes(), 'STALE_HANDLE');
+    expectMemError(() => kept.release(), 'STALE_HANDLE');
     expect(() => kept[Symbol.dispose]()).not.toThrow();
     const fresh = pool.acquire(4 * KiB);
     expect(fresh.byteOffset).toBe(0);
@@ -341,8 +333,8 @@ describe('WorkspacePool clear', () => {
     expect(fresh.byteOffset).toBe(oldOffset);
     expect(old.stale).toBe(true);
     expect(fresh.stale).toBe(false);
-    expect(codeOf(() => old.release())).toBe('STALE_HANDLE');
-    expect(codeOf(() => old.pin())).toBe('STALE_HANDLE');
+    expectMemError(() => old.release(), 'STALE_HANDLE');
+    expectMemError(() => old.pin(), 'STALE_HANDLE');
     expect(pool.stats().liveWorkspaces).toBe(1);
     fresh.bytes().fill(7);
     fresh.release();
@@ -354,7 +346,7 @@ describe('WorkspacePool clear', () => {
     const pool = new WorkspacePool();
     const pinned = pool.acquire(64);
     pinned.pin();
-    expect(codeOf(() => pool.clear())).toBe('PINNED');
+    expectMemError(() => pool.clear(), 'PINNED');
     expect(pool.stats().liveWorkspaces).toBe(1);
     pinned.unpin();
     pool.clear();

@@ -1,17 +1,8 @@
-import { MemError } from '@mem/types';
 import { describe, expect, it } from 'vitest';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { kCreateWorkspace } from './pool-internals.js';
 import { WorkspacePool } from './workspace-pool.js';
 import { Workspace } from './workspace.js';
-
-function codeOf(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (error) {
-    return MemError.is(error) ? error.code : `not a MemError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('Workspace views', () => {
   it('returns the same byte view until the workspace moves', () => {
@@ -61,8 +52,8 @@ describe('Workspace views', () => {
   it('rejects a view type that is not a typed-array constructor', () => {
     const pool = new WorkspacePool();
     const workspace = pool.acquire(16);
-    expect(codeOf(() => workspace.view(Array as never))).toBe('INVALID_ARGUMENT');
-    expect(codeOf(() => workspace.view(null as never))).toBe('INVALID_ARGUMENT');
+    expectMemError(() => workspace.view(Array as never), 'INVALID_ARGUMENT');
+    expectMemError(() => workspace.view(null as never), 'INVALID_ARGUMENT');
     expect(workspace.float32().length).toBe(4);
   });
 
@@ -81,14 +72,14 @@ describe('Workspace lifetime', () => {
     const pool = new WorkspacePool();
     const workspace = pool.acquire(64);
     workspace.release();
-    expect(codeOf(() => workspace.release())).toBe('DOUBLE_FREE');
-    expect(codeOf(() => workspace.bytes())).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => workspace.float32())).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => workspace.byteOffset)).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => workspace.buffer)).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => workspace.segment)).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => workspace.pin())).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => workspace.unpin())).toBe('USE_AFTER_RELEASE');
+    expectMemError(() => workspace.release(), 'DOUBLE_FREE');
+    expectMemError(() => workspace.bytes(), 'USE_AFTER_RELEASE');
+    expectMemError(() => workspace.float32(), 'USE_AFTER_RELEASE');
+    expectMemError(() => workspace.byteOffset, 'USE_AFTER_RELEASE');
+    expectMemError(() => workspace.buffer, 'USE_AFTER_RELEASE');
+    expectMemError(() => workspace.segment, 'USE_AFTER_RELEASE');
+    expectMemError(() => workspace.pin(), 'USE_AFTER_RELEASE');
+    expectMemError(() => workspace.unpin(), 'USE_AFTER_RELEASE');
     expect(pool.stats().releases).toBe(1);
   });
 
@@ -141,7 +132,7 @@ describe('Workspace pins', () => {
   it('refuses to unpin a workspace that is not pinned', () => {
     const pool = new WorkspacePool();
     const workspace = pool.acquire(64);
-    expect(codeOf(() => workspace.unpin())).toBe('INVALID_ARGUMENT');
+    expectMemError(() => workspace.unpin(), 'INVALID_ARGUMENT');
     expect(workspace.pinCount).toBe(0);
   });
 
@@ -149,10 +140,10 @@ describe('Workspace pins', () => {
     const pool = new WorkspacePool();
     const workspace = pool.acquire(64);
     workspace.pin();
-    expect(codeOf(() => workspace.release())).toBe('PINNED');
+    expectMemError(() => workspace.release(), 'PINNED');
     expect(workspace.released).toBe(false);
     expect(pool.stats().liveWorkspaces).toBe(1);
-    expect(codeOf(() => workspace[Symbol.dispose]())).toBe('PINNED');
+    expectMemError(() => workspace[Symbol.dispose](), 'PINNED');
     workspace.unpin();
     workspace.release();
     expect(pool.stats().liveWorkspaces).toBe(0);
@@ -165,9 +156,9 @@ describe('Workspace pins', () => {
     pinned.pin();
     pinned.pin();
     free.release();
-    expect(codeOf(() => pinned.release())).toBe('PINNED');
+    expectMemError(() => pinned.release(), 'PINNED');
     pinned.unpin();
-    expect(codeOf(() => pinned.release())).toBe('PINNED');
+    expectMemError(() => pinned.release(), 'PINNED');
     pinned.unpin();
     pinned.release();
     expect(pool.stats()).toMatchObject({ liveWorkspaces: 0, pinnedWorkspaces: 0 });
