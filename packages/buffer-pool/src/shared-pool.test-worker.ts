@@ -8,6 +8,7 @@ import { BufferPool } from './buffer-pool.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 import type { FrozenBuffer } from './frozen-buffer.js';
 import type { IoBuffer } from './io-buffer.js';
+import { seededRandom } from '@mem/testkit/seeded-random';
 
 /** What every scenario gets. */
 export interface WorkerJob {
@@ -57,18 +58,6 @@ function answer(data: number[] = [], violations: string[] = [], operations = 0, 
   };
 }
 
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The stress loop: hold up to 24 buffers of random classes, mark each one owned (a compare-exchange
  * of the worker's id into its first word, expecting 0) and fill its first bytes with the id, check
@@ -76,7 +65,7 @@ function random(seed: number): () => number {
  * and flushes.
  */
 function stress(): WorkerAnswer {
-  const next = random(job.seed);
+  const next = seededRandom(job.seed);
   const sizes = pool.config.classSizes;
   const violations: string[] = [];
   const held: { buffer: IoBuffer | FrozenBuffer[]; word: Int32Array | undefined; fill: number }[] = [];

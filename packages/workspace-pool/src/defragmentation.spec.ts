@@ -6,25 +6,14 @@ import { checkMemoryMap, fillPattern, firstPatternMismatch, fragmentationOf } fr
 import { WorkspacePool, type WorkspaceLogEntry } from './workspace-pool.js';
 import type { Workspace } from './workspace.js';
 import type { SegmentBacking } from './workspace-config.js';
+import { seededRandom } from '@mem/testkit/seeded-random';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** A deterministic generator, so that failures reproduce. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fills a pool with patterned workspaces of mixed sizes and releases every other one. */
 function scatter(pool: WorkspacePool, count: number, seed = 1): Workspace[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const all: Workspace[] = [];
   for (let i = 0; i < count; i += 1) {
     const workspace = pool.acquire(64 + Math.floor(next() * 8 * KiB));
