@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { collectUntil } from '@mem/testkit/collect-garbage';
 import { describeValue } from './describe-value.js';
 import { LEAK_DETECTION_LEVELS, LeakTracker, type LeakReport, type LeakTrackerOptions } from './leak-tracker.js';
-import { MemError } from './mem-error.js';
+import type { MemError } from './mem-error.js';
 
 function expectInvalid(fn: () => unknown, named: unknown): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(MemError.is(caught, 'INVALID_ARGUMENT'), String(caught)).toBe(true);
-  const error = caught as MemError;
+  const error = expectMemError(fn, 'INVALID_ARGUMENT');
   expect(error.message).toContain(describeValue(named));
   return error;
 }

@@ -1,18 +1,12 @@
 import { describe, expect, it, vi } from 'vitest';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 import fc from 'fast-check';
 import { describeValue } from './describe-value.js';
-import { MemError } from './mem-error.js';
+import type { MemError } from './mem-error.js';
 import { RecordingMetricsSink, mirrorCounter, noopMetrics, type Counter, type MetricLabels } from './metrics.js';
 
 function expectInvalid(fn: () => unknown, named?: unknown): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(MemError.is(caught, 'INVALID_ARGUMENT'), String(caught)).toBe(true);
-  const error = caught as MemError;
+  const error = expectMemError(fn, 'INVALID_ARGUMENT');
   if (arguments.length > 1) expect(error.message).toContain(describeValue(named));
   return error;
 }

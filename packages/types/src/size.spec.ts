@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 import fc from 'fast-check';
 import { describeValue } from './describe-value.js';
 import { MemError } from './mem-error.js';
@@ -20,15 +21,7 @@ const MAX = Number.MAX_SAFE_INTEGER;
 
 /** Calls `fn`, expects a MemError INVALID_ARGUMENT whose message names `argument` and ends with the bad value. */
 function expectInvalid(fn: () => unknown, value: unknown, argument?: string): MemError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, `expected a MemError for ${describeValue(value)}`).toBeInstanceOf(MemError);
-  const error = caught as MemError;
-  expect(error.code).toBe('INVALID_ARGUMENT');
+  const error = expectMemError(fn, 'INVALID_ARGUMENT');
   expect(error.message.endsWith(`got ${describeValue(value)}`), error.message).toBe(true);
   if (argument !== undefined) {
     expect(error.message.startsWith(argument), error.message).toBe(true);
