@@ -194,11 +194,6 @@ export class BlockAllocator {
     return this.reservedBytes - this.freeBytes;
   }
 
-  /** How many records the table holds (used or not). */
-  get recordCapacity(): number {
-    return this.#capacity;
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Hot path: release and allocate. Bit operations and typed-array accesses only; everything rare
   // (a whole-block fit, a block changing bins, table growth, segments, compaction, errors) is a
