@@ -147,6 +147,14 @@ describe('BufferPoolConfig', () => {
     expect(config.withWorkerCacheCapacity(7).withWorkerCacheDerived().workerCacheCapacity).toBe(2048);
   });
 
+  it('moves buffers between worker caches and the global freelist in batches from a capacity of 4', () => {
+    const config = BufferPoolConfig.forNetwork();
+    expect(config.withWorkerCacheDisabled().batchesWorkerCache).toBe(false);
+    expect(config.withWorkerCacheCapacity(3).batchesWorkerCache).toBe(false);
+    expect(config.withWorkerCacheCapacity(4).batchesWorkerCache).toBe(true);
+    expect(config.batchesWorkerCache).toBe(true);
+  });
+
   it('derives the worker cache from half of each class divided among the expected workers', () => {
     expect(testConfig(page, page, 64).withParallelism(8).workerCacheCapacity).toBe(4);
     expect(testConfig(page, page, 4096).withParallelism(8).workerCacheCapacity).toBe(256);
