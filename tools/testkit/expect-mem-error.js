@@ -7,16 +7,18 @@ import { expect } from 'vitest';
  *
  * @param {() => unknown} action
  * @param {import('@mem/types').MemErrorCode} code
+ * @param {string} [label] names the case in a failure (for checks made in a loop)
  * @returns {MemError}
  */
-export function expectMemError(action, code) {
+export function expectMemError(action, code, label) {
   let caught;
   try {
     action();
   } catch (error) {
     caught = error;
   }
-  expect(caught, `expected MemError ${code}`).toBeInstanceOf(MemError);
-  expect(caught.code).toBe(code);
+  const what = label === undefined ? `MemError ${code}` : `MemError ${code} for ${label}`;
+  expect(caught, `expected ${what}`).toBeInstanceOf(MemError);
+  expect(caught.code, what).toBe(code);
   return caught;
 }

@@ -4,7 +4,8 @@
  * MemError code, and the pool is unchanged and still works afterwards.
  */
 import { describe, expect, it } from 'vitest';
-import { MemError, type MemErrorCode } from '@mem/types';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
+import type { MemErrorCode } from '@mem/types';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import type { BufferPoolStats } from './buffer-pool-stats.js';
@@ -13,15 +14,6 @@ import { FrozenBuffer } from './frozen-buffer.js';
 import { IoBuffer } from './io-buffer.js';
 
 const config = BufferPoolConfig.from({ minSize: 1024, maxSize: 4096, maxPerClass: 4 });
-
-function codeOf(action: () => unknown): MemErrorCode | 'no error' | 'not a MemError' {
-  try {
-    action();
-    return 'no error';
-  } catch (error) {
-    return error instanceof MemError ? error.code : 'not a MemError';
-  }
-}
 
 /** The state of a pool, without the counters that failed requests legitimately bump. */
 function state(pool: BufferPool): unknown {
@@ -81,10 +73,7 @@ describe('bad input', () => {
         const before = state(pool);
         for (const [label, value] of badSizes) {
           if (label.startsWith('negative zero')) continue;
-          expect(
-            codeOf(() => call(pool, value as never)),
-            label,
-          ).toBe('INVALID_ARGUMENT');
+          expectMemError(() => call(pool, value as never), 'INVALID_ARGUMENT', label);
         }
         expect(state(pool)).toEqual(before);
         expectStillWorks(pool);
@@ -105,7 +94,7 @@ describe('bad input', () => {
         const before = state(pool);
         const strict = name.startsWith('try');
         // 2^45 bytes: larger than any class; the untracked fallback cannot be allocated either.
-        expect(codeOf(() => call(pool, (2 ** 45) as never))).toBe(strict ? 'OVERSIZED' : 'EXHAUSTED');
+        expectMemError(() => call(pool, (2 ** 45) as never), strict ? 'OVERSIZED' : 'EXHAUSTED');
         expect(state(pool)).toEqual(before);
         expectStillWorks(pool);
       });
@@ -113,9 +102,9 @@ describe('bad input', () => {
       it('refuses to allocate from a closed pool with USE_AFTER_RELEASE', () => {
         const pool = new BufferPool(config, { leakDetection: 'off' });
         pool.close();
-        expect(codeOf(() => call(pool, 1024 as never))).toBe('USE_AFTER_RELEASE');
+        expectMemError(() => call(pool, 1024 as never), 'USE_AFTER_RELEASE');
         // Bad arguments are still reported as such.
-        expect(codeOf(() => call(pool, -1 as never))).toBe('INVALID_ARGUMENT');
+        expectMemError(() => call(pool, -1 as never), 'INVALID_ARGUMENT');
       });
     });
   }
@@ -131,7 +120,7 @@ describe('bad input', () => {
       { maxSize: 1.5 },
       { bogus: 1 },
     ];
-    for (const value of badConfigs) expect(codeOf(() => new BufferPool(value as never))).toBe('INVALID_ARGUMENT');
+    for (const value of badConfigs) expectMemError(() => new BufferPool(value as never), 'INVALID_ARGUMENT');
     const badOptions: unknown[] = [
       null,
       5,
@@ -154,10 +143,7 @@ describe('bad input', () => {
       { unknownOption: true },
     ];
     for (const value of badOptions) {
-      expect(
-        codeOf(() => new BufferPool(config, value as never)),
-        JSON.stringify(value),
-      ).toBe('INVALID_ARGUMENT');
+      expectMemError(() => new BufferPool(config, value as never), 'INVALID_ARGUMENT', JSON.stringify(value));
     }
   });
 
@@ -166,13 +152,13 @@ describe('bad input', () => {
     const descriptor = pool.share();
     const before = state(pool);
     for (const value of [undefined, null, 0, -1, NaN, 'pool', [], {}, { ...descriptor, version: NaN }]) {
-      expect(codeOf(() => BufferPool.attach(value as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => BufferPool.attach(value as never), 'INVALID_ARGUMENT');
     }
     // A descriptor of another pool is that pool: attaching to it is legitimate.
     const other = new BufferPool(config, { shared: true }).share();
     BufferPool.attach(other).close();
     for (const options of [null, 5, { leakDetection: 'x' }, { shared: true }]) {
-      expect(codeOf(() => BufferPool.attach(descriptor, options as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => BufferPool.attach(descriptor, options as never), 'INVALID_ARGUMENT');
     }
     expect(state(pool)).toEqual(before);
     expectStillWorks(pool);
@@ -200,7 +186,7 @@ describe('bad input', () => {
       [foreign, 'FOREIGN_HANDLE'],
       [adopted, 'STALE_HANDLE'],
     ];
-    for (const [value, code] of cases) expect(codeOf(() => pool.adopt(value as BufferTransfer))).toBe(code);
+    for (const [value, code] of cases) expectMemError(() => pool.adopt(value as BufferTransfer), code);
     expect(state(pool)).toEqual(before);
     pool.adopt(pending).release();
     expectStillWorks(pool);
@@ -212,26 +198,26 @@ describe('bad input', () => {
     const frozen = pool.alloc(1024).freeze();
     const before = state(pool);
     for (const value of [-1, 1025, NaN, Infinity, 0.5, 2 ** 53, ...wrongTypes.map(([, v]) => v)]) {
-      expect(codeOf(() => (buffer.length = value as number))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => (buffer.length = value as number), 'INVALID_ARGUMENT');
       // `undefined` means "omitted" for slice bounds, as for Array.prototype.slice.
       if (value === undefined) continue;
-      expect(codeOf(() => frozen.slice(value as number))).toBe('INVALID_ARGUMENT');
-      expect(codeOf(() => frozen.slice(0, value as number))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => frozen.slice(value as number), 'INVALID_ARGUMENT');
+      expectMemError(() => frozen.slice(0, value as number), 'INVALID_ARGUMENT');
     }
     for (const value of [-1, NaN, 'bytes', null, undefined, {}, 5n]) {
-      expect(codeOf(() => buffer.write(value as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => buffer.write(value as never), 'INVALID_ARGUMENT');
     }
     for (const value of [undefined, null, 0, 'frozen', {}, buffer]) {
-      expect(codeOf(() => IoBuffer.tryFromFrozen(value as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => IoBuffer.tryFromFrozen(value as never), 'INVALID_ARGUMENT');
     }
     expect(state(pool)).toEqual(before);
     buffer.release();
     frozen.release();
-    expect(codeOf(() => IoBuffer.tryFromFrozen(frozen))).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => buffer.freeze())).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => frozen.clone())).toBe('USE_AFTER_RELEASE');
-    expect(codeOf(() => buffer.release())).toBe('DOUBLE_FREE');
-    expect(codeOf(() => frozen.release())).toBe('DOUBLE_FREE');
+    expectMemError(() => IoBuffer.tryFromFrozen(frozen), 'USE_AFTER_RELEASE');
+    expectMemError(() => buffer.freeze(), 'USE_AFTER_RELEASE');
+    expectMemError(() => frozen.clone(), 'USE_AFTER_RELEASE');
+    expectMemError(() => buffer.release(), 'DOUBLE_FREE');
+    expectMemError(() => frozen.release(), 'DOUBLE_FREE');
     expect(frozen).toBeInstanceOf(FrozenBuffer);
     expectStillWorks(pool);
   });

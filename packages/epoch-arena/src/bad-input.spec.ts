@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemError } from '@mem/types';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
+import type { MemErrorCode } from '@mem/types';
 import { ArenaKey, ArenaPool, EpochArena, SharedEpochArena } from './index.js';
 
 /** The values every numeric argument is tried with (DESIGN.md's bad-input matrix). */
@@ -15,30 +16,17 @@ const NOT_BYTES: unknown[] = [
   5,
 ];
 
-function codeOf(action: () => unknown): string {
-  try {
-    action();
-  } catch (error) {
-    if (!(error instanceof MemError)) throw new Error(`expected a MemError, got ${String(error)}`, { cause: error });
-    return error.code;
-  }
-  return 'nothing thrown';
-}
-
 /** Runs every bad call on a fresh subject, checks its code and that the subject is unchanged and still works. */
 function checkMatrix<T extends { stats(): unknown }>(
   make: () => T,
-  calls: ReadonlyArray<readonly [string, (subject: T) => unknown, string]>,
+  calls: ReadonlyArray<readonly [string, (subject: T) => unknown, MemErrorCode]>,
   stillWorks: (subject: T) => void,
 ): void {
   for (const [name, call, code] of calls) {
     const subject = make();
     stillWorks(subject);
     const before = JSON.stringify(subject.stats());
-    expect(
-      codeOf(() => call(subject)),
-      name,
-    ).toBe(code);
+    expectMemError(() => call(subject), code, name);
     expect(JSON.stringify(subject.stats()), `${name} changed the state`).toBe(before);
     stillWorks(subject);
   }
@@ -49,7 +37,7 @@ function arenaWorks(arena: EpochArena | SharedEpochArena): void {
   expect([...arena.view(handle)]).toEqual([1, 2, 3]);
 }
 
-type ArenaCall<T> = readonly [string, (arena: T) => unknown, string];
+type ArenaCall<T> = readonly [string, (arena: T) => unknown, MemErrorCode];
 
 function arenaCalls<T extends EpochArena | SharedEpochArena>(): Array<ArenaCall<T>> {
   const calls: Array<ArenaCall<T>> = [];
@@ -89,9 +77,11 @@ function arenaCalls<T extends EpochArena | SharedEpochArena>(): Array<ArenaCall<
 
 /** Calls that take a live handle plus a bad second argument; the handle is made before the state is recorded. */
 function accessorCalls(): Array<
-  readonly [string, (arena: EpochArena | SharedEpochArena, handle: number) => unknown, string]
+  readonly [string, (arena: EpochArena | SharedEpochArena, handle: number) => unknown, MemErrorCode]
 > {
-  const calls: Array<readonly [string, (arena: EpochArena | SharedEpochArena, handle: number) => unknown, string]> = [];
+  const calls: Array<
+    readonly [string, (arena: EpochArena | SharedEpochArena, handle: number) => unknown, MemErrorCode]
+  > = [];
   for (const value of NOT_BYTES) {
     calls.push([
       `copyTo(h, ${String(value)})`,
@@ -152,10 +142,11 @@ describe('bad input: EpochArena', () => {
       ...[0, 64, -1, 1.5, '3'].map((id) => ({ id })),
     ];
     for (const options of bad) {
-      expect(
-        codeOf(() => new EpochArena(options as object)),
+      expectMemError(
+        () => new EpochArena(options as object),
+        'INVALID_ARGUMENT',
         JSON.stringify(options) ?? String(options),
-      ).toBe('INVALID_ARGUMENT');
+      );
     }
   });
 
@@ -168,10 +159,7 @@ describe('bad input: EpochArena', () => {
       const arena = new EpochArena();
       const handle = arena.allocateCopy(new Uint8Array([5, 6, 7, 8]));
       const before = JSON.stringify(arena.stats());
-      expect(
-        codeOf(() => call(arena, handle)),
-        name,
-      ).toBe(code);
+      expectMemError(() => call(arena, handle), code, name);
       expect(JSON.stringify(arena.stats())).toBe(before);
       expect([...arena.view(handle)]).toEqual([5, 6, 7, 8]);
       arenaWorks(arena);
@@ -181,7 +169,7 @@ describe('bad input: EpochArena', () => {
   it('refuses a bad allocation limit with INVALID_ARGUMENT and keeps the old one', () => {
     const arena = new EpochArena({ allocationLimit: 1 << 22 });
     for (const limit of [-1, NaN, 1.5, Infinity, '5', undefined]) {
-      expect(codeOf(() => arena.setAllocationLimit(limit as number))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => arena.setAllocationLimit(limit as number), 'INVALID_ARGUMENT');
       expect(arena.allocationLimit).toBe(1 << 22);
     }
     arenaWorks(arena);
@@ -203,10 +191,11 @@ describe('bad input: SharedEpochArena', () => {
       ...[0, 64].map((id) => ({ capacity: 4096, id })),
     ];
     for (const options of bad) {
-      expect(
-        codeOf(() => SharedEpochArena.create(options as never)),
+      expectMemError(
+        () => SharedEpochArena.create(options as never),
+        'INVALID_ARGUMENT',
         JSON.stringify(options) ?? String(options),
-      ).toBe('INVALID_ARGUMENT');
+      );
     }
   });
 
@@ -222,10 +211,7 @@ describe('bad input: SharedEpochArena', () => {
     for (const [name, call, code] of accessorCalls()) {
       const arena = SharedEpochArena.create({ capacity: 4096 });
       const handle = arena.allocateCopy(new Uint8Array([5, 6, 7, 8]));
-      expect(
-        codeOf(() => call(arena, handle)),
-        name,
-      ).toBe(code);
+      expectMemError(() => call(arena, handle), code, name);
       expect([...arena.view(handle)]).toEqual([5, 6, 7, 8]);
     }
   });
@@ -247,10 +233,11 @@ describe('bad input: ArenaPool', () => {
       { retainBlocks: NaN },
     ];
     for (const options of bad) {
-      expect(
-        codeOf(() => new ArenaPool(options as object)),
+      expectMemError(
+        () => new ArenaPool(options as object),
+        'INVALID_ARGUMENT',
         JSON.stringify(options) ?? String(options),
-      ).toBe('INVALID_ARGUMENT');
+      );
     }
   });
 
@@ -264,10 +251,11 @@ describe('bad input: ArenaPool', () => {
       { capacity: 4096, spareArenas: 63 },
       { capacity: 4096, ringSize: 0 },
     ]) {
-      expect(
-        codeOf(() => ArenaPool.createShared(options as never)),
+      expectMemError(
+        () => ArenaPool.createShared(options as never),
+        'INVALID_ARGUMENT',
         JSON.stringify(options) ?? 'undefined',
-      ).toBe('INVALID_ARGUMENT');
+      );
     }
     const pool = ArenaPool.createShared({ capacity: 4096, ringSize: 1 });
     const good = pool.descriptor();
@@ -282,7 +270,7 @@ describe('bad input: ArenaPool', () => {
       { ...good, arenas: [] },
       { ...good, arenas: [{}, {}] },
     ]) {
-      expect(codeOf(() => ArenaPool.attach(descriptor as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => ArenaPool.attach(descriptor as never), 'INVALID_ARGUMENT');
     }
     // A failed attach leaves no attachment behind.
     expect(pool.stats().arenas.map((arena) => (arena.arena as { attachments?: number }).attachments)).toEqual([1, 1]);
@@ -290,7 +278,7 @@ describe('bad input: ArenaPool', () => {
   });
 
   it('refuses bad epochs to pin and isEpochValid, unchanged and still working after', () => {
-    const calls: Array<readonly [string, (pool: ArenaPool) => unknown, string]> = [];
+    const calls: Array<readonly [string, (pool: ArenaPool) => unknown, MemErrorCode]> = [];
     for (const epoch of [-1, 1.5, NaN, Infinity, '0', null, 2 ** 53, 0n]) {
       calls.push([`pin(${String(epoch)})`, (pool) => pool.pin(epoch as number), 'INVALID_ARGUMENT']);
       calls.push([`isEpochValid(${String(epoch)})`, (pool) => pool.isEpochValid(epoch as number), 'INVALID_ARGUMENT']);
@@ -315,8 +303,8 @@ describe('bad input: ArenaPool', () => {
     const pool = new ArenaPool();
     const guard = pool.pin();
     guard.release();
-    expect(codeOf(() => guard.release())).toBe('DOUBLE_FREE');
-    expect(codeOf(() => guard.epoch)).toBe('USE_AFTER_RELEASE');
+    expectMemError(() => guard.release(), 'DOUBLE_FREE');
+    expectMemError(() => guard.epoch, 'USE_AFTER_RELEASE');
     expect(pool.stats().activeGuards).toBe(0);
     guard[Symbol.dispose]();
     expect(pool.stats().activeGuards).toBe(0);
@@ -328,16 +316,16 @@ describe('bad input: ArenaKey', () => {
     const arena = new EpochArena();
     const other = new EpochArena();
     for (const bad of [null, undefined, {}, 5, 'arena']) {
-      expect(codeOf(() => new ArenaKey(bad as never, arena.allocate(1)))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => new ArenaKey(bad as never, arena.allocate(1)), 'INVALID_ARGUMENT');
     }
-    expect(codeOf(() => new ArenaKey(arena, other.allocate(1)))).toBe('FOREIGN_HANDLE');
-    expect(codeOf(() => new ArenaKey(arena, -1))).toBe('INVALID_ARGUMENT');
+    expectMemError(() => new ArenaKey(arena, other.allocate(1)), 'FOREIGN_HANDLE');
+    expectMemError(() => new ArenaKey(arena, -1), 'INVALID_ARGUMENT');
     const handle = arena.allocateKey(new Uint8Array([1]));
     const key = new ArenaKey(arena, handle);
     arena.reset(1);
-    expect(codeOf(() => key.bytes())).toBe('STALE_HANDLE');
-    expect(codeOf(() => key.equals(new Uint8Array([1])))).toBe('STALE_HANDLE');
+    expectMemError(() => key.bytes(), 'STALE_HANDLE');
+    expectMemError(() => key.equals(new Uint8Array([1])), 'STALE_HANDLE');
     expect(key.isValid()).toBe(false);
-    expect(codeOf(() => new ArenaKey(arena, handle))).toBe('STALE_HANDLE');
+    expectMemError(() => new ArenaKey(arena, handle), 'STALE_HANDLE');
   });
 });

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { Buffer } from 'node:buffer';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemError, type MemErrorCode } from '@mem/types';
 import { BufferPool } from '../buffer-pool.js';
 import { toNodeBuffer } from './index.js';
-
-function codeOf(action: () => unknown): MemErrorCode | 'no error' {
-  try {
-    action();
-    return 'no error';
-  } catch (error) {
-    expect(error).toBeInstanceOf(MemError);
-    return (error as MemError).code;
-  }
-}
 
 describe('toNodeBuffer', () => {
   it('gives a Node Buffer over the same memory, without copying', () => {
@@ -69,22 +59,22 @@ describe('toNodeBuffer', () => {
     buffer.write([1, 2, 3, 4]);
     const frozen = buffer.freeze().slice(1, 3);
     expect([...toNodeBuffer(frozen)]).toEqual([2, 3]);
-    expect(codeOf(() => toNodeBuffer(frozen, 'capacity'))).toBe('INVALID_ARGUMENT');
+    expectMemError(() => toNodeBuffer(frozen, 'capacity'), 'INVALID_ARGUMENT');
   });
 
   it('refuses released buffers, other values and unknown ranges', () => {
     const pool = new BufferPool();
     const buffer = pool.alloc(1024);
     for (const range of ['all', '', null, 1, 'CAPACITY']) {
-      expect(codeOf(() => toNodeBuffer(buffer, range as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => toNodeBuffer(buffer, range as never), 'INVALID_ARGUMENT');
     }
     for (const value of [undefined, null, 0, -1, NaN, 'buffer', new Uint8Array(4), Buffer.alloc(4), {}]) {
-      expect(codeOf(() => toNodeBuffer(value as never))).toBe('INVALID_ARGUMENT');
+      expectMemError(() => toNodeBuffer(value as never), 'INVALID_ARGUMENT');
     }
     buffer.release();
-    expect(codeOf(() => toNodeBuffer(buffer))).toBe('USE_AFTER_RELEASE');
+    expectMemError(() => toNodeBuffer(buffer), 'USE_AFTER_RELEASE');
     const frozen = pool.alloc(1024).freeze();
     frozen.release();
-    expect(codeOf(() => toNodeBuffer(frozen))).toBe('USE_AFTER_RELEASE');
+    expectMemError(() => toNodeBuffer(frozen), 'USE_AFTER_RELEASE');
   });
 });
