@@ -237,3 +237,30 @@ describe('LeakTracker leak reports after garbage collection', () => {
     tracker.untrack(alive);
   });
 });
+
+describe('LeakTracker: an onLeak handler that calls back into its tracker', () => {
+  it('sees the leak already counted, and may track and untrack other resources', async () => {
+    const seen: { tracked: number; leaks: number }[] = [];
+    const kept: object[] = [];
+    const tracker: LeakTracker<number> = new LeakTracker<number>({
+      level: 'paranoid',
+      onLeak: () => {
+        seen.push({ tracked: tracker.tracked, leaks: tracker.leaks });
+        const replacement = {};
+        kept.push(replacement);
+        expect(tracker.track(replacement, 2, 'replacement')).toBe(true);
+        tracker.untrack(replacement);
+        tracker.untrack(kept);
+      },
+    });
+    allocateLeakyBuffer(tracker, 1, 'buffer');
+
+    await collectUntil(() => seen.length > 0);
+
+    expect(seen).toEqual([{ tracked: 0, leaks: 1 }]);
+    expect(tracker.tracked).toBe(0);
+    expect(tracker.leaks).toBe(1);
+    expect(tracker.track(kept, 3, 'kept')).toBe(true);
+    expect(tracker.tracked).toBe(1);
+  });
+});

@@ -160,6 +160,8 @@ export class RecordingMetricsSink implements MetricsSink {
   /** The type of each metric name: every series of one name has the same type. */
   readonly #types = new Map<string, 'counter' | 'gauge'>();
   readonly #collectors = new Set<() => void>();
+  /** True while the collectors run: a collector that scrapes the sink it feeds would recurse. */
+  #collecting = false;
 
   /**
    * Cost: O(labels) on first use of a series, one Map lookup after.
@@ -192,12 +194,16 @@ export class RecordingMetricsSink implements MetricsSink {
   }
 
   /**
-   * Runs the collectors and returns every series.
+   * Runs the collectors and returns every series. The collectors that run are those registered
+   * when the call starts: one that a collector adds runs from the next scrape on, and one that a
+   * collector removes still runs this time. A collector may create and update instruments and add
+   * or remove collectors; it may not scrape the sink it feeds.
    * Cost: O(collectors + series).
-   * @throws whatever a collector throws.
+   * @throws MemError IN_USE if called from a collector of this sink.
+   * @throws whatever a collector throws; the collectors after it do not run, and the sink stays usable.
    */
   collect(): MetricSample[] {
-    for (const collect of this.#collectors) collect();
+    this.#runCollectors('collect');
     return [...this.#series.values()].map(({ name, help, type, labels, value }) => ({
       name,
       help,
@@ -211,12 +217,28 @@ export class RecordingMetricsSink implements MetricsSink {
    * Runs the collectors and returns the value of one series, or `undefined` if it does not exist.
    * Cost: O(collectors).
    * @throws MemError INVALID_ARGUMENT if `labels` is not an object of strings.
-   * @throws whatever a collector throws.
+   * @throws MemError IN_USE if called from a collector of this sink.
+   * @throws whatever a collector throws, as {@link RecordingMetricsSink.collect} does.
    */
   read(name: string, labels: MetricLabels = {}): number | undefined {
     assertLabels(labels);
-    for (const collect of this.#collectors) collect();
+    this.#runCollectors('read');
     return this.#series.get(seriesKey(name, labels))?.value;
+  }
+
+  #runCollectors(method: string): void {
+    if (this.#collecting) {
+      throw new MemError(
+        'IN_USE',
+        `${method}() was called from a collector of the same sink; a collector only updates instruments`,
+      );
+    }
+    this.#collecting = true;
+    try {
+      for (const collect of [...this.#collectors]) collect();
+    } finally {
+      this.#collecting = false;
+    }
   }
 
   #instrument(name: string, help: string, type: 'counter' | 'gauge', labels: MetricLabels): RecordedInstrument {
