@@ -15,7 +15,7 @@
  */
 import { describeValue } from './describe-value.js';
 import { MemError } from './mem-error.js';
-import { assertSize } from './size.js';
+import { assertSize } from './validators.js';
 
 /** Which kind of memory backs a {@link BackingMemory}. */
 export type BackingKind = 'array-buffer' | 'shared-array-buffer' | 'wasm-memory';

@@ -1,6 +1,6 @@
 /**
- * `@mem/types`: the shared core of the mem toolkit. Errors with codes, validated size and
- * alignment arithmetic, safe disposable handles, backing memory over ArrayBuffer,
+ * `@mem/types`: the shared core of the mem toolkit. Errors with codes, one module of validators,
+ * validated size and alignment arithmetic, safe disposable handles, backing memory over ArrayBuffer,
  * SharedArrayBuffer and WebAssembly.Memory, leak tracking, and the stats and metrics contracts.
  *
  * This module is browser compatible.
@@ -8,20 +8,21 @@
  */
 export { MemError, MemErrorCode, type MemErrorOptions } from './mem-error.js';
 export { describeValue } from './describe-value.js';
+export { MAX_POWER_OF_TWO, isPowerOfTwo } from './power-of-two.js';
+export { alignDown, alignUp, ceilLog2, isAligned, nextPowerOfTwo } from './size.js';
 export {
-  MAX_POWER_OF_TWO,
-  alignDown,
-  alignUp,
+  assertBoolean,
+  assertFunction,
   assertInteger,
+  assertNumber,
+  assertOneOf,
+  assertOptions,
   assertPowerOfTwo,
   assertRange,
   assertSize,
-  ceilLog2,
-  isAligned,
-  isPowerOfTwo,
-  nextPowerOfTwo,
+  invalidArgument,
   type IntegerRange,
-} from './size.js';
+} from './validators.js';
 export {
   BackingMemory,
   WASM_PAGE_SIZE,

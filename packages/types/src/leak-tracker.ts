@@ -10,7 +10,7 @@
  */
 import { describeValue } from './describe-value.js';
 import { MemError } from './mem-error.js';
-import { assertInteger } from './size.js';
+import { assertInteger } from './validators.js';
 
 /** How much leak detection costs and tells. */
 export type LeakDetectionLevel = 'off' | 'sampled' | 'paranoid';

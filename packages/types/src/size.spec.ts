@@ -2,20 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 import fc from 'fast-check';
 import { describeValue } from './describe-value.js';
-import { MemError } from './mem-error.js';
-import {
-  MAX_POWER_OF_TWO,
-  alignDown,
-  alignUp,
-  assertInteger,
-  assertPowerOfTwo,
-  assertRange,
-  assertSize,
-  ceilLog2,
-  isAligned,
-  isPowerOfTwo,
-  nextPowerOfTwo,
-} from './size.js';
+import type { MemError } from './mem-error.js';
+import { MAX_POWER_OF_TWO, isPowerOfTwo } from './power-of-two.js';
+import { alignDown, alignUp, ceilLog2, isAligned, nextPowerOfTwo } from './size.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 
@@ -93,103 +82,6 @@ function isPowerOfTwoExact(value: number): boolean {
   return (big & (big - 1n)) === 0n;
 }
 
-describe('assertInteger', () => {
-  it('returns an integer inside the default range', () => {
-    expect(assertInteger(7, 'epoch')).toBe(7);
-    expect(assertInteger(-7, 'delta')).toBe(-7);
-    expect(assertInteger(0, 'zero')).toBe(0);
-  });
-
-  it('accepts the bounds of the safe integers by default', () => {
-    expect(assertInteger(MAX, 'n')).toBe(MAX);
-    expect(assertInteger(Number.MIN_SAFE_INTEGER, 'n')).toBe(Number.MIN_SAFE_INTEGER);
-  });
-
-  it('accepts both inclusive bounds of a given range', () => {
-    expect(assertInteger(2, 'n', { min: 2, max: 5 })).toBe(2);
-    expect(assertInteger(5, 'n', { min: 2, max: 5 })).toBe(5);
-  });
-
-  it('rejects values just outside a given range, naming the range', () => {
-    const below = expectInvalid(() => assertInteger(1, 'n', { min: 2, max: 5 }), 1, 'n');
-    expect(below.message).toBe('n must be an integer in [2, 5], got 1');
-    expectInvalid(() => assertInteger(6, 'n', { min: 2, max: 5 }), 6, 'n');
-  });
-
-  it.each(NON_INTEGERS)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
-    expectInvalid(() => assertInteger(value, 'count'), value, 'count');
-  });
-
-  it.each(WRONG_TYPES)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
-    expectInvalid(() => assertInteger(value, 'count'), value, 'count');
-  });
-
-  it('rejects the string "12" with a message that quotes it', () => {
-    const error = expectInvalid(() => assertInteger('12', 'count'), '12', 'count');
-    expect(error.message).toContain('"12" (string)');
-  });
-
-  it('returns every safe integer unchanged (property)', () => {
-    fc.assert(fc.property(fc.maxSafeInteger(), (value) => assertInteger(value, 'n') === value));
-  });
-
-  it('rejects every non-integer double (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.double().filter((value) => !Number.isSafeInteger(value)),
-        (value) => {
-          expectInvalid(() => assertInteger(value, 'n'), value, 'n');
-        },
-      ),
-    );
-  });
-
-  it('accepts exactly the integers inside [min, max] (property)', () => {
-    fc.assert(
-      fc.property(fc.integer(), fc.integer(), fc.integer(), (value, a, b) => {
-        const [min, max] = a <= b ? [a, b] : [b, a];
-        const inside = value >= min && value <= max;
-        if (inside) expect(assertInteger(value, 'n', { min, max })).toBe(value);
-        else expectInvalid(() => assertInteger(value, 'n', { min, max }), value, 'n');
-      }),
-    );
-  });
-});
-
-describe('assertSize', () => {
-  it('returns a size', () => {
-    expect(assertSize(4096, 'capacity', { min: 1, max: 1 << 20 })).toBe(4096);
-    expect(assertSize(0, 'length')).toBe(0);
-    expect(assertSize(MAX, 'length')).toBe(MAX);
-  });
-
-  it('rejects zero when the minimum is 1', () => {
-    const error = expectInvalid(() => assertSize(0, 'capacity', { min: 1 }), 0, 'capacity');
-    expect(error.message).toBe(`capacity must be an integer in [1, ${MAX}], got 0`);
-  });
-
-  it('rejects a size above the maximum', () => {
-    expectInvalid(() => assertSize(1025, 'capacity', { max: 1024 }), 1025, 'capacity');
-  });
-
-  it('keeps the default minimum of 0 when only a maximum is given', () => {
-    expectInvalid(() => assertSize(-1, 'capacity', { max: 1024 }), -1, 'capacity');
-  });
-
-  it.each(BAD_SIZES)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
-    expectInvalid(() => assertSize(value, 'byteLength'), value, 'byteLength');
-  });
-
-  it('accepts every safe non-negative integer and rejects every negative one (property)', () => {
-    fc.assert(
-      fc.property(fc.maxSafeInteger(), (value) => {
-        if (value >= 0) expect(assertSize(value, 'n')).toBe(value);
-        else expectInvalid(() => assertSize(value, 'n'), value, 'n');
-      }),
-    );
-  });
-});
-
 describe('isPowerOfTwo', () => {
   it('is true for every power of two from 1 to 2^52', () => {
     for (let k = 0; k <= 52; k += 1) expect(isPowerOfTwo(2 ** k), `2^${k}`).toBe(true);
@@ -223,29 +115,6 @@ describe('isPowerOfTwo', () => {
         expect(isPowerOfTwo(value)).toBe(isPowerOfTwoExact(value) && value <= MAX_POWER_OF_TWO);
       }),
     );
-  });
-});
-
-describe('assertPowerOfTwo', () => {
-  it('returns a power of two', () => {
-    expect(assertPowerOfTwo(64, 'alignment')).toBe(64);
-    expect(assertPowerOfTwo(1, 'alignment')).toBe(1);
-    expect(assertPowerOfTwo(MAX_POWER_OF_TWO, 'alignment')).toBe(MAX_POWER_OF_TWO);
-  });
-
-  it('respects a given maximum', () => {
-    expect(assertPowerOfTwo(4096, 'alignment', 4096)).toBe(4096);
-    const error = expectInvalid(() => assertPowerOfTwo(8192, 'alignment', 4096), 8192, 'alignment');
-    expect(error.message).toBe('alignment must be a power of two in [1, 4096], got 8192');
-  });
-
-  it.each(BAD_ALIGNMENTS)('rejects %s with INVALID_ARGUMENT', (_label, value) => {
-    expectInvalid(() => assertPowerOfTwo(value, 'alignment'), value, 'alignment');
-  });
-
-  it('rejects the neighbours of large powers of two', () => {
-    expectInvalid(() => assertPowerOfTwo(2 ** 50 + 1, 'alignment'), 2 ** 50 + 1, 'alignment');
-    expectInvalid(() => assertPowerOfTwo(2 ** 52 - 1, 'alignment'), 2 ** 52 - 1, 'alignment');
   });
 });
 
@@ -446,57 +315,6 @@ describe('isAligned', () => {
         expect(aligned).toBe(alignDown(value, alignTo) === value);
         expect(aligned).toBe(alignUp(value, alignTo) === value);
       }),
-    );
-  });
-});
-
-describe('assertRange', () => {
-  it('accepts ranges inside the capacity, including empty ones at either end', () => {
-    expect(() => assertRange(16, 16, 64, 'key')).not.toThrow();
-    expect(() => assertRange(0, 64, 64)).not.toThrow();
-    expect(() => assertRange(0, 0, 0)).not.toThrow();
-    expect(() => assertRange(64, 0, 64)).not.toThrow();
-  });
-
-  it('rejects an offset past the capacity, naming the range', () => {
-    const error = expectInvalid(() => assertRange(65, 0, 64, 'key'), 65, 'key offset');
-    expect(error.message).toBe('key offset must be an integer in [0, 64], got 65');
-  });
-
-  it('rejects a length that overruns the capacity', () => {
-    const error = expectInvalid(() => assertRange(60, 8, 64, 'key'), 8, 'key length');
-    expect(error.message).toBe('key length must be an integer in [0, 4], got 8');
-  });
-
-  it('names the range "range" by default', () => {
-    expectInvalid(() => assertRange(-1, 0, 64), -1, 'range offset');
-  });
-
-  it.each(BAD_SIZES)('rejects an offset that is %s with INVALID_ARGUMENT', (_label, value) => {
-    expectInvalid(() => assertRange(value as number, 0, 64, 'slot'), value, 'slot offset');
-  });
-
-  it.each(BAD_SIZES)('rejects a length that is %s with INVALID_ARGUMENT', (_label, value) => {
-    expectInvalid(() => assertRange(0, value as number, 64, 'slot'), value, 'slot length');
-  });
-
-  it.each(BAD_SIZES)('rejects a capacity that is %s with INVALID_ARGUMENT', (_label, value) => {
-    // A NaN capacity used to make every bound comparison false, so any range passed.
-    expectInvalid(() => assertRange(0, 0, value as number, 'slot'), value, 'slot capacity');
-  });
-
-  it('accepts exactly the ranges with offset + length <= capacity (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 1 << 20 }),
-        fc.integer({ min: -8, max: 1 << 20 }),
-        fc.integer({ min: -8, max: 1 << 20 }),
-        (capacity, offset, length) => {
-          const inside = offset >= 0 && length >= 0 && offset + length <= capacity;
-          if (inside) expect(() => assertRange(offset, length, capacity)).not.toThrow();
-          else expect(() => assertRange(offset, length, capacity)).toThrow(MemError);
-        },
-      ),
     );
   });
 });
