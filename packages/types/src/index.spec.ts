@@ -26,6 +26,7 @@ describe('@mem/types public face', () => {
         'assertOptions',
         'assertPowerOfTwo',
         'assertRange',
+        'assertSharedDescriptor',
         'assertSize',
         'ceilLog2',
         'describeValue',

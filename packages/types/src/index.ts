@@ -1,7 +1,8 @@
 /**
  * `@mem/types`: the shared core of the mem toolkit. Errors with codes, one module of validators,
  * validated size and alignment arithmetic, safe disposable handles, backing memory over ArrayBuffer,
- * SharedArrayBuffer and WebAssembly.Memory, leak tracking, and the stats and metrics contracts.
+ * SharedArrayBuffer and WebAssembly.Memory, leak tracking, the shared-mode contract (its
+ * conformance checks at `@mem/types/conformance`), and the stats and metrics contracts.
  *
  * This module is browser compatible.
  * @module
@@ -45,6 +46,7 @@ export {
 } from './metrics.js';
 export type { JsonValue, StatsSource } from './stats.js';
 export { DisposableHandle } from './disposable-handle.js';
+export { assertSharedDescriptor, type SharedAttachment, type SharedDescriptor } from './shared-mode.js';
 export {
   LEAK_DETECTION_LEVELS,
   LeakTracker,

@@ -64,7 +64,7 @@ describe('RecordingMetricsSink: collectors that call back into their sink', () =
   it('still runs, this time, a collector that an earlier collector removed', () => {
     const sink = new RecordingMetricsSink();
     let secondRuns = 0;
-    let removeSecond = (): boolean => false;
+    let removeSecond: () => void = () => {};
     sink.addCollector(() => removeSecond());
     removeSecond = sink.addCollector(() => (secondRuns += 1));
     sink.collect();
