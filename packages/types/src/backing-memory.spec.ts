@@ -286,6 +286,35 @@ describe('BackingMemory.grow', () => {
     expect(second).toHaveBeenCalledExactlyOnceWith(2 * WASM_PAGE_SIZE, memory);
   });
 
+  it('lets a listener grow the memory again: every later listener sees the latest length', () => {
+    const memory = BackingMemory.wrap(wasmMemory(1, 4));
+    const seen: number[] = [];
+    let regrown = false;
+    memory.onGrow(() => {
+      if (regrown) return;
+      regrown = true;
+      memory.grow(WASM_PAGE_SIZE);
+    });
+    memory.onGrow((byteLength) => seen.push(byteLength));
+    expect(memory.grow(WASM_PAGE_SIZE)).toBe(3 * WASM_PAGE_SIZE);
+    expect(seen).toEqual([3 * WASM_PAGE_SIZE, 3 * WASM_PAGE_SIZE]);
+    expect(memory.bytes().length).toBe(3 * WASM_PAGE_SIZE);
+  });
+
+  it('runs a listener registered by a listener from the next growth on, so growth always ends', () => {
+    const memory = BackingMemory.wrap(wasmMemory(1, 4));
+    let runs = 0;
+    const spawn = (): (() => void) => () => {
+      runs += 1;
+      memory.onGrow(spawn());
+    };
+    memory.onGrow(spawn());
+    memory.grow(WASM_PAGE_SIZE);
+    expect(runs).toBe(1);
+    memory.grow(WASM_PAGE_SIZE);
+    expect(runs).toBe(3);
+  });
+
   it('stops running a listener once it is unregistered', () => {
     const memory = BackingMemory.wrap(wasmMemory(1, 3));
     const listener = vi.fn();

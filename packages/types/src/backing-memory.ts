@@ -261,7 +261,9 @@ export class BackingMemory {
    * detached afterwards; listeners registered with {@link BackingMemory.onGrow} run after growth.
    * Growing by 0 bytes does nothing (it neither detaches views nor runs listeners).
    * Cost: the runtime's growth (may copy the whole memory), plus the listeners. Every listener runs;
-   * if any threw, the first error is rethrown after all ran (the memory has grown by then).
+   * if any threw, the first error is rethrown after all ran (the memory has grown by then). A
+   * listener may call any method, `grow` included: the listeners that run are those registered
+   * when this growth happened, and each receives the byte length at the time it runs.
    * @throws MemError INVALID_ARGUMENT if `additionalBytes` is not a size, or the memory is not a
    * `WebAssembly.Memory` (array buffers here have a fixed size).
    * @throws MemError LIMIT_EXCEEDED if growth would pass the memory's maximum or the runtime refuses it;
@@ -284,18 +286,19 @@ export class BackingMemory {
         { cause, details: { byteLength: this.byteLength, pages } },
       );
     }
-    const byteLength = this.byteLength;
-    // Every listener runs even if one throws: each may hold views that must be rebuilt.
+    // Every listener runs even if one throws: each may hold views that must be rebuilt. The
+    // listeners are those registered now; each is told the length at the time it runs, so that one
+    // that grows the memory again never leaves a later listener with an older length.
     const failures: unknown[] = [];
-    for (const listener of this.#growListeners) {
+    for (const listener of [...this.#growListeners]) {
       try {
-        listener(byteLength, this);
+        listener(this.byteLength, this);
       } catch (error) {
         failures.push(error);
       }
     }
     if (failures.length > 0) throw failures[0];
-    return byteLength;
+    return this.byteLength;
   }
 
   /**
