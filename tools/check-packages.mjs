@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The packaging check of `npm test`. For every publishable package (packages/* without "private"):
 //   1. publint and are-the-types-wrong lint its package.json against what it ships;
-//   2. `npm pack` it, install all the tarballs into an empty temporary project (with nothing of the
+//   2. `npm pack` it (the tarball must hold the root's LICENSE), install all the tarballs into an empty temporary project (with nothing of the
 //      monorepo: only the tarballs, their runtime dependencies and @types/node);
 //   3. import every export path there from plain Node ESM, and type-check the same imports with
 //      TypeScript (moduleResolution nodenext).
@@ -59,7 +59,11 @@ try {
 
   const tarballs = packages.map((pkg) =>
     step(`npm pack ${pkg.manifest.name}`, () => {
-      const [{ filename }] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', scratch], pkg.dir));
+      const [{ filename, files }] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', scratch], pkg.dir));
+      const license = readFileSync(join(pkg.dir, 'LICENSE'), 'utf8');
+      if (!files.some(({ path }) => path === 'LICENSE') || license !== readFileSync(join(root, 'LICENSE'), 'utf8')) {
+        throw new Error(`${pkg.manifest.name}: the tarball must ship LICENSE, the same text as the root LICENSE`);
+      }
       return join(scratch, filename);
     }),
   );
