@@ -11,7 +11,7 @@ import { MODEL_ID, parseCompletionBody, type CompletionRequest, type RequestLimi
 import { renderDashboardPage } from './dashboard-page.js';
 import { HttpError } from './http-error.js';
 import type { IoBuffers } from './io-buffers.js';
-import { TokenDecoder } from './tokenizer.js';
+import { TokenDecoder } from '../model/tokenizer.js';
 
 /** What the server serves from. */
 export interface ServerRuntime {

@@ -8,14 +8,19 @@
 import { KvCacheManager, KvStore, Scheduler, type ScheduledRequest, type SchedulerStep } from '@mem/paged-kv';
 import { MemError, noopMetrics, type MetricsSink } from '@mem/types';
 import type { Workspace, WorkspacePool } from '@mem/workspace-pool';
-import type { CompletionEngine, CompletionInput, CompletionListener, SubmittedRequest } from './completion-engine.js';
-import { HttpError } from './http-error.js';
-import type { ModelWeights } from './model-weights.js';
+import type {
+  CompletionEngine,
+  CompletionInput,
+  CompletionListener,
+  SubmittedRequest,
+} from '../server/completion-engine.js';
+import { HttpError } from '../server/http-error.js';
+import type { ModelWeights } from '../model/model-weights.js';
 import { PagedAttentionBackend } from './paged-attention-backend.js';
-import { percentile } from './percentile.js';
+import { percentile } from '../shared/percentile.js';
 import type { StepResources } from './step-resources.js';
-import { argmaxAllowed } from './tensor-math.js';
-import { forward } from './transformer.js';
+import { argmaxAllowed } from '../model/tensor-math.js';
+import { forward } from '../model/transformer.js';
 
 /** Options of a {@link ServingEngine}. */
 export interface ServingEngineOptions {
