@@ -23,6 +23,7 @@ const INPUT: BenchmarksPageInput = {
     results: [
       result('alpha', 'alloc 1 KiB', '@mem/alpha', 12.345, 1.234),
       result('alpha', 'alloc 1 KiB', 'Buffer.allocUnsafe', 123.45, 0.5),
+      result('alpha', 'alloc 1 KiB', 'baseline: linear scan', 9999, 0.1),
       result('alpha', 'churn | FIFO', 'baseline: linear scan', 1234567.8, 12),
       result('alpha', 'churn | FIFO', '@mem/alpha', 2469.1356, 2.25),
       result('native', 'allocate 64 B', 'new ArrayBuffer', 50, 3),
@@ -67,8 +68,9 @@ Alpha pools against native allocation.
 | case          | implementation        |     ns/op |      ops/s |     rme | vs ours |
 | ------------- | --------------------- | --------: | ---------: | ------: | ------: |
 | alloc 1 KiB   | @mem/alpha            |      12.3 | 81,004,455 |  ±1.2 % |   1.00x |
-|               | Buffer.allocUnsafe    |     123.5 |  8,100,446 |  ±0.5 % |  10.00x |
-| churn \\| FIFO | baseline: linear scan | 1,234,568 |        810 | ±12.0 % | 500.00x |
+|               | Buffer.allocUnsafe    |     123.5 |  8,100,446 |  ±0.5 % |   10.0x |
+|               | baseline: linear scan |     9,999 |    100,010 |  ±0.1 % |    810x |
+| churn \\| FIFO | baseline: linear scan | 1,234,568 |        810 | ±12.0 % |    500x |
 |               | @mem/alpha            |     2,469 |    405,000 |  ±2.3 % |   1.00x |
 
 Other figures:

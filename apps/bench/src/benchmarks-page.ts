@@ -62,6 +62,12 @@ function formatNsPerOp(ns: number): string {
   return grouped(ns);
 }
 
+function formatRatio(ratio: number): string {
+  if (ratio < 10) return `${ratio.toFixed(2)}x`;
+  if (ratio < 100) return `${ratio.toFixed(1)}x`;
+  return `${grouped(ratio)}x`;
+}
+
 function formatFigure(value: number): string {
   if (Number.isInteger(value) || Math.abs(value) >= 1000) return grouped(value);
   return String(Math.round(value * 1e4) / 1e4);
@@ -94,7 +100,7 @@ function resultsTable(results: readonly BenchResult[]): string {
         formatNsPerOp(entry.nsPerOp),
         grouped(entry.opsPerSec),
         `±${entry.rme.toFixed(1)} %`,
-        `${(entry.nsPerOp / reference.nsPerOp).toFixed(2)}x`,
+        formatRatio(entry.nsPerOp / reference.nsPerOp),
       ]);
     });
   }
