@@ -8,7 +8,7 @@ import { ArenaPool } from '@mem/epoch-arena';
 import { WorkspaceConfig, WorkspacePool, renderMemoryMap, type WorkspaceLogEntry } from '@mem/workspace-pool';
 import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { DemoConfig } from './demo-config.js';
-import type { ServerRuntime } from '../server/http-server.js';
+import type { ServerRuntime } from '../server/server-runtime.js';
 import { generateWeights, type ModelWeights } from '../model/model-weights.js';
 import { PooledIoBuffers } from '../server/pooled-io-buffers.js';
 import { PrometheusSink } from './prometheus-sink.js';
