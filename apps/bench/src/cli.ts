@@ -1,14 +1,14 @@
 /**
- * `npm run bench -- --suite <name|all> [--quick] [--json <file>] [--list]`
+ * `npm run bench -- --suite <name|all> [--quick] [--json <file>] [--report <file>] [--list]`
  *
  * Suites are discovered: every `suites/<name>.suite.ts` (or `.js`) whose default export is a Suite.
  *
  * `--suite all` runs every suite in a process of its own, one after the other, and merges their
  * results: a suite run after others in one process inherits their JIT state and their heap (the
  * buffer-pool suite, run first, teaches V8 MemPool's malloc/free pair in LIFO order, and the
- * workspace-pool suite then measured MemPool's LIFO pair at 27 ns instead of the 39 ns it measures
- * alone), so each suite's figures would depend on which suites ran before it. Within a suite, the
- * implementations of a case still share one process, interleaved, as the contract asks.
+ * workspace-pool suite then measures MemPool's LIFO pair faster than it does alone), so each
+ * suite's figures would depend on which suites ran before it. Within a suite, the implementations
+ * of a case still share one process, interleaved, as the contract asks.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { describeMachine, writeBenchmarksPage } from './benchmarks-page.js';
 import { blackholeChecksum } from './blackhole.js';
 import { Progress } from './progress.js';
 import { renderTable, writeJson, type BenchReport } from './report.js';
@@ -33,7 +34,10 @@ async function loadSuites(): Promise<Suite[]> {
 
 function usage(suites: readonly Suite[]): string {
   return [
-    'usage: npm run bench -- --suite <name|all> [--quick] [--json <file>]',
+    'usage: npm run bench -- --suite <name|all> [--quick] [--json <file>] [--report <file>]',
+    '',
+    '  --json <file>     also write the results as JSON',
+    '  --report <file>   also write them as a Markdown page (docs/benchmarks.md)',
     '',
     'suites:',
     ...suites.map((suite) => `  ${suite.name.padEnd(16)} ${suite.description}`),
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
       suite: { type: 'string' },
       quick: { type: 'boolean', default: false },
       json: { type: 'string' },
+      report: { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -80,9 +85,15 @@ async function main(): Promise<void> {
   }
   console.log(renderTable(output));
   console.log(`\n(checksum ${checksum}; node ${process.version}; ${values.quick ? 'quick' : 'full'} run)`);
+  const report = { node: process.version, date: new Date().toISOString(), quick: values.quick, ...output };
   if (values.json !== undefined) {
-    writeJson(values.json, { node: process.version, date: new Date().toISOString(), quick: values.quick, ...output });
+    writeJson(values.json, report);
     console.error(`wrote ${values.json}`);
+  }
+  if (values.report !== undefined) {
+    const command = `npm run bench -- --suite ${values.suite}${values.quick ? ' --quick' : ''} --report ${values.report}`;
+    writeBenchmarksPage(values.report, { report, machine: describeMachine(), suites: selected, command });
+    console.error(`wrote ${values.report}`);
   }
 }
 

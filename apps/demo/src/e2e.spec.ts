@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DASHBOARD_CHARTS } from './dashboard-page.js';
-import { DEFAULT_DEMO_CONFIG } from './demo-config.js';
-import { DemoRuntime } from './demo-runtime.js';
-import { startServer, type RunningServer } from './http-server.js';
-import { runLoad, type LoadSummary } from './load-run.js';
-import { DEFAULT_TRACE_OPTIONS, buildLoadTrace } from './load-trace.js';
+import { DASHBOARD_CHARTS } from './server/dashboard-page.js';
+import { DEFAULT_DEMO_CONFIG } from './runtime/demo-config.js';
+import { DemoRuntime } from './runtime/demo-runtime.js';
+import { startServer, type RunningServer } from './server/http-server.js';
+import { runLoad, type LoadSummary } from './load/load-run.js';
+import { DEFAULT_TRACE_OPTIONS, buildLoadTrace } from './load/load-trace.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);

@@ -4,10 +4,10 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_DEMO_CONFIG, type DemoConfig } from './demo-config.js';
-import { DemoRuntime } from './demo-runtime.js';
-import { startServer } from './http-server.js';
-import { formatVerification, verify } from './verify.js';
+import { DEFAULT_DEMO_CONFIG, type DemoConfig } from './runtime/demo-config.js';
+import { DemoRuntime } from './runtime/demo-runtime.js';
+import { startServer } from './server/http-server.js';
+import { formatVerification, verify } from './runtime/verify.js';
 
 const USAGE = `usage: npm run demo -- [options]
 

@@ -8,6 +8,7 @@
  */
 import { ArenaPool, EpochArena, SharedEpochArena } from '@mem/epoch-arena';
 import { startWorker } from '@mem/testkit';
+import { seededRandom } from '@mem/testkit/seeded-random';
 import { MemPool } from '@thi.ng/malloc';
 import { consume } from '../blackhole.js';
 import { GcRecorder, collectGarbage } from '../gc-observer.js';
@@ -20,16 +21,8 @@ const OURS = '@mem/epoch-arena';
 const GENERATION = 65536;
 const GENERATION_MASK = GENERATION - 1;
 
-/** A deterministic generator, so every run sees the same sizes and keys. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
-const next = random(42);
+/** A deterministic stream, so every run sees the same sizes and keys. */
+const next = seededRandom(42);
 /** 4096 sizes from 16 to 64 bytes. */
 const SIZES = Uint8Array.from({ length: 4096 }, () => 16 + Math.floor(next() * 49));
 /** 4096 keys of 16 to 64 random bytes. */

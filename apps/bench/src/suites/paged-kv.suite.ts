@@ -1,9 +1,10 @@
 /**
- * `@mem/paged-kv` against a straight port of the seed's allocator (ferrum `paged_pool.rs`):
- * allocate+free pairs, allocateMany(16), resurrection of a soft-free block at 100,000 blocks; then a
- * seeded multi-turn chat trace replayed through the scheduler for the prefix hit rate (against the
- * oracle, with the working set and half of it, LRU order and the seed's LIFO order) and KV waste
- * (against reserving per request); and paged attention against contiguous attention per query.
+ * `@mem/paged-kv` against a baseline block allocator (a straight port of ferrum's `paged_pool.rs`,
+ * `paged-kv-baseline.ts`): allocate+free pairs, allocateMany(16), resurrection of a soft-free block
+ * at 100,000 blocks; then a deterministic multi-turn chat trace replayed through the scheduler for
+ * the prefix hit rate (against the oracle, with the working set and half of it, LRU order and the
+ * baseline's LIFO order) and KV waste (against reserving per request); and paged attention against
+ * contiguous attention per query.
  */
 import {
   BlockAllocator,
@@ -14,20 +15,22 @@ import {
   pagedAttention,
   syntheticChatTrace,
 } from '@mem/paged-kv';
+import { seededRandom } from '@mem/testkit/seeded-random';
 import type { BenchContext, BenchImpl, Suite } from '../suite.js';
-import { SeedBlockAllocator } from './paged-kv-seed-port.js';
+import { BaselineBlockAllocator } from './paged-kv-baseline.js';
 import { replayTrace } from './paged-kv-replay.js';
 
 const OURS = '@mem/paged-kv';
-const SEED = 'seed port (ferrum paged_pool)';
+const BASELINE = 'baseline: array free list + Map';
+const LIFO = 'baseline: LIFO reuse order';
 
 async function allocatorPairs(context: BenchContext): Promise<void> {
   const capacity = 4096;
   // Half the pool stays live, as in a running server.
   const ours = new BlockAllocator(capacity);
   ours.allocateMany(capacity / 2);
-  const seed = new SeedBlockAllocator(capacity);
-  seed.allocateN(capacity / 2);
+  const baseline = new BaselineBlockAllocator(capacity);
+  baseline.allocateN(capacity / 2);
   const one = [0];
   const impls: BenchImpl[] = [
     {
@@ -43,13 +46,13 @@ async function allocatorPairs(context: BenchContext): Promise<void> {
       },
     },
     {
-      name: SEED,
+      name: BASELINE,
       run(iterations) {
         let sum = 0;
         for (let i = 0; i < iterations; i += 1) {
-          const block = seed.allocate();
+          const block = baseline.allocate();
           one[0] = block;
-          seed.free(one);
+          baseline.free(one);
           sum += block;
         }
         return sum;
@@ -63,8 +66,8 @@ async function allocateMany(context: BenchContext): Promise<void> {
   const capacity = 4096;
   const ours = new BlockAllocator(capacity);
   ours.allocateMany(capacity / 2);
-  const seed = new SeedBlockAllocator(capacity);
-  seed.allocateN(capacity / 2);
+  const baseline = new BaselineBlockAllocator(capacity);
+  baseline.allocateN(capacity / 2);
   const out = new Uint32Array(16);
   await context.compare('allocateMany(16) + free', [
     {
@@ -80,12 +83,12 @@ async function allocateMany(context: BenchContext): Promise<void> {
       },
     },
     {
-      name: SEED,
+      name: BASELINE,
       run(iterations) {
         let sum = 0;
         for (let i = 0; i < iterations; i += 1) {
-          const blocks = seed.allocateN(16);
-          seed.free(blocks);
+          const blocks = baseline.allocateN(16);
+          baseline.free(blocks);
           sum += blocks[15]!;
         }
         return sum;
@@ -101,19 +104,19 @@ async function resurrection(context: BenchContext): Promise<void> {
   for (let i = 0; i < digests.length; i += 1) digests[i] = Math.imul(i + 1, 0x9e3779b1);
   for (let b = 0; b < capacity; b += 1) ours.registerBlockHash(ours.allocate(), digests, b);
   for (let b = 0; b < capacity; b += 1) ours.free(b);
-  const seed = new SeedBlockAllocator(capacity);
+  const baseline = new BaselineBlockAllocator(capacity);
   const keys: bigint[] = [];
   for (let b = 0; b < capacity; b += 1) {
-    const block = seed.allocate();
+    const block = baseline.allocate();
     keys.push((BigInt(digests[b * 4]!) << 32n) | BigInt(digests[b * 4 + 1]!));
-    seed.registerBlockHash(block, keys[b]!);
+    baseline.registerBlockHash(block, keys[b]!);
   }
-  for (let b = 0; b < capacity; b += 1) seed.free([b]);
+  for (let b = 0; b < capacity; b += 1) baseline.free([b]);
   // A fixed pseudo-random visiting order, so that neither side gets a sequential access pattern.
   const order = new Uint32Array(capacity);
   for (let i = 0; i < capacity; i += 1) order[i] = (Math.imul(i, 40503) >>> 0) % capacity;
   let cursorOurs = 0;
-  let cursorSeed = 0;
+  let cursorBaseline = 0;
   const one = [0];
   await context.compare(`resurrect a soft-free block (+ free) at ${capacity} blocks`, [
     {
@@ -131,15 +134,15 @@ async function resurrection(context: BenchContext): Promise<void> {
       },
     },
     {
-      name: SEED,
+      name: BASELINE,
       run(iterations) {
         let sum = 0;
         for (let i = 0; i < iterations; i += 1) {
-          const index = order[cursorSeed]!;
-          cursorSeed = cursorSeed + 1 === capacity ? 0 : cursorSeed + 1;
-          const block = seed.tryAcquireByHash(keys[index]!)!;
+          const index = order[cursorBaseline]!;
+          cursorBaseline = cursorBaseline + 1 === capacity ? 0 : cursorBaseline + 1;
+          const block = baseline.tryAcquireByHash(keys[index]!)!;
           one[0] = block;
-          seed.free(one);
+          baseline.free(one);
           sum += block;
         }
         return sum;
@@ -155,7 +158,7 @@ function percent(value: number): number {
 function prefixCaching(context: BenchContext): void {
   const trace = syntheticChatTrace({ seed: 1 });
   const blockSize = 16;
-  const label = `chat trace (seed 1, ${trace.requests.length} requests, ${trace.promptTokens} prompt tokens, block 16)`;
+  const label = `chat trace (${trace.requests.length} requests, ${trace.promptTokens} prompt tokens, block 16)`;
   context.progress('replaying the chat trace', 0, 6);
   const unbounded = replayTrace(trace, { numBlocks: 1 << 20, blockSize, reuseOrder: 'lru' });
   const workingSet = unbounded.peakLiveAndCached;
@@ -178,7 +181,7 @@ function prefixCaching(context: BenchContext): void {
       percent(lru.oracleTokens / lru.queryTokens),
       '% of prompt tokens',
     );
-    context.figure(caseName, 'seed LIFO reuse order', percent(lifo.hitTokens / lifo.queryTokens), '% of prompt tokens');
+    context.figure(caseName, LIFO, percent(lifo.hitTokens / lifo.queryTokens), '% of prompt tokens');
     context.figure(
       caseName,
       'oracle (at the LIFO run)',
@@ -186,7 +189,7 @@ function prefixCaching(context: BenchContext): void {
       '% of prompt tokens',
     );
     context.figure(`${label}: evictions, ${name}`, `${OURS} (LRU)`, lru.evictions, 'blocks');
-    context.figure(`${label}: evictions, ${name}`, 'seed LIFO reuse order', lifo.evictions, 'blocks');
+    context.figure(`${label}: evictions, ${name}`, LIFO, lifo.evictions, 'blocks');
     context.figure(`${label}: preemptions, ${name}`, `${OURS} (LRU)`, lru.preemptions, 'requests');
     if (name === 'working set') {
       const wasteCase = `${label}: KV memory waste`;
@@ -239,11 +242,8 @@ async function attention(context: BenchContext): Promise<void> {
   kv.allocator.freeMany(all);
   const sequence = kv.createSequence({ tokens: new Uint32Array(length) });
   kv.admit(sequence);
-  let seed = 1;
-  const random = (): number => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return seed / 2 ** 31 - 1;
-  };
+  const next = seededRandom(1);
+  const random = (): number => next() * 2 - 1;
   const k = new Float32Array(numKvHeads * headDim);
   const v = new Float32Array(numKvHeads * headDim);
   for (let p = 0; p < length; p += 1) {

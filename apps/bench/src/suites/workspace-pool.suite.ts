@@ -1,6 +1,7 @@
 /**
- * `@mem/workspace-pool` against what it replaces: a straight port of the seed's pool
- * (tensorlogic-infer `workspace.rs`), `@thi.ng/malloc`'s MemPool and `new ArrayBuffer`.
+ * `@mem/workspace-pool` against what it replaces: a baseline pool that scans every workspace (a
+ * straight port of tensorlogic-infer's `workspace.rs`, `workspace-pool-baseline.ts`),
+ * `@thi.ng/malloc`'s MemPool and `new ArrayBuffer`.
  *
  * - acquire+release churn with 64, 100 and 10,000 live workspaces of mixed sizes (64 B to 8 KiB,
  *   log-uniform), releasing a random live one and acquiring a new one each operation; with 64 live
@@ -12,34 +13,23 @@
  */
 import { MemPool } from '@thi.ng/malloc';
 import { WorkspacePool, type Workspace } from '@mem/workspace-pool';
+import { seededRandom } from '@mem/testkit/seeded-random';
 import { summarize } from '../statistics.js';
 import type { BenchContext, BenchImpl, Suite } from '../suite.js';
-import { SeedWorkspacePool, seedDefaultConfig } from './workspace-pool-seed-port.js';
+import { BaselineWorkspacePool, baselineDefaultConfig } from './workspace-pool-baseline.js';
 
 const OURS = '@mem/workspace-pool';
-const SEED = 'seed port (workspace.rs)';
+const BASELINE = 'baseline: linear-scan pool';
 const THING = '@thi.ng/malloc MemPool';
 const NATIVE = 'new ArrayBuffer';
 const MiB = 1024 * 1024;
-
-/** A small deterministic generator (mulberry32), so every implementation sees the same sequence. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEQUENCE = 1 << 16;
 const MASK = SEQUENCE - 1;
 
 /** Mixed sizes, 64 B to 8 KiB, log-uniform. */
 function mixedSizes(seed: number): Uint32Array {
-  const next = random(seed);
+  const next = seededRandom(seed);
   return Uint32Array.from({ length: SEQUENCE }, () => Math.round(2 ** (6 + next() * 7)));
 }
 
@@ -52,7 +42,7 @@ const ORDER_NAMES: Record<Order, string> = { random: 'random', fifo: 'FIFO', lif
  * holds the workspace acquired `live` operations before: FIFO), or always the newest (LIFO).
  */
 function victims(live: number, order: Order, seed: number): Uint32Array {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = {
     random: () => Math.floor(next() * live),
     fifo: (k: number) => k % live,
@@ -81,13 +71,12 @@ interface Churn {
 // teardown().
 //
 // The cases run in one process, in the order of `run` below, so the JIT compiles each
-// implementation with what the earlier cases taught it. Measured with the LIFO or the scratch case
-// run first and alone, then in this order: MemPool's LIFO pair 16-18 ns, then 39-45 ns (its free
-// list code compiled for the long walks of random order); ours 22-24 ns, then 25-28 ns (a handle
-// kept per pair: allocating it and storing it in `held`, an old array, cost about 8 ns that a bare
-// address does not); as scratch, MemPool 14-17 ns, then 35-41 ns, and ours 12-15 ns, then 15-19 ns
-// (V8 drops a handle that never leaves the loop). The order is the suite's first one, kept, with
-// the cases added since after it.
+// implementation with what the earlier cases taught it: the LIFO and scratch cases, run first and
+// alone, measure MemPool more than twice as fast as in this order (its free-list code is then
+// compiled for the long walks of random order), and ours somewhat faster (a handle kept per pair
+// costs an allocation and a store into `held`, an old array, that a bare address does not; as
+// scratch, V8 drops a handle that never leaves the loop). Keep the order when adding cases: add
+// new ones after the existing ones, so that figures stay comparable from run to run.
 
 function oursChurn(churn: Churn, pool: WorkspacePool, beforeTeardown: () => void): BenchImpl {
   let held: Workspace[] = [];
@@ -211,11 +200,11 @@ function nativeChurn(churn: Churn): BenchImpl {
   };
 }
 
-function seedChurn(churn: Churn, pool: SeedWorkspacePool): BenchImpl {
+function baselineChurn(churn: Churn, pool: BaselineWorkspacePool): BenchImpl {
   let held: string[] = [];
   let cursor = 0;
   return {
-    name: SEED,
+    name: BASELINE,
     setup() {
       for (let i = 0; i < churn.live; i += 1) held.push(pool.allocate(churn.sizes[i & MASK]!));
     },
@@ -245,12 +234,12 @@ function seedChurn(churn: Churn, pool: SeedWorkspacePool): BenchImpl {
  * From this many live workspaces on, each implementation is measured in a compare() of its own,
  * with only its own live set in the heap, instead of interleaved with the others. Their live sets
  * (10,000 handles and block records; 10,000 ArrayBuffers; MemPool's free list spread over its
- * 136 MB; the seed port's map of 10,000 workspaces and their string ids) do not fit in the caches
+ * 136 MB; the baseline's map of 10,000 workspaces and their string ids) do not fit in the caches
  * together, and the garbage collection that one implementation sets off (the ArrayBuffers' 17 MB
  * of external memory start full collections; incremental marking then runs on whoever allocates
- * next) lands in the next one's samples. Measured for ours: 105-120 ns a pair alone, 140-340 ns
- * interleaved (every sample starts with cold caches, a refill of a few milliseconds, and after
- * the ArrayBuffer baseline, with marking work). Measured apart, every implementation gets a full
+ * next) lands in the next one's samples: interleaved, ours measured up to three times its cost
+ * alone (every sample starts with cold caches, a refill of a few milliseconds, and after the
+ * ArrayBuffer baseline, with marking work). Measured apart, every implementation gets a full
  * collection before its setup (the harness runs one per compare()), its own live set only, and
  * its steady cost; the ratios lose the interleaving's protection against a noisy machine, which
  * matters little at ratios of 4x to 1,000x.
@@ -267,20 +256,20 @@ async function churnCase(context: BenchContext, live: number, order: Order): Pro
   const liveBytes = live * 1700; // mean of the size mix, about 1.7 KiB
   const budget = Math.max(4 * MiB, 4 * liveBytes);
   const ours = new WorkspacePool({ initialSize: budget, maxSize: 4 * budget });
-  const seed = new SeedWorkspacePool(seedDefaultConfig());
+  const baseline = new BaselineWorkspacePool(baselineDefaultConfig());
   const thing = new MemPool({ size: 2 * budget, align: 8 });
   let steady: ReturnType<WorkspacePool['stats']> | undefined;
   const impls: BenchImpl[] = [
     oursChurn(churn, ours, () => (steady = ours.stats())),
     thingChurn(churn, thing),
     nativeChurn(churn),
-    seedChurn(churn, seed),
+    baselineChurn(churn, baseline),
   ];
   const caseName =
     order === 'scratch'
       ? `acquire and release at once (scratch), ${live.toLocaleString('en-US')} live`
       : `acquire+release, ${live.toLocaleString('en-US')} live, ${ORDER_NAMES[order]} order`;
-  // The seed port scans every workspace per allocation: fewer samples keep the quick run short.
+  // The baseline scans every workspace per allocation: fewer samples keep the quick run short.
   const options = { samples: context.quick ? 15 : 30 };
   if (live < APART_FROM) {
     await context.compare(caseName, impls, options);
@@ -292,7 +281,7 @@ async function churnCase(context: BenchContext, live: number, order: Order): Pro
   context.figure(caseName, OURS, stats.fragmentation, 'fragmentation with the live set');
   context.figure(caseName, OURS, stats.defragmentations, 'defragmentations (on miss)');
   context.figure(caseName, OURS, stats.acquisitions, 'acquisitions');
-  context.figure(caseName, SEED, seed.workspaces.size, 'workspaces created');
+  context.figure(caseName, BASELINE, baseline.workspaces.size, 'workspaces created');
 }
 
 /** A 64 MiB pool filled with workspaces of 256 B to 64 KiB, then every other byte-half released at random. */
@@ -303,7 +292,7 @@ function scatteredPool(seed: number, pinnedShare: number): { pool: WorkspacePool
     maxSegmentSize: 64 * MiB,
     autoExpand: false,
   });
-  const next = random(seed);
+  const next = seededRandom(seed);
   const held: Workspace[] = [];
   for (;;) {
     const size = Math.round(2 ** (8 + next() * 8));
@@ -351,15 +340,19 @@ async function defragmentCase(context: BenchContext, pinnedShare: number): Promi
   context.figure(caseName, OURS, last.bytesMoved, 'bytes moved');
   context.figure(caseName, OURS, workspaces, 'live workspaces');
   if (pinnedShare === 0) {
-    // The seed's defragment() on the same shape of pool: it "merges" and frees nothing.
-    const seed = new SeedWorkspacePool({ ...seedDefaultConfig(), enableDefragmentation: true, initialSize: 64 * MiB });
-    context.figure(caseName, SEED, seed.defragment().freedBytes, 'freed bytes (always 0)');
+    // The baseline's defragment() on the same shape of pool: it "merges" and frees nothing.
+    const baseline = new BaselineWorkspacePool({
+      ...baselineDefaultConfig(),
+      enableDefragmentation: true,
+      initialSize: 64 * MiB,
+    });
+    context.figure(caseName, BASELINE, baseline.defragment().freedBytes, 'freed bytes (always 0)');
   }
 }
 
 const suite: Suite = {
   name: 'workspace-pool',
-  description: 'workspace churn vs the seed port, @thi.ng/malloc and new ArrayBuffer; 64 MiB defragmentation',
+  description: 'workspace churn vs a linear-scan baseline, @thi.ng/malloc and new ArrayBuffer; 64 MiB defragmentation',
   async run(context) {
     await churnCase(context, 64, 'random');
     await churnCase(context, 100, 'random');

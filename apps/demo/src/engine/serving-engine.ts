@@ -8,14 +8,19 @@
 import { KvCacheManager, KvStore, Scheduler, type ScheduledRequest, type SchedulerStep } from '@mem/paged-kv';
 import { MemError, noopMetrics, type MetricsSink } from '@mem/types';
 import type { Workspace, WorkspacePool } from '@mem/workspace-pool';
-import type { CompletionEngine, CompletionInput, CompletionListener, SubmittedRequest } from './completion-engine.js';
-import { HttpError } from './http-error.js';
-import type { ModelWeights } from './model-weights.js';
+import type {
+  CompletionEngine,
+  CompletionInput,
+  CompletionListener,
+  SubmittedRequest,
+} from '../server/completion-engine.js';
+import { HttpError } from '../server/http-error.js';
+import type { ModelWeights } from '../model/model-weights.js';
 import { PagedAttentionBackend } from './paged-attention-backend.js';
-import { percentile } from './percentile.js';
+import { EngineCounters, type ServingEngineStats } from './engine-counters.js';
 import type { StepResources } from './step-resources.js';
-import { argmaxAllowed } from './tensor-math.js';
-import { forward } from './transformer.js';
+import { argmaxAllowed } from '../model/tensor-math.js';
+import { forward } from '../model/transformer.js';
 
 /** Options of a {@link ServingEngine}. */
 export interface ServingEngineOptions {
@@ -52,34 +57,6 @@ export interface ServingEngineOptions {
   readonly stepping?: 'immediate' | 'manual';
 }
 
-/** Counters of a {@link ServingEngine}. */
-export interface ServingEngineStats {
-  /** Requests submitted. */
-  readonly submitted: number;
-  /** Requests that ran to their end. */
-  readonly completed: number;
-  /** Requests cancelled (client gone). */
-  readonly cancelled: number;
-  /** Requests that failed. */
-  readonly failed: number;
-  /** Requests waiting now. */
-  readonly waiting: number;
-  /** Requests running now. */
-  readonly running: number;
-  /** Steps run. */
-  readonly steps: number;
-  /** Tokens generated (sampled). */
-  readonly tokensGenerated: number;
-  /** Rows computed for prompts (and for recomputation after preemption). */
-  readonly tokensPrefilled: number;
-  /** Rows computed in all. */
-  readonly rowsComputed: number;
-  /** Largest step in rows. */
-  readonly largestStep: number;
-  /** Time to first token of the last 100 requests, p50, ms (NaN before any). */
-  readonly ttftP50Ms: number;
-}
-
 interface Tracked {
   readonly id: string;
   readonly submittedAt: number;
@@ -104,19 +81,10 @@ export class ServingEngine implements CompletionEngine {
   readonly #attention: PagedAttentionBackend;
   readonly #tracked = new Map<ScheduledRequest, Tracked>();
   readonly #log: (message: string) => void;
-  readonly #recentTtft: number[] = [];
+  readonly #counters = new EngineCounters();
   #nextId = 1;
   #stepQueued = false;
   #closed = false;
-  #submitted = 0;
-  #completed = 0;
-  #cancelled = 0;
-  #failed = 0;
-  #steps = 0;
-  #tokensGenerated = 0;
-  #tokensPrefilled = 0;
-  #rowsComputed = 0;
-  #largestStep = 0;
   #sampled = new Int32Array(64);
 
   constructor(options: ServingEngineOptions) {
@@ -181,7 +149,7 @@ export class ServingEngine implements CompletionEngine {
       output: undefined,
     };
     this.#tracked.set(request, tracked);
-    this.#submitted++;
+    this.#counters.submitted++;
     this.#queueStep();
     return { id: tracked.id, cancel: () => this.#cancel(request) };
   }
@@ -198,21 +166,8 @@ export class ServingEngine implements CompletionEngine {
 
   /** Counters. */
   stats(): ServingEngineStats {
-    const scheduler = this.scheduler.stats();
-    return {
-      submitted: this.#submitted,
-      completed: this.#completed,
-      cancelled: this.#cancelled,
-      failed: this.#failed,
-      waiting: scheduler.waiting,
-      running: scheduler.running,
-      steps: this.#steps,
-      tokensGenerated: this.#tokensGenerated,
-      tokensPrefilled: this.#tokensPrefilled,
-      rowsComputed: this.#rowsComputed,
-      largestStep: this.#largestStep,
-      ttftP50Ms: percentile(this.#recentTtft, 50),
-    };
+    const { waiting, running } = this.scheduler.stats();
+    return this.#counters.stats(waiting, running);
   }
 
   /** Refuses new requests and cancels every open one. */
@@ -262,7 +217,7 @@ export class ServingEngine implements CompletionEngine {
         logit++;
         sampledCount++;
       }
-      this.#count(step);
+      this.#counters.countStep(step);
     } catch (error) {
       this.#failStep(step, error);
       return 0;
@@ -270,7 +225,7 @@ export class ServingEngine implements CompletionEngine {
       resources.endStep();
     }
     const finished = this.scheduler.commit(step, this.#sampled.subarray(0, step.entries.length));
-    this.#tokensGenerated += sampledCount;
+    this.#counters.tokensGenerated += sampledCount;
     this.#emit(step, finished);
     resources.betweenSteps();
     return step.tokens;
@@ -299,16 +254,6 @@ export class ServingEngine implements CompletionEngine {
     }
   }
 
-  #count(step: SchedulerStep): void {
-    this.#steps++;
-    this.#rowsComputed += step.tokens;
-    this.#largestStep = Math.max(this.#largestStep, step.tokens);
-    for (const entry of step.entries) {
-      const decode = entry.count === 1 && entry.start >= entry.request.promptLength;
-      if (!decode) this.#tokensPrefilled += entry.count;
-    }
-  }
-
   /** Streams the step's sampled tokens, then ends the requests that finished. */
   #emit(step: SchedulerStep, finished: readonly ScheduledRequest[]): void {
     const now = performance.now();
@@ -317,7 +262,11 @@ export class ServingEngine implements CompletionEngine {
       if (!entry.samples) continue;
       const tracked = this.#tracked.get(entry.request);
       if (tracked === undefined) continue;
-      if (tracked.emitted === 0) this.#recordTtft(now - tracked.submittedAt);
+      if (tracked.emitted === 0) {
+        const ms = now - tracked.submittedAt;
+        this.#options.onFirstToken?.(ms);
+        this.#counters.recordTtft(ms);
+      }
       const index = tracked.emitted++;
       tracked.listener?.onToken(this.#sampled[e]!, index);
     }
@@ -325,17 +274,11 @@ export class ServingEngine implements CompletionEngine {
       const tracked = this.#tracked.get(request);
       if (tracked === undefined) continue;
       this.#forget(request, tracked);
-      this.#completed++;
+      this.#counters.completed++;
       const listener = tracked.listener;
       tracked.listener = undefined;
       listener?.onFinish(request.finishReason === 'stop' ? 'stop' : 'length');
     }
-  }
-
-  #recordTtft(ms: number): void {
-    this.#options.onFirstToken?.(ms);
-    this.#recentTtft.push(ms);
-    if (this.#recentTtft.length > 100) this.#recentTtft.shift();
   }
 
   /**
@@ -350,7 +293,7 @@ export class ServingEngine implements CompletionEngine {
       if (entry.request.state === 'waiting' || entry.request.state === 'running') this.scheduler.cancel(entry.request);
       if (tracked === undefined) continue;
       this.#forget(entry.request, tracked);
-      this.#failed++;
+      this.#counters.failed++;
       const listener = tracked.listener;
       tracked.listener = undefined;
       listener?.onError(error instanceof Error ? error : new Error(String(error)));
@@ -364,7 +307,7 @@ export class ServingEngine implements CompletionEngine {
     tracked.listener = undefined;
     if (request.state === 'waiting' || request.state === 'running') {
       this.scheduler.cancel(request);
-      this.#cancelled++;
+      this.#counters.cancelled++;
     }
   }
 

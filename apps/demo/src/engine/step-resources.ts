@@ -8,9 +8,9 @@
  */
 import type { ArenaPool } from '@mem/epoch-arena';
 import type { MemoryMapSnapshot, WorkspacePool } from '@mem/workspace-pool';
-import type { ModelConfig } from './model-config.js';
+import type { ModelConfig } from '../model/model-config.js';
 import { StepScratch } from './step-scratch.js';
-import type { ForwardScratch } from './transformer.js';
+import type { ForwardScratch } from '../model/transformer.js';
 
 /** What a step is given to work in; valid until {@link StepResources.endStep}. */
 export interface StepMemory {

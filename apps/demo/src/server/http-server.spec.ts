@@ -2,8 +2,9 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompletionEngine, CompletionInput, CompletionListener } from './completion-engine.js';
 import { HttpError } from './http-error.js';
-import { startServer, type RunningServer, type ServerRuntime } from './http-server.js';
+import { startServer, type RunningServer } from './http-server.js';
 import type { IoBuffers, IoLease } from './io-buffers.js';
+import type { ServerRuntime } from './server-runtime.js';
 
 /** A test engine: emits the prompt's bytes back, one token per timer tick. */
 class EchoEngine implements CompletionEngine {

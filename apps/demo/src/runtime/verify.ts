@@ -6,9 +6,9 @@
  */
 import { DEFAULT_DEMO_CONFIG, type DemoConfig } from './demo-config.js';
 import { DemoRuntime } from './demo-runtime.js';
-import { generateReference } from './reference-model.js';
-import { SeededRandom } from './seeded-random.js';
-import { PRINTABLE_TOKENS, encodeText } from './tokenizer.js';
+import { generateReference } from '../model/reference-model.js';
+import { SeededRandom } from '../model/seeded-random.js';
+import { PRINTABLE_TOKENS, encodeText } from '../model/tokenizer.js';
 
 /** One checked completion. */
 export interface VerifiedCase {

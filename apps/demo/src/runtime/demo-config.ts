@@ -2,7 +2,7 @@
  * The demo's settings, with the defaults `npm run demo` starts with.
  * @module
  */
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from './model-config.js';
+import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
 
 /** Everything the demo server can be started with. */
 export interface DemoConfig {

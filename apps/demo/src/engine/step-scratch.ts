@@ -5,8 +5,8 @@
  * @module
  */
 import type { Workspace, WorkspacePool } from '@mem/workspace-pool';
-import type { ModelConfig } from './model-config.js';
-import { scratchLayout, type ForwardScratch, type ScratchName } from './transformer.js';
+import type { ModelConfig } from '../model/model-config.js';
+import { scratchLayout, type ForwardScratch, type ScratchName } from '../model/transformer.js';
 
 const NAMES: readonly ScratchName[] = [
   'hidden',

@@ -5,7 +5,7 @@
  */
 import { latencySummary, replayConversations } from './load-client.js';
 import type { LoadTrace } from './load-trace.js';
-import type { DemoTotals } from './stats-history.js';
+import type { DemoTotals } from '../runtime/stats-history.js';
 
 /** The figures of one run, as the summary table shows them. */
 export interface LoadSummary {

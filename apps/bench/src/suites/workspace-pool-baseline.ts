@@ -1,29 +1,29 @@
 /**
- * A straight TypeScript port of the first seed's workspace pool (tensorlogic-infer `workspace.rs`),
- * kept as close to the Rust as TypeScript allows, as the baseline `@mem/workspace-pool` replaces.
+ * The baseline of the workspace-pool suite: a straight TypeScript port of a Rust workspace pool
+ * (tensorlogic-infer's `workspace.rs`), kept as close to the Rust as TypeScript allows.
  * It tracks sizes and ids only (no memory), scans every workspace on each best-fit or first-fit
  * allocation, recomputes the bucket sizes on every call, and its `defragment()` merges unrelated
  * free workspaces and always reports 0 bytes freed. `HashMap` becomes `Map` (insertion order
  * instead of Rust's random order), `VecDeque` an array, `retain` a filter.
  */
 
-/** `AllocationStrategy` of the seed. */
-export type SeedAllocationStrategy = 'BestFit' | 'FirstFit' | 'ExactFit' | 'PowerOfTwo';
+/** `AllocationStrategy` of the Rust pool. */
+export type BaselineAllocationStrategy = 'BestFit' | 'FirstFit' | 'ExactFit' | 'PowerOfTwo';
 
-/** `WorkspaceConfig` of the seed. */
-export interface SeedWorkspaceConfig {
+/** `WorkspaceConfig` of the Rust pool. */
+export interface BaselineWorkspaceConfig {
   initialSize: number;
   maxSize: number;
   growthFactor: number;
-  strategy: SeedAllocationStrategy;
+  strategy: BaselineAllocationStrategy;
   autoExpand: boolean;
   enableDefragmentation: boolean;
   defragThreshold: number;
   numBuckets: number;
 }
 
-/** `WorkspaceConfig::default()` of the seed. */
-export function seedDefaultConfig(): SeedWorkspaceConfig {
+/** `WorkspaceConfig::default()` of the Rust pool. */
+export function baselineDefaultConfig(): BaselineWorkspaceConfig {
   return {
     initialSize: 1024 * 1024,
     maxSize: 1024 * 1024 * 1024,
@@ -36,8 +36,8 @@ export function seedDefaultConfig(): SeedWorkspaceConfig {
   };
 }
 
-/** `Workspace` of the seed. */
-class SeedWorkspace {
+/** `Workspace` of the Rust pool. */
+class BaselineWorkspace {
   inUse = false;
   allocationCount = 0;
   constructor(
@@ -56,8 +56,8 @@ class SeedWorkspace {
   }
 }
 
-/** `WorkspaceStats` of the seed. */
-export interface SeedWorkspaceStats {
+/** `WorkspaceStats` of the Rust pool. */
+export interface BaselineWorkspaceStats {
   totalCreated: number;
   totalAllocations: number;
   totalReleases: number;
@@ -66,13 +66,13 @@ export interface SeedWorkspaceStats {
   currentTotalSize: number;
 }
 
-/** `WorkspacePool` of the seed. */
-export class SeedWorkspacePool {
-  readonly config: SeedWorkspaceConfig;
-  readonly workspaces = new Map<string, SeedWorkspace>();
+/** `WorkspacePool` of the Rust pool. */
+export class BaselineWorkspacePool {
+  readonly config: BaselineWorkspaceConfig;
+  readonly workspaces = new Map<string, BaselineWorkspace>();
   readonly freeLists = new Map<number, string[]>();
   nextId = 0;
-  readonly stats: SeedWorkspaceStats = {
+  readonly stats: BaselineWorkspaceStats = {
     totalCreated: 0,
     totalAllocations: 0,
     totalReleases: 0,
@@ -81,7 +81,7 @@ export class SeedWorkspacePool {
     currentTotalSize: 0,
   };
 
-  constructor(config: SeedWorkspaceConfig) {
+  constructor(config: BaselineWorkspaceConfig) {
     this.config = config;
     this.preallocateWorkspaces();
   }
@@ -104,7 +104,7 @@ export class SeedWorkspacePool {
   private createWorkspace(size: number): string {
     const id = `ws_${this.nextId}`;
     this.nextId += 1;
-    this.workspaces.set(id, new SeedWorkspace(id, size));
+    this.workspaces.set(id, new BaselineWorkspace(id, size));
     const bucket = this.sizeToBucket(size);
     let list = this.freeLists.get(bucket);
     if (list === undefined) this.freeLists.set(bucket, (list = []));
@@ -221,7 +221,7 @@ export class SeedWorkspacePool {
     return totalFree === 0 ? 0 : 1 - this.maxAvailableSize() / totalFree;
   }
 
-  /** `defragment`: pairwise "merges" free workspaces and reports 0 bytes freed, as the seed does. */
+  /** `defragment`: pairwise "merges" free workspaces and reports 0 bytes freed, as the Rust pool does. */
   defragment(): { freedBytes: number; mergedWorkspaces: number } {
     if (!this.config.enableDefragmentation) return { freedBytes: 0, mergedWorkspaces: 0 };
     if (this.computeFragmentationRatio() < this.config.defragThreshold) return { freedBytes: 0, mergedWorkspaces: 0 };
@@ -246,7 +246,7 @@ export class SeedWorkspacePool {
       this.workspaces.delete(idB);
       const mergedId = `ws_${this.nextId}`;
       this.nextId += 1;
-      this.workspaces.set(mergedId, new SeedWorkspace(mergedId, mergedSize));
+      this.workspaces.set(mergedId, new BaselineWorkspace(mergedId, mergedSize));
       const bucket = this.sizeToBucket(mergedSize);
       let list = this.freeLists.get(bucket);
       if (list === undefined) this.freeLists.set(bucket, (list = []));

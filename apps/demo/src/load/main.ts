@@ -7,9 +7,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DEMO_CONFIG } from './demo-config.js';
-import { DemoRuntime } from './demo-runtime.js';
-import { startServer } from './http-server.js';
+import { DEFAULT_DEMO_CONFIG } from '../runtime/demo-config.js';
+import { DemoRuntime } from '../runtime/demo-runtime.js';
+import { startServer } from '../server/http-server.js';
 import { formatSummaryTable, runLoad, type LoadSummary } from './load-run.js';
 import { DEFAULT_TRACE_OPTIONS, buildLoadTrace } from './load-trace.js';
 import { ProgressBar } from './progress-bar.js';

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CompletionListener } from './completion-engine.js';
-import { DEFAULT_DEMO_CONFIG, type DemoConfig } from './demo-config.js';
-import { DemoRuntime } from './demo-runtime.js';
-import { HttpError } from './http-error.js';
-import { generateReference } from './reference-model.js';
-import { PRINTABLE_TOKENS, encodeText } from './tokenizer.js';
+import type { CompletionListener } from '../server/completion-engine.js';
+import { DEFAULT_DEMO_CONFIG, type DemoConfig } from '../runtime/demo-config.js';
+import { DemoRuntime } from '../runtime/demo-runtime.js';
+import { HttpError } from '../server/http-error.js';
+import { generateReference } from '../model/reference-model.js';
+import { PRINTABLE_TOKENS, encodeText } from '../model/tokenizer.js';
 
 const runtimes: DemoRuntime[] = [];
 function runtime(overrides: Partial<DemoConfig> = {}): DemoRuntime {

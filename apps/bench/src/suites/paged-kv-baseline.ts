@@ -1,11 +1,11 @@
 /**
- * A straight TypeScript port of the seed's `BlockAllocator` (ferrum `paged_pool.rs`), the baseline
- * of the `paged-kv` suite: a LIFO free list in a JS array, 16-bit reference counts, a
+ * The baseline of the `paged-kv` suite: a straight TypeScript port of a Rust `BlockAllocator`
+ * (ferrum's `paged_pool.rs`): a LIFO free list in a JS array, 16-bit reference counts, a
  * `Map<bigint, number>` hash table for the u64 `BlockHash`, and the O(n) free-list search
  * (`rposition` + `swap_remove`) when a soft-free block is resurrected. `Result::Err` becomes a
  * thrown Error; `debug_assert!`s are left out, as in a release build.
  */
-export class SeedBlockAllocator {
+export class BaselineBlockAllocator {
   freeList: number[];
   readonly capacity: number;
   peakInUse = 0;

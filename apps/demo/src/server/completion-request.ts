@@ -5,7 +5,7 @@
  * @module
  */
 import { HttpError } from './http-error.js';
-import { encodeText } from './tokenizer.js';
+import { encodeText } from '../model/tokenizer.js';
 
 /** The id the demo's model answers to (`GET /v1/models`). */
 export const MODEL_ID = 'mem-demo-byte-lm';

@@ -8,14 +8,14 @@ import { ArenaPool } from '@mem/epoch-arena';
 import { WorkspaceConfig, WorkspacePool, renderMemoryMap, type WorkspaceLogEntry } from '@mem/workspace-pool';
 import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from 'prom-client';
 import type { DemoConfig } from './demo-config.js';
-import type { ServerRuntime } from './http-server.js';
-import { generateWeights, type ModelWeights } from './model-weights.js';
-import { PooledIoBuffers } from './pooled-io-buffers.js';
+import type { ServerRuntime } from '../server/server-runtime.js';
+import { generateWeights, type ModelWeights } from '../model/model-weights.js';
+import { PooledIoBuffers } from '../server/pooled-io-buffers.js';
 import { PrometheusSink } from './prometheus-sink.js';
-import { ServingEngine } from './serving-engine.js';
+import { ServingEngine } from '../engine/serving-engine.js';
 import { StatsHistory, type DemoTotals } from './stats-history.js';
-import { StepResources } from './step-resources.js';
-import { PRINTABLE_TOKENS } from './tokenizer.js';
+import { StepResources } from '../engine/step-resources.js';
+import { PRINTABLE_TOKENS } from '../model/tokenizer.js';
 
 /** Where the demo logs, and whether to echo to the console. */
 export interface DemoRuntimeOptions {

@@ -5,8 +5,8 @@
  * @module
  */
 import { pagedAttention, type KvStore, type SchedulerStep } from '@mem/paged-kv';
-import { kvWidth, type ModelConfig } from './model-config.js';
-import type { AttentionBackend, ForwardBatch, ForwardScratch } from './transformer.js';
+import { kvWidth, type ModelConfig } from '../model/model-config.js';
+import type { AttentionBackend, ForwardBatch, ForwardScratch } from '../model/transformer.js';
 
 /** Copies `target.length` floats from `source` at `offset` (a loop: no view allocated per row). */
 function copyRow(target: Float32Array, source: Float32Array, offset: number): void {
