@@ -30,6 +30,7 @@ describe('@mem/types public face', () => {
         'assertSize',
         'ceilLog2',
         'describeValue',
+        'descriptorTransferList',
         'invalidArgument',
         'isAligned',
         'isPowerOfTwo',

@@ -46,7 +46,12 @@ export {
 } from './metrics.js';
 export type { JsonValue, StatsSource } from './stats.js';
 export { DisposableHandle } from './disposable-handle.js';
-export { assertSharedDescriptor, type SharedAttachment, type SharedDescriptor } from './shared-mode.js';
+export {
+  assertSharedDescriptor,
+  descriptorTransferList,
+  type SharedAttachment,
+  type SharedDescriptor,
+} from './shared-mode.js';
 export {
   LEAK_DETECTION_LEVELS,
   LeakTracker,

@@ -15,16 +15,19 @@
  * @module
  */
 import { MemError, type MemErrorCode } from './mem-error.js';
-import type { SharedAttachment, SharedDescriptor } from './shared-mode.js';
+import { descriptorTransferList, type SharedAttachment, type SharedDescriptor } from './shared-mode.js';
 
-/** How the conformance checks create, attach to, use and observe one kind of shared object. */
-export interface SharedModeSubject<Attachment extends SharedAttachment> {
+/**
+ * How the conformance checks create, attach to and use one kind of shared object. `Origin` is
+ * what creating gives (often the same type as an attachment).
+ */
+export interface SharedModeSubject<Origin extends SharedAttachment, Attachment extends SharedAttachment = Origin> {
   /** The descriptor kind the object announces, such as `'mem.buffer-pool'`. */
   readonly kind: string;
   /** The layout version the object announces. */
   readonly version: number;
   /** Creates a new shared object; the result is the creating worker's attachment. */
-  create(): Attachment | Promise<Attachment>;
+  create(): Origin | Promise<Origin>;
   /** The type's `attach`: attaches this worker through a descriptor. */
   attach(descriptor: unknown): Attachment | Promise<Attachment>;
   /**
@@ -32,7 +35,12 @@ export interface SharedModeSubject<Attachment extends SharedAttachment> {
    * `USE_AFTER_RELEASE` on a closed one (an allocation and its release, say). It should release
    * what it takes, so that nothing it returns keeps the attachment alive.
    */
-  use(attachment: Attachment): unknown;
+  use(attachment: Origin | Attachment): unknown;
+  /**
+   * Whether the shared state lives in the creator, so that closing the creating attachment ends
+   * every other one (a coordinator thread); checked either way. @defaultValue false
+   */
+  readonly closingCreatorEndsOthers?: boolean;
   /**
    * Optional: runs `descriptor` through a real worker that attaches, uses and closes it; resolves
    * when the worker has finished and rejects with what the worker threw.
@@ -86,19 +94,23 @@ async function expectMemError(action: () => unknown, code: MemErrorCode, what: s
  * for (const check of sharedModeConformance(subject)) console.log(check.name);
  * ```
  */
-export function sharedModeConformance<Attachment extends SharedAttachment>(
-  subject: SharedModeSubject<Attachment>,
+export function sharedModeConformance<Origin extends SharedAttachment, Attachment extends SharedAttachment = Origin>(
+  subject: SharedModeSubject<Origin, Attachment>,
 ): ConformanceCheck[] {
-  const withCreated = async (body: (created: Attachment, opened: Attachment[]) => Promise<void>): Promise<void> => {
+  type Opened = (Origin | Attachment)[];
+  const withCreated = async (body: (created: Origin, opened: Opened) => Promise<void>): Promise<void> => {
     const created = await subject.create();
-    const opened = [created];
+    const opened: Opened = [created];
     try {
       await body(created, opened);
     } finally {
-      for (const attachment of opened) attachment.close();
+      // Attachments first: the creator may host the state they talk to.
+      for (const attachment of opened.reverse()) await attachment.close();
     }
   };
-  const attachTo = async (opened: Attachment[], descriptor: unknown): Promise<Attachment> => {
+  const clone = (descriptor: SharedDescriptor): SharedDescriptor =>
+    structuredClone(descriptor, { transfer: descriptorTransferList(descriptor) });
+  const attachTo = async (opened: Opened, descriptor: unknown): Promise<Attachment> => {
     const attachment = await subject.attach(descriptor);
     opened.push(attachment);
     return attachment;
@@ -115,7 +127,7 @@ export function sharedModeConformance<Attachment extends SharedAttachment>(
           if (descriptor.version !== subject.version) {
             fail(`descriptor version is ${String(descriptor.version)}, not ${subject.version}`);
           }
-          const cloned = structuredClone(descriptor) as SharedDescriptor;
+          const cloned = clone(descriptor);
           if (cloned.kind !== subject.kind || cloned.version !== subject.version)
             fail('a cloned descriptor lost its kind or version');
         }),
@@ -124,7 +136,7 @@ export function sharedModeConformance<Attachment extends SharedAttachment>(
       name: 'attaches through a cloned descriptor, and the attachment works',
       run: () =>
         withCreated(async (created, opened) => {
-          const attached = await attachTo(opened, structuredClone(created.descriptor()));
+          const attached = await attachTo(opened, clone(created.descriptor()));
           if (attached.closed) fail('a new attachment reads closed');
           await subject.use(attached);
           await subject.use(created);
@@ -157,27 +169,47 @@ export function sharedModeConformance<Attachment extends SharedAttachment>(
       run: () =>
         withCreated(async (created, opened) => {
           const attached = await attachTo(opened, created.descriptor());
-          attached.close();
-          attached.close();
+          await attached.close();
+          await attached.close();
           if (!attached.closed) fail('closed reads false after close()');
           await expectMemError(() => subject.use(attached), 'USE_AFTER_RELEASE', 'use after close()');
           await expectMemError(() => attached.descriptor(), 'USE_AFTER_RELEASE', 'descriptor() after close()');
         }),
     },
     {
-      name: 'keeps other attachments working when one closes, the creating one included',
+      name: 'keeps other attachments working when one closes',
       run: () =>
         withCreated(async (created, opened) => {
           const first = await attachTo(opened, created.descriptor());
           const second = await attachTo(opened, created.descriptor());
-          first.close();
+          await first.close();
           await subject.use(second);
-          created.close();
-          await subject.use(second);
+          await subject.use(created);
           const third = await attachTo(opened, second.descriptor());
           await subject.use(third);
         }),
     },
+    subject.closingCreatorEndsOthers === true
+      ? {
+          name: 'ends every attachment when the creating one closes: their methods throw USE_AFTER_RELEASE',
+          run: () =>
+            withCreated(async (created, opened) => {
+              const attached = await attachTo(opened, created.descriptor());
+              await created.close();
+              await expectMemError(() => subject.use(attached), 'USE_AFTER_RELEASE', 'use after the creator closed');
+            }),
+        }
+      : {
+          name: 'keeps the other attachments working when the creating one closes',
+          run: () =>
+            withCreated(async (created, opened) => {
+              const attached = await attachTo(opened, created.descriptor());
+              await created.close();
+              await subject.use(attached);
+              const next = await attachTo(opened, attached.descriptor());
+              await subject.use(next);
+            }),
+        },
     {
       name: 'closes on Symbol.dispose',
       run: () =>
@@ -186,6 +218,9 @@ export function sharedModeConformance<Attachment extends SharedAttachment>(
           const dispose = (attached as unknown as Record<symbol, unknown>)[Symbol.dispose];
           if (typeof dispose !== 'function') fail('the attachment has no Symbol.dispose method');
           (dispose as () => void).call(attached);
+          // An attachment that must tell another thread may finish closing asynchronously.
+          for (let turn = 0; turn < 100 && !attached.closed; turn += 1)
+            await new Promise((resolve) => setTimeout(resolve, 1));
           if (!attached.closed) fail('Symbol.dispose did not close the attachment');
         }),
     },
@@ -222,8 +257,8 @@ export function sharedModeConformance<Attachment extends SharedAttachment>(
 }
 
 /** Attaches, uses and drops an attachment in a frame of its own, so that only a WeakRef remains. */
-async function attachDropped<Attachment extends SharedAttachment>(
-  subject: SharedModeSubject<Attachment>,
+async function attachDropped<Origin extends SharedAttachment, Attachment extends SharedAttachment>(
+  subject: SharedModeSubject<Origin, Attachment>,
   descriptor: SharedDescriptor,
 ): Promise<WeakRef<Attachment>> {
   const attachment = await subject.attach(descriptor);

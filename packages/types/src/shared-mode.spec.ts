@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { collectGarbage } from '@mem/testkit/collect-garbage';
 import { MemError } from './mem-error.js';
-import { assertSharedDescriptor, type SharedAttachment, type SharedDescriptor } from './shared-mode.js';
+import {
+  assertSharedDescriptor,
+  descriptorTransferList,
+  type SharedAttachment,
+  type SharedDescriptor,
+} from './shared-mode.js';
 import { sharedModeConformance, type SharedModeSubject } from './shared-mode-conformance.js';
 
 interface CounterDescriptor extends SharedDescriptor<'mem.test-counter'> {
@@ -102,6 +107,17 @@ describe('assertSharedDescriptor', () => {
   });
 });
 
+describe('descriptorTransferList', () => {
+  it('lists the MessagePorts of a descriptor and nothing else', () => {
+    const { port1, port2 } = new MessageChannel();
+    const descriptor = { kind: 'mem.x', version: 1, port: port1, words: new SharedArrayBuffer(8), names: ['a'] };
+    expect(descriptorTransferList(descriptor)).toEqual([port1]);
+    expect(descriptorTransferList({ kind: 'mem.x', version: 1 })).toEqual([]);
+    port1.close();
+    port2.close();
+  });
+});
+
 describe('sharedModeConformance on an object that keeps the contract', () => {
   it('is checked against a closed attachment whose descriptor() throws USE_AFTER_RELEASE', () => {
     const counter = SharedCounter.createShared();
@@ -169,6 +185,13 @@ describe('sharedModeConformance on objects that break the contract', () => {
       },
     };
     expect(await failures(hoarding)).toEqual(['lets an attachment dropped without close() be garbage-collected']);
+  });
+
+  it('fails the creator check when an object claims its creator ends the others but it does not', async () => {
+    const claimed = { ...counterSubject, closingCreatorEndsOthers: true };
+    expect(await failures(claimed)).toEqual([
+      'ends every attachment when the creating one closes: their methods throw USE_AFTER_RELEASE',
+    ]);
   });
 
   it('fails the worker check with what the worker threw', async () => {

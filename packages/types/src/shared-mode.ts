@@ -6,14 +6,18 @@
  *   worker holds the first attachment.
  * - **Describe**: `object.descriptor()` returns a {@link SharedDescriptor}: a plain,
  *   structured-cloneable object tagged with a `kind` and a layout `version`. Post it to another
- *   worker; its `SharedArrayBuffer`s are shared, not copied.
+ *   worker with `postMessage(descriptor, descriptorTransferList(descriptor))`: its
+ *   `SharedArrayBuffer`s are shared, not copied, and a `MessagePort` it holds is transferred (such
+ *   a descriptor serves one attachment; call `descriptor()` again for the next).
  * - **Attach**: `Type.attach(descriptor, options?)` in any worker gives that worker an attachment
  *   of its own. A descriptor of another kind or version is refused with `INVALID_ARGUMENT`
  *   (checked by {@link assertSharedDescriptor}).
  * - **Close**: `attachment.close()` ends this worker's attachment (also through `using`, by
  *   `Symbol.dispose`); it is idempotent, `closed` then reads `true`, and every other method
  *   throws `USE_AFTER_RELEASE`. Other attachments keep working. What this attachment held for
- *   itself (a local cache, pins, guards, leases) goes back to the shared state.
+ *   itself (a local cache, pins, guards, leases) goes back to the shared state. An object whose
+ *   state lives in the creator (a coordinator thread) says so: closing the creator ends every
+ *   attachment, whose methods then throw `USE_AFTER_RELEASE`.
  * - **Worker exit and `terminate()`**: an attachment that its worker never closed is closed for
  *   it as far as the shared state allows; each object says what that recovers, and when.
  * - **Garbage collection**: an attachment dropped without `close()` can be collected; nothing
@@ -45,10 +49,11 @@ export interface SharedAttachment<Descriptor extends SharedDescriptor = SharedDe
    */
   descriptor(): Descriptor;
   /**
-   * Ends this worker's attachment and returns what it held to the shared state. Idempotent.
+   * Ends this worker's attachment and returns what it held to the shared state. Idempotent. An
+   * attachment that must tell another thread returns a promise that settles once it has.
    * @throws never
    */
-  close(): void;
+  close(): void | Promise<void>;
   /** Whether {@link SharedAttachment.close} was called. */
   readonly closed: boolean;
 }
@@ -98,4 +103,23 @@ export function assertSharedDescriptor<Descriptor extends SharedDescriptor>(
     );
   }
   return value as Descriptor;
+}
+
+/**
+ * The transfer list to post `descriptor` with: the `MessagePort`s among its own properties.
+ * `SharedArrayBuffer`s need no transfer (they are shared), and a descriptor without ports gives
+ * an empty list. Cost: O(properties).
+ * @throws never
+ *
+ * @example
+ * ```ts
+ * import { descriptorTransferList, type SharedDescriptor } from '@mem/types';
+ * declare const worker: Worker;
+ * declare const descriptor: SharedDescriptor;
+ * worker.postMessage(descriptor, descriptorTransferList(descriptor));
+ * ```
+ */
+export function descriptorTransferList(descriptor: SharedDescriptor): MessagePort[] {
+  if (typeof MessagePort === 'undefined') return [];
+  return Object.values(descriptor).filter((value): value is MessagePort => value instanceof MessagePort);
 }
