@@ -162,10 +162,20 @@ export class KvStore {
    * have a slot: below `blockCount * blockSize`), the block size differs from the store's, or a
    * vector has the wrong length.
    * @throws MemError USE_AFTER_RELEASE if `sequence` was released.
+   * @throws MemError IN_USE if `position` is below the sequence's `computedTokens`: its K/V is final
+   * and its block may be shared with other requests (through the prefix cache or a fork), so a write
+   * there, for example through a step entry kept past its commit, would change their bytes.
    */
   writeToken(layer: number, sequence: BlockTableView, position: number, key: Float32Array, value: Float32Array): void {
     const l = this.#layer(layer);
     const offset = this.#tokenOffset(sequence, position);
+    const computed = sequence.computedTokens;
+    if (computed !== undefined && position < computed) {
+      throw new MemError(
+        'IN_USE',
+        `position ${position} holds final K/V (the sequence has ${computed} computed tokens) in a block other requests may share: write only positions from computedTokens on`,
+      );
+    }
     this.#checkVector(key, 'key');
     this.#checkVector(value, 'value');
     this.#writeHeads(this.#keys[l]!, offset, key);

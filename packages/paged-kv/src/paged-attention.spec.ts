@@ -401,6 +401,33 @@ describe('a released sequence', () => {
   });
 });
 
+describe('writes into computed positions', () => {
+  it('KvStore.writeToken throws IN_USE below computedTokens, so a kept entry or a fork cannot change shared K/V', () => {
+    const store = new KvStore({ numLayers: 1, numBlocks: 8, numKvHeads: 1, blockSize: 2, headDim: 2 });
+    const kv = new KvCacheManager({ numBlocks: 8, blockSize: 2, copyBlock: (s, t) => store.copyBlock(s, t) });
+    const first = kv.createSequence({ tokens: [1, 2, 3] });
+    kv.admit(first);
+    for (let p = 0; p < 3; p += 1) store.writeToken(0, first, p, new Float32Array([p, p]), new Float32Array([p, p]));
+    kv.markComputed(first, 3);
+    const second = kv.createSequence({ tokens: [1, 2, 9] });
+    kv.admit(second); // block 0 (positions 0, 1) is shared with the first sequence
+    expect(second.blockTable[0]).toBe(first.blockTable[0]);
+    const child = kv.fork(first);
+    const before = [...store.keys(0)];
+    for (const [seq, position] of [
+      [first, 0],
+      [first, 2],
+      [second, 1],
+      [child, 0],
+      [child, 2],
+    ] as const) {
+      expectMemError(() => store.writeToken(0, seq, position, new Float32Array(2), new Float32Array(2)), 'IN_USE');
+    }
+    expect([...store.keys(0)]).toEqual(before);
+    store.writeToken(0, second, 2, new Float32Array([9, 9]), new Float32Array([9, 9])); // its pending position
+  });
+});
+
 describe('16-bit conversions', () => {
   it('round-trips values exactly representable in float16 and bfloat16', () => {
     for (const value of [0, 1, -2, 0.5, 65504, 2 ** -24, -(2 ** -14), 1.5]) {

@@ -42,6 +42,11 @@ export interface BlockTableView {
   readonly blockSize: number;
   /** Whether the sequence was released: the store and attention refuse it with USE_AFTER_RELEASE. */
   readonly released?: boolean;
+  /**
+   * Positions below this hold final K/V (computed, or served from the prefix cache) in blocks other
+   * sequences may share: {@link KvStore.writeToken} refuses them with IN_USE. {@link KvSequence} has it.
+   */
+  readonly computedTokens?: number;
 }
 
 /**
