@@ -372,7 +372,8 @@ export class KvCacheManager {
    * none, also when `copyBlock` throws (see {@link PagedSequence.ensureWritable}).
    * Cost: O(new blocks) plus copies.
    * @throws MemError INVALID_ARGUMENT if `count` is not in [0, pendingTokens] or `sequence` is not a KvSequence.
-   * @throws MemError EXHAUSTED if too few blocks are free; LIMIT_EXCEEDED past the per-sequence limit.
+   * @throws MemError EXHAUSTED if too few blocks are free. (The per-sequence limit cannot be passed
+   * here: `createSequence` and `appendTokens` enforce it on the tokens.)
    * @throws MemError FOREIGN_HANDLE if it is another manager's; USE_AFTER_RELEASE if released.
    * @throws MemError IN_USE if it is not running, is held by a Scheduler, or when called from inside
    * the hasher or from inside this sequence's `copyBlock`.
