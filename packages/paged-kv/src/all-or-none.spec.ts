@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemError, RecordingMetricsSink, type Counter, type Gauge, type MetricsSink } from '@mem/types';
-import { BlockAllocator } from './block-allocator.js';
+import { BlockAllocator, type ReuseOrder } from './block-allocator.js';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
 import { PagedSequence } from './paged-sequence.js';
 import { Scheduler, type ScheduledRequest } from './scheduler.js';
@@ -57,9 +57,9 @@ function failEachCall<F>(
 
 describe('PagedSequence copy-on-write with a copyBlock that throws', () => {
   /** A parent with blocks 0..3 (length 6, prepared to 13) and a fork sharing all four. */
-  function forkedPair(capacity = 16) {
+  function forkedPair(reuseOrder: ReuseOrder = 'lru') {
     const hook = new Hook();
-    const blocks = new BlockAllocator(capacity);
+    const blocks = new BlockAllocator(16, { reuseOrder });
     const parent = new PagedSequence(blocks, { blockSize: 4, maxBlocksPerSequence: 8, copyBlock: () => hook.fire() });
     parent.appendTokens(6);
     parent.ensureWritable(7);
@@ -73,13 +73,26 @@ describe('PagedSequence copy-on-write with a copyBlock that throws', () => {
     child: pagedState(child),
   });
 
-  it.each([
-    ['appendTokens over three shared blocks', (p: Pair) => p.child.appendTokens(7), 3],
-    ['appendTokens over three shared blocks and a new one', (p: Pair) => p.child.appendTokens(11), 3],
-    ['ensureWritable of the parent', (p: Pair) => p.parent.ensureWritable(10), 3],
-  ])('changes nothing when copyBlock throws on any call: %s', (_label, operation, copies) => {
-    expect(failEachCall(forkedPair, (p) => p.hook, operation, state)).toBe(copies);
-  });
+  const writes: [string, (p: Pair) => unknown][] = [
+    ['appendTokens over three shared blocks', (p) => p.child.appendTokens(7)],
+    ['appendTokens over three shared blocks and a new one', (p) => p.child.appendTokens(11)],
+    ['ensureWritable of the parent', (p) => p.parent.ensureWritable(10)],
+  ];
+  for (const reuseOrder of ['lru', 'lifo'] as const) {
+    it.each(writes)(
+      `changes nothing when copyBlock throws on any call (${reuseOrder} order): %s`,
+      (_label, operation) => {
+        expect(
+          failEachCall(
+            () => forkedPair(reuseOrder),
+            (p) => p.hook,
+            operation,
+            state,
+          ),
+        ).toBe(3);
+      },
+    );
+  }
 
   it('ends with every block owned once after copying, and the shared blocks back with their other holder', () => {
     const pair = forkedPair();
@@ -409,7 +422,7 @@ describe('failure injection against a reference that never fails (property)', ()
      * computation, so that scripts reach blocks filled by computation (prefix-cache inserts) often.
      */
     static expand(script: Op[]): Op[] {
-      return script.flatMap((op) =>
+      return script.flatMap((op): Op[] =>
         op.kind === 'compute'
           ? [
               { kind: 'tryAdmit' as const, pick: op.pick, failAt: 0 },

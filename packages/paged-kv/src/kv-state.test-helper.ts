@@ -25,9 +25,8 @@ export function allocatorState(allocator: BlockAllocator, { peak = true } = {}):
     digests.push(digest === null ? null : [...digest].join(','));
     if (digest !== null) expect(allocator.findBlockByHash(digest)).toBe(block);
   }
-  const stats: Partial<ReturnType<BlockAllocator['stats']>> = { ...allocator.stats() };
-  if (!peak) delete stats.peakInUse;
-  return { stats, order: allocator.evictionOrder(), refs, digests };
+  const { peakInUse, ...stats } = allocator.stats();
+  return { stats: peak ? { ...stats, peakInUse } : stats, order: allocator.evictionOrder(), refs, digests };
 }
 
 /** A paged sequence's table, length and prepared length. */
@@ -53,9 +52,12 @@ export function sequenceState(seq: KvSequence): object {
 
 /** A manager's stats, its allocator and the given sequences (`peak` as in {@link allocatorState}). */
 export function managerState(kv: KvCacheManager, sequences: readonly KvSequence[], { peak = true } = {}): object {
-  const stats: Partial<ReturnType<KvCacheManager['stats']>> = { ...kv.stats() };
-  if (!peak) delete stats.peakInUse;
-  return { stats, allocator: allocatorState(kv.allocator, { peak }), sequences: sequences.map(sequenceState) };
+  const { peakInUse, ...stats } = kv.stats();
+  return {
+    stats: peak ? { ...stats, peakInUse } : stats,
+    allocator: allocatorState(kv.allocator, { peak }),
+    sequences: sequences.map(sequenceState),
+  };
 }
 
 /** A scheduler's queues, stats and requests, and its manager. */

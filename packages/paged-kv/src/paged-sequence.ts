@@ -391,7 +391,7 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
     try {
       for (let k = 0; k < copies; k += 1) this.#copyBlock!(table[slots[k]!]!, targets[k]!);
     } catch (error) {
-      allocator.freeSequence(targets, copies);
+      allocator.freeMany(targets.reverse()); // newest first: each goes back where allocate took it
       throw error;
     } finally {
       this.#copying = false;
