@@ -34,7 +34,7 @@ function outcomeOf<F>(fixture: F, row: Row<F>): string {
 }
 
 // -------------------------------------------------------------------------------------------------
-// PagedSequence: copyBlock calls back while `seq` copies three shared blocks.
+// PagedSequence: copyBlock calls back while `seq` copies three shared blocks and takes a new one.
 
 interface PagedFixture {
   readonly hook: Hook;
@@ -119,10 +119,11 @@ describe('PagedSequence: copyBlock calling back in', () => {
       const f = pagedFixture();
       let outcome = 'not called';
       f.hook.arm(0, 1, () => (outcome = outcomeOf(f, row)));
-      expect(f.seq.appendTokens(7)).toBe(6);
+      expect(f.seq.appendTokens(11)).toBe(6); // three copies and a new block
       expect(outcome).toBe(row.expected);
-      expect(f.seq.length).toBe(13);
-      for (let i = 1; i < 4; i += 1) expect(f.blocks.refCount(f.seq.blockTable[i]!)).toBe(1);
+      expect(f.seq.length).toBe(17);
+      expect(f.seq.blockCount).toBe(5);
+      for (let i = 1; i < 5; i += 1) expect(f.blocks.refCount(f.seq.blockTable[i]!)).toBe(1);
       expectOwnership(f.blocks, f.live, f.extra);
     });
   }

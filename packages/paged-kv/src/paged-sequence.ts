@@ -190,8 +190,8 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
    * block of its own through the `copyBlock` callback (copy-on-write). Returns `length`, the first
    * position to write.
    *
-   * All or none: every block it needs is taken before the first copy, and the block table changes
-   * only after the last copy returned. If `copyBlock` throws, its error propagates and the blocks
+   * All or none: every block it needs (copies and new ones) is taken before the first copy, and the
+   * block table changes only after the last copy returned. If `copyBlock` throws, its error propagates and the blocks
    * taken go back (a soft-free block among them loses its cached content: the callback may have
    * half written it). While `copyBlock` runs, this sequence's changing methods throw IN_USE.
    * Cost: O(new blocks + copied blocks) plus the copies.
@@ -236,8 +236,8 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
       if (orThrow) throw this.#exhausted(fresh + copies, end);
       return -1;
     }
-    if (copies > 0) this.#copyOnWrite(firstWritten, lastShared, copies);
-    for (let i = 0; i < fresh; i += 1) this.blockTable[this.#blockCount++] = this.allocator.allocate();
+    if (copies > 0) this.#copyOnWrite(firstWritten, lastShared, copies, fresh);
+    else for (let i = 0; i < fresh; i += 1) this.blockTable[this.#blockCount++] = this.allocator.allocate();
     this.#writableEnd = Math.max(this.#writableEnd, end);
     return this.#length;
   }
@@ -376,22 +376,23 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   }
 
   /**
-   * Copy-on-write of the `copies` shared blocks among entries `[from, to)` of the table, all or
-   * none: takes every target block first, runs the callback for each pair with the sequence marked
-   * busy, and swaps the table entries (dropping the shared references) only when every copy
-   * returned. On a throw the targets go back, newest first, so the free order is as before.
+   * Copy-on-write of the `copies` shared blocks among entries `[from, to)` of the table, plus
+   * `fresh` new blocks at its end, all or none: takes every block first (the callback may take
+   * free blocks too), runs the callback for each pair with the sequence marked busy, and changes
+   * the table (dropping the shared references) only when every copy returned. On a throw the
+   * blocks go back newest first, so the free order is as before.
    */
-  #copyOnWrite(from: number, to: number, copies: number): void {
+  #copyOnWrite(from: number, to: number, copies: number, fresh: number): void {
     const allocator = this.allocator;
     const table = this.blockTable;
     const slots = new Uint32Array(copies);
     for (let i = from, k = 0; i < to; i += 1) if (allocator.refCount(table[i]!) > 1) slots[k++] = i;
-    const targets = allocator.allocateMany(copies);
+    const taken = allocator.allocateMany(copies + fresh);
     this.#copying = true;
     try {
-      for (let k = 0; k < copies; k += 1) this.#copyBlock!(table[slots[k]!]!, targets[k]!);
+      for (let k = 0; k < copies; k += 1) this.#copyBlock!(table[slots[k]!]!, taken[k]!);
     } catch (error) {
-      allocator.freeMany(targets.reverse()); // newest first: each goes back where allocate took it
+      allocator.freeMany(taken.reverse()); // newest first: each goes back where allocate took it
       throw error;
     } finally {
       this.#copying = false;
@@ -399,9 +400,10 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
     for (let k = 0; k < copies; k += 1) {
       const slot = slots[k]!;
       const shared = table[slot]!;
-      table[slot] = targets[k]!;
+      table[slot] = taken[k]!;
       allocator.free(shared);
     }
+    for (let k = copies; k < copies + fresh; k += 1) table[this.#blockCount++] = taken[k]!;
   }
 
   #blocksFor(tokens: number): number {
