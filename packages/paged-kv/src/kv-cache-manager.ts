@@ -12,6 +12,13 @@
  * running sequence can be sent back to waiting with {@link KvCacheManager.preempt} (recompute):
  * its blocks are freed (its full blocks stay cached) and its tokens kept.
  *
+ * Callbacks: the hasher runs before any state changes, and while it runs every method that changes
+ * the manager or one of its sequences throws IN_USE (a hasher is a function of its input and has no
+ * reason to call back). `copyBlock` runs inside copy-on-write (see {@link PagedSequence}): it may
+ * use the manager and other sequences; the sequence being copied refuses changes until it returns.
+ * Metrics collectors only read. A sequence held by a {@link Scheduler} refuses every change that
+ * does not come from its scheduler (IN_USE), so that the scheduler's plan stays true.
+ *
  * This module is browser compatible.
  * @module
  */
@@ -98,6 +105,8 @@ export class KvSequence extends DisposableHandle implements BlockTableView {
   /** @internal */ readonly keys: ChainKeys;
   /** @internal */ paged: PagedSequence;
   /** @internal */ status: KvSequenceState = 'waiting';
+  /** @internal The scheduler that owns this sequence, or null: only it may change the sequence. */
+  holder: object | null = null;
 
   /** @internal */
   constructor(manager: KvCacheManager, tokens: Uint32Array, length: number, keys: ChainKeys, paged: PagedSequence) {
@@ -164,8 +173,10 @@ export class KvSequence extends DisposableHandle implements BlockTableView {
    * Physical slot (`block * blockSize + offset`) of token `position`.
    * Cost: O(1).
    * @throws MemError INVALID_ARGUMENT if `position` has no slot yet.
+   * @throws MemError USE_AFTER_RELEASE after release.
    */
   slotOf(position: number): number {
+    this.assertLive();
     return this.paged.slotOf(position);
   }
 
@@ -217,6 +228,10 @@ export class KvCacheManager {
   readonly hasher: BlockHasher;
   readonly #copyBlock: CopyBlock | undefined;
   #scratch: Uint32Array;
+  /** Whether the hasher is running (every changing method refuses to run then). */
+  #hashing = false;
+  /** The holder on whose behalf the manager acts now (see `actFor`), or null for a plain call. */
+  #acting: object | null = null;
   #queryTokens = 0;
   #hitTokens = 0;
   #admissions = 0;
@@ -224,7 +239,8 @@ export class KvCacheManager {
   #sequences = 0;
 
   /**
-   * Cost: O(numBlocks).
+   * Cost: O(numBlocks). With `metrics`, its instruments and collectors are registered all or none:
+   * if the sink throws, the error propagates and no collector of this manager stays registered.
    * @throws MemError INVALID_ARGUMENT if an option is invalid.
    */
   constructor(options: KvCacheManagerOptions) {
@@ -240,14 +256,22 @@ export class KvCacheManager {
     this.prefixCaching =
       opts.prefixCaching === undefined ? true : assertBoolean(opts.prefixCaching, 'options.prefixCaching');
     this.hasher = resolveHasher(opts.hasher);
-    this.#copyBlock = assertCopyBlock(opts.copyBlock);
-    this.allocator = new BlockAllocator(numBlocks, {
-      hashWords: this.hasher.words,
-      reuseOrder: opts.reuseOrder,
-      metrics: opts.metrics,
-    });
+    const copyBlock = assertCopyBlock(opts.copyBlock);
+    this.#copyBlock = copyBlock && ((source, target) => this.#runCopy(copyBlock, source, target));
     this.#scratch = new Uint32Array(this.hasher.words + this.blockSize + 1);
-    if (opts.metrics !== undefined) this.#publishMetrics(opts.metrics);
+    // The manager's collector first, the allocator's (its last step) after: a sink that throws
+    // anywhere leaves no collector of this manager behind.
+    const unpublish = opts.metrics === undefined ? undefined : this.#publishMetrics(opts.metrics);
+    try {
+      this.allocator = new BlockAllocator(numBlocks, {
+        hashWords: this.hasher.words,
+        reuseOrder: opts.reuseOrder,
+        metrics: opts.metrics,
+      });
+    } catch (error) {
+      unpublish?.();
+      throw error;
+    }
   }
 
   /**
@@ -274,28 +298,45 @@ export class KvCacheManager {
   }
 
   /**
-   * How many free blocks admitting `sequence` now would consume (fresh blocks plus resurrected
-   * cached ones); 0 means it is served entirely from live shared blocks. Changes nothing.
+   * How many free blocks admitting `sequence` now would consume: fresh blocks plus resurrected
+   * cached ones. At least 1, as the block of the last prompt token is always computed. Changes
+   * nothing.
    * Cost: O(tokens) for hashing the first time, then O(blocks).
-   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not waiting.
+   * @throws MemError INVALID_ARGUMENT if `sequence` is not a KvSequence; FOREIGN_HANDLE if it is
+   * another manager's; USE_AFTER_RELEASE if released.
+   * @throws MemError IN_USE if it is not waiting, or when called from inside the hasher.
    */
   blocksToAdmit(sequence: KvSequence): number {
-    this.#checkWaiting(sequence);
+    this.#enter(sequence, 'blocksToAdmit', 'waiting', false);
     const plan = this.#plan(sequence);
     return plan.fresh + plan.resurrected;
+  }
+
+  /**
+   * @internal What admitting a waiting `sequence` now would take: `blocks` from the free pool and
+   * `pending` tokens left to compute. Hashes its prompt blocks (the hasher runs here, so an
+   * admission right after calls no callback) and changes nothing else.
+   */
+  admissionPlan(sequence: KvSequence): { blocks: number; pending: number } {
+    this.#enter(sequence, 'blocksToAdmit', 'waiting', false);
+    const plan = this.#plan(sequence);
+    return { blocks: plan.fresh + plan.resurrected, pending: sequence.tokenLength - plan.matched * this.blockSize };
   }
 
   /**
    * Admits a waiting sequence: takes its longest cached prefix in whole blocks by reference (at
    * most `tokenCount - 1` tokens, so that at least one token is computed and yields logits),
    * allocates blocks for the rest of its known tokens, and returns the tokens still to prefill.
-   * All or none.
+   * All or none: the hasher runs before anything changes.
    * Cost: O(tokens) (hashing on the first admission) plus O(blocks).
    * @throws MemError EXHAUSTED if too few blocks are free (nothing changes; try again later).
-   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not waiting.
+   * @throws MemError INVALID_ARGUMENT if `sequence` is not a KvSequence; FOREIGN_HANDLE if it is
+   * another manager's; USE_AFTER_RELEASE if released.
+   * @throws MemError IN_USE if it is not waiting, is held by a Scheduler, or when called from
+   * inside the hasher.
    */
   admit(sequence: KvSequence): number {
-    this.#checkWaiting(sequence);
+    this.#enter(sequence, 'admit', 'waiting');
     const plan = this.#plan(sequence);
     if (!this.#fits(plan)) {
       const allocator = this.allocator;
@@ -320,21 +361,25 @@ export class KvCacheManager {
    * @throws the other errors of `admit`.
    */
   tryAdmit(sequence: KvSequence): number {
-    this.#checkWaiting(sequence);
+    this.#enter(sequence, 'tryAdmit', 'waiting');
     const plan = this.#plan(sequence);
     return this.#fits(plan) ? this.#admit(sequence, plan.matched) : -1;
   }
 
   /**
    * Prepares slots for the next `count` pending tokens (default all): allocates blocks and copies
-   * shared blocks about to be written (copy-on-write). Returns the first position to write. All or none.
+   * shared blocks about to be written (copy-on-write). Returns the first position to write. All or
+   * none, also when `copyBlock` throws (see {@link PagedSequence.ensureWritable}).
    * Cost: O(new blocks) plus copies.
-   * @throws MemError INVALID_ARGUMENT if `count` is not in [0, pendingTokens].
-   * @throws MemError EXHAUSTED if too few blocks are free; LIMIT_EXCEEDED past the per-sequence limit.
-   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not running.
+   * @throws MemError INVALID_ARGUMENT if `count` is not in [0, pendingTokens] or `sequence` is not a KvSequence.
+   * @throws MemError EXHAUSTED if too few blocks are free. (The per-sequence limit cannot be passed
+   * here: `createSequence` and `appendTokens` enforce it on the tokens.)
+   * @throws MemError FOREIGN_HANDLE if it is another manager's; USE_AFTER_RELEASE if released.
+   * @throws MemError IN_USE if it is not running, is held by a Scheduler, or when called from inside
+   * the hasher or from inside this sequence's `copyBlock`.
    */
   reserve(sequence: KvSequence, count?: number): number {
-    this.#checkRunning(sequence);
+    this.#enter(sequence, 'reserve', 'running');
     const tokens = this.#pendingCount(sequence, count);
     return sequence.paged.ensureWritable(tokens);
   }
@@ -345,28 +390,51 @@ export class KvCacheManager {
    * @throws the other errors of `reserve`.
    */
   tryReserve(sequence: KvSequence, count?: number): boolean {
-    this.#checkRunning(sequence);
+    this.#enter(sequence, 'tryReserve', 'running');
     const tokens = this.#pendingCount(sequence, count);
-    const paged = sequence.paged;
-    if (paged.length + tokens <= paged.writableLength) return true;
-    try {
-      paged.ensureWritable(tokens);
-      return true;
-    } catch (error) {
-      if (MemError.is(error, 'EXHAUSTED')) return false;
-      throw error;
-    }
+    return sequence.paged.tryEnsureWritable(tokens) >= 0;
   }
 
   /**
    * Records that the engine wrote K/V for the next `count` pending tokens (which must be reserved).
    * Each block that becomes full gets its content hash registered, so later requests can share it.
+   * All or none: the hasher runs before anything changes.
    * Cost: O(count) plus one hash per filled block.
-   * @throws MemError INVALID_ARGUMENT if `count` is not in [0, pendingTokens]; IN_USE if those slots were not reserved.
-   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not running.
+   * @throws MemError INVALID_ARGUMENT if `count` is not in [0, pendingTokens] or `sequence` is not a
+   * KvSequence; IN_USE if those slots were not reserved.
+   * @throws MemError FOREIGN_HANDLE if it is another manager's; USE_AFTER_RELEASE if released.
+   * @throws MemError IN_USE if it is not running, is held by a Scheduler, or when called from inside
+   * the hasher or from inside this sequence's `copyBlock`.
    */
   markComputed(sequence: KvSequence, count: number): void {
-    this.#checkRunning(sequence);
+    this.#enter(sequence, 'markComputed', 'running');
+    this.#checkComputable(sequence, count);
+    const toBlock = this.#hashComputed(sequence, count);
+    // Nothing below calls back: the hashes are known and the slots reserved.
+    const paged = sequence.paged;
+    const before = sequence.computed;
+    paged.appendTokens(count);
+    sequence.computed = before + count;
+    for (
+      let block = Math.max(Math.floor(before / this.blockSize), sequence.cached / this.blockSize);
+      block < toBlock;
+      block += 1
+    ) {
+      this.allocator.registerBlockHash(sequence.blockTable[block]!, sequence.hashes, block);
+    }
+  }
+
+  /**
+   * @internal The checks of {@link KvCacheManager.markComputed}, then the hashing it needs (the
+   * hasher runs here), changing nothing else: a commit of many sequences runs every callback first.
+   */
+  prepareMarkComputed(sequence: KvSequence, count: number): void {
+    this.#enter(sequence, 'markComputed', 'running');
+    this.#checkComputable(sequence, count);
+    this.#hashComputed(sequence, count);
+  }
+
+  #checkComputable(sequence: KvSequence, count: number): void {
     assertInteger(count, 'count', { min: 0, max: sequence.pendingTokens });
     const paged = sequence.paged;
     if (paged.length + count > paged.writableLength) {
@@ -375,28 +443,27 @@ export class KvCacheManager {
         `tokens ${paged.length}..${paged.length + count - 1} have no reserved slots: call reserve() before computing them`,
       );
     }
-    const before = sequence.computed;
-    paged.appendTokens(count);
-    sequence.computed = before + count;
-    if (!this.prefixCaching) return;
-    const fromBlock = Math.floor(before / this.blockSize);
-    const toBlock = Math.floor(sequence.computed / this.blockSize);
-    if (toBlock <= fromBlock) return;
-    this.#hashUpTo(sequence, toBlock);
-    for (let block = Math.max(fromBlock, sequence.cached / this.blockSize); block < toBlock; block += 1) {
-      this.allocator.registerBlockHash(sequence.blockTable[block]!, sequence.hashes, block);
-    }
+  }
+
+  /** Hashes the blocks that computing `count` more tokens fills; returns the block count then full (0 without prefix caching). */
+  #hashComputed(sequence: KvSequence, count: number): number {
+    if (!this.prefixCaching) return 0;
+    const toBlock = Math.floor((sequence.computed + count) / this.blockSize);
+    if (toBlock > Math.floor(sequence.computed / this.blockSize)) this.#hashUpTo(sequence, toBlock);
+    return toBlock;
   }
 
   /**
    * Appends token ids (sampled ones, or more prompt) to a waiting or running sequence; they are
    * pending until computed. Slots are not taken here: call `reserve` before computing them.
    * Cost: O(tokens), amortised.
-   * @throws MemError INVALID_ARGUMENT for malformed tokens; LIMIT_EXCEEDED past the per-sequence limit.
-   * @throws MemError FOREIGN_HANDLE or USE_AFTER_RELEASE.
+   * @throws MemError INVALID_ARGUMENT for malformed tokens or if `sequence` is not a KvSequence;
+   * LIMIT_EXCEEDED past the per-sequence limit.
+   * @throws MemError FOREIGN_HANDLE if it is another manager's; USE_AFTER_RELEASE if released.
+   * @throws MemError IN_USE if it is held by a Scheduler or when called from inside the hasher.
    */
   appendTokens(sequence: KvSequence, tokens: ArrayLike<number>): void {
-    this.#checkOwned(sequence);
+    this.#enter(sequence, 'appendTokens');
     const ids = copyTokenIds(tokens, 'tokens');
     const length = sequence.tokenLength + ids.length;
     this.#checkLength(length);
@@ -413,12 +480,14 @@ export class KvCacheManager {
    * A running copy of `sequence` sharing all its blocks by reference (parallel sampling, beam
    * search); writes into a shared block copy it first through the `copyBlock` option.
    * Cost: O(tokens + blocks).
-   * @throws MemError IN_USE if the manager has no `copyBlock` callback or the sequence is not running.
+   * @throws MemError IN_USE if the manager has no `copyBlock` callback, the sequence is not running
+   * or is held by a Scheduler, or when called from inside the hasher or this sequence's `copyBlock`.
    * @throws MemError LIMIT_EXCEEDED if a block would pass the reference-count limit.
-   * @throws MemError FOREIGN_HANDLE or USE_AFTER_RELEASE.
+   * @throws MemError INVALID_ARGUMENT if `sequence` is not a KvSequence; FOREIGN_HANDLE if it is
+   * another manager's; USE_AFTER_RELEASE if released.
    */
   fork(sequence: KvSequence): KvSequence {
-    this.#checkRunning(sequence);
+    this.#enter(sequence, 'fork', 'running');
     const paged = sequence.paged.fork();
     const child = new KvSequence(this, sequence.tokenBuffer.slice(), sequence.tokenLength, sequence.keys, paged);
     child.computed = sequence.computed;
@@ -435,10 +504,13 @@ export class KvCacheManager {
    * first (its full blocks stay cached and are likely hits when it is admitted again) and keeps its
    * tokens, which all become pending.
    * Cost: O(blocks).
-   * @throws MemError FOREIGN_HANDLE, USE_AFTER_RELEASE, or IN_USE if it is not running.
+   * @throws MemError INVALID_ARGUMENT if `sequence` is not a KvSequence; FOREIGN_HANDLE if it is
+   * another manager's; USE_AFTER_RELEASE if released.
+   * @throws MemError IN_USE if it is not running, is held by a Scheduler, or when called from inside
+   * the hasher or this sequence's `copyBlock`.
    */
   preempt(sequence: KvSequence): void {
-    this.#checkRunning(sequence);
+    this.#enter(sequence, 'preempt', 'running');
     sequence.paged.clear();
     sequence.computed = 0;
     sequence.cached = 0;
@@ -449,7 +521,10 @@ export class KvCacheManager {
   /**
    * Releases a sequence (same as `sequence.release()`): frees its blocks tail first.
    * Cost: O(blocks).
-   * @throws MemError FOREIGN_HANDLE; DOUBLE_FREE if already released.
+   * @throws MemError INVALID_ARGUMENT if `sequence` is not a KvSequence; FOREIGN_HANDLE if it is
+   * another manager's; DOUBLE_FREE if already released.
+   * @throws MemError IN_USE if it is held by a Scheduler (cancel its request instead), or when
+   * called from inside the hasher or this sequence's `copyBlock` (it stays live).
    */
   release(sequence: KvSequence): void {
     this.#checkForeign(sequence);
@@ -476,8 +551,33 @@ export class KvCacheManager {
     };
   }
 
-  /** @internal Called once by `KvSequence.release()`. */
+  /**
+   * @internal Runs `body` on behalf of `holder`: the sequences it holds accept changes meanwhile,
+   * except from inside the callbacks the manager runs (they act for nobody).
+   */
+  actFor<T>(holder: object, body: () => T): T {
+    const previous = this.#acting;
+    this.#acting = holder;
+    try {
+      return body();
+    } finally {
+      this.#acting = previous;
+    }
+  }
+
+  /** @internal Throws IN_USE while the hasher runs: `method` must not run from inside it. */
+  checkCallable(method: string): void {
+    if (this.#hashing) {
+      throw new MemError(
+        'IN_USE',
+        `${method} was called from inside the KvCacheManager's hasher; a hasher must not call back into the manager`,
+      );
+    }
+  }
+
+  /** @internal Called once by `KvSequence.release()`; throws (changing nothing) if the release is not allowed now. */
   onSequenceRelease(sequence: KvSequence): void {
+    this.#checkChangeable(sequence, 'release');
     if (sequence.status === 'running') sequence.paged.clear();
     sequence.paged.release();
     sequence.status = 'released';
@@ -538,15 +638,20 @@ export class KvCacheManager {
     }
     const scratchWords = chainScratchWords(sequence.keys, this.blockSize);
     if (this.#scratch.length < scratchWords) this.#scratch = new Uint32Array(scratchWords);
-    hashBlocks(
-      sequence.keys,
-      sequence.tokenBuffer,
-      this.blockSize,
-      sequence.hashedBlocks,
-      blocks,
-      sequence.hashes,
-      this.#scratch,
-    );
+    this.#hashing = true;
+    try {
+      hashBlocks(
+        sequence.keys,
+        sequence.tokenBuffer,
+        this.blockSize,
+        sequence.hashedBlocks,
+        blocks,
+        sequence.hashes,
+        this.#scratch,
+      );
+    } finally {
+      this.#hashing = false;
+    }
     sequence.hashedBlocks = blocks;
   }
 
@@ -569,26 +674,48 @@ export class KvCacheManager {
     }
   }
 
-  #checkOwned(sequence: KvSequence): void {
+  /**
+   * The one check of a sequence argument: this manager's live sequence, in `state` if given, not
+   * called from inside the hasher; for a method that `changes` it, also not held by a scheduler the
+   * manager does not act for now.
+   */
+  #enter(sequence: KvSequence, method: string, state?: KvSequenceState, changes = true): void {
     this.#checkForeign(sequence);
     sequence.checkLive();
-  }
-
-  #checkWaiting(sequence: KvSequence): void {
-    this.#checkOwned(sequence);
-    if (sequence.status !== 'waiting') {
-      throw new MemError('IN_USE', `the sequence is ${sequence.status}, not waiting: it is already admitted`);
+    if (changes) this.#checkChangeable(sequence, method);
+    else this.checkCallable(`KvCacheManager.${method}`);
+    if (state !== undefined && sequence.status !== state) {
+      throw new MemError(
+        'IN_USE',
+        state === 'waiting'
+          ? `the sequence is ${sequence.status}, not waiting: it is already admitted`
+          : `the sequence is ${sequence.status}, not running: admit it first`,
+      );
     }
   }
 
-  #checkRunning(sequence: KvSequence): void {
-    this.#checkOwned(sequence);
-    if (sequence.status !== 'running') {
-      throw new MemError('IN_USE', `the sequence is ${sequence.status}, not running: admit it first`);
+  #checkChangeable(sequence: KvSequence, method: string): void {
+    this.checkCallable(`KvCacheManager.${method}`);
+    if (sequence.holder !== null && sequence.holder !== this.#acting) {
+      throw new MemError(
+        'IN_USE',
+        `KvCacheManager.${method}: the sequence belongs to a Scheduler request, which alone may change it (cancel the request instead)`,
+      );
     }
   }
 
-  #publishMetrics(sink: MetricsSink): void {
+  /** Runs the user's copy callback acting for nobody, so that it cannot change held sequences. */
+  #runCopy(copy: CopyBlock, source: number, target: number): void {
+    const acting = this.#acting;
+    this.#acting = null;
+    try {
+      copy(source, target);
+    } finally {
+      this.#acting = acting;
+    }
+  }
+
+  #publishMetrics(sink: MetricsSink): () => void {
     const queries = mirrorCounter(
       sink.counter('mem_paged_kv_prefix_query_tokens_total', 'prompt tokens looked up in the prefix cache'),
     );
@@ -599,7 +726,7 @@ export class KvCacheManager {
       sink.counter('mem_paged_kv_preemptions_total', 'sequences preempted by recompute'),
     );
     const sequences = sink.gauge('mem_paged_kv_sequences', 'KV sequences not yet released');
-    sink.addCollector(() => {
+    return sink.addCollector(() => {
       queries(this.#queryTokens);
       hits(this.#hitTokens);
       preemptions(this.#preemptions);

@@ -161,10 +161,21 @@ export class KvStore {
    * @throws MemError INVALID_ARGUMENT if `layer` or `position` is out of range (the position must
    * have a slot: below `blockCount * blockSize`), the block size differs from the store's, or a
    * vector has the wrong length.
+   * @throws MemError USE_AFTER_RELEASE if `sequence` was released.
+   * @throws MemError IN_USE if `position` is below the sequence's `computedTokens`: its K/V is final
+   * and its block may be shared with other requests (through the prefix cache or a fork), so a write
+   * there, for example through a step entry kept past its commit, would change their bytes.
    */
   writeToken(layer: number, sequence: BlockTableView, position: number, key: Float32Array, value: Float32Array): void {
     const l = this.#layer(layer);
     const offset = this.#tokenOffset(sequence, position);
+    const computed = sequence.computedTokens;
+    if (computed !== undefined && position < computed) {
+      throw new MemError(
+        'IN_USE',
+        `position ${position} holds final K/V (the sequence has ${computed} computed tokens) in a block other requests may share: write only positions from computedTokens on`,
+      );
+    }
     this.#checkVector(key, 'key');
     this.#checkVector(value, 'value');
     this.#writeHeads(this.#keys[l]!, offset, key);
@@ -175,6 +186,7 @@ export class KvStore {
    * Reads one token's K and V (as float32) into `keyOut` and `valueOut`.
    * Cost: O(numKvHeads * headDim).
    * @throws MemError INVALID_ARGUMENT as {@link KvStore.writeToken}.
+   * @throws MemError USE_AFTER_RELEASE if `sequence` was released.
    */
   readToken(
     layer: number,
@@ -264,11 +276,16 @@ export class KvStore {
 }
 
 /**
- * Checks that `sequence` is a block table view with `blockSize` and blocks below `numBlocks`.
- * @throws MemError INVALID_ARGUMENT otherwise.
+ * The one check of a sequence argument of the store and of attention: a live block table view with
+ * `blockSize` and blocks below `numBlocks`.
+ * @throws MemError USE_AFTER_RELEASE if the sequence was released.
+ * @throws MemError INVALID_ARGUMENT if it is not a block table view of this block size and store.
  */
 export function checkBlockTable(sequence: BlockTableView, blockSize: number, numBlocks: number): Uint32Array {
   const view = sequence as Partial<BlockTableView> | null;
+  if (view !== null && typeof view === 'object' && view.released === true) {
+    throw new MemError('USE_AFTER_RELEASE', 'the sequence was released: it holds no blocks to read or write');
+  }
   if (
     view === null ||
     typeof view !== 'object' ||

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
 import { KvStore } from './kv-store.js';
+import { PagedSequence } from './paged-sequence.js';
 import { contiguousAttention, gatherContiguous, pagedAttention } from './paged-attention.js';
 import { fromBfloat16, fromFloat16, toBfloat16, toFloat16 } from './half-float.js';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
@@ -355,6 +356,75 @@ describe('KvStore', () => {
     }
     store.writeToken(0, table, 1, new Float32Array([3, 4]), vector);
     expect([...store.keys(0).subarray(6, 8)]).toEqual([3, 4]);
+  });
+});
+
+describe('a released sequence', () => {
+  /** A store, a manager and a sequence with K/V written at positions 0..2, then released. */
+  function released() {
+    const store = new KvStore({ numLayers: 1, numBlocks: 8, numKvHeads: 1, blockSize: 4, headDim: 2 });
+    const kv = new KvCacheManager({ numBlocks: 8, blockSize: 4 });
+    const seq = kv.createSequence({ tokens: [1, 2, 3] });
+    kv.admit(seq);
+    const vector = new Float32Array([1, 2]);
+    for (let p = 0; p < 3; p += 1) store.writeToken(0, seq, p, vector, vector);
+    seq.release();
+    const next = kv.createSequence({ tokens: [4, 5, 6] });
+    kv.admit(next); // the released blocks have a new owner
+    return { store, kv, seq, next, vector };
+  }
+
+  it('gives USE_AFTER_RELEASE to KvStore.writeToken, KvStore.readToken, pagedAttention, gatherContiguous and slotOf', () => {
+    const { store, seq, next, vector } = released();
+    const before = [...store.keys(0)];
+    const error = expectMemError(() => store.writeToken(0, seq, 0, vector, vector), 'USE_AFTER_RELEASE');
+    expect(error.message).toContain('released');
+    expectMemError(() => store.readToken(0, seq, 0, vector, vector), 'USE_AFTER_RELEASE');
+    expectMemError(() => pagedAttention(store, 0, seq, 1, vector, { numQueryHeads: 1 }), 'USE_AFTER_RELEASE');
+    expectMemError(() => gatherContiguous(store, 0, seq, 1), 'USE_AFTER_RELEASE');
+    expectMemError(() => seq.slotOf(0), 'USE_AFTER_RELEASE');
+    expect([...store.keys(0)]).toEqual(before); // the next owner's slots were not touched
+    expect(next.slotOf(0)).toBe(next.blockTable[0]! * 4);
+  });
+
+  it('gives USE_AFTER_RELEASE for a released PagedSequence and for any view that says it is released', () => {
+    const { store, kv, vector } = released();
+    const paged = new PagedSequence(kv.allocator, { blockSize: 4, maxBlocksPerSequence: 2 });
+    paged.appendTokens(2);
+    store.writeToken(0, paged, 1, vector, vector);
+    paged.release();
+    expectMemError(() => store.writeToken(0, paged, 1, vector, vector), 'USE_AFTER_RELEASE');
+    expectMemError(() => paged.slotOf(0), 'USE_AFTER_RELEASE');
+    const view = { blockTable: new Uint32Array([0]), blockCount: 1, blockSize: 4, released: true };
+    expectMemError(() => store.readToken(0, view, 0, vector, vector), 'USE_AFTER_RELEASE');
+    expectMemError(() => pagedAttention(store, 0, view, 1, vector, { numQueryHeads: 1 }), 'USE_AFTER_RELEASE');
+  });
+});
+
+describe('writes into computed positions', () => {
+  it('KvStore.writeToken throws IN_USE below computedTokens, so a kept entry or a fork cannot change shared K/V', () => {
+    const store = new KvStore({ numLayers: 1, numBlocks: 8, numKvHeads: 1, blockSize: 2, headDim: 2 });
+    const kv = new KvCacheManager({ numBlocks: 8, blockSize: 2, copyBlock: (s, t) => store.copyBlock(s, t) });
+    const first = kv.createSequence({ tokens: [1, 2, 3] });
+    kv.admit(first);
+    for (let p = 0; p < 3; p += 1) store.writeToken(0, first, p, new Float32Array([p, p]), new Float32Array([p, p]));
+    kv.markComputed(first, 3);
+    const second = kv.createSequence({ tokens: [1, 2, 9] });
+    kv.admit(second); // block 0 (positions 0, 1) is shared with the first sequence
+    expect(second.blockTable[0]).toBe(first.blockTable[0]);
+    const child = kv.fork(first);
+    const before = [...store.keys(0)];
+    for (const [seq, position] of [
+      [first, 0],
+      [first, 2],
+      [second, 1],
+      [child, 0],
+      [child, 2],
+    ] as const) {
+      expectMemError(() => store.writeToken(0, seq, position, new Float32Array(2), new Float32Array(2)), 'IN_USE');
+    }
+    expect([...store.keys(0)]).toEqual(before);
+    store.writeToken(0, second, 2, new Float32Array([9, 9]), new Float32Array([9, 9])); // its pending position
   });
 });
 

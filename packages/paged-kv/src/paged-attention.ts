@@ -112,6 +112,7 @@ function checkAttention(
  * is kept between calls). 16-bit stores decode each (block, head) slab before use.
  * @throws MemError INVALID_ARGUMENT for a bad store, layer, sequence, length (1 ..
  * blockCount * blockSize), query, head count (a multiple of the KV heads), scale or out.
+ * @throws MemError USE_AFTER_RELEASE if `sequence` was released.
  *
  * @example
  * ```ts
@@ -347,6 +348,7 @@ export function contiguousAttention(
  * for engines that want a contiguous view.
  * Cost: O(numKvHeads * length * headDim), allocates the arrays.
  * @throws MemError INVALID_ARGUMENT for a bad store, layer, sequence or length.
+ * @throws MemError USE_AFTER_RELEASE if `sequence` was released.
  *
  * @example
  * ```ts

@@ -149,6 +149,67 @@ describe('PagedSequence', () => {
     expect(child.length).toBe(2);
   });
 
+  it('leaves the block table and reference counts as they were when copyBlock throws on its second copy', () => {
+    const blocks = new BlockAllocator(8);
+    let copies = 0;
+    let failing = true;
+    const copyBlock = (): void => {
+      copies += 1;
+      if (failing && copies === 2) throw new Error('device lost');
+    };
+    const seq = new PagedSequence(blocks, { blockSize: 4, maxBlocksPerSequence: 4, copyBlock });
+    seq.appendTokens(6);
+    seq.ensureWritable(3);
+    const child = seq.fork();
+    const refs = (): number[] => Array.from({ length: 8 }, (_, b) => blocks.refCount(b));
+    const before = { table: table(child), refs: refs(), free: blocks.freeCount, order: blocks.evictionOrder() };
+    expect(() => child.appendTokens(3)).toThrow('device lost');
+    expect({ table: table(child), refs: refs(), free: blocks.freeCount, order: blocks.evictionOrder() }).toEqual(
+      before,
+    );
+    expect(child.length).toBe(6);
+    failing = false;
+    expect(child.appendTokens(3)).toBe(6); // and it works once the callback does
+    expect(
+      table(child)
+        .slice(1)
+        .map((b) => blocks.refCount(b)),
+    ).toEqual([1, 1]);
+  });
+
+  it('refuses changes to itself from inside its copyBlock with IN_USE, and reads work', () => {
+    const blocks = new BlockAllocator(8);
+    const seen: string[] = [];
+    const copyBlock = (): void => {
+      for (const [name, call] of [
+        ['appendTokens', () => seq.appendTokens(1)],
+        ['ensureWritable', () => seq.ensureWritable(1)],
+        ['ensureCapacity', () => seq.ensureCapacity(16)],
+        ['fork', () => seq.fork()],
+        ['clear', () => seq.clear()],
+        ['release', () => seq.release()],
+      ] as const) {
+        seen.push(`${name} ${expectMemError(call, 'IN_USE').code}`);
+      }
+      seen.push(`slotOf ${seq.slotOf(0)}`);
+    };
+    const parent = new PagedSequence(blocks, { blockSize: 4, maxBlocksPerSequence: 4, copyBlock });
+    parent.appendTokens(2);
+    const seq = parent.fork(); // copyBlock runs after this line
+    seq.appendTokens(1);
+    expect(seen).toHaveLength(7);
+    expect(seq.length).toBe(3);
+    expect(seq.released).toBe(false);
+  });
+
+  it('throws USE_AFTER_RELEASE from slotOf after release', () => {
+    const seq = new PagedSequence(new BlockAllocator(4), { blockSize: 2, maxBlocksPerSequence: 2 });
+    seq.appendTokens(2);
+    expect(seq.slotOf(1)).toBe(1);
+    seq.release();
+    expectMemError(() => seq.slotOf(1), 'USE_AFTER_RELEASE');
+  });
+
   it('refuses to fork or to write into a shared block without a copy callback', () => {
     const blocks = new BlockAllocator(4);
     const seq = new PagedSequence(blocks, { blockSize: 4, maxBlocksPerSequence: 4 });

@@ -6,6 +6,11 @@
  * Ownership: the sequence owns one reference to each block in its table; `clear()` and `release()`
  * give them back, tail first, so that its last blocks are evicted first.
  *
+ * Callbacks: copy-on-write runs the user's `copyBlock` after every block it needs is taken and
+ * before the block table changes, so a copy that throws leaves the sequence as it was. While the
+ * callback runs, the methods that change this sequence throw IN_USE; reading it and using any other
+ * sequence or the allocator works.
+ *
  * This module is browser compatible.
  * @module
  */
@@ -16,10 +21,18 @@ import { assertOptions } from './token-ids.js';
 /**
  * Copies the whole content of physical block `source` into block `target` (every layer's K and V,
  * all `blockSize` slots). Called on copy-on-write; {@link KvStore.copyBlock} is one.
+ *
+ * It may throw: the write that needed the copy then changes nothing (the blocks taken for it go
+ * back to the allocator; one that held cached content loses it, as `target` may be half written).
+ * It may call other sequences and the allocator; the methods that change the sequence being copied
+ * throw IN_USE until it returns.
  */
 export type CopyBlock = (source: number, target: number) => void;
 
-/** What paged attention and the KV store need from a sequence: its block table. */
+/**
+ * What paged attention and the KV store need from a sequence: its block table. {@link KvSequence}
+ * and {@link PagedSequence} are views; so is any object with these fields.
+ */
 export interface BlockTableView {
   /** Physical block of each logical block; entries at and past `blockCount` are 0 and unused. */
   readonly blockTable: Uint32Array;
@@ -27,6 +40,13 @@ export interface BlockTableView {
   readonly blockCount: number;
   /** Tokens per block. */
   readonly blockSize: number;
+  /** Whether the sequence was released: the store and attention refuse it with USE_AFTER_RELEASE. */
+  readonly released?: boolean;
+  /**
+   * Positions below this hold final K/V (computed, or served from the prefix cache) in blocks other
+   * sequences may share: {@link KvStore.writeToken} refuses them with IN_USE. {@link KvSequence} has it.
+   */
+  readonly computedTokens?: number;
 }
 
 /**
@@ -96,6 +116,8 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   #length = 0;
   /** Positions below this are known to be in blocks this sequence alone may write. */
   #writableEnd = 0;
+  /** Whether the `copyBlock` callback is running (the sequence is mid copy-on-write). */
+  #copying = false;
 
   /**
    * Creates an empty sequence; no block is taken until it grows.
@@ -150,10 +172,10 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
    * @throws MemError INVALID_ARGUMENT if `targetLength` is not an integer >= 0.
    * @throws MemError LIMIT_EXCEEDED if it would need more than `maxBlocksPerSequence` blocks.
    * @throws MemError EXHAUSTED if the allocator has too few free blocks (nothing is taken).
-   * @throws MemError USE_AFTER_RELEASE after `release()`.
+   * @throws MemError USE_AFTER_RELEASE after `release()`; IN_USE from inside its `copyBlock` callback.
    */
   ensureCapacity(targetLength: number): void {
-    this.assertLive();
+    this.#enter('ensureCapacity');
     assertInteger(targetLength, 'targetLength', { min: 0 });
     const needed = this.#blocksFor(targetLength);
     const fresh = needed - this.#blockCount;
@@ -166,15 +188,33 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
    * Prepares positions `[length, length + count)` for writing: grows the table as needed and
    * copies each shared block in that range (reference count above 1, e.g. after `fork`) into a
    * block of its own through the `copyBlock` callback (copy-on-write). Returns `length`, the first
-   * position to write. All or none: blocks are counted before any is taken.
+   * position to write.
+   *
+   * All or none: every block it needs (copies and new ones) is taken before the first copy, and the
+   * block table changes only after the last copy returned. If `copyBlock` throws, its error propagates and the blocks
+   * taken go back (a soft-free block among them loses its cached content: the callback may have
+   * half written it). While `copyBlock` runs, this sequence's changing methods throw IN_USE.
    * Cost: O(new blocks + copied blocks) plus the copies.
    * @throws MemError INVALID_ARGUMENT if `count` is not an integer >= 0.
    * @throws MemError LIMIT_EXCEEDED past `maxBlocksPerSequence` blocks; EXHAUSTED if too few blocks are free.
-   * @throws MemError IN_USE if a block to write is shared and no `copyBlock` callback was given.
+   * @throws MemError IN_USE if a block to write is shared and no `copyBlock` callback was given, or
+   * when called from inside this sequence's `copyBlock` callback.
    * @throws MemError USE_AFTER_RELEASE after `release()`.
    */
   ensureWritable(count: number): number {
-    this.assertLive();
+    return this.#prepareWrite(count, true);
+  }
+
+  /**
+   * @internal {@link PagedSequence.ensureWritable} that returns -1 instead of throwing EXHAUSTED
+   * when too few blocks are free (nothing changes then).
+   */
+  tryEnsureWritable(count: number): number {
+    return this.#prepareWrite(count, false);
+  }
+
+  #prepareWrite(count: number, orThrow: boolean): number {
+    this.#enter('ensureWritable');
     assertInteger(count, 'count', { min: 0 });
     const end = this.#length + count;
     if (end <= this.#writableEnd) return this.#length;
@@ -192,22 +232,12 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
         `cannot write into a shared block without copy-on-write: give the sequence a copyBlock callback`,
       );
     }
-    if (fresh + copies > this.allocator.freeCount) throw this.#exhausted(fresh + copies, end);
-    for (let i = firstWritten; i < lastShared && copies > 0; i += 1) {
-      const shared = this.blockTable[i]!;
-      if (this.allocator.refCount(shared) <= 1) continue;
-      const own = this.allocator.allocate();
-      try {
-        this.#copyBlock!(shared, own);
-      } catch (error) {
-        this.allocator.free(own);
-        throw error;
-      }
-      this.blockTable[i] = own;
-      this.allocator.free(shared);
-      copies -= 1;
+    if (fresh + copies > this.allocator.freeCount) {
+      if (orThrow) throw this.#exhausted(fresh + copies, end);
+      return -1;
     }
-    for (let i = 0; i < fresh; i += 1) this.blockTable[this.#blockCount++] = this.allocator.allocate();
+    if (copies > 0) this.#copyOnWrite(firstWritten, lastShared, copies, fresh);
+    else for (let i = 0; i < fresh; i += 1) this.blockTable[this.#blockCount++] = this.allocator.allocate();
     this.#writableEnd = Math.max(this.#writableEnd, end);
     return this.#length;
   }
@@ -232,9 +262,10 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
    * @throws MemError INVALID_ARGUMENT if `block` is not a live block of the allocator (USE_AFTER_RELEASE if free).
    * @throws MemError IN_USE if the sequence holds blocks past its length (prepared for writing).
    * @throws MemError LIMIT_EXCEEDED past `maxBlocksPerSequence` blocks; USE_AFTER_RELEASE after `release()`.
+   * @throws MemError IN_USE from inside its `copyBlock` callback.
    */
   attachCachedBlock(block: number): void {
-    this.assertLive();
+    this.#enter('attachCachedBlock');
     if (this.allocator.refCount(block) === 0) {
       throw new MemError('USE_AFTER_RELEASE', `cannot attach block ${block}: it is free`);
     }
@@ -254,8 +285,10 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
    * Physical slot of token `position`: `blockTable[position / blockSize] * blockSize + position % blockSize`.
    * Cost: O(1).
    * @throws MemError INVALID_ARGUMENT if `position` is not below `capacityTokens`.
+   * @throws MemError USE_AFTER_RELEASE after `release()`.
    */
   slotOf(position: number): number {
+    this.assertLive();
     assertInteger(position, 'position', { min: 0, max: this.capacityTokens - 1 });
     return this.blockTable[Math.floor(position / this.blockSize)]! * this.blockSize + (position % this.blockSize);
   }
@@ -267,10 +300,10 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
    * Cost: O(blockCount).
    * @throws MemError IN_USE if no `copyBlock` callback was given (a fork could never write).
    * @throws MemError LIMIT_EXCEEDED if a block would pass the reference-count limit.
-   * @throws MemError USE_AFTER_RELEASE after `release()`.
+   * @throws MemError USE_AFTER_RELEASE after `release()`; IN_USE from inside its `copyBlock` callback.
    */
   fork(): PagedSequence {
-    this.assertLive();
+    this.#enter('fork');
     if (this.#copyBlock === undefined) {
       throw new MemError('IN_USE', 'cannot fork a sequence without a copyBlock callback: copy-on-write needs it');
     }
@@ -294,10 +327,25 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
    * seed's `release`, which keeps the buffers for reuse).
    * Cost: O(blockCount).
    * @throws MemError DOUBLE_FREE if a block was freed behind the sequence's back (nothing changes then).
-   * @throws MemError USE_AFTER_RELEASE after `release()`.
+   * @throws MemError USE_AFTER_RELEASE after `release()`; IN_USE from inside its `copyBlock` callback.
    */
   clear(): void {
-    this.assertLive();
+    this.#enter('clear');
+    this.#clear();
+  }
+
+  /**
+   * Gives every block back (tail first) and makes the sequence unusable.
+   * Cost: O(blockCount).
+   * @throws MemError DOUBLE_FREE if already released, or if a block was freed behind the
+   * sequence's back (it stays live then).
+   * @throws MemError IN_USE from inside its `copyBlock` callback (it stays live).
+   */
+  override release(): void {
+    super.release();
+  }
+
+  #clear(): void {
     this.allocator.freeSequence(this.blockTable, this.#blockCount);
     this.blockTable.fill(0, 0, this.#blockCount);
     this.#blockCount = 0;
@@ -312,7 +360,50 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
 
   /** Gives the blocks back; the sequence is then unusable. */
   protected onRelease(): void {
-    this.clear();
+    this.#enter('release');
+    this.#clear();
+  }
+
+  /** Checks that the sequence may change now: live, and not inside its own copy-on-write. */
+  #enter(method: string): void {
+    this.assertLive();
+    if (this.#copying) {
+      throw new MemError(
+        'IN_USE',
+        `PagedSequence.${method} was called from inside the sequence's copyBlock callback; the copy-on-write in progress must return first`,
+      );
+    }
+  }
+
+  /**
+   * Copy-on-write of the `copies` shared blocks among entries `[from, to)` of the table, plus
+   * `fresh` new blocks at its end, all or none: takes every block first (the callback may take
+   * free blocks too), runs the callback for each pair with the sequence marked busy, and changes
+   * the table (dropping the shared references) only when every copy returned. On a throw the
+   * blocks go back newest first, so the free order is as before.
+   */
+  #copyOnWrite(from: number, to: number, copies: number, fresh: number): void {
+    const allocator = this.allocator;
+    const table = this.blockTable;
+    const slots = new Uint32Array(copies);
+    for (let i = from, k = 0; i < to; i += 1) if (allocator.refCount(table[i]!) > 1) slots[k++] = i;
+    const taken = allocator.allocateMany(copies + fresh);
+    this.#copying = true;
+    try {
+      for (let k = 0; k < copies; k += 1) this.#copyBlock!(table[slots[k]!]!, taken[k]!);
+    } catch (error) {
+      allocator.freeMany(taken.reverse()); // newest first: each goes back where allocate took it
+      throw error;
+    } finally {
+      this.#copying = false;
+    }
+    for (let k = 0; k < copies; k += 1) {
+      const slot = slots[k]!;
+      const shared = table[slot]!;
+      table[slot] = taken[k]!;
+      allocator.free(shared);
+    }
+    for (let k = copies; k < copies + fresh; k += 1) table[this.#blockCount++] = taken[k]!;
   }
 
   #blocksFor(tokens: number): number {

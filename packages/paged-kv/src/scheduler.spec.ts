@@ -249,6 +249,102 @@ describe('Scheduler', () => {
     expect(scheduler.hasWork).toBe(false);
   });
 
+  it('ignores the sampled values of entries that do not sample, whatever they are', () => {
+    const kv = new KvCacheManager({ numBlocks: 16, blockSize: 4 });
+    const scheduler = new Scheduler(kv, { maxTokensPerStep: 5 });
+    const short = scheduler.submit({ tokens: [1, 2, 3], maxNewTokens: 2 });
+    const long = scheduler.submit({ tokens: range(10, 8), maxNewTokens: 2 });
+    const step = scheduler.step();
+    expect(step.entries.map((e) => e.samples)).toEqual([true, false]); // long gets a 2-token chunk
+    for (const placeholder of [-1, Number.NaN, 'x', undefined, 2 ** 40]) {
+      expectMemError(() => scheduler.commit(step, [-1, placeholder] as never), 'INVALID_ARGUMENT'); // the sampling one is checked
+    }
+    scheduler.commit(step, [7, -1]);
+    expect(short.generated).toEqual([7]);
+    expect(long.sequence.computedTokens).toBe(2);
+    const next = scheduler.step();
+    expect(next.entries.map((e) => e.samples)).toEqual([true, false]);
+    scheduler.commit(next, [8]); // nothing needed past the last sampling entry
+    expect(short.state).toBe('finished');
+  });
+
+  it('refuses changes to a sequence it holds from outside with IN_USE, and completes the request', () => {
+    const kv = new KvCacheManager({ numBlocks: 16, blockSize: 4, copyBlock: () => {} });
+    const scheduler = new Scheduler(kv, { maxTokensPerStep: 64 });
+    const waiting = scheduler.submit({ tokens: range(0, 6), maxNewTokens: 2 });
+    expectMemError(() => kv.admit(waiting.sequence), 'IN_USE');
+    expectMemError(() => kv.tryAdmit(waiting.sequence), 'IN_USE');
+    expectMemError(() => kv.appendTokens(waiting.sequence, [1]), 'IN_USE');
+    expect(kv.blocksToAdmit(waiting.sequence)).toBe(2); // reading works
+    const step = scheduler.step();
+    const held = step.entries[0]!.sequence;
+    for (const call of [
+      () => kv.release(held),
+      () => held.release(),
+      () => kv.preempt(held),
+      () => kv.fork(held),
+      () => kv.markComputed(held, 1),
+      () => kv.reserve(held, 1),
+      () => kv.tryReserve(held, 1),
+      () => kv.appendTokens(held, [1]),
+    ]) {
+      const error = expectMemError(call, 'IN_USE');
+      expect(error.message).toContain('Scheduler');
+    }
+    expect(held.state).toBe('running');
+    scheduler.commit(step, [1]);
+    scheduler.commit(scheduler.step(), [2]);
+    expect(waiting.state).toBe('finished');
+    expect(held.released).toBe(true);
+    expect(kv.allocator.inUseCount).toBe(0);
+  });
+
+  it('cancels only its own requests: a request of another scheduler over the same manager is FOREIGN_HANDLE', () => {
+    const kv = new KvCacheManager({ numBlocks: 16, blockSize: 4 });
+    const mine = new Scheduler(kv, { maxTokensPerStep: 64 });
+    const theirs = new Scheduler(kv, { maxTokensPerStep: 64 });
+    const request = theirs.submit({ tokens: [1, 2, 3], maxNewTokens: 1 });
+    expectMemError(() => mine.cancel(request), 'FOREIGN_HANDLE');
+    expect(request.state).toBe('waiting');
+    expect(theirs.waiting).toEqual([request]);
+    theirs.commit(theirs.step(), [4]);
+    expect(request.state).toBe('finished');
+  });
+
+  it('returns a step that only preempted instead of throwing, and throws EXHAUSTED without changing anything after', () => {
+    const kv = new KvCacheManager({ numBlocks: 2, blockSize: 4 });
+    const outside = kv.createSequence({ tokens: range(100, 4) });
+    kv.admit(outside);
+    const scheduler = new Scheduler(kv, { maxTokensPerStep: 64 });
+    const request = scheduler.submit({ tokens: [1, 2, 3, 4], maxNewTokens: 3 });
+    scheduler.commit(scheduler.step(), [5]); // its 5th token needs a second block, held outside
+    const step = scheduler.step();
+    expect(step.entries).toEqual([]);
+    expect(step.preempted).toEqual([request]);
+    scheduler.commit(step, []);
+    const before = { stats: scheduler.stats(), kv: kv.stats() };
+    expectMemError(() => scheduler.step(), 'EXHAUSTED');
+    expect({ stats: scheduler.stats(), kv: kv.stats() }).toEqual(before);
+    outside.release();
+    while (scheduler.hasWork) scheduler.commit(scheduler.step(), [6]);
+    expect(request.generated).toEqual([5, 6, 6]);
+  });
+
+  it('commits a step once: a committed or superseded step, empty or not, is INVALID_ARGUMENT', () => {
+    const kv = new KvCacheManager({ numBlocks: 16, blockSize: 4 });
+    const scheduler = new Scheduler(kv, { maxTokensPerStep: 64 });
+    const idle = scheduler.step();
+    expect(idle.entries).toEqual([]);
+    const superseded = scheduler.step(); // an empty step needs no commit
+    expect(scheduler.commit(superseded, [])).toEqual([]);
+    expectMemError(() => scheduler.commit(superseded, []), 'INVALID_ARGUMENT');
+    expectMemError(() => scheduler.commit(idle, []), 'INVALID_ARGUMENT');
+    expectMemError(
+      () => scheduler.commit({ id: 0, entries: [], admitted: [], preempted: [], tokens: 0 }, []),
+      'INVALID_ARGUMENT',
+    );
+  });
+
   describe('bad input', () => {
     it.each([
       ['not a manager', () => new Scheduler({} as never, { maxTokensPerStep: 1 })],

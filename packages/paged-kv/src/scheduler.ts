@@ -15,13 +15,20 @@
  * one fits, which it does once it runs alone. A step that could schedule nothing while work remains
  * throws instead of spinning (it can only happen when blocks are held outside the scheduler).
  *
+ * Ownership and callbacks: the scheduler holds its requests' sequences; the manager refuses changes
+ * to them from anyone else (IN_USE: cancel a request through {@link Scheduler.cancel}), so a step's
+ * plan stays true until it is committed. `step` and `commit` run every user callback they cause (the
+ * manager's hasher) before they change anything, so a callback that throws leaves the scheduler,
+ * the manager and the blocks as they were. From inside those callbacks `step`, `commit` and
+ * `cancel` throw IN_USE; `submit` and the read-only members work.
+ *
  * This module is browser compatible.
  * @module
  */
 import { MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
 import type { ExtraKeys } from './block-hash-chain.js';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
-import { assertOptions, copyTokenIds } from './token-ids.js';
+import { MAX_TOKEN_ID, assertOptions, copyTokenIds, isArrayLike } from './token-ids.js';
 
 /** A generation request given to {@link Scheduler.submit}. */
 export interface GenerationRequest {
@@ -59,6 +66,7 @@ export class ScheduledRequest {
   readonly promptLength: number;
   /** The most tokens to generate. */
   readonly maxNewTokens: number;
+  /** @internal */ readonly scheduler: Scheduler;
   /** @internal */ readonly stop: Set<number>;
   /** @internal */ output: number[] = [];
   /** @internal */ sequence: KvSequence;
@@ -68,7 +76,8 @@ export class ScheduledRequest {
   /** @internal */ admittedAt = -1;
 
   /** @internal */
-  constructor(id: number, sequence: KvSequence, maxNewTokens: number, stop: Set<number>) {
+  constructor(scheduler: Scheduler, id: number, sequence: KvSequence, maxNewTokens: number, stop: Set<number>) {
+    this.scheduler = scheduler;
     this.id = id;
     this.sequence = sequence;
     this.promptLength = sequence.tokenCount;
@@ -173,7 +182,10 @@ export class Scheduler {
   readonly maxRunning: number;
   readonly #waiting: ScheduledRequest[] = [];
   readonly #running: ScheduledRequest[] = [];
+  /** The last step returned and not yet committed. */
   #pending: SchedulerStep | null = null;
+  /** The method running now (`step` or `commit`), while its callbacks may call back in. */
+  #busy: string | null = null;
   #submitted = 0;
   #finished = 0;
   #cancelled = 0;
@@ -217,7 +229,8 @@ export class Scheduler {
   }
 
   /**
-   * Queues a request at the tail of the waiting queue.
+   * Queues a request at the tail of the waiting queue. The scheduler holds its sequence from now
+   * on: only the scheduler may change it. It works from inside the callbacks of other calls.
    * Cost: O(prompt tokens).
    * @throws MemError INVALID_ARGUMENT if the request is malformed.
    * @throws MemError OVERSIZED if its longest possible sequence (prompt + maxNewTokens - 1 computed
@@ -244,27 +257,41 @@ export class Scheduler {
       );
     }
     const sequence = kv.createSequence(request);
-    const scheduled = new ScheduledRequest(this.#submitted++, sequence, maxNewTokens, stop);
+    sequence.holder = this;
+    const scheduled = new ScheduledRequest(this, this.#submitted++, sequence, maxNewTokens, stop);
     this.#waiting.push(scheduled);
     return scheduled;
   }
 
   /**
    * Plans the next forward pass: reserves slots for every entry (preempting if blocks run out) and
-   * admits waiting requests. Commit it with {@link Scheduler.commit} before the next step.
+   * admits waiting requests. Commit it with {@link Scheduler.commit} before the next step (a step
+   * without entries needs no commit). All or none: the hasher runs for the requests it may admit
+   * before anything changes; a step that preempted returns them in `preempted`, even without entries.
    * Cost: O(running + admitted) plus hashing of admitted prompts.
-   * @throws MemError IN_USE if the previous step was not committed.
-   * @throws MemError EXHAUSTED if nothing can be scheduled while work remains (blocks held outside).
+   * @throws MemError IN_USE if the previous step was not committed, or when called from inside a
+   * callback of `step` or `commit` or from inside the manager's hasher.
+   * @throws MemError EXHAUSTED if nothing can be scheduled while work remains (blocks held outside);
+   * nothing changes then.
    */
   step(): SchedulerStep {
-    if (this.#pending !== null) {
-      throw new MemError('IN_USE', `step ${this.#pending.id} is not committed: call commit() first`);
+    this.#checkIdle('step');
+    const pending = this.#pending;
+    if (pending !== null && pending.entries.length > 0) {
+      throw new MemError('IN_USE', `step ${pending.id} is not committed: call commit() first`);
     }
+    return this.#exclusive('step', () => this.#plan());
+  }
+
+  #plan(): SchedulerStep {
     let budget = this.maxTokensPerStep;
     const entries: StepEntry[] = [];
     const admitted: ScheduledRequest[] = [];
     const preempted: ScheduledRequest[] = [];
     const running = this.#running;
+    const waiting = this.#waiting;
+    // Every callback first: hash the prompts of the waiting requests this step may admit.
+    const candidates = this.#prepareAdmissions();
     for (let i = 0; i < running.length && budget > 0; i += 1) {
       const request = running[i]!;
       const sequence = request.sequence;
@@ -284,10 +311,10 @@ export class Scheduler {
       budget -= count;
     }
     if (preempted.length === 0) {
-      while (budget > 0 && this.#waiting.length > 0 && running.length < this.maxRunning) {
-        const request = this.#waiting[0]!;
+      for (let k = 0; k < candidates.count && budget > 0 && running.length < this.maxRunning; k += 1) {
+        const request = waiting[0]!;
         if (this.kv.tryAdmit(request.sequence) < 0) break;
-        this.#waiting.shift();
+        waiting.shift();
         request.status = 'running';
         request.admittedAt = this.#admissionClock++;
         running.push(request);
@@ -297,90 +324,136 @@ export class Scheduler {
         budget -= count;
       }
     }
-    if (entries.length === 0 && this.hasWork) {
-      const head = this.#waiting[0];
+    if (entries.length === 0 && preempted.length === 0 && this.hasWork) {
       throw new MemError(
         'EXHAUSTED',
-        `no request can make progress: ${this.#running.length} running, ${this.#waiting.length} waiting, ` +
-          `the head needs ${head ? this.kv.blocksToAdmit(head.sequence) : 0} blocks and ${this.kv.allocator.freeCount} are free ` +
+        `no request can make progress: ${running.length} running, ${waiting.length} waiting, ` +
+          `the head needs ${candidates.headBlocks} blocks and ${this.kv.allocator.freeCount} are free ` +
           `(are blocks of this KvCacheManager held outside the scheduler?)`,
       );
     }
     const tokens = this.maxTokensPerStep - budget;
     const step: SchedulerStep = { id: this.#steps++, entries, admitted, preempted, tokens };
     this.#scheduledTokens += tokens;
-    this.#pending = entries.length > 0 ? step : null;
+    this.#pending = step;
     return step;
+  }
+
+  /**
+   * Hashes the prompts of the waiting requests, from the head, that a step could admit: as many as
+   * the token budget left by the running requests and `maxRunning` allow if each took what it
+   * would take now. Admission in the step can only take more tokens per request (blocks may be
+   * evicted meanwhile, never added), so it never reaches a request this did not hash.
+   */
+  #prepareAdmissions(): { count: number; headBlocks: number } {
+    let left = this.maxTokensPerStep;
+    for (let i = 0; i < this.#running.length && left > 0; i += 1) {
+      left -= Math.min(this.#running[i]!.sequence.pendingTokens, left);
+    }
+    const room = this.maxRunning - this.#running.length;
+    let count = 0;
+    let headBlocks = 0;
+    while (left > 0 && count < room && count < this.#waiting.length) {
+      const plan = this.kv.admissionPlan(this.#waiting[count]!.sequence);
+      if (count === 0) headBlocks = plan.blocks;
+      left -= Math.min(plan.pending, left);
+      count += 1;
+    }
+    return { count, headBlocks };
   }
 
   /**
    * Records that the engine computed a step: marks each entry's tokens computed (registering full
    * blocks in the prefix cache) and, for entries that sample, appends `sampled[i]` (the token for
-   * `step.entries[i]`; ignored for entries that do not sample). Requests that reach `maxNewTokens`
-   * or sample a stop token finish and release their blocks. Returns the requests finished now.
+   * `step.entries[i]`; the values of entries that do not sample are ignored, whatever they are).
+   * Requests that reach `maxNewTokens` or sample a stop token finish and release their blocks.
+   * Returns the requests finished now. All or none: the hasher runs for every entry before
+   * anything changes.
    * Cost: O(entries) plus hashing of filled blocks.
-   * @throws MemError INVALID_ARGUMENT if `step` is not the pending step or a sampled token is not a token id.
+   * @throws MemError INVALID_ARGUMENT if `step` is not the step the last `step()` returned or was
+   * committed already, or a sampling entry's `sampled[i]` is not a token id.
+   * @throws MemError IN_USE when called from inside a callback of `step` or `commit` or from inside
+   * the manager's hasher.
    */
   commit(step: SchedulerStep, sampled: ArrayLike<number>): ScheduledRequest[] {
-    if (step !== null && typeof step === 'object' && step.entries?.length === 0 && this.#pending === null) return [];
+    this.#checkIdle('commit');
     if (step !== this.#pending || step === null) {
       throw new MemError(
         'INVALID_ARGUMENT',
-        `step must be the step returned by the last step() call, got ${describeValue(step)}`,
+        `step must be the step returned by the last step() call, not yet committed, got ${describeValue(step)}`,
       );
     }
     const entries = step.entries;
-    if (entries.some((entry) => entry.samples)) {
-      const tokens = copyTokenIds(sampled, 'sampled');
-      if (tokens.length < entries.length) {
+    const tokens = this.#sampledTokens(entries, sampled);
+    return this.#exclusive('commit', () => {
+      // Every callback first: the hashes of the blocks this commit fills.
+      for (const entry of entries) this.kv.prepareMarkComputed(entry.sequence, entry.count);
+      this.#pending = null;
+      const finished: ScheduledRequest[] = [];
+      for (let i = 0; i < entries.length; i += 1) {
+        const entry = entries[i]!;
+        const request = entry.request;
+        this.kv.markComputed(entry.sequence, entry.count);
+        if (!entry.samples) continue;
+        const token = tokens[i]!;
+        request.output.push(token);
+        if (request.output.length >= request.maxNewTokens || request.stop.has(token)) {
+          this.#finish(request, 'finished', request.stop.has(token) ? 'stop' : 'length');
+          finished.push(request);
+        } else {
+          this.kv.appendTokens(entry.sequence, [token]);
+        }
+      }
+      return finished;
+    });
+  }
+
+  /** The sampled token of each sampling entry (checked), at its entry's index; the others are not read. */
+  #sampledTokens(entries: readonly StepEntry[], sampled: ArrayLike<number>): Uint32Array {
+    const tokens = new Uint32Array(entries.length);
+    if (!entries.some((entry) => entry.samples)) return tokens;
+    if (!isArrayLike(sampled)) {
+      throw new MemError('INVALID_ARGUMENT', `sampled must be an array of token ids, got ${describeValue(sampled)}`);
+    }
+    for (let i = 0; i < entries.length; i += 1) {
+      if (!entries[i]!.samples) continue;
+      const token = i < sampled.length ? sampled[i] : undefined;
+      if (typeof token !== 'number' || token >>> 0 !== token) {
         throw new MemError(
           'INVALID_ARGUMENT',
-          `sampled must hold a token for each of the ${entries.length} entries, got ${tokens.length}`,
+          `sampled[${i}] must be the token sampled for entry ${i} (an integer in [0, ${MAX_TOKEN_ID}]), got ${describeValue(token)}`,
         );
       }
+      tokens[i] = token;
     }
-    this.#pending = null;
-    const finished: ScheduledRequest[] = [];
-    for (let i = 0; i < entries.length; i += 1) {
-      const entry = entries[i]!;
-      const request = entry.request;
-      this.kv.markComputed(entry.sequence, entry.count);
-      if (!entry.samples) continue;
-      const token = sampled[i]!;
-      request.output.push(token);
-      if (request.output.length >= request.maxNewTokens || request.stop.has(token)) {
-        request.reason = request.stop.has(token) ? 'stop' : 'length';
-        this.#finish(request, 'finished');
-        finished.push(request);
-      } else {
-        this.kv.appendTokens(entry.sequence, [token]);
-      }
-    }
-    return finished;
+    return tokens;
   }
 
   /**
    * Cancels a waiting or running request and releases its blocks. Not allowed between `step` and
    * `commit` for a request in that step.
    * Cost: O(queue length + blocks).
-   * @throws MemError INVALID_ARGUMENT if it is not a request of this scheduler; IN_USE if it is in the pending step.
+   * @throws MemError INVALID_ARGUMENT if `request` is not a ScheduledRequest; FOREIGN_HANDLE if it
+   * is another scheduler's.
+   * @throws MemError IN_USE if it is in the pending step, or when called from inside a callback of
+   * `step` or `commit` or from inside the manager's hasher.
    * @throws MemError DOUBLE_FREE if it already finished or was cancelled.
    */
   cancel(request: ScheduledRequest): void {
-    if (!(request instanceof ScheduledRequest) || request.sequence.manager !== this.kv) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `request must be a request of this scheduler, got ${describeValue(request)}`,
-      );
+    if (!(request instanceof ScheduledRequest)) {
+      throw new MemError('INVALID_ARGUMENT', `request must be a ScheduledRequest, got ${describeValue(request)}`);
     }
+    if (request.scheduler !== this) {
+      throw new MemError('FOREIGN_HANDLE', `request ${request.id} belongs to another Scheduler`);
+    }
+    this.#checkIdle('cancel');
     if (request.status === 'finished' || request.status === 'cancelled') {
       throw new MemError('DOUBLE_FREE', `request ${request.id} already ${request.status}`);
     }
     if (this.#pending?.entries.some((entry) => entry.request === request)) {
       throw new MemError('IN_USE', `request ${request.id} is in step ${this.#pending.id}: commit it first`);
     }
-    request.reason = 'cancelled';
-    this.#finish(request, 'cancelled');
+    this.#finish(request, 'cancelled', 'cancelled');
   }
 
   /**
@@ -407,6 +480,27 @@ export class Scheduler {
     return { request, sequence, start, count, samples: start + count === sequence.tokenCount };
   }
 
+  /** Throws IN_USE when `method` is called from inside a callback of `step` or `commit` or the hasher. */
+  #checkIdle(method: string): void {
+    if (this.#busy !== null) {
+      throw new MemError(
+        'IN_USE',
+        `Scheduler.${method} was called from inside a callback of Scheduler.${this.#busy}, which must return first`,
+      );
+    }
+    this.kv.checkCallable(`Scheduler.${method}`);
+  }
+
+  /** Runs `body` as `method`: marked busy, acting for this scheduler on its held sequences. */
+  #exclusive<T>(method: string, body: () => T): T {
+    this.#busy = method;
+    try {
+      return this.kv.actFor(this, body);
+    } finally {
+      this.#busy = null;
+    }
+  }
+
   #preempt(request: ScheduledRequest): void {
     this.kv.preempt(request.sequence);
     request.status = 'waiting';
@@ -415,11 +509,13 @@ export class Scheduler {
     this.#waiting.unshift(request);
   }
 
-  #finish(request: ScheduledRequest, state: 'finished' | 'cancelled'): void {
+  /** Releases the request's sequence (the one step that can fail, first) and drops it from its queue. */
+  #finish(request: ScheduledRequest, state: 'finished' | 'cancelled', reason: FinishReason): void {
+    this.kv.actFor(this, () => request.sequence.release());
     const queue = request.status === 'running' ? this.#running : this.#waiting;
     const index = queue.indexOf(request);
     if (index >= 0) queue.splice(index, 1);
-    request.sequence.release();
+    request.reason = reason;
     request.status = state;
     if (state === 'finished') this.#finished += 1;
     else this.#cancelled += 1;
