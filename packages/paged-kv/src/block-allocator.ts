@@ -22,11 +22,22 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
-import { assertOptions, isArrayLike } from './token-ids.js';
+import {
+  MemError,
+  assertInteger,
+  assertOneOf,
+  assertOptions,
+  describeValue,
+  invalidArgument,
+  type MetricsSink,
+  mirrorCounter,
+} from '@mem/types';
+import { isArrayLike } from './token-ids.js';
 
 /** Which free block `allocate` reuses first. */
 export type ReuseOrder = 'lru' | 'lifo';
+
+const REUSE_ORDERS: readonly ReuseOrder[] = ['lru', 'lifo'];
 
 /** Options of a {@link BlockAllocator}. */
 export interface BlockAllocatorOptions {
@@ -131,10 +142,8 @@ export class BlockAllocator {
     const opts = assertOptions<BlockAllocatorOptions>(options, 'options');
     this.hashWords =
       opts.hashWords === undefined ? 4 : assertInteger(opts.hashWords, 'options.hashWords', { min: 1, max: 16 });
-    const order = opts.reuseOrder ?? 'lru';
-    if (order !== 'lru' && order !== 'lifo') {
-      throw new MemError('INVALID_ARGUMENT', `options.reuseOrder must be 'lru' or 'lifo', got ${describeValue(order)}`);
-    }
+    const order =
+      opts.reuseOrder === undefined ? 'lru' : assertOneOf(opts.reuseOrder, 'options.reuseOrder', REUSE_ORDERS);
     this.reuseOrder = order;
     this.#lifo = order === 'lifo';
     this.#state = new Int32Array(capacity);
@@ -240,7 +249,7 @@ export class BlockAllocator {
       outOffset = 0;
     } else {
       if (!(out instanceof Uint32Array)) {
-        throw new MemError('INVALID_ARGUMENT', `out must be a Uint32Array, got ${describeValue(out)}`);
+        throw invalidArgument('out', out, 'a Uint32Array');
       }
       if (typeof outOffset !== 'number' || outOffset >>> 0 !== outOffset || out.length - outOffset < count) {
         throw new MemError(
@@ -597,7 +606,7 @@ export class BlockAllocator {
 
   #digestOffset(hashes: Uint32Array, index: number): number {
     if (!(hashes instanceof Uint32Array)) {
-      throw new MemError('INVALID_ARGUMENT', `hashes must be a Uint32Array of digests, got ${describeValue(hashes)}`);
+      throw invalidArgument('hashes', hashes, 'a Uint32Array of digests');
     }
     const count = Math.floor(hashes.length / this.hashWords);
     if (index >>> 0 !== index || index >= count) {
@@ -667,7 +676,7 @@ export class BlockAllocator {
   /** Checks that `blocks` is array-like (its entries are checked by the caller); returns its length. */
   #listLength(blocks: ArrayLike<number>): number {
     if (!isArrayLike(blocks)) {
-      throw new MemError('INVALID_ARGUMENT', `blocks must be an array of block indexes, got ${describeValue(blocks)}`);
+      throw invalidArgument('blocks', blocks, 'an array of block indexes');
     }
     return blocks.length;
   }

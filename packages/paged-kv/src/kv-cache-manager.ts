@@ -22,7 +22,17 @@
  * This module is browser compatible.
  * @module
  */
-import { DisposableHandle, MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
+import {
+  DisposableHandle,
+  MemError,
+  assertBoolean,
+  assertInteger,
+  assertOptions,
+  describeValue,
+  invalidArgument,
+  type MetricsSink,
+  mirrorCounter,
+} from '@mem/types';
 import { BlockAllocator, type BlockAllocatorStats, type ReuseOrder } from './block-allocator.js';
 import type { BlockHasher } from './block-hasher.js';
 import { ChainKeys, type ExtraKeys, chainScratchWords, hashBlocks, resolveHasher } from './block-hash-chain.js';
@@ -33,7 +43,7 @@ import {
   assertCopyBlock,
   blocksForTokens,
 } from './paged-sequence.js';
-import { assertBoolean, assertOptions, copyTokenIds } from './token-ids.js';
+import { copyTokenIds } from './token-ids.js';
 
 /** A request as the KV cache sees it: its tokens and the extra keys of its cache identity. */
 export interface KvRequest {
@@ -244,7 +254,7 @@ export class KvCacheManager {
    * @throws MemError INVALID_ARGUMENT if an option is invalid.
    */
   constructor(options: KvCacheManagerOptions) {
-    if (options === undefined) throw new MemError('INVALID_ARGUMENT', 'options must be an object, got undefined');
+    if (options === undefined) throw invalidArgument('options', options, 'an object');
     const opts = assertOptions<KvCacheManagerOptions>(options, 'options');
     const numBlocks = assertInteger(opts.numBlocks, 'options.numBlocks', { min: 1, max: 1 << 24 });
     this.blockSize =
@@ -282,7 +292,7 @@ export class KvCacheManager {
    */
   createSequence(request: KvRequest): KvSequence {
     if (request === null || typeof request !== 'object') {
-      throw new MemError('INVALID_ARGUMENT', `request must be an object with tokens, got ${describeValue(request)}`);
+      throw invalidArgument('request', request, 'an object with tokens');
     }
     const tokens = copyTokenIds(request.tokens, 'request.tokens');
     if (tokens.length === 0) throw new MemError('INVALID_ARGUMENT', 'request.tokens must hold at least one token');
@@ -667,7 +677,7 @@ export class KvCacheManager {
 
   #checkForeign(sequence: KvSequence): void {
     if (!(sequence instanceof KvSequence)) {
-      throw new MemError('INVALID_ARGUMENT', `sequence must be a KvSequence, got ${describeValue(sequence)}`);
+      throw invalidArgument('sequence', sequence, 'a KvSequence');
     }
     if (sequence.manager !== this) {
       throw new MemError('FOREIGN_HANDLE', 'the sequence belongs to another KvCacheManager');

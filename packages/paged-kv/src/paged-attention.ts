@@ -11,7 +11,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, describeValue } from '@mem/types';
+import { MemError, assertInteger, describeValue, invalidArgument } from '@mem/types';
 import { KvStore, checkBlockTable, type KvArray, type KvDecoder } from './kv-store.js';
 import type { BlockTableView } from './paged-sequence.js';
 
@@ -69,10 +69,7 @@ function checkAttention(
   maxLength: number,
 ): Checked {
   if (options === null || typeof options !== 'object') {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `options must be an object with numQueryHeads, got ${describeValue(options)}`,
-    );
+    throw invalidArgument('options', options, 'an object with numQueryHeads');
   }
   const heads = assertInteger(options.numQueryHeads, 'options.numQueryHeads', { min: 1, max: 1 << 16 });
   if (heads % numKvHeads !== 0) {
@@ -91,7 +88,7 @@ function checkAttention(
   }
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
-    throw new MemError('INVALID_ARGUMENT', `options.scale must be a finite number, got ${describeValue(scale)}`);
+    throw invalidArgument('options.scale', scale, 'a finite number');
   }
   const out = options.out ?? new Float32Array(size);
   if (!(out instanceof Float32Array) || out.length !== size) {
@@ -134,7 +131,7 @@ export function pagedAttention(
   options: AttentionOptions,
 ): Float32Array {
   if (!(store instanceof KvStore)) {
-    throw new MemError('INVALID_ARGUMENT', `store must be a KvStore, got ${describeValue(store)}`);
+    throw invalidArgument('store', store, 'a KvStore');
   }
   const keys = store.keys(layer);
   const values = store.values(layer);
@@ -367,7 +364,7 @@ export function gatherContiguous(
   length: number,
 ): ContiguousKv {
   if (!(store instanceof KvStore)) {
-    throw new MemError('INVALID_ARGUMENT', `store must be a KvStore, got ${describeValue(store)}`);
+    throw invalidArgument('store', store, 'a KvStore');
   }
   store.keys(layer);
   checkBlockTable(sequence, store.blockSize, store.numBlocks);

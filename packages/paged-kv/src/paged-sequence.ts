@@ -14,9 +14,16 @@
  * This module is browser compatible.
  * @module
  */
-import { DisposableHandle, MemError, assertInteger, describeValue } from '@mem/types';
+import {
+  DisposableHandle,
+  MemError,
+  assertFunction,
+  assertInteger,
+  assertOptions,
+  describeValue,
+  invalidArgument,
+} from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
-import { assertOptions } from './token-ids.js';
 
 /**
  * Copies the whole content of physical block `source` into block `target` (every layer's K and V,
@@ -54,10 +61,7 @@ export interface BlockTableView {
  * @throws MemError INVALID_ARGUMENT otherwise.
  */
 export function assertCopyBlock(copyBlock: unknown): CopyBlock | undefined {
-  if (copyBlock !== undefined && typeof copyBlock !== 'function') {
-    throw new MemError('INVALID_ARGUMENT', `options.copyBlock must be a function, got ${describeValue(copyBlock)}`);
-  }
-  return copyBlock as CopyBlock | undefined;
+  return copyBlock === undefined ? undefined : assertFunction<CopyBlock>(copyBlock, 'options.copyBlock');
 }
 
 /**
@@ -127,9 +131,9 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   constructor(allocator: BlockAllocator, options: PagedSequenceOptions) {
     super();
     if (!(allocator instanceof BlockAllocator)) {
-      throw new MemError('INVALID_ARGUMENT', `allocator must be a BlockAllocator, got ${describeValue(allocator)}`);
+      throw invalidArgument('allocator', allocator, 'a BlockAllocator');
     }
-    if (options === undefined) throw new MemError('INVALID_ARGUMENT', 'options must be an object, got undefined');
+    if (options === undefined) throw invalidArgument('options', options, 'an object');
     const opts = assertOptions<PagedSequenceOptions>(options, 'options');
     this.allocator = allocator;
     this.blockSize =

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { MemError, describeValue } from '@mem/types';
+import { MemError, describeValue, invalidArgument } from '@mem/types';
 
 /**
  * Checks the arguments of a block digest function: `input[0..length)` and `out[outOffset..outOffset+words)`.
@@ -155,7 +155,7 @@ export function sha256Words(input: Uint32Array, length: number, out: Uint32Array
  */
 export function sha256(bytes: Uint8Array): Uint8Array {
   if (!(bytes instanceof Uint8Array)) {
-    throw new MemError('INVALID_ARGUMENT', `bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+    throw invalidArgument('bytes', bytes, 'a Uint8Array');
   }
   const length = bytes.length;
   const paddedWords = (((length + 8) >> 6) + 1) * 16;
