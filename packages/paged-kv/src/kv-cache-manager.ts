@@ -28,7 +28,6 @@ import {
   assertBoolean,
   assertInteger,
   assertOptions,
-  describeValue,
   invalidArgument,
   type MetricsSink,
   mirrorCounter,

@@ -20,7 +20,6 @@ import {
   assertFunction,
   assertInteger,
   assertOptions,
-  describeValue,
   invalidArgument,
 } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
