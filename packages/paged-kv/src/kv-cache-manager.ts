@@ -32,7 +32,8 @@ import {
   type MetricsSink,
   mirrorCounter,
 } from '@mem/types';
-import { BlockAllocator, type BlockAllocatorStats, type ReuseOrder } from './block-allocator.js';
+import { BlockAllocator, type BlockAllocatorStats } from './block-allocator.js';
+import type { ReuseOrder } from './free-order.js';
 import type { BlockHasher } from './block-hasher.js';
 import { ChainKeys, type ExtraKeys, chainScratchWords, hashBlocks, resolveHasher } from './block-hash-chain.js';
 import {
@@ -64,7 +65,7 @@ export interface KvCacheManagerOptions {
   readonly prefixCaching?: boolean;
   /** The block hasher; {@link sha256BlockHasher} for untrusted tenants. @defaultValue {@link fastBlockHasher} */
   readonly hasher?: BlockHasher;
-  /** Free-block reuse order; `'lifo'` only to compare with the seed. @defaultValue 'lru' */
+  /** @internal The free order; set through `comparisonKvCacheManager` of `@mem/paged-kv/reference`. */
   readonly reuseOrder?: ReuseOrder;
   /** Copies a block's KV data on copy-on-write (e.g. `(s, t) => store.copyBlock(s, t)`); needed by `fork`. @defaultValue none */
   readonly copyBlock?: CopyBlock;

@@ -14,14 +14,7 @@
  * This module is browser compatible.
  * @module
  */
-import {
-  DisposableHandle,
-  MemError,
-  assertFunction,
-  assertInteger,
-  assertOptions,
-  invalidArgument,
-} from '@mem/types';
+import { DisposableHandle, MemError, assertFunction, assertInteger, assertOptions, invalidArgument } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
 
 /**

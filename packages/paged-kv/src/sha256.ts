@@ -112,7 +112,7 @@ const STATE = new Uint32Array(8);
  *
  * @example
  * ```ts
- * import { sha256Words } from '@mem/paged-kv';
+ * import { sha256Words } from '@mem/paged-kv/reference';
  * const out = new Uint32Array(8);
  * sha256Words(new Uint32Array([0x61626300]), 1, out, 0); // not "abc": a word is always 4 bytes
  * ```

@@ -116,7 +116,7 @@ function range(value: unknown, name: string, fallback: IntRange, min: number): I
  *
  * @example
  * ```ts
- * import { syntheticChatTrace } from '@mem/paged-kv';
+ * import { syntheticChatTrace } from '@mem/paged-kv/reference';
  * const trace = syntheticChatTrace({ seed: 1, conversations: 4 });
  * for (const request of trace.requests) {
  *   // send request.prompt with maxNewTokens = request.response.length, after request.previousId finished
