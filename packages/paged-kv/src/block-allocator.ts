@@ -25,8 +25,8 @@ import {
   type MetricsSink,
 } from '@mem/types';
 import { publishAllocatorMetrics } from './allocator-metrics.js';
-import { HASHED, MAX_REF_COUNT, REFS, doubleFree, notLive, overflow } from './block-state.js';
-import { FreeOrder, REUSE_ORDERS, type ReuseOrder } from './free-order.js';
+import { HASHED, IN_LIST, IN_STACK, MAX_REF_COUNT, REFS, WHERE, doubleFree, notLive, overflow } from './block-state.js';
+import { FreeList, REUSE_ORDERS, type ReuseOrder } from './free-order.js';
 import { HashIndex } from './hash-index.js';
 import { isArrayLike } from './token-ids.js';
 
@@ -93,7 +93,12 @@ export class BlockAllocator {
 
   /** One word per block (see `block-state.ts`), so that a block's state costs one memory read. */
   readonly #state: Int32Array;
-  readonly #free: FreeOrder;
+  /** The plain free stack (see `free-order.ts`): blocks without a digest, most recently freed on top. */
+  readonly #stack: Int32Array;
+  #stackTop = 0;
+  /** The list of the free order: soft-free blocks (every free block in `'lifo'` order). */
+  readonly #list: FreeList;
+  readonly #lifo: boolean;
   readonly #hashes: HashIndex;
   #inUse = 0;
   #peak = 0;
@@ -116,7 +121,18 @@ export class BlockAllocator {
       opts.reuseOrder === undefined ? 'lru' : assertOneOf(opts.reuseOrder, 'options.reuseOrder', REUSE_ORDERS);
     this.reuseOrder = order;
     this.#state = new Int32Array(capacity);
-    this.#free = new FreeOrder(this.#state, order);
+    this.#lifo = order === 'lifo';
+    this.#stack = new Int32Array(capacity);
+    this.#list = new FreeList(capacity);
+    for (let block = capacity - 1; block >= 0; block -= 1) {
+      if (this.#lifo) {
+        this.#state[block] = IN_LIST;
+        this.#list.linkNewest(block);
+      } else {
+        this.#stack[this.#stackTop++] = block;
+        this.#state[block] = IN_STACK;
+      }
+    }
     this.#hashes = new HashIndex(this.#state, this.hashWords);
     if (opts.metrics !== undefined) publishAllocatorMetrics(opts.metrics, this);
   }
@@ -132,8 +148,7 @@ export class BlockAllocator {
    * @throws MemError EXHAUSTED (with capacity and free count in the message) if no block is free.
    */
   allocate(): number {
-    let block = this.#free.takePlain();
-    if (block < 0) block = this.#takeSoftFree();
+    const block = this.#stackTop > 0 ? this.#stack[--this.#stackTop]! : this.#takeListed();
     this.#state[block] = 1; // live, one reference, no digest (stack blocks have none; list blocks lost theirs)
     if (++this.#inUse > this.#peak) this.#peak = this.#inUse;
     return block;
@@ -173,7 +188,7 @@ export class BlockAllocator {
     const state = this.#state[block]!;
     const refs = state & REFS;
     if (refs === 0) {
-      this.#free.unlink(block);
+      this.#list.unlink(block);
       this.#state[block] = HASHED | 1;
       this.#resurrections += 1;
       if (++this.#inUse > this.#peak) this.#peak = this.#inUse;
@@ -280,7 +295,7 @@ export class BlockAllocator {
     if (typeof count !== 'number' || count >>> 0 !== count || count > length) {
       assertInteger(count, 'count', { min: 0, max: length }); // throws the standard message
     }
-    this.#freeListed(blocks, count, !this.#free.lifo);
+    this.#freeListed(blocks, count, !this.#lifo);
   }
 
   /**
@@ -315,7 +330,7 @@ export class BlockAllocator {
     if (holder >= 0) {
       if ((this.#state[holder]! & REFS) > 0) return false;
       this.#hashes.remove(holder);
-      this.#free.uncache(holder);
+      this.#uncache(holder);
     }
     this.#hashes.insert(block, hashes, offset);
     return true;
@@ -352,7 +367,7 @@ export class BlockAllocator {
     for (let block = 0; block < this.capacity; block += 1) {
       if ((this.#state[block]! & HASHED) === 0) continue;
       this.#hashes.remove(block);
-      this.#free.uncache(block);
+      this.#uncache(block);
       dropped += 1;
     }
     return dropped;
@@ -368,7 +383,7 @@ export class BlockAllocator {
 
   /** Free blocks that still carry a digest (soft-free, resurrectable). Cost: O(1) in the default order. */
   get cachedFreeCount(): number {
-    return this.#free.cachedCount();
+    return this.#lifo ? this.#list.countHashed(this.#state) : this.#list.size;
   }
 
   /** Blocks with at least one reference. Cost: O(1). */
@@ -402,7 +417,10 @@ export class BlockAllocator {
    * @throws never
    */
   evictionOrder(): number[] {
-    return this.#free.toArray();
+    const order: number[] = [];
+    for (let i = this.#stackTop - 1; i >= 0; i -= 1) order.push(this.#stack[i]!);
+    this.#list.appendTo(order, this.#lifo);
+    return order;
   }
 
   /**
@@ -431,12 +449,26 @@ export class BlockAllocator {
   /** A block's last reference is gone: put it in the free order. */
   #release(block: number, state: number): void {
     this.#inUse -= 1;
-    this.#free.release(block, state & HASHED);
+    if (this.#lifo || (state & HASHED) !== 0) {
+      this.#state[block] = (state & HASHED) | IN_LIST;
+      this.#list.linkNewest(block);
+    } else {
+      this.#stack[this.#stackTop++] = block;
+      this.#state[block] = IN_STACK;
+    }
+  }
+
+  /** A soft-free block lost its digest: in `'lru'` order it moves from the list to the plain stack. */
+  #uncache(block: number): void {
+    if (this.#lifo || (this.#state[block]! & WHERE) !== IN_LIST) return;
+    this.#list.unlink(block);
+    this.#stack[this.#stackTop++] = block;
+    this.#state[block] = (this.#state[block]! & ~WHERE) | IN_STACK;
   }
 
   /** Slow path of `allocate`: no plain free block, so reuse a soft-free one (or fail). */
-  #takeSoftFree(): number {
-    const block = this.#free.takeListed();
+  #takeListed(): number {
+    const block = this.#list.take(this.#lifo);
     if (block < 0) throw this.#exhausted(1);
     if ((this.#state[block]! & HASHED) !== 0) {
       this.#hashes.remove(block);
@@ -507,7 +539,9 @@ export class BlockAllocator {
       this.#state[block] = word + 1;
       return;
     }
-    this.#free.undoRelease(block);
+    if ((word & WHERE) === IN_STACK)
+      this.#stackTop -= 1; // it is on top
+    else this.#list.unlink(block);
     this.#state[block] = (word & HASHED) | 1;
     this.#inUse += 1;
   }

@@ -216,7 +216,7 @@ export function chainScratchWords(keys: ChainKeys, blockSize: number): number {
 }
 
 /**
- * Computes the chained digests of every full block of `tokens` (the seed's `block_hash_chain`).
+ * Computes the chained digests of every full block of `tokens`.
  * Returns `floor(tokens.length / blockSize) * hasher.words` words: block `i`'s digest is
  * `result.subarray(i * W, (i + 1) * W)`. The trailing partial block is dropped.
  *

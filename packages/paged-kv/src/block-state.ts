@@ -1,5 +1,5 @@
 /**
- * The per-block state word of a {@link BlockAllocator}: one Int32 per block holding its reference
+ * The per-block state word of a `BlockAllocator`: one Int32 per block holding its reference
  * count, where it waits while free, and whether it carries a digest, so that a block's state costs
  * one memory read. The reference counts live here; the free order and the hash index keep their
  * own bits of the same word up to date.
@@ -8,7 +8,6 @@
  * @module
  */
 import { MemError } from '@mem/types';
-import type { BlockAllocator } from './block-allocator.js';
 
 /** Bits 0-15: the reference count (0 = free). */
 export const REFS = 0xffff;

@@ -1,5 +1,5 @@
 /**
- * The content-hash index of a {@link BlockAllocator}: which block carries which digest, for
+ * The content-hash index of a `BlockAllocator`: which block carries which digest, for
  * prefix caching. Digests of `words` 32-bit words are stored per block; the index is an
  * open-addressing table of block numbers (linear probing, backward-shift deletion so no
  * tombstones accumulate, load at most 1/2), so a lookup is O(1) expected and allocation-free.
@@ -8,7 +8,6 @@
  * @module
  */
 import { HASHED } from './block-state.js';
-import type { BlockAllocator } from './block-allocator.js';
 
 /** Digests per block and the table over them; it keeps the HASHED bit of each block's state word. */
 export class HashIndex {

@@ -1,5 +1,5 @@
 /**
- * Engine integration of the paged pool with prefix caching (the seed's phase 3): admission of a
+ * Engine integration of the paged pool with prefix caching: admission of a
  * request against the cache, slot reservation, hash registration as blocks fill, copy-on-write
  * forks, preemption and release.
  *

@@ -1,5 +1,5 @@
 /**
- * One sequence's view of the paged pool (the seed's `PagedSeqState`): a block table mapping
+ * One sequence's view of the paged pool: a block table mapping
  * logical block `i` (token positions `i * blockSize .. (i + 1) * blockSize`) to a physical block,
  * and a length. Copy-on-write forking for parallel sampling.
  *
@@ -162,8 +162,7 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   }
 
   /**
-   * Makes the sequence hold enough blocks for `targetLength` tokens (the seed's
-   * `ensure_capacity`); idempotent when it already does. All or none.
+   * Makes the sequence hold enough blocks for `targetLength` tokens; idempotent when it already does. All or none.
    * Cost: O(new blocks).
    * @throws MemError INVALID_ARGUMENT if `targetLength` is not an integer >= 0.
    * @throws MemError LIMIT_EXCEEDED if it would need more than `maxBlocksPerSequence` blocks.
@@ -319,8 +318,8 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   }
 
   /**
-   * Gives every block back (tail first) and sets the length to 0; the sequence stays usable (the
-   * seed's `release`, which keeps the buffers for reuse).
+   * Gives every block back (tail first) and sets the length to 0; the sequence stays usable: it keeps
+   * its buffers for reuse.
    * Cost: O(blockCount).
    * @throws MemError DOUBLE_FREE if a block was freed behind the sequence's back (nothing changes then).
    * @throws MemError USE_AFTER_RELEASE after `release()`; IN_USE from inside its `copyBlock` callback.

@@ -1,5 +1,5 @@
 /**
- * A continuous-batching scheduler with preemption by recompute (the seed's phase 4), over a
+ * A continuous-batching scheduler with preemption by recompute, over a
  * {@link KvCacheManager}.
  *
  * Each {@link Scheduler.step} plans one forward pass under a token budget: running requests first,
@@ -77,7 +77,8 @@ export class ScheduledRequest {
   /** @internal */ readonly scheduler: Scheduler;
   /** @internal */ readonly stop: Set<number>;
   /** @internal */ output: number[] = [];
-  /** @internal */ sequence: KvSequence;
+  /** The request's KV sequence: its tokens and block table (read it; the scheduler owns and releases it). */
+  readonly sequence: KvSequence;
   /** @internal */ status: RequestState = 'waiting';
   /** @internal */ reason: FinishReason | null = null;
   /** @internal */ preemptionCount = 0;

@@ -107,7 +107,7 @@ const STATE = new Uint32Array(8);
  * order (so `sha256Words(w)` equals `sha256` of the big-endian bytes of `w`). Writes the 8 digest
  * words (big-endian word order, as the standard prints them) to `out[outOffset..outOffset+8)`.
  *
- * Cost: O(length), one 64-round compression per 16 words (about 1 microsecond each in V8).
+ * Cost: O(length), one 64-round compression per 16 words.
  * @throws MemError INVALID_ARGUMENT if `input` or `out` is not a Uint32Array or a range overruns it.
  *
  * @example

@@ -1,6 +1,6 @@
 /**
  * Plain attention over contiguous K/V (`[kvHead][position][dim]`), and a gather from the paged
- * store into that layout: the reference {@link pagedAttention} is checked and measured against.
+ * store into that layout: the reference `pagedAttention` is checked and measured against.
  * Both attentions share their loops, so over float32 storage they agree to the last bit.
  *
  * This module is browser compatible.
@@ -17,7 +17,6 @@ import {
   type AttentionOptions,
 } from '../attention-kernel.js';
 import { KvStore, checkBlockTable } from '../kv-store.js';
-import type { pagedAttention } from '../paged-attention.js';
 import type { BlockTableView } from '../paged-sequence.js';
 
 /** Contiguous K and V of one layer and one sequence: `[kvHead][position][dim]`, float32. */
