@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemError, RecordingMetricsSink, type Counter, type Gauge, type MetricsSink } from '@mem/types';
-import { BlockAllocator, type ReuseOrder } from './block-allocator.js';
+import { BlockAllocator } from './block-allocator.js';
+import type { ReuseOrder } from './free-order.js';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
 import { PagedSequence } from './paged-sequence.js';
 import { Scheduler, type ScheduledRequest } from './scheduler.js';

@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemError } from '@mem/types';
-import { BlockAllocator, type ReuseOrder } from './block-allocator.js';
+import { BlockAllocator } from './block-allocator.js';
+import type { ReuseOrder } from './free-order.js';
 
 type Op =
   | { kind: 'allocate' }

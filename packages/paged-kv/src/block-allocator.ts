@@ -1,42 +1,40 @@
 /**
  * The physical KV block allocator: a fixed number of equal blocks, per-block reference counts, a
- * content-hash index for prefix caching, and an eviction order that keeps useful cached blocks.
+ * content-hash index for prefix caching, and an eviction order that keeps useful cached blocks
+ * (the block manager of vLLM's automatic prefix caching).
  *
  * Ownership: a block is *live* while its reference count is at least 1; each holder (a sequence's
  * block table, a prefix-cache hit) owns one reference and gives it back with `free`. At zero the
  * block is *free*: if it carries a content hash it is *soft-free* (its KV data is intact and a
  * later `tryAcquireByHash` can resurrect it), otherwise it is plain free.
  *
- * Free order (the seed's "not yet"): `allocate` takes plain free blocks first (a LIFO stack, so
- * recently used memory is reused), then soft-free blocks in least-recently-freed order (an intrusive
- * doubly linked list in two Int32Arrays, so a resurrected block leaves the middle of the order in
- * O(1)). Taking a soft-free block evicts its hash: its content is about to be overwritten.
- * `freeSequence` frees a finished sequence tail first, so its last blocks (the least shared) are
- * evicted first. `reuseOrder: 'lifo'` reproduces the seed's single LIFO free list instead, for
- * comparison.
- *
- * All state lives in typed arrays: reference counts (Uint16Array, so 65,535 holders at most: one
- * more throws LIMIT_EXCEEDED, it never wraps), the free stack, the list links, the digests and an
- * open-addressing hash index (linear probing, backward-shift deletion, load at most 1/2).
+ * The class holds the public operations and the reference counts; its rooms are the state word
+ * (`block-state.ts`), the free order (`free-order.ts`), the hash index (`hash-index.ts`) and the
+ * metrics (`allocator-metrics.ts`). All state lives in typed arrays.
  *
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
-import { assertOptions, isArrayLike } from './token-ids.js';
-
-/** Which free block `allocate` reuses first. */
-export type ReuseOrder = 'lru' | 'lifo';
+import {
+  MemError,
+  assertInteger,
+  assertOneOf,
+  assertOptions,
+  describeValue,
+  invalidArgument,
+  type MetricsSink,
+} from '@mem/types';
+import { publishAllocatorMetrics } from './allocator-metrics.js';
+import { HASHED, IN_LIST, IN_STACK, MAX_REF_COUNT, REFS, WHERE, doubleFree, notLive, overflow } from './block-state.js';
+import { FreeList, REUSE_ORDERS, type ReuseOrder } from './free-order.js';
+import { HashIndex } from './hash-index.js';
+import { isArrayLike } from './token-ids.js';
 
 /** Options of a {@link BlockAllocator}. */
 export interface BlockAllocatorOptions {
   /** Width of a content digest in 32-bit words (4 for the default hasher, 8 for SHA-256). @defaultValue 4 */
   readonly hashWords?: number;
-  /**
-   * `'lru'`: plain free blocks first, then soft-free blocks least recently freed first.
-   * `'lifo'`: the seed's order, the most recently freed block first whether cached or not (for
-   * comparison; it evicts useful cached blocks). @defaultValue 'lru'
-   */
+  /** @internal The free order; set through `comparisonBlockAllocator` of `@mem/paged-kv/reference`. */
   readonly reuseOrder?: ReuseOrder;
   /** Where to publish block counts and eviction counters. @defaultValue no metrics */
   readonly metrics?: MetricsSink;
@@ -62,20 +60,14 @@ export interface BlockAllocatorStats {
   readonly evictions: number;
   /** Soft-free blocks brought back by `tryAcquireByHash`. */
   readonly resurrections: number;
-  /** The reuse order. */
+  /** @internal The free order (see `@mem/paged-kv/reference`). */
   readonly reuseOrder: ReuseOrder;
 }
 
-/** Per-block state word: bits 0-15 the reference count, 16-17 where the block is, 18 whether it carries a digest. */
-const REFS = 0xffff;
-const IN_STACK = 1 << 16;
-const IN_LIST = 2 << 16;
-const WHERE = 3 << 16;
-const HASHED = 1 << 18;
-
 /**
  * A fixed pool of KV blocks identified by index `0 .. capacity - 1`, with reference counts and a
- * content-hash index (the seed's `BlockAllocator`).
+ * content-hash index. Plain free blocks are reused first, most recently freed first; then
+ * soft-free blocks, least recently freed first, whose digest is evicted as they are reused.
  *
  * @example
  * ```ts
@@ -89,35 +81,29 @@ const HASHED = 1 << 18;
  * ```
  */
 export class BlockAllocator {
-  /** The largest reference count a block can have (the counts are 16-bit, as the seed's). */
-  static readonly MAX_REF_COUNT = 65535;
+  /** The largest reference count a block can have: the counts are 16-bit; one more throws, it never wraps. */
+  static readonly MAX_REF_COUNT = MAX_REF_COUNT;
 
   /** Total physical blocks. */
   readonly capacity: number;
   /** Digest width in 32-bit words. */
   readonly hashWords: number;
-  /** Which free block `allocate` reuses first. */
+  /** @internal The free order (see `@mem/paged-kv/reference`). */
   readonly reuseOrder: ReuseOrder;
 
-  /** One word per block (see REFS, WHERE, HASHED), so that a block's state costs one cache miss. */
+  /** One word per block (see `block-state.ts`), so that a block's state costs one memory read. */
   readonly #state: Int32Array;
+  /** The plain free stack (see `free-order.ts`): blocks without a digest, most recently freed on top. */
   readonly #stack: Int32Array;
   #stackTop = 0;
-  /**
-   * List links, interleaved: `links[2b]` is block b's previous (newer-side) neighbour, `links[2b + 1]`
-   * its next. Index `capacity` is the sentinel: its next is the oldest, its previous the newest.
-   */
-  readonly #links: Int32Array;
-  #listSize = 0;
+  /** The list of the free order: soft-free blocks (every free block in `'lifo'` order). */
+  readonly #list: FreeList;
   readonly #lifo: boolean;
+  readonly #hashes: HashIndex;
   #inUse = 0;
   #peak = 0;
   #evictions = 0;
   #resurrections = 0;
-  readonly #digests: Uint32Array;
-  readonly #index: Int32Array;
-  readonly #indexMask: number;
-  #hashedCount = 0;
   /** Per-block counters for validating bulk calls with repeated blocks; zero between calls. */
   #scratch: Uint32Array | undefined;
 
@@ -131,31 +117,24 @@ export class BlockAllocator {
     const opts = assertOptions<BlockAllocatorOptions>(options, 'options');
     this.hashWords =
       opts.hashWords === undefined ? 4 : assertInteger(opts.hashWords, 'options.hashWords', { min: 1, max: 16 });
-    const order = opts.reuseOrder ?? 'lru';
-    if (order !== 'lru' && order !== 'lifo') {
-      throw new MemError('INVALID_ARGUMENT', `options.reuseOrder must be 'lru' or 'lifo', got ${describeValue(order)}`);
-    }
+    const order =
+      opts.reuseOrder === undefined ? 'lru' : assertOneOf(opts.reuseOrder, 'options.reuseOrder', REUSE_ORDERS);
     this.reuseOrder = order;
-    this.#lifo = order === 'lifo';
     this.#state = new Int32Array(capacity);
+    this.#lifo = order === 'lifo';
     this.#stack = new Int32Array(capacity);
-    this.#links = new Int32Array(2 * (capacity + 1));
-    this.#links[2 * capacity] = capacity;
-    this.#links[2 * capacity + 1] = capacity;
-    if (this.#lifo) {
-      for (let b = capacity - 1; b >= 0; b -= 1) this.#linkNewest(b);
-    } else {
-      for (let b = capacity - 1; b >= 0; b -= 1) {
-        this.#stack[this.#stackTop++] = b;
-        this.#state[b] = IN_STACK;
+    this.#list = new FreeList(capacity);
+    for (let block = capacity - 1; block >= 0; block -= 1) {
+      if (this.#lifo) {
+        this.#state[block] = IN_LIST;
+        this.#list.linkNewest(block);
+      } else {
+        this.#stack[this.#stackTop++] = block;
+        this.#state[block] = IN_STACK;
       }
     }
-    this.#digests = new Uint32Array(capacity * this.hashWords);
-    let indexSize = 8;
-    while (indexSize < capacity * 2) indexSize *= 2;
-    this.#index = new Int32Array(indexSize).fill(-1);
-    this.#indexMask = indexSize - 1;
-    if (opts.metrics !== undefined) this.#publishMetrics(opts.metrics);
+    this.#hashes = new HashIndex(this.#state, this.hashWords);
+    if (opts.metrics !== undefined) publishAllocatorMetrics(opts.metrics, this);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -169,7 +148,7 @@ export class BlockAllocator {
    * @throws MemError EXHAUSTED (with capacity and free count in the message) if no block is free.
    */
   allocate(): number {
-    const block = this.#stackTop > 0 ? this.#stack[--this.#stackTop]! : this.#takeFromList();
+    const block = this.#stackTop > 0 ? this.#stack[--this.#stackTop]! : this.#takeListed();
     this.#state[block] = 1; // live, one reference, no digest (stack blocks have none; list blocks lost theirs)
     if (++this.#inUse > this.#peak) this.#peak = this.#inUse;
     return block;
@@ -189,7 +168,7 @@ export class BlockAllocator {
       this.#state[block] = state - 1;
       return;
     }
-    if (refs === 0) throw this.#doubleFree(block);
+    if (refs === 0) throw doubleFree(block);
     this.#release(block, state);
   }
 
@@ -204,17 +183,17 @@ export class BlockAllocator {
    */
   tryAcquireByHash(hashes: Uint32Array, index = 0): number {
     const offset = this.#digestOffset(hashes, index);
-    const block = this.#find(hashes, offset);
+    const block = this.#hashes.find(hashes, offset);
     if (block < 0) return -1;
     const state = this.#state[block]!;
     const refs = state & REFS;
     if (refs === 0) {
-      this.#unlink(block);
+      this.#list.unlink(block);
       this.#state[block] = HASHED | 1;
       this.#resurrections += 1;
       if (++this.#inUse > this.#peak) this.#peak = this.#inUse;
     } else {
-      if (refs === BlockAllocator.MAX_REF_COUNT) throw this.#overflow(block);
+      if (refs === MAX_REF_COUNT) throw overflow(block);
       this.#state[block] = state + 1;
     }
     return block;
@@ -240,7 +219,7 @@ export class BlockAllocator {
       outOffset = 0;
     } else {
       if (!(out instanceof Uint32Array)) {
-        throw new MemError('INVALID_ARGUMENT', `out must be a Uint32Array, got ${describeValue(out)}`);
+        throw invalidArgument('out', out, 'a Uint32Array');
       }
       if (typeof outOffset !== 'number' || outOffset >>> 0 !== outOffset || out.length - outOffset < count) {
         throw new MemError(
@@ -266,8 +245,8 @@ export class BlockAllocator {
     if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
     const state = this.#state[block]!;
     const refs = state & REFS;
-    if (refs === 0) throw this.#notLive(block, 'acquire');
-    if (refs === BlockAllocator.MAX_REF_COUNT) throw this.#overflow(block);
+    if (refs === 0) throw notLive(block, 'acquire');
+    if (refs === MAX_REF_COUNT) throw overflow(block);
     this.#state[block] = state + 1;
   }
 
@@ -285,8 +264,8 @@ export class BlockAllocator {
     for (let i = 0; i < length && failure === undefined; i += 1) {
       const block = blocks[i]!;
       const held = this.#state[block]! & REFS;
-      if (held === 0) failure = this.#notLive(block, 'acquire');
-      else if (held + ++counts[block]! > BlockAllocator.MAX_REF_COUNT) failure = this.#overflow(block);
+      if (held === 0) failure = notLive(block, 'acquire');
+      else if (held + ++counts[block]! > MAX_REF_COUNT) failure = overflow(block);
     }
     for (let i = 0; i < length; i += 1) counts[blocks[i]!] = 0;
     if (failure) throw failure;
@@ -306,8 +285,7 @@ export class BlockAllocator {
 
   /**
    * Frees the first `count` blocks of a sequence's block table so that its last block is evicted
-   * first: in `'lru'` order the tail is freed first (it becomes the oldest soft-free block); in
-   * `'lifo'` order the head is freed first (the tail is then on top), as the seed does. All or none.
+   * first: the tail is freed first, so it becomes the oldest soft-free block. All or none.
    * Cost: O(count).
    * @throws MemError INVALID_ARGUMENT if `blocks` is not an array of block indexes or `count` is out of range.
    * @throws MemError DOUBLE_FREE if a block would drop below zero. Nothing changes when it throws.
@@ -345,20 +323,16 @@ export class BlockAllocator {
   registerBlockHash(block: number, hashes: Uint32Array, index = 0): boolean {
     if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
     const offset = this.#digestOffset(hashes, index);
-    if ((this.#state[block]! & REFS) === 0) throw this.#notLive(block, 'registerBlockHash on');
-    const holder = this.#find(hashes, offset);
+    if ((this.#state[block]! & REFS) === 0) throw notLive(block, 'registerBlockHash on');
+    const holder = this.#hashes.find(hashes, offset);
     if (holder === block) return true;
-    if ((this.#state[block]! & HASHED) !== 0) this.#removeHash(block);
+    if ((this.#state[block]! & HASHED) !== 0) this.#hashes.remove(block);
     if (holder >= 0) {
       if ((this.#state[holder]! & REFS) > 0) return false;
-      this.#removeHash(holder);
-      if (!this.#lifo) {
-        this.#unlink(holder);
-        this.#pushStack(holder);
-      }
+      this.#hashes.remove(holder);
+      this.#uncache(holder);
     }
-    this.#digests.set(hashes.subarray(offset, offset + this.hashWords), block * this.hashWords);
-    this.#insertHash(block);
+    this.#hashes.insert(block, hashes, offset);
     return true;
   }
 
@@ -368,7 +342,7 @@ export class BlockAllocator {
    * @throws MemError INVALID_ARGUMENT if `hashes` is not a Uint32Array holding digest `index`.
    */
   findBlockByHash(hashes: Uint32Array, index = 0): number {
-    return this.#find(hashes, this.#digestOffset(hashes, index));
+    return this.#hashes.find(hashes, this.#digestOffset(hashes, index));
   }
 
   /**
@@ -379,7 +353,7 @@ export class BlockAllocator {
   blockHash(block: number): Uint32Array | null {
     if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
     if ((this.#state[block]! & HASHED) === 0) return null;
-    return this.#digests.slice(block * this.hashWords, (block + 1) * this.hashWords);
+    return this.#hashes.digestOf(block);
   }
 
   /**
@@ -392,12 +366,9 @@ export class BlockAllocator {
     let dropped = 0;
     for (let block = 0; block < this.capacity; block += 1) {
       if ((this.#state[block]! & HASHED) === 0) continue;
-      this.#removeHash(block);
+      this.#hashes.remove(block);
+      this.#uncache(block);
       dropped += 1;
-      if (!this.#lifo && (this.#state[block]! & WHERE) === IN_LIST) {
-        this.#unlink(block);
-        this.#pushStack(block);
-      }
     }
     return dropped;
   }
@@ -410,15 +381,9 @@ export class BlockAllocator {
     return this.capacity - this.#inUse;
   }
 
-  /** Free blocks that still carry a digest (soft-free, resurrectable). Cost: O(1). */
+  /** Free blocks that still carry a digest (soft-free, resurrectable). Cost: O(1) in the default order. */
   get cachedFreeCount(): number {
-    if (!this.#lifo) return this.#listSize;
-    let count = 0;
-    const links = this.#links;
-    for (let b = links[2 * this.capacity + 1]!; b !== this.capacity; b = links[2 * b + 1]!) {
-      if ((this.#state[b]! & HASHED) !== 0) count += 1;
-    }
-    return count;
+    return this.#lifo ? this.#list.countHashed(this.#state) : this.#list.size;
   }
 
   /** Blocks with at least one reference. Cost: O(1). */
@@ -431,9 +396,9 @@ export class BlockAllocator {
     return this.#peak;
   }
 
-  /** How many blocks carry a digest (the seed's `hash_table_size`). Cost: O(1). */
+  /** How many blocks carry a digest. Cost: O(1). */
   get hashTableSize(): number {
-    return this.#hashedCount;
+    return this.#hashes.size;
   }
 
   /** Soft-free blocks whose digest `allocate` evicted so far. Cost: O(1). */
@@ -454,16 +419,13 @@ export class BlockAllocator {
   evictionOrder(): number[] {
     const order: number[] = [];
     for (let i = this.#stackTop - 1; i >= 0; i -= 1) order.push(this.#stack[i]!);
-    const s = this.capacity;
-    const links = this.#links;
-    if (this.#lifo) for (let b = links[2 * s]!; b !== s; b = links[2 * b]!) order.push(b);
-    else for (let b = links[2 * s + 1]!; b !== s; b = links[2 * b + 1]!) order.push(b);
+    this.#list.appendTo(order, this.#lifo);
     return order;
   }
 
   /**
    * A snapshot of the counts.
-   * Cost: O(1) in `'lru'` order, O(free blocks) in `'lifo'` order.
+   * Cost: O(1) in the default order.
    * @throws never
    */
   stats(): BlockAllocatorStats {
@@ -472,7 +434,7 @@ export class BlockAllocator {
       inUse: this.#inUse,
       free: this.freeCount,
       cachedFree: this.cachedFreeCount,
-      hashedBlocks: this.#hashedCount,
+      hashedBlocks: this.#hashes.size,
       peakInUse: this.#peak,
       usage: this.#inUse / this.capacity,
       evictions: this.#evictions,
@@ -488,116 +450,36 @@ export class BlockAllocator {
   #release(block: number, state: number): void {
     this.#inUse -= 1;
     if (this.#lifo || (state & HASHED) !== 0) {
-      this.#state[block] = state & HASHED;
-      this.#linkNewest(block);
+      this.#state[block] = (state & HASHED) | IN_LIST;
+      this.#list.linkNewest(block);
     } else {
       this.#stack[this.#stackTop++] = block;
       this.#state[block] = IN_STACK;
     }
   }
 
-  /** Moves a free block without digest onto the plain free stack. */
-  #pushStack(block: number): void {
+  /** A soft-free block lost its digest: in `'lru'` order it moves from the list to the plain stack. */
+  #uncache(block: number): void {
+    if (this.#lifo || (this.#state[block]! & WHERE) !== IN_LIST) return;
+    this.#list.unlink(block);
     this.#stack[this.#stackTop++] = block;
     this.#state[block] = (this.#state[block]! & ~WHERE) | IN_STACK;
   }
 
   /** Slow path of `allocate`: no plain free block, so reuse a soft-free one (or fail). */
-  #takeFromList(): number {
-    const s = this.capacity;
-    const block = this.#lifo ? this.#links[2 * s]! : this.#links[2 * s + 1]!;
-    if (block === s) throw this.#exhausted(1);
-    this.#unlink(block);
+  #takeListed(): number {
+    const block = this.#list.take(this.#lifo);
+    if (block < 0) throw this.#exhausted(1);
     if ((this.#state[block]! & HASHED) !== 0) {
-      this.#removeHash(block);
+      this.#hashes.remove(block);
       this.#evictions += 1;
     }
     return block;
   }
 
-  #linkNewest(block: number): void {
-    const s = this.capacity;
-    const links = this.#links;
-    const newest = links[2 * s]!;
-    links[2 * block] = newest;
-    links[2 * block + 1] = s;
-    links[2 * newest + 1] = block;
-    links[2 * s] = block;
-    this.#state[block] = (this.#state[block]! & ~WHERE) | IN_LIST;
-    this.#listSize += 1;
-  }
-
-  #unlink(block: number): void {
-    const links = this.#links;
-    const before = links[2 * block]!;
-    const after = links[2 * block + 1]!;
-    links[2 * before + 1] = after;
-    links[2 * after] = before;
-    this.#listSize -= 1;
-  }
-
-  #home(digests: Uint32Array, offset: number): number {
-    // Re-mix the first two words so that a weak user-supplied hasher still spreads over buckets.
-    let h = (digests[offset]! ^ Math.imul(digests[offset + (this.hashWords > 1 ? 1 : 0)]!, 0x9e3779b1)) | 0;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    return (h ^ (h >>> 13)) & this.#indexMask;
-  }
-
-  #find(hashes: Uint32Array, offset: number): number {
-    const words = this.hashWords;
-    const digests = this.#digests;
-    const index = this.#index;
-    const mask = this.#indexMask;
-    for (let slot = this.#home(hashes, offset); ; slot = (slot + 1) & mask) {
-      const block = index[slot]!;
-      if (block < 0) return -1;
-      const base = block * words;
-      let equal = true;
-      for (let w = 0; w < words; w += 1) {
-        if (digests[base + w] !== hashes[offset + w]) {
-          equal = false;
-          break;
-        }
-      }
-      if (equal) return block;
-    }
-  }
-
-  #insertHash(block: number): void {
-    const index = this.#index;
-    const mask = this.#indexMask;
-    let slot = this.#home(this.#digests, block * this.hashWords);
-    while (index[slot]! >= 0) slot = (slot + 1) & mask;
-    index[slot] = block;
-    this.#state[block] = this.#state[block]! | HASHED;
-    this.#hashedCount += 1;
-  }
-
-  /** Removes `block`'s digest from the index (backward-shift deletion keeps probe chains intact). */
-  #removeHash(block: number): void {
-    const index = this.#index;
-    const mask = this.#indexMask;
-    let hole = this.#home(this.#digests, block * this.hashWords);
-    while (index[hole] !== block) hole = (hole + 1) & mask;
-    for (let probe = (hole + 1) & mask; ; probe = (probe + 1) & mask) {
-      const moved = index[probe]!;
-      if (moved < 0) break;
-      const home = this.#home(this.#digests, moved * this.hashWords);
-      // `moved` may fill the hole unless its home lies cyclically in (hole, probe].
-      const inRange = hole <= probe ? home > hole && home <= probe : home > hole || home <= probe;
-      if (!inRange) {
-        index[hole] = moved;
-        hole = probe;
-      }
-    }
-    index[hole] = -1;
-    this.#state[block] = this.#state[block]! & ~HASHED;
-    this.#hashedCount -= 1;
-  }
-
   #digestOffset(hashes: Uint32Array, index: number): number {
     if (!(hashes instanceof Uint32Array)) {
-      throw new MemError('INVALID_ARGUMENT', `hashes must be a Uint32Array of digests, got ${describeValue(hashes)}`);
+      throw invalidArgument('hashes', hashes, 'a Uint32Array of digests');
     }
     const count = Math.floor(hashes.length / this.hashWords);
     if (index >>> 0 !== index || index >= count) {
@@ -641,7 +523,7 @@ export class BlockAllocator {
         const refs = word & REFS;
         if (refs > 1) state[block] = word - 1;
         else if (refs === 1) this.#release(block, word);
-        else failure = this.#doubleFree(block);
+        else failure = doubleFree(block);
       }
       if (failure !== undefined) {
         for (let u = k - 1; u >= 0; u -= 1) this.#undoFree(blocks[reverse ? count - 1 - u : u]!);
@@ -659,7 +541,7 @@ export class BlockAllocator {
     }
     if ((word & WHERE) === IN_STACK)
       this.#stackTop -= 1; // it is on top
-    else this.#unlink(block);
+    else this.#list.unlink(block);
     this.#state[block] = (word & HASHED) | 1;
     this.#inUse += 1;
   }
@@ -667,7 +549,7 @@ export class BlockAllocator {
   /** Checks that `blocks` is array-like (its entries are checked by the caller); returns its length. */
   #listLength(blocks: ArrayLike<number>): number {
     if (!isArrayLike(blocks)) {
-      throw new MemError('INVALID_ARGUMENT', `blocks must be an array of block indexes, got ${describeValue(blocks)}`);
+      throw invalidArgument('blocks', blocks, 'an array of block indexes');
     }
     return blocks.length;
   }
@@ -676,50 +558,11 @@ export class BlockAllocator {
     return (this.#scratch ??= new Uint32Array(this.capacity));
   }
 
-  #publishMetrics(sink: MetricsSink): void {
-    const inUse = sink.gauge('mem_paged_kv_blocks_in_use', 'KV blocks with at least one reference');
-    const capacity = sink.gauge('mem_paged_kv_blocks_capacity', 'KV blocks in the pool');
-    const usage = sink.gauge('mem_paged_kv_usage_ratio', 'share of KV blocks in use');
-    const cached = sink.gauge('mem_paged_kv_blocks_cached_free', 'free KV blocks still holding cached content');
-    const evictions = mirrorCounter(sink.counter('mem_paged_kv_evictions_total', 'cached KV blocks evicted for reuse'));
-    const resurrections = mirrorCounter(
-      sink.counter('mem_paged_kv_resurrections_total', 'soft-free KV blocks brought back by a prefix-cache hit'),
-    );
-    sink.addCollector(() => {
-      inUse.set(this.#inUse);
-      capacity.set(this.capacity);
-      usage.set(this.#inUse / this.capacity);
-      cached.set(this.cachedFreeCount);
-      evictions(this.#evictions);
-      resurrections(this.#resurrections);
-    });
-  }
-
   #badBlock(value: unknown, name: string): MemError {
     return new MemError(
       'INVALID_ARGUMENT',
       `${name} must be a block index (an integer in [0, ${this.capacity - 1}]), got ${describeValue(value)}`,
       { details: { argument: name, value, capacity: this.capacity } },
-    );
-  }
-
-  #doubleFree(block: number): MemError {
-    return new MemError('DOUBLE_FREE', `block ${block} has no reference left to free (double free)`, {
-      details: { block },
-    });
-  }
-
-  #notLive(block: number, action: string): MemError {
-    return new MemError('USE_AFTER_RELEASE', `${action} block ${block}, which is free (reference count 0)`, {
-      details: { block },
-    });
-  }
-
-  #overflow(block: number): MemError {
-    return new MemError(
-      'LIMIT_EXCEEDED',
-      `block ${block} already has ${BlockAllocator.MAX_REF_COUNT} references, the most a block can have`,
-      { details: { block, limit: BlockAllocator.MAX_REF_COUNT } },
     );
   }
 

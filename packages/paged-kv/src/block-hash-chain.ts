@@ -16,9 +16,9 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertSize, describeValue } from '@mem/types';
+import { MemError, assertInteger, assertOptions, assertSize, describeValue, invalidArgument } from '@mem/types';
 import { type BlockHasher, fastBlockHasher } from './block-hasher.js';
-import { assertOptions, copyTokenIds } from './token-ids.js';
+import { copyTokenIds } from './token-ids.js';
 
 /** A multimodal input in a prompt: the hash of its content and the token range its placeholder fills. */
 export interface MultimodalInput {
@@ -151,12 +151,12 @@ export class ChainKeys {
 function prepareMultimodal(hasher: BlockHasher, inputs: unknown): PreparedMultimodal[] {
   if (inputs === undefined) return [];
   if (!Array.isArray(inputs)) {
-    throw new MemError('INVALID_ARGUMENT', `extraKeys.multimodal must be an array, got ${describeValue(inputs)}`);
+    throw invalidArgument('extraKeys.multimodal', inputs, 'an array');
   }
   const prepared = inputs.map((input: unknown, index) => {
     const name = `extraKeys.multimodal[${index}]`;
+    if (input === undefined) throw invalidArgument(name, input, 'an object');
     const item = assertOptions<MultimodalInput>(input, name);
-    if (input === undefined) throw new MemError('INVALID_ARGUMENT', `${name} must be an object, got undefined`);
     const offset = assertSize(item.offset, `${name}.offset`);
     const length = assertInteger(item.length, `${name}.length`, { min: 1 });
     const words = keyWords(item.hash, `${name}.hash`, false);
@@ -216,7 +216,7 @@ export function chainScratchWords(keys: ChainKeys, blockSize: number): number {
 }
 
 /**
- * Computes the chained digests of every full block of `tokens` (the seed's `block_hash_chain`).
+ * Computes the chained digests of every full block of `tokens`.
  * Returns `floor(tokens.length / blockSize) * hasher.words` words: block `i`'s digest is
  * `result.subarray(i * W, (i + 1) * W)`. The trailing partial block is dropped.
  *

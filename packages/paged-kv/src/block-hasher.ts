@@ -4,7 +4,7 @@
  *
  * Two are provided:
  * - {@link fastBlockHasher} (the default): 128 bits from four 32-bit lanes mixed with
- *   MurmurHash3's x86_128 round and finaliser. Non-cryptographic, about 30 ns for a 16-token block.
+ *   MurmurHash3's x86_128 round and finaliser. Non-cryptographic, O(words) with no allocation.
  *   Collision odds: for a cache holding `m` blocks, a lookup of new content matches an unrelated
  *   block with probability about `m / 2^128`; after `L` lookups the chance of any false hit is about
  *   `L * m / 2^128`, e.g. 10^15 lookups against 10^6 cached blocks gives 3e-18. A 64-bit digest
@@ -12,7 +12,7 @@
  *   odds hold for inputs that are not chosen to collide: someone who can choose the tokens (a
  *   tenant of a shared service) can construct collisions of any non-cryptographic hash, and then
  *   read another tenant's KV. Use {@link sha256BlockHasher} (or per-tenant salts) there.
- * - {@link sha256BlockHasher}: SHA-256, 256 bits, collisions infeasible; about 1-2 microseconds for
+ * - {@link sha256BlockHasher}: SHA-256, 256 bits, collisions infeasible; several times the cost of the default for
  *   a 16-token block, still small next to a prefill.
  *
  * This module is browser compatible.
@@ -140,7 +140,7 @@ function murmur128(input: Uint32Array, length: number, out: Uint32Array, outOffs
 /**
  * The default block hasher: 128-bit MurmurHash3 (x86_128) over 32-bit words. Fast and
  * non-cryptographic; see the module notes for its collision odds and when not to use it.
- * Cost: about 2 ns per word.
+ * Cost: O(words), no allocation.
  *
  * @example
  * ```ts
@@ -157,7 +157,7 @@ export const fastBlockHasher: BlockHasher = Object.freeze({
 /**
  * The cryptographic block hasher: SHA-256 (256 bits) over the message words in big-endian byte
  * order. Use it when requests come from parties who could craft colliding token sequences, for
- * example the tenants of a shared service. Cost: about 1-2 microseconds per 16-token block.
+ * example the tenants of a shared service. Cost: O(words), one 64-round compression per 16 words, no allocation.
  *
  * @example
  * ```ts

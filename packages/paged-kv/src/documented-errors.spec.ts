@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BlockAllocator } from './block-allocator.js';
-import { syntheticChatTrace } from './chat-trace.js';
+import { syntheticChatTrace } from './reference/chat-trace.js';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
 import { KvStore } from './kv-store.js';
-import { gatherContiguous } from './paged-attention.js';
+import { gatherContiguous } from './reference/contiguous-attention.js';
 import { PagedSequence } from './paged-sequence.js';
 import { sha256, sha256Words } from './sha256.js';
 import { expectMemError } from '@mem/testkit/expect-mem-error';

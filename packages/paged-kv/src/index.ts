@@ -8,18 +8,15 @@
  * - {@link PagedSequence}: a block table with copy-on-write forks.
  * - {@link KvCacheManager}: admission against the prefix cache, reservation, hash registration.
  * - {@link Scheduler}: continuous batching with preemption by recompute.
- * - {@link KvStore}, {@link pagedAttention}, {@link contiguousAttention}: K/V storage and attention.
- * - {@link syntheticChatTrace}: a seeded multi-turn chat workload.
+ * - {@link KvStore}, {@link pagedAttention}: K/V storage and attention.
+ *
+ * References and benchmark workloads (contiguous attention, a synthetic chat trace, the raw
+ * SHA-256 word function, the free-order comparison) are at `@mem/paged-kv/reference`.
  *
  * This module is browser compatible.
  * @module
  */
-export {
-  BlockAllocator,
-  type BlockAllocatorOptions,
-  type BlockAllocatorStats,
-  type ReuseOrder,
-} from './block-allocator.js';
+export { BlockAllocator, type BlockAllocatorOptions, type BlockAllocatorStats } from './block-allocator.js';
 export { type BlockHasher, fastBlockHasher, sha256BlockHasher } from './block-hasher.js';
 export {
   blockHashChain,
@@ -28,7 +25,7 @@ export {
   type ExtraKeys,
   type MultimodalInput,
 } from './block-hash-chain.js';
-export { sha256, sha256Words } from './sha256.js';
+export { sha256 } from './sha256.js';
 export { PagedSequence, type BlockTableView, type CopyBlock, type PagedSequenceOptions } from './paged-sequence.js';
 export {
   KvCacheManager,
@@ -50,18 +47,5 @@ export {
   type StepEntry,
 } from './scheduler.js';
 export { KvStore, type KvArray, type KvDType, type KvStoreOptions } from './kv-store.js';
-export {
-  contiguousAttention,
-  gatherContiguous,
-  pagedAttention,
-  type AttentionOptions,
-  type ContiguousKv,
-} from './paged-attention.js';
-export {
-  syntheticChatTrace,
-  type ChatTrace,
-  type ChatTraceOptions,
-  type ChatTraceRequest,
-  type IntRange,
-} from './chat-trace.js';
+export { pagedAttention, type AttentionOptions } from './paged-attention.js';
 export { MAX_TOKEN_ID } from './token-ids.js';

@@ -1,5 +1,5 @@
 /**
- * Engine integration of the paged pool with prefix caching (the seed's phase 3): admission of a
+ * Engine integration of the paged pool with prefix caching: admission of a
  * request against the cache, slot reservation, hash registration as blocks fill, copy-on-write
  * forks, preemption and release.
  *
@@ -22,8 +22,18 @@
  * This module is browser compatible.
  * @module
  */
-import { DisposableHandle, MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
-import { BlockAllocator, type BlockAllocatorStats, type ReuseOrder } from './block-allocator.js';
+import {
+  DisposableHandle,
+  MemError,
+  assertBoolean,
+  assertInteger,
+  assertOptions,
+  invalidArgument,
+  type MetricsSink,
+  mirrorCounter,
+} from '@mem/types';
+import { BlockAllocator, type BlockAllocatorStats } from './block-allocator.js';
+import type { ReuseOrder } from './free-order.js';
 import type { BlockHasher } from './block-hasher.js';
 import { ChainKeys, type ExtraKeys, chainScratchWords, hashBlocks, resolveHasher } from './block-hash-chain.js';
 import {
@@ -33,7 +43,7 @@ import {
   assertCopyBlock,
   blocksForTokens,
 } from './paged-sequence.js';
-import { assertBoolean, assertOptions, copyTokenIds } from './token-ids.js';
+import { copyTokenIds } from './token-ids.js';
 
 /** A request as the KV cache sees it: its tokens and the extra keys of its cache identity. */
 export interface KvRequest {
@@ -55,7 +65,7 @@ export interface KvCacheManagerOptions {
   readonly prefixCaching?: boolean;
   /** The block hasher; {@link sha256BlockHasher} for untrusted tenants. @defaultValue {@link fastBlockHasher} */
   readonly hasher?: BlockHasher;
-  /** Free-block reuse order; `'lifo'` only to compare with the seed. @defaultValue 'lru' */
+  /** @internal The free order; set through `comparisonKvCacheManager` of `@mem/paged-kv/reference`. */
   readonly reuseOrder?: ReuseOrder;
   /** Copies a block's KV data on copy-on-write (e.g. `(s, t) => store.copyBlock(s, t)`); needed by `fork`. @defaultValue none */
   readonly copyBlock?: CopyBlock;
@@ -244,7 +254,7 @@ export class KvCacheManager {
    * @throws MemError INVALID_ARGUMENT if an option is invalid.
    */
   constructor(options: KvCacheManagerOptions) {
-    if (options === undefined) throw new MemError('INVALID_ARGUMENT', 'options must be an object, got undefined');
+    if (options === undefined) throw invalidArgument('options', options, 'an object');
     const opts = assertOptions<KvCacheManagerOptions>(options, 'options');
     const numBlocks = assertInteger(opts.numBlocks, 'options.numBlocks', { min: 1, max: 1 << 24 });
     this.blockSize =
@@ -282,7 +292,7 @@ export class KvCacheManager {
    */
   createSequence(request: KvRequest): KvSequence {
     if (request === null || typeof request !== 'object') {
-      throw new MemError('INVALID_ARGUMENT', `request must be an object with tokens, got ${describeValue(request)}`);
+      throw invalidArgument('request', request, 'an object with tokens');
     }
     const tokens = copyTokenIds(request.tokens, 'request.tokens');
     if (tokens.length === 0) throw new MemError('INVALID_ARGUMENT', 'request.tokens must hold at least one token');
@@ -667,7 +677,7 @@ export class KvCacheManager {
 
   #checkForeign(sequence: KvSequence): void {
     if (!(sequence instanceof KvSequence)) {
-      throw new MemError('INVALID_ARGUMENT', `sequence must be a KvSequence, got ${describeValue(sequence)}`);
+      throw invalidArgument('sequence', sequence, 'a KvSequence');
     }
     if (sequence.manager !== this) {
       throw new MemError('FOREIGN_HANDLE', 'the sequence belongs to another KvCacheManager');

@@ -10,13 +10,23 @@
  * This module is browser compatible.
  * @module
  */
-import { BackingMemory, MemError, assertInteger, describeValue } from '@mem/types';
+import {
+  BackingMemory,
+  MemError,
+  assertBoolean,
+  assertInteger,
+  assertOneOf,
+  assertOptions,
+  describeValue,
+  invalidArgument,
+} from '@mem/types';
 import { toBfloat16, toFloat16, fromBfloat16, float16Decoder } from './half-float.js';
 import type { BlockTableView } from './paged-sequence.js';
-import { assertBoolean, assertOptions } from './token-ids.js';
 
 /** Element type of a {@link KvStore}. */
 export type KvDType = 'float32' | 'float16' | 'bfloat16';
+
+const KV_DTYPES: readonly KvDType[] = ['float32', 'float16', 'bfloat16'];
 
 /** Options of a {@link KvStore}. */
 export interface KvStoreOptions {
@@ -83,20 +93,14 @@ export class KvStore {
    * @throws MemError INVALID_ARGUMENT if an option is invalid; EXHAUSTED if the runtime cannot allocate it.
    */
   constructor(options: KvStoreOptions) {
-    if (options === undefined) throw new MemError('INVALID_ARGUMENT', 'options must be an object, got undefined');
+    if (options === undefined) throw invalidArgument('options', options, 'an object');
     const opts = assertOptions<KvStoreOptions>(options, 'options');
     this.numLayers = assertInteger(opts.numLayers, 'options.numLayers', { min: 1, max: 4096 });
     this.numBlocks = assertInteger(opts.numBlocks, 'options.numBlocks', { min: 1, max: 1 << 24 });
     this.numKvHeads = assertInteger(opts.numKvHeads, 'options.numKvHeads', { min: 1, max: 4096 });
     this.blockSize = assertInteger(opts.blockSize, 'options.blockSize', { min: 1, max: 65536 });
     this.headDim = assertInteger(opts.headDim, 'options.headDim', { min: 1, max: 65536 });
-    const dtype = opts.dtype ?? 'float32';
-    if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `options.dtype must be 'float32', 'float16' or 'bfloat16', got ${describeValue(dtype)}`,
-      );
-    }
+    const dtype = opts.dtype === undefined ? 'float32' : assertOneOf(opts.dtype, 'options.dtype', KV_DTYPES);
     this.dtype = dtype;
     const shared = opts.shared === undefined ? false : assertBoolean(opts.shared, 'options.shared');
     this.blockElements = this.numKvHeads * this.blockSize * this.headDim;

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
 import { KvStore } from './kv-store.js';
 import { PagedSequence } from './paged-sequence.js';
-import { contiguousAttention, gatherContiguous, pagedAttention } from './paged-attention.js';
+import { pagedAttention } from './paged-attention.js';
+import { contiguousAttention, gatherContiguous } from './reference/contiguous-attention.js';
 import { fromBfloat16, fromFloat16, toBfloat16, toFloat16 } from './half-float.js';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 

@@ -1,5 +1,5 @@
 /**
- * One sequence's view of the paged pool (the seed's `PagedSeqState`): a block table mapping
+ * One sequence's view of the paged pool: a block table mapping
  * logical block `i` (token positions `i * blockSize .. (i + 1) * blockSize`) to a physical block,
  * and a length. Copy-on-write forking for parallel sampling.
  *
@@ -14,9 +14,8 @@
  * This module is browser compatible.
  * @module
  */
-import { DisposableHandle, MemError, assertInteger, describeValue } from '@mem/types';
+import { DisposableHandle, MemError, assertFunction, assertInteger, assertOptions, invalidArgument } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
-import { assertOptions } from './token-ids.js';
 
 /**
  * Copies the whole content of physical block `source` into block `target` (every layer's K and V,
@@ -54,10 +53,7 @@ export interface BlockTableView {
  * @throws MemError INVALID_ARGUMENT otherwise.
  */
 export function assertCopyBlock(copyBlock: unknown): CopyBlock | undefined {
-  if (copyBlock !== undefined && typeof copyBlock !== 'function') {
-    throw new MemError('INVALID_ARGUMENT', `options.copyBlock must be a function, got ${describeValue(copyBlock)}`);
-  }
-  return copyBlock as CopyBlock | undefined;
+  return copyBlock === undefined ? undefined : assertFunction<CopyBlock>(copyBlock, 'options.copyBlock');
 }
 
 /**
@@ -127,9 +123,9 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   constructor(allocator: BlockAllocator, options: PagedSequenceOptions) {
     super();
     if (!(allocator instanceof BlockAllocator)) {
-      throw new MemError('INVALID_ARGUMENT', `allocator must be a BlockAllocator, got ${describeValue(allocator)}`);
+      throw invalidArgument('allocator', allocator, 'a BlockAllocator');
     }
-    if (options === undefined) throw new MemError('INVALID_ARGUMENT', 'options must be an object, got undefined');
+    if (options === undefined) throw invalidArgument('options', options, 'an object');
     const opts = assertOptions<PagedSequenceOptions>(options, 'options');
     this.allocator = allocator;
     this.blockSize =
@@ -166,8 +162,7 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   }
 
   /**
-   * Makes the sequence hold enough blocks for `targetLength` tokens (the seed's
-   * `ensure_capacity`); idempotent when it already does. All or none.
+   * Makes the sequence hold enough blocks for `targetLength` tokens; idempotent when it already does. All or none.
    * Cost: O(new blocks).
    * @throws MemError INVALID_ARGUMENT if `targetLength` is not an integer >= 0.
    * @throws MemError LIMIT_EXCEEDED if it would need more than `maxBlocksPerSequence` blocks.
@@ -323,8 +318,8 @@ export class PagedSequence extends DisposableHandle implements BlockTableView {
   }
 
   /**
-   * Gives every block back (tail first) and sets the length to 0; the sequence stays usable (the
-   * seed's `release`, which keeps the buffers for reuse).
+   * Gives every block back (tail first) and sets the length to 0; the sequence stays usable: it keeps
+   * its buffers for reuse.
    * Cost: O(blockCount).
    * @throws MemError DOUBLE_FREE if a block was freed behind the sequence's back (nothing changes then).
    * @throws MemError USE_AFTER_RELEASE after `release()`; IN_USE from inside its `copyBlock` callback.

@@ -1,5 +1,5 @@
 /**
- * A continuous-batching scheduler with preemption by recompute (the seed's phase 4), over a
+ * A continuous-batching scheduler with preemption by recompute, over a
  * {@link KvCacheManager}.
  *
  * Each {@link Scheduler.step} plans one forward pass under a token budget: running requests first,
@@ -25,10 +25,18 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, describeValue, type MetricsSink, mirrorCounter } from '@mem/types';
+import {
+  MemError,
+  assertInteger,
+  assertOptions,
+  describeValue,
+  invalidArgument,
+  type MetricsSink,
+  mirrorCounter,
+} from '@mem/types';
 import type { ExtraKeys } from './block-hash-chain.js';
 import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
-import { MAX_TOKEN_ID, assertOptions, copyTokenIds, isArrayLike } from './token-ids.js';
+import { MAX_TOKEN_ID, copyTokenIds, isArrayLike } from './token-ids.js';
 
 /** A generation request given to {@link Scheduler.submit}. */
 export interface GenerationRequest {
@@ -69,7 +77,8 @@ export class ScheduledRequest {
   /** @internal */ readonly scheduler: Scheduler;
   /** @internal */ readonly stop: Set<number>;
   /** @internal */ output: number[] = [];
-  /** @internal */ sequence: KvSequence;
+  /** The request's KV sequence: its tokens and block table (read it; the scheduler owns and releases it). */
+  readonly sequence: KvSequence;
   /** @internal */ status: RequestState = 'waiting';
   /** @internal */ reason: FinishReason | null = null;
   /** @internal */ preemptionCount = 0;
@@ -200,9 +209,9 @@ export class Scheduler {
    */
   constructor(kv: KvCacheManager, options: SchedulerOptions) {
     if (!(kv instanceof KvCacheManager)) {
-      throw new MemError('INVALID_ARGUMENT', `kv must be a KvCacheManager, got ${describeValue(kv)}`);
+      throw invalidArgument('kv', kv, 'a KvCacheManager');
     }
-    if (options === undefined) throw new MemError('INVALID_ARGUMENT', 'options must be an object, got undefined');
+    if (options === undefined) throw invalidArgument('options', options, 'an object');
     const opts = assertOptions<SchedulerOptions>(options, 'options');
     this.kv = kv;
     this.maxTokensPerStep = assertInteger(opts.maxTokensPerStep, 'options.maxTokensPerStep', { min: 1, max: 1 << 30 });
@@ -238,7 +247,7 @@ export class Scheduler {
    */
   submit(request: GenerationRequest): ScheduledRequest {
     if (request === null || typeof request !== 'object') {
-      throw new MemError('INVALID_ARGUMENT', `request must be an object, got ${describeValue(request)}`);
+      throw invalidArgument('request', request, 'an object');
     }
     const maxNewTokens = assertInteger(request.maxNewTokens, 'request.maxNewTokens', { min: 1, max: 1 << 30 });
     const stop = new Set<number>(
@@ -413,7 +422,7 @@ export class Scheduler {
     const tokens = new Uint32Array(entries.length);
     if (!entries.some((entry) => entry.samples)) return tokens;
     if (!isArrayLike(sampled)) {
-      throw new MemError('INVALID_ARGUMENT', `sampled must be an array of token ids, got ${describeValue(sampled)}`);
+      throw invalidArgument('sampled', sampled, 'an array of token ids');
     }
     for (let i = 0; i < entries.length; i += 1) {
       if (!entries[i]!.samples) continue;
@@ -441,7 +450,7 @@ export class Scheduler {
    */
   cancel(request: ScheduledRequest): void {
     if (!(request instanceof ScheduledRequest)) {
-      throw new MemError('INVALID_ARGUMENT', `request must be a ScheduledRequest, got ${describeValue(request)}`);
+      throw invalidArgument('request', request, 'a ScheduledRequest');
     }
     if (request.scheduler !== this) {
       throw new MemError('FOREIGN_HANDLE', `request ${request.id} belongs to another Scheduler`);

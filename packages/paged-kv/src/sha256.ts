@@ -8,7 +8,7 @@
  * @module
  */
 
-import { MemError, describeValue } from '@mem/types';
+import { MemError, describeValue, invalidArgument } from '@mem/types';
 
 /**
  * Checks the arguments of a block digest function: `input[0..length)` and `out[outOffset..outOffset+words)`.
@@ -107,12 +107,12 @@ const STATE = new Uint32Array(8);
  * order (so `sha256Words(w)` equals `sha256` of the big-endian bytes of `w`). Writes the 8 digest
  * words (big-endian word order, as the standard prints them) to `out[outOffset..outOffset+8)`.
  *
- * Cost: O(length), one 64-round compression per 16 words (about 1 microsecond each in V8).
+ * Cost: O(length), one 64-round compression per 16 words.
  * @throws MemError INVALID_ARGUMENT if `input` or `out` is not a Uint32Array or a range overruns it.
  *
  * @example
  * ```ts
- * import { sha256Words } from '@mem/paged-kv';
+ * import { sha256Words } from '@mem/paged-kv/reference';
  * const out = new Uint32Array(8);
  * sha256Words(new Uint32Array([0x61626300]), 1, out, 0); // not "abc": a word is always 4 bytes
  * ```
@@ -155,7 +155,7 @@ export function sha256Words(input: Uint32Array, length: number, out: Uint32Array
  */
 export function sha256(bytes: Uint8Array): Uint8Array {
   if (!(bytes instanceof Uint8Array)) {
-    throw new MemError('INVALID_ARGUMENT', `bytes must be a Uint8Array, got ${describeValue(bytes)}`);
+    throw invalidArgument('bytes', bytes, 'a Uint8Array');
   }
   const length = bytes.length;
   const paddedWords = (((length + 8) >> 6) + 1) * 16;

@@ -1,5 +1,5 @@
 /**
- * Validation of token ids and small argument checks shared by the package's entry points.
+ * Validation of token ids and array-like arguments shared by the package's entry points.
  *
  * This module is browser compatible.
  * @module
@@ -44,27 +44,4 @@ export function isArrayLike(value: unknown): value is ArrayLike<unknown> {
   if (value === null || typeof value !== 'object') return false;
   const length = (value as { length?: unknown }).length;
   return typeof length === 'number' && Number.isSafeInteger(length) && length >= 0;
-}
-
-/**
- * Checks that `value` is a boolean. Cost: O(1).
- * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
- */
-export function assertBoolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') {
-    throw new MemError('INVALID_ARGUMENT', `${name} must be a boolean, got ${describeValue(value)}`);
-  }
-  return value;
-}
-
-/**
- * Checks that `value` is a plain options object (or undefined, giving `{}`). Cost: O(1).
- * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
- */
-export function assertOptions<T extends object>(value: unknown, name: string): Partial<T> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new MemError('INVALID_ARGUMENT', `${name} must be an object, got ${describeValue(value)}`);
-  }
-  return value as Partial<T>;
 }

@@ -11,14 +11,13 @@
  * (shared blocks counted once). The baselines reserve a fixed region per running request: the
  * model's maximum context, or the request's prompt plus its maximum new tokens.
  */
+import { Scheduler, blockHashChain } from '@mem/paged-kv';
 import {
+  comparisonKvCacheManager,
   type ChatTrace,
   type ChatTraceRequest,
-  KvCacheManager,
   type ReuseOrder,
-  Scheduler,
-  blockHashChain,
-} from '@mem/paged-kv';
+} from '@mem/paged-kv/reference';
 
 export interface ReplayOptions {
   readonly numBlocks: number;
@@ -52,7 +51,7 @@ const key = (hashes: Uint32Array, i: number): string =>
 export function replayTrace(trace: ChatTrace, options: ReplayOptions): ReplayResult {
   const { numBlocks, blockSize } = options;
   const maxContext = options.maxContextTokens ?? 4096;
-  const kv = new KvCacheManager({
+  const kv = comparisonKvCacheManager({
     numBlocks,
     blockSize,
     reuseOrder: options.reuseOrder,

@@ -6,15 +6,8 @@
  * baseline's LIFO order) and KV waste (against reserving per request); and paged attention against
  * contiguous attention per query.
  */
-import {
-  BlockAllocator,
-  KvCacheManager,
-  KvStore,
-  contiguousAttention,
-  gatherContiguous,
-  pagedAttention,
-  syntheticChatTrace,
-} from '@mem/paged-kv';
+import { BlockAllocator, KvCacheManager, KvStore, pagedAttention } from '@mem/paged-kv';
+import { contiguousAttention, gatherContiguous, syntheticChatTrace } from '@mem/paged-kv/reference';
 import { seededRandom } from '@mem/testkit/seeded-random';
 import type { BenchContext, BenchImpl, Suite } from '../suite.js';
 import { BaselineBlockAllocator } from './paged-kv-baseline.js';

@@ -4,7 +4,7 @@
  * with printable byte tokens so the prompts are valid input for the byte-level model.
  * @module
  */
-import { syntheticChatTrace, type ChatTrace, type ChatTraceOptions } from '@mem/paged-kv';
+import { syntheticChatTrace, type ChatTrace, type ChatTraceOptions } from '@mem/paged-kv/reference';
 import type { LoadRequest } from './load-client.js';
 
 /**

@@ -15,8 +15,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, describeValue } from '@mem/types';
-import { assertOptions } from './token-ids.js';
+import { MemError, assertInteger, assertOptions, describeValue, invalidArgument } from '@mem/types';
 
 /** An inclusive integer range `[min, max]`. */
 export type IntRange = readonly [min: number, max: number];
@@ -117,7 +116,7 @@ function range(value: unknown, name: string, fallback: IntRange, min: number): I
  *
  * @example
  * ```ts
- * import { syntheticChatTrace } from '@mem/paged-kv';
+ * import { syntheticChatTrace } from '@mem/paged-kv/reference';
  * const trace = syntheticChatTrace({ seed: 1, conversations: 4 });
  * for (const request of trace.requests) {
  *   // send request.prompt with maxNewTokens = request.response.length, after request.previousId finished
@@ -125,8 +124,7 @@ function range(value: unknown, name: string, fallback: IntRange, min: number): I
  * ```
  */
 export function syntheticChatTrace(options: ChatTraceOptions): ChatTrace {
-  if (options === undefined)
-    throw new MemError('INVALID_ARGUMENT', 'options must be an object with a seed, got undefined');
+  if (options === undefined) throw invalidArgument('options', options, 'an object with a seed');
   const opts = assertOptions<ChatTraceOptions>(options, 'options');
   const seed = assertInteger(opts.seed, 'options.seed', { min: 0, max: 0xffffffff });
   const conversations =
