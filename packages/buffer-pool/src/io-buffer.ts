@@ -285,10 +285,26 @@ export class IoBuffer implements Disposable {
   freeze(): FrozenBuffer {
     this.#assertLive();
     const slot = this.#slot;
+    const view = this.#view;
+    const start = this.#startInSlot();
+    // A frozen view addresses its slot from the slot's first byte (its slices, transfers and
+    // `tryFromFrozen` count from there), so a buffer that starts inside its slot hands over the
+    // whole slot and its own start, not its own bytes as if they were the slot.
+    const base = start === 0 ? view : new Uint8Array(view.buffer, view.byteOffset - start, start + view.length);
     if (slot >= 0) this.#owner.setReferences(slot, 1);
-    const frozen = FrozenBuffer.issue(this.#owner, slot, this.#view, 0, this.#length, undefined);
+    const frozen = FrozenBuffer.issue(this.#owner, slot, base, start, this.#length, undefined);
     this.#moveOut(FROZEN);
     return frozen;
+  }
+
+  /**
+   * Where this buffer starts within its slot: 0 unless it was made from a slice (then its capacity
+   * runs from there to the slot's end); 0 for an untracked buffer, which is its own whole array.
+   * Every hand-off of the buffer (`freeze`, `transfer`) takes its place from here.
+   */
+  #startInSlot(): number {
+    const slot = this.#slot;
+    return slot >= 0 ? this.#view.byteOffset - this.#owner.byteOffsetOf(slot) : 0;
   }
 
   /**
@@ -317,7 +333,7 @@ export class IoBuffer implements Disposable {
       poolId: this.#owner.poolId,
       frozen: false,
       slot: this.#slot,
-      start: pooled ? this.#view.byteOffset - this.#owner.byteOffsetOf(this.#slot) : 0,
+      start: this.#startInSlot(),
       length: this.#length,
       capacity: this.#view.length,
       ticketIndex: ticket.index,
