@@ -26,6 +26,7 @@
 import { MemError, describeValue } from '@mem/types';
 import { ISSUE_TOKEN, type BufferOwner } from './buffer-owner.js';
 import { BUFFER_TRANSFER_TYPE, type BufferTransfer } from './buffer-transfer.js';
+import { byteCount, readByteSource, writeLimitError } from './byte-source.js';
 import { FrozenBuffer } from './frozen-buffer.js';
 
 const LIVE = 0;
@@ -249,29 +250,26 @@ export class IoBuffer implements Disposable {
   }
 
   /**
-   * Appends `source` after the readable bytes and returns the new length.
-   * Cost: O(source.length).
-   * @throws MemError INVALID_ARGUMENT if `source` is not a Uint8Array or an array of numbers.
+   * Appends `source` after the readable bytes and returns the new length. An array is read (once)
+   * and checked before any byte is written, so a failed call writes nothing.
+   * Cost: O(source.length); an array is copied once.
+   * @throws MemError INVALID_ARGUMENT if `source` is not a Uint8Array or an array of integers in [0, 255].
    * @throws MemError LIMIT_EXCEEDED if it does not fit in the remaining capacity (nothing is written).
-   * @throws MemError USE_AFTER_RELEASE if the buffer was released.
+   * @throws MemError USE_AFTER_RELEASE if the buffer was released (also by code that reading the
+   * array ran: a getter or a proxy).
    */
   write(source: Uint8Array | readonly number[]): number {
     this.#assertLive();
-    if (!(source instanceof Uint8Array) && !Array.isArray(source)) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `source must be a Uint8Array or an array of numbers, got ${describeValue(source)}`,
-      );
+    const view = this.#view;
+    const bytes = readByteSource(source, this.#length, view.length);
+    const count = byteCount(bytes);
+    if (bytes !== source) {
+      // Reading an array can run the caller's code, which may have released or grown this buffer.
+      this.#assertLive();
+      if (this.#length + count > view.length) throw writeLimitError(count, this.#length, view.length);
     }
-    const end = this.#length + source.length;
-    if (end > this.#view.length) {
-      throw new MemError(
-        'LIMIT_EXCEEDED',
-        `cannot write ${source.length} bytes after ${this.#length}: the capacity is ${this.#view.length}`,
-        { details: { length: this.#length, writing: source.length, capacity: this.#view.length } },
-      );
-    }
-    this.#view.set(source, this.#length);
+    const end = this.#length + count;
+    view.set(bytes, this.#length);
     this.#length = end;
     return end;
   }
