@@ -196,12 +196,17 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
 
   /**
    * Takes over a buffer (or frozen view) that another instance of this pool transferred with
-   * {@link IoBuffer.transfer} or {@link FrozenBuffer.transfer}. Each descriptor can be adopted once.
+   * {@link IoBuffer.transfer} or {@link FrozenBuffer.transfer}. Each descriptor can be adopted once,
+   * and only as issued: its ticket is bound to the slot, start, length, capacity and kind it was
+   * issued for. Any other value (a message that is not a descriptor, an edited or replayed one) is
+   * refused with a MemError and changes nothing; the descriptor's fields are read once.
    * Releasing the adopted buffer returns its slot to this worker's cache.
-   * Cost: one compare-exchange; a view object if this worker has not seen the slot yet.
-   * @throws MemError INVALID_ARGUMENT if `transfer` is not a well-formed transfer descriptor.
+   * Cost: a few atomic loads and one compare-exchange; a view object if this worker has not seen
+   * the slot yet.
+   * @throws MemError INVALID_ARGUMENT if `transfer` is not a well-formed transfer descriptor, or was
+   * edited to describe another buffer than the one its ticket was issued for.
    * @throws MemError FOREIGN_HANDLE if it belongs to another pool.
-   * @throws MemError STALE_HANDLE if it was already adopted.
+   * @throws MemError STALE_HANDLE if it was already adopted (or its ticket was never issued).
    * @throws MemError USE_AFTER_RELEASE if this instance was closed.
    */
   adopt(transfer: BufferTransfer): IoBuffer | FrozenBuffer {

@@ -24,7 +24,7 @@ import type { BufferPoolConfig } from './buffer-pool-config.js';
 import type { ResolvedInstanceOptions } from './buffer-pool-options.js';
 import type { BufferClassStats, BufferPoolStats } from './buffer-pool-stats.js';
 import type { BufferOwner } from './buffer-owner.js';
-import { readTransfer, type BufferTransfer } from './buffer-transfer.js';
+import { BUFFER_TRANSFER_TYPE, readTransfer, type BufferTransfer } from './buffer-transfer.js';
 import { FrozenBuffer } from './frozen-buffer.js';
 import { PrivateFreelist, type Freelist } from './freelist.js';
 import { IoBuffer } from './io-buffer.js';
@@ -32,7 +32,7 @@ import { CONTROL, type BufferPoolDescriptor } from './pool-descriptor.js';
 import { PoolCounters, publishPoolMetrics } from './pool-metrics.js';
 import { SharedFreelist } from './shared-freelist.js';
 import { SlotMemory } from './slot-memory.js';
-import { TransferTickets, type Ticket } from './transfer-tickets.js';
+import { TransferTickets } from './transfer-tickets.js';
 import { WorkerCache } from './worker-cache.js';
 import { flushWhenGone } from './worker-exit.js';
 
@@ -523,8 +523,27 @@ export class PoolCore implements BufferOwner {
     return this.shared ? Atomics.load(this.#references, slot) : this.#references[slot]!;
   }
 
-  claimTransfer(): Ticket {
-    return this.#tickets.claim();
+  issueTransfer(
+    frozen: boolean,
+    slot: number,
+    start: number,
+    length: number,
+    capacity: number,
+    bytes: Uint8Array | null,
+  ): BufferTransfer {
+    const ticket = this.#tickets.claim(slot, start, length, capacity, frozen);
+    return {
+      type: BUFFER_TRANSFER_TYPE,
+      poolId: this.poolId,
+      frozen,
+      slot,
+      start,
+      length,
+      capacity,
+      ticketIndex: ticket.index,
+      ticket: ticket.id,
+      bytes,
+    };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -533,7 +552,8 @@ export class PoolCore implements BufferOwner {
 
   /** `BufferPool.adopt`. */
   adopt(value: unknown): IoBuffer | FrozenBuffer {
-    const transfer: BufferTransfer = readTransfer(value);
+    // A checked copy: nothing the caller's object does from here on can change it.
+    const transfer = readTransfer(value);
     if (transfer.poolId !== this.poolId) {
       throw new MemError(
         'FOREIGN_HANDLE',
@@ -542,35 +562,43 @@ export class PoolCore implements BufferOwner {
       );
     }
     if (this.#closed) throw this.#closedError();
-    const { slot, start, length, capacity } = transfer;
+    const { frozen, slot, start, length, capacity } = transfer;
+    let base: Uint8Array;
     if (slot >= 0) {
       const size = this.#classSizes[Math.floor(slot / this.#maxPerClass)];
-      const reach = transfer.frozen ? start + length : start + capacity;
-      if (size === undefined || reach > size || (!transfer.frozen && reach !== size)) {
+      const reach = frozen ? start + length : start + capacity;
+      if (size === undefined || reach > size || (!frozen && reach !== size)) {
         throw new MemError(
           'INVALID_ARGUMENT',
           `transfer descriptor does not describe a buffer of this pool (slot ${slot})`,
         );
       }
-    } else if (transfer.bytes!.length !== capacity) {
+      // The view before the ticket: if the runtime refuses it, nothing is redeemed.
+      base = this.#memory.viewOf(slot);
+    } else {
+      base = transfer.bytes!;
+    }
+    const redeemed = this.#tickets.redeem(transfer);
+    if (redeemed === 'mismatch') {
       throw new MemError(
         'INVALID_ARGUMENT',
-        `transfer descriptor carries ${transfer.bytes!.length} bytes, not ${capacity}`,
+        'transfer descriptor does not match the buffer its ticket was issued for (it was edited); it stays adoptable as issued',
+        { details: { ticket: transfer.ticket } },
       );
     }
-    if (!this.#tickets.redeem(transfer.ticketIndex, transfer.ticket)) {
-      throw new MemError('STALE_HANDLE', 'the transfer was already adopted (a descriptor is good for one adoption)', {
-        details: { ticket: transfer.ticket },
-      });
+    if (redeemed === 'stale') {
+      throw new MemError(
+        'STALE_HANDLE',
+        'the transfer was already adopted, or its ticket was never issued (a descriptor is good for one adoption)',
+        { details: { ticket: transfer.ticket } },
+      );
     }
     if (slot < 0) {
-      const bytes = transfer.bytes!;
-      return transfer.frozen
-        ? FrozenBuffer.issue(this, -1, bytes, 0, length, undefined)
-        : IoBuffer.issue(this, -1, -1, bytes, length);
+      return frozen
+        ? FrozenBuffer.issue(this, -1, base, 0, length, undefined)
+        : IoBuffer.issue(this, -1, -1, base, length);
     }
-    const base = this.#memory.viewOf(slot);
-    if (transfer.frozen) return FrozenBuffer.issue(this, slot, base, start, length, undefined);
+    if (frozen) return FrozenBuffer.issue(this, slot, base, start, length, undefined);
     return IoBuffer.sampled(this, slot, start === 0 ? base : base.subarray(start), length);
   }
 
