@@ -34,7 +34,7 @@ import { SharedFreelist } from './shared-freelist.js';
 import { SlotMemory } from './slot-memory.js';
 import { TransferTickets } from './transfer-tickets.js';
 import { WorkerCache } from './worker-cache.js';
-import { flushWhenGone } from './worker-exit.js';
+import { whenGone } from './worker-exit.js';
 
 /** How an allocation behaves when it cannot be pooled. */
 const ZEROED = 1;
@@ -92,8 +92,10 @@ export class PoolCore implements BufferOwner {
   readonly #bufferResources: readonly string[];
   readonly #frozenResources: readonly string[];
   readonly #unpublishMetrics: () => void;
-  readonly #cancelExitFlush: (() => void) | undefined;
+  readonly #cancelFarewell: () => void;
   #closed = false;
+  /** True while `close()` runs the metrics sink's unregister function. */
+  #closing = false;
 
   /**
    * A new pool (private, or shared over `descriptor` created for it), or an instance attached to the
@@ -165,19 +167,14 @@ export class PoolCore implements BufferOwner {
 
     if (config.prefill && !attached) this.#prefill();
 
+    // Neither the sink's collector nor what runs if this instance goes away without close() may
+    // refer to the instance: both are handed its state, never `this`.
     this.#unpublishMetrics = publishPoolMetrics(options.metrics ?? noopMetrics, classSizes, this.#counters, {
-      created: (c) => this.#createdCount(c),
-      globalFree: (c) => this.#global.length(c),
-      localFree: (c) => this.#cache.length(c),
+      created: this.#created,
+      global: this.#global,
+      cache: this.#cache,
     });
-
-    if (this.shared) {
-      const cache = this.#cache;
-      const global = this.#global;
-      this.#cancelExitFlush = flushWhenGone(this, () => cache.flush(global));
-    } else {
-      this.#cancelExitFlush = undefined;
-    }
+    this.#cancelFarewell = whenGone(this, this.shared ? this.#cache : undefined, this.#global, this.#unpublishMetrics);
   }
 
   /** Creates every tracked buffer and parks it in the global freelist. */
@@ -619,13 +616,21 @@ export class PoolCore implements BufferOwner {
 
   /** `BufferPool.close`. */
   close(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#closing) return;
+    // First the one step that runs the caller's code (the sink's unregister function): if it
+    // throws, nothing else has happened and the instance stays open. A close() it makes returns.
+    this.#closing = true;
+    try {
+      this.#unpublishMetrics();
+    } finally {
+      this.#closing = false;
+    }
     this.#closed = true;
     this.#hotMaxSize = -1;
+    this.#cancelFarewell();
     const cache = this.#cache;
     if (this.shared) {
       cache.flush(this.#global);
-      this.#cancelExitFlush?.();
     } else {
       for (let c = 0; c < this.#classSizes.length; c += 1) {
         this.#retired[c]! += cache.length(c) + this.#global.length(c);
@@ -634,7 +639,6 @@ export class PoolCore implements BufferOwner {
       this.#memory.clear();
     }
     cache.close();
-    this.#unpublishMetrics();
   }
 
   /** `BufferPool.stats`. */
