@@ -8,8 +8,11 @@
  * - held by exactly one live `IoBuffer`,
  * - held by the live `FrozenBuffer` views of one freeze (reference count = number of views),
  * - in transit, as the one unredeemed ticket of a transfer descriptor,
- * - dropped, after a private pool closed (its memory goes with the last view).
- * Every transition below moves a slot from one of these places to another, never copies it.
+ * - dropped, after a private pool closed (its memory goes with the last view),
+ * - stranded, held or cached by a worker that was terminated (never reused).
+ * Every transition below moves a slot from one of these places to another, never copies it. Who
+ * may write which shared word, and when a slot is reused, is the package README's "Concurrency
+ * protocol".
  *
  * Hot paths are `alloc`, `allocZeroed`, `tryAlloc`, `tryAllocZeroed` (a local-cache hit) and
  * `returnSlot` (a local-cache push): typed-array reads and writes, one counter increment and the
