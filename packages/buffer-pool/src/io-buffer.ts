@@ -41,7 +41,8 @@ const TRACKED = 4;
  * A mutable I/O buffer: `capacity` bytes of which the first `length` are readable. Pooled buffers
  * are views into large backings the pool owns; return them with {@link IoBuffer.release} or `using`.
  * A buffer is owned by one party at a time: after `release()`, `freeze()` or `transfer()`, every
- * access throws.
+ * access to its memory (`bytes`, `capacityBytes`, `arrayBuffer`, `byteOffset`, `write`, setting
+ * `length`, `freeze`, `transfer`) throws `USE_AFTER_RELEASE`, and `release()` `DOUBLE_FREE`.
  *
  * @example
  * ```ts
