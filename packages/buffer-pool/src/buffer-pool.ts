@@ -82,7 +82,7 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
     }
     const validated = toConfig(config);
     const resolved = resolveInstanceOptions(options, [...INSTANCE_OPTIONS, 'shared']);
-    const shared = (options as BufferPoolOptions).shared === undefined ? false : (options as BufferPoolOptions).shared;
+    const shared = (options as BufferPoolOptions).shared ?? false;
     if (typeof shared !== 'boolean') {
       throw new MemError('INVALID_ARGUMENT', `options.shared must be a boolean, got ${describeValue(shared)}`);
     }

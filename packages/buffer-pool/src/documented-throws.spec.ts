@@ -224,6 +224,21 @@ describe('IoBuffer: documented errors', () => {
     expectMemError(() => buffer.transfer(), 'USE_AFTER_RELEASE');
   });
 
+  it('IoBuffer.transfer and FrozenBuffer.transfer throw USE_AFTER_RELEASE once their private pool closed (nobody could adopt), staying live', () => {
+    const pool = privatePool();
+    const buffer = pool.alloc(1024);
+    buffer.write([3]);
+    const view = pool.alloc(1024).freeze();
+    pool.close();
+    expectMemError(() => buffer.transfer(), 'USE_AFTER_RELEASE');
+    expectMemError(() => view.transfer(), 'USE_AFTER_RELEASE');
+    expect([...buffer.bytes]).toEqual([3]);
+    expect(view.referenceCount).toBe(1);
+    buffer.release();
+    view.release();
+    expect(pool.stats().classes[0]!.inUse).toBe(0);
+  });
+
   it('IoBuffer.transfer throws LIMIT_EXCEEDED with 4096 transfers in flight, and the buffer stays live', () => {
     const pool = privatePool();
     const view = pool.alloc(1024).freeze();

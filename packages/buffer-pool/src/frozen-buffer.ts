@@ -191,7 +191,8 @@ export class FrozenBuffer extends DisposableHandle {
    * the same pool turns back into a view with `BufferPool.adopt`, exactly once. This view is
    * released by the call. An untracked view's bytes are copied into the descriptor.
    * Cost: a ticket claim (two atomics and a few stores); O(length) for an untracked view.
-   * @throws MemError USE_AFTER_RELEASE if this view was released.
+   * @throws MemError USE_AFTER_RELEASE if this view was released, or its pool is private and closed
+   * (nobody could adopt it; the view stays live).
    * @throws MemError LIMIT_EXCEEDED if 4096 transfers are in flight.
    *
    * @example

@@ -311,7 +311,8 @@ export class IoBuffer implements Disposable {
    * turns back into a buffer with `BufferPool.adopt`, exactly once, and releases it there. This
    * handle is released by the call. An untracked buffer's bytes travel in the descriptor.
    * Cost: a ticket claim (two atomics and a few stores).
-   * @throws MemError USE_AFTER_RELEASE if the buffer was released.
+   * @throws MemError USE_AFTER_RELEASE if the buffer was released, or its pool is private and closed
+   * (nobody could adopt it; the buffer stays live).
    * @throws MemError LIMIT_EXCEEDED if 4096 transfers are in flight.
    *
    * @example

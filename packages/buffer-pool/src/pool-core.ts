@@ -531,6 +531,8 @@ export class PoolCore implements BufferOwner {
     capacity: number,
     bytes: Uint8Array | null,
   ): BufferTransfer {
+    // Only this instance could adopt a private pool's transfer, and it is closed.
+    if (this.#closed && !this.shared) throw this.#closedError();
     const ticket = this.#tickets.claim(slot, start, length, capacity, frozen);
     return {
       type: BUFFER_TRANSFER_TYPE,

@@ -86,8 +86,8 @@ const methods: Record<string, Method> = {
   transfer: (world) => {
     const entry = anotherBuffer(world);
     if (!entry) return;
-    world.held.splice(world.held.indexOf(entry), 1);
     world.pending.push(entry.handle.transfer());
+    world.held.splice(world.held.indexOf(entry), 1);
   },
   write: (world) => {
     const entry = anotherBuffer(world);
