@@ -23,17 +23,7 @@ import { toNodeBuffer } from './node/index.js';
 
 /** Steps on one handle, chosen among those its kind allows. */
 type Action =
-  | 'write'
-  | 'setLength'
-  | 'nodeWrite'
-  | 'freeze'
-  | 'slice'
-  | 'narrow'
-  | 'clone'
-  | 'thaw'
-  | 'transfer'
-  | 'adopt'
-  | 'release';
+  'write' | 'setLength' | 'nodeWrite' | 'freeze' | 'slice' | 'narrow' | 'clone' | 'thaw' | 'transfer' | 'adopt';
 
 /** What a chain may do next with the handle it holds (hand-offs weigh more). */
 const ACTIONS: Record<'io' | 'frozen' | 'transfer', readonly Action[]> = {
@@ -276,6 +266,8 @@ function runChain(shared: boolean, prefill: boolean, ops: readonly Op[]): void {
         expect(value).toBeInstanceOf(handle.frozenTransfer ? FrozenBuffer : IoBuffer);
         return add({ ...handle, kind: handle.frozenTransfer ? 'frozen' : 'io', value });
       }
+      default:
+        throw new Error(`unknown action ${action satisfies never}`);
     }
   };
 
