@@ -6,7 +6,7 @@
  * This module is browser compatible.
  * @module
  */
-import type { Ticket } from './transfer-tickets.js';
+import type { BufferTransfer } from './buffer-transfer.js';
 
 /** The token that proves a handle is constructed by this package, not by user code. */
 export const ISSUE_TOKEN: unique symbol = Symbol('mem.buffer-pool.issue');
@@ -38,6 +38,17 @@ export interface BufferOwner {
   releaseReference(slot: number): void;
   /** The reference count of a frozen slot. */
   references(slot: number): number;
-  /** Claims a transfer ticket. @throws MemError LIMIT_EXCEEDED when too many transfers are in flight. */
-  claimTransfer(): Ticket;
+  /**
+   * Claims a transfer ticket bound to the buffer described by the arguments and returns its
+   * descriptor (`bytes`: those of an untracked buffer, `null` for a pooled one).
+   * @throws MemError LIMIT_EXCEEDED when too many transfers are in flight.
+   */
+  issueTransfer(
+    frozen: boolean,
+    slot: number,
+    start: number,
+    length: number,
+    capacity: number,
+    bytes: Uint8Array | null,
+  ): BufferTransfer;
 }

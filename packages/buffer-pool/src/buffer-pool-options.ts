@@ -22,7 +22,12 @@ export interface BufferLeakReport {
 
 /** Options of a pool instance, created with `new BufferPool` or attached with `BufferPool.attach`. */
 export interface PoolInstanceOptions {
-  /** Where the pool publishes its counters and gauges. @defaultValue noopMetrics */
+  /**
+   * Where the pool publishes its counters and gauges. The pool resolves its instruments and
+   * registers one collector when the instance is created, and unregisters it in `close()` (or when
+   * the instance is garbage-collected); the sink and its instruments may call any method of the
+   * pool. @defaultValue noopMetrics
+   */
   readonly metrics?: MetricsSink;
   /**
    * Leak detection, as Netty users know it: `off` tracks nothing; `sampled` tracks one allocation in
@@ -38,7 +43,12 @@ export interface PoolInstanceOptions {
    * @defaultValue 1024
    */
   readonly leakSampleInterval?: number;
-  /** Called for each leak, after the pool recovered the memory. @defaultValue a `console.warn` */
+  /**
+   * Called for each leak, after the pool recovered the memory (from a finalization task, never in
+   * the middle of a pool method); it may call any method of the pool. What it throws is reported as
+   * an uncaught exception of that task, and other leaks are still recovered and reported.
+   * @defaultValue a `console.warn`
+   */
   readonly onLeak?: (report: BufferLeakReport) => void;
 }
 

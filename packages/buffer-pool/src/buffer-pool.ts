@@ -69,8 +69,10 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
    * is accepted too (missing fields from the network preset).
    * Cost: O(classes * maxPerClass) bookkeeping (about 30 bytes per possible buffer); a prefilled pool
    * allocates all its memory, a shared pool reserves it (address space, committed on first touch).
-   * @throws MemError INVALID_ARGUMENT for a bad configuration or option (naming the field, its value and the rule).
+   * @throws MemError INVALID_ARGUMENT for a bad configuration or option (naming the field, its value
+   * and the rule), or a metrics sink that hands back something other than an instrument.
    * @throws MemError EXHAUSTED if the runtime refuses the memory.
+   * @throws whatever the metrics sink's methods throw (no pool is created then).
    */
   constructor(config?: BufferPoolConfig | Partial<BufferPoolConfigFields>, options: BufferPoolOptions = {}) {
     if (attachingCore !== undefined) {
@@ -80,7 +82,7 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
     }
     const validated = toConfig(config);
     const resolved = resolveInstanceOptions(options, [...INSTANCE_OPTIONS, 'shared']);
-    const shared = (options as BufferPoolOptions).shared === undefined ? false : (options as BufferPoolOptions).shared;
+    const shared = (options as BufferPoolOptions).shared ?? false;
     if (typeof shared !== 'boolean') {
       throw new MemError('INVALID_ARGUMENT', `options.shared must be a boolean, got ${describeValue(shared)}`);
     }
@@ -92,10 +94,13 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
    * Attaches this worker to a shared pool from the descriptor another worker got from
    * {@link BufferPool.share}. The new instance has its own local cache and counters over the same
    * memory, freelists and created counts. When the worker exits normally (or this instance is
-   * garbage-collected) its local cache returns to the global freelists; before `worker.terminate()`,
-   * call {@link BufferPool.close}.
+   * garbage-collected without `close()`) its local cache returns to the global freelists; before
+   * `worker.terminate()`, call {@link BufferPool.close}, or the cache is stranded (never reused).
+   * Buffers the worker still holds when it goes stay out of the pool, never handed to anyone else.
    * Cost: O(classes * maxPerClass) bookkeeping; no backing memory.
-   * @throws MemError INVALID_ARGUMENT if `descriptor` does not come from `share()` or an option is bad.
+   * @throws MemError INVALID_ARGUMENT if `descriptor` does not come from `share()` or an option is bad
+   * (a metrics sink that hands back something other than an instrument included).
+   * @throws whatever the metrics sink's methods throw (the shared pool is unchanged then).
    *
    * @example
    * ```ts
@@ -196,12 +201,17 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
 
   /**
    * Takes over a buffer (or frozen view) that another instance of this pool transferred with
-   * {@link IoBuffer.transfer} or {@link FrozenBuffer.transfer}. Each descriptor can be adopted once.
+   * {@link IoBuffer.transfer} or {@link FrozenBuffer.transfer}. Each descriptor can be adopted once,
+   * and only as issued: its ticket is bound to the slot, start, length, capacity and kind it was
+   * issued for. Any other value (a message that is not a descriptor, an edited or replayed one) is
+   * refused with a MemError and changes nothing; the descriptor's fields are read once.
    * Releasing the adopted buffer returns its slot to this worker's cache.
-   * Cost: one compare-exchange; a view object if this worker has not seen the slot yet.
-   * @throws MemError INVALID_ARGUMENT if `transfer` is not a well-formed transfer descriptor.
+   * Cost: a few atomic loads and one compare-exchange; a view object if this worker has not seen
+   * the slot yet.
+   * @throws MemError INVALID_ARGUMENT if `transfer` is not a well-formed transfer descriptor, or was
+   * edited to describe another buffer than the one its ticket was issued for.
    * @throws MemError FOREIGN_HANDLE if it belongs to another pool.
-   * @throws MemError STALE_HANDLE if it was already adopted.
+   * @throws MemError STALE_HANDLE if it was already adopted (or its ticket was never issued).
    * @throws MemError USE_AFTER_RELEASE if this instance was closed.
    */
   adopt(transfer: BufferTransfer): IoBuffer | FrozenBuffer {
@@ -234,9 +244,11 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
    * pool takes them back into its global freelist; a private pool drops them). A private pool drops
    * its free buffers, so its memory goes once the last outstanding buffer is released and collected;
    * a shared instance returns its local cache to the global freelists (other workers keep using the
-   * pool). Later allocations throw. Closing twice does nothing.
+   * pool). Its metrics collector is unregistered first: if the sink's unregister function throws,
+   * the error propagates and the instance stays open (call `close()` again); a `close()` made from
+   * inside that function returns at once. Later allocations throw. Closing twice does nothing.
    * Cost: O(classes), plus a batch push per class for a shared instance.
-   * @throws never
+   * @throws whatever the metrics sink's unregister function throws; nothing else is done then.
    */
   close(): void {
     this.#core.close();
@@ -245,7 +257,7 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
   /**
    * Closes the instance (so `using pool = new BufferPool()` closes at scope end).
    * Cost: as {@link BufferPool.close}.
-   * @throws never
+   * @throws as {@link BufferPool.close}.
    */
   [Symbol.dispose](): void {
     this.#core.close();

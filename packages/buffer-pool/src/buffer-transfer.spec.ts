@@ -136,6 +136,69 @@ describe.each([
     adopted.release();
   });
 
+  it('refuses a descriptor edited to describe another buffer with INVALID_ARGUMENT, and keeps it adoptable as issued', () => {
+    const pool = create();
+    const buffer = pool.alloc(1024);
+    buffer.write([1, 2, 3, 4]);
+    const neighbour = pool.alloc(1024);
+    neighbour.write([9, 9, 9, 9]);
+    const neighbourSlot = pool.adopt(neighbour.transfer()) as IoBuffer;
+    const frozen = pool.alloc(1024);
+    frozen.write([5, 6, 7, 8]);
+    const view = frozen.freeze();
+    const mutableDescriptor = buffer.transfer();
+    const frozenDescriptor = view.slice(1, 3).transfer();
+    const otherSlot = pool.alloc(1024).transfer().slot;
+    const edits: [string, BufferTransfer][] = [
+      ['another slot of the class', { ...mutableDescriptor, slot: otherSlot }],
+      ['a frozen flag', { ...mutableDescriptor, frozen: true, capacity: 4 }],
+      ['a shorter length', { ...mutableDescriptor, length: 2 }],
+      ['a wider frozen view', { ...frozenDescriptor, start: 0, length: 4, capacity: 4 }],
+      ['a later frozen start', { ...frozenDescriptor, start: 2 }],
+      ['a mutable flag', { ...frozenDescriptor, frozen: false, start: 1, capacity: 1023 }],
+    ];
+    for (const [label, edited] of edits) {
+      const error = expectMemError(() => pool.adopt(edited), 'INVALID_ARGUMENT', label);
+      expect(error.message).toContain('does not match');
+    }
+    expect(pool.stats().transfersInFlight).toBe(3);
+    expect([...neighbourSlot.bytes]).toEqual([9, 9, 9, 9]);
+    const adopted = pool.adopt(mutableDescriptor) as IoBuffer;
+    expect([...adopted.bytes]).toEqual([1, 2, 3, 4]);
+    const adoptedView = pool.adopt(frozenDescriptor) as FrozenBuffer;
+    expect([...adoptedView.bytes]).toEqual([6, 7]);
+    for (const handle of [adopted, adoptedView, neighbourSlot, view]) handle.release();
+  });
+
+  it('reads a descriptor once: its getters cannot change what adopt checked', () => {
+    const pool = create();
+    const buffer = pool.alloc(1024);
+    buffer.write([1, 2, 3]);
+    const descriptor = buffer.transfer();
+    const reads = new Map<string, number>();
+    const tricky = {} as Record<string, unknown>;
+    for (const [key, value] of Object.entries(descriptor)) {
+      Object.defineProperty(tricky, key, {
+        enumerable: true,
+        get: () => {
+          const count = (reads.get(key) ?? 0) + 1;
+          reads.set(key, count);
+          // A second read would see the pool closed and another slot.
+          if (count > 1) {
+            pool.close();
+            return key === 'slot' ? (value as number) + 1 : value;
+          }
+          return value;
+        },
+      });
+    }
+    const adopted = pool.adopt(tricky as unknown as BufferTransfer) as IoBuffer;
+    expect([...reads.values()].every((count) => count === 1)).toBe(true);
+    expect(pool.closed).toBe(false);
+    expect([...adopted.bytes]).toEqual([1, 2, 3]);
+    adopted.release();
+  });
+
   it('refuses a forged ticket with STALE_HANDLE', () => {
     const pool = create();
     const descriptor = pool.alloc(1024).transfer();

@@ -6,14 +6,17 @@
  * @module
  */
 import { MemError, describeValue } from '@mem/types';
+import { byteCount, isUint8Array } from './byte-source.js';
 
 /** The `type` tag of every {@link BufferTransfer}. */
 export const BUFFER_TRANSFER_TYPE = 'mem.buffer-pool.transfer';
 
 /**
  * A buffer in transit, from {@link IoBuffer.transfer} or {@link FrozenBuffer.transfer}: post it to a
- * worker attached to the same pool and call `adopt` there. It can be adopted exactly once; the
- * sender's handle is released by the transfer.
+ * worker attached to the same pool and call `adopt` there. It can be adopted exactly once, and
+ * only as issued (its ticket is bound to its slot, start, length, capacity and kind); the sender's
+ * handle is released by the transfer. A descriptor that is never adopted keeps its buffer out of
+ * the pool.
  */
 export interface BufferTransfer {
   /** Always `'mem.buffer-pool.transfer'`. */
@@ -47,35 +50,55 @@ function isIndex(value: unknown, min: number): value is number {
 }
 
 /**
- * Checks that `value` has the shape of a {@link BufferTransfer} and returns it.
+ * Checks that `value` has the shape of a {@link BufferTransfer} and returns a copy of it: every
+ * field is read exactly once, so that nothing the caller's object does later (a getter, a proxy)
+ * can change what was checked.
  * @throws MemError INVALID_ARGUMENT naming what is wrong.
  */
 export function readTransfer(value: unknown): BufferTransfer {
-  const candidate = value as Partial<Record<keyof BufferTransfer, unknown>> | null;
-  if (typeof candidate !== 'object' || candidate === null || candidate.type !== BUFFER_TRANSFER_TYPE) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `transfer must be a descriptor from IoBuffer.transfer() or FrozenBuffer.transfer(), got ${describeValue(value)}`,
-    );
-  }
+  if (typeof value !== 'object' || value === null) throw notATransfer(value);
+  const candidate = value as Partial<Record<keyof BufferTransfer, unknown>>;
+  if (candidate.type !== BUFFER_TRANSFER_TYPE) throw notATransfer(value);
+  const { poolId, frozen, slot, start, length, capacity, ticketIndex, ticket, bytes } = candidate;
   const problems: string[] = [];
-  if (!isIndex(candidate.poolId, 0)) problems.push(`poolId ${describeValue(candidate.poolId)}`);
-  if (typeof candidate.frozen !== 'boolean') problems.push(`frozen ${describeValue(candidate.frozen)}`);
-  if (!isIndex(candidate.slot, -1)) problems.push(`slot ${describeValue(candidate.slot)}`);
-  if (!isIndex(candidate.start, 0)) problems.push(`start ${describeValue(candidate.start)}`);
-  if (!isIndex(candidate.length, 0)) problems.push(`length ${describeValue(candidate.length)}`);
-  if (!isIndex(candidate.capacity, 0)) problems.push(`capacity ${describeValue(candidate.capacity)}`);
-  if (!isIndex(candidate.ticketIndex, 0)) problems.push(`ticketIndex ${describeValue(candidate.ticketIndex)}`);
-  if (!isIndex(candidate.ticket, 1)) problems.push(`ticket ${describeValue(candidate.ticket)}`);
-  const pooled = candidate.slot !== -1;
-  if (pooled ? candidate.bytes !== null : !(candidate.bytes instanceof Uint8Array)) {
-    problems.push(`bytes ${describeValue(candidate.bytes)} (${pooled ? 'null' : 'a Uint8Array'} expected)`);
+  if (!isIndex(poolId, 0)) problems.push(`poolId ${describeValue(poolId)}`);
+  if (typeof frozen !== 'boolean') problems.push(`frozen ${describeValue(frozen)}`);
+  if (!isIndex(slot, -1)) problems.push(`slot ${describeValue(slot)}`);
+  if (!isIndex(start, 0)) problems.push(`start ${describeValue(start)}`);
+  if (!isIndex(length, 0)) problems.push(`length ${describeValue(length)}`);
+  if (!isIndex(capacity, 0)) problems.push(`capacity ${describeValue(capacity)}`);
+  if (!isIndex(ticketIndex, 0)) problems.push(`ticketIndex ${describeValue(ticketIndex)}`);
+  if (!isIndex(ticket, 1)) problems.push(`ticket ${describeValue(ticket)}`);
+  const pooled = slot !== -1;
+  if (pooled ? bytes !== null : !isUint8Array(bytes)) {
+    problems.push(`bytes ${describeValue(bytes)} (${pooled ? 'null' : 'a Uint8Array'} expected)`);
   }
-  if (problems.length === 0 && (candidate.length as number) > (candidate.capacity as number)) {
-    problems.push(`length ${candidate.length as number} above capacity ${candidate.capacity as number}`);
+  if (problems.length === 0 && (length as number) > (capacity as number)) {
+    problems.push(`length ${length as number} above capacity ${capacity as number}`);
+  }
+  if (problems.length === 0 && !pooled && byteCount(bytes as Uint8Array) !== capacity) {
+    problems.push(`bytes of ${byteCount(bytes as Uint8Array)} bytes for a capacity of ${capacity as number}`);
   }
   if (problems.length > 0) {
     throw new MemError('INVALID_ARGUMENT', `transfer descriptor is malformed: ${problems.join(', ')}`);
   }
-  return candidate as BufferTransfer;
+  return Object.freeze({
+    type: BUFFER_TRANSFER_TYPE,
+    poolId: poolId as number,
+    frozen: frozen as boolean,
+    slot: slot as number,
+    start: start as number,
+    length: length as number,
+    capacity: capacity as number,
+    ticketIndex: ticketIndex as number,
+    ticket: ticket as number,
+    bytes: bytes as Uint8Array | null,
+  });
+}
+
+function notATransfer(value: unknown): MemError {
+  return new MemError(
+    'INVALID_ARGUMENT',
+    `transfer must be a descriptor from IoBuffer.transfer() or FrozenBuffer.transfer(), got ${describeValue(value)}`,
+  );
 }

@@ -7,7 +7,7 @@
  */
 import { DisposableHandle, MemError, describeValue } from '@mem/types';
 import { ISSUE_TOKEN, type BufferOwner } from './buffer-owner.js';
-import { BUFFER_TRANSFER_TYPE, type BufferTransfer } from './buffer-transfer.js';
+import type { BufferTransfer } from './buffer-transfer.js';
 
 /** The reference count shared by the views of one untracked (not pooled) frozen buffer. */
 export interface LocalReferences {
@@ -190,8 +190,9 @@ export class FrozenBuffer extends DisposableHandle {
    * Hands this view's reference to another party: returns a descriptor that a worker attached to
    * the same pool turns back into a view with `BufferPool.adopt`, exactly once. This view is
    * released by the call. An untracked view's bytes are copied into the descriptor.
-   * Cost: a ticket claim (two atomics); O(length) for an untracked view.
-   * @throws MemError USE_AFTER_RELEASE if this view was released.
+   * Cost: a ticket claim (two atomics and a few stores); O(length) for an untracked view.
+   * @throws MemError USE_AFTER_RELEASE if this view was released, or its pool is private and closed
+   * (nobody could adopt it; the view stays live).
    * @throws MemError LIMIT_EXCEEDED if 4096 transfers are in flight.
    *
    * @example
@@ -205,20 +206,19 @@ export class FrozenBuffer extends DisposableHandle {
    */
   transfer(): BufferTransfer {
     this.assertLive();
-    const ticket = this.#owner.claimTransfer();
-    const descriptor: BufferTransfer = {
-      type: BUFFER_TRANSFER_TYPE,
-      poolId: this.#owner.poolId,
-      frozen: true,
-      slot: this.#slot,
-      start: this.#slot >= 0 ? this.#start : 0,
-      length: this.#view.length,
-      capacity: this.#view.length,
-      ticketIndex: ticket.index,
-      ticket: ticket.id,
-      bytes: this.#slot >= 0 ? null : this.#view.slice(),
-    };
-    if (this.#slot < 0) this.#localReferences!.count -= 1;
+    const slot = this.#slot;
+    const view = this.#view;
+    // Copy an untracked view's bytes before claiming the ticket, so that a failed copy claims nothing.
+    const bytes = slot >= 0 ? null : view.slice();
+    const descriptor = this.#owner.issueTransfer(
+      true,
+      slot,
+      slot >= 0 ? this.#start : 0,
+      view.length,
+      view.length,
+      bytes,
+    );
+    if (slot < 0) this.#localReferences!.count -= 1;
     this.#moveOut('transferred');
     return descriptor;
   }

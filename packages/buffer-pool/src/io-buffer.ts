@@ -25,7 +25,8 @@
  */
 import { MemError, describeValue } from '@mem/types';
 import { ISSUE_TOKEN, type BufferOwner } from './buffer-owner.js';
-import { BUFFER_TRANSFER_TYPE, type BufferTransfer } from './buffer-transfer.js';
+import type { BufferTransfer } from './buffer-transfer.js';
+import { byteCount, readByteSource, writeLimitError } from './byte-source.js';
 import { FrozenBuffer } from './frozen-buffer.js';
 
 const LIVE = 0;
@@ -40,7 +41,8 @@ const TRACKED = 4;
  * A mutable I/O buffer: `capacity` bytes of which the first `length` are readable. Pooled buffers
  * are views into large backings the pool owns; return them with {@link IoBuffer.release} or `using`.
  * A buffer is owned by one party at a time: after `release()`, `freeze()` or `transfer()`, every
- * access throws.
+ * access to its memory (`bytes`, `capacityBytes`, `arrayBuffer`, `byteOffset`, `write`, setting
+ * `length`, `freeze`, `transfer`) throws `USE_AFTER_RELEASE`, and `release()` `DOUBLE_FREE`.
  *
  * @example
  * ```ts
@@ -249,29 +251,26 @@ export class IoBuffer implements Disposable {
   }
 
   /**
-   * Appends `source` after the readable bytes and returns the new length.
-   * Cost: O(source.length).
-   * @throws MemError INVALID_ARGUMENT if `source` is not a Uint8Array or an array of numbers.
+   * Appends `source` after the readable bytes and returns the new length. An array is read (once)
+   * and checked before any byte is written, so a failed call writes nothing.
+   * Cost: O(source.length); an array is copied once.
+   * @throws MemError INVALID_ARGUMENT if `source` is not a Uint8Array or an array of integers in [0, 255].
    * @throws MemError LIMIT_EXCEEDED if it does not fit in the remaining capacity (nothing is written).
-   * @throws MemError USE_AFTER_RELEASE if the buffer was released.
+   * @throws MemError USE_AFTER_RELEASE if the buffer was released (also by code that reading the
+   * array ran: a getter or a proxy).
    */
   write(source: Uint8Array | readonly number[]): number {
     this.#assertLive();
-    if (!(source instanceof Uint8Array) && !Array.isArray(source)) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `source must be a Uint8Array or an array of numbers, got ${describeValue(source)}`,
-      );
+    const view = this.#view;
+    const bytes = readByteSource(source, this.#length, view.length);
+    const count = byteCount(bytes);
+    if (bytes !== source) {
+      // Reading an array can run the caller's code, which may have released or grown this buffer.
+      this.#assertLive();
+      if (this.#length + count > view.length) throw writeLimitError(count, this.#length, view.length);
     }
-    const end = this.#length + source.length;
-    if (end > this.#view.length) {
-      throw new MemError(
-        'LIMIT_EXCEEDED',
-        `cannot write ${source.length} bytes after ${this.#length}: the capacity is ${this.#view.length}`,
-        { details: { length: this.#length, writing: source.length, capacity: this.#view.length } },
-      );
-    }
-    this.#view.set(source, this.#length);
+    const end = this.#length + count;
+    view.set(bytes, this.#length);
     this.#length = end;
     return end;
   }
@@ -285,18 +284,35 @@ export class IoBuffer implements Disposable {
   freeze(): FrozenBuffer {
     this.#assertLive();
     const slot = this.#slot;
+    const view = this.#view;
+    const start = this.#startInSlot();
+    // A frozen view addresses its slot from the slot's first byte (its slices, transfers and
+    // `tryFromFrozen` count from there), so a buffer that starts inside its slot hands over the
+    // whole slot and its own start, not its own bytes as if they were the slot.
+    const base = start === 0 ? view : new Uint8Array(view.buffer, view.byteOffset - start, start + view.length);
     if (slot >= 0) this.#owner.setReferences(slot, 1);
-    const frozen = FrozenBuffer.issue(this.#owner, slot, this.#view, 0, this.#length, undefined);
+    const frozen = FrozenBuffer.issue(this.#owner, slot, base, start, this.#length, undefined);
     this.#moveOut(FROZEN);
     return frozen;
+  }
+
+  /**
+   * Where this buffer starts within its slot: 0 unless it was made from a slice (then its capacity
+   * runs from there to the slot's end); 0 for an untracked buffer, which is its own whole array.
+   * Every hand-off of the buffer (`freeze`, `transfer`) takes its place from here.
+   */
+  #startInSlot(): number {
+    const slot = this.#slot;
+    return slot >= 0 ? this.#view.byteOffset - this.#owner.byteOffsetOf(slot) : 0;
   }
 
   /**
    * Hands the buffer to another party: returns a descriptor that a worker attached to the same pool
    * turns back into a buffer with `BufferPool.adopt`, exactly once, and releases it there. This
    * handle is released by the call. An untracked buffer's bytes travel in the descriptor.
-   * Cost: a ticket claim (two atomics).
-   * @throws MemError USE_AFTER_RELEASE if the buffer was released.
+   * Cost: a ticket claim (two atomics and a few stores).
+   * @throws MemError USE_AFTER_RELEASE if the buffer was released, or its pool is private and closed
+   * (nobody could adopt it; the buffer stays live).
    * @throws MemError LIMIT_EXCEEDED if 4096 transfers are in flight.
    *
    * @example
@@ -310,20 +326,16 @@ export class IoBuffer implements Disposable {
    */
   transfer(): BufferTransfer {
     this.#assertLive();
-    const ticket = this.#owner.claimTransfer();
-    const pooled = this.#slot >= 0;
-    const descriptor: BufferTransfer = {
-      type: BUFFER_TRANSFER_TYPE,
-      poolId: this.#owner.poolId,
-      frozen: false,
-      slot: this.#slot,
-      start: pooled ? this.#view.byteOffset - this.#owner.byteOffsetOf(this.#slot) : 0,
-      length: this.#length,
-      capacity: this.#view.length,
-      ticketIndex: ticket.index,
-      ticket: ticket.id,
-      bytes: pooled ? null : this.#view,
-    };
+    const slot = this.#slot;
+    const view = this.#view;
+    const descriptor = this.#owner.issueTransfer(
+      false,
+      slot,
+      this.#startInSlot(),
+      this.#length,
+      view.length,
+      slot >= 0 ? null : view,
+    );
     this.#moveOut(TRANSFERRED);
     return descriptor;
   }

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { collectUntil as collectRounds } from '@mem/testkit/collect-garbage';
+import { runWorker } from '@mem/testkit';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import type { BufferLeakReport } from './buffer-pool-options.js';
+import type { LeakCallbackAnswer } from './leak-callback.test-worker.js';
 
 const config = BufferPoolConfig.from({ minSize: 1024, maxSize: 1024, maxPerClass: 4 });
 
@@ -104,5 +106,12 @@ describe('leak detection', () => {
     }
     expect(warnings[0]).toContain('@mem/buffer-pool LEAK: IoBuffer of the 1024-byte class');
     expect(warnings[0]).toContain('Allocated at:');
+  });
+
+  it('recovers every leaked slot before onLeak runs, also when onLeak throws (its errors are uncaught, one per leak)', async () => {
+    const answer = await runWorker<LeakCallbackAnswer>(new URL('./leak-callback.test-worker.ts', import.meta.url), {});
+    expect(answer.uncaught).toHaveLength(3);
+    expect(answer.uncaught[0]).toMatch(/onLeak failed for slot \d/);
+    expect(answer).toMatchObject({ inUse: 0, leaks: 3 });
   });
 });

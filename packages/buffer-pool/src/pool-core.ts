@@ -8,8 +8,11 @@
  * - held by exactly one live `IoBuffer`,
  * - held by the live `FrozenBuffer` views of one freeze (reference count = number of views),
  * - in transit, as the one unredeemed ticket of a transfer descriptor,
- * - dropped, after a private pool closed (its memory goes with the last view).
- * Every transition below moves a slot from one of these places to another, never copies it.
+ * - dropped, after a private pool closed (its memory goes with the last view),
+ * - stranded, held or cached by a worker that was terminated (never reused).
+ * Every transition below moves a slot from one of these places to another, never copies it. Who
+ * may write which shared word, and when a slot is reused, is the package README's "Concurrency
+ * protocol".
  *
  * Hot paths are `alloc`, `allocZeroed`, `tryAlloc`, `tryAllocZeroed` (a local-cache hit) and
  * `returnSlot` (a local-cache push): typed-array reads and writes, one counter increment and the
@@ -24,7 +27,7 @@ import type { BufferPoolConfig } from './buffer-pool-config.js';
 import type { ResolvedInstanceOptions } from './buffer-pool-options.js';
 import type { BufferClassStats, BufferPoolStats } from './buffer-pool-stats.js';
 import type { BufferOwner } from './buffer-owner.js';
-import { readTransfer, type BufferTransfer } from './buffer-transfer.js';
+import { BUFFER_TRANSFER_TYPE, readTransfer, type BufferTransfer } from './buffer-transfer.js';
 import { FrozenBuffer } from './frozen-buffer.js';
 import { PrivateFreelist, type Freelist } from './freelist.js';
 import { IoBuffer } from './io-buffer.js';
@@ -32,9 +35,9 @@ import { CONTROL, type BufferPoolDescriptor } from './pool-descriptor.js';
 import { PoolCounters, publishPoolMetrics } from './pool-metrics.js';
 import { SharedFreelist } from './shared-freelist.js';
 import { SlotMemory } from './slot-memory.js';
-import { TransferTickets, type Ticket } from './transfer-tickets.js';
+import { TransferTickets } from './transfer-tickets.js';
 import { WorkerCache } from './worker-cache.js';
-import { flushWhenGone } from './worker-exit.js';
+import { whenGone } from './worker-exit.js';
 
 /** How an allocation behaves when it cannot be pooled. */
 const ZEROED = 1;
@@ -92,8 +95,10 @@ export class PoolCore implements BufferOwner {
   readonly #bufferResources: readonly string[];
   readonly #frozenResources: readonly string[];
   readonly #unpublishMetrics: () => void;
-  readonly #cancelExitFlush: (() => void) | undefined;
+  readonly #cancelFarewell: () => void;
   #closed = false;
+  /** True while `close()` runs the metrics sink's unregister function. */
+  #closing = false;
 
   /**
    * A new pool (private, or shared over `descriptor` created for it), or an instance attached to the
@@ -165,19 +170,14 @@ export class PoolCore implements BufferOwner {
 
     if (config.prefill && !attached) this.#prefill();
 
+    // Neither the sink's collector nor what runs if this instance goes away without close() may
+    // refer to the instance: both are handed its state, never `this`.
     this.#unpublishMetrics = publishPoolMetrics(options.metrics ?? noopMetrics, classSizes, this.#counters, {
-      created: (c) => this.#createdCount(c),
-      globalFree: (c) => this.#global.length(c),
-      localFree: (c) => this.#cache.length(c),
+      created: this.#created,
+      global: this.#global,
+      cache: this.#cache,
     });
-
-    if (this.shared) {
-      const cache = this.#cache;
-      const global = this.#global;
-      this.#cancelExitFlush = flushWhenGone(this, () => cache.flush(global));
-    } else {
-      this.#cancelExitFlush = undefined;
-    }
+    this.#cancelFarewell = whenGone(this, this.shared ? this.#cache : undefined, this.#global, this.#unpublishMetrics);
   }
 
   /** Creates every tracked buffer and parks it in the global freelist. */
@@ -523,8 +523,29 @@ export class PoolCore implements BufferOwner {
     return this.shared ? Atomics.load(this.#references, slot) : this.#references[slot]!;
   }
 
-  claimTransfer(): Ticket {
-    return this.#tickets.claim();
+  issueTransfer(
+    frozen: boolean,
+    slot: number,
+    start: number,
+    length: number,
+    capacity: number,
+    bytes: Uint8Array | null,
+  ): BufferTransfer {
+    // Only this instance could adopt a private pool's transfer, and it is closed.
+    if (this.#closed && !this.shared) throw this.#closedError();
+    const ticket = this.#tickets.claim(slot, start, length, capacity, frozen);
+    return {
+      type: BUFFER_TRANSFER_TYPE,
+      poolId: this.poolId,
+      frozen,
+      slot,
+      start,
+      length,
+      capacity,
+      ticketIndex: ticket.index,
+      ticket: ticket.id,
+      bytes,
+    };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -533,7 +554,8 @@ export class PoolCore implements BufferOwner {
 
   /** `BufferPool.adopt`. */
   adopt(value: unknown): IoBuffer | FrozenBuffer {
-    const transfer: BufferTransfer = readTransfer(value);
+    // A checked copy: nothing the caller's object does from here on can change it.
+    const transfer = readTransfer(value);
     if (transfer.poolId !== this.poolId) {
       throw new MemError(
         'FOREIGN_HANDLE',
@@ -542,35 +564,43 @@ export class PoolCore implements BufferOwner {
       );
     }
     if (this.#closed) throw this.#closedError();
-    const { slot, start, length, capacity } = transfer;
+    const { frozen, slot, start, length, capacity } = transfer;
+    let base: Uint8Array;
     if (slot >= 0) {
       const size = this.#classSizes[Math.floor(slot / this.#maxPerClass)];
-      const reach = transfer.frozen ? start + length : start + capacity;
-      if (size === undefined || reach > size || (!transfer.frozen && reach !== size)) {
+      const reach = frozen ? start + length : start + capacity;
+      if (size === undefined || reach > size || (!frozen && reach !== size)) {
         throw new MemError(
           'INVALID_ARGUMENT',
           `transfer descriptor does not describe a buffer of this pool (slot ${slot})`,
         );
       }
-    } else if (transfer.bytes!.length !== capacity) {
+      // The view before the ticket: if the runtime refuses it, nothing is redeemed.
+      base = this.#memory.viewOf(slot);
+    } else {
+      base = transfer.bytes!;
+    }
+    const redeemed = this.#tickets.redeem(transfer);
+    if (redeemed === 'mismatch') {
       throw new MemError(
         'INVALID_ARGUMENT',
-        `transfer descriptor carries ${transfer.bytes!.length} bytes, not ${capacity}`,
+        'transfer descriptor does not match the buffer its ticket was issued for (it was edited); it stays adoptable as issued',
+        { details: { ticket: transfer.ticket } },
       );
     }
-    if (!this.#tickets.redeem(transfer.ticketIndex, transfer.ticket)) {
-      throw new MemError('STALE_HANDLE', 'the transfer was already adopted (a descriptor is good for one adoption)', {
-        details: { ticket: transfer.ticket },
-      });
+    if (redeemed === 'stale') {
+      throw new MemError(
+        'STALE_HANDLE',
+        'the transfer was already adopted, or its ticket was never issued (a descriptor is good for one adoption)',
+        { details: { ticket: transfer.ticket } },
+      );
     }
     if (slot < 0) {
-      const bytes = transfer.bytes!;
-      return transfer.frozen
-        ? FrozenBuffer.issue(this, -1, bytes, 0, length, undefined)
-        : IoBuffer.issue(this, -1, -1, bytes, length);
+      return frozen
+        ? FrozenBuffer.issue(this, -1, base, 0, length, undefined)
+        : IoBuffer.issue(this, -1, -1, base, length);
     }
-    const base = this.#memory.viewOf(slot);
-    if (transfer.frozen) return FrozenBuffer.issue(this, slot, base, start, length, undefined);
+    if (frozen) return FrozenBuffer.issue(this, slot, base, start, length, undefined);
     return IoBuffer.sampled(this, slot, start === 0 ? base : base.subarray(start), length);
   }
 
@@ -591,13 +621,21 @@ export class PoolCore implements BufferOwner {
 
   /** `BufferPool.close`. */
   close(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#closing) return;
+    // First the one step that runs the caller's code (the sink's unregister function): if it
+    // throws, nothing else has happened and the instance stays open. A close() it makes returns.
+    this.#closing = true;
+    try {
+      this.#unpublishMetrics();
+    } finally {
+      this.#closing = false;
+    }
     this.#closed = true;
     this.#hotMaxSize = -1;
+    this.#cancelFarewell();
     const cache = this.#cache;
     if (this.shared) {
       cache.flush(this.#global);
-      this.#cancelExitFlush?.();
     } else {
       for (let c = 0; c < this.#classSizes.length; c += 1) {
         this.#retired[c]! += cache.length(c) + this.#global.length(c);
@@ -606,7 +644,6 @@ export class PoolCore implements BufferOwner {
       this.#memory.clear();
     }
     cache.close();
-    this.#unpublishMetrics();
   }
 
   /** `BufferPool.stats`. */

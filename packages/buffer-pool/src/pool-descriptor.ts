@@ -19,7 +19,7 @@ import { TransferTickets } from './transfer-tickets.js';
 export const POOL_DESCRIPTOR_TYPE = 'mem.buffer-pool';
 
 /** The layout version of shared pool state this code understands. */
-export const POOL_LAYOUT_VERSION = 1;
+export const POOL_LAYOUT_VERSION = 2;
 
 const MAGIC = 0x4d454d42; // "MEMB"
 
@@ -105,7 +105,9 @@ function isShared(value: unknown, byteLength: number): value is SharedArrayBuffe
 
 /**
  * Checks that `value` is a descriptor from `BufferPool.share()` (its shape, its configuration and
- * the sizes of its shared buffers) and returns it with the validated configuration.
+ * the sizes of its shared buffers) and returns a copy of it with the validated configuration. Each
+ * field is read once, so that nothing the caller's object does later (a getter, a proxy) can change
+ * what was checked.
  * Cost: O(classes + segments).
  * @throws MemError INVALID_ARGUMENT naming what does not match.
  */
@@ -116,44 +118,57 @@ export function readPoolDescriptor(value: unknown): { descriptor: BufferPoolDesc
       `descriptor must come from BufferPool.share(): ${what}, got ${describeValue(value)}`,
     );
   if (typeof SharedArrayBuffer === 'undefined') throw fail('this runtime has no SharedArrayBuffer');
-  const candidate = value as Partial<Record<keyof BufferPoolDescriptor, unknown>> | null;
-  if (typeof candidate !== 'object' || candidate === null || candidate.type !== POOL_DESCRIPTOR_TYPE) {
-    throw fail(`its type must be '${POOL_DESCRIPTOR_TYPE}'`);
-  }
-  if (candidate.version !== POOL_LAYOUT_VERSION) throw fail(`its version must be ${POOL_LAYOUT_VERSION}`);
-  const config = BufferPoolConfig.from(candidate.config as Partial<BufferPoolConfigFields>);
+  if (typeof value !== 'object' || value === null) throw fail(`its type must be '${POOL_DESCRIPTOR_TYPE}'`);
+  const {
+    type,
+    version,
+    config: fields,
+    control,
+    freelist,
+    references,
+    tickets,
+    segments,
+  } = value as Partial<Record<keyof BufferPoolDescriptor, unknown>>;
+  if (type !== POOL_DESCRIPTOR_TYPE) throw fail(`its type must be '${POOL_DESCRIPTOR_TYPE}'`);
+  if (version !== POOL_LAYOUT_VERSION) throw fail(`its version must be ${POOL_LAYOUT_VERSION}`);
+  const config = BufferPoolConfig.from(fields as Partial<BufferPoolConfigFields>);
   const classCount = config.classCount;
   const slotCount = classCount * config.maxPerClass;
-  if (!isShared(candidate.control, 4 * (CONTROL.createdBase + classCount))) throw fail('control does not match');
-  const words = new Int32Array(candidate.control);
+  if (!isShared(control, 4 * (CONTROL.createdBase + classCount))) throw fail('control does not match');
+  const words = new Int32Array(control);
   if (Atomics.load(words, CONTROL.magic) !== MAGIC || Atomics.load(words, CONTROL.version) !== POOL_LAYOUT_VERSION) {
     throw fail('control holds no pool');
   }
-  const freelist = candidate.freelist as Partial<SharedFreelistMemory> | null;
-  if (
-    typeof freelist !== 'object' ||
-    freelist === null ||
-    !isShared(freelist.heads, 8 * classCount) ||
-    !isShared(freelist.links, 4 * slotCount) ||
-    !isShared(freelist.lengths, 4 * classCount)
-  ) {
+  if (typeof freelist !== 'object' || freelist === null) throw fail('freelist does not match');
+  const { heads, links, lengths } = freelist as Partial<SharedFreelistMemory>;
+  if (!isShared(heads, 8 * classCount) || !isShared(links, 4 * slotCount) || !isShared(lengths, 4 * classCount)) {
     throw fail('freelist does not match');
   }
-  if (!isShared(candidate.references, 4 * slotCount)) throw fail('references do not match');
-  if (!isShared(candidate.tickets, TransferTickets.byteLength)) throw fail('tickets do not match');
-  const segments = candidate.segments;
+  if (!isShared(references, 4 * slotCount)) throw fail('references do not match');
+  if (!isShared(tickets, TransferTickets.byteLength)) throw fail('tickets do not match');
   const expected = SlotMemory.sharedLayout(config.classSizes, config.maxPerClass);
-  if (
-    !Array.isArray(segments) ||
-    segments.length !== classCount ||
-    !segments.every(
-      (perClass, c) =>
-        Array.isArray(perClass) &&
-        perClass.length === expected[c]!.length &&
-        perClass.every((segment, s) => isShared(segment, expected[c]![s]!)),
-    )
-  ) {
-    throw fail('segments do not match');
+  const perClass: SharedArrayBuffer[][] = [];
+  if (!Array.isArray(segments) || segments.length !== classCount) throw fail('segments do not match');
+  for (let c = 0; c < classCount; c += 1) {
+    const given: unknown = (segments as unknown[])[c];
+    if (!Array.isArray(given) || given.length !== expected[c]!.length) throw fail('segments do not match');
+    const copies: SharedArrayBuffer[] = [];
+    for (let s = 0; s < expected[c]!.length; s += 1) {
+      const segment: unknown = (given as unknown[])[s];
+      if (!isShared(segment, expected[c]![s]!)) throw fail('segments do not match');
+      copies.push(segment);
+    }
+    perClass.push(copies);
   }
-  return { descriptor: candidate as BufferPoolDescriptor, config };
+  const descriptor: BufferPoolDescriptor = {
+    type: POOL_DESCRIPTOR_TYPE,
+    version: POOL_LAYOUT_VERSION,
+    config: config.toJSON(),
+    control,
+    freelist: { heads, links, lengths },
+    references,
+    tickets,
+    segments: perClass,
+  };
+  return { descriptor, config };
 }

@@ -14,7 +14,9 @@
  * This module is browser compatible.
  * @module
  */
-import { mirrorCounter, type MetricsSink } from '@mem/types';
+import { MemError, describeValue, mirrorCounter, type Gauge, type MetricsSink } from '@mem/types';
+import type { Freelist } from './freelist.js';
+import type { WorkerCache } from './worker-cache.js';
 
 /** Plain counters of one pool instance. */
 export class PoolCounters {
@@ -44,59 +46,73 @@ export class PoolCounters {
   }
 }
 
-/** What the collector reads besides the counters. */
-export interface PoolGauges {
-  /** Tracked buffers created in class `c`. */
-  created(c: number): number;
-  /** Free buffers of class `c` in the global freelist. */
-  globalFree(c: number): number;
-  /** Free buffers of class `c` in this instance's cache. */
-  localFree(c: number): number;
+/**
+ * What the collector reads besides the counters. Plain state, never the pool instance: the sink
+ * keeps the collector until it is unregistered, and it must not keep a dropped instance alive.
+ */
+export interface PoolGaugeSources {
+  /** Tracked buffers created, per class. */
+  readonly created: Int32Array;
+  /** The global freelists. */
+  readonly global: Freelist;
+  /** This instance's local cache. */
+  readonly cache: WorkerCache;
+}
+
+function checkInstrument<T extends object>(instrument: T, methods: readonly string[], what: string): T {
+  const fits =
+    typeof instrument === 'object' &&
+    instrument !== null &&
+    methods.every((method) => typeof (instrument as Record<string, unknown>)[method] === 'function');
+  if (!fits) {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `options.metrics returned ${describeValue(instrument)} for ${what}, not an object with ${methods.join(', ')}`,
+    );
+  }
+  return instrument;
 }
 
 /**
- * Resolves every instrument once and registers a collector that publishes `counters` and `gauges`
+ * Resolves every instrument once and registers a collector that publishes `counters` and `sources`
  * into `sink`; returns the function that unregisters it.
  * Cost: O(classes) instruments now; O(classes) per scrape.
+ * @throws MemError INVALID_ARGUMENT if the sink hands back something that is not an instrument
+ * (or, from `addCollector`, not a function); whatever the sink's methods throw.
  */
 export function publishPoolMetrics(
   sink: MetricsSink,
   classSizes: readonly number[],
   counters: PoolCounters,
-  gauges: PoolGauges,
+  sources: PoolGaugeSources,
 ): () => void {
+  const counter = (name: string, help: string, labels?: Record<string, string>): ((total: number) => void) =>
+    mirrorCounter(checkInstrument(sink.counter(name, help, labels), ['inc'], `counter ${name}`));
+  const gauge = (name: string, help: string, labels: Record<string, string>): Gauge =>
+    checkInstrument(sink.gauge(name, help, labels), ['set'], `gauge ${name}`);
   const perClass = classSizes.map((size) => {
     const size_class = String(size);
     return {
-      created: sink.gauge('mem_buffer_pool_created', 'Tracked buffers created', { size_class }),
-      freeGlobal: sink.gauge('mem_buffer_pool_free', 'Free buffers', { size_class, where: 'global' }),
-      freeLocal: sink.gauge('mem_buffer_pool_free', 'Free buffers', { size_class, where: 'local' }),
-      hitsLocal: mirrorCounter(
-        sink.counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'local' }),
-      ),
-      hitsGlobal: mirrorCounter(
-        sink.counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'global' }),
-      ),
-      hitsNew: mirrorCounter(
-        sink.counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'new' }),
-      ),
-      exhausted: mirrorCounter(
-        sink.counter('mem_buffer_pool_exhausted_total', 'Allocations that found the class exhausted', {
-          size_class,
-        }),
-      ),
+      created: gauge('mem_buffer_pool_created', 'Tracked buffers created', { size_class }),
+      freeGlobal: gauge('mem_buffer_pool_free', 'Free buffers', { size_class, where: 'global' }),
+      freeLocal: gauge('mem_buffer_pool_free', 'Free buffers', { size_class, where: 'local' }),
+      hitsLocal: counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'local' }),
+      hitsGlobal: counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'global' }),
+      hitsNew: counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'new' }),
+      exhausted: counter('mem_buffer_pool_exhausted_total', 'Allocations that found the class exhausted', {
+        size_class,
+      }),
     };
   });
-  const oversized = mirrorCounter(sink.counter('mem_buffer_pool_oversized_total', 'Requests above maxSize'));
-  const fallbacks = mirrorCounter(
-    sink.counter('mem_buffer_pool_fallback_total', 'Untracked buffers handed out instead of pooled ones'),
-  );
-  const leaks = mirrorCounter(sink.counter('mem_buffer_pool_leaks_total', 'Buffers garbage-collected without release'));
-  return sink.addCollector(() => {
+  const oversized = counter('mem_buffer_pool_oversized_total', 'Requests above maxSize');
+  const fallbacks = counter('mem_buffer_pool_fallback_total', 'Untracked buffers handed out instead of pooled ones');
+  const leaks = counter('mem_buffer_pool_leaks_total', 'Buffers garbage-collected without release');
+  const { created, global, cache } = sources;
+  const unpublish = sink.addCollector(() => {
     perClass.forEach((instruments, c) => {
-      instruments.created.set(gauges.created(c));
-      instruments.freeGlobal.set(gauges.globalFree(c));
-      instruments.freeLocal.set(gauges.localFree(c));
+      instruments.created.set(Atomics.load(created, c));
+      instruments.freeGlobal.set(global.length(c));
+      instruments.freeLocal.set(cache.length(c));
       instruments.hitsLocal(counters.hitsLocal[c]!);
       instruments.hitsGlobal(counters.hitsGlobal[c]!);
       instruments.hitsNew(counters.hitsNew[c]!);
@@ -106,4 +122,11 @@ export function publishPoolMetrics(
     fallbacks(counters.fallbacks);
     leaks(counters.leaks);
   });
+  if (typeof unpublish !== 'function') {
+    throw new MemError(
+      'INVALID_ARGUMENT',
+      `options.metrics.addCollector returned ${describeValue(unpublish)}, not the function that unregisters the collector`,
+    );
+  }
+  return unpublish;
 }

@@ -1,26 +1,51 @@
 /**
- * Returning a worker's local cache when the worker goes away, as the seed's thread-local caches do
- * on thread exit.
+ * What a pool instance leaves to be done if it goes away without `close()`: its local cache goes
+ * back to the global freelists (shared pools), as thread-local caches do on thread exit, and its
+ * metrics collector is unregistered.
  *
  * - Normal exit of a Node worker (its event loop drains, or it calls `process.exit()`): a single
- *   `process.on('exit')` listener flushes every shared pool instance of the worker that is still open.
- * - A pool instance that is garbage-collected without `close()`: a FinalizationRegistry flushes its
- *   cache (the cache and the freelist are held apart from the instance, so they outlive it).
+ *   `process.on('exit')` listener returns the cache of every shared pool instance of the worker
+ *   that is still open.
+ * - A pool instance that is garbage-collected without `close()`: a FinalizationRegistry returns
+ *   its cache and unregisters its collector.
  * - `worker.terminate()` runs no JavaScript in the worker, so nothing can run: close the pool (or
  *   call `flush()`) in the worker before terminating it. Browsers have no exit event either.
+ *
+ * What these hold must not reach the instance, or the instance could never be collected: they
+ * hold a {@link Farewell}, a record of the cache, the freelist and the collector's unregister
+ * function (none of which refers to the instance), built here rather than by a closure in the
+ * instance's constructor (a closure there would keep the constructor's context, `this` included).
  *
  * The runtime is feature-detected through `globalThis.process`, so this module loads in browsers.
  *
  * This module is browser compatible.
  * @module
  */
+import type { Freelist } from './freelist.js';
+import type { WorkerCache } from './worker-cache.js';
 
-const atExit = new Set<() => void>();
+/** What is left to do for an instance that went away. */
+interface Farewell {
+  /** The local cache to return to `global` (a shared pool's), or `undefined`. */
+  readonly cache: WorkerCache | undefined;
+  readonly global: Freelist;
+  /** Unregisters the instance's metrics collector. */
+  readonly unpublish: () => void;
+}
+
+/** Farewells of open shared instances, run if the worker exits. */
+const atExit = new Set<Farewell>();
 let listening = false;
 
-const afterCollection = new FinalizationRegistry<() => void>((flush) => {
-  atExit.delete(flush);
-  flush();
+function returnCache(farewell: Farewell): void {
+  farewell.cache?.flush(farewell.global);
+}
+
+const afterCollection = new FinalizationRegistry<Farewell>((farewell) => {
+  atExit.delete(farewell);
+  returnCache(farewell);
+  // The caller's code, last: if it throws, the cache is back already.
+  farewell.unpublish();
 });
 
 function listenForExit(): void {
@@ -29,11 +54,11 @@ function listenForExit(): void {
   const runtime = (globalThis as { process?: { on?: unknown } }).process;
   if (typeof runtime?.on !== 'function') return;
   (runtime.on as (event: string, listener: () => void) => void).call(runtime, 'exit', () => {
-    for (const flush of atExit) {
+    for (const farewell of atExit) {
       try {
-        flush();
+        returnCache(farewell);
       } catch {
-        // Exiting: one failed flush must not keep the others from running.
+        // Exiting: one failed return must not keep the others from running.
       }
     }
     atExit.clear();
@@ -41,17 +66,26 @@ function listenForExit(): void {
 }
 
 /**
- * Runs `flush` when this worker exits normally, or when `owner` is garbage-collected, whichever
- * comes first; returns the function that cancels both. `flush` must not reference `owner`.
+ * Arranges that, if `owner` is garbage-collected (or, with a `cache`, its worker exits normally)
+ * before the returned function is called, `cache` is flushed to `global` and `unpublish` is
+ * called (after collection only). The returned function cancels both; `close()` calls it.
  * Cost: O(1).
  */
-export function flushWhenGone(owner: object, flush: () => void): () => void {
-  listenForExit();
-  atExit.add(flush);
+export function whenGone(
+  owner: object,
+  cache: WorkerCache | undefined,
+  global: Freelist,
+  unpublish: () => void,
+): () => void {
+  const farewell: Farewell = { cache, global, unpublish };
+  if (cache !== undefined) {
+    listenForExit();
+    atExit.add(farewell);
+  }
   const token = {};
-  afterCollection.register(owner, flush, token);
+  afterCollection.register(owner, farewell, token);
   return () => {
-    atExit.delete(flush);
+    atExit.delete(farewell);
     afterCollection.unregister(token);
   };
 }
