@@ -8,9 +8,10 @@
  * block is *free*: if it carries a content hash it is *soft-free* (its KV data is intact and a
  * later `tryAcquireByHash` can resurrect it), otherwise it is plain free.
  *
- * The class holds the public operations and the reference counts; its rooms are the state word
- * (`block-state.ts`), the free order (`free-order.ts`), the hash index (`hash-index.ts`) and the
- * metrics (`allocator-metrics.ts`). All state lives in typed arrays.
+ * The class holds the public operations and the per-block state word (reference counts, where a
+ * free block waits, whether it carries a digest); its rooms are the free order (`free-order.ts`),
+ * the hash index (`hash-index.ts`), the errors (`block-errors.ts`) and the metrics
+ * (`allocator-metrics.ts`). All state lives in typed arrays.
  *
  * This module is browser compatible.
  * @module
@@ -25,10 +26,27 @@ import {
   type MetricsSink,
 } from '@mem/types';
 import { publishAllocatorMetrics } from './allocator-metrics.js';
-import { HASHED, IN_LIST, IN_STACK, MAX_REF_COUNT, REFS, WHERE, doubleFree, notLive, overflow } from './block-state.js';
+import { doubleFree, notLive, overflow } from './block-errors.js';
 import { FreeList, REUSE_ORDERS, type ReuseOrder } from './free-order.js';
 import { HashIndex } from './hash-index.js';
 import { isArrayLike } from './token-ids.js';
+
+// The per-block state word: one Int32 per block holding its reference count, where it waits while
+// free, and whether it carries a digest, so that a block's state costs one memory read. The layout
+// stays module-local: V8 folds a module's own `const`s into the code, but loads an imported binding
+// from its cell on every use, which costs `allocate` + `free` about a third of their time.
+/** Bits 0-15: the reference count (0 = free). */
+const REFS = 0xffff;
+/** Bits 16-17 = 1: a free block on the plain free stack. */
+const IN_STACK = 1 << 16;
+/** Bits 16-17 = 2: a free block in the list of the free order. */
+const IN_LIST = 2 << 16;
+/** Bits 16-17: where a free block waits. */
+const WHERE = 3 << 16;
+/** Bit 18: the block carries a digest (it is in the hash index). */
+const HASHED = 1 << 18;
+/** The largest reference count: the counts are 16-bit and never wrap. */
+const MAX_REF_COUNT = REFS;
 
 /** Options of a {@link BlockAllocator}. */
 export interface BlockAllocatorOptions {
@@ -91,7 +109,7 @@ export class BlockAllocator {
   /** @internal The free order (see `@mem/paged-kv/reference`). */
   readonly reuseOrder: ReuseOrder;
 
-  /** One word per block (see `block-state.ts`), so that a block's state costs one memory read. */
+  /** One state word per block (see the layout above), so that a block's state costs one memory read. */
   readonly #state: Int32Array;
   /** The plain free stack (see `free-order.ts`): blocks without a digest, most recently freed on top. */
   readonly #stack: Int32Array;
@@ -133,7 +151,7 @@ export class BlockAllocator {
         this.#state[block] = IN_STACK;
       }
     }
-    this.#hashes = new HashIndex(this.#state, this.hashWords);
+    this.#hashes = new HashIndex(capacity, this.hashWords);
     if (opts.metrics !== undefined) publishAllocatorMetrics(opts.metrics, this);
   }
 
@@ -193,7 +211,7 @@ export class BlockAllocator {
       this.#resurrections += 1;
       if (++this.#inUse > this.#peak) this.#peak = this.#inUse;
     } else {
-      if (refs === MAX_REF_COUNT) throw overflow(block);
+      if (refs === MAX_REF_COUNT) throw overflow(block, MAX_REF_COUNT);
       this.#state[block] = state + 1;
     }
     return block;
@@ -246,7 +264,7 @@ export class BlockAllocator {
     const state = this.#state[block]!;
     const refs = state & REFS;
     if (refs === 0) throw notLive(block, 'acquire');
-    if (refs === MAX_REF_COUNT) throw overflow(block);
+    if (refs === MAX_REF_COUNT) throw overflow(block, MAX_REF_COUNT);
     this.#state[block] = state + 1;
   }
 
@@ -265,7 +283,7 @@ export class BlockAllocator {
       const block = blocks[i]!;
       const held = this.#state[block]! & REFS;
       if (held === 0) failure = notLive(block, 'acquire');
-      else if (held + ++counts[block]! > MAX_REF_COUNT) failure = overflow(block);
+      else if (held + ++counts[block]! > MAX_REF_COUNT) failure = overflow(block, MAX_REF_COUNT);
     }
     for (let i = 0; i < length; i += 1) counts[blocks[i]!] = 0;
     if (failure) throw failure;
@@ -326,13 +344,13 @@ export class BlockAllocator {
     if ((this.#state[block]! & REFS) === 0) throw notLive(block, 'registerBlockHash on');
     const holder = this.#hashes.find(hashes, offset);
     if (holder === block) return true;
-    if ((this.#state[block]! & HASHED) !== 0) this.#hashes.remove(block);
+    if ((this.#state[block]! & HASHED) !== 0) this.#dropDigest(block);
     if (holder >= 0) {
       if ((this.#state[holder]! & REFS) > 0) return false;
-      this.#hashes.remove(holder);
-      this.#uncache(holder);
+      this.#dropDigest(holder);
     }
     this.#hashes.insert(block, hashes, offset);
+    this.#state[block] = this.#state[block]! | HASHED;
     return true;
   }
 
@@ -366,8 +384,7 @@ export class BlockAllocator {
     let dropped = 0;
     for (let block = 0; block < this.capacity; block += 1) {
       if ((this.#state[block]! & HASHED) === 0) continue;
-      this.#hashes.remove(block);
-      this.#uncache(block);
+      this.#dropDigest(block);
       dropped += 1;
     }
     return dropped;
@@ -383,7 +400,7 @@ export class BlockAllocator {
 
   /** Free blocks that still carry a digest (soft-free, resurrectable). Cost: O(1) in the default order. */
   get cachedFreeCount(): number {
-    return this.#lifo ? this.#list.countHashed(this.#state) : this.#list.size;
+    return this.#lifo ? this.#list.countWhere(this.#state, HASHED) : this.#list.size;
   }
 
   /** Blocks with at least one reference. Cost: O(1). */
@@ -458,12 +475,17 @@ export class BlockAllocator {
     }
   }
 
-  /** A soft-free block lost its digest: in `'lru'` order it moves from the list to the plain stack. */
-  #uncache(block: number): void {
-    if (this.#lifo || (this.#state[block]! & WHERE) !== IN_LIST) return;
+  /** Drops `block`'s digest; a soft-free block in `'lru'` order then moves from the list to the plain stack. */
+  #dropDigest(block: number): void {
+    this.#hashes.remove(block);
+    const word = this.#state[block]! & ~HASHED;
+    if (this.#lifo || (word & WHERE) !== IN_LIST) {
+      this.#state[block] = word;
+      return;
+    }
     this.#list.unlink(block);
     this.#stack[this.#stackTop++] = block;
-    this.#state[block] = (this.#state[block]! & ~WHERE) | IN_STACK;
+    this.#state[block] = (word & ~WHERE) | IN_STACK;
   }
 
   /** Slow path of `allocate`: no plain free block, so reuse a soft-free one (or fail). */

@@ -14,8 +14,6 @@
  * This module is browser compatible.
  * @module
  */
-import { HASHED } from './block-state.js';
-
 /** Which free block `allocate` reuses first: see the module documentation. */
 export type ReuseOrder = 'lru' | 'lifo';
 
@@ -73,12 +71,12 @@ export class FreeList {
     return block;
   }
 
-  /** How many listed blocks carry a digest, per `state`. Cost: O(size). */
-  countHashed(state: Int32Array): number {
+  /** How many listed blocks have `state[block] & mask` set. Cost: O(size). */
+  countWhere(state: Int32Array, mask: number): number {
     let count = 0;
     const links = this.#links;
     for (let b = links[2 * this.#sentinel + 1]!; b !== this.#sentinel; b = links[2 * b + 1]!) {
-      if ((state[b]! & HASHED) !== 0) count += 1;
+      if ((state[b]! & mask) !== 0) count += 1;
     }
     return count;
   }

@@ -7,25 +7,20 @@
  * This module is browser compatible.
  * @module
  */
-import { HASHED } from './block-state.js';
-
-/** Digests per block and the table over them; it keeps the HASHED bit of each block's state word. */
+/** Digests per block and the table over them. */
 export class HashIndex {
   /** Digest width in 32-bit words. */
   readonly words: number;
   /** How many blocks carry a digest. */
   size = 0;
-  readonly #state: Int32Array;
   readonly #digests: Uint32Array;
   /** Slot -> block carrying the digest homed near it, or -1 when empty. */
   readonly #slots: Int32Array;
   readonly #mask: number;
 
-  /** An empty index over the blocks of `state`. Cost: O(capacity), `4 * (words + 2..4)` bytes per block. */
-  constructor(state: Int32Array, words: number) {
-    const capacity = state.length;
+  /** An empty index over `capacity` blocks. Cost: O(capacity), `4 * (words + 2..4)` bytes per block. */
+  constructor(capacity: number, words: number) {
     this.words = words;
-    this.#state = state;
     this.#digests = new Uint32Array(capacity * words);
     let size = 8;
     while (size < capacity * 2) size *= 2;
@@ -63,7 +58,6 @@ export class HashIndex {
     let slot = this.#home(this.#digests, block * words);
     while (slots[slot]! >= 0) slot = (slot + 1) & mask;
     slots[slot] = block;
-    this.#state[block] = this.#state[block]! | HASHED;
     this.size += 1;
   }
 
@@ -86,7 +80,6 @@ export class HashIndex {
       }
     }
     slots[hole] = -1;
-    this.#state[block] = this.#state[block]! & ~HASHED;
     this.size -= 1;
   }
 

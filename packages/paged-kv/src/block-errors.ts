@@ -1,0 +1,29 @@
+/**
+ * The errors of a `BlockAllocator`'s reference counts: a second free, a use of a free block, one
+ * reference too many.
+ *
+ * This module is browser compatible.
+ * @module
+ */
+import { MemError } from '@mem/types';
+
+/** The error of a second free of a block with no reference. */
+export function doubleFree(block: number): MemError {
+  return new MemError('DOUBLE_FREE', `block ${block} has no reference left to free (double free)`, {
+    details: { block },
+  });
+}
+
+/** The error of `action` on a free block. */
+export function notLive(block: number, action: string): MemError {
+  return new MemError('USE_AFTER_RELEASE', `${action} block ${block}, which is free (reference count 0)`, {
+    details: { block },
+  });
+}
+
+/** The error of one reference too many. */
+export function overflow(block: number, limit: number): MemError {
+  return new MemError('LIMIT_EXCEEDED', `block ${block} already has ${limit} references, the most a block can have`, {
+    details: { block, limit },
+  });
+}
