@@ -2,41 +2,23 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { runWorker, startWorker } from '@mem/testkit';
 import { MemError } from '@mem/types';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import {
+  codeOf,
+  coordinatorWorkerSource as workerSource,
+  useCoordinators,
+  waitUntil,
+} from './coordinator.test-helper.js';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
 import { WorkspaceClient } from './workspace-client.js';
 import { WorkspaceConfig } from './workspace-config.js';
-import { WorkspaceCoordinator, type WorkspaceCoordinatorOptions } from './workspace-coordinator.js';
+import { WorkspaceCoordinator } from './workspace-coordinator.js';
 import type { WorkspaceLogEntry } from './workspace-pool.js';
 import { serveWorkspaceCoordinator } from './coordinator-host.js';
 
 const KiB = 1024;
-const workerSource = new URL('./node/coordinator.worker.ts', import.meta.url);
 const clientSource = new URL('./coordinator-client.test-worker.ts', import.meta.url);
-
-const started: WorkspaceCoordinator[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((coordinator) => coordinator.close()));
-});
-
-async function start(options: Partial<WorkspaceCoordinatorOptions> = {}): Promise<WorkspaceCoordinator> {
-  const coordinator = await WorkspaceCoordinator.start({
-    worker: () => startWorker(workerSource),
-    pools: { activations: { initialSize: 256 * KiB, maxSize: 4 << 20 } },
-    ...options,
-  });
-  started.push(coordinator);
-  return coordinator;
-}
-
-async function codeOf(action: () => Promise<unknown> | unknown): Promise<string | undefined> {
-  try {
-    await action();
-  } catch (error) {
-    return MemError.is(error) ? error.code : `not a MemError: ${String(error)}`;
-  }
-  return 'no error';
-}
+const start = useCoordinators(() => startWorker(workerSource));
 
 describe('WorkspaceCoordinator', () => {
   it('lends workspaces of a pool run in a worker, as views of shared memory', async () => {
@@ -144,17 +126,22 @@ describe('WorkspaceCoordinator', () => {
     checkMemoryMap(await coordinator.snapshot('shared'));
   });
 
-  it('takes back the workspaces of a client that closes; its handles then fail with STALE_HANDLE', async () => {
+  it('takes back the workspaces of a client that closes (pinned ones once unpinned); its handles then fail with STALE_HANDLE', async () => {
     const coordinator = await start();
     const client = WorkspaceClient.attach(coordinator.connect());
     const workspace = await client.acquire('activations', 512);
+    await client.acquire('activations', 512);
     workspace.pin();
-    expect((await coordinator.stats('activations')).liveWorkspaces).toBe(1);
+    expect((await coordinator.stats('activations')).liveWorkspaces).toBe(2);
     await client.close();
     expect(client.closed).toBe(true);
-    expect((await coordinator.stats('activations')).liveWorkspaces).toBe(0);
+    expect((await coordinator.stats('activations')).liveWorkspaces).toBe(1); // the pinned one stays lent
     expect(await codeOf(() => workspace.pin())).toBe('STALE_HANDLE');
     expect(await codeOf(() => client.acquire('activations', 64))).toBe('USE_AFTER_RELEASE');
+    workspace.unpin();
+    await waitUntil('the pinned workspace is back', async () => {
+      return (await coordinator.stats('activations')).liveWorkspaces === 0;
+    });
     await client.close(); // twice: nothing
   });
 
@@ -207,6 +194,38 @@ describe('WorkspaceCoordinator', () => {
     expect(c.access((bytes) => bytes.length)).toBe(64);
   });
 
+  it('nests pins: a workspace stays pinned, and in place, until its last unpin', async () => {
+    const coordinator = await start();
+    const all = await Promise.all(Array.from({ length: 3 }, () => coordinator.acquire('activations', 16 * KiB)));
+    all[0]!.release();
+    all[2]!.release();
+    const nested = all[1]!; // alone, above a hole
+    nested.pin();
+    nested.pin();
+    expect(nested.pinCount).toBe(2);
+    const place = nested.byteOffset;
+    nested.unpin();
+    expect(nested.pinned).toBe(true);
+    expect((await coordinator.defragment('activations')).pinnedWorkspaces).toBe(1);
+    expect(nested.byteOffset).toBe(place);
+    nested.unpin();
+    expect(nested.pinned).toBe(false);
+    expect((await coordinator.defragment('activations')).workspacesMoved).toBeGreaterThan(0);
+    expect(nested.byteOffset).not.toBe(place);
+  });
+
+  it('throws from flush() the first error a release met, once (flush USE_AFTER_RELEASE)', async () => {
+    const coordinator = await start();
+    const descriptor = coordinator.connect();
+    const client = WorkspaceClient.attach(descriptor);
+    const workspace = await client.acquire('activations', 64);
+    descriptor.port.postMessage({ id: -1, op: 'disconnect' }); // reaches the coordinator before the release
+    workspace.release();
+    expect(await codeOf(() => client.flush())).toBe('USE_AFTER_RELEASE');
+    expect(await codeOf(() => client.flush())).toBe('no error');
+    await client.close();
+  });
+
   it('refuses to defragment past pins when asked to throw', async () => {
     const coordinator = await start();
     const all = await Promise.all(Array.from({ length: 4 }, () => coordinator.acquire('activations', 16 * KiB)));
@@ -218,13 +237,13 @@ describe('WorkspaceCoordinator', () => {
     expect((await coordinator.defragment('activations')).outcome).toBe('blocked-by-pins');
   });
 
-  it('fails requests once closed', async () => {
+  it('fails requests once closed, and the handles of its workspaces', async () => {
     const coordinator = await start();
     const workspace = await coordinator.acquire('activations', 64);
     await coordinator.close();
     expect(await codeOf(() => coordinator.stats('activations'))).toBe('USE_AFTER_RELEASE');
     expect(await codeOf(() => coordinator.connect())).toBe('USE_AFTER_RELEASE');
-    expect(await codeOf(() => workspace.release())).toBe('USE_AFTER_RELEASE');
+    expect(await codeOf(() => workspace.release())).toBe('STALE_HANDLE');
     await coordinator.close(); // twice: nothing
   });
 });
@@ -286,9 +305,12 @@ describe('WorkspaceCoordinator.start', () => {
 
   it('gives up on a worker that never answers', async () => {
     const silent = new URL('./silent.test-worker.ts', import.meta.url);
-    expect(await codeOf(() => start({ worker: () => startWorker(silent), startTimeoutMs: 300 }))).toBe(
-      'USE_AFTER_RELEASE',
-    );
+    const starting = WorkspaceCoordinator.start({
+      worker: () => startWorker(silent),
+      pools: { a: {} },
+      startTimeoutMs: 300,
+    });
+    expect(await codeOf(() => starting)).toBe('USE_AFTER_RELEASE');
   });
 
   it('makes every pool shared, whatever its preset says', async () => {
