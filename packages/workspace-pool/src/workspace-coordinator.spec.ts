@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { runWorker, startWorker } from '@mem/testkit';
+import { startWorker } from '@mem/testkit';
 import { MemError } from '@mem/types';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,7 +17,6 @@ import type { WorkspaceLogEntry } from './workspace-pool.js';
 import { serveWorkspaceCoordinator } from './coordinator-host.js';
 
 const KiB = 1024;
-const clientSource = new URL('./coordinator-client.test-worker.ts', import.meta.url);
 const start = useCoordinators(() => startWorker(workerSource));
 
 describe('WorkspaceCoordinator', () => {
@@ -89,41 +88,6 @@ describe('WorkspaceCoordinator', () => {
     await coordinator.flush();
     expect(logs.map((entry) => entry.event)).toContain('defragment');
     expect(logs.find((entry) => entry.event === 'defragment')!.report!.reclaimedBytes).toBe(report.reclaimedBytes);
-  });
-
-  it('serves clients in other threads, hammering one pool with defragmentations, without losing a byte', async () => {
-    const coordinator = await start({
-      pools: {
-        shared: { initialSize: 128 * KiB, maxSize: 16 << 20, enableDefragmentation: true, defragCheckInterval: 8 },
-      },
-    });
-    const jobs = [1, 2, 3].map((seed) => {
-      const descriptor = coordinator.connect();
-      return runWorker<{ checkedBytes: number; moved: number; defragmentations: number; mismatches: string[] }>(
-        clientSource,
-        { descriptor, pool: 'shared', steps: 150, seed },
-        { transferList: [descriptor.port as never] },
-      );
-    });
-    // This thread defragments too, while the clients work.
-    let mainDefragmentations = 0;
-    const done = Promise.all(jobs);
-    let finished = false;
-    void done.finally(() => (finished = true));
-    while (!finished) {
-      await coordinator.defragment('shared');
-      mainDefragmentations += 1;
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const results = await done;
-    for (const result of results) {
-      expect(result.mismatches).toEqual([]);
-      expect(result.checkedBytes).toBeGreaterThan(0);
-    }
-    expect(results.reduce((sum, result) => sum + result.moved, 0) + mainDefragmentations).toBeGreaterThan(0);
-    const stats = await coordinator.stats('shared');
-    expect(stats.liveWorkspaces).toBe(0);
-    checkMemoryMap(await coordinator.snapshot('shared'));
   });
 
   it('takes back the workspaces of a client that closes (pinned ones once unpinned); its handles then fail with STALE_HANDLE', async () => {
