@@ -190,6 +190,59 @@ describe('WorkspaceCoordinator', () => {
     await client.close();
   });
 
+  it('passes on what the function of access() throws or rejects with, and drops its pin (access)', async () => {
+    const coordinator = await start();
+    const workspace = await coordinator.acquire('activations', 64);
+    const failure = new Error('kernel failed');
+    expect(() =>
+      workspace.access(() => {
+        throw failure;
+      }),
+    ).toThrow(failure);
+    expect(workspace.pinned).toBe(false);
+    await expect(workspace.access(() => Promise.reject(failure))).rejects.toBe(failure);
+    expect(workspace.pinned).toBe(false);
+    expect((await coordinator.stats('activations')).pinnedWorkspaces).toBe(0);
+    workspace.release();
+  });
+
+  it('lets its logger call back into the coordinator: every method works or rejects with a MemError', async () => {
+    const reentries: [string, (coordinator: WorkspaceCoordinator) => Promise<unknown> | unknown][] = [
+      ['acquire', (coordinator) => coordinator.acquire('activations', 64)],
+      ['defragment', (coordinator) => coordinator.defragment('activations')],
+      ['stats', (coordinator) => coordinator.stats('activations')],
+      ['snapshot', (coordinator) => coordinator.snapshot('activations')],
+      ['flush', (coordinator) => coordinator.flush()],
+      ['connect', (coordinator) => WorkspaceClient.attach(coordinator.connect()).close()],
+      ['close', (coordinator) => coordinator.close()],
+    ];
+    const outcomes: string[] = [];
+    let next = 0;
+    const running: Promise<void>[] = [];
+    const coordinator: WorkspaceCoordinator = await start({
+      logger: () => {
+        const reentry = reentries[next++];
+        if (reentry === undefined) return;
+        running.push(
+          Promise.resolve()
+            .then(() => reentry[1](coordinator))
+            .then(
+              () => outcomes.push(`${reentry[0]}: done`),
+              (error: unknown) => outcomes.push(`${reentry[0]}: ${MemError.is(error) ? error.code : String(error)}`),
+            )
+            .then(() => undefined),
+        );
+      },
+    });
+    while (next < reentries.length) {
+      await coordinator.defragment('activations'); // each logs an entry
+      await Promise.all(running);
+    }
+    await Promise.all(running);
+    expect(outcomes).toEqual(reentries.map(([name]) => `${name}: done`));
+    expect(coordinator.closed).toBe(true);
+  });
+
   it('refuses to defragment past pins when asked to throw', async () => {
     const coordinator = await start();
     const all = await Promise.all(Array.from({ length: 4 }, () => coordinator.acquire('activations', 16 * KiB)));
