@@ -10,7 +10,7 @@ import {
   waitUntil,
 } from './coordinator.test-helper.js';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
-import { WorkspaceClient } from './workspace-client.js';
+import { WorkspaceClient, type SharedWorkspace } from './workspace-client.js';
 import { WorkspaceConfig } from './workspace-config.js';
 import { WorkspaceCoordinator } from './workspace-coordinator.js';
 import type { WorkspaceLogEntry } from './workspace-pool.js';
@@ -204,6 +204,51 @@ describe('WorkspaceCoordinator', () => {
     expect(workspace.pinned).toBe(false);
     expect((await coordinator.stats('activations')).pinnedWorkspaces).toBe(0);
     workspace.release();
+  });
+
+  it('lets the function of access() call every method of its workspace and client: it works or throws a MemError', async () => {
+    const coordinator = await start();
+    const client = WorkspaceClient.attach(coordinator.connect());
+    const other = await client.acquire('activations', 64);
+    const reentries: [string, (workspace: SharedWorkspace) => unknown, string][] = [
+      ['pin', (workspace) => workspace.pin(), 'done'], // a nested pin, still held after the access
+      ['unpin', (workspace) => workspace.unpin(), 'done'],
+      ['access', (workspace) => workspace.access((bytes) => bytes.length), 'done'],
+      ['view', (workspace) => workspace.view(Float32Array), 'done'],
+      ['segment and byteOffset', (workspace) => workspace.segment + workspace.byteOffset, 'done'],
+      ['release', (workspace) => workspace.release(), 'PINNED'],
+      ['release of another', () => other.release(), 'done'],
+      ['acquire', () => client.acquire('activations', 64), 'done'],
+      ['defragment', () => client.defragment('activations'), 'done'],
+      ['stats and snapshot', () => Promise.all([client.stats('activations'), client.snapshot('activations')]), 'done'],
+      ['flush', () => client.flush(), 'done'],
+      ['close', () => client.close(), 'done'],
+    ];
+    for (const [name, reenter, expected] of reentries) {
+      const workspace = await client.acquire('activations', 256);
+      let outcome = 'done';
+      await workspace.access(async (bytes) => {
+        bytes.fill(5);
+        try {
+          await reenter(workspace);
+        } catch (error) {
+          outcome = MemError.is(error) ? error.code : String(error);
+        }
+      });
+      expect(outcome, name).toBe(expected);
+      if (name === 'pin') workspace.unpin(); // the pin it took is its own to drop
+      expect(workspace.pinned, name).toBe(false);
+      if (!client.closed) {
+        expect(
+          workspace.access((bytes) => bytes.every((byte) => byte === 5)),
+          name,
+        ).toBe(true);
+        expect((await client.stats('activations')).pinnedWorkspaces, name).toBe(0);
+      }
+    }
+    await waitUntil('every workspace is back', async () => {
+      return (await coordinator.stats('activations')).liveWorkspaces === 0;
+    });
   });
 
   it('lets its logger call back into the coordinator: every method works or rejects with a MemError', async () => {

@@ -61,6 +61,9 @@ export interface WorkspaceCoordinatorOptions {
  * lease. The package README's "Concurrency protocol" section says who writes where, and when
  * memory is reused.
  *
+ * Its worker and its port keep it (and the thread's event loop) alive: a coordinator dropped
+ * without `close()` is not garbage-collected. Close it when done.
+ *
  * @example
  * ```ts
  * import { startWorkspaceCoordinator } from '@mem/workspace-pool/node';
