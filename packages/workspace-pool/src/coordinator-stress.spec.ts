@@ -53,8 +53,8 @@ describe('the coordinator under concurrent clients, closes, terminations and def
         },
       },
     });
-    const churners = [1, 2, 3].map((tag) => client('churn', coordinator.connect(), tag, 160));
-    const closer = client('closer', coordinator.connect(), 4, 200);
+    const churners = [1, 2, 3].map((tag) => client('churn', coordinator.connect(), tag, 120));
+    const closer = client('closer', coordinator.connect(), 4, 150);
     const victim = client('victim', coordinator.connect(), 5, 0);
     const fuzzer = client('fuzzer', coordinator.connect(), 6, 120);
     const working = Promise.all([...churners.map(({ first }) => first), closer.first, fuzzer.first]);

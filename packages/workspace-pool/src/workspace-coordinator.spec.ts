@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   codeOf,
   coordinatorWorkerSource as workerSource,
+  sharedCoordinator,
   useCoordinators,
   waitUntil,
 } from './coordinator.test-helper.js';
@@ -18,6 +19,11 @@ import { serveWorkspaceCoordinator } from './coordinator-host.js';
 
 const KiB = 1024;
 const start = useCoordinators(() => startWorker(workerSource));
+/** One coordinator for the tests that leave their pool as they found it, a pool each. */
+const shared = sharedCoordinator({
+  worker: () => startWorker(workerSource),
+  pools: { nested: { initialSize: 64 * KiB }, flush: { initialSize: 64 * KiB }, access: { initialSize: 256 * KiB } },
+});
 
 describe('WorkspaceCoordinator', () => {
   it('lends workspaces of a pool run in a worker, as views of shared memory', async () => {
@@ -159,8 +165,8 @@ describe('WorkspaceCoordinator', () => {
   });
 
   it('nests pins: a workspace stays pinned, and in place, until its last unpin', async () => {
-    const coordinator = await start();
-    const all = await Promise.all(Array.from({ length: 3 }, () => coordinator.acquire('activations', 16 * KiB)));
+    const coordinator = await shared();
+    const all = await Promise.all(Array.from({ length: 3 }, () => coordinator.acquire('nested', 16 * KiB)));
     all[0]!.release();
     all[2]!.release();
     const nested = all[1]!; // alone, above a hole
@@ -170,19 +176,21 @@ describe('WorkspaceCoordinator', () => {
     const place = nested.byteOffset;
     nested.unpin();
     expect(nested.pinned).toBe(true);
-    expect((await coordinator.defragment('activations')).pinnedWorkspaces).toBe(1);
+    expect((await coordinator.defragment('nested')).pinnedWorkspaces).toBe(1);
     expect(nested.byteOffset).toBe(place);
     nested.unpin();
     expect(nested.pinned).toBe(false);
-    expect((await coordinator.defragment('activations')).workspacesMoved).toBeGreaterThan(0);
+    expect((await coordinator.defragment('nested')).workspacesMoved).toBeGreaterThan(0);
     expect(nested.byteOffset).not.toBe(place);
+    nested.release();
+    await coordinator.flush();
   });
 
   it('throws from flush() the first error a release met, once (flush USE_AFTER_RELEASE)', async () => {
-    const coordinator = await start();
+    const coordinator = await shared();
     const descriptor = coordinator.connect();
     const client = WorkspaceClient.attach(descriptor);
-    const workspace = await client.acquire('activations', 64);
+    const workspace = await client.acquire('flush', 64);
     descriptor.port.postMessage({ id: -1, op: 'disconnect' }); // reaches the coordinator before the release
     workspace.release();
     expect(await codeOf(() => client.flush())).toBe('USE_AFTER_RELEASE');
@@ -191,8 +199,8 @@ describe('WorkspaceCoordinator', () => {
   });
 
   it('passes on what the function of access() throws or rejects with, and drops its pin (access)', async () => {
-    const coordinator = await start();
-    const workspace = await coordinator.acquire('activations', 64);
+    const coordinator = await shared();
+    const workspace = await coordinator.acquire('access', 64);
     const failure = new Error('kernel failed');
     expect(() =>
       workspace.access(() => {
@@ -202,14 +210,14 @@ describe('WorkspaceCoordinator', () => {
     expect(workspace.pinned).toBe(false);
     await expect(workspace.access(() => Promise.reject(failure))).rejects.toBe(failure);
     expect(workspace.pinned).toBe(false);
-    expect((await coordinator.stats('activations')).pinnedWorkspaces).toBe(0);
+    expect((await coordinator.stats('access')).pinnedWorkspaces).toBe(0);
     workspace.release();
   });
 
   it('lets the function of access() call every method of its workspace and client: it works or throws a MemError', async () => {
-    const coordinator = await start();
+    const coordinator = await shared();
     const client = WorkspaceClient.attach(coordinator.connect());
-    const other = await client.acquire('activations', 64);
+    const other = await client.acquire('access', 64);
     const reentries: [string, (workspace: SharedWorkspace) => unknown, string][] = [
       ['pin', (workspace) => workspace.pin(), 'done'], // a nested pin, still held after the access
       ['unpin', (workspace) => workspace.unpin(), 'done'],
@@ -218,14 +226,14 @@ describe('WorkspaceCoordinator', () => {
       ['segment and byteOffset', (workspace) => workspace.segment + workspace.byteOffset, 'done'],
       ['release', (workspace) => workspace.release(), 'PINNED'],
       ['release of another', () => other.release(), 'done'],
-      ['acquire', () => client.acquire('activations', 64), 'done'],
-      ['defragment', () => client.defragment('activations'), 'done'],
-      ['stats and snapshot', () => Promise.all([client.stats('activations'), client.snapshot('activations')]), 'done'],
+      ['acquire', () => client.acquire('access', 64), 'done'],
+      ['defragment', () => client.defragment('access'), 'done'],
+      ['stats and snapshot', () => Promise.all([client.stats('access'), client.snapshot('access')]), 'done'],
       ['flush', () => client.flush(), 'done'],
       ['close', () => client.close(), 'done'],
     ];
     for (const [name, reenter, expected] of reentries) {
-      const workspace = await client.acquire('activations', 256);
+      const workspace = await client.acquire('access', 256);
       let outcome = 'done';
       await workspace.access(async (bytes) => {
         bytes.fill(5);
@@ -243,11 +251,11 @@ describe('WorkspaceCoordinator', () => {
           workspace.access((bytes) => bytes.every((byte) => byte === 5)),
           name,
         ).toBe(true);
-        expect((await client.stats('activations')).pinnedWorkspaces, name).toBe(0);
+        expect((await client.stats('access')).pinnedWorkspaces, name).toBe(0);
       }
     }
     await waitUntil('every workspace is back', async () => {
-      return (await coordinator.stats('activations')).liveWorkspaces === 0;
+      return (await coordinator.stats('access')).liveWorkspaces === 0;
     });
   });
 
