@@ -4,7 +4,7 @@
  * never lets its old handle touch the slot's next lease.
  */
 import { startWorker } from '@mem/testkit';
-import { collectGarbage } from '@mem/testkit/collect-garbage';
+import { collectUntil } from '@mem/testkit/collect-garbage';
 import { describe, expect, it } from 'vitest';
 import {
   codeOf,
@@ -14,7 +14,7 @@ import {
   waitUntil,
 } from './coordinator.test-helper.js';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
-import { WorkspaceClient, type SharedWorkspace } from './workspace-client.js';
+import { WorkspaceClient, type SharedWorkspace, type WorkspaceClientDescriptor } from './workspace-client.js';
 import type { WorkspaceCoordinator } from './workspace-coordinator.js';
 
 const lifecycleSource = new URL('./coordinator-lifecycle.test-worker.ts', import.meta.url);
@@ -206,21 +206,38 @@ describe('a client thread that goes away', () => {
 });
 
 describe('a client dropped without close()', () => {
-  it('is not collected: it stays connected, with its workspaces, until its port closes', async () => {
+  let collected = 0;
+  const registry = new FinalizationRegistry(() => (collected += 1));
+
+  /** Attaches a client, lets `use` have one of its workspaces, and drops the client. */
+  async function attachAndDrop<T>(
+    descriptor: WorkspaceClientDescriptor,
+    use: (workspace: SharedWorkspace) => T,
+  ): Promise<T> {
+    const client = WorkspaceClient.attach(descriptor);
+    registry.register(client, 'client');
+    return use(await client.acquire('dropped', 1024));
+  }
+
+  it('is collected once idle, and its workspaces go back as close() would give them', async () => {
+    const coordinator = await sharedByTests();
+    const before = collected;
+    await attachAndDrop(coordinator.connect(), (workspace) => void workspace.access((bytes) => bytes.fill(1)));
+    await collectUntil(() => collected > before);
+    expect(collected).toBe(before + 1);
+    await waitUntil('its workspace is back', async () => (await live(coordinator, 'dropped')) === 0);
+  });
+
+  it('is kept while it pins a workspace, so that a view from pin() never outlives its lease', async () => {
     const coordinator = await sharedByTests();
     const descriptor = coordinator.connect();
-    const attachAndDrop = async (): Promise<WeakRef<WorkspaceClient>> => {
-      const client = WorkspaceClient.attach(descriptor);
-      await client.acquire('dropped', 1024);
-      return new WeakRef(client);
-    };
-    const weak = await attachAndDrop();
-    for (let round = 0; round < 3; round += 1) {
-      collectGarbage();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    expect(weak.deref()).toBeDefined(); // its port keeps it
+    const before = collected;
+    const raw = await attachAndDrop(descriptor, (workspace) => workspace.pin());
+    await collectUntil(() => collected > before, { attempts: 5 });
+    expect(collected).toBe(before);
+    raw.fill(2); // still its own bytes
     expect(await live(coordinator, 'dropped')).toBe(1);
+    expect(await pinned(coordinator, 'dropped')).toBe(1);
     descriptor.port.close(); // what the end of its thread does
     await waitUntil('its workspace is back', async () => (await live(coordinator, 'dropped')) === 0);
   });

@@ -60,6 +60,24 @@ interface LeaseOwner {
 const kLeaseOwner: unique symbol = Symbol('leaseOwner');
 
 /**
+ * What a client's port listeners reach it through: weakly, so that a client dropped without
+ * `close()` can be collected, and strongly (`busy`) while it waits for answers or pins a lease.
+ */
+interface ClientLink {
+  readonly client: WeakRef<WorkspaceClient>;
+  busy: WorkspaceClient | undefined;
+}
+
+/** Node's way to let a port keep the thread's event loop alive, or not; absent in browsers. */
+interface Referenced {
+  ref?(): void;
+  unref?(): void;
+}
+
+/** Closes the port of a collected client: the coordinator then takes back what it held. */
+const collected = new FinalizationRegistry<MessagePort>((port) => port.close());
+
+/**
  * A workspace lent by a coordinator: a range of shared memory, reached from this thread.
  *
  * The coordinator's worker may move the workspace (defragmentation) at any moment from another
@@ -328,10 +346,12 @@ export class SharedWorkspace extends DisposableHandle {
  * Every request is answered in order. When the coordinator goes away, pending and later requests
  * fail with USE_AFTER_RELEASE and every workspace's handle with STALE_HANDLE.
  *
- * **Lifetime.** A client stays connected until `close()`, the loss of its coordinator, or the end
- * of its thread (exit or `terminate()`); then the coordinator takes its workspaces back. Its port
- * keeps it (and its thread's event loop) alive like an open socket: a client dropped without
- * `close()` is not garbage-collected, and keeps its workspaces until its thread ends.
+ * **Lifetime.** A client stays connected until `close()`, the loss of its coordinator, the end of
+ * its thread (exit or `terminate()`), or its collection; then the coordinator takes its
+ * workspaces back. While it waits for an answer or pins a workspace, it keeps its thread's event
+ * loop running and cannot be collected (a view from `pin()` never outlives its lease); idle, it
+ * does neither: a client dropped without `close()`, with no handle of its workspaces left, is
+ * garbage-collected and its workspaces go back as `close()` would give them.
  *
  * @example
  * ```ts
@@ -359,6 +379,7 @@ export class WorkspaceClient implements AsyncDisposable {
   /** Handles that hold their pin in the lease table. */
   #pinnedLeases = 0;
   readonly #leaseOwner: LeaseOwner;
+  readonly #link: ClientLink;
 
   /**
    * Connects over a descriptor's port. Use {@link WorkspaceClient.attach}.
@@ -391,8 +412,26 @@ export class WorkspaceClient implements AsyncDisposable {
       sendRelease: (slot, serial) => this.#sendRelease(slot, serial),
       countPin: (delta) => this.#countPin(delta),
     };
-    onMessage(this.#port, (data) => this.#receive(data));
-    onFailure(this.#port, (reason) => this.#fail(reason));
+    this.#link = WorkspaceClient.#listen(this.#port, new WeakRef(this));
+    (this.#port as Referenced).unref?.();
+    collected.register(this, this.#port, this);
+  }
+
+  /**
+   * Listens on the port for the client it reaches through the link only (a function of its own,
+   * so that the listeners' closures cannot hold the client), so that the port does not keep it.
+   */
+  static #listen(port: MessagePort, client: WeakRef<WorkspaceClient>): ClientLink {
+    const link: ClientLink = { client, busy: undefined };
+    onMessage(port, (data) => {
+      const reached = link.busy ?? link.client.deref();
+      if (reached !== undefined) reached.#receive(data);
+    });
+    onFailure(port, (reason) => {
+      const reached = link.busy ?? link.client.deref();
+      if (reached !== undefined) reached.#fail(reason);
+    });
+    return link;
   }
 
   /**
@@ -512,7 +551,7 @@ export class WorkspaceClient implements AsyncDisposable {
     }
     this.#fail('the client was closed');
     this.#disconnected = true;
-    if (this.#pinnedLeases === 0) this.#port.close();
+    if (this.#pinnedLeases === 0) this.#closePort();
   }
 
   /**
@@ -551,6 +590,7 @@ export class WorkspaceClient implements AsyncDisposable {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
+      this.#retain();
       this.#port.postMessage({ ...body, id });
     });
   }
@@ -565,8 +605,27 @@ export class WorkspaceClient implements AsyncDisposable {
 
   #countPin(delta: 1 | -1): void {
     this.#pinnedLeases += delta;
+    this.#retain();
     // After close(), the last pin dropped lets the coordinator take the last workspaces back.
-    if (this.#pinnedLeases === 0 && this.#disconnected) this.#port.close();
+    if (this.#pinnedLeases === 0 && this.#disconnected) this.#closePort();
+  }
+
+  /**
+   * Holds the client (from its port's listeners) and its thread's event loop while it waits for
+   * answers or pins a lease; lets both go when it does neither.
+   */
+  #retain(): void {
+    const busy = this.#pending.size > 0 || this.#pinnedLeases > 0;
+    if (busy === (this.#link.busy !== undefined)) return;
+    this.#link.busy = busy ? this : undefined;
+    const port = this.#port as Referenced;
+    if (busy) port.ref?.();
+    else port.unref?.();
+  }
+
+  #closePort(): void {
+    collected.unregister(this);
+    this.#port.close();
   }
 
   /** Takes an answer or an event from the coordinator; drops anything malformed. Never throws. */
@@ -580,6 +639,7 @@ export class WorkspaceClient implements AsyncDisposable {
     const pending = id === undefined ? undefined : this.#pending.get(id);
     if (pending === undefined) return;
     this.#pending.delete(id!);
+    this.#retain();
     if (data.ok === true) pending.resolve(data.value);
     else pending.reject(deserializeError(data.error));
   }
@@ -616,6 +676,7 @@ export class WorkspaceClient implements AsyncDisposable {
     const error = new MemError('USE_AFTER_RELEASE', `the coordinator is gone: ${reason}`);
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+    this.#retain();
   }
 }
 

@@ -61,8 +61,9 @@ export interface WorkspaceCoordinatorOptions {
  * lease. The package README's "Concurrency protocol" section says who writes where, and when
  * memory is reused.
  *
- * Its worker and its port keep it (and the thread's event loop) alive: a coordinator dropped
- * without `close()` is not garbage-collected. Close it when done.
+ * Close it when done: its worker keeps running (and keeps the process alive) until `close()`. A
+ * coordinator dropped without `close()` is collected like any client (its own workspaces go
+ * back), while its worker goes on serving the other clients.
  *
  * @example
  * ```ts
