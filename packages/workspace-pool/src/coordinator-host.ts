@@ -28,6 +28,7 @@ import {
 } from './coordinator-protocol.js';
 import {
   MAX_SERIAL,
+  MAX_WORKSPACES,
   SLOT_WORDS,
   beginMove,
   endMove,
@@ -41,9 +42,6 @@ import type { Workspace } from './workspace.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import { WorkspacePool, type WorkspaceLogEntry } from './workspace-pool.js';
 import { sharedConfig } from './shared-config.js';
-
-/** The most lease slots a coordinator may have. @internal */
-export const MAX_WORKSPACES = 1 << 24;
 
 interface Lease {
   readonly pool: HostedPool;

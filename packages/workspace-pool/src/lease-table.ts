@@ -49,6 +49,8 @@ const PINNED = 1;
 const MOVING = 2;
 /** The largest serial; the next one is 1 again. */
 export const MAX_SERIAL = 2 ** 30 - 1;
+/** The most lease slots a coordinator may have (`maxWorkspaces`). */
+export const MAX_WORKSPACES = 1 << 24;
 
 /** Whether this thread may block in `Atomics.wait` (not on a browser's main thread). */
 let canWait: boolean | undefined;
@@ -131,16 +133,6 @@ export function readPlace(
       if (Atomics.load(table, base + STATE) === state) return { segment, offset };
     }
   }
-}
-
-/** Reads the segment of a slot; stable while its holder pins it. @internal */
-export function slotSegment(table: Int32Array, slot: number): number {
-  return Atomics.load(table, slot * SLOT_WORDS + SEGMENT);
-}
-
-/** Reads the byte offset of a slot; stable while its holder pins it. @internal */
-export function slotOffset(table: Int32Array, slot: number): number {
-  return Atomics.load(table, slot * SLOT_WORDS + OFFSET);
 }
 
 /** Whether the holder of a slot pins it now. @internal */

@@ -15,6 +15,7 @@ import {
   type ControlReply,
   type MessageEndpoint,
 } from './coordinator-protocol.js';
+import { MAX_WORKSPACES } from './lease-table.js';
 import { WorkspaceClient, type WorkspaceClientDescriptor } from './workspace-client.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import type { WorkspaceLogger } from './workspace-pool.js';
@@ -202,11 +203,11 @@ function checkOptions(options: WorkspaceCoordinatorOptions): {
     typeof maxWorkspaces !== 'number' ||
     !Number.isInteger(maxWorkspaces) ||
     maxWorkspaces < 1 ||
-    maxWorkspaces > 1 << 24
+    maxWorkspaces > MAX_WORKSPACES
   ) {
     throw new MemError(
       'INVALID_ARGUMENT',
-      `maxWorkspaces must be an integer in [1, ${1 << 24}], got ${describeValue(maxWorkspaces)}`,
+      `maxWorkspaces must be an integer in [1, ${MAX_WORKSPACES}], got ${describeValue(maxWorkspaces)}`,
     );
   }
   const timeout = options.startTimeoutMs ?? 30_000;
