@@ -62,10 +62,9 @@ describe('the coordinator under concurrent clients, closes, terminations and def
     void working.finally(() => (finished = true));
     // Defragment without pause while they work; terminate the victim midway, while it writes.
     let rounds = 0;
-    const reports: { outcome: string }[] = [];
     await victim.first;
     while (!finished) {
-      reports.push(await coordinator.defragment('shared'));
+      await coordinator.defragment('shared');
       rounds += 1;
       if (rounds === 20) await victim.worker.terminate();
       await new Promise((resolve) => setImmediate(resolve));
@@ -74,10 +73,9 @@ describe('the coordinator under concurrent clients, closes, terminations and def
     const results = await working;
     for (const result of results) expect(result.mismatches, `base seed ${BASE_SEED}`).toEqual([]);
     expect(results.slice(0, 4).every((result) => result.checkedBytes > 0)).toBe(true);
-    expect(
-      reports.some((report) => report.outcome === 'compacted'),
-      `base seed ${BASE_SEED}`,
-    ).toBe(true);
+    // Workspaces moved while the clients worked (this thread's, the clients' and the automatic
+    // defragmentations together).
+    expect((await coordinator.stats('shared')).bytesMoved, `base seed ${BASE_SEED}`).toBeGreaterThan(0);
     // Every client is gone (closed, terminated or exited): every workspace is back, nothing pinned.
     await Promise.all([...churners, closer, fuzzer].map(({ done }) => done));
     await waitUntil('every workspace is back', async () => {

@@ -67,7 +67,7 @@ export async function codeOf(action: () => Promise<unknown> | unknown): Promise<
  * Waits until `done()` holds, checking every few milliseconds, for at most `attempts` checks;
  * throws naming `what` if it never does. For effects that reach this thread by message.
  */
-export async function waitUntil(what: string, done: () => Promise<boolean> | boolean, attempts = 500): Promise<void> {
+export async function waitUntil(what: string, done: () => Promise<boolean> | boolean, attempts = 2000): Promise<void> {
   for (let attempt = 0; attempt < attempts; attempt += 1) {
     if (await done()) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
