@@ -1,5 +1,5 @@
 /**
- * The coordinator under concurrent load: several client threads (each from its own seed) acquire,
+ * The coordinator under concurrent load: two client threads (each from its own seed) acquire,
  * stamp, verify and release workspaces, pin them across defragmentations and hold accesses across
  * turns of the event loop, while this thread defragments without pause, one client closes in the
  * middle of its accesses, one is terminated while it writes into pinned workspaces, and one posts
@@ -53,7 +53,7 @@ describe('the coordinator under concurrent clients, closes, terminations and def
         },
       },
     });
-    const churners = [1, 2, 3].map((tag) => client('churn', coordinator.connect(), tag, 120));
+    const churners = [1, 2].map((tag) => client('churn', coordinator.connect(), tag, 140));
     const closer = client('closer', coordinator.connect(), 4, 150);
     const victim = client('victim', coordinator.connect(), 5, 0);
     const fuzzer = client('fuzzer', coordinator.connect(), 6, 120);
@@ -72,7 +72,7 @@ describe('the coordinator under concurrent clients, closes, terminations and def
     if (rounds < 20) await victim.worker.terminate();
     const results = await working;
     for (const result of results) expect(result.mismatches, `base seed ${BASE_SEED}`).toEqual([]);
-    expect(results.slice(0, 4).every((result) => result.checkedBytes > 0)).toBe(true);
+    expect(results.slice(0, 3).every((result) => result.checkedBytes > 0)).toBe(true);
     // Workspaces moved while the clients worked (this thread's, the clients' and the automatic
     // defragmentations together).
     expect((await coordinator.stats('shared')).bytesMoved, `base seed ${BASE_SEED}`).toBeGreaterThan(0);
