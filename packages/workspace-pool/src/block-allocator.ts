@@ -339,8 +339,9 @@ export class BlockAllocator {
   /**
    * Returns the block of workspace `id`: checks that the workspace was lent since the last reset
    * and that its block is not pinned, and leaves the block pending (merged with its free
-   * neighbours, and its bytes counted free, at the next allocation or inspection); runs the
-   * release check when due.
+   * neighbours, and its bytes counted free, at the next allocation or inspection). The caller
+   * then marks its handle released and, when `releaseExtras` is set, calls afterRelease(): the
+   * release check may defragment and call the pool's logger, which must find the handle released.
    * @throws MemError STALE_HANDLE if the workspace was lent before the last reset (the pool was
    * cleared); PINNED if pinned. Nothing changes then.
    */
@@ -353,7 +354,6 @@ export class BlockAllocator {
     this.releases += 1;
     if (this.pending !== NONE) this.settle();
     this.pending = block;
-    if (this.releaseExtras !== 0) this.afterRelease(id);
   }
 
   /** Labels the workspace `id` (shown in memory maps; forgotten at its release). */

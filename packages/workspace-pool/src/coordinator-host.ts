@@ -1,8 +1,12 @@
 /**
  * The worker side of a {@link WorkspaceCoordinator}: it owns the pools (over shared segments) and
  * the lease table, and answers every client's messages in turn. All pool state lives in this one
- * thread (seed 001's rule: workers own state, others send messages); clients only read the lease
- * table and pin through it.
+ * thread (the worker owns state, others send messages); clients only read the lease table and pin
+ * through it (see lease-table.ts for who writes which word, and when).
+ *
+ * A lease's memory is reused only once no client can reach it: after its holder released it, or
+ * after its holder's client closed with the lease unpinned, or once the client's port closed (its
+ * thread ended, or its close finished with every pin dropped).
  *
  * This module is browser compatible.
  * @module
@@ -10,17 +14,29 @@
 import { MemError, describeValue } from '@mem/types';
 import type { MoveGuard } from './compaction.js';
 import {
+  isPortLike,
+  isRecord,
+  messageId,
   onFailure,
   onMessage,
   serializeError,
   type AcquireAnswer,
-  type ControlMessage,
+  type ControlReply,
   type MessageEndpoint,
   type Reply,
-  type Request,
   type SegmentInfo,
 } from './coordinator-protocol.js';
-import { SLOT_WORDS, beginMove, closeSlot, endMove, openSlot, slotPins } from './lease-table.js';
+import {
+  MAX_SERIAL,
+  MAX_WORKSPACES,
+  SLOT_WORDS,
+  beginMove,
+  endMove,
+  forceCloseSlot,
+  openSlot,
+  slotPinned,
+  tryCloseSlot,
+} from './lease-table.js';
 import { kSetMoveGuard } from './pool-internals.js';
 import type { Workspace } from './workspace.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
@@ -31,23 +47,27 @@ interface Lease {
   readonly pool: HostedPool;
   readonly workspace: Workspace;
   readonly client: Client;
+  readonly slot: number;
   readonly serial: number;
 }
 
 interface HostedPool {
   readonly name: string;
   readonly pool: WorkspacePool;
-  /** Workspace id to lease slot, for the move guard. */
-  readonly slotOf: Map<number, number>;
+  /** Workspace id to lease, for the move guard. */
+  readonly leaseOf: Map<number, Lease>;
 }
 
 interface Client {
   readonly port: MessagePort;
   /** `pool:index` of every segment sent to this client. */
   readonly seen: Set<string>;
-  /** Slots of this client's leases. */
-  readonly leases: Set<number>;
-  connected: boolean;
+  readonly leases: Set<Lease>;
+  /**
+   * `open`; `closing` once it asked to disconnect (leases it still pins stay lent until its port
+   * closes); `gone` once its port closed (everything taken back).
+   */
+  state: 'open' | 'closing' | 'gone';
 }
 
 class CoordinatorHost {
@@ -59,15 +79,29 @@ class CoordinatorHost {
   #mainPort: MessagePort | undefined;
   #nextSerial = 1;
 
-  constructor(pools: Readonly<Record<string, WorkspaceConfigOptions>>, maxWorkspaces: number) {
+  constructor(pools: unknown, maxWorkspaces: unknown) {
+    if (!isRecord(pools)) {
+      throw new MemError('INVALID_ARGUMENT', `pools must be an object, got ${describeValue(pools)}`);
+    }
+    if (
+      typeof maxWorkspaces !== 'number' ||
+      !Number.isInteger(maxWorkspaces) ||
+      maxWorkspaces < 1 ||
+      maxWorkspaces > MAX_WORKSPACES
+    ) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `maxWorkspaces must be an integer in [1, ${MAX_WORKSPACES}], got ${describeValue(maxWorkspaces)}`,
+      );
+    }
     const buffer = new SharedArrayBuffer(maxWorkspaces * SLOT_WORDS * 4);
     this.#table = new Int32Array(buffer);
     this.#leases = new Array<Lease | undefined>(maxWorkspaces);
     this.#freeSlots = Array.from({ length: maxWorkspaces }, (_, i) => maxWorkspaces - 1 - i);
     for (const [name, options] of Object.entries(pools)) {
-      const config = sharedConfig(WorkspaceConfig.from(options));
+      const config = sharedConfig(WorkspaceConfig.from(options as WorkspaceConfigOptions));
       const pool = new WorkspacePool(config, { name, logger: (entry) => this.#onLog(entry) });
-      const hosted: HostedPool = { name, pool, slotOf: new Map() };
+      const hosted: HostedPool = { name, pool, leaseOf: new Map() };
       pool[kSetMoveGuard](this.#guardFor(hosted));
       this.#pools.set(name, hosted);
     }
@@ -78,90 +112,108 @@ class CoordinatorHost {
   }
 
   attach(port: MessagePort, main: boolean): void {
-    const client: Client = { port, seen: new Set(), leases: new Set(), connected: true };
+    const client: Client = { port, seen: new Set(), leases: new Set(), state: 'open' };
     this.#clients.add(client);
     if (main) this.#mainPort = port;
-    onMessage(port, (data) => this.#handle(client, data as Request));
-    onFailure(port, () => this.#disconnect(client));
+    onMessage(port, (data) => this.#handle(client, data));
+    onFailure(port, () => this.#forget(client));
   }
 
   #guardFor(hosted: HostedPool): MoveGuard {
     const table = this.#table;
     return {
       tryBeginMove: (owner) => {
-        const slot = hosted.slotOf.get(owner);
-        return slot === undefined || beginMove(table, slot);
+        const lease = hosted.leaseOf.get(owner);
+        return lease === undefined || beginMove(table, lease.slot, lease.serial);
       },
       endMove: (owner, segment, byteOffset) => {
-        const slot = hosted.slotOf.get(owner);
-        if (slot !== undefined) endMove(table, slot, segment, byteOffset);
+        const lease = hosted.leaseOf.get(owner);
+        if (lease !== undefined) endMove(table, lease.slot, lease.serial, segment, byteOffset);
       },
       isPinned: (owner) => {
-        const slot = hosted.slotOf.get(owner);
-        return slot !== undefined && slotPins(table, slot) > 0;
+        const lease = hosted.leaseOf.get(owner);
+        return lease !== undefined && slotPinned(table, lease.slot);
       },
       pinnedCount: () => {
         let pinned = 0;
-        for (const slot of hosted.slotOf.values()) if (slotPins(table, slot) > 0) pinned += 1;
+        for (const lease of hosted.leaseOf.values()) if (slotPinned(table, lease.slot)) pinned += 1;
         return pinned;
       },
     };
   }
 
-  #handle(client: Client, request: Request): void {
+  /** Answers a request with a usable id; drops anything else. Never throws. */
+  #handle(client: Client, data: unknown): void {
+    if (!isRecord(data)) return;
+    const id = messageId(data);
+    if (id === undefined) return;
     let reply: Reply;
     try {
-      reply = { id: request.id, ok: true, value: this.#answer(client, request) };
+      reply = { id, ok: true, value: this.#answer(client, data) };
     } catch (error) {
-      reply = { id: request.id, ok: false, error: serializeError(error) };
+      reply = { id, ok: false, error: serializeError(error) };
     }
-    if (client.connected) client.port.postMessage(reply);
-    if (request.op === 'disconnect') this.#disconnect(client);
+    try {
+      client.port.postMessage(reply);
+    } catch {
+      // The port is closing: the client is going away and will not read the answer.
+    }
   }
 
-  #answer(client: Client, request: Request): unknown {
+  #answer(client: Client, request: Record<string, unknown>): unknown {
+    if (client.state !== 'open') {
+      throw new MemError('USE_AFTER_RELEASE', 'this client closed its connection to the coordinator');
+    }
     switch (request.op) {
       case 'acquire':
         return this.#acquire(client, request.pool, request.size, request.label);
       case 'release':
         return this.#release(client, request.slot, request.serial);
       case 'defragment':
-        return this.#pool(request.pool).pool.defragment({ throwIfBlocked: request.throwIfBlocked });
+        return this.#pool(request.pool).pool.defragment({ throwIfBlocked: request.throwIfBlocked as boolean });
       case 'stats':
         return this.#pool(request.pool).pool.stats();
       case 'snapshot':
         return this.#pool(request.pool).pool.snapshot();
       case 'disconnect':
+        this.#disconnect(client);
         return null;
       default:
-        throw new MemError('INVALID_ARGUMENT', `unknown request ${describeValue((request as { op?: unknown }).op)}`);
+        throw new MemError('INVALID_ARGUMENT', `unknown request ${describeValue(request.op)}`);
     }
   }
 
   #pool(name: unknown): HostedPool {
-    const hosted = typeof name === 'string' ? this.#pools.get(name) : undefined;
+    if (typeof name !== 'string') {
+      throw new MemError('INVALID_ARGUMENT', `pool must be a pool name (string), got ${describeValue(name)}`);
+    }
+    const hosted = this.#pools.get(name);
     if (hosted === undefined) {
       throw new MemError(
         'NOT_FOUND',
-        `no pool named ${describeValue(name)}; the coordinator runs ${[...this.#pools.keys()].join(', ')}`,
+        `no pool named ${JSON.stringify(name)}; the coordinator runs ${[...this.#pools.keys()].join(', ')}`,
       );
     }
     return hosted;
   }
 
-  #acquire(client: Client, poolName: string, size: number, label: string | undefined): AcquireAnswer {
+  #acquire(client: Client, poolName: unknown, size: unknown, label: unknown): AcquireAnswer {
     const hosted = this.#pool(poolName);
+    if (label !== undefined && typeof label !== 'string') {
+      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(label)}`);
+    }
     if (this.#freeSlots.length === 0) {
       throw new MemError('LIMIT_EXCEEDED', `all ${this.#leases.length} lease slots are taken (maxWorkspaces)`);
     }
-    const workspace = hosted.pool.acquire(size, label === undefined ? undefined : { label });
+    const workspace = hosted.pool.acquire(size as number, label === undefined ? undefined : { label });
     const slot = this.#freeSlots.pop()!;
     const serial = this.#nextSerial;
-    this.#nextSerial = this.#nextSerial >= 0x7fffffff ? 1 : this.#nextSerial + 1;
+    this.#nextSerial = serial === MAX_SERIAL ? 1 : serial + 1;
     openSlot(this.#table, slot, serial, workspace.segment, workspace.byteOffset);
-    hosted.slotOf.set(workspace.id, slot);
-    this.#leases[slot] = { pool: hosted, workspace, client, serial };
-    client.leases.add(slot);
+    const lease: Lease = { pool: hosted, workspace, client, slot, serial };
+    hosted.leaseOf.set(workspace.id, lease);
+    this.#leases[slot] = lease;
+    client.leases.add(lease);
     return {
       slot,
       serial,
@@ -193,39 +245,59 @@ class CoordinatorHost {
   }
 
   #release(client: Client, slot: unknown, serial: unknown): null {
-    const lease = typeof slot === 'number' ? this.#leases[slot] : undefined;
+    if (
+      typeof slot !== 'number' ||
+      !Number.isInteger(slot) ||
+      typeof serial !== 'number' ||
+      !Number.isInteger(serial)
+    ) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `a release names a lease by integer slot and serial, got ${describeValue(slot)} and ${describeValue(serial)}`,
+      );
+    }
+    const lease = slot >= 0 && slot < this.#leases.length ? this.#leases[slot] : undefined;
     if (lease === undefined || lease.serial !== serial) {
-      throw new MemError('STALE_HANDLE', `no lease ${describeValue(serial)} in slot ${describeValue(slot)}`);
+      throw new MemError('STALE_HANDLE', `no lease ${serial} in slot ${slot}: it was taken back already`);
     }
     if (lease.client !== client) {
-      throw new MemError('FOREIGN_HANDLE', `lease ${lease.serial} belongs to another client of the coordinator`);
+      throw new MemError('FOREIGN_HANDLE', `lease ${serial} belongs to another client of the coordinator`);
     }
-    const pins = slotPins(this.#table, slot as number);
-    if (pins > 0)
-      throw new MemError('PINNED', `lease ${lease.serial} is pinned ${pins} time(s): unpin it before release`);
-    this.#drop(slot as number, lease);
+    if (!tryCloseSlot(this.#table, slot, serial)) {
+      throw new MemError('PINNED', `lease ${serial} is pinned: unpin it before release`);
+    }
+    this.#reclaim(lease);
     return null;
   }
 
-  #drop(slot: number, lease: Lease): void {
+  /** Gives a lease's workspace back to its pool; its slot is already free. */
+  #reclaim(lease: Lease): void {
+    lease.pool.leaseOf.delete(lease.workspace.id);
+    lease.client.leases.delete(lease);
+    this.#leases[lease.slot] = undefined;
+    this.#freeSlots.push(lease.slot);
     lease.workspace.release();
-    lease.pool.slotOf.delete(lease.workspace.id);
-    lease.client.leases.delete(slot);
-    this.#leases[slot] = undefined;
-    closeSlot(this.#table, slot);
-    this.#freeSlots.push(slot);
   }
 
-  /** A client went away: its leases go back (pins it still held are dropped with it). */
+  /**
+   * The client asked to disconnect: every lease it does not pin goes back now; the ones it pins
+   * stay lent (their bytes untouched) until its port closes, which it does once its last pin drops.
+   */
   #disconnect(client: Client): void {
-    if (!client.connected) return;
-    client.connected = false;
+    client.state = 'closing';
+    for (const lease of [...client.leases]) {
+      if (tryCloseSlot(this.#table, lease.slot, lease.serial)) this.#reclaim(lease);
+    }
+  }
+
+  /** The client's port closed (its thread ended, or its close finished): everything goes back. */
+  #forget(client: Client): void {
+    if (client.state === 'gone') return;
+    client.state = 'gone';
     this.#clients.delete(client);
-    for (const slot of [...client.leases]) {
-      const lease = this.#leases[slot]!;
-      const base = slot * SLOT_WORDS;
-      Atomics.store(this.#table, base, 0); // the client is gone, and its pins with it
-      this.#drop(slot, lease);
+    for (const lease of [...client.leases]) {
+      forceCloseSlot(this.#table, lease.slot);
+      this.#reclaim(lease);
     }
     client.port.close();
   }
@@ -236,7 +308,9 @@ class CoordinatorHost {
     if (released.length > 0) {
       for (const client of this.#clients) {
         for (const index of released) client.seen.delete(`${entry.pool}:${index}`);
-        client.port.postMessage({ event: 'segments-released', pool: entry.pool, indices: released } satisfies Reply);
+        if (client.state === 'open') {
+          client.port.postMessage({ event: 'segments-released', pool: entry.pool, indices: released } satisfies Reply);
+        }
       }
     }
     this.#mainPort?.postMessage({ event: 'log', entry } satisfies Reply);
@@ -264,17 +338,24 @@ export function serveWorkspaceCoordinator(endpoint: MessageEndpoint): void {
   }
   let host: CoordinatorHost | undefined;
   onMessage(endpoint, (data) => {
-    const message = data as ControlMessage;
-    if (message?.kind === 'init' && host === undefined) {
+    // Control messages come from the thread that started the worker; anything malformed is dropped.
+    if (!isRecord(data)) return;
+    if (data.kind === 'init' && host === undefined) {
       try {
-        host = new CoordinatorHost(message.pools, message.maxWorkspaces);
-        host.attach(message.port, true);
-        endpoint.postMessage({ kind: 'ready', leaseTable: host.leaseTable });
+        if (!isPortLike(data.port)) {
+          throw new MemError('INVALID_ARGUMENT', `init needs a MessagePort, got ${describeValue(data.port)}`);
+        }
+        const created = new CoordinatorHost(data.pools, data.maxWorkspaces);
+        created.attach(data.port, true);
+        host = created;
+        endpoint.postMessage({ kind: 'ready', leaseTable: created.leaseTable } satisfies ControlReply);
       } catch (error) {
-        endpoint.postMessage({ kind: 'failed', error: serializeError(error) });
+        endpoint.postMessage({ kind: 'failed', error: serializeError(error) } satisfies ControlReply);
       }
-    } else if (message?.kind === 'connect' && host !== undefined) {
-      host.attach(message.port, false);
+    } else if (data.kind === 'connect' && isPortLike(data.port)) {
+      // Before init there is nothing to serve: closing the port tells its client at once.
+      if (host === undefined) data.port.close();
+      else host.attach(data.port, false);
     }
   });
 }

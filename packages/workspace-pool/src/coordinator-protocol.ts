@@ -6,10 +6,14 @@
  * worker over its own `MessagePort`: requests `{ id, op, ... }`, answers `{ id, ok, value | error }`,
  * and events `{ event, ... }` the worker sends unasked.
  *
+ * Neither side trusts what arrives: a value that is not a well-formed message is dropped, and a
+ * request with a usable `id` but bad fields is answered with a `MemError`. Nothing a port
+ * receives can stop the worker or a client.
+ *
  * This module is browser compatible.
  * @module
  */
-import { MemError, type BackingMemoryDescriptor, type MemErrorCode } from '@mem/types';
+import { MemError, MemErrorCode, type BackingMemoryDescriptor } from '@mem/types';
 import type { DefragmentationReport } from './defragmentation-report.js';
 import type { WorkspaceConfigOptions } from './workspace-config.js';
 import type { WorkspaceLogEntry } from './workspace-pool.js';
@@ -92,11 +96,39 @@ export function serializeError(error: unknown): SerializedError {
   return { code: undefined, message: error instanceof Error ? error.message : String(error), details: {} };
 }
 
-/** Turns a serialized error back into a `MemError` (or an `Error` for anything else). @internal */
-export function deserializeError(error: SerializedError): Error {
-  return error.code === undefined
-    ? new Error(error.message)
-    : new MemError(error.code, error.message, { details: error.details });
+/**
+ * Turns a serialized error back into a `MemError` (or an `Error` for anything else, a malformed
+ * one included). @internal
+ */
+export function deserializeError(error: unknown): Error {
+  if (!isRecord(error) || typeof error.message !== 'string') {
+    return new Error('the coordinator answered with a malformed error');
+  }
+  const code = error.code;
+  if (typeof code !== 'string' || !Object.hasOwn(MemErrorCode, code)) return new Error(error.message);
+  return new MemError(code as MemErrorCode, error.message, { details: isRecord(error.details) ? error.details : {} });
+}
+
+/** Whether `value` is a non-null object (what a structured clone of a message is). @internal */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** The `id` of a request or answer if it is a safe integer, else undefined. @internal */
+export function messageId(message: Record<string, unknown>): number | undefined {
+  const id = message.id;
+  return typeof id === 'number' && Number.isSafeInteger(id) ? id : undefined;
+}
+
+/** Whether `value` can serve as a client's port (send, receive and close). @internal */
+export function isPortLike(value: unknown): value is MessagePort {
+  if (!isRecord(value)) return false;
+  const port = value as Partial<MessagePort> & { on?: unknown };
+  return (
+    typeof port.postMessage === 'function' &&
+    typeof port.close === 'function' &&
+    (typeof port.on === 'function' || typeof port.addEventListener === 'function')
+  );
 }
 
 /** The report type re-exported for the protocol's users. @internal */

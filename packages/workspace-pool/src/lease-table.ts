@@ -1,41 +1,56 @@
 /**
- * The lease table of a coordinator: where each lent workspace is right now, and who holds it in
- * place, in a `SharedArrayBuffer` that the coordinator's worker and every client see.
+ * The lease table of a coordinator: which lease each slot holds, where that workspace is right
+ * now, and whether its holder has it pinned, in a `SharedArrayBuffer` that the coordinator's
+ * worker and every client see.
  *
  * One slot of four 32-bit words per lease:
  *
  * | word | meaning |
  * | ---- | ------- |
- * | 0 `STATE` | pins held by the client (bits 0-29), and the MOVING bit (bit 30) while the worker copies it |
+ * | 0 `STATE` | the lease's serial (bits 2-31; 0 when the slot is free), PINNED (bit 0) while its holder pins it, MOVING (bit 1) while the worker copies it |
  * | 1 `SEGMENT` | the index of the pool segment that holds the workspace |
  * | 2 `OFFSET` | its byte offset in that segment's memory |
- * | 3 `SERIAL` | the lease's serial (0 when the slot is free), so that a reused slot is never mistaken |
+ * | 3 `VERSION` | bumped when a move begins and when it ends (odd while moving), so that a reader without a pin can tell a place it read whole |
  *
- * The protocol: a client pins with a compare-and-swap that only succeeds when MOVING is clear,
- * and reads SEGMENT and OFFSET after it (they cannot change while pinned). The worker moves a
- * workspace only after a compare-and-swap of STATE from 0 (no pins) to MOVING succeeded; it
- * writes the new SEGMENT and OFFSET, then stores 0 and wakes waiters. A client that finds MOVING
- * set waits (one copy: microseconds to a few milliseconds) and tries again.
+ * The serial shares its word with the pin and move bits, so every change a party makes is a
+ * compare-and-swap that names the serial it expects: a handle whose lease the worker took back
+ * (the slot now free, or holding another lease) can never pin, unpin or block the slot's next
+ * owner, whatever the timing. Serials run from 1 to 2^30 - 1 and then start again.
+ *
+ * Who writes what:
+ * - the worker opens a slot (SEGMENT and OFFSET, then STATE = serial) when it lends a workspace,
+ *   and frees it (STATE = 0) only after a compare-and-swap from "serial, no pin" to 0 succeeded
+ *   (a release, or a client's close), or once the client's thread is gone (its port closed);
+ * - the client that holds the lease pins with a compare-and-swap from "serial, not moving" to
+ *   "serial, pinned", reads SEGMENT and OFFSET (they cannot change while pinned), and unpins with
+ *   a compare-and-swap back; nested pins are counted by the client's handle, not here;
+ * - the worker moves a workspace only after a compare-and-swap from "serial, no pin" to
+ *   "serial, moving" succeeded; it bumps VERSION (odd while moving), copies the bytes, writes
+ *   SEGMENT and OFFSET, bumps VERSION again, then stores "serial" and wakes waiters. A client
+ *   that finds MOVING set waits (one copy: microseconds to a few milliseconds) and tries again.
  *
  * This module is browser compatible.
  * @module
  */
-import { MemError } from '@mem/types';
 
 /** Words per slot. */
 export const SLOT_WORDS = 4;
-/** Word: pins and the MOVING bit. */
-export const STATE = 0;
+/** Word: serial, PINNED and MOVING. */
+const STATE = 0;
 /** Word: segment index. */
-export const SEGMENT = 1;
+const SEGMENT = 1;
 /** Word: byte offset in the segment's memory. */
-export const OFFSET = 2;
-/** Word: lease serial, 0 when free. */
-export const SERIAL = 3;
+const OFFSET = 2;
+/** Word: moves so far. */
+const VERSION = 3;
+/** The PINNED bit of STATE. */
+const PINNED = 1;
 /** The MOVING bit of STATE. */
-export const MOVING = 1 << 30;
-/** The pin-count bits of STATE. */
-export const PIN_MASK = MOVING - 1;
+const MOVING = 2;
+/** The largest serial; the next one is 1 again. */
+export const MAX_SERIAL = 2 ** 30 - 1;
+/** The most lease slots a coordinator may have (`maxWorkspaces`). */
+export const MAX_WORKSPACES = 1 << 24;
 
 /** Whether this thread may block in `Atomics.wait` (not on a browser's main thread). */
 let canWait: boolean | undefined;
@@ -54,77 +69,118 @@ function pause(table: Int32Array, index: number, observed: number): void {
   for (let i = 0; i < 64; i += 1) if (Atomics.load(table, index) !== observed) return;
 }
 
+/** The STATE word of lease `serial` with no pin and no move. */
+function held(serial: number): number {
+  return serial << 2;
+}
+
+/** The serial of the lease a slot holds now, 0 when free. @internal */
+export function slotSerial(table: Int32Array, slot: number): number {
+  return Atomics.load(table, slot * SLOT_WORDS + STATE) >>> 2;
+}
+
 /**
- * Client side: adds a pin to the lease in `slot` once no move is in progress, and checks that the
- * slot still holds the lease `serial`.
- * @throws MemError STALE_HANDLE if the slot no longer holds that lease.
+ * Client side: pins lease `serial` in `slot` once no move is in progress. Returns false, and
+ * changes nothing, when the slot no longer holds that lease.
  * @internal
  */
-export function pinSlot(table: Int32Array, slot: number, serial: number): void {
+export function pinSlot(table: Int32Array, slot: number, serial: number): boolean {
+  const index = slot * SLOT_WORDS + STATE;
+  for (;;) {
+    const state = Atomics.load(table, index);
+    if (state >>> 2 !== serial) return false;
+    if ((state & MOVING) !== 0) {
+      pause(table, index, state);
+      continue;
+    }
+    if (Atomics.compareExchange(table, index, state, state | PINNED) === state) return true;
+  }
+}
+
+/**
+ * Client side: removes the pin of lease `serial`. Returns false, and changes nothing, when the
+ * slot no longer holds that lease pinned (the worker took it back with its pin).
+ * @internal
+ */
+export function unpinSlot(table: Int32Array, slot: number, serial: number): boolean {
+  const state = held(serial);
+  return Atomics.compareExchange(table, slot * SLOT_WORDS + STATE, state | PINNED, state) === (state | PINNED);
+}
+
+/**
+ * Client side: the place of lease `serial` (segment and offset read whole: not torn by a move),
+ * or undefined when the slot no longer holds that lease. Without a pin it may change at once.
+ * @internal
+ */
+export function readPlace(
+  table: Int32Array,
+  slot: number,
+  serial: number,
+): { segment: number; offset: number } | undefined {
   const base = slot * SLOT_WORDS;
   for (;;) {
-    if (Atomics.load(table, base + SERIAL) !== serial) {
-      throw new MemError('STALE_HANDLE', `lease ${serial} in slot ${slot} was taken back by the coordinator`);
-    }
     const state = Atomics.load(table, base + STATE);
+    if (state >>> 2 !== serial) return undefined;
     if ((state & MOVING) !== 0) {
       pause(table, base + STATE, state);
       continue;
     }
-    if ((state & PIN_MASK) === PIN_MASK) {
-      throw new MemError('LIMIT_EXCEEDED', `lease ${serial} is pinned ${PIN_MASK} times: no more pins fit`);
+    const version = Atomics.load(table, base + VERSION);
+    const segment = Atomics.load(table, base + SEGMENT);
+    const offset = Atomics.load(table, base + OFFSET);
+    // A move that began in between changed VERSION (odd while it runs) or STATE: read again.
+    if ((version & 1) === 0 && Atomics.load(table, base + VERSION) === version) {
+      if (Atomics.load(table, base + STATE) === state) return { segment, offset };
     }
-    if (Atomics.compareExchange(table, base + STATE, state, state + 1) === state) return;
   }
 }
 
-/** Client side: removes one pin. @internal */
-export function unpinSlot(table: Int32Array, slot: number): void {
-  Atomics.sub(table, slot * SLOT_WORDS + STATE, 1);
+/** Whether the holder of a slot pins it now. @internal */
+export function slotPinned(table: Int32Array, slot: number): boolean {
+  return (Atomics.load(table, slot * SLOT_WORDS + STATE) & PINNED) !== 0;
 }
 
-/** Reads the segment of a slot. @internal */
-export function slotSegment(table: Int32Array, slot: number): number {
-  return Atomics.load(table, slot * SLOT_WORDS + SEGMENT);
-}
-
-/** Reads the byte offset of a slot. @internal */
-export function slotOffset(table: Int32Array, slot: number): number {
-  return Atomics.load(table, slot * SLOT_WORDS + OFFSET);
-}
-
-/** Reads the pins of a slot. @internal */
-export function slotPins(table: Int32Array, slot: number): number {
-  return Atomics.load(table, slot * SLOT_WORDS + STATE) & PIN_MASK;
-}
-
-/** Worker side: fills a slot for a new lease. @internal */
+/** Worker side: fills a free slot for lease `serial`. @internal */
 export function openSlot(table: Int32Array, slot: number, serial: number, segment: number, offset: number): void {
   const base = slot * SLOT_WORDS;
   Atomics.store(table, base + SEGMENT, segment);
   Atomics.store(table, base + OFFSET, offset);
-  Atomics.store(table, base + STATE, 0);
-  Atomics.store(table, base + SERIAL, serial);
+  Atomics.store(table, base + STATE, held(serial));
 }
 
-/** Worker side: empties a slot; any later pin of the old lease fails with STALE_HANDLE. @internal */
-export function closeSlot(table: Int32Array, slot: number): void {
+/**
+ * Worker side: frees the slot of lease `serial` if its holder does not pin it. Returns false,
+ * and changes nothing, when it is pinned.
+ * @internal
+ */
+export function tryCloseSlot(table: Int32Array, slot: number, serial: number): boolean {
+  return Atomics.compareExchange(table, slot * SLOT_WORDS + STATE, held(serial), 0) === held(serial);
+}
+
+/**
+ * Worker side: frees a slot whatever its pin, once its holder's thread can no longer use it.
+ * A late unpin of the old lease then changes nothing. @internal
+ */
+export function forceCloseSlot(table: Int32Array, slot: number): void {
+  const index = slot * SLOT_WORDS + STATE;
+  Atomics.store(table, index, 0);
+  Atomics.notify(table, index);
+}
+
+/** Worker side: claims the slot of lease `serial` for a move if its holder does not pin it. @internal */
+export function beginMove(table: Int32Array, slot: number, serial: number): boolean {
   const base = slot * SLOT_WORDS;
-  Atomics.store(table, base + SERIAL, 0);
-  Atomics.store(table, base + STATE, 0);
-  Atomics.notify(table, base + STATE);
-}
-
-/** Worker side: claims a slot for a move if it holds no pin. @internal */
-export function beginMove(table: Int32Array, slot: number): boolean {
-  return Atomics.compareExchange(table, slot * SLOT_WORDS + STATE, 0, MOVING) === 0;
+  if (Atomics.compareExchange(table, base + STATE, held(serial), held(serial) | MOVING) !== held(serial)) return false;
+  Atomics.add(table, base + VERSION, 1);
+  return true;
 }
 
 /** Worker side: publishes the new place of a moved lease and lets pins in again. @internal */
-export function endMove(table: Int32Array, slot: number, segment: number, offset: number): void {
+export function endMove(table: Int32Array, slot: number, serial: number, segment: number, offset: number): void {
   const base = slot * SLOT_WORDS;
   Atomics.store(table, base + SEGMENT, segment);
   Atomics.store(table, base + OFFSET, offset);
-  Atomics.store(table, base + STATE, 0);
+  Atomics.add(table, base + VERSION, 1);
+  Atomics.store(table, base + STATE, held(serial));
   Atomics.notify(table, base + STATE);
 }

@@ -8,17 +8,18 @@
 import { BackingMemory, DisposableHandle, MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
 import {
   deserializeError,
+  isRecord,
+  messageId,
   onFailure,
   onMessage,
   type AcquireAnswer,
-  type Reply,
   type Request,
   type SegmentInfo,
 } from './coordinator-protocol.js';
 import type { DefragmentationReport } from './defragmentation-report.js';
-import { pinSlot, slotOffset, slotSegment, unpinSlot } from './lease-table.js';
+import { pinSlot, readPlace, slotSerial, unpinSlot } from './lease-table.js';
 import type { MemoryMapSnapshot } from './memory-map.js';
-import type { DefragmentOptions, WorkspaceLogger, WorkspacePoolStats } from './workspace-pool.js';
+import type { DefragmentOptions, WorkspaceLogEntry, WorkspaceLogger, WorkspacePoolStats } from './workspace-pool.js';
 
 /**
  * What a thread needs to become a client: made by {@link WorkspaceCoordinator.connect}, sent to
@@ -28,7 +29,7 @@ import type { DefragmentOptions, WorkspaceLogger, WorkspacePoolStats } from './w
 export interface WorkspaceClientDescriptor {
   /** The client's own channel to the coordinator's worker. */
   readonly port: MessagePort;
-  /** The shared lease table (where each lease is, and its pins). */
+  /** The shared lease table (where each lease is, and whether it is pinned). */
   readonly leaseTable: SharedArrayBuffer;
   /** The names of the coordinator's pools. */
   readonly pools: readonly string[];
@@ -45,18 +46,36 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
-interface KnownSegment {
-  readonly memory: BackingMemory;
-}
-
 /** What a lease needs of its client. @internal */
 interface LeaseOwner {
   readonly table: Int32Array;
+  /** Why the client's leases were taken back (it closed, or lost its coordinator), or undefined. */
+  goneReason(): string | undefined;
   memoryOf(pool: string, segment: number): BackingMemory;
   sendRelease(slot: number, serial: number): void;
+  /** A handle took (+1) or dropped (-1) its pin in the lease table. */
+  countPin(delta: 1 | -1): void;
 }
 
 const kLeaseOwner: unique symbol = Symbol('leaseOwner');
+
+/**
+ * What a client's port listeners reach it through: weakly, so that a client dropped without
+ * `close()` can be collected, and strongly (`busy`) while it waits for answers or pins a lease.
+ */
+interface ClientLink {
+  readonly client: WeakRef<WorkspaceClient>;
+  busy: WorkspaceClient | undefined;
+}
+
+/** Node's way to let a port keep the thread's event loop alive, or not; absent in browsers. */
+interface Referenced {
+  ref?(): void;
+  unref?(): void;
+}
+
+/** Closes the port of a collected client: the coordinator then takes back what it held. */
+const collected = new FinalizationRegistry<MessagePort>((port) => port.close());
 
 /**
  * A workspace lent by a coordinator: a range of shared memory, reached from this thread.
@@ -64,10 +83,15 @@ const kLeaseOwner: unique symbol = Symbol('leaseOwner');
  * The coordinator's worker may move the workspace (defragmentation) at any moment from another
  * thread, so its bytes are only reachable while it is pinned: `pin()` returns a view that stays
  * valid until `unpin()`, and `access(fn)` pins around a function. Pinning waits for a move in
- * progress to finish; pinned workspaces are never moved.
+ * progress to finish; pinned workspaces are never moved, and their bytes are never lent to anyone
+ * else, not even after their client closed, until the last pin is dropped.
  *
  * `release()` sends the workspace back (fire and forget; `client.flush()` waits for the answer);
- * twice: DOUBLE_FREE; while pinned: PINNED; any use after: USE_AFTER_RELEASE.
+ * twice: DOUBLE_FREE; while pinned: PINNED; any use after: USE_AFTER_RELEASE. Once the client
+ * closed or lost its coordinator, the lease is gone: every use throws STALE_HANDLE (except
+ * `unpin()` of a pin taken before, which still drops it), and `using` leaves the handle alone.
+ *
+ * A handle belongs to the thread of its client: its pins are counted there.
  *
  * @example
  * ```ts
@@ -118,23 +142,30 @@ export class SharedWorkspace extends DisposableHandle {
   }
 
   /**
+   * Whether the coordinator took the lease back (its client closed or lost the coordinator):
+   * every use then throws STALE_HANDLE. False once released.
+   * Cost: one atomic load. @throws never
+   */
+  get stale(): boolean {
+    return !this.released && this.#staleReason() !== undefined;
+  }
+
+  /**
    * The segment that holds the workspace now. Without a pin it may change at any moment.
-   * Cost: one atomic load.
-   * @throws MemError USE_AFTER_RELEASE after release.
+   * Cost: a few atomic loads.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE once the lease was taken back.
    */
   get segment(): number {
-    this.assertLive();
-    return slotSegment(this.#owner.table, this.#slot);
+    return this.#place().segment;
   }
 
   /**
    * Where the workspace starts in its segment's buffer now. Without a pin it may change at any moment.
-   * Cost: one atomic load.
-   * @throws MemError USE_AFTER_RELEASE after release.
+   * Cost: a few atomic loads.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE once the lease was taken back.
    */
   get byteOffset(): number {
-    this.assertLive();
-    return slotOffset(this.#owner.table, this.#slot);
+    return this.#place().offset;
   }
 
   /** Whether this thread holds a pin on the workspace. Cost: O(1). @throws never */
@@ -150,42 +181,55 @@ export class SharedWorkspace extends DisposableHandle {
   /**
    * Pins the workspace (waiting for a move in progress, if any, to finish) and returns a view of
    * its `size` bytes in shared memory, valid until the matching `unpin()`. Pins nest.
-   * Cost: a compare-and-swap on the lease table and one view (about 100 ns), plus the wait for a move.
-   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE if the coordinator took the
-   * lease back (its client closed).
+   * Cost: a compare-and-swap on the lease table and one view (about 100 ns), plus the wait for a
+   * move; a nested pin costs the view only.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE once the lease was taken back
+   * (its client closed, or lost its coordinator).
    */
   pin(): Uint8Array {
     this.assertLive();
     const owner = this.#owner;
-    pinSlot(owner.table, this.#slot, this.#serial);
-    let memory: BackingMemory;
+    const gone = owner.goneReason();
+    if (gone !== undefined) throw this.#staleError(gone);
+    const first = this.#pins === 0;
+    if (first) {
+      if (!pinSlot(owner.table, this.#slot, this.#serial)) throw this.#staleError('the coordinator took it back');
+      owner.countPin(1);
+    }
+    let view: Uint8Array;
     try {
-      memory = owner.memoryOf(this.pool, slotSegment(owner.table, this.#slot));
+      const place = this.#place();
+      const memory = owner.memoryOf(this.pool, place.segment);
+      view = new Uint8Array(memory.buffer, place.offset, this.size);
     } catch (error) {
-      unpinSlot(owner.table, this.#slot);
+      if (first) this.#dropTablePin();
       throw error;
     }
     this.#pins += 1;
-    return new Uint8Array(memory.buffer, slotOffset(owner.table, this.#slot), this.size);
+    return view;
   }
 
   /**
-   * Removes one pin; with none left, the coordinator may move the workspace again.
-   * Cost: one atomic subtraction.
-   * @throws MemError INVALID_ARGUMENT if not pinned; USE_AFTER_RELEASE after release.
+   * Removes one pin; with none left, the coordinator may move the workspace again (or, once its
+   * client closed, take it back).
+   * Cost: one compare-and-swap for the last pin; O(1) for a nested one.
+   * @throws MemError INVALID_ARGUMENT if not pinned; USE_AFTER_RELEASE after release;
+   * STALE_HANDLE if not pinned once the lease was taken back.
    */
   unpin(): void {
     this.assertLive();
     if (this.#pins === 0) {
+      const gone = this.#staleReason();
+      if (gone !== undefined) throw this.#staleError(gone);
       throw new MemError('INVALID_ARGUMENT', `${this.describe()} is not pinned: unpin() without a matching pin()`);
     }
-    this.#pins -= 1;
-    unpinSlot(this.#owner.table, this.#slot);
+    this.#dropPin();
   }
 
   /**
-   * Pins the workspace, calls `use` with its bytes, and unpins when `use` returns (or, if it
-   * returns a promise, when that settles). Returns what `use` returns.
+   * Pins the workspace, calls `use` with its bytes, and drops that pin when `use` returns (or, if
+   * it returns a promise, when that settles), even if the client closed meanwhile. Returns what
+   * `use` returns.
    * Cost: that of `pin()` and `unpin()`, plus `use`.
    * @throws MemError INVALID_ARGUMENT if `use` is not a function; what `pin()` throws; what `use` throws.
    */
@@ -198,15 +242,11 @@ export class SharedWorkspace extends DisposableHandle {
     try {
       result = use(bytes);
     } catch (error) {
-      this.unpin();
+      this.#dropPin();
       throw error;
     }
-    if (result instanceof Promise) {
-      return result.finally(() => {
-        if (!this.released && this.#pins > 0) this.unpin();
-      }) as R;
-    }
-    this.unpin();
+    if (result instanceof Promise) return result.finally(() => this.#dropPin()) as R;
+    this.#dropPin();
     return result;
   }
 
@@ -215,10 +255,12 @@ export class SharedWorkspace extends DisposableHandle {
    * its pin is removed.
    * Cost: one view.
    * @throws MemError INVALID_ARGUMENT if `type` is not a typed-array constructor or the workspace
-   * is not pinned; USE_AFTER_RELEASE after release.
+   * is not pinned; USE_AFTER_RELEASE after release; STALE_HANDLE once the lease was taken back.
    */
   view<T>(type: TypedArrayConstructor<T>): T {
     this.assertLive();
+    const gone = this.#staleReason();
+    if (gone !== undefined) throw this.#staleError(gone);
     if (this.#pins === 0) {
       throw new MemError('INVALID_ARGUMENT', `${this.describe()} must be pinned for a view: call pin() first`);
     }
@@ -227,25 +269,71 @@ export class SharedWorkspace extends DisposableHandle {
     if (typeof elementSize !== 'number' || !Number.isInteger(elementSize) || elementSize < 1) {
       throw new MemError('INVALID_ARGUMENT', `type must be a typed array constructor, got ${describeValue(type)}`);
     }
-    const owner = this.#owner;
-    const memory = owner.memoryOf(this.pool, slotSegment(owner.table, this.#slot));
-    return new type(memory.buffer, slotOffset(owner.table, this.#slot), Math.floor(this.size / elementSize));
+    const place = this.#place();
+    const memory = this.#owner.memoryOf(this.pool, place.segment);
+    return new type(memory.buffer, place.offset, Math.floor(this.size / elementSize));
+  }
+
+  /**
+   * Releases the workspace if it is live and its lease was not taken back (the `using`
+   * declaration calls this at scope end).
+   * Cost: that of `release()`.
+   * @throws MemError PINNED if this thread still pins it.
+   */
+  override [Symbol.dispose](): void {
+    if (!this.released && this.#staleReason() === undefined) this.release();
   }
 
   /**
    * Sends the workspace back to the coordinator. Called once, by `release()`.
-   * @throws MemError PINNED if this thread still pins it (the handle then stays live).
+   * @throws MemError PINNED if this thread still pins it; STALE_HANDLE once the lease was taken
+   * back (the handle then stays as it was).
    */
   protected onRelease(): void {
     if (this.#pins > 0) {
       throw new MemError('PINNED', `${this.describe()} is pinned ${this.#pins} time(s): unpin it before release()`);
     }
+    const gone = this.#staleReason();
+    if (gone !== undefined) throw this.#staleError(gone);
     this.#owner.sendRelease(this.#slot, this.#serial);
   }
 
   /** Names the workspace in error messages. */
   protected override describe(): string {
     return `shared workspace #${this.id} of ${this.pool} (${this.size} bytes)`;
+  }
+
+  /** Why the lease is gone, or undefined while it is this handle's. */
+  #staleReason(): string | undefined {
+    const gone = this.#owner.goneReason();
+    if (gone !== undefined) return gone;
+    return slotSerial(this.#owner.table, this.#slot) === this.#serial ? undefined : 'the coordinator took it back';
+  }
+
+  #staleError(reason: string): MemError {
+    return new MemError('STALE_HANDLE', `${this.describe()} is no longer lent to this client: ${reason}`);
+  }
+
+  /** The lease's place now, read whole; throws when released or taken back. */
+  #place(): { segment: number; offset: number } {
+    this.assertLive();
+    const gone = this.#owner.goneReason();
+    if (gone !== undefined) throw this.#staleError(gone);
+    const place = readPlace(this.#owner.table, this.#slot, this.#serial);
+    if (place === undefined) throw this.#staleError('the coordinator took it back');
+    return place;
+  }
+
+  /** Drops one pin, if any is held; never throws (the lease may be gone: then nothing is left to unpin). */
+  #dropPin(): void {
+    if (this.#pins === 0) return;
+    this.#pins -= 1;
+    if (this.#pins === 0) this.#dropTablePin();
+  }
+
+  #dropTablePin(): void {
+    unpinSlot(this.#owner.table, this.#slot, this.#serial);
+    this.#owner.countPin(-1);
   }
 }
 
@@ -256,7 +344,14 @@ export class SharedWorkspace extends DisposableHandle {
  * {@link WorkspaceCoordinator} itself, which is a client.
  *
  * Every request is answered in order. When the coordinator goes away, pending and later requests
- * fail with USE_AFTER_RELEASE.
+ * fail with USE_AFTER_RELEASE and every workspace's handle with STALE_HANDLE.
+ *
+ * **Lifetime.** A client stays connected until `close()`, the loss of its coordinator, the end of
+ * its thread (exit or `terminate()`), or its collection; then the coordinator takes its
+ * workspaces back. While it waits for an answer or pins a workspace, it keeps its thread's event
+ * loop running and cannot be collected (a view from `pin()` never outlives its lease); idle, it
+ * does neither: a client dropped without `close()`, with no handle of its workspaces left, is
+ * garbage-collected and its workspaces go back as `close()` would give them.
  *
  * @example
  * ```ts
@@ -271,17 +366,24 @@ export class WorkspaceClient implements AsyncDisposable {
   readonly #port: MessagePort;
   readonly #table: Int32Array;
   readonly #pending = new Map<number, Pending>();
-  readonly #segments = new Map<string, KnownSegment>();
+  readonly #segments = new Map<string, BackingMemory>();
   readonly #releaseErrors: Error[] = [];
   readonly #releases = new Set<Promise<unknown>>();
   readonly #logger: WorkspaceLogger | undefined;
   #nextId = 1;
+  /** Why the client is closed (set when close() begins, or when the coordinator goes away). */
   #gone: string | undefined;
+  /** Whether close() has finished telling the coordinator (the port may close once no pin is left). */
+  #disconnected = false;
+  #closing: Promise<void> | undefined;
+  /** Handles that hold their pin in the lease table. */
+  #pinnedLeases = 0;
   readonly #leaseOwner: LeaseOwner;
+  readonly #link: ClientLink;
 
   /**
    * Connects over a descriptor's port. Use {@link WorkspaceClient.attach}.
-   * @throws MemError INVALID_ARGUMENT if the descriptor is malformed.
+   * @throws as {@link WorkspaceClient.attach}
    * @internal
    */
   protected constructor(descriptor: WorkspaceClientDescriptor, logger?: WorkspaceLogger) {
@@ -291,7 +393,8 @@ export class WorkspaceClient implements AsyncDisposable {
       candidate === null ||
       typeof candidate.port?.postMessage !== 'function' ||
       !(candidate.leaseTable instanceof SharedArrayBuffer) ||
-      !Array.isArray(candidate.pools)
+      !Array.isArray(candidate.pools) ||
+      !candidate.pools.every((name) => typeof name === 'string')
     ) {
       throw new MemError(
         'INVALID_ARGUMENT',
@@ -304,11 +407,31 @@ export class WorkspaceClient implements AsyncDisposable {
     this.#logger = logger;
     this.#leaseOwner = {
       table: this.#table,
+      goneReason: () => this.#gone,
       memoryOf: (pool, segment) => this.#memoryOf(pool, segment),
       sendRelease: (slot, serial) => this.#sendRelease(slot, serial),
+      countPin: (delta) => this.#countPin(delta),
     };
-    onMessage(this.#port, (data) => this.#receive(data as Reply));
-    onFailure(this.#port, (reason) => this.#fail(reason));
+    this.#link = WorkspaceClient.#listen(this.#port, new WeakRef(this));
+    (this.#port as Referenced).unref?.();
+    collected.register(this, this.#port, this);
+  }
+
+  /**
+   * Listens on the port for the client it reaches through the link only (a function of its own,
+   * so that the listeners' closures cannot hold the client), so that the port does not keep it.
+   */
+  static #listen(port: MessagePort, client: WeakRef<WorkspaceClient>): ClientLink {
+    const link: ClientLink = { client, busy: undefined };
+    onMessage(port, (data) => {
+      const reached = link.busy ?? link.client.deref();
+      if (reached !== undefined) reached.#receive(data);
+    });
+    onFailure(port, (reason) => {
+      const reached = link.busy ?? link.client.deref();
+      if (reached !== undefined) reached.#fail(reason);
+    });
+    return link;
   }
 
   /**
@@ -321,7 +444,7 @@ export class WorkspaceClient implements AsyncDisposable {
     return new WorkspaceClient(descriptor);
   }
 
-  /** Whether the client was closed, or lost its coordinator. Cost: O(1). @throws never */
+  /** Whether the client was closed (from the moment `close()` is called), or lost its coordinator. Cost: O(1). @throws never */
   get closed(): boolean {
     return this.#gone !== undefined;
   }
@@ -339,12 +462,15 @@ export class WorkspaceClient implements AsyncDisposable {
     if (typeof options !== 'object' || options === null) {
       throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
     }
-    if (options.label !== undefined && typeof options.label !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(options.label)}`);
+    const label = options.label;
+    if (label !== undefined && typeof label !== 'string') {
+      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(label)}`);
     }
-    const answer = (await this.#request({ op: 'acquire', pool, size, label: options.label })) as AcquireAnswer;
+    const answer = checkAcquireAnswer(await this.#request({ op: 'acquire', pool, size, label }));
     for (const segment of answer.segments) this.#learn(segment);
-    return new SharedWorkspace(kLeaseOwner, this.#leaseOwner, pool, answer, options.label);
+    // An answer that arrives after close() began names a lease the coordinator already took back:
+    // the handle is stale from the start.
+    return new SharedWorkspace(kLeaseOwner, this.#leaseOwner, pool, answer, label);
   }
 
   /**
@@ -402,20 +528,30 @@ export class WorkspaceClient implements AsyncDisposable {
   }
 
   /**
-   * Disconnects: the coordinator takes back every workspace this client still holds (their handles
-   * then fail with STALE_HANDLE), and the port closes. Closing twice does nothing.
+   * Disconnects. From the call on, requests fail with USE_AFTER_RELEASE and the handles of this
+   * client's workspaces with STALE_HANDLE. The coordinator takes back every workspace not pinned
+   * at once; a workspace still pinned here (an `access` in flight, a `pin()` not yet undone) stays
+   * lent, its bytes reserved for this thread, until its last pin is dropped; then the port closes
+   * and the coordinator takes it back too. Closing twice returns the same promise.
    * Cost: a message round trip.
    * @throws never
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     if (this.#gone !== undefined) return;
+    this.#gone = 'the client was closed';
     try {
-      await this.#request({ op: 'disconnect' });
+      await this.#send({ op: 'disconnect' });
     } catch {
-      // Already gone: nothing to take back.
+      // The coordinator is gone already: nothing to take back.
     }
     this.#fail('the client was closed');
-    this.#port.close();
+    this.#disconnected = true;
+    if (this.#pinnedLeases === 0) this.#closePort();
   }
 
   /**
@@ -443,20 +579,23 @@ export class WorkspaceClient implements AsyncDisposable {
     if (this.#gone !== undefined) {
       return Promise.reject(new MemError('USE_AFTER_RELEASE', `the coordinator client is closed: ${this.#gone}`));
     }
+    return this.#send(body);
+  }
+
+  /** Sends a request, closed or not (close() sends its disconnect this way). */
+  #send(body: DistributiveOmit<Request, 'id'>): Promise<unknown> {
+    if (this.#disconnected) {
+      return Promise.reject(new MemError('USE_AFTER_RELEASE', `the coordinator client is closed: ${this.#gone}`));
+    }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
+      this.#retain();
       this.#port.postMessage({ ...body, id });
     });
   }
 
   #sendRelease(slot: number, serial: number): void {
-    if (this.#gone !== undefined) {
-      throw new MemError(
-        'USE_AFTER_RELEASE',
-        `the coordinator client is closed (${this.#gone}): the lease is already back`,
-      );
-    }
     const sent = this.#request({ op: 'release', slot, serial }).catch((error: Error) => {
       this.#releaseErrors.push(error);
     });
@@ -464,28 +603,61 @@ export class WorkspaceClient implements AsyncDisposable {
     void sent.finally(() => this.#releases.delete(sent));
   }
 
-  #receive(reply: Reply): void {
-    if ('event' in reply) {
-      if (reply.event === 'segments-released') {
-        for (const index of reply.indices) this.#segments.delete(`${reply.pool}:${index}`);
-      } else if (reply.event === 'log') {
-        try {
-          this.#logger?.(reply.entry);
-        } catch {
-          // A failing logger must not break the connection.
-        }
-      }
+  #countPin(delta: 1 | -1): void {
+    this.#pinnedLeases += delta;
+    this.#retain();
+    // After close(), the last pin dropped lets the coordinator take the last workspaces back.
+    if (this.#pinnedLeases === 0 && this.#disconnected) this.#closePort();
+  }
+
+  /**
+   * Holds the client (from its port's listeners) and its thread's event loop while it waits for
+   * answers or pins a lease; lets both go when it does neither.
+   */
+  #retain(): void {
+    const busy = this.#pending.size > 0 || this.#pinnedLeases > 0;
+    if (busy === (this.#link.busy !== undefined)) return;
+    this.#link.busy = busy ? this : undefined;
+    const port = this.#port as Referenced;
+    if (busy) port.ref?.();
+    else port.unref?.();
+  }
+
+  #closePort(): void {
+    collected.unregister(this);
+    this.#port.close();
+  }
+
+  /** Takes an answer or an event from the coordinator; drops anything malformed. Never throws. */
+  #receive(data: unknown): void {
+    if (!isRecord(data)) return;
+    if ('event' in data) {
+      this.#onEvent(data);
       return;
     }
-    const pending = this.#pending.get(reply.id);
+    const id = messageId(data);
+    const pending = id === undefined ? undefined : this.#pending.get(id);
     if (pending === undefined) return;
-    this.#pending.delete(reply.id);
-    if (reply.ok) pending.resolve(reply.value);
-    else pending.reject(deserializeError(reply.error));
+    this.#pending.delete(id!);
+    this.#retain();
+    if (data.ok === true) pending.resolve(data.value);
+    else pending.reject(deserializeError(data.error));
+  }
+
+  #onEvent(event: Record<string, unknown>): void {
+    if (event.event === 'segments-released' && typeof event.pool === 'string' && Array.isArray(event.indices)) {
+      for (const index of event.indices) this.#segments.delete(`${event.pool}:${String(index)}`);
+    } else if (event.event === 'log' && isRecord(event.entry)) {
+      try {
+        this.#logger?.(event.entry as unknown as WorkspaceLogEntry);
+      } catch {
+        // A failing logger must not break the connection.
+      }
+    }
   }
 
   #learn(segment: SegmentInfo): void {
-    this.#segments.set(`${segment.pool}:${segment.index}`, { memory: BackingMemory.fromDescriptor(segment.memory) });
+    this.#segments.set(`${segment.pool}:${segment.index}`, BackingMemory.fromDescriptor(segment.memory));
   }
 
   #memoryOf(pool: string, segment: number): BackingMemory {
@@ -495,16 +667,38 @@ export class WorkspaceClient implements AsyncDisposable {
       // every acquire answer carries all segments up to the lease's.
       throw new MemError('NOT_FOUND', `segment ${segment} of ${pool} is unknown to this client`);
     }
-    return known.memory;
+    return known;
   }
 
   #fail(reason: string): void {
-    if (this.#gone !== undefined) return;
-    this.#gone = reason;
+    this.#gone ??= reason;
+    this.#disconnected = true;
     const error = new MemError('USE_AFTER_RELEASE', `the coordinator is gone: ${reason}`);
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+    this.#retain();
   }
+}
+
+/**
+ * Checks the shape of an acquire answer.
+ * @throws MemError INVALID_ARGUMENT if the coordinator's answer is not a lease.
+ */
+function checkAcquireAnswer(value: unknown): AcquireAnswer {
+  const answer = value as Partial<AcquireAnswer> | null;
+  const integer = (field: unknown): boolean => typeof field === 'number' && Number.isSafeInteger(field);
+  if (
+    !isRecord(answer) ||
+    !integer(answer.slot) ||
+    !integer(answer.serial) ||
+    !integer(answer.workspaceId) ||
+    !integer(answer.size) ||
+    !integer(answer.capacity) ||
+    !Array.isArray(answer.segments)
+  ) {
+    throw new MemError('INVALID_ARGUMENT', `the coordinator answered an acquire with ${describeValue(value)}`);
+  }
+  return answer as AcquireAnswer;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

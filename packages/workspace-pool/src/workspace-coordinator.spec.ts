@@ -1,42 +1,29 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { runWorker, startWorker } from '@mem/testkit';
+import { startWorker } from '@mem/testkit';
 import { MemError } from '@mem/types';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import {
+  codeOf,
+  coordinatorWorkerSource as workerSource,
+  sharedCoordinator,
+  useCoordinators,
+  waitUntil,
+} from './coordinator.test-helper.js';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
-import { WorkspaceClient } from './workspace-client.js';
+import { WorkspaceClient, type SharedWorkspace } from './workspace-client.js';
 import { WorkspaceConfig } from './workspace-config.js';
-import { WorkspaceCoordinator, type WorkspaceCoordinatorOptions } from './workspace-coordinator.js';
+import { WorkspaceCoordinator } from './workspace-coordinator.js';
 import type { WorkspaceLogEntry } from './workspace-pool.js';
 import { serveWorkspaceCoordinator } from './coordinator-host.js';
 
 const KiB = 1024;
-const workerSource = new URL('./node/coordinator.worker.ts', import.meta.url);
-const clientSource = new URL('./coordinator-client.test-worker.ts', import.meta.url);
-
-const started: WorkspaceCoordinator[] = [];
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((coordinator) => coordinator.close()));
+const start = useCoordinators(() => startWorker(workerSource));
+/** One coordinator for the tests that leave their pool as they found it, a pool each. */
+const shared = sharedCoordinator({
+  worker: () => startWorker(workerSource),
+  pools: { nested: { initialSize: 64 * KiB }, flush: { initialSize: 64 * KiB }, access: { initialSize: 256 * KiB } },
 });
-
-async function start(options: Partial<WorkspaceCoordinatorOptions> = {}): Promise<WorkspaceCoordinator> {
-  const coordinator = await WorkspaceCoordinator.start({
-    worker: () => startWorker(workerSource),
-    pools: { activations: { initialSize: 256 * KiB, maxSize: 4 << 20 } },
-    ...options,
-  });
-  started.push(coordinator);
-  return coordinator;
-}
-
-async function codeOf(action: () => Promise<unknown> | unknown): Promise<string | undefined> {
-  try {
-    await action();
-  } catch (error) {
-    return MemError.is(error) ? error.code : `not a MemError: ${String(error)}`;
-  }
-  return 'no error';
-}
 
 describe('WorkspaceCoordinator', () => {
   it('lends workspaces of a pool run in a worker, as views of shared memory', async () => {
@@ -109,52 +96,22 @@ describe('WorkspaceCoordinator', () => {
     expect(logs.find((entry) => entry.event === 'defragment')!.report!.reclaimedBytes).toBe(report.reclaimedBytes);
   });
 
-  it('serves clients in other threads, hammering one pool with defragmentations, without losing a byte', async () => {
-    const coordinator = await start({
-      pools: {
-        shared: { initialSize: 128 * KiB, maxSize: 16 << 20, enableDefragmentation: true, defragCheckInterval: 8 },
-      },
-    });
-    const jobs = [1, 2, 3].map((seed) => {
-      const descriptor = coordinator.connect();
-      return runWorker<{ checkedBytes: number; moved: number; defragmentations: number; mismatches: string[] }>(
-        clientSource,
-        { descriptor, pool: 'shared', steps: 150, seed },
-        { transferList: [descriptor.port as never] },
-      );
-    });
-    // This thread defragments too, while the clients work.
-    let mainDefragmentations = 0;
-    const done = Promise.all(jobs);
-    let finished = false;
-    void done.finally(() => (finished = true));
-    while (!finished) {
-      await coordinator.defragment('shared');
-      mainDefragmentations += 1;
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const results = await done;
-    for (const result of results) {
-      expect(result.mismatches).toEqual([]);
-      expect(result.checkedBytes).toBeGreaterThan(0);
-    }
-    expect(results.reduce((sum, result) => sum + result.moved, 0) + mainDefragmentations).toBeGreaterThan(0);
-    const stats = await coordinator.stats('shared');
-    expect(stats.liveWorkspaces).toBe(0);
-    checkMemoryMap(await coordinator.snapshot('shared'));
-  });
-
-  it('takes back the workspaces of a client that closes; its handles then fail with STALE_HANDLE', async () => {
+  it('takes back the workspaces of a client that closes (pinned ones once unpinned); its handles then fail with STALE_HANDLE', async () => {
     const coordinator = await start();
     const client = WorkspaceClient.attach(coordinator.connect());
     const workspace = await client.acquire('activations', 512);
+    await client.acquire('activations', 512);
     workspace.pin();
-    expect((await coordinator.stats('activations')).liveWorkspaces).toBe(1);
+    expect((await coordinator.stats('activations')).liveWorkspaces).toBe(2);
     await client.close();
     expect(client.closed).toBe(true);
-    expect((await coordinator.stats('activations')).liveWorkspaces).toBe(0);
+    expect((await coordinator.stats('activations')).liveWorkspaces).toBe(1); // the pinned one stays lent
     expect(await codeOf(() => workspace.pin())).toBe('STALE_HANDLE');
     expect(await codeOf(() => client.acquire('activations', 64))).toBe('USE_AFTER_RELEASE');
+    workspace.unpin();
+    await waitUntil('the pinned workspace is back', async () => {
+      return (await coordinator.stats('activations')).liveWorkspaces === 0;
+    });
     await client.close(); // twice: nothing
   });
 
@@ -207,6 +164,138 @@ describe('WorkspaceCoordinator', () => {
     expect(c.access((bytes) => bytes.length)).toBe(64);
   });
 
+  it('nests pins: a workspace stays pinned, and in place, until its last unpin', async () => {
+    const coordinator = await shared();
+    const all = await Promise.all(Array.from({ length: 3 }, () => coordinator.acquire('nested', 16 * KiB)));
+    all[0]!.release();
+    all[2]!.release();
+    const nested = all[1]!; // alone, above a hole
+    nested.pin();
+    nested.pin();
+    expect(nested.pinCount).toBe(2);
+    const place = nested.byteOffset;
+    nested.unpin();
+    expect(nested.pinned).toBe(true);
+    expect((await coordinator.defragment('nested')).pinnedWorkspaces).toBe(1);
+    expect(nested.byteOffset).toBe(place);
+    nested.unpin();
+    expect(nested.pinned).toBe(false);
+    expect((await coordinator.defragment('nested')).workspacesMoved).toBeGreaterThan(0);
+    expect(nested.byteOffset).not.toBe(place);
+    nested.release();
+    await coordinator.flush();
+  });
+
+  it('throws from flush() the first error a release met, once (flush USE_AFTER_RELEASE)', async () => {
+    const coordinator = await shared();
+    const descriptor = coordinator.connect();
+    const client = WorkspaceClient.attach(descriptor);
+    const workspace = await client.acquire('flush', 64);
+    descriptor.port.postMessage({ id: -1, op: 'disconnect' }); // reaches the coordinator before the release
+    workspace.release();
+    expect(await codeOf(() => client.flush())).toBe('USE_AFTER_RELEASE');
+    expect(await codeOf(() => client.flush())).toBe('no error');
+    await client.close();
+  });
+
+  it('passes on what the function of access() throws or rejects with, and drops its pin (access)', async () => {
+    const coordinator = await shared();
+    const workspace = await coordinator.acquire('access', 64);
+    const failure = new Error('kernel failed');
+    expect(() =>
+      workspace.access(() => {
+        throw failure;
+      }),
+    ).toThrow(failure);
+    expect(workspace.pinned).toBe(false);
+    await expect(workspace.access(() => Promise.reject(failure))).rejects.toBe(failure);
+    expect(workspace.pinned).toBe(false);
+    expect((await coordinator.stats('access')).pinnedWorkspaces).toBe(0);
+    workspace.release();
+  });
+
+  it('lets the function of access() call every method of its workspace and client: it works or throws a MemError', async () => {
+    const coordinator = await shared();
+    const client = WorkspaceClient.attach(coordinator.connect());
+    const other = await client.acquire('access', 64);
+    const reentries: [string, (workspace: SharedWorkspace) => unknown, string][] = [
+      ['pin', (workspace) => workspace.pin(), 'done'], // a nested pin, still held after the access
+      ['unpin', (workspace) => workspace.unpin(), 'done'],
+      ['access', (workspace) => workspace.access((bytes) => bytes.length), 'done'],
+      ['view', (workspace) => workspace.view(Float32Array), 'done'],
+      ['segment and byteOffset', (workspace) => workspace.segment + workspace.byteOffset, 'done'],
+      ['release', (workspace) => workspace.release(), 'PINNED'],
+      ['release of another', () => other.release(), 'done'],
+      ['acquire', () => client.acquire('access', 64), 'done'],
+      ['defragment', () => client.defragment('access'), 'done'],
+      ['stats and snapshot', () => Promise.all([client.stats('access'), client.snapshot('access')]), 'done'],
+      ['flush', () => client.flush(), 'done'],
+      ['close', () => client.close(), 'done'],
+    ];
+    for (const [name, reenter, expected] of reentries) {
+      const workspace = await client.acquire('access', 256);
+      let outcome = 'done';
+      await workspace.access(async (bytes) => {
+        bytes.fill(5);
+        try {
+          await reenter(workspace);
+        } catch (error) {
+          outcome = MemError.is(error) ? error.code : String(error);
+        }
+      });
+      expect(outcome, name).toBe(expected);
+      if (name === 'pin') workspace.unpin(); // the pin it took is its own to drop
+      expect(workspace.pinned, name).toBe(false);
+      if (!client.closed) {
+        expect(
+          workspace.access((bytes) => bytes.every((byte) => byte === 5)),
+          name,
+        ).toBe(true);
+        expect((await client.stats('access')).pinnedWorkspaces, name).toBe(0);
+      }
+    }
+    await waitUntil('every workspace is back', async () => {
+      return (await coordinator.stats('access')).liveWorkspaces === 0;
+    });
+  });
+
+  it('lets its logger call back into the coordinator: every method works or rejects with a MemError', async () => {
+    const reentries: [string, (coordinator: WorkspaceCoordinator) => Promise<unknown> | unknown][] = [
+      ['acquire', (coordinator) => coordinator.acquire('activations', 64)],
+      ['defragment', (coordinator) => coordinator.defragment('activations')],
+      ['stats', (coordinator) => coordinator.stats('activations')],
+      ['snapshot', (coordinator) => coordinator.snapshot('activations')],
+      ['flush', (coordinator) => coordinator.flush()],
+      ['connect', (coordinator) => WorkspaceClient.attach(coordinator.connect()).close()],
+      ['close', (coordinator) => coordinator.close()],
+    ];
+    const outcomes: string[] = [];
+    let next = 0;
+    const running: Promise<void>[] = [];
+    const coordinator: WorkspaceCoordinator = await start({
+      logger: () => {
+        const reentry = reentries[next++];
+        if (reentry === undefined) return;
+        running.push(
+          Promise.resolve()
+            .then(() => reentry[1](coordinator))
+            .then(
+              () => outcomes.push(`${reentry[0]}: done`),
+              (error: unknown) => outcomes.push(`${reentry[0]}: ${MemError.is(error) ? error.code : String(error)}`),
+            )
+            .then(() => undefined),
+        );
+      },
+    });
+    while (next < reentries.length) {
+      await coordinator.defragment('activations'); // each logs an entry
+      await Promise.all(running);
+    }
+    await Promise.all(running);
+    expect(outcomes).toEqual(reentries.map(([name]) => `${name}: done`));
+    expect(coordinator.closed).toBe(true);
+  });
+
   it('refuses to defragment past pins when asked to throw', async () => {
     const coordinator = await start();
     const all = await Promise.all(Array.from({ length: 4 }, () => coordinator.acquire('activations', 16 * KiB)));
@@ -218,13 +307,13 @@ describe('WorkspaceCoordinator', () => {
     expect((await coordinator.defragment('activations')).outcome).toBe('blocked-by-pins');
   });
 
-  it('fails requests once closed', async () => {
+  it('fails requests once closed, and the handles of its workspaces', async () => {
     const coordinator = await start();
     const workspace = await coordinator.acquire('activations', 64);
     await coordinator.close();
     expect(await codeOf(() => coordinator.stats('activations'))).toBe('USE_AFTER_RELEASE');
     expect(await codeOf(() => coordinator.connect())).toBe('USE_AFTER_RELEASE');
-    expect(await codeOf(() => workspace.release())).toBe('USE_AFTER_RELEASE');
+    expect(await codeOf(() => workspace.release())).toBe('STALE_HANDLE');
     await coordinator.close(); // twice: nothing
   });
 });
@@ -286,9 +375,12 @@ describe('WorkspaceCoordinator.start', () => {
 
   it('gives up on a worker that never answers', async () => {
     const silent = new URL('./silent.test-worker.ts', import.meta.url);
-    expect(await codeOf(() => start({ worker: () => startWorker(silent), startTimeoutMs: 300 }))).toBe(
-      'USE_AFTER_RELEASE',
-    );
+    const starting = WorkspaceCoordinator.start({
+      worker: () => startWorker(silent),
+      pools: { a: {} },
+      startTimeoutMs: 300,
+    });
+    expect(await codeOf(() => starting)).toBe('USE_AFTER_RELEASE');
   });
 
   it('makes every pool shared, whatever its preset says', async () => {

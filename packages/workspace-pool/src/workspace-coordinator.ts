@@ -1,7 +1,7 @@
 /**
  * The coordinator: one or more workspace pools run inside a worker thread, over
- * `SharedArrayBuffer` segments, and serve clients in any thread by message (seed 001's
- * architecture: the worker owns all pool state; nobody else touches it).
+ * `SharedArrayBuffer` segments, and serve clients in any thread by message (the worker owns all
+ * pool state; nobody else touches it).
  *
  * This module is browser compatible.
  * @module
@@ -15,6 +15,7 @@ import {
   type ControlReply,
   type MessageEndpoint,
 } from './coordinator-protocol.js';
+import { MAX_WORKSPACES } from './lease-table.js';
 import { WorkspaceClient, type WorkspaceClientDescriptor } from './workspace-client.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import type { WorkspaceLogger } from './workspace-pool.js';
@@ -53,10 +54,17 @@ export interface WorkspaceCoordinatorOptions {
  * makes descriptors for other threads.
  *
  * How clients learn that a workspace moved: they do not need to be told. Every lease has a slot in
- * a shared lease table that holds its current segment and offset; a client reaches the bytes only
- * through `pin()` (or `access()`), which reads the slot after a compare-and-swap that the worker's
- * compaction respects: a pinned workspace is never moved, and a pin taken during a move waits for
- * the copy to finish.
+ * a shared lease table that holds its serial, its current segment and offset, and whether it is
+ * pinned; a client reaches the bytes only through `pin()` (or `access()`), which reads the slot
+ * after a compare-and-swap that the worker's compaction respects: a pinned workspace is never
+ * moved, and a pin taken during a move waits for the copy to finish. Every change to a slot names
+ * the lease's serial, so a handle whose lease was taken back can never touch the slot's next
+ * lease. The package README's "Concurrency protocol" section says who writes where, and when
+ * memory is reused.
+ *
+ * Close it when done: its worker keeps running (and keeps the process alive) until `close()`. A
+ * coordinator dropped without `close()` is collected like any client (its own workspaces go
+ * back), while its worker goes on serving the other clients.
  *
  * @example
  * ```ts
@@ -147,9 +155,9 @@ export class WorkspaceCoordinator extends WorkspaceClient {
 
   /**
    * Stops the coordinator: this client disconnects, the worker terminates, every other client loses
-   * its connection (their requests fail with USE_AFTER_RELEASE) and the pools' memory goes with
-   * the worker (shared segments live on while some thread still holds a view). Closing twice does
-   * nothing.
+   * its connection (their requests fail with USE_AFTER_RELEASE, their workspaces' handles with
+   * STALE_HANDLE) and the pools' memory goes with the worker (shared segments live on while some
+   * thread still holds a view, and nothing reuses them). Closing twice does nothing.
    * Cost: a message round trip and the worker's termination.
    * @throws never
    */
@@ -195,11 +203,11 @@ function checkOptions(options: WorkspaceCoordinatorOptions): {
     typeof maxWorkspaces !== 'number' ||
     !Number.isInteger(maxWorkspaces) ||
     maxWorkspaces < 1 ||
-    maxWorkspaces > 1 << 24
+    maxWorkspaces > MAX_WORKSPACES
   ) {
     throw new MemError(
       'INVALID_ARGUMENT',
-      `maxWorkspaces must be an integer in [1, ${1 << 24}], got ${describeValue(maxWorkspaces)}`,
+      `maxWorkspaces must be an integer in [1, ${MAX_WORKSPACES}], got ${describeValue(maxWorkspaces)}`,
     );
   }
   const timeout = options.startTimeoutMs ?? 30_000;

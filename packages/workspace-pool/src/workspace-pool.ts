@@ -32,6 +32,7 @@ import { Workspace } from './workspace.js';
 const NONE = codes.NONE;
 const kCreateWorkspace = internals.kCreateWorkspace;
 const WorkspaceHandle = Workspace;
+const NO_OPTIONS = Object.freeze({ label: undefined, zero: false });
 
 /** Options of {@link WorkspacePool.acquire}. */
 export interface AcquireOptions {
@@ -71,7 +72,11 @@ export interface WorkspaceLogEntry {
   };
 }
 
-/** Receives the pool's log entries. It runs after the pool is consistent again; what it throws is ignored. */
+/**
+ * Receives the pool's log entries. It runs once the operation that logged is complete (an
+ * `acquire` that expanded or compacted has its workspace; a release that defragmented reads as
+ * released), so it may call any method of the pool; what it throws is ignored.
+ */
 export type WorkspaceLogger = (entry: WorkspaceLogEntry) => void;
 
 /** Runtime wiring of a pool (what cannot travel in a configuration). */
@@ -85,7 +90,12 @@ export interface WorkspacePoolOptions {
    * a collector at scrape time; the hot path only bumps integers. @defaultValue noopMetrics
    */
   readonly metrics?: MetricsSink;
-  /** Supplies segment memory instead of allocating it from `config.backing`. @defaultValue none */
+  /**
+   * Supplies segment memory instead of allocating it from `config.backing`. It runs in the middle
+   * of the `acquire` that grows the pool (with the pool consistent, the new segment not yet
+   * added): it may read the pool and acquire, release or defragment, but a call that would add
+   * another segment throws IN_USE. @defaultValue none
+   */
   readonly segmentSource?: SegmentProvider;
 }
 
@@ -177,6 +187,10 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   /** The largest size acquire() takes on its hot path: `#maxRequest`, or 0 under the power-of-two strategy. */
   readonly #fastLimit: number;
   #moveGuard: MoveGuard | undefined = undefined;
+  /** While an acquire misses: the log entries it makes, emitted once it has its workspace. */
+  #logQueue: WorkspaceLogEntry[] | undefined = undefined;
+  /** Whether `segmentSource` is running (the pool cannot add another segment meanwhile). */
+  #addingSegment = false;
   /** The id of the next workspace; ids are never reused, not even after clear(). */
   #nextId = 1;
   /** The first id handed out since the last clear(): acquisitions are `#nextId - #firstId`. */
@@ -251,7 +265,8 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * @throws MemError INVALID_ARGUMENT if `size` is not an integer >= 1 or `options` is bad;
    * OVERSIZED if `size` exceeds `min(maxSize, maxSegmentSize)`; EXHAUSTED if nothing fits and
    * `autoExpand` is off (or the runtime refuses the memory); LIMIT_EXCEEDED if a new segment would
-   * take the reservation past `maxSize`. A failed call hands out nothing (a compaction it ran stays done).
+   * take the reservation past `maxSize`; IN_USE if called from `segmentSource` and the pool would
+   * have to grow again. A failed call hands out nothing (a compaction it ran stays done).
    *
    * @example
    * ```ts
@@ -286,19 +301,41 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     if (typeof size !== 'number' || !(size >= 1 && size <= this.#maxRequest) || !Number.isInteger(size)) {
       throw this.#badSize(size);
     }
-    const label = options === undefined ? undefined : this.#checkAcquireOptions(options);
+    const { label, zero } = options === undefined ? NO_OPTIONS : this.#checkAcquireOptions(options);
     const need = this.#powerOfTwo
       ? this.#powerOfTwoSize(size)
       : ((size + this.#granuleMask) & ~this.#granuleMask) >>> 0;
+    const block = this.#core.allocate(need, size, this.#nextId);
+    if (block === NONE) return this.#acquireMissed(need, size, label, zero);
+    return this.#lend(block, size, label, zero);
+  }
+
+  /** Hands out `block`, allocated for the next id, as a workspace. */
+  #lend(block: number, size: number, label: string | undefined, zero: boolean): Workspace {
     const core = this.#core;
     const id = this.#nextId;
-    let block = core.allocate(need, size, id);
-    if (block === NONE) block = this.#acquireSlow(need, size, id);
     this.#nextId = id + 1;
     const workspace = new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
     if (label !== undefined) core.setLabel(id, label);
-    if (options?.zero === true) workspace.bytes().fill(0);
+    if (zero) workspace.bytes().fill(0);
     return workspace;
+  }
+
+  /**
+   * A miss: compacts a segment or expands the pool, and lends the block. What it logs reaches the
+   * logger only once the workspace is lent (or the call failed), so that a logger calling back in
+   * finds the pool and its ids as this call leaves them.
+   */
+  #acquireMissed(need: number, size: number, label: string | undefined, zero: boolean): Workspace {
+    const entries: WorkspaceLogEntry[] = [];
+    const outer = this.#logQueue;
+    this.#logQueue = entries;
+    try {
+      return this.#lend(this.#acquireSlow(need, size), size, label, zero);
+    } finally {
+      this.#logQueue = outer;
+      for (const entry of entries) this.#emit(entry);
+    }
   }
 
   /**
@@ -322,18 +359,21 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   // Slow paths: misses, expansion, validation failures.
   // ---------------------------------------------------------------------------------------------
 
-  /** A miss: compacts a segment or expands the pool, then allocates (or throws). */
-  #acquireSlow(need: number, size: number, id: number): number {
+  /**
+   * A miss: compacts a segment or expands the pool, then allocates for the next id (read after
+   * `segmentSource` ran, which may have acquired) or throws.
+   */
+  #acquireSlow(need: number, size: number): number {
     const core = this.#core;
     let block = NONE;
     if (this.config.defragmentOnMiss && this.#liveWorkspaces() > 0) {
       const candidate = this.#roomiestSegment(need);
       if (candidate !== NONE) {
         this.#runDefragmentation('miss', [candidate], false, false);
-        block = core.allocate(need, size, id);
+        block = core.allocate(need, size, this.#nextId);
       }
     }
-    if (block === NONE) block = this.#expand(need, size, id);
+    if (block === NONE) block = this.#expand(need, size);
     this.#misses += 1;
     return block;
   }
@@ -356,7 +396,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     return this.#nextId - this.#firstId - this.#core.releases;
   }
 
-  #expand(need: number, size: number, id: number): number {
+  #expand(need: number, size: number): number {
     const config = this.config;
     const core = this.#core;
     if (!config.autoExpand) {
@@ -389,7 +429,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       message: `added segment ${segment} of ${byteLength} bytes for a block of ${need}; ${core.reservedBytes} bytes reserved`,
       segment: { index: segment, byteLength },
     });
-    return core.allocate(need, size, id);
+    return core.allocate(need, size, this.#nextId);
   }
 
   #addSegment(byteLength: number, initial: boolean): number {
@@ -400,7 +440,14 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     if (this.#segmentSource === undefined) {
       memory = allocateBacking(this.config.backing, byteLength);
     } else {
+      if (this.#addingSegment) {
+        throw new MemError(
+          'IN_USE',
+          `${this.name} is adding a segment: a call from its segmentSource cannot make it grow again`,
+        );
+      }
       let source: unknown;
+      this.#addingSegment = true;
       try {
         source = this.#segmentSource(byteLength, index);
       } catch (cause) {
@@ -409,6 +456,8 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
           cause,
           details: { byteLength },
         });
+      } finally {
+        this.#addingSegment = false;
       }
       ({ memory, base } = resolveSegmentSource(source, byteLength, this.config.alignment));
     }
@@ -446,7 +495,8 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     );
   }
 
-  #checkAcquireOptions(options: AcquireOptions): string | undefined {
+  /** Reads each option once (a getter may run code) and checks it. */
+  #checkAcquireOptions(options: AcquireOptions): { label: string | undefined; zero: boolean } {
     if (typeof options !== 'object' || options === null) {
       throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
     }
@@ -457,7 +507,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     if (zero !== undefined && typeof zero !== 'boolean') {
       throw new MemError('INVALID_ARGUMENT', `zero must be a boolean, got ${describeValue(zero)}`);
     }
-    return label;
+    return { label, zero: zero === true };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -646,7 +696,13 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       : { memory: segment.memory, base: segment.base, byteLength: segment.byteLength };
   }
 
+  /** Logs `entry` now, or once the acquire that made it is complete. */
   #log(entry: WorkspaceLogEntry): void {
+    if (this.#logQueue !== undefined) this.#logQueue.push(entry);
+    else this.#emit(entry);
+  }
+
+  #emit(entry: WorkspaceLogEntry): void {
     if (this.#logger === undefined) return;
     try {
       this.#logger(entry);

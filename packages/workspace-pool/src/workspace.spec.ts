@@ -83,6 +83,50 @@ describe('Workspace lifetime', () => {
     expect(pool.stats().releases).toBe(1);
   });
 
+  it('throws USE_AFTER_RELEASE from every member that reaches its memory once released, and STALE_HANDLE once cleared', () => {
+    const uses: [string, (workspace: Workspace) => unknown][] = [
+      ['bytes', (workspace) => workspace.bytes()],
+      ['view', (workspace) => workspace.view(Float32Array)],
+      ['float32', (workspace) => workspace.float32()],
+      ['float64', (workspace) => workspace.float64()],
+      ['int32', (workspace) => workspace.int32()],
+      ['uint32', (workspace) => workspace.uint32()],
+      ['buffer', (workspace) => workspace.buffer],
+      ['byteOffset', (workspace) => workspace.byteOffset],
+      ['segment', (workspace) => workspace.segment],
+      ['capacity', (workspace) => workspace.capacity],
+      ['pin', (workspace) => workspace.pin()],
+      ['unpin', (workspace) => workspace.unpin()],
+    ];
+    const pool = new WorkspacePool();
+    const released = pool.acquire(64);
+    released.release();
+    const cleared = pool.acquire(64);
+    pool.clear();
+    for (const [name, use] of uses) {
+      expectMemError(() => use(released), 'USE_AFTER_RELEASE', name);
+      expectMemError(() => use(cleared), 'STALE_HANDLE', name);
+    }
+    expectMemError(() => cleared.release(), 'STALE_HANDLE');
+    expectMemError(() => pool.release(cleared), 'STALE_HANDLE');
+    // What never throws says so instead.
+    expect([released.released, released.stale, released.pinned, released.pinCount, released.label]).toEqual([
+      true,
+      false,
+      false,
+      0,
+      undefined,
+    ]);
+    expect([cleared.released, cleared.stale, cleared.pinned, cleared.pinCount, cleared.label]).toEqual([
+      false,
+      true,
+      false,
+      0,
+      undefined,
+    ]);
+    expect(pool.stats().liveWorkspaces).toBe(0);
+  });
+
   it('is released at scope end by using, and a released one is left alone', () => {
     const pool = new WorkspacePool();
     {
