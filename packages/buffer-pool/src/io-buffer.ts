@@ -318,9 +318,9 @@ export class IoBuffer implements Disposable {
    * @example
    * ```ts
    * import { BufferPool } from '@mem/buffer-pool';
-   * const pool = new BufferPool({ maxPerClass: 64 }, { shared: true });
+   * const pool = BufferPool.createShared({ maxPerClass: 64 });
    * const descriptor = pool.alloc(1024).transfer();
-   * // worker.postMessage({ pool: pool.share(), buffer: descriptor }); the worker attaches and adopts
+   * // worker.postMessage({ pool: pool.descriptor(), buffer: descriptor }); the worker attaches and adopts
    * pool.adopt(descriptor).release();
    * ```
    */

@@ -1,5 +1,6 @@
 /**
- * The engine behind `BufferPool`: one instance per worker (per `new BufferPool` or `attach`), with
+ * The engine behind `BufferPool`: one instance per worker (per `new BufferPool`, `createShared` or
+ * `attach`), with
  * its own local cache, over a private or shared global state.
  *
  * Where a slot can be, at any moment (the ownership invariant):
@@ -610,10 +611,13 @@ export class PoolCore implements BufferOwner {
     this.#cache.flush(this.#global);
   }
 
-  /** `BufferPool.share`. */
-  share(): BufferPoolDescriptor {
+  /** `BufferPool.descriptor`. */
+  descriptor(): BufferPoolDescriptor {
     if (this.#descriptor === undefined) {
-      throw new MemError('INVALID_ARGUMENT', 'only a pool created with { shared: true } can be shared with workers');
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        'a private pool has no descriptor: create the pool with BufferPool.createShared() to share it with workers',
+      );
     }
     if (this.#closed) throw this.#closedError();
     return this.#descriptor;
