@@ -5,7 +5,7 @@
  * This module is browser compatible.
  * @module
  */
-import { DisposableHandle, MemError, describeValue } from '@mem/types';
+import { DisposableHandle, MemError, assertInteger } from '@mem/types';
 import { ISSUE_TOKEN, type BufferOwner } from './buffer-owner.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 
@@ -29,19 +29,6 @@ export interface DetachedFrozen {
 }
 
 const EMPTY = new Uint8Array(0);
-
-function checkBound(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `${name} must be an integer in [${min}, ${max}], got ${describeValue(value)}`,
-      {
-        details: { argument: name, value, min, max },
-      },
-    );
-  }
-  return value;
-}
 
 /**
  * An immutable view of pooled (or untracked) bytes. Every view holds one reference to the memory:
@@ -162,8 +149,8 @@ export class FrozenBuffer extends DisposableHandle {
   slice(start: number = 0, end: number = this.#view.length): FrozenBuffer {
     this.assertLive();
     const length = this.#view.length;
-    checkBound('start', start, 0, length);
-    checkBound('end', end, start, length);
+    assertInteger(start, 'start', { min: 0, max: length });
+    assertInteger(end, 'end', { min: start, max: length });
     if (start === end) {
       return FrozenBuffer.issue(this.#owner, -1, EMPTY, 0, 0, undefined);
     }

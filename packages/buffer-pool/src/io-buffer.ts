@@ -23,7 +23,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { MemError, invalidArgument } from '@mem/types';
 import { ISSUE_TOKEN, type BufferOwner } from './buffer-owner.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 import { byteCount, readByteSource, writeLimitError } from './byte-source.js';
@@ -161,7 +161,7 @@ export class IoBuffer implements Disposable {
    */
   static tryFromFrozen(frozen: FrozenBuffer): IoBuffer | undefined {
     if (!(frozen instanceof FrozenBuffer)) {
-      throw new MemError('INVALID_ARGUMENT', `frozen must be a FrozenBuffer, got ${describeValue(frozen)}`);
+      throw invalidArgument('frozen', frozen, 'a FrozenBuffer');
     }
     const detached = frozen.detachUnique();
     if (detached === undefined) return undefined;
@@ -196,11 +196,7 @@ export class IoBuffer implements Disposable {
     this.#assertLive();
     const capacity = this.#view.length;
     if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || length > capacity) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `length must be an integer in [0, ${capacity}] (the capacity), got ${describeValue(length)}`,
-        { details: { argument: 'length', value: length, capacity } },
-      );
+      throw invalidArgument('length', length, `an integer in [0, ${capacity}] (the capacity)`);
     }
     this.#length = length;
   }

@@ -23,7 +23,7 @@
  * This module is browser compatible.
  * @module
  */
-import { LeakTracker, MemError, describeValue, noopMetrics, type LeakReport } from '@mem/types';
+import { LeakTracker, MemError, invalidArgument, noopMetrics, type LeakReport } from '@mem/types';
 import type { BufferPoolConfig } from './buffer-pool-config.js';
 import type { ResolvedInstanceOptions } from './buffer-pool-options.js';
 import type { BufferClassStats, BufferPoolStats } from './buffer-pool-stats.js';
@@ -320,11 +320,7 @@ export class PoolCore implements BufferOwner {
   #allocSlow(request: number, mode: number): IoBuffer {
     const name = mode & ZEROED ? 'length' : 'capacity';
     if (typeof request !== 'number' || !Number.isSafeInteger(request) || request < 0) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `${name} must be an integer in [0, ${Number.MAX_SAFE_INTEGER}], got ${describeValue(request)}`,
-        { details: { argument: name, value: request } },
-      );
+      throw invalidArgument(name, request, `an integer in [0, ${Number.MAX_SAFE_INTEGER}]`);
     }
     if (this.#closed) throw this.#closedError();
     const zeroed = (mode & ZEROED) !== 0;

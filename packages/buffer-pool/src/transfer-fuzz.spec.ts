@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MemError, type MemErrorCode } from '@mem/types';
+import { MemError, describeValue, type MemErrorCode } from '@mem/types';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import type { BufferTransfer } from './buffer-transfer.js';
@@ -131,7 +131,7 @@ function fuzzAdopt(shared: boolean, cases: readonly Case[]): void {
     try {
       result = target.adopt(value as BufferTransfer);
     } catch (error) {
-      expect(error, `adopt threw a non-MemError for ${String(value)}`).toBeInstanceOf(MemError);
+      expect(error, `adopt threw a non-MemError for ${describeValue(value)}`).toBeInstanceOf(MemError);
       expect(ANSWERS).toContain((error as MemError).code);
       return;
     }
