@@ -43,15 +43,16 @@ export interface PoolInstanceOptions {
   readonly metrics?: MetricsSink;
   /**
    * Leak detection, as Netty users know it: `off` tracks nothing; `sampled` tracks one allocation in
-   * `leakSampleInterval`; `paranoid` tracks every allocation and records its stack (microseconds
-   * per allocation: for tests and debugging). A tracked allocation costs about 300 ns (a
-   * FinalizationRegistry registration and its removal at release). @defaultValue 'sampled'
+   * `leakSampleInterval`; `paranoid` tracks every allocation and records its stack (an `Error` per
+   * allocation: for tests and debugging). A tracked allocation costs a FinalizationRegistry
+   * registration and its removal at release. @defaultValue 'sampled'
    */
   readonly leakDetection?: LeakDetectionLevel;
   /**
-   * In `sampled` mode, one allocation in this many is tracked. The default keeps the average cost
-   * under half a nanosecond per allocation (Netty's 128 would add about 2.5 ns, a tenth of a pooled
-   * allocation); a leak on a hot path is still caught after a few thousand allocations.
+   * In `sampled` mode, one allocation in this many is tracked; the others pay one
+   * counter decrement. The default is sparser than Netty's 128, so that tracking stays a small
+   * fraction of a pooled allocation's cost; a leak on a hot path is still caught after a few
+   * thousand allocations.
    * @defaultValue 1024
    */
   readonly leakSampleInterval?: number;

@@ -6,7 +6,7 @@
  * @module
  */
 import { DisposableHandle, MemError, assertInteger } from '@mem/types';
-import { ISSUE_TOKEN, type BufferOwner } from './buffer-owner.js';
+import { PRIVATE_ISSUING_TOKEN, type BufferOwner } from './buffer-owner.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 
 /** The reference count shared by the views of one untracked (not pooled) frozen buffer. */
@@ -74,11 +74,11 @@ export class FrozenBuffer extends DisposableHandle {
     length: number,
     localReferences: LocalReferences | undefined,
   ): FrozenBuffer {
-    return new FrozenBuffer(ISSUE_TOKEN, owner, slot, base, start, length, localReferences);
+    return new FrozenBuffer(PRIVATE_ISSUING_TOKEN, owner, slot, base, start, length, localReferences);
   }
 
   private constructor(
-    token: typeof ISSUE_TOKEN,
+    token: typeof PRIVATE_ISSUING_TOKEN,
     owner: BufferOwner,
     slot: number,
     base: Uint8Array,
@@ -87,7 +87,7 @@ export class FrozenBuffer extends DisposableHandle {
     localReferences: LocalReferences | undefined,
   ) {
     super();
-    if (token !== ISSUE_TOKEN) {
+    if (token !== PRIVATE_ISSUING_TOKEN) {
       throw new MemError('INVALID_ARGUMENT', 'FrozenBuffer instances come from IoBuffer.freeze(), not from new');
     }
     this.#owner = owner;

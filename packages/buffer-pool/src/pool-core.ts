@@ -204,8 +204,8 @@ export class PoolCore implements BufferOwner {
   // ------------------------------------------------------------------------------------------
   // Hot paths. Keep them small: a request whose class has a free slot in this worker's cache is
   // served here with no call besides the handle's constructor; anything else goes to #allocSlow.
-  // The four allocation calls repeat the same lines on purpose: routing them through one shared
-  // private method measured 2-3 ns slower per alloc+release pair (about 10% of the budget).
+  // The four allocation calls are written out four times on purpose: see docs/DESIGN.md, Hot paths.
+  // Their integer checks stay inline instead of calling @mem/types' assertInteger: same reason.
   // ------------------------------------------------------------------------------------------
 
   /** `BufferPool.alloc`. */

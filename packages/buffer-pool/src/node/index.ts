@@ -19,7 +19,7 @@ export type NodeBufferRange = 'readable' | 'capacity';
  * (`[0, length)`), or with `range: 'capacity'` all of a mutable buffer's capacity (to `fs.read` or
  * `socket.read` into, then set `buffer.length`). The `Buffer` aliases pool memory: it is valid until
  * `buffer` is released, after which the slot belongs to someone else. Do not keep it longer.
- * Cost: one `Buffer` object (about 60 ns); no copy.
+ * Cost: O(1): one `Buffer` object; no copy.
  * @throws MemError INVALID_ARGUMENT if `buffer` is not an IoBuffer or a FrozenBuffer, or `range` is
  * not `'readable'` or `'capacity'` (`'capacity'` needs an IoBuffer).
  * @throws MemError USE_AFTER_RELEASE if `buffer` was released.
