@@ -82,7 +82,9 @@ function busyPool(
   shared: boolean,
   metrics?: MetricsSink,
 ): { pool: BufferPool; kept: IoBuffer[]; pending: BufferTransfer } {
-  const pool = new BufferPool(config, { shared, leakDetection: 'off', metrics });
+  const pool = shared
+    ? BufferPool.createShared(config, { leakDetection: 'off', metrics })
+    : new BufferPool(config, { leakDetection: 'off', metrics });
   const kept = [pool.alloc(page), pool.alloc(2 * page)];
   pool.alloc(page).release();
   const moving = pool.alloc(page);
@@ -110,7 +112,7 @@ describe('all-or-none when the caller code throws midway', () => {
     const { pool, pending } = busyPool(true);
     const before = state(pool);
     const calls = eachFailingCall(
-      (sink) => void BufferPool.attach(pool.share(), { leakDetection: 'off', metrics: sink }),
+      (sink) => void BufferPool.attach(pool.descriptor(), { leakDetection: 'off', metrics: sink }),
       (sink) => {
         expect(sink.active).toBe(0);
         expect(state(pool)).toEqual(before);
@@ -124,7 +126,10 @@ describe('all-or-none when the caller code throws midway', () => {
   it('new BufferPool with a metrics sink failing at any call creates nothing and registers no collector', () => {
     for (const shared of [false, true]) {
       eachFailingCall(
-        (sink) => void new BufferPool(config, { shared, leakDetection: 'off', metrics: sink }),
+        (sink) =>
+          void (shared
+            ? BufferPool.createShared(config, { leakDetection: 'off', metrics: sink })
+            : new BufferPool(config, { leakDetection: 'off', metrics: sink })),
         (sink) => expect(sink.active).toBe(0),
       );
     }
@@ -215,7 +220,7 @@ describe('all-or-none when the caller code throws midway', () => {
 
   it('BufferPool.attach of a descriptor whose getters throw at any field attaches nothing', () => {
     const { pool } = busyPool(true);
-    const descriptor = pool.share();
+    const descriptor = pool.descriptor();
     const before = state(pool);
     for (const failing of Object.keys(descriptor)) {
       const posted = { ...descriptor };

@@ -147,15 +147,15 @@ describe('bad input', () => {
     }
   });
 
-  it('BufferPool.attach rejects what share() did not make, and bad options', () => {
-    const pool = new BufferPool(config, { shared: true, leakDetection: 'off' });
-    const descriptor = pool.share();
+  it('BufferPool.attach rejects what descriptor() did not make, and bad options', () => {
+    const pool = BufferPool.createShared(config, { leakDetection: 'off' });
+    const descriptor = pool.descriptor();
     const before = state(pool);
     for (const value of [undefined, null, 0, -1, NaN, 'pool', [], {}, { ...descriptor, version: NaN }]) {
       expectMemError(() => BufferPool.attach(value as never), 'INVALID_ARGUMENT');
     }
     // A descriptor of another pool is that pool: attaching to it is legitimate.
-    const other = new BufferPool(config, { shared: true }).share();
+    const other = BufferPool.createShared(config).descriptor();
     BufferPool.attach(other).close();
     for (const options of [null, 5, { leakDetection: 'x' }, { shared: true }]) {
       expectMemError(() => BufferPool.attach(descriptor, options as never), 'INVALID_ARGUMENT');

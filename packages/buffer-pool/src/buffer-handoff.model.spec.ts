@@ -105,8 +105,10 @@ function stamp(serial: number, position: number): number {
 }
 
 function runChain(shared: boolean, prefill: boolean, ops: readonly Op[]): void {
-  const first = new BufferPool(config.withPrefill(prefill), { shared, leakDetection: 'off' });
-  const instances = shared ? [first, BufferPool.attach(first.share(), { leakDetection: 'off' })] : [first];
+  const first = shared
+    ? BufferPool.createShared(config.withPrefill(prefill), { leakDetection: 'off' })
+    : new BufferPool(config.withPrefill(prefill), { leakDetection: 'off' });
+  const instances = shared ? [first, BufferPool.attach(first.descriptor(), { leakDetection: 'off' })] : [first];
   const live: Handle[] = [];
   const released: (IoBuffer | FrozenBuffer)[] = [];
   const adopted: BufferTransfer[] = [];

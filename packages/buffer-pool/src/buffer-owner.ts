@@ -8,8 +8,13 @@
  */
 import type { BufferTransfer } from './buffer-transfer.js';
 
-/** The token that proves a handle is constructed by this package, not by user code. */
-export const ISSUE_TOKEN: unique symbol = Symbol('mem.buffer-pool.issue');
+/**
+ * The private issuing token of handles: the constructors of `IoBuffer` and `FrozenBuffer`
+ * are TypeScript-private and also refuse any other first argument at run time, so that plain
+ * JavaScript cannot call `new IoBuffer(...)` either; only their `issue` factories pass it.
+ * Never exported from the package.
+ */
+export const PRIVATE_ISSUING_TOKEN: unique symbol = Symbol('mem.buffer-pool.issue');
 
 /** The pool instance behind a handle. */
 export interface BufferOwner {

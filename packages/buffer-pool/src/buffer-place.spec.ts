@@ -17,7 +17,10 @@ describe.each([
   ['private', false],
   ['shared', true],
 ])('the place of a %s pool buffer across hand-offs', (_name, shared) => {
-  const create = (): BufferPool => new BufferPool(config, { shared, leakDetection: 'off' });
+  const create = (): BufferPool =>
+    shared
+      ? BufferPool.createShared(config, { leakDetection: 'off' })
+      : new BufferPool(config, { leakDetection: 'off' });
 
   it('a slice made mutable, frozen and transferred still covers the slice', () => {
     const pool = create();

@@ -11,7 +11,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue, isPowerOfTwo } from '@mem/types';
+import { assertBoolean, assertInteger, assertOptions, assertPowerOfTwo, invalidArgument, MemError } from '@mem/types';
 import {
   DEFAULT_PAGE_SIZE,
   MAX_BUFFER_SIZE,
@@ -64,31 +64,8 @@ export interface BufferPoolConfigFields {
   readonly workerCache: WorkerCachePolicy;
 }
 
-function invalid(field: string, value: unknown, rule: string): MemError {
-  return new MemError('INVALID_ARGUMENT', `${field} must be ${rule}, got ${describeValue(value)}`, {
-    details: { field, value, rule },
-  });
-}
-
 function conflict(message: string, details: Record<string, unknown>): MemError {
   return new MemError('INVALID_ARGUMENT', message, { details });
-}
-
-function checkPowerOfTwo(field: string, value: unknown, max: number): number {
-  if (!isPowerOfTwo(value) || value > max) throw invalid(field, value, `a power of two in [1, ${max}]`);
-  return value;
-}
-
-function checkInteger(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(field, value, `an integer in [${min}, ${max}]`);
-  }
-  return value;
-}
-
-function checkBoolean(field: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw invalid(field, value, 'a boolean');
-  return value;
 }
 
 function checkWorkerCache(value: unknown): WorkerCachePolicy {
@@ -97,10 +74,17 @@ function checkWorkerCache(value: unknown): WorkerCachePolicy {
     if (policy.kind === 'derived') return { kind: 'derived' };
     if (policy.kind === 'disabled') return { kind: 'disabled' };
     if (policy.kind === 'fixed') {
-      return { kind: 'fixed', capacity: checkInteger('workerCache.capacity', policy.capacity, 1, MAX_TRACKED_BUFFERS) };
+      return {
+        kind: 'fixed',
+        capacity: assertInteger(policy.capacity, 'workerCache.capacity', { min: 1, max: MAX_TRACKED_BUFFERS }),
+      };
     }
   }
-  throw invalid('workerCache', value, "{ kind: 'derived' }, { kind: 'fixed', capacity } or { kind: 'disabled' }");
+  throw invalidArgument(
+    'workerCache',
+    value,
+    "{ kind: 'derived' }, { kind: 'fixed', capacity } or { kind: 'disabled' }",
+  );
 }
 
 /**
@@ -190,7 +174,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
     const maxSize = 8 * 1024 * 1024;
     return new BufferPoolConfig({
       poolMinSize: 0,
-      minSize: checkPowerOfTwo('pageSize', pageSize, maxSize),
+      minSize: assertPowerOfTwo(pageSize, 'pageSize', maxSize),
       maxSize,
       maxPerClass: 64,
       prefill: false,
@@ -213,10 +197,8 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * ```
    */
   static from(fields: Partial<BufferPoolConfigFields>): BufferPoolConfig {
-    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
-      throw invalid('config', fields, 'an object of configuration fields');
-    }
-    const known = new Set<string>([
+    if (fields === undefined) throw invalidArgument('config', fields, 'an object of configuration fields');
+    assertOptions(fields, 'config', [
       'poolMinSize',
       'minSize',
       'maxSize',
@@ -226,9 +208,6 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
       'parallelism',
       'workerCache',
     ]);
-    for (const key of Object.keys(fields)) {
-      if (!known.has(key)) throw invalid('config', key, `one of the fields ${[...known].join(', ')}`);
-    }
     let config = BufferPoolConfig.forNetwork();
     if (fields.poolMinSize !== undefined) config = config.withPoolMinSize(fields.poolMinSize);
     if (fields.minSize !== undefined) config = config.withMinSize(fields.minSize);
@@ -251,7 +230,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * @throws MemError INVALID_ARGUMENT if `poolMinSize` is not an integer in [0, 1 GiB].
    */
   withPoolMinSize(poolMinSize: number): BufferPoolConfig {
-    return this.#with({ poolMinSize: checkInteger('poolMinSize', poolMinSize, 0, MAX_BUFFER_SIZE) });
+    return this.#with({ poolMinSize: assertInteger(poolMinSize, 'poolMinSize', { min: 0, max: MAX_BUFFER_SIZE }) });
   }
 
   /**
@@ -260,7 +239,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * @throws MemError INVALID_ARGUMENT if `minSize` is not a power of two in [1, 1 GiB].
    */
   withMinSize(minSize: number): BufferPoolConfig {
-    return this.#with({ minSize: checkPowerOfTwo('minSize', minSize, MAX_BUFFER_SIZE) });
+    return this.#with({ minSize: assertPowerOfTwo(minSize, 'minSize', MAX_BUFFER_SIZE) });
   }
 
   /**
@@ -269,7 +248,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * @throws MemError INVALID_ARGUMENT if `maxSize` is not a power of two in [1, 1 GiB].
    */
   withMaxSize(maxSize: number): BufferPoolConfig {
-    return this.#with({ maxSize: checkPowerOfTwo('maxSize', maxSize, MAX_BUFFER_SIZE) });
+    return this.#with({ maxSize: assertPowerOfTwo(maxSize, 'maxSize', MAX_BUFFER_SIZE) });
   }
 
   /**
@@ -278,7 +257,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * @throws MemError INVALID_ARGUMENT if `maxPerClass` is not an integer in [1, 2^22].
    */
   withMaxPerClass(maxPerClass: number): BufferPoolConfig {
-    return this.#with({ maxPerClass: checkInteger('maxPerClass', maxPerClass, 1, MAX_TRACKED_BUFFERS) });
+    return this.#with({ maxPerClass: assertInteger(maxPerClass, 'maxPerClass', { min: 1, max: MAX_TRACKED_BUFFERS }) });
   }
 
   /**
@@ -287,7 +266,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * @throws MemError INVALID_ARGUMENT if `prefill` is not a boolean.
    */
   withPrefill(prefill: boolean): BufferPoolConfig {
-    return this.#with({ prefill: checkBoolean('prefill', prefill) });
+    return this.#with({ prefill: assertBoolean(prefill, 'prefill') });
   }
 
   /**
@@ -296,7 +275,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * @throws MemError INVALID_ARGUMENT if `alignment` is not a power of two in [1, 1 GiB].
    */
   withAlignment(alignment: number): BufferPoolConfig {
-    return this.#with({ alignment: checkPowerOfTwo('alignment', alignment, MAX_BUFFER_SIZE) });
+    return this.#with({ alignment: assertPowerOfTwo(alignment, 'alignment', MAX_BUFFER_SIZE) });
   }
 
   /**
@@ -306,7 +285,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * @throws MemError INVALID_ARGUMENT if `parallelism` is not an integer in [1, 1024].
    */
   withParallelism(parallelism: number): BufferPoolConfig {
-    return this.#with({ parallelism: checkInteger('parallelism', parallelism, 1, MAX_PARALLELISM) });
+    return this.#with({ parallelism: assertInteger(parallelism, 'parallelism', { min: 1, max: MAX_PARALLELISM }) });
   }
 
   /**
@@ -317,7 +296,10 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    */
   withWorkerCacheCapacity(capacity: number): BufferPoolConfig {
     return this.#with({
-      workerCache: { kind: 'fixed', capacity: checkInteger('workerCacheCapacity', capacity, 1, MAX_TRACKED_BUFFERS) },
+      workerCache: {
+        kind: 'fixed',
+        capacity: assertInteger(capacity, 'workerCacheCapacity', { min: 1, max: MAX_TRACKED_BUFFERS }),
+      },
     });
   }
 
@@ -356,7 +338,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    */
   withBudgetBytes(budgetBytes: number): BufferPoolConfig {
     this.#validateClassBounds();
-    checkInteger('budgetBytes', budgetBytes, 1, Number.MAX_SAFE_INTEGER);
+    assertInteger(budgetBytes, 'budgetBytes', { min: 1, max: Number.MAX_SAFE_INTEGER });
     const rowBytes = this.classSizes.reduce((sum, size) => sum + size, 0);
     const maxPerClass = Math.ceil(budgetBytes / rowBytes);
     if (maxPerClass > MAX_TRACKED_BUFFERS) {
@@ -466,7 +448,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
    * ```
    */
   classIndexOf(capacity: number): number | undefined {
-    checkInteger('capacity', capacity, 0, Number.MAX_SAFE_INTEGER);
+    assertInteger(capacity, 'capacity', { min: 0, max: Number.MAX_SAFE_INTEGER });
     if (capacity > this.maxSize) return undefined;
     if (capacity <= this.minSize) return 0;
     return 32 - Math.clz32(capacity - 1) - Math.log2(this.minSize);

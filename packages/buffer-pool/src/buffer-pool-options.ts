@@ -1,10 +1,19 @@
 /**
- * Options of a pool instance (besides its configuration): sharing, metrics and leak detection.
+ * Options of a pool instance (besides its configuration): metrics and leak detection.
  *
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue, LEAK_DETECTION_LEVELS, type LeakDetectionLevel, type MetricsSink } from '@mem/types';
+import {
+  assertFunction,
+  assertInteger,
+  assertOneOf,
+  assertOptions,
+  invalidArgument,
+  LEAK_DETECTION_LEVELS,
+  type LeakDetectionLevel,
+  type MetricsSink,
+} from '@mem/types';
 
 /** What a pool reports when a pooled buffer or view was garbage-collected without release. */
 export interface BufferLeakReport {
@@ -20,7 +29,10 @@ export interface BufferLeakReport {
   readonly recovered: boolean;
 }
 
-/** Options of a pool instance, created with `new BufferPool` or attached with `BufferPool.attach`. */
+/**
+ * Options of a pool instance: `new BufferPool`, `BufferPool.createShared` and `BufferPool.attach`
+ * take them.
+ */
 export interface PoolInstanceOptions {
   /**
    * Where the pool publishes its counters and gauges. The pool resolves its instruments and
@@ -31,15 +43,16 @@ export interface PoolInstanceOptions {
   readonly metrics?: MetricsSink;
   /**
    * Leak detection, as Netty users know it: `off` tracks nothing; `sampled` tracks one allocation in
-   * `leakSampleInterval`; `paranoid` tracks every allocation and records its stack (microseconds
-   * per allocation: for tests and debugging). A tracked allocation costs about 300 ns (a
-   * FinalizationRegistry registration and its removal at release). @defaultValue 'sampled'
+   * `leakSampleInterval`; `paranoid` tracks every allocation and records its stack (an `Error` per
+   * allocation: for tests and debugging). A tracked allocation costs a FinalizationRegistry
+   * registration and its removal at release. @defaultValue 'sampled'
    */
   readonly leakDetection?: LeakDetectionLevel;
   /**
-   * In `sampled` mode, one allocation in this many is tracked. The default keeps the average cost
-   * under half a nanosecond per allocation (Netty's 128 would add about 2.5 ns, a tenth of a pooled
-   * allocation); a leak on a hot path is still caught after a few thousand allocations.
+   * In `sampled` mode, one allocation in this many is tracked; the others pay one
+   * counter decrement. The default is sparser than Netty's 128, so that tracking stays a small
+   * fraction of a pooled allocation's cost; a leak on a hot path is still caught after a few
+   * thousand allocations.
    * @defaultValue 1024
    */
   readonly leakSampleInterval?: number;
@@ -50,15 +63,6 @@ export interface PoolInstanceOptions {
    * @defaultValue a `console.warn`
    */
   readonly onLeak?: (report: BufferLeakReport) => void;
-}
-
-/** Options of `new BufferPool`. */
-export interface BufferPoolOptions extends PoolInstanceOptions {
-  /**
-   * Put the pool's state and memory in SharedArrayBuffers so that workers can attach to it
-   * (`share()`, `BufferPool.attach`). All backing memory is reserved up front. @defaultValue false
-   */
-  readonly shared?: boolean;
 }
 
 /** Options after validation, with defaults applied. */
@@ -83,21 +87,20 @@ function warnLeak(report: BufferLeakReport): void {
   );
 }
 
+/** The option names {@link resolveInstanceOptions} accepts. */
+const INSTANCE_OPTIONS: readonly (keyof PoolInstanceOptions)[] = [
+  'metrics',
+  'leakDetection',
+  'leakSampleInterval',
+  'onLeak',
+];
+
 /**
  * Validates instance options and applies defaults.
  * @throws MemError INVALID_ARGUMENT naming the bad option.
  */
-export function resolveInstanceOptions(options: unknown, allowed: readonly string[]): ResolvedInstanceOptions {
-  if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) {
-      throw new MemError('INVALID_ARGUMENT', `options.${key} is not an option; expected one of ${allowed.join(', ')}`);
-    }
-  }
-  const given = options as PoolInstanceOptions;
+export function resolveInstanceOptions(options: unknown): ResolvedInstanceOptions {
+  const given = assertOptions<PoolInstanceOptions>(options, 'options', INSTANCE_OPTIONS);
   const metrics = given.metrics;
   if (
     metrics !== undefined &&
@@ -107,30 +110,19 @@ export function resolveInstanceOptions(options: unknown, allowed: readonly strin
       typeof metrics.gauge !== 'function' ||
       typeof metrics.addCollector !== 'function')
   ) {
-    throw new MemError('INVALID_ARGUMENT', `options.metrics must be a MetricsSink, got ${describeValue(metrics)}`);
+    throw invalidArgument('options.metrics', metrics, 'a MetricsSink');
   }
-  const leakDetection = given.leakDetection === undefined ? 'sampled' : given.leakDetection;
-  if (!LEAK_DETECTION_LEVELS.includes(leakDetection)) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `options.leakDetection must be one of ${LEAK_DETECTION_LEVELS.join(', ')}, got ${describeValue(leakDetection)}`,
-    );
-  }
-  const leakSampleInterval = given.leakSampleInterval === undefined ? 1024 : given.leakSampleInterval;
-  if (
-    typeof leakSampleInterval !== 'number' ||
-    !Number.isInteger(leakSampleInterval) ||
-    leakSampleInterval < 1 ||
-    leakSampleInterval > 0x3fffffff
-  ) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `options.leakSampleInterval must be an integer in [1, ${0x3fffffff}], got ${describeValue(leakSampleInterval)}`,
-    );
-  }
-  const onLeak = given.onLeak === undefined ? warnLeak : given.onLeak;
-  if (typeof onLeak !== 'function') {
-    throw new MemError('INVALID_ARGUMENT', `options.onLeak must be a function, got ${describeValue(onLeak)}`);
-  }
+  const leakDetection =
+    given.leakDetection === undefined
+      ? 'sampled'
+      : assertOneOf(given.leakDetection, 'options.leakDetection', LEAK_DETECTION_LEVELS);
+  const leakSampleInterval =
+    given.leakSampleInterval === undefined
+      ? 1024
+      : assertInteger(given.leakSampleInterval, 'options.leakSampleInterval', { min: 1, max: 0x3fffffff });
+  const onLeak =
+    given.onLeak === undefined
+      ? warnLeak
+      : assertFunction<(report: BufferLeakReport) => void>(given.onLeak, 'options.onLeak');
   return { metrics, leakDetection, leakSampleInterval, onLeak };
 }

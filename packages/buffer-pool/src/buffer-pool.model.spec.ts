@@ -97,8 +97,10 @@ function runModel(
   ops: readonly Op[],
 ): void {
   const config = BufferPoolConfig.from({ minSize: 64, maxSize: 512, alignment: 64, ...fields });
-  const first = new BufferPool(config, { shared, leakDetection: 'off' });
-  const instances = shared ? [first, BufferPool.attach(first.share(), { leakDetection: 'off' })] : [first];
+  const first = shared
+    ? BufferPool.createShared(config, { leakDetection: 'off' })
+    : new BufferPool(config, { leakDetection: 'off' });
+  const instances = shared ? [first, BufferPool.attach(first.descriptor(), { leakDetection: 'off' })] : [first];
   const classCount = config.classCount;
   const created = new Array<number>(classCount).fill(fields.prefill ? fields.maxPerClass : 0);
   const held: Held[] = [];

@@ -271,7 +271,7 @@ describe('BufferPool', () => {
   });
 
   it('refuses to share a pool that was not created shared', () => {
-    expectMemError(() => testPool(testConfig(page, page, 2)).share(), 'INVALID_ARGUMENT');
+    expectMemError(() => testPool(testConfig(page, page, 2)).descriptor(), 'INVALID_ARGUMENT');
   });
 
   it('accepts a plain object of configuration fields, and defaults to the network preset', () => {

@@ -5,9 +5,9 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue, type StatsSource } from '@mem/types';
+import { invalidArgument, type SharedAttachment, type StatsSource } from '@mem/types';
 import { BufferPoolConfig, type BufferPoolConfigFields } from './buffer-pool-config.js';
-import { resolveInstanceOptions, type BufferPoolOptions, type PoolInstanceOptions } from './buffer-pool-options.js';
+import { resolveInstanceOptions, type PoolInstanceOptions } from './buffer-pool-options.js';
 import type { BufferPoolStats } from './buffer-pool-stats.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 import type { FrozenBuffer } from './frozen-buffer.js';
@@ -15,21 +15,13 @@ import type { IoBuffer } from './io-buffer.js';
 import { allocateSharedPool, readPoolDescriptor, type BufferPoolDescriptor } from './pool-descriptor.js';
 import { PoolCore } from './pool-core.js';
 
-const INSTANCE_OPTIONS = ['metrics', 'leakDetection', 'leakSampleInterval', 'onLeak'] as const;
-
-/** Set by `attach` for the one constructor call it makes (the constructor then adopts this core). */
-let attachingCore: PoolCore | undefined;
-
 function toConfig(config: unknown): BufferPoolConfig {
   if (config === undefined) return BufferPoolConfig.forNetwork();
   if (config instanceof BufferPoolConfig) return config.validate();
   if (typeof config === 'object' && config !== null && !Array.isArray(config)) {
     return BufferPoolConfig.from(config as Partial<BufferPoolConfigFields>);
   }
-  throw new MemError(
-    'INVALID_ARGUMENT',
-    `config must be a BufferPoolConfig or an object of its fields, got ${describeValue(config)}`,
-  );
+  throw invalidArgument('config', config, 'a BufferPoolConfig or an object of its fields');
 }
 
 /**
@@ -43,12 +35,14 @@ function toConfig(config: unknown): BufferPoolConfig {
  *   larger than `maxSize`, it falls back to an untracked buffer ({@link BufferPool.tryAlloc} throws
  *   instead). Requests below `poolMinSize` are untracked by design.
  * - Return: {@link IoBuffer.release} or `using`. A buffer has one owner; a released handle throws.
- * - Sharing: with `{ shared: true }`, {@link BufferPool.share} gives a descriptor that a worker turns
- *   into its own instance with {@link BufferPool.attach}; buffers move between workers by
- *   {@link IoBuffer.transfer} and {@link BufferPool.adopt}.
+ * - Sharing: {@link BufferPool.createShared} puts the pool in shared memory; its
+ *   {@link BufferPool.descriptor} is what a worker attaches with ({@link BufferPool.attach}), each
+ *   worker getting an instance of its own; buffers move between workers by
+ *   {@link IoBuffer.transfer} and {@link BufferPool.adopt}. This is the shared-mode contract of
+ *   `@mem/types` (`SharedAttachment`).
  *
  * Cost: a pooled allocation and release served by the local cache is a few typed-array operations
- * plus one small handle object (20-25 ns the pair on a busy 2-core machine).
+ * plus one small handle object; figures are in the repository's `docs/benchmarks.md`.
  *
  * @example
  * ```ts
@@ -61,62 +55,93 @@ function toConfig(config: unknown): BufferPoolConfig {
  * pool.close();
  * ```
  */
-export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
+export class BufferPool implements StatsSource<BufferPoolStats>, SharedAttachment<BufferPoolDescriptor>, Disposable {
   readonly #core: PoolCore;
 
   /**
-   * Creates a pool. `config` defaults to {@link BufferPoolConfig.forNetwork}; a plain object of fields
-   * is accepted too (missing fields from the network preset).
+   * Creates a private pool (for one worker; {@link BufferPool.createShared} makes one that workers
+   * share). `config` defaults to {@link BufferPoolConfig.forNetwork}; a plain object of fields is
+   * accepted too (missing fields from the network preset).
    * Cost: O(classes * maxPerClass) bookkeeping (about 30 bytes per possible buffer); a prefilled pool
-   * allocates all its memory, a shared pool reserves it (address space, committed on first touch).
+   * allocates all its memory.
    * @throws MemError INVALID_ARGUMENT for a bad configuration or option (naming the field, its value
    * and the rule), or a metrics sink that hands back something other than an instrument.
    * @throws MemError EXHAUSTED if the runtime refuses the memory.
    * @throws whatever the metrics sink's methods throw (no pool is created then).
    */
-  constructor(config?: BufferPoolConfig | Partial<BufferPoolConfigFields>, options: BufferPoolOptions = {}) {
-    if (attachingCore !== undefined) {
-      this.#core = attachingCore;
-      attachingCore = undefined;
+  constructor(config?: BufferPoolConfig | Partial<BufferPoolConfigFields>, options?: PoolInstanceOptions);
+  /**
+   * Wraps an instance the static factories built.
+   * @internal
+   */
+  constructor(core: PoolCore);
+  constructor(config?: BufferPoolConfig | Partial<BufferPoolConfigFields> | PoolCore, options?: PoolInstanceOptions) {
+    // PoolCore is not exported: only this module's factories can pass one.
+    if (config instanceof PoolCore) {
+      this.#core = config;
       return;
     }
     const validated = toConfig(config);
-    const resolved = resolveInstanceOptions(options, [...INSTANCE_OPTIONS, 'shared']);
-    const shared = (options as BufferPoolOptions).shared ?? false;
-    if (typeof shared !== 'boolean') {
-      throw new MemError('INVALID_ARGUMENT', `options.shared must be a boolean, got ${describeValue(shared)}`);
-    }
-    const descriptor = shared ? allocateSharedPool(validated, Math.floor(Math.random() * 0x7fffffff)) : undefined;
-    this.#core = new PoolCore(validated, resolved, descriptor, false);
+    this.#core = new PoolCore(validated, resolveInstanceOptions(options), undefined, false);
   }
 
   /**
-   * Attaches this worker to a shared pool from the descriptor another worker got from
-   * {@link BufferPool.share}. The new instance has its own local cache and counters over the same
-   * memory, freelists and created counts. When the worker exits normally (or this instance is
-   * garbage-collected without `close()`) its local cache returns to the global freelists; before
-   * `worker.terminate()`, call {@link BufferPool.close}, or the cache is stranded (never reused).
-   * Buffers the worker still holds when it goes stay out of the pool, never handed to anyone else.
-   * Cost: O(classes * maxPerClass) bookkeeping; no backing memory.
-   * @throws MemError INVALID_ARGUMENT if `descriptor` does not come from `share()` or an option is bad
-   * (a metrics sink that hands back something other than an instrument included).
-   * @throws whatever the metrics sink's methods throw (the shared pool is unchanged then).
+   * Creates a pool whose state and memory live in SharedArrayBuffers, so that workers can attach
+   * to it: post {@link BufferPool.descriptor} to a worker and call {@link BufferPool.attach} there.
+   * The returned instance is this worker's attachment. Arguments as for the constructor.
+   * Cost: O(classes * maxPerClass) bookkeeping; every backing segment is reserved up front
+   * (address space, committed on first touch).
+   * @throws MemError INVALID_ARGUMENT for a bad configuration or option, or if the runtime has no
+   * SharedArrayBuffer (a page without cross-origin isolation).
+   * @throws MemError EXHAUSTED if the runtime refuses the memory.
+   * @throws whatever the metrics sink's methods throw (no pool is created then).
    *
    * @example
    * ```ts
    * import { BufferPool } from '@mem/buffer-pool';
-   * const pool = new BufferPool({ maxPerClass: 64 }, { shared: true });
-   * const descriptor = pool.share(); // post it to a worker...
+   * const pool = BufferPool.createShared({ maxPerClass: 64 });
+   * const descriptor = pool.descriptor(); // post it to a worker...
    * const inWorker = BufferPool.attach(descriptor); // ...which attaches there
    * inWorker.alloc(4096).release();
    * inWorker.close();
+   * pool.close();
    * ```
    */
-  static attach(descriptor: BufferPoolDescriptor, options: PoolInstanceOptions = {}): BufferPool {
+  static createShared(
+    config?: BufferPoolConfig | Partial<BufferPoolConfigFields>,
+    options?: PoolInstanceOptions,
+  ): BufferPool {
+    const validated = toConfig(config);
+    const resolved = resolveInstanceOptions(options);
+    const descriptor = allocateSharedPool(validated, Math.floor(Math.random() * 0x7fffffff));
+    return new BufferPool(new PoolCore(validated, resolved, descriptor, false));
+  }
+
+  /**
+   * Attaches this worker to a shared pool from the descriptor another worker got from
+   * {@link BufferPool.descriptor}. The new instance has its own local cache and counters over the
+   * same memory, freelists and created counts. When the worker exits normally (or this instance is
+   * garbage-collected without `close()`) its local cache returns to the global freelists; before
+   * `worker.terminate()`, call {@link BufferPool.close}, or the cache is stranded (never reused).
+   * Buffers the worker still holds when it goes stay out of the pool, never handed to anyone else.
+   * Cost: O(classes * maxPerClass) bookkeeping; no backing memory.
+   * @throws MemError INVALID_ARGUMENT if `descriptor` is not a buffer-pool descriptor of this
+   * layout version (`kind` `'mem.buffer-pool'`), does not match the pool it describes, or an option
+   * is bad (a metrics sink that hands back something other than an instrument included).
+   * @throws whatever the metrics sink's methods throw (the shared pool is unchanged then).
+   *
+   * @example
+   * ```ts
+   * import { BufferPool, type BufferPoolDescriptor } from '@mem/buffer-pool';
+   * declare const descriptor: BufferPoolDescriptor; // from pool.descriptor() in another worker
+   * using pool = BufferPool.attach(descriptor);
+   * pool.alloc(4096).release();
+   * ```
+   */
+  static attach(descriptor: BufferPoolDescriptor, options?: PoolInstanceOptions): BufferPool {
     const { descriptor: checked, config } = readPoolDescriptor(descriptor);
-    const resolved = resolveInstanceOptions(options, INSTANCE_OPTIONS);
-    attachingCore = new PoolCore(config, resolved, checked, true);
-    return new BufferPool();
+    const resolved = resolveInstanceOptions(options);
+    return new BufferPool(new PoolCore(config, resolved, checked, true));
   }
 
   /** The pool's configuration. Cost: O(1). */
@@ -145,8 +170,8 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
    * Falls back to an untracked buffer of `max(capacity, minSize)` bytes when `capacity > maxSize`
    * or the class is exhausted; requests below `poolMinSize` get an untracked buffer of exactly
    * `capacity` bytes.
-   * Cost: hot path (a local-cache hit) 20-25 ns with its release; a refill or a new buffer costs
-   * more; a fallback is a native allocation.
+   * Cost: O(1); a local-cache hit is a few typed-array operations and one handle object; a refill
+   * or a new buffer adds a batch move or a view; a fallback is a native allocation.
    * @throws MemError INVALID_ARGUMENT if `capacity` is not an integer in [0, 2^53 - 1].
    * @throws MemError USE_AFTER_RELEASE if the pool was closed.
    * @throws MemError EXHAUSTED if the runtime cannot allocate a segment or a fallback buffer.
@@ -229,14 +254,16 @@ export class BufferPool implements StatsSource<BufferPoolStats>, Disposable {
   }
 
   /**
-   * The descriptor of this shared pool: post it to a worker and call {@link BufferPool.attach} there.
-   * Its SharedArrayBuffers are shared, not copied.
+   * The descriptor of this shared pool, a plain structured-cloneable object tagged
+   * `kind: 'mem.buffer-pool'` and the layout `version`: post it to a worker and call
+   * {@link BufferPool.attach} there. Its SharedArrayBuffers are shared, not copied; it holds no
+   * port, so one descriptor serves any number of attachments.
    * Cost: O(1).
-   * @throws MemError INVALID_ARGUMENT if the pool was not created with `{ shared: true }`.
+   * @throws MemError INVALID_ARGUMENT if the pool is private (not made by {@link BufferPool.createShared}).
    * @throws MemError USE_AFTER_RELEASE if this instance was closed.
    */
-  share(): BufferPoolDescriptor {
-    return this.#core.share();
+  descriptor(): BufferPoolDescriptor {
+    return this.#core.descriptor();
   }
 
   /**

@@ -13,7 +13,10 @@ describe.each([
   ['private', false],
   ['shared', true],
 ])('transfers of a %s pool', (_name, shared) => {
-  const create = (): BufferPool => new BufferPool(config, { shared, leakDetection: 'off' });
+  const create = (): BufferPool =>
+    shared
+      ? BufferPool.createShared(config, { leakDetection: 'off' })
+      : new BufferPool(config, { leakDetection: 'off' });
 
   it('hands a buffer over exactly once, data and all, and releases the sender', () => {
     const pool = create();

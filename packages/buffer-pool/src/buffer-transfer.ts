@@ -5,7 +5,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { MemError, describeValue, invalidArgument } from '@mem/types';
 import { byteCount, isUint8Array } from './byte-source.js';
 
 /** The `type` tag of every {@link BufferTransfer}. */
@@ -97,8 +97,5 @@ export function readTransfer(value: unknown): BufferTransfer {
 }
 
 function notATransfer(value: unknown): MemError {
-  return new MemError(
-    'INVALID_ARGUMENT',
-    `transfer must be a descriptor from IoBuffer.transfer() or FrozenBuffer.transfer(), got ${describeValue(value)}`,
-  );
+  return invalidArgument('transfer', value, 'a descriptor from IoBuffer.transfer() or FrozenBuffer.transfer()');
 }

@@ -11,7 +11,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { MemError, invalidArgument } from '@mem/types';
 
 /** The `%TypedArray%.prototype` getters, which read a typed array's internal slots and run no user code. */
 const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
@@ -52,30 +52,20 @@ export function readByteSource(source: unknown, length: number, capacity: number
     return source;
   }
   if (!Array.isArray(source)) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `source must be a Uint8Array or an array of integers in [0, 255], got ${describeValue(source)}`,
-      { details: { argument: 'source' } },
-    );
+    throw invalidArgument('source', source, 'a Uint8Array or an array of integers in [0, 255]');
   }
   const items = source as readonly unknown[];
   // Read once: a proxy's length may change between reads (or not be a number at all).
   const count: unknown = items.length;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 0xffffffff) {
-    throw new MemError('INVALID_ARGUMENT', `source must have an array length, got ${describeValue(count)}`, {
-      details: { argument: 'source' },
-    });
+    throw invalidArgument('source.length', count, `an integer in [0, ${0xffffffff}]`);
   }
   if (count > capacity - length) throw writeLimitError(count, length, capacity);
   const bytes = new Uint8Array(count);
   for (let i = 0; i < count; i += 1) {
     const value = items[i];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `source[${i}] must be an integer in [0, 255], got ${describeValue(value)}`,
-        { details: { argument: 'source', index: i, value } },
-      );
+      throw invalidArgument(`source[${i}]`, value, 'an integer in [0, 255]');
     }
     bytes[i] = value;
   }

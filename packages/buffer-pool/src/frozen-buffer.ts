@@ -5,8 +5,8 @@
  * This module is browser compatible.
  * @module
  */
-import { DisposableHandle, MemError, describeValue } from '@mem/types';
-import { ISSUE_TOKEN, type BufferOwner } from './buffer-owner.js';
+import { DisposableHandle, MemError, assertInteger } from '@mem/types';
+import { PRIVATE_ISSUING_TOKEN, type BufferOwner } from './buffer-owner.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 
 /** The reference count shared by the views of one untracked (not pooled) frozen buffer. */
@@ -29,19 +29,6 @@ export interface DetachedFrozen {
 }
 
 const EMPTY = new Uint8Array(0);
-
-function checkBound(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `${name} must be an integer in [${min}, ${max}], got ${describeValue(value)}`,
-      {
-        details: { argument: name, value, min, max },
-      },
-    );
-  }
-  return value;
-}
 
 /**
  * An immutable view of pooled (or untracked) bytes. Every view holds one reference to the memory:
@@ -87,11 +74,11 @@ export class FrozenBuffer extends DisposableHandle {
     length: number,
     localReferences: LocalReferences | undefined,
   ): FrozenBuffer {
-    return new FrozenBuffer(ISSUE_TOKEN, owner, slot, base, start, length, localReferences);
+    return new FrozenBuffer(PRIVATE_ISSUING_TOKEN, owner, slot, base, start, length, localReferences);
   }
 
   private constructor(
-    token: typeof ISSUE_TOKEN,
+    token: typeof PRIVATE_ISSUING_TOKEN,
     owner: BufferOwner,
     slot: number,
     base: Uint8Array,
@@ -100,7 +87,7 @@ export class FrozenBuffer extends DisposableHandle {
     localReferences: LocalReferences | undefined,
   ) {
     super();
-    if (token !== ISSUE_TOKEN) {
+    if (token !== PRIVATE_ISSUING_TOKEN) {
       throw new MemError('INVALID_ARGUMENT', 'FrozenBuffer instances come from IoBuffer.freeze(), not from new');
     }
     this.#owner = owner;
@@ -162,8 +149,8 @@ export class FrozenBuffer extends DisposableHandle {
   slice(start: number = 0, end: number = this.#view.length): FrozenBuffer {
     this.assertLive();
     const length = this.#view.length;
-    checkBound('start', start, 0, length);
-    checkBound('end', end, start, length);
+    assertInteger(start, 'start', { min: 0, max: length });
+    assertInteger(end, 'end', { min: start, max: length });
     if (start === end) {
       return FrozenBuffer.issue(this.#owner, -1, EMPTY, 0, 0, undefined);
     }

@@ -17,7 +17,8 @@ describe('@mem/buffer-pool public face', () => {
         'MAX_BUFFER_SIZE',
         'MAX_TRACKED_BUFFERS',
         'MAX_TRANSFERS_IN_FLIGHT',
-        'POOL_DESCRIPTOR_TYPE',
+        'POOL_DESCRIPTOR_KIND',
+        'POOL_LAYOUT_VERSION',
       ].sort(),
     );
     expect(Object.keys(node)).toEqual(['toNodeBuffer']);
@@ -34,6 +35,7 @@ describe('@mem/buffer-pool public face', () => {
     expect(api.MAX_TRANSFERS_IN_FLIGHT).toBe(4096);
     expect(api.DEFAULT_PAGE_SIZE).toBe(4096);
     expect(api.BUFFER_TRANSFER_TYPE).toBe('mem.buffer-pool.transfer');
-    expect(api.POOL_DESCRIPTOR_TYPE).toBe('mem.buffer-pool');
+    expect(api.POOL_DESCRIPTOR_KIND).toBe('mem.buffer-pool');
+    expect(api.POOL_LAYOUT_VERSION).toBe(2);
   });
 });

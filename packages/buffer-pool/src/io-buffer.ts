@@ -3,28 +3,27 @@
  * (or, for bypassed and fallback requests, untracked) memory.
  *
  * Handle cost, and why a fresh handle per allocation: the bytes come from a `Uint8Array` view cached
- * per slot (creating one per allocation would cost 22-33 ns), but the handle object itself is new
- * for every allocation: six fields, about 6 ns of the pair including its share of young-generation
- * GC (measured on Node 20: 21 ns the alloc+release pair, against 15 ns with one recycled handle per
- * slot). Recycling would save that, but a caller who kept a released handle would then hold the next
+ * per slot (no view is created per allocation), but the handle object itself is new for every
+ * allocation: one small object of six fields, young-generation garbage. Recycling one handle per
+ * slot would save it, but a caller who kept a released handle would then hold the next
  * owner's buffer: its second `release()` would free someone else's slot and hand it to a third
  * party, and its reads would see another request's bytes. A fresh handle is released once and for
  * all, so `DOUBLE_FREE` and `USE_AFTER_RELEASE` are exact and no stale handle can reach a slot again;
- * it dies young, so the GC cost stays a scavenge of dead objects (see the bench's GC case).
+ * it dies young, so the GC cost stays a scavenge of dead objects (see the GC case in the
+ * repository's `docs/benchmarks.md`).
  *
  * Why not a subclass of `DisposableHandle`: it keeps its released flag in a private field of the
- * base class, and constructing a subclass of a class with private fields costs V8 (Node 20) about
- * 12 ns more per object than a class whose own fields hold the same state (measured: 14 ns against
- * 26 ns the alloc+release pair). On the hot path that is half the budget, so `IoBuffer` implements
- * the same contract itself: `release()` once, then `DOUBLE_FREE`; every access after release throws
+ * base class, and V8 constructs a subclass of a class with private fields measurably slower than a
+ * class whose own fields hold the same state (see docs/DESIGN.md, Hot paths), so `IoBuffer`
+ * implements the same contract itself: `release()` once, then `DOUBLE_FREE`; every access after release throws
  * `USE_AFTER_RELEASE`; `Symbol.dispose` releases a live buffer and ignores a released one.
  * `FrozenBuffer`, off the hot path, does extend `DisposableHandle`.
  *
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
-import { ISSUE_TOKEN, type BufferOwner } from './buffer-owner.js';
+import { MemError, invalidArgument } from '@mem/types';
+import { PRIVATE_ISSUING_TOKEN, type BufferOwner } from './buffer-owner.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 import { byteCount, readByteSource, writeLimitError } from './byte-source.js';
 import { FrozenBuffer } from './frozen-buffer.js';
@@ -71,12 +70,12 @@ export class IoBuffer implements Disposable {
    * Leak sampling is the caller's: the pool counts on its hot path, cold paths call `sampled`.
    */
   static issue(owner: BufferOwner, slot: number, classIndex: number, view: Uint8Array, length: number): IoBuffer {
-    return new IoBuffer(ISSUE_TOKEN, owner, slot, classIndex, view, length);
+    return new IoBuffer(PRIVATE_ISSUING_TOKEN, owner, slot, classIndex, view, length);
   }
 
   /** @internal Like `issue`, and counts the buffer towards leak detection's sampling (off the hot path). */
   static sampled(owner: BufferOwner, slot: number, view: Uint8Array, length: number): IoBuffer {
-    const buffer = new IoBuffer(ISSUE_TOKEN, owner, slot, slot >= 0 ? owner.classOf(slot) : -1, view, length);
+    const buffer = new IoBuffer(PRIVATE_ISSUING_TOKEN, owner, slot, slot >= 0 ? owner.classOf(slot) : -1, view, length);
     if (slot >= 0 && owner.sampleLeak(buffer, slot, false)) buffer.#state = TRACKED;
     return buffer;
   }
@@ -87,14 +86,14 @@ export class IoBuffer implements Disposable {
   }
 
   private constructor(
-    token: typeof ISSUE_TOKEN,
+    token: typeof PRIVATE_ISSUING_TOKEN,
     owner: BufferOwner,
     slot: number,
     classIndex: number,
     view: Uint8Array,
     length: number,
   ) {
-    if (token !== ISSUE_TOKEN) {
+    if (token !== PRIVATE_ISSUING_TOKEN) {
       throw new MemError('INVALID_ARGUMENT', 'IoBuffer instances come from BufferPool.alloc(), not from new');
     }
     this.#owner = owner;
@@ -161,7 +160,7 @@ export class IoBuffer implements Disposable {
    */
   static tryFromFrozen(frozen: FrozenBuffer): IoBuffer | undefined {
     if (!(frozen instanceof FrozenBuffer)) {
-      throw new MemError('INVALID_ARGUMENT', `frozen must be a FrozenBuffer, got ${describeValue(frozen)}`);
+      throw invalidArgument('frozen', frozen, 'a FrozenBuffer');
     }
     const detached = frozen.detachUnique();
     if (detached === undefined) return undefined;
@@ -196,11 +195,7 @@ export class IoBuffer implements Disposable {
     this.#assertLive();
     const capacity = this.#view.length;
     if (typeof length !== 'number' || !Number.isInteger(length) || length < 0 || length > capacity) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `length must be an integer in [0, ${capacity}] (the capacity), got ${describeValue(length)}`,
-        { details: { argument: 'length', value: length, capacity } },
-      );
+      throw invalidArgument('length', length, `an integer in [0, ${capacity}] (the capacity)`);
     }
     this.#length = length;
   }
@@ -318,9 +313,9 @@ export class IoBuffer implements Disposable {
    * @example
    * ```ts
    * import { BufferPool } from '@mem/buffer-pool';
-   * const pool = new BufferPool({ maxPerClass: 64 }, { shared: true });
+   * const pool = BufferPool.createShared({ maxPerClass: 64 });
    * const descriptor = pool.alloc(1024).transfer();
-   * // worker.postMessage({ pool: pool.share(), buffer: descriptor }); the worker attaches and adopts
+   * // worker.postMessage({ pool: pool.descriptor(), buffer: descriptor }); the worker attaches and adopts
    * pool.adopt(descriptor).release();
    * ```
    */

@@ -47,7 +47,7 @@ function withLittleAddressSpace(action: () => void): void {
 describe.skipIf(!hasPrlimit())('when the runtime refuses memory', () => {
   it('new BufferPool throws EXHAUSTED when a shared pool cannot reserve its segments, or a prefilled one allocate them', () => {
     withLittleAddressSpace(() => {
-      expectMemError(() => new BufferPool(huge, { shared: true, leakDetection: 'off' }), 'EXHAUSTED');
+      expectMemError(() => BufferPool.createShared(huge, { leakDetection: 'off' }), 'EXHAUSTED');
       expectMemError(() => new BufferPool(huge.withPrefill(true), { leakDetection: 'off' }), 'EXHAUSTED');
     });
   });

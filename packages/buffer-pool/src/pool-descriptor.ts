@@ -9,16 +9,16 @@
  * This module is browser compatible (where SharedArrayBuffer is available).
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { assertSharedDescriptor, invalidArgument, MemError, type SharedDescriptor } from '@mem/types';
 import { BufferPoolConfig, type BufferPoolConfigFields } from './buffer-pool-config.js';
 import { SharedFreelist, type SharedFreelistMemory } from './shared-freelist.js';
 import { SlotMemory, type SharedSegments } from './slot-memory.js';
 import { TransferTickets } from './transfer-tickets.js';
 
-/** The `type` tag of every {@link BufferPoolDescriptor}. */
-export const POOL_DESCRIPTOR_TYPE = 'mem.buffer-pool';
+/** The `kind` of every {@link BufferPoolDescriptor}. */
+export const POOL_DESCRIPTOR_KIND = 'mem.buffer-pool';
 
-/** The layout version of shared pool state this code understands. */
+/** The layout version of shared pool state this code reads: a descriptor's `version`. */
 export const POOL_LAYOUT_VERSION = 2;
 
 const MAGIC = 0x4d454d42; // "MEMB"
@@ -33,13 +33,13 @@ export const CONTROL = {
 } as const;
 
 /**
- * What `BufferPool.share()` returns and `BufferPool.attach()` takes: the shared memory of a pool and
- * its configuration, structured-cloneable. Post it to a worker; do not edit it.
+ * What `BufferPool.descriptor()` returns and `BufferPool.attach()` takes: the shared memory of a
+ * pool and its configuration, structured-cloneable. Post it to a worker; do not edit it.
  */
-export interface BufferPoolDescriptor {
+export interface BufferPoolDescriptor extends SharedDescriptor<typeof POOL_DESCRIPTOR_KIND> {
   /** Always `'mem.buffer-pool'`. */
-  readonly type: typeof POOL_DESCRIPTOR_TYPE;
-  /** The shared-state layout version. */
+  readonly kind: typeof POOL_DESCRIPTOR_KIND;
+  /** The shared-state layout version, {@link POOL_LAYOUT_VERSION}. */
   readonly version: number;
   /** The pool's configuration fields. */
   readonly config: BufferPoolConfigFields;
@@ -88,7 +88,7 @@ export function allocateSharedPool(config: BufferPoolConfig, poolId: number): Bu
   words[CONTROL.version] = POOL_LAYOUT_VERSION;
   words[CONTROL.poolId] = poolId;
   return {
-    type: POOL_DESCRIPTOR_TYPE,
+    kind: POOL_DESCRIPTOR_KIND,
     version: POOL_LAYOUT_VERSION,
     config: config.toJSON(),
     control,
@@ -104,23 +104,21 @@ function isShared(value: unknown, byteLength: number): value is SharedArrayBuffe
 }
 
 /**
- * Checks that `value` is a descriptor from `BufferPool.share()` (its shape, its configuration and
- * the sizes of its shared buffers) and returns a copy of it with the validated configuration. Each
- * field is read once, so that nothing the caller's object does later (a getter, a proxy) can change
+ * Checks that `value` is a descriptor from `BufferPool.descriptor()` (its kind and version with
+ * `assertSharedDescriptor`, then its configuration and the sizes of its shared buffers) and
+ * returns a copy of it with the validated configuration. Each field is read once after the kind
+ * and version check, so that nothing the caller's object does later (a getter, a proxy) can change
  * what was checked.
  * Cost: O(classes + segments).
  * @throws MemError INVALID_ARGUMENT naming what does not match.
  */
 export function readPoolDescriptor(value: unknown): { descriptor: BufferPoolDescriptor; config: BufferPoolConfig } {
   const fail = (what: string): MemError =>
-    new MemError(
-      'INVALID_ARGUMENT',
-      `descriptor must come from BufferPool.share(): ${what}, got ${describeValue(value)}`,
-    );
+    invalidArgument('descriptor', value, `the descriptor() of a shared BufferPool (${what})`);
   if (typeof SharedArrayBuffer === 'undefined') throw fail('this runtime has no SharedArrayBuffer');
-  if (typeof value !== 'object' || value === null) throw fail(`its type must be '${POOL_DESCRIPTOR_TYPE}'`);
+  assertSharedDescriptor<BufferPoolDescriptor>(value, POOL_DESCRIPTOR_KIND, POOL_LAYOUT_VERSION);
   const {
-    type,
+    kind,
     version,
     config: fields,
     control,
@@ -129,8 +127,8 @@ export function readPoolDescriptor(value: unknown): { descriptor: BufferPoolDesc
     tickets,
     segments,
   } = value as Partial<Record<keyof BufferPoolDescriptor, unknown>>;
-  if (type !== POOL_DESCRIPTOR_TYPE) throw fail(`its type must be '${POOL_DESCRIPTOR_TYPE}'`);
-  if (version !== POOL_LAYOUT_VERSION) throw fail(`its version must be ${POOL_LAYOUT_VERSION}`);
+  // Read again, once: a getter may answer differently from what assertSharedDescriptor saw.
+  if (kind !== POOL_DESCRIPTOR_KIND || version !== POOL_LAYOUT_VERSION) throw fail('its kind or version changed');
   const config = BufferPoolConfig.from(fields as Partial<BufferPoolConfigFields>);
   const classCount = config.classCount;
   const slotCount = classCount * config.maxPerClass;
@@ -161,7 +159,7 @@ export function readPoolDescriptor(value: unknown): { descriptor: BufferPoolDesc
     perClass.push(copies);
   }
   const descriptor: BufferPoolDescriptor = {
-    type: POOL_DESCRIPTOR_TYPE,
+    kind: POOL_DESCRIPTOR_KIND,
     version: POOL_LAYOUT_VERSION,
     config: config.toJSON(),
     control,

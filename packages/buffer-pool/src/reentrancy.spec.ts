@@ -65,7 +65,7 @@ const methods: Record<string, Method> = {
     keep(world, adopted);
   },
   flush: (world) => world.pool.flush(),
-  share: (world) => void world.pool.share(),
+  descriptor: (world) => void world.pool.descriptor(),
   close: (world) => world.pool.close(),
   stats: (world) => void world.pool.stats(),
   attach: (world) => {
@@ -144,10 +144,12 @@ class HookedSink implements MetricsSink {
 }
 
 function world(shared: boolean, options: Record<string, unknown> = {}): World {
-  const pool = new BufferPool(config, { shared, leakDetection: 'off', ...options });
+  const pool = shared
+    ? BufferPool.createShared(config, { leakDetection: 'off', ...options })
+    : new BufferPool(config, { leakDetection: 'off', ...options });
   const state: World = {
     pool,
-    descriptor: shared ? pool.share() : undefined,
+    descriptor: shared ? pool.descriptor() : undefined,
     instances: [pool],
     held: [],
     pending: [],
@@ -193,7 +195,7 @@ const names = Object.keys(methods);
 
 describe.each(names)('re-entering %s', (name) => {
   const method = methods[name]!;
-  // share() of a private pool, and anything on a pool the callback closed, answer with their codes.
+  // descriptor() of a private pool, and anything on a pool the callback closed, answer with their codes.
   const allowed = ['USE_AFTER_RELEASE', 'INVALID_ARGUMENT'];
 
   for (const during of ['counter', 'gauge', 'addCollector'] as const) {
@@ -201,7 +203,7 @@ describe.each(names)('re-entering %s', (name) => {
       const state = world(true);
       const outcomes: string[] = [];
       const sink = new HookedSink(during, () => reenter(state, method, outcomes));
-      state.instances.push(BufferPool.attach(state.pool.share(), { leakDetection: 'off', metrics: sink }));
+      state.instances.push(BufferPool.attach(state.pool.descriptor(), { leakDetection: 'off', metrics: sink }));
       expectAnswered(outcomes, allowed);
       expectConsistent(state);
     });
@@ -300,7 +302,7 @@ describe.each(names)('re-entering %s', (name) => {
   it('from a getter of the descriptor attach reads', () => {
     const state = world(true);
     const outcomes: string[] = [];
-    const descriptor = state.pool.share();
+    const descriptor = state.pool.descriptor();
     const posted = { ...descriptor };
     Object.defineProperty(posted, 'config', {
       enumerable: true,

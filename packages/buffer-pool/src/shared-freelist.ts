@@ -13,8 +13,9 @@
  * head it read; if the swap succeeds, no push or pop happened meanwhile, so the links it walked were
  * the stack's), and a spill links its nodes privately and pushes the chain with one swap.
  *
- * Cost: a take or a put is about 100 ns uncontended (the 64-bit head goes through BigInt; a batch
- * costs the same swap), more under contention; worker caches keep it off the hot path.
+ * Cost: a take or a put is one compare-exchange on a 64-bit head (through BigInt, so a few small
+ * allocations) uncontended, retried under contention; a batch costs the same swap plus a walk of
+ * its links. Worker caches keep it off the hot path.
  *
  * This module is browser compatible (where SharedArrayBuffer is available).
  * @module

@@ -26,7 +26,7 @@ const config = BufferPoolConfig.from({
 }).withWorkerCacheCapacity(4);
 
 function sharedPool(): BufferPool {
-  return new BufferPool(config, { shared: true, leakDetection: 'off' });
+  return BufferPool.createShared(config, { leakDetection: 'off' });
 }
 
 function classOf(pool: BufferPool): BufferClassStats {
@@ -69,7 +69,7 @@ function drain(pool: BufferPool): number[] {
 /** Attaches `count` instances that each leave `cached` buffers in their cache, and drops them. */
 function dropInstances(pool: BufferPool, count: number, cached: number, sink: MetricsSink): void {
   for (let i = 0; i < count; i += 1) {
-    const instance = BufferPool.attach(pool.share(), { leakDetection: 'off', metrics: sink });
+    const instance = BufferPool.attach(pool.descriptor(), { leakDetection: 'off', metrics: sink });
     const buffers = Array.from({ length: cached }, () => instance.tryAlloc(page));
     for (const buffer of buffers) buffer.release();
   }
@@ -87,7 +87,7 @@ function startLifecycleWorker(job: LifecycleJob): { worker: Worker; answer: Prom
 describe('shared pool instance lifecycle', () => {
   it('close() returns the cache, keeps buffers out valid (back to the global freelist on release), refuses allocations', () => {
     const pool = sharedPool();
-    const instance = BufferPool.attach(pool.share(), { leakDetection: 'off' });
+    const instance = BufferPool.attach(pool.descriptor(), { leakDetection: 'off' });
     const kept = instance.tryAlloc(page);
     kept.write([1, 2, 3]);
     instance.tryAlloc(page).release();
@@ -129,7 +129,7 @@ describe('shared pool instance lifecycle', () => {
   it('a worker that exits returns its cache; the buffers it still held are never handed out again', async () => {
     const pool = sharedPool();
     const { worker, answer } = startLifecycleWorker({
-      pool: pool.share(),
+      pool: pool.descriptor(),
       size: page,
       hold: 3,
       cached: 2,
@@ -149,7 +149,7 @@ describe('shared pool instance lifecycle', () => {
   it('worker.terminate() strands the cache and buffers of a worker that did not close: never handed out again', async () => {
     const pool = sharedPool();
     const { worker, answer } = startLifecycleWorker({
-      pool: pool.share(),
+      pool: pool.descriptor(),
       size: page,
       hold: 3,
       cached: 2,
@@ -169,7 +169,7 @@ describe('shared pool instance lifecycle', () => {
   it('worker.terminate() after close() in the worker: the cache came back, the buffers it held stay out', async () => {
     const pool = sharedPool();
     const { worker, answer } = startLifecycleWorker({
-      pool: pool.share(),
+      pool: pool.descriptor(),
       size: page,
       hold: 3,
       cached: 2,

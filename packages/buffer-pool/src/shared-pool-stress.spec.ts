@@ -39,7 +39,7 @@ interface Round {
 }
 
 function round(seed: number): Round {
-  const pool = new BufferPool(config, { shared: true, leakDetection: 'off' });
+  const pool = BufferPool.createShared(config, { leakDetection: 'off' });
   const owners = new SharedArrayBuffer(4 * config.classCount * config.maxPerClass);
   const flags = new SharedArrayBuffer(16);
   const ports = new Map<number, Map<number, MessagePort>>(members.map((id) => [id, new Map()]));
@@ -55,7 +55,7 @@ function round(seed: number): Round {
   for (const id of members) {
     const peers = members.filter((other) => other !== id);
     jobs.set(id, {
-      pool: pool.share(),
+      pool: pool.descriptor(),
       seed,
       operations,
       ports: peers.map((peer) => ports.get(id)!.get(peer)!),

@@ -10,7 +10,7 @@ const page = 4096;
 const workerUrl = new URL('./shared-pool.test-worker.ts', import.meta.url);
 
 function sharedPool(config: BufferPoolConfig): BufferPool {
-  return new BufferPool(config, { shared: true, leakDetection: 'off' });
+  return BufferPool.createShared(config, { leakDetection: 'off' });
 }
 
 function classOf(pool: BufferPool, size: number): BufferClassStats {
@@ -19,7 +19,7 @@ function classOf(pool: BufferPool, size: number): BufferClassStats {
 
 function job(pool: BufferPool, fields: Partial<WorkerJob> & Pick<WorkerJob, 'scenario'>): WorkerJob {
   return {
-    pool: pool.share(),
+    pool: pool.descriptor(),
     id: 1,
     size: page,
     iterations: 0,
@@ -45,7 +45,7 @@ function runToExit(data: WorkerJob): Promise<WorkerAnswer[]> {
 describe('shared pool', () => {
   it('is the same pool in every attached instance: one id, one set of created counts and freelists', () => {
     const pool = sharedPool(BufferPoolConfig.from({ minSize: page, maxSize: page, maxPerClass: 2 }));
-    const attached = BufferPool.attach(pool.share(), { leakDetection: 'off' });
+    const attached = BufferPool.attach(pool.descriptor(), { leakDetection: 'off' });
     expect(attached.isShared).toBe(true);
     expect(attached.poolId).toBe(pool.poolId);
     const first = pool.tryAlloc(page);
@@ -66,14 +66,14 @@ describe('shared pool', () => {
 
   it('returns an instance local cache to the global freelists when it closes', () => {
     const pool = sharedPool(BufferPoolConfig.from({ minSize: page, maxSize: page, maxPerClass: 8 }));
-    const attached = BufferPool.attach(pool.share());
+    const attached = BufferPool.attach(pool.descriptor());
     const buffers = [attached.tryAlloc(page), attached.tryAlloc(page)];
     for (const buffer of buffers) buffer.release();
     expect(classOf(attached, page).localFree).toBe(2);
     attached.close();
     expect(classOf(pool, page)).toMatchObject({ globalFree: 2, localFree: 0 });
     const late = pool.tryAlloc(page);
-    const attachedAgain = BufferPool.attach(pool.share());
+    const attachedAgain = BufferPool.attach(pool.descriptor());
     const out = attachedAgain.tryAlloc(page);
     attachedAgain.close();
     out.release(); // released after close: back to the global freelist
@@ -83,7 +83,7 @@ describe('shared pool', () => {
 
   it('shares memory: bytes written through one instance are read through another', () => {
     const pool = sharedPool(BufferPoolConfig.from({ minSize: page, maxSize: page, maxPerClass: 4 }));
-    const attached = BufferPool.attach(pool.share());
+    const attached = BufferPool.attach(pool.descriptor());
     const buffer = pool.tryAlloc(page);
     buffer.write([1, 2, 3]);
     const adopted = attached.adopt(buffer.transfer()) as IoBuffer;
@@ -93,14 +93,15 @@ describe('shared pool', () => {
     expect(classOf(attached, page).localFree).toBe(1);
   });
 
-  it('refuses a descriptor that does not come from share()', () => {
+  it('refuses a descriptor that does not come from descriptor()', () => {
     const pool = sharedPool(BufferPoolConfig.from({ minSize: page, maxSize: page, maxPerClass: 4 }));
-    const descriptor = pool.share();
+    const descriptor = pool.descriptor();
     for (const bad of [
       undefined,
       null,
       {},
-      { ...descriptor, type: 'x' },
+      { ...descriptor, kind: 'x' },
+      { ...descriptor, kind: undefined, type: 'mem.buffer-pool' },
       { ...descriptor, version: 1 },
       { ...descriptor, version: 3 },
       { ...descriptor, config: { ...descriptor.config, maxPerClass: 5 } },

@@ -13,7 +13,7 @@ import { seededRandom } from '@mem/testkit/seeded-random';
 /** What every scenario gets. */
 export interface WorkerJob {
   readonly scenario: 'release-and-exit' | 'adopt-all' | 'freeze-clone' | 'return-then-wait' | 'stress';
-  readonly pool: ReturnType<BufferPool['share']>;
+  readonly pool: ReturnType<BufferPool['descriptor']>;
   readonly id: number;
   readonly size: number;
   readonly iterations: number;

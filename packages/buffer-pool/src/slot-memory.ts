@@ -1,7 +1,7 @@
 /**
  * The bytes behind the slots: large backing segments the pool owns, carved into fixed-size slots,
- * and one cached `Uint8Array` view per slot so that allocation never creates a view (22-33 ns) or
- * an ArrayBuffer.
+ * and one cached `Uint8Array` view per slot so that allocation never creates a view or an
+ * ArrayBuffer.
  *
  * Slot `s` belongs to class `c = floor(s / maxPerClass)` and is that class's buffer number
  * `i = s - c * maxPerClass`; it lives in segment `floor(i / slotsPerSegment)` at byte offset

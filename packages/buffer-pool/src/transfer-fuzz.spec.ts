@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MemError, type MemErrorCode } from '@mem/types';
+import { MemError, describeValue, type MemErrorCode } from '@mem/types';
 import { BufferPool } from './buffer-pool.js';
 import { BufferPoolConfig } from './buffer-pool-config.js';
 import type { BufferTransfer } from './buffer-transfer.js';
@@ -82,13 +82,17 @@ function sameDescriptor(a: BufferTransfer, b: Record<string, unknown>): boolean 
 }
 
 function fuzzAdopt(shared: boolean, cases: readonly Case[]): void {
-  const pool = new BufferPool(config, { shared, leakDetection: 'off' });
-  const foreign = new BufferPool(config, { shared, leakDetection: 'off' });
+  const pool = shared
+    ? BufferPool.createShared(config, { leakDetection: 'off' })
+    : new BufferPool(config, { leakDetection: 'off' });
+  const foreign = shared
+    ? BufferPool.createShared(config, { leakDetection: 'off' })
+    : new BufferPool(config, { leakDetection: 'off' });
   // Senders: the pool, and (shared) an instance that closes after its first transfer.
-  const senders = shared ? [pool, BufferPool.attach(pool.share(), { leakDetection: 'off' })] : [pool];
+  const senders = shared ? [pool, BufferPool.attach(pool.descriptor(), { leakDetection: 'off' })] : [pool];
   // An instance closed before anything was posted to it: of this pool when shared, of another otherwise.
   const closedAdopter = shared
-    ? BufferPool.attach(pool.share(), { leakDetection: 'off' })
+    ? BufferPool.attach(pool.descriptor(), { leakDetection: 'off' })
     : new BufferPool(config, { leakDetection: 'off' });
   closedAdopter.close();
   const inFlight: InFlight[] = [];
@@ -127,7 +131,7 @@ function fuzzAdopt(shared: boolean, cases: readonly Case[]): void {
     try {
       result = target.adopt(value as BufferTransfer);
     } catch (error) {
-      expect(error, `adopt threw a non-MemError for ${String(value)}`).toBeInstanceOf(MemError);
+      expect(error, `adopt threw a non-MemError for ${describeValue(value)}`).toBeInstanceOf(MemError);
       expect(ANSWERS).toContain((error as MemError).code);
       return;
     }
@@ -206,9 +210,9 @@ describe.each([
 });
 
 describe('BufferPool.attach takes any posted value', () => {
-  it('answers anything but a descriptor from share() (or a structured clone of one) with INVALID_ARGUMENT', () => {
-    const pool = new BufferPool(config, { shared: true, leakDetection: 'off' });
-    const descriptor = pool.share();
+  it('answers anything but a descriptor from descriptor() (or a structured clone of one) with INVALID_ARGUMENT', () => {
+    const pool = BufferPool.createShared(config, { leakDetection: 'off' });
+    const descriptor = pool.descriptor();
     const keys = Object.keys(descriptor);
     fc.assert(
       fc.property(

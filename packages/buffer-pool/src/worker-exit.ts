@@ -1,6 +1,6 @@
 /**
  * What a pool instance leaves to be done if it goes away without `close()`: its local cache goes
- * back to the global freelists (shared pools), as thread-local caches do on thread exit, and its
+ * back to the global freelists (shared pools), as Netty's PoolThreadCache does on thread exit, and its
  * metrics collector is unregistered.
  *
  * - Normal exit of a Node worker (its event loop drains, or it calls `process.exit()`): a single

@@ -261,9 +261,9 @@ async function sharedMode(context: BenchContext): Promise<void> {
   const medians = new Map<string, number>();
   for (const [label, shared, runConfig, workers] of runs) {
     context.progress(`${caseName}: ${label}`, 0, 1);
-    const pool = shared ? new BufferPool(runConfig, { shared: true }) : undefined;
+    const pool = shared ? BufferPool.createShared(runConfig) : undefined;
     const results = await runPairWorkers({
-      descriptor: pool?.share() ?? null,
+      descriptor: pool?.descriptor() ?? null,
       config: runConfig.toJSON(),
       size,
       workers,
