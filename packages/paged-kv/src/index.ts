@@ -46,6 +46,13 @@ export {
   type SchedulerStep,
   type StepEntry,
 } from './scheduler.js';
-export { KvStore, type KvArray, type KvDType, type KvStoreOptions } from './kv-store.js';
+export {
+  KvStore,
+  type KvArray,
+  type KvDType,
+  type KvLayout,
+  type KvStoreDescriptor,
+  type KvStoreOptions,
+} from './kv-store.js';
 export { pagedAttention, type AttentionOptions } from './paged-attention.js';
 export { MAX_TOKEN_ID } from './token-ids.js';
