@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: the store with its private and shared construction, and the sequence check it shares with attention.
 /**
  * Paged K and V storage: per layer, one K array and one V array of
  * `numBlocks x numKvHeads x blockSize x headDim` elements. Within a block, each KV head's

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
+import { KvCacheManager } from './kv-cache-manager.js';
+import type { KvSequence } from './kv-sequence.js';
 import { KvStore } from './kv-store.js';
 import { PagedSequence } from './paged-sequence.js';
 import { pagedAttention } from './paged-attention.js';
