@@ -10,9 +10,11 @@ import fc from 'fast-check';
 import { MemError, RecordingMetricsSink, type Counter, type Gauge, type MetricsSink } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
 import type { ReuseOrder } from './free-order.js';
-import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
+import { KvCacheManager } from './kv-cache-manager.js';
+import type { KvSequence } from './kv-sequence.js';
 import { PagedSequence } from './paged-sequence.js';
-import { Scheduler, type ScheduledRequest } from './scheduler.js';
+import type { ScheduledRequest } from './scheduled-request.js';
+import { Scheduler } from './scheduler.js';
 import {
   Hook,
   InjectedFailure,

@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: the allocator's hot path stays in one module (see docs/DESIGN.md, Hot paths), and most lines are its TSDoc.
 /**
  * The physical KV block allocator: a fixed number of equal blocks, per-block reference counts, a
  * content-hash index for prefix caching, and an eviction order that keeps useful cached blocks

@@ -8,9 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { MemError, RecordingMetricsSink, type Counter, type Gauge, type MetricsSink } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
-import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
+import { KvCacheManager } from './kv-cache-manager.js';
+import type { KvSequence } from './kv-sequence.js';
 import { PagedSequence } from './paged-sequence.js';
-import { Scheduler, type ScheduledRequest, type SchedulerStep } from './scheduler.js';
+import type { ScheduledRequest } from './scheduled-request.js';
+import { Scheduler, type SchedulerStep } from './scheduler.js';
 import { Hook, expectOwnership, hookedHasher } from './kv-state.test-helper.js';
 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { BlockAllocator } from './block-allocator.js';
 import { syntheticChatTrace } from './reference/chat-trace.js';
-import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
+import { KvCacheManager } from './kv-cache-manager.js';
+import type { KvSequence } from './kv-sequence.js';
 import { KvStore } from './kv-store.js';
 import { gatherContiguous } from './reference/contiguous-attention.js';
 import { PagedSequence } from './paged-sequence.js';

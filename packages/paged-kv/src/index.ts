@@ -27,25 +27,24 @@ export {
 } from './block-hash-chain.js';
 export { sha256 } from './sha256.js';
 export { PagedSequence, type BlockTableView, type CopyBlock, type PagedSequenceOptions } from './paged-sequence.js';
-export {
-  KvCacheManager,
-  KvSequence,
-  type KvCacheManagerOptions,
-  type KvCacheStats,
-  type KvRequest,
-  type KvSequenceState,
-} from './kv-cache-manager.js';
+export { KvCacheManager, type KvCacheManagerOptions, type KvCacheStats, type KvRequest } from './kv-cache-manager.js';
+export { KvSequence, type KvSequenceState } from './kv-sequence.js';
+export { ScheduledRequest, type FinishReason, type RequestState } from './scheduled-request.js';
 export {
   Scheduler,
-  ScheduledRequest,
-  type FinishReason,
   type GenerationRequest,
-  type RequestState,
   type SchedulerOptions,
   type SchedulerStats,
   type SchedulerStep,
   type StepEntry,
 } from './scheduler.js';
-export { KvStore, type KvArray, type KvDType, type KvStoreOptions } from './kv-store.js';
+export {
+  KvStore,
+  type KvArray,
+  type KvDType,
+  type KvLayout,
+  type KvStoreDescriptor,
+  type KvStoreOptions,
+} from './kv-store.js';
 export { pagedAttention, type AttentionOptions } from './paged-attention.js';
 export { MAX_TOKEN_ID } from './token-ids.js';

@@ -2,7 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { MemError, RecordingMetricsSink } from '@mem/types';
 import { sha256BlockHasher } from './block-hasher.js';
-import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
+import { KvCacheManager } from './kv-cache-manager.js';
+import type { KvSequence } from './kv-sequence.js';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);

@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: each of the manager's entry points documents its errors and callbacks in full.
 /**
  * Engine integration of the paged pool with prefix caching: admission of a
  * request against the cache, slot reservation, hash registration as blocks fill, copy-on-write
@@ -22,27 +23,14 @@
  * This module is browser compatible.
  * @module
  */
-import {
-  DisposableHandle,
-  MemError,
-  assertBoolean,
-  assertInteger,
-  assertOptions,
-  invalidArgument,
-  type MetricsSink,
-  mirrorCounter,
-} from '@mem/types';
+import { MemError, assertBoolean, assertInteger, assertOptions, invalidArgument, type MetricsSink } from '@mem/types';
 import { BlockAllocator, type BlockAllocatorStats } from './block-allocator.js';
 import type { ReuseOrder } from './free-order.js';
 import type { BlockHasher } from './block-hasher.js';
 import { ChainKeys, type ExtraKeys, chainScratchWords, hashBlocks, resolveHasher } from './block-hash-chain.js';
-import {
-  type BlockTableView,
-  type CopyBlock,
-  PagedSequence,
-  assertCopyBlock,
-  blocksForTokens,
-} from './paged-sequence.js';
+import { publishKvCacheMetrics } from './kv-cache-metrics.js';
+import { KvSequence, type KvSequenceState } from './kv-sequence.js';
+import { type CopyBlock, PagedSequence, assertCopyBlock, blocksForTokens } from './paged-sequence.js';
 import { copyTokenIds } from './token-ids.js';
 
 /** A request as the KV cache sees it: its tokens and the extra keys of its cache identity. */
@@ -93,117 +81,6 @@ export interface KvCacheStats extends BlockAllocatorStats {
   readonly preemptions: number;
   /** Sequences not yet released. */
   readonly sequences: number;
-}
-
-/** Where a {@link KvSequence} is in its life. */
-export type KvSequenceState = 'waiting' | 'running' | 'released';
-
-/**
- * One request's tokens and KV blocks, created by {@link KvCacheManager.createSequence}. Its block
- * table is what the engine writes K/V through and paged attention reads through. Release it with
- * `release()` (or `using`).
- */
-export class KvSequence extends DisposableHandle implements BlockTableView {
-  /** The manager it belongs to. */
-  readonly manager: KvCacheManager;
-  /** @internal */ tokenBuffer: Uint32Array;
-  /** @internal */ tokenLength: number;
-  /** @internal */ computed = 0;
-  /** @internal */ cached = 0;
-  /** @internal */ hashes: Uint32Array;
-  /** @internal */ hashedBlocks = 0;
-  /** @internal */ readonly keys: ChainKeys;
-  /** @internal */ paged: PagedSequence;
-  /** @internal */ status: KvSequenceState = 'waiting';
-  /** @internal The scheduler that owns this sequence, or null: only it may change the sequence. */
-  holder: object | null = null;
-
-  /** @internal */
-  constructor(manager: KvCacheManager, tokens: Uint32Array, length: number, keys: ChainKeys, paged: PagedSequence) {
-    super();
-    this.manager = manager;
-    this.tokenBuffer = tokens;
-    this.tokenLength = length;
-    this.keys = keys;
-    this.paged = paged;
-    this.hashes = new Uint32Array(Math.max(1, Math.floor(tokens.length / manager.blockSize)) * keys.hasher.words);
-  }
-
-  /** `'waiting'` (no blocks), `'running'` (admitted) or `'released'`. Cost: O(1). */
-  get state(): KvSequenceState {
-    return this.status;
-  }
-
-  /** Known tokens: the prompt plus appended ones. Cost: O(1). */
-  get tokenCount(): number {
-    return this.tokenLength;
-  }
-
-  /** Tokens whose K/V is stored (served from the cache or marked computed). Cost: O(1). */
-  get computedTokens(): number {
-    return this.computed;
-  }
-
-  /** Tokens still to compute: `tokenCount - computedTokens`. Cost: O(1). */
-  get pendingTokens(): number {
-    return this.tokenLength - this.computed;
-  }
-
-  /** Tokens served from the prefix cache at the last admission. Cost: O(1). */
-  get cachedTokens(): number {
-    return this.cached;
-  }
-
-  /**
-   * The known token ids, a view valid until the next `appendTokens` (which may move them).
-   * Cost: O(1), allocates the view.
-   * @throws MemError USE_AFTER_RELEASE after release.
-   */
-  get tokens(): Uint32Array {
-    this.assertLive();
-    return this.tokenBuffer.subarray(0, this.tokenLength);
-  }
-
-  /** Physical block of each logical block (see {@link BlockTableView}). Cost: O(1). */
-  get blockTable(): Uint32Array {
-    return this.paged.blockTable;
-  }
-
-  /** Valid entries of the block table. Cost: O(1). */
-  get blockCount(): number {
-    return this.paged.blockCount;
-  }
-
-  /** Tokens per block. Cost: O(1). */
-  get blockSize(): number {
-    return this.paged.blockSize;
-  }
-
-  /**
-   * Physical slot (`block * blockSize + offset`) of token `position`.
-   * Cost: O(1).
-   * @throws MemError INVALID_ARGUMENT if `position` has no slot yet.
-   * @throws MemError USE_AFTER_RELEASE after release.
-   */
-  slotOf(position: number): number {
-    this.assertLive();
-    return this.paged.slotOf(position);
-  }
-
-  /** Names the sequence in error messages. */
-  protected override describe(): string {
-    return `KvSequence of ${this.tokenLength} tokens (${this.status})`;
-  }
-
-  /** Gives the blocks back through the manager. */
-  protected onRelease(): void {
-    this.manager.onSequenceRelease(this);
-  }
-
-  /** @internal Throws USE_AFTER_RELEASE once released. */
-  checkLive(): void {
-    this.assertLive();
-  }
 }
 
 /**
@@ -271,7 +148,15 @@ export class KvCacheManager {
     this.#scratch = new Uint32Array(this.hasher.words + this.blockSize + 1);
     // The manager's collector first, the allocator's (its last step) after: a sink that throws
     // anywhere leaves no collector of this manager behind.
-    const unpublish = opts.metrics === undefined ? undefined : this.#publishMetrics(opts.metrics);
+    const unpublish =
+      opts.metrics === undefined
+        ? undefined
+        : publishKvCacheMetrics(opts.metrics, () => ({
+            queryTokens: this.#queryTokens,
+            hitTokens: this.#hitTokens,
+            preemptions: this.#preemptions,
+            sequences: this.#sequences,
+          }));
     try {
       this.allocator = new BlockAllocator(numBlocks, {
         hashWords: this.hasher.words,
@@ -723,24 +608,5 @@ export class KvCacheManager {
     } finally {
       this.#acting = acting;
     }
-  }
-
-  #publishMetrics(sink: MetricsSink): () => void {
-    const queries = mirrorCounter(
-      sink.counter('mem_paged_kv_prefix_query_tokens_total', 'prompt tokens looked up in the prefix cache'),
-    );
-    const hits = mirrorCounter(
-      sink.counter('mem_paged_kv_prefix_hit_tokens_total', 'prompt tokens served from the prefix cache'),
-    );
-    const preemptions = mirrorCounter(
-      sink.counter('mem_paged_kv_preemptions_total', 'sequences preempted by recompute'),
-    );
-    const sequences = sink.gauge('mem_paged_kv_sequences', 'KV sequences not yet released');
-    return sink.addCollector(() => {
-      queries(this.#queryTokens);
-      hits(this.#hitTokens);
-      preemptions(this.#preemptions);
-      sequences.set(this.#sequences);
-    });
   }
 }

@@ -7,9 +7,11 @@ import { expect } from 'vitest';
 import type { BlockAllocator } from './block-allocator.js';
 import type { BlockHasher } from './block-hasher.js';
 import { fastBlockHasher } from './block-hasher.js';
-import type { KvCacheManager, KvSequence } from './kv-cache-manager.js';
+import type { KvCacheManager } from './kv-cache-manager.js';
+import type { KvSequence } from './kv-sequence.js';
 import type { PagedSequence } from './paged-sequence.js';
-import type { ScheduledRequest, Scheduler } from './scheduler.js';
+import type { ScheduledRequest } from './scheduled-request.js';
+import type { Scheduler } from './scheduler.js';
 
 /**
  * Everything observable about an allocator: stats, free order, every block's references and digest.

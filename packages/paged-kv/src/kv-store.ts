@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: the store with its private and shared construction, and the sequence check it shares with attention.
 /**
  * Paged K and V storage: per layer, one K array and one V array of
  * `numBlocks x numKvHeads x blockSize x headDim` elements. Within a block, each KV head's
@@ -5,7 +6,8 @@
  *
  * Storage is float32 (`Float32Array`), or 16-bit (`Uint16Array` of IEEE float16 or bfloat16 bits)
  * to halve the memory; 16-bit values are converted on write and read. Every layer lives in one
- * ArrayBuffer (or SharedArrayBuffer with `shared: true`, for workers).
+ * ArrayBuffer, or one SharedArrayBuffer for a store made with `KvStore.createShared`, which other
+ * workers attach to through its descriptor (see the README, "Concurrency protocol").
  *
  * This module is browser compatible.
  * @module
@@ -13,20 +15,25 @@
 import {
   BackingMemory,
   MemError,
-  assertBoolean,
   assertInteger,
-  assertOneOf,
   assertOptions,
+  assertSharedDescriptor,
   describeValue,
   invalidArgument,
+  type SharedAttachment,
+  type SharedDescriptor,
 } from '@mem/types';
 import { toBfloat16, toFloat16, fromBfloat16, float16Decoder } from './half-float.js';
+import { checkKvLayout, type KvDType, type KvLayout, type KvLayoutSizes } from './kv-store-layout.js';
 import type { BlockTableView } from './paged-sequence.js';
 
-/** Element type of a {@link KvStore}. */
-export type KvDType = 'float32' | 'float16' | 'bfloat16';
+export type { KvDType, KvLayout } from './kv-store-layout.js';
 
-const KV_DTYPES: readonly KvDType[] = ['float32', 'float16', 'bfloat16'];
+/** The descriptor kind of a shared {@link KvStore}. */
+const KIND = 'mem.paged-kv.kv-store';
+/** The layout version of a shared {@link KvStore}'s memory. */
+const VERSION = 1;
+const OPTION_NAMES: readonly string[] = ['numLayers', 'numBlocks', 'numKvHeads', 'blockSize', 'headDim', 'dtype'];
 
 /** Options of a {@link KvStore}. */
 export interface KvStoreOptions {
@@ -42,8 +49,16 @@ export interface KvStoreOptions {
   readonly headDim: number;
   /** Element type. @defaultValue 'float32' */
   readonly dtype?: KvDType;
-  /** Put the store in a SharedArrayBuffer. @defaultValue false */
-  readonly shared?: boolean;
+}
+
+/**
+ * What another worker attaches a shared {@link KvStore} with: the store's layout and the
+ * SharedArrayBuffer that holds every layer's K and V (`keys(0), values(0), keys(1), ...`).
+ * Structured-cloneable; post it with `postMessage(descriptor)` (the buffer is shared, not copied).
+ */
+export interface KvStoreDescriptor extends SharedDescriptor<'mem.paged-kv.kv-store'>, KvLayout {
+  /** The memory of every layer's K and V. */
+  readonly buffer: SharedArrayBuffer;
 }
 
 /** A layer's raw storage: Float32Array for float32, Uint16Array of bits for 16-bit types. */
@@ -53,7 +68,32 @@ export type KvArray = Float32Array | Uint16Array;
 export type KvDecoder = ((bits: number) => number) | Float32Array;
 
 /**
+ * @internal The checked layout and the memory a {@link KvStore} is made over. Not exported: only
+ * this module's factories build one, so only they reach the constructor's second form.
+ */
+class KvStorage {
+  constructor(
+    readonly layout: KvLayoutSizes,
+    readonly memory: BackingMemory,
+  ) {}
+
+  /** Checks `options` and allocates zeroed memory for them. */
+  static allocate(options: KvStoreOptions, shared: boolean): KvStorage {
+    if (options === undefined) throw invalidArgument('options', options, 'an object');
+    const layout = checkKvLayout(assertOptions<KvStoreOptions>(options, 'options', OPTION_NAMES), 'options');
+    return new KvStorage(layout, BackingMemory.allocate(layout.byteLength, { shared }));
+  }
+}
+
+/**
  * Paged K/V storage for all layers.
+ *
+ * A store made with `new KvStore(options)` is private to its thread. One made with
+ * {@link KvStore.createShared} lives in a SharedArrayBuffer: {@link KvStore.descriptor} describes it
+ * and {@link KvStore.attach} gives another worker a store over the same memory. Each attachment
+ * ends with {@link KvStore.close}; the memory is reclaimed once every attachment is closed or
+ * collected. The stores share bytes only (no locks, no counters): who writes where, and when, is
+ * the owner's protocol (README, "Concurrency protocol").
  *
  * @example
  * ```ts
@@ -66,7 +106,7 @@ export type KvDecoder = ((bits: number) => number) | Float32Array;
  * store.writeToken(0, seq, 0, k, k); // layer 0, position 0
  * ```
  */
-export class KvStore {
+export class KvStore implements SharedAttachment<KvStoreDescriptor> {
   /** Transformer layers. */
   readonly numLayers: number;
   /** Physical blocks. */
@@ -79,59 +119,146 @@ export class KvStore {
   readonly headDim: number;
   /** Element type. */
   readonly dtype: KvDType;
-  /** The memory all layers live in. */
-  readonly memory: BackingMemory;
   /** Elements of one block of one layer's K (or V): `numKvHeads * blockSize * headDim`. */
   readonly blockElements: number;
-  readonly #keys: KvArray[] = [];
-  readonly #values: KvArray[] = [];
+  #memory: BackingMemory | null;
+  #keys: KvArray[] = [];
+  #values: KvArray[] = [];
   readonly #encode: ((value: number) => number) | null;
 
   /**
-   * Allocates zeroed storage.
+   * Allocates zeroed storage, private to this thread.
    * Cost: O(total bytes) (zeroing): `2 * numLayers * numBlocks * blockElements * bytesPerElement`.
-   * @throws MemError INVALID_ARGUMENT if an option is invalid; EXHAUSTED if the runtime cannot allocate it.
+   * @throws MemError INVALID_ARGUMENT if an option is invalid or unknown; EXHAUSTED if the runtime cannot allocate it.
    */
-  constructor(options: KvStoreOptions) {
-    if (options === undefined) throw invalidArgument('options', options, 'an object');
-    const opts = assertOptions<KvStoreOptions>(options, 'options');
-    this.numLayers = assertInteger(opts.numLayers, 'options.numLayers', { min: 1, max: 4096 });
-    this.numBlocks = assertInteger(opts.numBlocks, 'options.numBlocks', { min: 1, max: 1 << 24 });
-    this.numKvHeads = assertInteger(opts.numKvHeads, 'options.numKvHeads', { min: 1, max: 4096 });
-    this.blockSize = assertInteger(opts.blockSize, 'options.blockSize', { min: 1, max: 65536 });
-    this.headDim = assertInteger(opts.headDim, 'options.headDim', { min: 1, max: 65536 });
-    const dtype = opts.dtype === undefined ? 'float32' : assertOneOf(opts.dtype, 'options.dtype', KV_DTYPES);
-    this.dtype = dtype;
-    const shared = opts.shared === undefined ? false : assertBoolean(opts.shared, 'options.shared');
-    this.blockElements = this.numKvHeads * this.blockSize * this.headDim;
-    const layerElements = this.numBlocks * this.blockElements;
-    const bytesPerElement = dtype === 'float32' ? 4 : 2;
-    const total = 2 * this.numLayers * layerElements * bytesPerElement;
-    if (!Number.isSafeInteger(total) || layerElements > 2 ** 32) {
-      throw new MemError('INVALID_ARGUMENT', `a KV store of ${total} bytes is too large for one buffer`);
-    }
-    this.memory = BackingMemory.allocate(total, { shared });
+  constructor(options: KvStoreOptions);
+  /** @internal Makes a store over checked storage (the shared factories). */
+  constructor(storage: KvStorage);
+  constructor(source: KvStoreOptions | KvStorage) {
+    const storage = source instanceof KvStorage ? source : KvStorage.allocate(source, false);
+    const { layout, memory } = storage;
+    this.numLayers = layout.numLayers;
+    this.numBlocks = layout.numBlocks;
+    this.numKvHeads = layout.numKvHeads;
+    this.blockSize = layout.blockSize;
+    this.headDim = layout.headDim;
+    this.dtype = layout.dtype;
+    this.blockElements = layout.blockElements;
+    this.#memory = memory;
+    const { layerElements, bytesPerElement } = layout;
     const view = (byteOffset: number): KvArray =>
-      dtype === 'float32'
-        ? this.memory.typedView(Float32Array, byteOffset, layerElements)
-        : this.memory.typedView(Uint16Array, byteOffset, layerElements);
+      layout.dtype === 'float32'
+        ? memory.typedView(Float32Array, byteOffset, layerElements)
+        : memory.typedView(Uint16Array, byteOffset, layerElements);
     for (let layer = 0; layer < this.numLayers; layer += 1) {
       const base = 2 * layer * layerElements * bytesPerElement;
       this.#keys.push(view(base));
       this.#values.push(view(base + layerElements * bytesPerElement));
     }
-    this.#encode = dtype === 'float16' ? toFloat16 : dtype === 'bfloat16' ? toBfloat16 : null;
+    this.#encode = layout.dtype === 'float16' ? toFloat16 : layout.dtype === 'bfloat16' ? toBfloat16 : null;
   }
 
-  /** Bytes of all K and V storage. Cost: O(1). */
+  /**
+   * Allocates zeroed storage in a SharedArrayBuffer; the result is this worker's attachment.
+   * Cost: as the constructor.
+   * @throws MemError INVALID_ARGUMENT if an option is invalid or unknown; EXHAUSTED if the runtime cannot allocate it.
+   *
+   * @example
+   * ```ts
+   * import { KvStore } from '@mem/paged-kv';
+   * const store = KvStore.createShared({ numLayers: 1, numBlocks: 8, numKvHeads: 1, blockSize: 4, headDim: 2 });
+   * const descriptor = store.descriptor(); // post it to a worker, which calls KvStore.attach(descriptor)
+   * const attached = KvStore.attach(descriptor);
+   * attached.keys(0).buffer === store.keys(0).buffer; // true: the same memory
+   * attached.close();
+   * store.close();
+   * ```
+   */
+  static createShared(options: KvStoreOptions): KvStore {
+    return new KvStore(KvStorage.allocate(options, true));
+  }
+
+  /**
+   * Attaches to the shared store that `descriptor` describes: a store of the same layout over
+   * the same memory. Cost: O(numLayers), no copy.
+   * @throws MemError INVALID_ARGUMENT if `descriptor` is not a KV store descriptor of this layout
+   * version, a layout field is invalid, or its buffer is not a SharedArrayBuffer of the layout's size.
+   */
+  static attach(descriptor: KvStoreDescriptor): KvStore {
+    const checked = assertSharedDescriptor<KvStoreDescriptor>(descriptor, KIND, VERSION);
+    const layout = checkKvLayout(checked, 'descriptor');
+    const buffer: unknown = checked.buffer;
+    if (
+      typeof SharedArrayBuffer === 'undefined' ||
+      !(buffer instanceof SharedArrayBuffer) ||
+      buffer.byteLength !== layout.byteLength
+    ) {
+      throw invalidArgument('descriptor.buffer', buffer, `a SharedArrayBuffer of ${layout.byteLength} bytes`);
+    }
+    return new KvStore(new KvStorage(layout, BackingMemory.wrap(buffer)));
+  }
+
+  /**
+   * The descriptor another worker attaches with (a plain object; its buffer is shared, not copied).
+   * Cost: O(1).
+   * @throws MemError INVALID_ARGUMENT if the store is private (made with `new KvStore`).
+   * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
+   */
+  descriptor(): KvStoreDescriptor {
+    const buffer = this.#live().buffer;
+    if (typeof SharedArrayBuffer === 'undefined' || !(buffer instanceof SharedArrayBuffer)) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        'this KV store is private: create it with KvStore.createShared to share it with workers',
+      );
+    }
+    const { numLayers, numBlocks, numKvHeads, blockSize, headDim, dtype } = this;
+    return { kind: KIND, version: VERSION, numLayers, numBlocks, numKvHeads, blockSize, headDim, dtype, buffer };
+  }
+
+  /**
+   * Ends this store (this worker's attachment, for a shared one): it drops its views of the
+   * memory, and every method then throws USE_AFTER_RELEASE. Other attachments keep working.
+   * Idempotent. Cost: O(1).
+   * @throws never
+   */
+  close(): void {
+    this.#memory = null;
+    this.#keys = [];
+    this.#values = [];
+  }
+
+  /** Calls {@link KvStore.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Whether {@link KvStore.close} was called. */
+  get closed(): boolean {
+    return this.#memory === null;
+  }
+
+  /**
+   * The memory all layers live in.
+   * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
+   */
+  get memory(): BackingMemory {
+    return this.#live();
+  }
+
+  /**
+   * Bytes of all K and V storage. Cost: O(1).
+   * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
+   */
   get byteLength(): number {
-    return this.memory.byteLength;
+    return this.#live().byteLength;
   }
 
   /**
    * Layer `layer`'s raw K storage (`[block][kvHead][slot][dim]`), e.g. to upload to a GPU.
    * Cost: O(1).
    * @throws MemError INVALID_ARGUMENT if `layer` is out of range.
+   * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
    */
   keys(layer: number): KvArray {
     return this.#keys[this.#layer(layer)]!;
@@ -141,6 +268,7 @@ export class KvStore {
    * Layer `layer`'s raw V storage, laid out as {@link KvStore.keys}.
    * Cost: O(1).
    * @throws MemError INVALID_ARGUMENT if `layer` is out of range.
+   * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
    */
   values(layer: number): KvArray {
     return this.#values[this.#layer(layer)]!;
@@ -150,8 +278,10 @@ export class KvStore {
    * Element offset of `(block, head, slot)` in a layer's K or V array.
    * Cost: O(1).
    * @throws MemError INVALID_ARGUMENT if an index is out of range.
+   * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
    */
   offsetOf(block: number, head: number, slot: number): number {
+    this.#live();
     assertInteger(block, 'block', { min: 0, max: this.numBlocks - 1 });
     assertInteger(head, 'head', { min: 0, max: this.numKvHeads - 1 });
     assertInteger(slot, 'slot', { min: 0, max: this.blockSize - 1 });
@@ -165,7 +295,7 @@ export class KvStore {
    * @throws MemError INVALID_ARGUMENT if `layer` or `position` is out of range (the position must
    * have a slot: below `blockCount * blockSize`), the block size differs from the store's, or a
    * vector has the wrong length.
-   * @throws MemError USE_AFTER_RELEASE if `sequence` was released.
+   * @throws MemError USE_AFTER_RELEASE if `sequence` was released, or after {@link KvStore.close}.
    * @throws MemError IN_USE if `position` is below the sequence's `computedTokens`: its K/V is final
    * and its block may be shared with other requests (through the prefix cache or a fork), so a write
    * there, for example through a step entry kept past its commit, would change their bytes.
@@ -190,7 +320,7 @@ export class KvStore {
    * Reads one token's K and V (as float32) into `keyOut` and `valueOut`.
    * Cost: O(numKvHeads * headDim).
    * @throws MemError INVALID_ARGUMENT as {@link KvStore.writeToken}.
-   * @throws MemError USE_AFTER_RELEASE if `sequence` was released.
+   * @throws MemError USE_AFTER_RELEASE if `sequence` was released, or after {@link KvStore.close}.
    */
   readToken(
     layer: number,
@@ -212,8 +342,10 @@ export class KvStore {
    * pass `(s, t) => store.copyBlock(s, t)` as `copyBlock`).
    * Cost: O(numLayers * blockElements).
    * @throws MemError INVALID_ARGUMENT if a block index is out of range.
+   * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
    */
   copyBlock(source: number, target: number): void {
+    this.#live();
     assertInteger(source, 'source', { min: 0, max: this.numBlocks - 1 });
     assertInteger(target, 'target', { min: 0, max: this.numBlocks - 1 });
     if (source === target) return;
@@ -228,11 +360,20 @@ export class KvStore {
 
   /** @internal Decodes elements for attention over 16-bit storage: returns the decoder or null for float32. */
   decoder(): KvDecoder | null {
+    this.#live();
     if (this.dtype === 'float32') return null;
     return this.dtype === 'float16' ? float16Decoder() : fromBfloat16;
   }
 
+  /** The memory of an open store. */
+  #live(): BackingMemory {
+    const memory = this.#memory;
+    if (memory === null) throw new MemError('USE_AFTER_RELEASE', 'the KV store was closed');
+    return memory;
+  }
+
   #layer(layer: number): number {
+    this.#live();
     return assertInteger(layer, 'layer', { min: 0, max: this.numLayers - 1 });
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
+import { KvCacheManager } from './kv-cache-manager.js';
+import type { KvSequence } from './kv-sequence.js';
 import { KvStore } from './kv-store.js';
 import { PagedSequence } from './paged-sequence.js';
 import { pagedAttention } from './paged-attention.js';
@@ -317,7 +318,7 @@ describe('KvStore', () => {
   });
 
   it('can live in a SharedArrayBuffer', () => {
-    const store = new KvStore({ numLayers: 1, numBlocks: 2, numKvHeads: 1, blockSize: 2, headDim: 2, shared: true });
+    const store = KvStore.createShared({ numLayers: 1, numBlocks: 2, numKvHeads: 1, blockSize: 2, headDim: 2 });
     expect(store.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 
@@ -327,7 +328,10 @@ describe('KvStore', () => {
     ['a NaN block count', { numLayers: 1, numBlocks: Number.NaN, numKvHeads: 1, blockSize: 2, headDim: 2 }],
     ['a fractional head dim', { numLayers: 1, numBlocks: 2, numKvHeads: 1, blockSize: 2, headDim: 1.5 }],
     ['an unknown dtype', { numLayers: 1, numBlocks: 2, numKvHeads: 1, blockSize: 2, headDim: 2, dtype: 'int8' }],
-    ['a non-boolean shared', { numLayers: 1, numBlocks: 2, numKvHeads: 1, blockSize: 2, headDim: 2, shared: 'yes' }],
+    [
+      'the removed shared option',
+      { numLayers: 1, numBlocks: 2, numKvHeads: 1, blockSize: 2, headDim: 2, shared: true },
+    ],
     [
       'a size too large for one buffer',
       { numLayers: 4096, numBlocks: 1 << 24, numKvHeads: 64, blockSize: 64, headDim: 256 },

@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: one block table with its reservation and all-or-none copy-on-write.
 /**
  * One sequence's view of the paged pool: a block table mapping
  * logical block `i` (token positions `i * blockSize .. (i + 1) * blockSize`) to a physical block,

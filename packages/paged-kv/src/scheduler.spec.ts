@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { RecordingMetricsSink } from '@mem/types';
 import { KvCacheManager } from './kv-cache-manager.js';
 import { KvStore } from './kv-store.js';
-import { Scheduler, type ScheduledRequest } from './scheduler.js';
+import type { ScheduledRequest } from './scheduled-request.js';
+import { Scheduler } from './scheduler.js';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);

@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: planning a step, committing it and preempting are one state machine.
 /**
  * A continuous-batching scheduler with preemption by recompute, over a
  * {@link KvCacheManager}.
@@ -35,7 +36,9 @@ import {
   mirrorCounter,
 } from '@mem/types';
 import type { ExtraKeys } from './block-hash-chain.js';
-import { KvCacheManager, type KvSequence } from './kv-cache-manager.js';
+import { KvCacheManager } from './kv-cache-manager.js';
+import type { KvSequence } from './kv-sequence.js';
+import { ScheduledRequest, type FinishReason } from './scheduled-request.js';
 import { MAX_TOKEN_ID, copyTokenIds, isArrayLike } from './token-ids.js';
 
 /** A generation request given to {@link Scheduler.submit}. */
@@ -58,61 +61,6 @@ export interface SchedulerOptions {
   readonly maxRunning?: number;
   /** Where to publish queue lengths and counters. @defaultValue no metrics */
   readonly metrics?: MetricsSink;
-}
-
-/** Where a {@link ScheduledRequest} is. */
-export type RequestState = 'waiting' | 'running' | 'finished' | 'cancelled';
-
-/** Why a request finished. */
-export type FinishReason = 'length' | 'stop' | 'cancelled';
-
-/** A request accepted by {@link Scheduler.submit}, with its progress. */
-export class ScheduledRequest {
-  /** Sequential id in submission order, from 0. */
-  readonly id: number;
-  /** Prompt length in tokens. */
-  readonly promptLength: number;
-  /** The most tokens to generate. */
-  readonly maxNewTokens: number;
-  /** @internal */ readonly scheduler: Scheduler;
-  /** @internal */ readonly stop: Set<number>;
-  /** @internal */ output: number[] = [];
-  /** The request's KV sequence: its tokens and block table (read it; the scheduler owns and releases it). */
-  readonly sequence: KvSequence;
-  /** @internal */ status: RequestState = 'waiting';
-  /** @internal */ reason: FinishReason | null = null;
-  /** @internal */ preemptionCount = 0;
-  /** @internal */ admittedAt = -1;
-
-  /** @internal */
-  constructor(scheduler: Scheduler, id: number, sequence: KvSequence, maxNewTokens: number, stop: Set<number>) {
-    this.scheduler = scheduler;
-    this.id = id;
-    this.sequence = sequence;
-    this.promptLength = sequence.tokenCount;
-    this.maxNewTokens = maxNewTokens;
-    this.stop = stop;
-  }
-
-  /** `'waiting'`, `'running'`, `'finished'` or `'cancelled'`. Cost: O(1). */
-  get state(): RequestState {
-    return this.status;
-  }
-
-  /** The tokens generated so far (a copy). Cost: O(generated). */
-  get generated(): number[] {
-    return this.output.slice();
-  }
-
-  /** Why it finished, or `null` while it has not. Cost: O(1). */
-  get finishReason(): FinishReason | null {
-    return this.reason;
-  }
-
-  /** How many times it was preempted. Cost: O(1). */
-  get preemptions(): number {
-    return this.preemptionCount;
-  }
 }
 
 /** One request's work in a step: compute tokens `[start, start + count)` of its sequence. */
