@@ -69,6 +69,18 @@ export function resolveAlignment(align: unknown): number {
   return checked < MIN_ALIGNMENT ? MIN_ALIGNMENT : checked;
 }
 
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length')!
+  .get! as (this: Uint8Array) => number;
+
+/**
+ * The number of bytes `bytes` really views, read with the built-in getter: a subclass or an own
+ * property that redefines `length` cannot make a copy reserve fewer bytes than it writes.
+ * Cost: O(1).
+ */
+export function lengthOfBytes(bytes: Uint8Array): number {
+  return typedArrayLength.call(bytes);
+}
+
 /**
  * Checks that `value` is a `Uint8Array` (a `Buffer` is one).
  * @throws MemError INVALID_ARGUMENT otherwise.
@@ -87,9 +99,10 @@ export function assertBytes(value: unknown, name: string): Uint8Array {
  */
 export function assertKey(key: unknown): Uint8Array {
   const bytes = assertBytes(key, 'key');
-  if (bytes.length > MAX_KEY_LENGTH) {
-    throw new MemError('OVERSIZED', `key must be at most ${MAX_KEY_LENGTH} bytes, got ${bytes.length}`, {
-      details: { length: bytes.length, max: MAX_KEY_LENGTH },
+  const length = lengthOfBytes(bytes);
+  if (length > MAX_KEY_LENGTH) {
+    throw new MemError('OVERSIZED', `key must be at most ${MAX_KEY_LENGTH} bytes, got ${length}`, {
+      details: { length, max: MAX_KEY_LENGTH },
     });
   }
   return bytes;

@@ -4,6 +4,7 @@
  * This module is browser compatible.
  * @module
  */
+import { lengthOfBytes } from './arena-limits.js';
 
 /**
  * Compares `length` bytes of `bytes` from `offset` with all of `key`, byte by byte as unsigned
@@ -11,7 +12,7 @@
  * 0 or a positive number. Cost: O(min(length, key.length)), no allocation.
  */
 export function compareBytesAt(bytes: Uint8Array, offset: number, length: number, key: Uint8Array): number {
-  const keyLength = key.length;
+  const keyLength = lengthOfBytes(key);
   const common = length < keyLength ? length : keyLength;
   for (let i = 0; i < common; i += 1) {
     const difference = bytes[offset + i]! - key[i]!;
@@ -24,7 +25,7 @@ export function compareBytesAt(bytes: Uint8Array, offset: number, length: number
  * Tells whether `length` bytes of `bytes` from `offset` equal `key`. Cost: O(length), no allocation.
  */
 export function equalBytesAt(bytes: Uint8Array, offset: number, length: number, key: Uint8Array): boolean {
-  if (length !== key.length) return false;
+  if (length !== lengthOfBytes(key)) return false;
   for (let i = 0; i < length; i += 1) {
     if (bytes[offset + i] !== key[i]) return false;
   }

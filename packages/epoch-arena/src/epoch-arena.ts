@@ -6,7 +6,7 @@
  * @module
  */
 import { MemError, assertInteger, assertPowerOfTwo, type MetricsSink } from '@mem/types';
-import { assertMetricsSink, publishArenaMetrics } from './arena-metrics.js';
+import { NO_ARENA_FIGURES, arenaPublisher, assertMetricsSink, collectWhileAlive } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -21,6 +21,7 @@ import {
   assertEpoch,
   assertKey,
   assertOptions,
+  lengthOfBytes,
   resolveAlignment,
 } from './arena-limits.js';
 import {
@@ -165,7 +166,15 @@ export class EpochArena extends HandleAccessors implements Arena {
     this.#maxBlocks = 2 ** (ADDRESS_BITS - this.#offsetBits);
     this.#retag();
     const metrics = assertMetricsSink(checked.metrics);
-    if (metrics !== undefined) publishArenaMetrics(metrics, { arena: String(this.#id) }, () => this.stats());
+    if (metrics !== undefined) {
+      const publish = arenaPublisher(metrics, { arena: String(this.#id) });
+      collectWhileAlive(
+        metrics,
+        this,
+        (arena) => publish(arena.stats()),
+        () => publish(NO_ARENA_FIGURES),
+      );
+    }
   }
 
   /** The arena's id (1 to 63), carried by every handle it issues. Cost: O(1). */
@@ -263,7 +272,7 @@ export class EpochArena extends HandleAccessors implements Arena {
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
     if (bytes instanceof Uint8Array) {
-      const size = bytes.length;
+      const size = lengthOfBytes(bytes);
       if (size < LENGTH_ESCAPE) {
         const start = this.#pos;
         const end = start + size;
@@ -277,7 +286,7 @@ export class EpochArena extends HandleAccessors implements Arena {
       }
     }
     const source = assertBytes(bytes, 'bytes');
-    this.#allocateSlow(source.length, undefined, source);
+    this.#allocateSlow(lengthOfBytes(source), undefined, source);
     return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
@@ -299,7 +308,7 @@ export class EpochArena extends HandleAccessors implements Arena {
    */
   allocateKey(key: Uint8Array): ArenaHandle {
     if (key instanceof Uint8Array) {
-      const size = key.length;
+      const size = lengthOfBytes(key);
       if (size <= MAX_KEY_LENGTH) {
         const start = (this.#pos + 15) & -16;
         const end = start + size;
@@ -313,7 +322,7 @@ export class EpochArena extends HandleAccessors implements Arena {
       }
     }
     const source = assertKey(key);
-    this.#allocateSlow(source.length, KEY_ALIGNMENT, source);
+    this.#allocateSlow(lengthOfBytes(source), KEY_ALIGNMENT, source);
     return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
