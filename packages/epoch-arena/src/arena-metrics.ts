@@ -59,6 +59,26 @@ export function collectWhileAlive<T extends object>(
   });
 }
 
+/**
+ * Publishes `arena`'s figures (`read(arena)`, or zeros once it is gone) under `mem_epoch_arena_*`
+ * with `labels`, while the sink holds the arena weakly. Cost: O(1) now.
+ * @throws whatever `sink.addCollector` throws; nothing is registered then.
+ */
+export function publishArenaWhileAlive<T extends object>(
+  sink: MetricsSink,
+  labels: MetricLabels,
+  arena: T,
+  read: (arena: T) => ArenaFigures,
+): void {
+  const publish = arenaPublisher(sink, labels);
+  collectWhileAlive(
+    sink,
+    arena,
+    (alive) => publish(read(alive)),
+    () => publish(NO_ARENA_FIGURES),
+  );
+}
+
 /** The figures {@link arenaPublisher} publishes. */
 export type ArenaFigures = Pick<
   ArenaStats,

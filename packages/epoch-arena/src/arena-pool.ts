@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  BackingMemory,
   LeakTracker,
   MemError,
   assertInteger,
@@ -105,7 +106,11 @@ export interface GuardLeakOptions {
    * `stats().leakedGuards`. @defaultValue 'sampled'
    */
   readonly leakDetection?: LeakDetectionLevel;
-  /** Called for each leaked guard that was watched, after it was unpinned. @defaultValue none */
+  /**
+   * Called for each leaked guard that was watched, after it was unpinned and counted. It runs in a
+   * finalization task, between operations, so it may call any method of the pool; an error it
+   * throws surfaces as an uncaught error of the worker. @defaultValue none
+   */
   readonly onGuardLeak?: (leak: GuardLeak) => void;
   /** Where to publish the pool's figures (`mem_arena_pool_*`) from this worker. @defaultValue none */
   readonly metrics?: MetricsSink;
@@ -267,7 +272,7 @@ export class ArenaPool {
       this.#state = shared.state;
       const pins = new PinLedger(shared.state);
       this.#pins = pins;
-      this.#cancelRelease = releaseWhenGone(this, () => pins.close());
+      this.#cancelRelease = releaseWhenGone(this, closer(pins));
       this.#ringSize = shared.state[RING_SIZE]!;
       for (const arena of shared.arenas) this.#adopt(arena);
       this.#makeArena = undefined;
@@ -306,17 +311,7 @@ export class ArenaPool {
     this.#local = new LocalArena({ state: this.#state, arenas: this.#arenas });
     if (metrics !== undefined) {
       try {
-        const publishPool = poolPublisher(metrics, { pool: String(this.#arenas[0]!.id) });
-        const publishArenas = new Map<number, (figures: ArenaFigures) => void>();
-        collectWhileAlive(
-          metrics,
-          this,
-          (pool) => pool.#publishFigures(metrics, publishPool, publishArenas),
-          () => {
-            publishPool(NO_POOL_FIGURES);
-            for (const publish of publishArenas.values()) publish(NO_ARENA_FIGURES);
-          },
-        );
+        ArenaPool.#publishWhileAlive(metrics, this);
       } catch (error) {
         // Registering with the sink is the last step: undo the attachment of a shared pool object.
         this.#cancelRelease();
@@ -325,6 +320,24 @@ export class ArenaPool {
         throw error;
       }
     }
+  }
+
+  /**
+   * Registers the collector of `pool`'s figures with `sink`. A static method, so that the closures
+   * it makes hold nothing of the constructor's scope (which holds the pool itself).
+   */
+  static #publishWhileAlive(sink: MetricsSink, pool: ArenaPool): void {
+    const publishPool = poolPublisher(sink, { pool: String(pool.#arenas[0]!.id) });
+    const publishArenas = new Map<number, (figures: ArenaFigures) => void>();
+    collectWhileAlive(
+      sink,
+      pool,
+      (alive) => alive.#publishFigures(sink, publishPool, publishArenas),
+      () => {
+        publishPool(NO_POOL_FIGURES);
+        for (const publish of publishArenas.values()) publish(NO_ARENA_FIGURES);
+      },
+    );
   }
 
   /** Publishes the pool's and its arenas' figures (zeros once detached); run by the metrics collector. */
@@ -396,7 +409,7 @@ export class ArenaPool {
         }),
       );
     }
-    const buffer = new SharedArrayBuffer(4 * poolStateWords(count));
+    const buffer = BackingMemory.allocate(4 * poolStateWords(count), { shared: true }).buffer as SharedArrayBuffer;
     const state = new Int32Array(buffer);
     state[RING_SIZE] = ringSize;
     state[MAX_ARENAS] = count;
@@ -449,7 +462,8 @@ export class ArenaPool {
       candidate.version === 1 &&
       candidate.state instanceof SharedArrayBuffer &&
       Array.isArray(candidate.arenas) &&
-      candidate.state.byteLength >= 4 * poolStateWords(candidate.arenas.length)
+      candidate.state.byteLength >= 4 * poolStateWords(candidate.arenas.length) &&
+      candidate.state.byteLength % 4 === 0
     ) {
       state = new Int32Array(candidate.state);
     }
@@ -467,6 +481,7 @@ export class ArenaPool {
         return (
           control instanceof SharedArrayBuffer &&
           control.byteLength >= 64 &&
+          control.byteLength % 8 === 0 &&
           isOwnedBy(new Int32Array(control), state![POOL_SERIAL]!, index)
         );
       })
@@ -1013,6 +1028,14 @@ export class ArenaPool {
   #assertAttached(): void {
     if (this.#detached) throw new MemError('USE_AFTER_RELEASE', `${this.toString()} was used after detach()`);
   }
+}
+
+/**
+ * The release of a pool object's pins when it goes away. Made here, not in the constructor, so that
+ * the closure holds the ledger only and never the pool object (which would then never be collected).
+ */
+function closer(pins: PinLedger): () => void {
+  return () => pins.close();
 }
 
 /** What the leak tracker keeps of a guard: enough to unpin it. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { MemError, assertInteger, assertPowerOfTwo, type MetricsSink } from '@mem/types';
-import { NO_ARENA_FIGURES, arenaPublisher, assertMetricsSink, collectWhileAlive } from './arena-metrics.js';
+import { assertMetricsSink, publishArenaWhileAlive } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -166,15 +166,7 @@ export class EpochArena extends HandleAccessors implements Arena {
     this.#maxBlocks = 2 ** (ADDRESS_BITS - this.#offsetBits);
     this.#retag();
     const metrics = assertMetricsSink(checked.metrics);
-    if (metrics !== undefined) {
-      const publish = arenaPublisher(metrics, { arena: String(this.#id) });
-      collectWhileAlive(
-        metrics,
-        this,
-        (arena) => publish(arena.stats()),
-        () => publish(NO_ARENA_FIGURES),
-      );
-    }
+    if (metrics !== undefined) publishArenaWhileAlive(metrics, { arena: String(this.#id) }, this, readStats);
   }
 
   /** The arena's id (1 to 63), carried by every handle it issues. Cost: O(1). */
@@ -605,4 +597,9 @@ function newBlock(size: number): Uint8Array {
       details: { size },
     });
   }
+}
+
+/** What the metrics collector of an arena reads. */
+function readStats(arena: EpochArena): ArenaStats {
+  return arena.stats();
 }

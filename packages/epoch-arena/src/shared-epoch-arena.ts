@@ -15,7 +15,7 @@ import {
   type BackingMemoryDescriptor,
   type MetricsSink,
 } from '@mem/types';
-import { NO_ARENA_FIGURES, arenaPublisher, assertMetricsSink, collectWhileAlive } from './arena-metrics.js';
+import { NO_ARENA_FIGURES, assertMetricsSink, publishArenaWhileAlive, type ArenaFigures } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -224,7 +224,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     this.#slot = SLOTS + SLOT_STRIDE * lease.slot;
     this.#chunkWord = chunkWord(lease.slot);
     this.#writeWord = writeWord(lease.slot);
-    this.#cancelRelease = releaseWhenGone(this, () => lease.release());
+    this.#cancelRelease = releaseWhenGone(this, releaser(lease));
     this.#adoptGeneration(Atomics.load(control, GENERATION) & ~1);
   }
 
@@ -270,7 +270,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       options.id === undefined ? takeArenaId() : assertInteger(options.id, 'id', { min: 1, max: MAX_ARENA_ID });
     const metrics = assertMetricsSink(options.metrics);
     const data = BackingMemory.allocate(capacity, { shared: true });
-    const controlBuffer = new SharedArrayBuffer(controlBytes(maxAttachments));
+    const controlBuffer = BackingMemory.allocate(controlBytes(maxAttachments), { shared: true })
+      .buffer as SharedArrayBuffer;
     const control = new Int32Array(controlBuffer);
     const capacityUnits = Math.floor(capacity / 8);
     control[ARENA_ID] = id;
@@ -290,14 +291,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     };
     const arena = new SharedEpochArena(descriptor, data, control);
     if (metrics !== undefined) {
-      const publish = arenaPublisher(metrics, { arena: String(id) });
       try {
-        collectWhileAlive(
-          metrics,
-          arena,
-          (live) => publish(live.detached ? NO_ARENA_FIGURES : live.stats()),
-          () => publish(NO_ARENA_FIGURES),
-        );
+        publishArenaWhileAlive(metrics, { arena: String(id) }, arena, readFigures);
       } catch (error) {
         arena.detach();
         throw error;
@@ -331,7 +326,11 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     };
     if (typeof candidate !== 'object' || candidate === null) return bad('not an object');
     if (candidate.kind !== 'mem.shared-epoch-arena' || candidate.version !== 1) return bad('wrong kind or version');
-    if (!(candidate.control instanceof SharedArrayBuffer) || candidate.control.byteLength < controlBytes(1)) {
+    if (
+      !(candidate.control instanceof SharedArrayBuffer) ||
+      candidate.control.byteLength < controlBytes(1) ||
+      candidate.control.byteLength % 8 !== 0
+    ) {
       return bad('no control SharedArrayBuffer');
     }
     const control = new Int32Array(candidate.control);
@@ -860,4 +859,17 @@ function effectiveChunkSize(requested: number, capacity: number): number {
   const cap = 2 ** Math.floor(Math.log2(capacity / 16));
   const chunk = Math.min(requested, cap);
   return chunk >= MIN_CHUNK ? chunk : 0;
+}
+
+/**
+ * The release of an instance's slot when it goes away. Made here, not in the constructor, so that
+ * the closure holds the lease only and never the instance (which would then never be collected).
+ */
+function releaser(lease: SlotLease): () => void {
+  return () => lease.release();
+}
+
+/** What the metrics collector of an instance reads: zeros once it is detached. */
+function readFigures(arena: SharedEpochArena): ArenaFigures {
+  return arena.detached ? NO_ARENA_FIGURES : arena.stats();
 }
