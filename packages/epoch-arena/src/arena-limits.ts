@@ -82,14 +82,27 @@ export function lengthOfBytes(bytes: Uint8Array): number {
 }
 
 /**
- * Checks that `value` is a `Uint8Array` (a `Buffer` is one).
+ * Checks that `value` is a `Uint8Array` (a `Buffer` is one): a real view, not a proxy of one or an
+ * object that only inherits from `Uint8Array.prototype`.
  * @throws MemError INVALID_ARGUMENT otherwise.
  */
 export function assertBytes(value: unknown, name: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
+  if (!(value instanceof Uint8Array && ArrayBuffer.isView(value))) {
     throw new MemError('INVALID_ARGUMENT', `${name} must be a Uint8Array, got ${describeValue(value)}`);
   }
   return value;
+}
+
+/**
+ * Throws for a copy whose source turned out longer than its `length` property said: `set` refused
+ * to write past the block or chunk (a source that says how long it is truly never gets here).
+ * @throws MemError INVALID_ARGUMENT always.
+ */
+export function refuseMisreportedLength(bytes: Uint8Array, name: string): never {
+  throw new MemError(
+    'INVALID_ARGUMENT',
+    `${name} views ${lengthOfBytes(bytes)} bytes but its length property says ${String(bytes.length)}`,
+  );
 }
 
 /**

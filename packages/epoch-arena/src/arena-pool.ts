@@ -557,7 +557,7 @@ export class ArenaPool {
   /**
    * Allocates from the current epoch's arena through the pool's own accessor; see {@link EpochArena.allocate}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocate}.
+   * @throws as {@link EpochArena.allocate}; USE_AFTER_RELEASE if a shared pool is detached.
    */
   allocate(size: number, align?: number): ArenaHandle {
     return this.#local.allocate(size, align);
@@ -566,7 +566,7 @@ export class ArenaPool {
   /**
    * Allocates a copy of `bytes` from the current epoch's arena; see {@link EpochArena.allocateCopy}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateCopy}.
+   * @throws as {@link EpochArena.allocateCopy}; USE_AFTER_RELEASE if a shared pool is detached.
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
     return this.#local.allocateCopy(bytes);
@@ -575,7 +575,7 @@ export class ArenaPool {
   /**
    * Allocates a key from the current epoch's arena; see {@link EpochArena.allocateKey}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateKey}.
+   * @throws as {@link EpochArena.allocateKey}; USE_AFTER_RELEASE if a shared pool is detached.
    */
   allocateKey(key: Uint8Array): ArenaHandle {
     return this.#local.allocateKey(key);
@@ -729,6 +729,7 @@ export class ArenaPool {
    * Cost: the handle check.
    * @throws MemError FOREIGN_HANDLE if no arena of this pool issued it; STALE_HANDLE or
    * INVALID_ARGUMENT as {@link EpochArena.view}.
+   * @throws MemError USE_AFTER_RELEASE if a shared pool is detached.
    */
   arenaOf(handle: ArenaHandle): Arena {
     const arena = this.#route(handle);

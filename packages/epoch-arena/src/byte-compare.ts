@@ -4,7 +4,6 @@
  * This module is browser compatible.
  * @module
  */
-import { lengthOfBytes } from './arena-limits.js';
 
 /**
  * Compares `length` bytes of `bytes` from `offset` with all of `key`, byte by byte as unsigned
@@ -12,7 +11,7 @@ import { lengthOfBytes } from './arena-limits.js';
  * 0 or a positive number. Cost: O(min(length, key.length)), no allocation.
  */
 export function compareBytesAt(bytes: Uint8Array, offset: number, length: number, key: Uint8Array): number {
-  const keyLength = lengthOfBytes(key);
+  const keyLength = key.length;
   const common = length < keyLength ? length : keyLength;
   for (let i = 0; i < common; i += 1) {
     const difference = bytes[offset + i]! - key[i]!;
@@ -25,7 +24,7 @@ export function compareBytesAt(bytes: Uint8Array, offset: number, length: number
  * Tells whether `length` bytes of `bytes` from `offset` equal `key`. Cost: O(length), no allocation.
  */
 export function equalBytesAt(bytes: Uint8Array, offset: number, length: number, key: Uint8Array): boolean {
-  if (length !== lengthOfBytes(key)) return false;
+  if (length !== key.length) return false;
   for (let i = 0; i < length; i += 1) {
     if (bytes[offset + i] !== key[i]) return false;
   }

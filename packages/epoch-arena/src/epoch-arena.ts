@@ -22,6 +22,7 @@ import {
   assertKey,
   assertOptions,
   lengthOfBytes,
+  refuseMisreportedLength,
   resolveAlignment,
 } from './arena-limits.js';
 import {
@@ -263,13 +264,20 @@ export class EpochArena extends HandleAccessors implements Arena {
    * ```
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
-    if (bytes instanceof Uint8Array) {
-      const size = lengthOfBytes(bytes);
+    if (bytes instanceof Uint8Array && ArrayBuffer.isView(bytes)) {
+      const size = bytes.length;
       if (size < LENGTH_ESCAPE) {
         const start = this.#pos;
         const end = start + size;
         if (end < this.#limit) {
-          this.#block.set(bytes, start);
+          // A genuine view copies the bytes it has: a longer one than its `length` claims writes into
+          // this block's free space, or makes `set` throw before it writes anything.
+          try {
+            this.#block.set(bytes, start);
+          } catch {
+            // Nothing was written. A view of a transferred buffer (no bytes) gets an empty allocation.
+            if (lengthOfBytes(bytes) !== 0) refuseMisreportedLength(bytes, 'bytes');
+          }
           this.#pos = (end + 7) & -8;
           this.#allocationCount += 1;
           this.#bytesAllocated += size;
@@ -299,13 +307,18 @@ export class EpochArena extends HandleAccessors implements Arena {
    * ```
    */
   allocateKey(key: Uint8Array): ArenaHandle {
-    if (key instanceof Uint8Array) {
-      const size = lengthOfBytes(key);
+    if (key instanceof Uint8Array && ArrayBuffer.isView(key)) {
+      const size = key.length;
       if (size <= MAX_KEY_LENGTH) {
         const start = (this.#pos + 15) & -16;
         const end = start + size;
         if (end < this.#limit) {
-          this.#block.set(key, start);
+          try {
+            this.#block.set(key, start);
+          } catch {
+            // Nothing was written. A view of a transferred buffer (no bytes) gets an empty allocation.
+            if (lengthOfBytes(key) !== 0) refuseMisreportedLength(key, 'key');
+          }
           this.#pos = (end + 7) & -8;
           this.#allocationCount += 1;
           this.#bytesAllocated += size;
@@ -470,7 +483,8 @@ export class EpochArena extends HandleAccessors implements Arena {
         this.#allocateOversized(checkedSize, alignment);
       }
     }
-    if (source !== undefined) {
+    // A detached view has no bytes to copy (and `set` would throw for it).
+    if (source !== undefined && checkedSize > 0) {
       this.#blocks[this.#issuedBlock]!.set(source, this.#issuedStart);
     }
     this.#allocationCount += 1;

@@ -91,7 +91,7 @@ export abstract class HandleAccessors {
     const bytes = this.resolve(handle);
     const offset = this.#offset;
     const length = this.#length;
-    const at = assertSpan(targetOffset, length, lengthOfBytes(assertBytes(target, 'target')), 'target');
+    const at = assertSpan(targetOffset, length, assertBytes(target, 'target').length, 'target');
     copyBytes(bytes, offset, target, at, length);
     return length;
   }
@@ -107,7 +107,9 @@ export abstract class HandleAccessors {
     const start = this.#offset;
     const length = this.#length;
     const checkedSource = assertBytes(source, 'source');
-    const at = assertSpan(offset, lengthOfBytes(checkedSource), length, 'write');
+    const count = lengthOfBytes(checkedSource);
+    const at = assertSpan(offset, count, length, 'write');
+    if (count === 0) return; // also a detached view, which `set` would refuse
     this.beginWrite(handle, start, length);
     try {
       bytes.set(checkedSource, start + at);

@@ -28,6 +28,7 @@ import {
   assertKey,
   assertOptions,
   lengthOfBytes,
+  refuseMisreportedLength,
   resolveAlignment,
 } from './arena-limits.js';
 import {
@@ -138,6 +139,7 @@ export interface SharedArenaStats extends ArenaStats {
 }
 
 const MIN_CHUNK = 256;
+const NO_BYTES = new Uint8Array(0);
 
 const MAX_CHUNK = 1 << 20;
 
@@ -182,6 +184,9 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   #pos = 0;
   /** End of this worker's chunk; 0 when it has none, which sends allocate() to the slow path. */
   #limit = 0;
+  /** The bytes of this worker's chunk, and where they start in the region. */
+  #chunk: Uint8Array = NO_BYTES;
+  #chunkBase = 0;
   /** The control word GENERATION this instance's tag was computed from. */
   #generationWord = 0;
   #tagLow = 0;
@@ -427,13 +432,19 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    * @throws MemError INVALID_ARGUMENT if `bytes` is not a `Uint8Array`; otherwise as {@link SharedEpochArena.allocate}.
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
-    if (bytes instanceof Uint8Array) {
-      const size = lengthOfBytes(bytes);
+    if (bytes instanceof Uint8Array && ArrayBuffer.isView(bytes)) {
+      const size = bytes.length;
       if (size < LENGTH_ESCAPE) {
         const start = this.#pos;
         const end = start + size;
         if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
-          this.#bytes.set(bytes, start);
+          // Through the chunk's own view: a source longer than its `length` claims writes into this
+          // worker's free chunk space, or makes `set` throw before it writes, never past the chunk.
+          try {
+            this.#chunk.set(bytes, start - this.#chunkBase);
+          } catch {
+            if (lengthOfBytes(bytes) !== 0) refuseMisreportedLength(bytes, 'bytes');
+          }
           this.#pos = (end + 7) & -8;
           this.#count(size);
           return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
@@ -451,13 +462,17 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    * @throws MemError OVERSIZED for a key longer than 256 bytes; otherwise as {@link SharedEpochArena.allocateCopy}.
    */
   allocateKey(key: Uint8Array): ArenaHandle {
-    if (key instanceof Uint8Array) {
-      const size = lengthOfBytes(key);
+    if (key instanceof Uint8Array && ArrayBuffer.isView(key)) {
+      const size = key.length;
       if (size <= MAX_KEY_LENGTH) {
         const start = (this.#pos + 15) & -16;
         const end = start + size;
         if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
-          this.#bytes.set(key, start);
+          try {
+            this.#chunk.set(key, start - this.#chunkBase);
+          } catch {
+            if (lengthOfBytes(key) !== 0) refuseMisreportedLength(key, 'key');
+          }
           this.#pos = (end + 7) & -8;
           this.#count(size);
           return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
@@ -728,7 +743,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
         writeHeader(this.#bytes, start - HEADER_SIZE, checkedSize, this.#tagLow >> 9);
         length = LENGTH_ESCAPE;
       }
-      if (source !== undefined) this.#bytes.set(source, start);
+      if (source !== undefined && checkedSize > 0) this.#bytes.set(source, start); // nothing for a detached view
       this.#issuedTop = this.#tagLow + length;
       this.#issuedAddress = start >>> 3;
     } finally {
@@ -761,6 +776,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     if (!this.#claimDirect(units, minUnits, this.#chunkWord)) return false;
     this.#pos = this.#claimStart * 8;
     this.#limit = this.#claimEnd * 8;
+    this.#chunkBase = this.#pos;
+    this.#chunk = this.#bytes.subarray(this.#pos, this.#limit);
     return true;
   }
 
