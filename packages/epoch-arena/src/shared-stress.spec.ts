@@ -77,8 +77,6 @@ async function stress(): Promise<StressResult[]> {
 }
 
 function expectNoForeignByte(results: StressResult[]): void {
-  if (process.env.STRESS_DEBUG)
-    for (const r of results) console.log(JSON.stringify({ ...r, errors: r.errors.map((e) => e.split('\\n')[0]) }));
   for (const result of results) {
     const label = `${result.mode} seed ${result.seed}, writer ${result.writer} (${result.role})`;
     expect(result.errors, label).toEqual([]);

@@ -19,9 +19,9 @@ import {
 
 /** What each worker does besides allocating. */
 export type StressRole =
-  /** Large copies (64 to 256 KiB) back to back, the writes most likely to straddle a reset. */
+  /** Large copies (64 to 256 KiB) with short pauses: the writes most likely to straddle a reset. */
   | 'copier'
-  /** Resets the arena (or advances the pool) often, allocates right after, and checks what it allocated. */
+  /** Resets the arena (or advances the pool) while a copy is in progress, then allocates and checks. */
   | 'resetter'
   /** A mix of everything, and detaches and re-attaches now and then. */
   | 'mixed'
@@ -76,14 +76,14 @@ export interface StressResult {
 }
 
 /** Barrier words: arrivals and the phase they wait on. */
-export const WORD_ARRIVED = 0;
-export const WORD_PHASE = 1;
+const WORD_ARRIVED = 0;
+const WORD_PHASE = 1;
 /** The run in progress: victims wait for theirs. */
-export const WORD_RUN = 2;
+const WORD_RUN = 2;
 /** Copiers run until this word passes their run's index. */
-export const WORD_STOP = 3;
+const WORD_STOP = 3;
 /** Resetting workers done with the run. */
-export const WORD_FINISHED = 4;
+const WORD_FINISHED = 4;
 /** Copies in progress now, and copies done: the resetter resets while one is in progress. */
 const WORD_COPYING = 5;
 const WORD_COPIED = 6;
@@ -339,6 +339,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
       if (size >= LARGE_MIN) {
         const source = stamped(word, size);
         Atomics.add(words, WORD_COPYING, 1);
+        Atomics.notify(words, WORD_COPYING);
         try {
           handle = target.allocateCopy(source);
         } finally {
@@ -381,7 +382,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
    * a copy claimed before the reset that lands after it shows up there.
    */
   const churnDuringCopy = (): void => {
-    for (let wait = 0; wait < 8 && Atomics.load(words, WORD_COPYING) === 0; wait += 1) {
+    for (let wait = 0; wait < 4 && Atomics.load(words, WORD_COPYING) === 0; wait += 1) {
       Atomics.wait(words, WORD_COPYING, 0, 0.25);
     }
     const copied = Atomics.load(words, WORD_COPIED);
@@ -391,7 +392,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
     result.resets += 1;
     const first = recentCount;
     for (let covered = 0; covered < cover; covered += BURST) attempt(() => allocateOne(BURST));
-    for (let wait = 0; wait < 20 && Atomics.load(words, WORD_COPIED) === copied; wait += 1) {
+    for (let wait = 0; wait < 8 && Atomics.load(words, WORD_COPIED) === copied; wait += 1) {
       Atomics.wait(words, WORD_COPIED, copied, 0.25);
     }
     for (let index = Math.max(first, recentCount - RECENT); index < recentCount; index += 1) {
@@ -410,7 +411,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
       Atomics.wait(words, WORD_IDLE, 0, 0.2);
     }
   } else {
-    const churnEvery = task.role === 'resetter' ? 256 : 4000;
+    const churnEvery = task.role === 'resetter' ? 512 : 4000;
     for (let op = 0; op < task.operations; op += 1) {
       const roll = random();
       if (roll < 1 / churnEvery) {
