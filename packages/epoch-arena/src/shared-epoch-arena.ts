@@ -138,6 +138,12 @@ export interface SharedArenaStats extends ArenaStats {
   readonly chunkSize: number;
 }
 
+// The control words that the hot paths and the handle check read, as literals of this module:
+// optimised code folds a module's own constants, not the bindings it imports.
+const HOT_GENERATION = 2;
+const HOT_POSITION = 16;
+if (HOT_GENERATION !== GENERATION || HOT_POSITION !== POSITION) throw new Error('internal: control word mismatch');
+
 const MIN_CHUNK = 256;
 const NO_BYTES = new Uint8Array(0);
 
@@ -416,7 +422,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     if (align === undefined && typeof size === 'number' && size >= 0 && size < LENGTH_ESCAPE && (size | 0) === size) {
       const start = this.#pos;
       const end = start + size;
-      if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
+      if (end < this.#limit && this.#control[HOT_GENERATION] === this.#generationWord) {
         this.#pos = (end + 7) & -8;
         this.#count(size);
         return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
@@ -437,7 +443,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       if (size < LENGTH_ESCAPE) {
         const start = this.#pos;
         const end = start + size;
-        if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
+        if (end < this.#limit && this.#control[HOT_GENERATION] === this.#generationWord) {
           // Through the chunk's own view: a source longer than its `length` claims writes into this
           // worker's free chunk space, or makes `set` throw before it writes, never past the chunk.
           try {
@@ -467,7 +473,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       if (size <= MAX_KEY_LENGTH) {
         const start = (this.#pos + 15) & -16;
         const end = start + size;
-        if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
+        if (end < this.#limit && this.#control[HOT_GENERATION] === this.#generationWord) {
           try {
             this.#chunk.set(key, start - this.#chunkBase);
           } catch {
@@ -606,13 +612,13 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    */
   protected override resolve(handle: ArenaHandle): Uint8Array {
     if (typeof handle === 'number') {
-      if (this.#control[GENERATION] !== this.#generationWord) this.#adoptGeneration(this.#control[GENERATION]!);
+      if (this.#control[HOT_GENERATION] !== this.#generationWord) this.#adoptGeneration(this.#control[HOT_GENERATION]!);
       const top = Math.floor(handle / ADDRESS_SPAN);
       if (top >= this.#tagLow && top < this.#tagEnd) {
         const address = handle - top * ADDRESS_SPAN;
         if (address >>> 0 === address) {
           const offset = address * 8;
-          const used = Math.min(this.#control[POSITION]!, this.#capacityUnits) * 8;
+          const used = Math.min(this.#control[HOT_POSITION]!, this.#capacityUnits) * 8;
           let length = top - this.#tagLow;
           if (length === LENGTH_ESCAPE) {
             length =
@@ -772,8 +778,11 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    * this generation.
    */
   #claim(units: number, minUnits: number): boolean {
-    this.#dropChunk();
-    if (!this.#claimDirect(units, minUnits, this.#chunkWord)) return false;
+    if (!this.#claimDirect(units, minUnits, this.#chunkWord)) {
+      this.#pos = 0;
+      this.#limit = 0;
+      return false;
+    }
     this.#pos = this.#claimStart * 8;
     this.#limit = this.#claimEnd * 8;
     this.#chunkBase = this.#pos;
