@@ -15,8 +15,9 @@
  * pointer. A claim of the next generation that overlaps a range another worker still announces is
  * dropped and the pointer jumps past that range, so no write that began before a reset ever lands
  * in memory handed out after it. The hot path (a bump inside the worker's announced chunk) needs no
- * `Atomics` at all; a chunk claim reads the announcements once; a copy outside a chunk costs two
- * atomic stores to announce and two to withdraw.
+ * `Atomics` at all; a chunk claim announces with two atomic stores and reads the announcements
+ * only inside the span the last reset recorded; a copy outside a chunk costs two atomic stores to
+ * announce and one to withdraw.
  *
  * **Attachments.** Each attached instance holds one slot (its counters and announcements) through a
  * {@link SlotLease}; detaching, garbage collection of the instance or a normal worker exit release
@@ -42,9 +43,13 @@ export const LIMIT_UNITS = 6;
 export const HAS_LIMIT = 7;
 export const CHUNK_SIZE = 8;
 export const MAX_ATTACHMENTS = 9;
-/** The span (units) of the ranges announced when the last reset ran: claims inside it look closer. */
-const HOLES_LOW = 10;
-const HOLES_HIGH = 11;
+/**
+ * The span (units) of the ranges announced when the last reset ran, [low, high), empty when high
+ * is 0: only a claim inside it needs to look at the announcements. Written by the reset before the
+ * generation turns even, so a worker that has seen the new generation reads the right span.
+ */
+export const SPAN_LOW = 10;
+export const SPAN_HIGH = 11;
 /** The serial of the pool the arena belongs to (0 for none), and its index there. */
 const OWNER = 12;
 const OWNER_INDEX = 13;
@@ -124,18 +129,17 @@ export function announce(control: Int32Array, word: number, start: number, end: 
 
 /** Withdraws the announcement at `word` (an empty range). */
 export function withdraw(control: Int32Array, word: number): void {
-  Atomics.store(control, word + 1, 0);
-  Atomics.store(control, word, 0);
+  Atomics.store(control, word + 1, 0); // an end of 0 makes the range empty, whatever its start
 }
 
 /**
  * The end (units) of the furthest range that another slot than `own` announces and that overlaps
  * [start, end), or -1 if none does. Ranges of the current generation never overlap a fresh claim,
- * so an overlap is a write of an earlier generation that may still be in progress.
- * Cost: two loads when the claim is outside the span the last reset recorded; O(attached slots) inside.
+ * so an overlap is a write of an earlier generation that may still be in progress. Call it only for
+ * a claim inside the span the last reset recorded ({@link SPAN_LOW}, {@link SPAN_HIGH}).
+ * Cost: O(attached slots).
  */
 export function announcedOverlap(control: Int32Array, own: number, start: number, end: number): number {
-  if (end <= Atomics.load(control, HOLES_LOW) || start >= Atomics.load(control, HOLES_HIGH)) return -1;
   let until = -1;
   forEachAttached(control, (slot) => {
     if (slot === own) return;
@@ -164,8 +168,8 @@ export function recordAnnouncedSpan(control: Int32Array): void {
     take(chunkWord(slot));
     take(writeWord(slot));
   });
-  Atomics.store(control, HOLES_LOW, high === 0 ? 0 : low);
-  Atomics.store(control, HOLES_HIGH, high);
+  Atomics.store(control, SPAN_LOW, high === 0 ? 0 : low);
+  Atomics.store(control, SPAN_HIGH, high);
 }
 
 /** The end of the range announced at `word` if it overlaps [start, end), else -1. */

@@ -50,16 +50,18 @@ import {
   CHUNK_SIZE,
   EPOCH_HIGH,
   EPOCH_LOW,
-  GENERATION,
+  GENERATION as CONTROL_GENERATION,
   HAS_LIMIT,
   LIMIT_UNITS,
   MAGIC,
   MAGIC_VALUE,
   MAX_ATTACHMENTS,
-  POSITION,
+  POSITION as CONTROL_POSITION,
   RETIRED,
   SLOTS,
   SLOT_STRIDE,
+  SPAN_HIGH,
+  SPAN_LOW,
   SlotLease,
   announce,
   announcedOverlap,
@@ -138,11 +140,14 @@ export interface SharedArenaStats extends ArenaStats {
   readonly chunkSize: number;
 }
 
-// The control words that the hot paths and the handle check read, as literals of this module:
-// optimised code folds a module's own constants, not the bindings it imports.
-const HOT_GENERATION = 2;
-const HOT_POSITION = 16;
-if (HOT_GENERATION !== GENERATION || HOT_POSITION !== POSITION) throw new Error('internal: control word mismatch');
+// The control words that allocation, claims and the handle check use, as literals of this module:
+// optimised code folds a module's own constants (and inlines the Atomics on them), not the
+// bindings it imports.
+const GENERATION = 2;
+const POSITION = 16;
+if (GENERATION !== CONTROL_GENERATION || POSITION !== CONTROL_POSITION) {
+  throw new Error('internal: the control words of SharedEpochArena moved');
+}
 
 const MIN_CHUNK = 256;
 const NO_BYTES = new Uint8Array(0);
@@ -195,6 +200,9 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   #chunkBase = 0;
   /** The control word GENERATION this instance's tag was computed from. */
   #generationWord = 0;
+  /** The span of announced ranges recorded by the reset that started that generation (units). */
+  #spanLow = 0;
+  #spanHigh = 0;
   #tagLow = 0;
   #tagEnd = 0;
   readonly #bytes: Uint8Array;
@@ -422,7 +430,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     if (align === undefined && typeof size === 'number' && size >= 0 && size < LENGTH_ESCAPE && (size | 0) === size) {
       const start = this.#pos;
       const end = start + size;
-      if (end < this.#limit && this.#control[HOT_GENERATION] === this.#generationWord) {
+      if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
         this.#pos = (end + 7) & -8;
         this.#count(size);
         return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
@@ -443,7 +451,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       if (size < LENGTH_ESCAPE) {
         const start = this.#pos;
         const end = start + size;
-        if (end < this.#limit && this.#control[HOT_GENERATION] === this.#generationWord) {
+        if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
           // Through the chunk's own view: a source longer than its `length` claims writes into this
           // worker's free chunk space, or makes `set` throw before it writes, never past the chunk.
           try {
@@ -473,7 +481,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       if (size <= MAX_KEY_LENGTH) {
         const start = (this.#pos + 15) & -16;
         const end = start + size;
-        if (end < this.#limit && this.#control[HOT_GENERATION] === this.#generationWord) {
+        if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
           try {
             this.#chunk.set(key, start - this.#chunkBase);
           } catch {
@@ -612,13 +620,13 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    */
   protected override resolve(handle: ArenaHandle): Uint8Array {
     if (typeof handle === 'number') {
-      if (this.#control[HOT_GENERATION] !== this.#generationWord) this.#adoptGeneration(this.#control[HOT_GENERATION]!);
+      if (this.#control[GENERATION] !== this.#generationWord) this.#adoptGeneration(this.#control[GENERATION]!);
       const top = Math.floor(handle / ADDRESS_SPAN);
       if (top >= this.#tagLow && top < this.#tagEnd) {
         const address = handle - top * ADDRESS_SPAN;
         if (address >>> 0 === address) {
           const offset = address * 8;
-          const used = Math.min(this.#control[HOT_POSITION]!, this.#capacityUnits) * 8;
+          const used = Math.min(this.#control[POSITION]!, this.#capacityUnits) * 8;
           let length = top - this.#tagLow;
           if (length === LENGTH_ESCAPE) {
             length =
@@ -678,7 +686,11 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   /** Takes the tag of the generation in `word`; a changed generation drops this worker's chunk. */
   #adoptGeneration(word: number): void {
     if (this.#detached) return;
-    if (word !== this.#generationWord) this.#dropChunk();
+    if (word !== this.#generationWord) {
+      this.#dropChunk();
+      this.#spanLow = Atomics.load(this.#control, SPAN_LOW);
+      this.#spanHigh = Atomics.load(this.#control, SPAN_HIGH);
+    }
     this.#generationWord = word;
     this.#tagLow = tagBase(arenaTag(this.#id, word >>> 1));
     this.#tagEnd = this.#tagLow + (LENGTH_ESCAPE + 1);
@@ -816,7 +828,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       if (announceAt >= 0) announce(control, announceAt, old, end);
       if (Atomics.load(control, GENERATION) !== before) continue;
       if (old + minUnits > limit) return this.#claimFailed(announceAt);
-      const busyUntil = announcedOverlap(control, this.#lease.slot, old, end);
+      const busyUntil = this.#busyUntil(old, end);
       if (busyUntil >= 0) {
         Atomics.compareExchange(control, POSITION, old + units, busyUntil);
         continue;
@@ -825,6 +837,16 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       this.#claimEnd = end;
       return true;
     }
+  }
+
+  /**
+   * Where the range [start, end) (units) of a claim stops overlapping ranges other workers still
+   * announce from an earlier generation, or -1 if it overlaps none. Looks only inside the span
+   * the last reset recorded.
+   */
+  #busyUntil(start: number, end: number): number {
+    if (end <= this.#spanLow || start >= this.#spanHigh) return -1;
+    return announcedOverlap(this.#control, this.#lease.slot, start, end);
   }
 
   #claimFailed(announceAt: number): false {
@@ -853,7 +875,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       if (Atomics.compareExchange(control, POSITION, position, endUnits) !== position) continue;
       if (announceAt >= 0) announce(control, announceAt, position, endUnits);
       if (Atomics.load(control, GENERATION) !== before) continue;
-      const busyUntil = announcedOverlap(control, this.#lease.slot, position, endUnits);
+      const busyUntil = this.#busyUntil(position, endUnits);
       if (busyUntil >= 0) {
         Atomics.compareExchange(control, POSITION, endUnits, busyUntil);
         continue;
