@@ -69,15 +69,40 @@ export function resolveAlignment(align: unknown): number {
   return checked < MIN_ALIGNMENT ? MIN_ALIGNMENT : checked;
 }
 
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length')!
+  .get! as (this: Uint8Array) => number;
+
 /**
- * Checks that `value` is a `Uint8Array` (a `Buffer` is one).
+ * The number of bytes `bytes` really views, read with the built-in getter: a subclass or an own
+ * property that redefines `length` cannot make a copy reserve fewer bytes than it writes.
+ * Cost: O(1).
+ */
+export function lengthOfBytes(bytes: Uint8Array): number {
+  return typedArrayLength.call(bytes);
+}
+
+/**
+ * Checks that `value` is a `Uint8Array` (a `Buffer` is one): a real view, not a proxy of one or an
+ * object that only inherits from `Uint8Array.prototype`.
  * @throws MemError INVALID_ARGUMENT otherwise.
  */
 export function assertBytes(value: unknown, name: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
+  if (!(value instanceof Uint8Array && ArrayBuffer.isView(value))) {
     throw new MemError('INVALID_ARGUMENT', `${name} must be a Uint8Array, got ${describeValue(value)}`);
   }
   return value;
+}
+
+/**
+ * Throws for a copy whose source turned out longer than its `length` property said: `set` refused
+ * to write past the block or chunk (a source that says how long it is truly never gets here).
+ * @throws MemError INVALID_ARGUMENT always.
+ */
+export function refuseMisreportedLength(bytes: Uint8Array, name: string): never {
+  throw new MemError(
+    'INVALID_ARGUMENT',
+    `${name} views ${lengthOfBytes(bytes)} bytes but its length property says ${String(bytes.length)}`,
+  );
 }
 
 /**
@@ -87,9 +112,10 @@ export function assertBytes(value: unknown, name: string): Uint8Array {
  */
 export function assertKey(key: unknown): Uint8Array {
   const bytes = assertBytes(key, 'key');
-  if (bytes.length > MAX_KEY_LENGTH) {
-    throw new MemError('OVERSIZED', `key must be at most ${MAX_KEY_LENGTH} bytes, got ${bytes.length}`, {
-      details: { length: bytes.length, max: MAX_KEY_LENGTH },
+  const length = lengthOfBytes(bytes);
+  if (length > MAX_KEY_LENGTH) {
+    throw new MemError('OVERSIZED', `key must be at most ${MAX_KEY_LENGTH} bytes, got ${length}`, {
+      details: { length, max: MAX_KEY_LENGTH },
     });
   }
   return bytes;

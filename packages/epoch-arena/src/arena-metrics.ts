@@ -1,6 +1,8 @@
 /**
  * Publishing arena and pool figures to a {@link MetricsSink}: nothing on the hot paths, a collector
- * that reads `stats()` when the sink is scraped.
+ * that reads `stats()` when the sink is scraped. The sink is called only to register the collector
+ * (at construction) and from the collector (at scrapes), never from inside an arena or pool
+ * operation, so a sink that calls back into the arena or pool finds it between operations.
  *
  * This module is browser compatible.
  * @module
@@ -28,10 +30,84 @@ export function assertMetricsSink(sink: unknown): MetricsSink | undefined {
 }
 
 /**
- * Registers a collector that publishes an arena's stats under `mem_epoch_arena_*` with `labels`.
- * Returns the function that unregisters it. Cost: O(1) now; `stats()` per scrape.
+ * Registers with `sink` a collector that runs `collect(source)` on every scrape while `source` is
+ * alive. The sink holds `source` weakly: once it has been garbage-collected, the collector runs
+ * `gone()` once and unregisters itself, so a sink never keeps a dropped arena or pool alive.
+ * Only `sink.addCollector` is called now; instruments are made by the collector, at scrapes.
+ * Cost: O(1) now.
+ * @throws whatever `sink.addCollector` throws; nothing is registered then.
  */
-export function publishArenaMetrics(sink: MetricsSink, labels: MetricLabels, stats: () => ArenaStats): () => void {
+export function collectWhileAlive<T extends object>(
+  sink: MetricsSink,
+  source: T,
+  collect: (source: T) => void,
+  gone: () => void,
+): void {
+  const reference = new WeakRef(source);
+  let ended = false;
+  // The collector can only find the source gone at a later scrape, once `unregister` is set.
+  const unregister = sink.addCollector(() => {
+    if (ended) return;
+    const alive = reference.deref();
+    if (alive !== undefined) {
+      collect(alive);
+      return;
+    }
+    ended = true;
+    unregister();
+    gone();
+  });
+}
+
+/**
+ * Publishes `arena`'s figures (`read(arena)`, or zeros once it is gone) under `mem_epoch_arena_*`
+ * with `labels`, while the sink holds the arena weakly. Cost: O(1) now.
+ * @throws whatever `sink.addCollector` throws; nothing is registered then.
+ */
+export function publishArenaWhileAlive<T extends object>(
+  sink: MetricsSink,
+  labels: MetricLabels,
+  arena: T,
+  read: (arena: T) => ArenaFigures,
+): void {
+  const publish = arenaPublisher(sink, labels);
+  collectWhileAlive(
+    sink,
+    arena,
+    (alive) => publish(read(alive)),
+    () => publish(NO_ARENA_FIGURES),
+  );
+}
+
+/** The figures {@link arenaPublisher} publishes. */
+export type ArenaFigures = Pick<
+  ArenaStats,
+  'allocationCount' | 'bytesAllocated' | 'bytesUsed' | 'totalCapacity' | 'blockCount' | 'generation'
+>;
+
+/** What an arena that is gone or detached publishes. */
+export const NO_ARENA_FIGURES: ArenaFigures = {
+  allocationCount: 0,
+  bytesAllocated: 0,
+  bytesUsed: 0,
+  totalCapacity: 0,
+  blockCount: 0,
+  generation: 0,
+};
+
+/**
+ * Returns a function that publishes an arena's figures under `mem_epoch_arena_*` with `labels`;
+ * its instruments are made by its first call. Cost: O(1) per call.
+ */
+export function arenaPublisher(sink: MetricsSink, labels: MetricLabels): (figures: ArenaFigures) => void {
+  let publish: ((figures: ArenaFigures) => void) | undefined;
+  return (figures) => {
+    publish ??= makeArenaPublisher(sink, labels);
+    publish(figures);
+  };
+}
+
+function makeArenaPublisher(sink: MetricsSink, labels: MetricLabels): (figures: ArenaFigures) => void {
   const allocations = sink.gauge('mem_epoch_arena_allocations', 'allocations in the current generation', labels);
   const bytesAllocated = sink.gauge(
     'mem_epoch_arena_bytes_allocated',
@@ -46,19 +122,18 @@ export function publishArenaMetrics(sink: MetricsSink, labels: MetricLabels, sta
   const capacity = sink.gauge('mem_epoch_arena_capacity_bytes', 'bytes of blocks held', labels);
   const blocks = sink.gauge('mem_epoch_arena_blocks', 'blocks held', labels);
   const resets = mirrorCounter(sink.counter('mem_epoch_arena_resets_total', 'resets (generations dropped)', labels));
-  return sink.addCollector(() => {
-    const snapshot = stats();
-    allocations.set(snapshot.allocationCount);
-    bytesAllocated.set(snapshot.bytesAllocated);
-    bytesUsed.set(snapshot.bytesUsed);
-    capacity.set(snapshot.totalCapacity);
-    blocks.set(snapshot.blockCount);
-    resets(snapshot.generation);
-  });
+  return (figures) => {
+    allocations.set(figures.allocationCount);
+    bytesAllocated.set(figures.bytesAllocated);
+    bytesUsed.set(figures.bytesUsed);
+    capacity.set(figures.totalCapacity);
+    blocks.set(figures.blockCount);
+    resets(figures.generation);
+  };
 }
 
-/** The pool figures {@link publishPoolMetrics} reads. */
-export interface PoolMetricsSource {
+/** The pool figures {@link poolPublisher} publishes. */
+export interface PoolFigures {
   readonly currentEpoch: number;
   readonly activeGuards: number;
   readonly deferredArenas: number;
@@ -68,15 +143,30 @@ export interface PoolMetricsSource {
   readonly leakedGuards: number;
 }
 
+/** What a pool that is gone or detached publishes. */
+export const NO_POOL_FIGURES: PoolFigures = {
+  currentEpoch: 0,
+  activeGuards: 0,
+  deferredArenas: 0,
+  deferredReclamations: 0,
+  reclaimedAfterDeferral: 0,
+  advances: 0,
+  leakedGuards: 0,
+};
+
 /**
- * Registers a collector that publishes a pool's figures under `mem_arena_pool_*` with `labels`.
- * Returns the function that unregisters it. Cost: O(1) now; the source per scrape.
+ * Returns a function that publishes a pool's figures under `mem_arena_pool_*` with `labels`; its
+ * instruments are made by its first call. Cost: O(1) per call.
  */
-export function publishPoolMetrics(
-  sink: MetricsSink,
-  labels: MetricLabels,
-  source: () => PoolMetricsSource,
-): () => void {
+export function poolPublisher(sink: MetricsSink, labels: MetricLabels): (figures: PoolFigures) => void {
+  let publish: ((figures: PoolFigures) => void) | undefined;
+  return (figures) => {
+    publish ??= makePoolPublisher(sink, labels);
+    publish(figures);
+  };
+}
+
+function makePoolPublisher(sink: MetricsSink, labels: MetricLabels): (figures: PoolFigures) => void {
   const epoch = sink.gauge('mem_arena_pool_epoch', 'the current epoch', labels);
   const guards = sink.gauge('mem_arena_pool_guards', 'live guards pinning epochs', labels);
   const deferredArenas = sink.gauge(
@@ -98,14 +188,13 @@ export function publishPoolMetrics(
   const leaked = mirrorCounter(
     sink.counter('mem_arena_pool_leaked_guards_total', 'guards collected unreleased', labels),
   );
-  return sink.addCollector(() => {
-    const snapshot = source();
-    epoch.set(snapshot.currentEpoch);
-    guards.set(snapshot.activeGuards);
-    deferredArenas.set(snapshot.deferredArenas);
-    deferrals(snapshot.deferredReclamations);
-    reclaimed(snapshot.reclaimedAfterDeferral);
-    advances(snapshot.advances);
-    leaked(snapshot.leakedGuards);
-  });
+  return (figures) => {
+    epoch.set(figures.currentEpoch);
+    guards.set(figures.activeGuards);
+    deferredArenas.set(figures.deferredArenas);
+    deferrals(figures.deferredReclamations);
+    reclaimed(figures.reclaimedAfterDeferral);
+    advances(figures.advances);
+    leaked(figures.leakedGuards);
+  };
 }

@@ -269,17 +269,33 @@ describe('ArenaPool shared, in one worker', () => {
     pool.detach();
   });
 
-  it('lets a guard outlive the detach of its pool object; another worker reclaims the arena later', () => {
+  it('drops the pins of its guards at detach: the deferred arena is reclaimed, a later release does nothing', () => {
     const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096 });
     const other = ArenaPool.attach(pool.descriptor());
     const handle = pool.allocate(8);
     const guard = other.pin();
+    const kept = pool.pin(); // pinned through another object: detach leaves it alone
+    pool.advanceEpoch();
+    expect(pool.stats()).toMatchObject({ activeGuards: 2, deferredArenas: 1 });
+    other.detach();
+    expect(pool.stats()).toMatchObject({ activeGuards: 1, deferredArenas: 1 });
+    guard.release(); // its pin was dropped already: it must not take away `kept`'s
+    expect(guard.released).toBe(true);
+    expect(pool.stats()).toMatchObject({ activeGuards: 1, deferredArenas: 1 });
+    expect(pool.isValid(handle)).toBe(true);
+    kept.release();
+    expect(pool.stats()).toMatchObject({ activeGuards: 0, deferredArenas: 0, reclaimedAfterDeferral: 1 });
+    expect(pool.isValid(handle)).toBe(false);
+  });
+
+  it('reclaims at detach a deferred arena that only the detached object pinned', () => {
+    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096 });
+    const other = ArenaPool.attach(pool.descriptor());
+    const handle = pool.allocate(8);
+    other.pin();
     pool.advanceEpoch();
     other.detach();
-    guard.release(); // unpins; the detached object leaves the reclamation to others
-    expect(pool.stats()).toMatchObject({ activeGuards: 0, deferredArenas: 1 });
-    pool.advanceEpoch(); // sweeps the deferred arena
-    expect(pool.stats()).toMatchObject({ deferredArenas: 0, reclaimedAfterDeferral: 1 });
+    expect(pool.stats()).toMatchObject({ activeGuards: 0, deferredArenas: 0, reclaimedAfterDeferral: 1 });
     expect(pool.isValid(handle)).toBe(false);
   });
 

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  BackingMemory,
   LeakTracker,
   MemError,
   assertInteger,
@@ -13,7 +14,16 @@ import {
   type LeakDetectionLevel,
   type MetricsSink,
 } from '@mem/types';
-import { assertMetricsSink, publishPoolMetrics } from './arena-metrics.js';
+import {
+  NO_ARENA_FIGURES,
+  NO_POOL_FIGURES,
+  arenaPublisher,
+  assertMetricsSink,
+  collectWhileAlive,
+  poolPublisher,
+  type ArenaFigures,
+  type PoolFigures,
+} from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats } from './arena.js';
 import { takeArenaIds } from './arena-id.js';
 import { assertEpoch, assertOptions, MAX_EPOCH } from './arena-limits.js';
@@ -31,6 +41,7 @@ import {
   MAX_RING_SIZE,
   POOL_MAGIC,
   POOL_MAGIC_VALUE,
+  POOL_SERIAL,
   RECLAIMED_TOTAL,
   RING_SIZE,
   RING_SLOTS,
@@ -46,7 +57,11 @@ import {
   unlockPool,
   writeEpochWords,
 } from './pool-state.js';
+import { PinLedger } from './pin-ledger.js';
 import { SharedEpochArena, type SharedEpochArenaDescriptor } from './shared-epoch-arena.js';
+import { isOwnedBy, markOwner } from './shared-arena-control.js';
+import { pause } from './spin-wait.js';
+import { releaseWhenGone } from './worker-exit.js';
 
 /** Options of an {@link ArenaPool} in one worker. */
 export interface ArenaPoolOptions {
@@ -91,7 +106,11 @@ export interface GuardLeakOptions {
    * `stats().leakedGuards`. @defaultValue 'sampled'
    */
   readonly leakDetection?: LeakDetectionLevel;
-  /** Called for each leaked guard that was watched, after it was unpinned. @defaultValue none */
+  /**
+   * Called for each leaked guard that was watched, after it was unpinned and counted. It runs in a
+   * finalization task, between operations, so it may call any method of the pool; an error it
+   * throws surfaces as an uncaught error of the worker. @defaultValue none
+   */
   readonly onGuardLeak?: (leak: GuardLeak) => void;
   /** Where to publish the pool's figures (`mem_arena_pool_*`) from this worker. @defaultValue none */
   readonly metrics?: MetricsSink;
@@ -230,6 +249,10 @@ export class ArenaPool {
   /** Watches guards for leaks; undefined when off. */
   readonly #guardTracker: LeakTracker<HeldPin> | undefined;
   #leakedGuards = 0;
+  /** The pins taken through this object, dropped together when it detaches or goes away. */
+  readonly #pins: PinLedger;
+  /** Cancels the release of a shared pool object's pins at garbage collection or worker exit. */
+  readonly #cancelRelease: () => void = () => {};
 
   /**
    * Creates a pool in this worker; the ring's arenas allocate their first block on first use.
@@ -247,6 +270,9 @@ export class ArenaPool {
     });
     if (shared !== undefined) {
       this.#state = shared.state;
+      const pins = new PinLedger(shared.state);
+      this.#pins = pins;
+      this.#cancelRelease = releaseWhenGone(this, closer(pins));
       this.#ringSize = shared.state[RING_SIZE]!;
       for (const arena of shared.arenas) this.#adopt(arena);
       this.#makeArena = undefined;
@@ -266,13 +292,13 @@ export class ArenaPool {
       };
       const ids = takeArenaIds(maxArenas);
       // The first arena checks the arena options, so that no later advance can fail on them.
-      const make = (index: number): Arena =>
-        new EpochArena({ ...arenaOptions, id: ids[index]!, epoch: initialEpoch, metrics });
+      const make = (index: number): Arena => new EpochArena({ ...arenaOptions, id: ids[index]!, epoch: initialEpoch });
       const first = make(0);
       const state = new Int32Array(poolStateWords(maxArenas));
       state[RING_SIZE] = ringSize;
       state[MAX_ARENAS] = maxArenas;
       this.#state = state;
+      this.#pins = new PinLedger(state);
       this.#ringSize = ringSize;
       this.#makeArena = make;
       this.#descriptor = undefined;
@@ -284,9 +310,56 @@ export class ArenaPool {
     }
     this.#local = new LocalArena({ state: this.#state, arenas: this.#arenas });
     if (metrics !== undefined) {
-      publishPoolMetrics(metrics, { pool: String(this.#arenas[0]!.id) }, () =>
-        this.#detached ? EMPTY_POOL_FIGURES : this.stats(),
-      );
+      try {
+        ArenaPool.#publishWhileAlive(metrics, this);
+      } catch (error) {
+        // Registering with the sink is the last step: undo the attachment of a shared pool object.
+        this.#cancelRelease();
+        this.#pins.close();
+        if (shared !== undefined) for (const arena of shared.arenas) arena.detach();
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Registers the collector of `pool`'s figures with `sink`. A static method, so that the closures
+   * it makes hold nothing of the constructor's scope (which holds the pool itself).
+   */
+  static #publishWhileAlive(sink: MetricsSink, pool: ArenaPool): void {
+    const publishPool = poolPublisher(sink, { pool: String(pool.#arenas[0]!.id) });
+    const publishArenas = new Map<number, (figures: ArenaFigures) => void>();
+    collectWhileAlive(
+      sink,
+      pool,
+      (alive) => alive.#publishFigures(sink, publishPool, publishArenas),
+      () => {
+        publishPool(NO_POOL_FIGURES);
+        for (const publish of publishArenas.values()) publish(NO_ARENA_FIGURES);
+      },
+    );
+  }
+
+  /** Publishes the pool's and its arenas' figures (zeros once detached); run by the metrics collector. */
+  #publishFigures(
+    sink: MetricsSink,
+    publishPool: (figures: PoolFigures) => void,
+    publishArenas: Map<number, (figures: ArenaFigures) => void>,
+  ): void {
+    if (this.#detached) {
+      publishPool(NO_POOL_FIGURES);
+      for (const publish of publishArenas.values()) publish(NO_ARENA_FIGURES);
+      return;
+    }
+    const stats = this.stats();
+    publishPool(stats);
+    for (const { arena } of stats.arenas) {
+      let publish = publishArenas.get(arena.arenaId);
+      if (publish === undefined) {
+        publish = arenaPublisher(sink, { arena: String(arena.arenaId) });
+        publishArenas.set(arena.arenaId, publish);
+      }
+      publish(arena);
     }
   }
 
@@ -333,14 +406,16 @@ export class ArenaPool {
           maxAttachments: options.maxAttachments,
           epoch: initialEpoch,
           id: ids[index],
-          metrics: guards.metrics,
         }),
       );
     }
-    const buffer = new SharedArrayBuffer(4 * poolStateWords(count));
+    const buffer = BackingMemory.allocate(4 * poolStateWords(count), { shared: true }).buffer as SharedArrayBuffer;
     const state = new Int32Array(buffer);
     state[RING_SIZE] = ringSize;
     state[MAX_ARENAS] = count;
+    const serial = 1 + Math.floor(Math.random() * 0x7ffffffe);
+    state[POOL_SERIAL] = serial;
+    arenas.forEach((arena, index) => markOwner(new Int32Array(arena.descriptor().control), serial, index));
     const descriptor: ArenaPoolDescriptor = {
       kind: 'mem.arena-pool',
       version: 1,
@@ -387,14 +462,29 @@ export class ArenaPool {
       candidate.version === 1 &&
       candidate.state instanceof SharedArrayBuffer &&
       Array.isArray(candidate.arenas) &&
-      candidate.state.byteLength >= 4 * poolStateWords(candidate.arenas.length)
+      candidate.state.byteLength >= 4 * poolStateWords(candidate.arenas.length) &&
+      candidate.state.byteLength % 4 === 0
     ) {
       state = new Int32Array(candidate.state);
     }
     if (
       state === undefined ||
       Atomics.load(state, POOL_MAGIC) !== POOL_MAGIC_VALUE ||
-      state[ARENA_COUNT] !== candidate!.arenas!.length
+      state[ARENA_COUNT] !== candidate!.arenas!.length ||
+      !(
+        state[RING_SIZE]! >= 1 &&
+        state[RING_SIZE]! <= MAX_RING_SIZE &&
+        state[RING_SIZE]! <= candidate!.arenas!.length
+      ) ||
+      !candidate!.arenas!.every((arena, index) => {
+        const control = (arena as Partial<SharedEpochArenaDescriptor> | null)?.control;
+        return (
+          control instanceof SharedArrayBuffer &&
+          control.byteLength >= 64 &&
+          control.byteLength % 8 === 0 &&
+          isOwnedBy(new Int32Array(control), state![POOL_SERIAL]!, index)
+        );
+      })
     ) {
       throw new MemError(
         'INVALID_ARGUMENT',
@@ -467,7 +557,7 @@ export class ArenaPool {
   /**
    * Allocates from the current epoch's arena through the pool's own accessor; see {@link EpochArena.allocate}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocate}.
+   * @throws as {@link EpochArena.allocate}; USE_AFTER_RELEASE if a shared pool is detached.
    */
   allocate(size: number, align?: number): ArenaHandle {
     return this.#local.allocate(size, align);
@@ -476,7 +566,7 @@ export class ArenaPool {
   /**
    * Allocates a copy of `bytes` from the current epoch's arena; see {@link EpochArena.allocateCopy}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateCopy}.
+   * @throws as {@link EpochArena.allocateCopy}; USE_AFTER_RELEASE if a shared pool is detached.
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
     return this.#local.allocateCopy(bytes);
@@ -485,7 +575,7 @@ export class ArenaPool {
   /**
    * Allocates a key from the current epoch's arena; see {@link EpochArena.allocateKey}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateKey}.
+   * @throws as {@link EpochArena.allocateKey}; USE_AFTER_RELEASE if a shared pool is detached.
    */
   allocateKey(key: Uint8Array): ArenaHandle {
     return this.#local.allocateKey(key);
@@ -542,8 +632,10 @@ export class ArenaPool {
         Atomics.add(state, DEFERRED_TOTAL, 1);
         target = spare;
       }
-      this.#arenas[target]!.reset(next);
+      // The record names the new epoch before the reset makes its first handle possible, so that
+      // pin(next) and isEpochValid(next) find the arena (reclaiming: they wait) once a handle exists.
       writeEpochWords(state, recordWord(target, 0), next);
+      this.#arenas[target]!.reset(next);
       Atomics.store(state, recordWord(target, 2), STATE_LIVE);
       // The slot before the epoch: an accessor that reads the new epoch finds the new arena.
       Atomics.store(state, slot, target);
@@ -564,10 +656,21 @@ export class ArenaPool {
    */
   isEpochValid(epoch: number): boolean {
     const wanted = assertEpoch(epoch, 'epoch');
-    const index = this.#arenaHolding(wanted);
-    if (index < 0) return false;
-    const value = Atomics.load(this.#state, recordWord(index, 2));
-    return value === STATE_LIVE || value === STATE_DEFERRED;
+    const state = this.#state;
+    for (let round = 0; ; round += 1) {
+      const index = this.#arenaHolding(wanted);
+      if (index < 0) return false;
+      const stateWord = recordWord(index, 2);
+      const value = Atomics.load(state, stateWord);
+      // Reclaiming is a decision in progress (an advance or a last release looking for pins): wait for it.
+      if (value === STATE_RECLAIMING) {
+        pause(state, stateWord, value, round);
+        continue;
+      }
+      return (
+        (value === STATE_LIVE || value === STATE_DEFERRED) && readEpochWords(state, recordWord(index, 0)) === wanted
+      );
+    }
   }
 
   /**
@@ -591,11 +694,16 @@ export class ArenaPool {
     this.#assertAttached();
     const state = this.#state;
     const fixed = epoch === undefined ? undefined : assertEpoch(epoch, 'epoch');
-    for (;;) {
+    for (let round = 0; ; round += 1) {
       const wanted = fixed ?? this.currentEpoch;
       const index = this.#arenaHolding(wanted);
-      if (index < 0) this.#throwNotHeld(wanted);
-      Atomics.add(state, recordWord(index, 3), 1);
+      if (index < 0) {
+        // The current epoch's arena is being reused by an advance to the next one: pin that one.
+        if (fixed !== undefined) this.#throwNotHeld(wanted);
+        pause(state, CURRENT_LOW, (wanted % 2 ** 32) | 0, round);
+        continue;
+      }
+      this.#pins.pin(index);
       const value = Atomics.load(state, recordWord(index, 2));
       if (
         (value === STATE_LIVE || value === STATE_DEFERRED) &&
@@ -612,6 +720,7 @@ export class ArenaPool {
       }
       // Reclaimed meanwhile, or being reclaimed: take the pin back and look again.
       this.#unpin(index);
+      pause(state, recordWord(index, 2), STATE_RECLAIMING, round);
     }
   }
 
@@ -620,6 +729,7 @@ export class ArenaPool {
    * Cost: the handle check.
    * @throws MemError FOREIGN_HANDLE if no arena of this pool issued it; STALE_HANDLE or
    * INVALID_ARGUMENT as {@link EpochArena.view}.
+   * @throws MemError USE_AFTER_RELEASE if a shared pool is detached.
    */
   arenaOf(handle: ArenaHandle): Arena {
     const arena = this.#route(handle);
@@ -757,9 +867,12 @@ export class ArenaPool {
   }
 
   /**
-   * Detaches this worker from a shared pool: its arena instances are detached (their counter
-   * slots freed) and every later call on this pool object throws USE_AFTER_RELEASE. Guards taken
-   * through it should be released first. Detaching twice does nothing.
+   * Detaches this worker from a shared pool: the pins of guards taken through this object that are
+   * still held are dropped (a later `release()` of such a guard does nothing, and a deferred arena
+   * that only they pinned is reclaimed), its arena instances are detached (their slots freed), and
+   * every later call on this pool object throws USE_AFTER_RELEASE. Detaching twice does nothing.
+   * A shared pool object that is garbage-collected, or whose worker exits normally, drops its pins
+   * and frees its slots by itself; one whose worker is terminated does not (detach before that).
    * Cost: O(arenas).
    * @throws MemError INVALID_ARGUMENT if the pool is not shared.
    */
@@ -768,6 +881,9 @@ export class ArenaPool {
       throw new MemError('INVALID_ARGUMENT', 'only a shared pool can be detached; this one lives in one worker');
     }
     if (this.#detached) return;
+    this.#cancelRelease();
+    // The arenas are still attached: a deferred arena that only this object pinned is reclaimed now.
+    for (const index of this.#pins.close()) this.#reclaimIfDeferred(index);
     this.#detached = true;
     for (const arena of this.#arenas) (arena as SharedEpochArena).detach();
   }
@@ -828,8 +944,7 @@ export class ArenaPool {
   }
 
   #unpin(index: number): void {
-    const left = Atomics.sub(this.#state, recordWord(index, 3), 1) - 1;
-    if (left === 0) this.#reclaimIfDeferred(index);
+    if (this.#pins.unpin(index) === 0) this.#reclaimIfDeferred(index);
   }
 
   /**
@@ -841,9 +956,12 @@ export class ArenaPool {
     if (this.#detached) return;
     const state = this.#state;
     const stateWord = recordWord(index, 2);
-    for (;;) {
+    for (let round = 0; ; round += 1) {
       const value = Atomics.load(state, stateWord);
-      if (value === STATE_RECLAIMING) continue; // an advance is deciding about this arena: a few stores
+      if (value === STATE_RECLAIMING) {
+        pause(state, stateWord, value, round); // an advance is deciding about this arena: a few stores
+        continue;
+      }
       if (value !== STATE_DEFERRED) return;
       if (Atomics.compareExchange(state, stateWord, STATE_DEFERRED, STATE_RECLAIMING) !== STATE_DEFERRED) continue;
       if (Atomics.load(state, recordWord(index, 3)) > 0) {
@@ -913,16 +1031,13 @@ export class ArenaPool {
   }
 }
 
-/** What a detached pool publishes to its metrics sink. */
-const EMPTY_POOL_FIGURES = {
-  currentEpoch: 0,
-  activeGuards: 0,
-  deferredArenas: 0,
-  deferredReclamations: 0,
-  reclaimedAfterDeferral: 0,
-  advances: 0,
-  leakedGuards: 0,
-};
+/**
+ * The release of a pool object's pins when it goes away. Made here, not in the constructor, so that
+ * the closure holds the ledger only and never the pool object (which would then never be collected).
+ */
+function closer(pins: PinLedger): () => void {
+  return () => pins.close();
+}
 
 /** What the leak tracker keeps of a guard: enough to unpin it. */
 interface HeldPin {

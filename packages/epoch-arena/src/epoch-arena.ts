@@ -6,7 +6,7 @@
  * @module
  */
 import { MemError, assertInteger, assertPowerOfTwo, type MetricsSink } from '@mem/types';
-import { assertMetricsSink, publishArenaMetrics } from './arena-metrics.js';
+import { assertMetricsSink, publishArenaWhileAlive } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -21,6 +21,8 @@ import {
   assertEpoch,
   assertKey,
   assertOptions,
+  lengthOfBytes,
+  refuseMisreportedLength,
   resolveAlignment,
 } from './arena-limits.js';
 import {
@@ -165,7 +167,7 @@ export class EpochArena extends HandleAccessors implements Arena {
     this.#maxBlocks = 2 ** (ADDRESS_BITS - this.#offsetBits);
     this.#retag();
     const metrics = assertMetricsSink(checked.metrics);
-    if (metrics !== undefined) publishArenaMetrics(metrics, { arena: String(this.#id) }, () => this.stats());
+    if (metrics !== undefined) publishArenaWhileAlive(metrics, { arena: String(this.#id) }, this, readStats);
   }
 
   /** The arena's id (1 to 63), carried by every handle it issues. Cost: O(1). */
@@ -262,13 +264,20 @@ export class EpochArena extends HandleAccessors implements Arena {
    * ```
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
-    if (bytes instanceof Uint8Array) {
+    if (bytes instanceof Uint8Array && ArrayBuffer.isView(bytes)) {
       const size = bytes.length;
       if (size < LENGTH_ESCAPE) {
         const start = this.#pos;
         const end = start + size;
         if (end < this.#limit) {
-          this.#block.set(bytes, start);
+          // A genuine view copies the bytes it has: a longer one than its `length` claims writes into
+          // this block's free space, or makes `set` throw before it writes anything.
+          try {
+            this.#block.set(bytes, start);
+          } catch {
+            // Nothing was written. A view of a transferred buffer (no bytes) gets an empty allocation.
+            if (lengthOfBytes(bytes) !== 0) refuseMisreportedLength(bytes, 'bytes');
+          }
           this.#pos = (end + 7) & -8;
           this.#allocationCount += 1;
           this.#bytesAllocated += size;
@@ -277,7 +286,7 @@ export class EpochArena extends HandleAccessors implements Arena {
       }
     }
     const source = assertBytes(bytes, 'bytes');
-    this.#allocateSlow(source.length, undefined, source);
+    this.#allocateSlow(lengthOfBytes(source), undefined, source);
     return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
@@ -298,13 +307,18 @@ export class EpochArena extends HandleAccessors implements Arena {
    * ```
    */
   allocateKey(key: Uint8Array): ArenaHandle {
-    if (key instanceof Uint8Array) {
+    if (key instanceof Uint8Array && ArrayBuffer.isView(key)) {
       const size = key.length;
       if (size <= MAX_KEY_LENGTH) {
         const start = (this.#pos + 15) & -16;
         const end = start + size;
         if (end < this.#limit) {
-          this.#block.set(key, start);
+          try {
+            this.#block.set(key, start);
+          } catch {
+            // Nothing was written. A view of a transferred buffer (no bytes) gets an empty allocation.
+            if (lengthOfBytes(key) !== 0) refuseMisreportedLength(key, 'key');
+          }
           this.#pos = (end + 7) & -8;
           this.#allocationCount += 1;
           this.#bytesAllocated += size;
@@ -313,7 +327,7 @@ export class EpochArena extends HandleAccessors implements Arena {
       }
     }
     const source = assertKey(key);
-    this.#allocateSlow(source.length, KEY_ALIGNMENT, source);
+    this.#allocateSlow(lengthOfBytes(source), KEY_ALIGNMENT, source);
     return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
@@ -469,7 +483,8 @@ export class EpochArena extends HandleAccessors implements Arena {
         this.#allocateOversized(checkedSize, alignment);
       }
     }
-    if (source !== undefined) {
+    // A detached view has no bytes to copy (and `set` would throw for it).
+    if (source !== undefined && checkedSize > 0) {
       this.#blocks[this.#issuedBlock]!.set(source, this.#issuedStart);
     }
     this.#allocationCount += 1;
@@ -596,4 +611,9 @@ function newBlock(size: number): Uint8Array {
       details: { size },
     });
   }
+}
+
+/** What the metrics collector of an arena reads. */
+function readStats(arena: EpochArena): ArenaStats {
+  return arena.stats();
 }

@@ -9,7 +9,7 @@
  */
 import { assertInteger } from '@mem/types';
 import type { ArenaHandle } from './arena.js';
-import { assertBytes, assertSpan } from './arena-limits.js';
+import { assertBytes, assertSpan, lengthOfBytes } from './arena-limits.js';
 import { compareBytesAt, copyBytes, equalBytesAt } from './byte-compare.js';
 
 /**
@@ -31,6 +31,17 @@ export abstract class HandleAccessors {
    * @internal
    */
   protected abstract resolve(handle: ArenaHandle): Uint8Array;
+
+  /**
+   * Called by `write` and `fill` after their checks and before they write the allocation `resolve`
+   * found last: a shared arena announces the write here, and throws STALE_HANDLE if a reset began
+   * since the check. Each call is followed by one call of `endWrite`, once the write is done.
+   * @internal
+   */
+  protected beginWrite(_handle: ArenaHandle, _offset: number, _length: number): void {}
+
+  /** Ends what `beginWrite` began. @internal */
+  protected endWrite(): void {}
 
   /**
    * Records the allocation `resolve` found (its offset in `bytes` and its length) and returns `bytes`.
@@ -96,8 +107,15 @@ export abstract class HandleAccessors {
     const start = this.#offset;
     const length = this.#length;
     const checkedSource = assertBytes(source, 'source');
-    const at = assertSpan(offset, checkedSource.length, length, 'write');
-    bytes.set(checkedSource, start + at);
+    const count = lengthOfBytes(checkedSource);
+    const at = assertSpan(offset, count, length, 'write');
+    if (count === 0) return; // also a detached view, which `set` would refuse
+    this.beginWrite(handle, start, length);
+    try {
+      bytes.set(checkedSource, start + at);
+    } finally {
+      this.endWrite();
+    }
   }
 
   /**
@@ -108,8 +126,15 @@ export abstract class HandleAccessors {
    */
   fill(handle: ArenaHandle, value = 0): void {
     const bytes = this.resolve(handle);
+    const start = this.#offset;
+    const length = this.#length;
     const checkedValue = assertInteger(value, 'value', { min: 0, max: 255 });
-    bytes.fill(checkedValue, this.#offset, this.#offset + this.#length);
+    this.beginWrite(handle, start, length);
+    try {
+      bytes.fill(checkedValue, start, start + length);
+    } finally {
+      this.endWrite();
+    }
   }
 
   /**

@@ -81,7 +81,7 @@ export class LocalArena {
   /**
    * Allocates a copy of `bytes` from the current epoch's arena; see {@link EpochArena.allocateCopy}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateCopy}.
+   * @throws as {@link EpochArena.allocateCopy}; USE_AFTER_RELEASE once a shared pool is detached.
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
@@ -91,7 +91,7 @@ export class LocalArena {
   /**
    * Allocates a key from the current epoch's arena; see {@link EpochArena.allocateKey}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateKey}.
+   * @throws as {@link EpochArena.allocateKey}; USE_AFTER_RELEASE once a shared pool is detached.
    */
   allocateKey(key: Uint8Array): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();

@@ -8,6 +8,19 @@ function leakAGuard(pool: ArenaPool): void {
   pool.pin();
 }
 
+/** Makes an arena, a shared arena and a pool publishing to `sink`, scrapes once, and drops them. */
+function dropWithMetrics(sink: RecordingMetricsSink, registry: FinalizationRegistry<string>): void {
+  const arena = new EpochArena({ metrics: sink });
+  const shared = SharedEpochArena.create({ capacity: 4096, metrics: sink });
+  const pool = new ArenaPool({ metrics: sink });
+  for (const made of [arena, shared, pool]) made.allocate(8);
+  registry.register(arena, 'EpochArena');
+  registry.register(shared, 'SharedEpochArena');
+  registry.register(pool, 'ArenaPool');
+  pool.pin().release();
+  expect(sink.collect().length).toBeGreaterThan(0);
+}
+
 describe('metrics', () => {
   it('publishes an arena figures when the sink is scraped, and nothing before', () => {
     const sink = new RecordingMetricsSink();
@@ -51,6 +64,20 @@ describe('metrics', () => {
     expect(sink.read('mem_epoch_arena_allocations', { arena: '9' })).toBe(1);
     arena.detach();
     expect(sink.read('mem_epoch_arena_allocations', { arena: '9' })).toBe(0);
+  });
+
+  it('holds arenas and pools weakly: dropped ones are collected, publish zeros, and leave the sink', async () => {
+    const sink = new RecordingMetricsSink();
+    const collected = new Set<string>();
+    const registry = new FinalizationRegistry<string>((name) => collected.add(name));
+    dropWithMetrics(sink, registry);
+    await collectUntil(() => collected.size === 3);
+    expect([...collected].sort()).toEqual(['ArenaPool', 'EpochArena', 'SharedEpochArena']);
+    const published = sink.collect();
+    expect(
+      published.filter(({ name }) => name === 'mem_epoch_arena_allocations').every(({ value }) => value === 0),
+    ).toBe(true);
+    expect(published.find(({ name }) => name === 'mem_arena_pool_guards')?.value).toBe(0);
   });
 
   it('refuses a sink that is not one with INVALID_ARGUMENT', () => {

@@ -7,6 +7,7 @@
  * This module is browser compatible.
  * @module
  */
+import { pause } from './spin-wait.js';
 
 export const POOL_MAGIC = 0;
 export const RING_SIZE = 1;
@@ -19,6 +20,8 @@ export const CURRENT_HIGH = 6;
 export const DEFERRED_TOTAL = 7;
 export const RECLAIMED_TOTAL = 8;
 export const ADVANCE_TOTAL = 9;
+/** A random number that the pool's arenas carry too, so that attach refuses arenas of another pool. */
+export const POOL_SERIAL = 10;
 /** First ring slot: the index of the arena serving epochs `e` with `e % ringSize === slot`. */
 export const RING_SLOTS = 16;
 export const MAX_RING_SIZE = 32;
@@ -63,14 +66,15 @@ export function writeEpochWords(state: Int32Array, low: number, epoch: number): 
   Atomics.store(state, low, epoch % 2 ** 32);
 }
 
-/** Takes the pool lock (held by an advance for a few resets; spins). */
+/** Takes the pool lock (held by an advance for a few resets; spins, then sleeps in short slices). */
 export function lockPool(state: Int32Array): void {
-  while (Atomics.compareExchange(state, POOL_LOCK, 0, 1) !== 0) {
-    // Another worker is advancing the epoch.
+  for (let round = 0; Atomics.compareExchange(state, POOL_LOCK, 0, 1) !== 0; round += 1) {
+    pause(state, POOL_LOCK, 1, round); // another worker is advancing the epoch
   }
 }
 
 /** Releases the pool lock. */
 export function unlockPool(state: Int32Array): void {
   Atomics.store(state, POOL_LOCK, 0);
+  if (state.buffer instanceof SharedArrayBuffer) Atomics.notify(state, POOL_LOCK, 1);
 }

@@ -15,7 +15,7 @@ import {
   type BackingMemoryDescriptor,
   type MetricsSink,
 } from '@mem/types';
-import { assertMetricsSink, publishArenaMetrics } from './arena-metrics.js';
+import { NO_ARENA_FIGURES, assertMetricsSink, publishArenaWhileAlive, type ArenaFigures } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -27,6 +27,8 @@ import {
   assertEpoch,
   assertKey,
   assertOptions,
+  lengthOfBytes,
+  refuseMisreportedLength,
   resolveAlignment,
 } from './arena-limits.js';
 import {
@@ -41,6 +43,39 @@ import {
 } from './handle-layout.js';
 import { HandleAccessors } from './handle-accessors.js';
 import { rejectHandle } from './handle-rejection.js';
+import {
+  ARENA_ID,
+  ATTACHED,
+  CAPACITY_UNITS,
+  CHUNK_SIZE,
+  EPOCH_HIGH,
+  EPOCH_LOW,
+  GENERATION as CONTROL_GENERATION,
+  HAS_LIMIT,
+  LIMIT_UNITS,
+  MAGIC,
+  MAGIC_VALUE,
+  MAX_ATTACHMENTS,
+  POSITION as CONTROL_POSITION,
+  RETIRED,
+  SLOTS,
+  SLOT_STRIDE,
+  SPAN_HIGH,
+  SPAN_LOW,
+  SlotLease,
+  announce,
+  announcedOverlap,
+  chunkWord,
+  controlBytes,
+  invalidControl,
+  lock,
+  recordAnnouncedSpan,
+  unlock,
+  withdraw,
+  writeWord,
+} from './shared-arena-control.js';
+import { pause } from './spin-wait.js';
+import { releaseWhenGone } from './worker-exit.js';
 
 /** The largest shared region: 1 GiB (positions stay int32 for the bump arithmetic). */
 export const MAX_SHARED_CAPACITY = 2 ** 30;
@@ -105,51 +140,18 @@ export interface SharedArenaStats extends ArenaStats {
   readonly chunkSize: number;
 }
 
-// Control words (Int32Array over the control SharedArrayBuffer), laid out by cache line (16 words):
-// line 0 is read by every allocation and written only by a reset; line 1 holds the bump pointer,
-// written by every claim; line 2 the attachment bookkeeping. Each worker's counters get a line of
-// their own, so that workers counting their allocations never write to the same line.
-const MAGIC = 0;
-const ARENA_ID = 1;
-/** Twice the generation, plus 1 while a reset is in progress (a sequence lock). */
+// The control words that allocation, claims and the handle check use, as literals of this module:
+// optimised code folds a module's own constants (and inlines the Atomics on them), not the
+// bindings it imports.
 const GENERATION = 2;
-const EPOCH_LOW = 3;
-const EPOCH_HIGH = 4;
-const CAPACITY_UNITS = 5;
-const LIMIT_UNITS = 6;
-const HAS_LIMIT = 7;
-const CHUNK_SIZE = 8;
-const MAX_ATTACHMENTS = 9;
-/** The bump pointer, in 8-byte units; it may pass the limit by a few failed claims. */
 const POSITION = 16;
-const LOCK = 32;
-const ATTACHED = 33;
-const SLOT_BITS = 34; // 8 words: 256 slots
-const CONTROL_WORDS = 48;
-/** Doubles per counter line: [count, bytes] and padding to 64 bytes. */
-const SLOT_STRIDE = 8;
-/** Float64 index of the counters folded in by detached instances: [count, bytes]. */
-const RETIRED = CONTROL_WORDS / 2;
-/** Float64 index of the first per-attachment counter line. */
-const SLOTS = RETIRED + SLOT_STRIDE;
-const MAGIC_VALUE = 0x45415231;
+if (GENERATION !== CONTROL_GENERATION || POSITION !== CONTROL_POSITION) {
+  throw new Error('internal: the control words of SharedEpochArena moved');
+}
 
 const MIN_CHUNK = 256;
+const NO_BYTES = new Uint8Array(0);
 
-/** What a detached instance publishes. */
-const EMPTY_STATS: ArenaStats = {
-  epoch: 0,
-  generation: 0,
-  arenaId: 0,
-  blockCount: 0,
-  blocksInUse: 0,
-  oversizedBlocks: 0,
-  totalCapacity: 0,
-  bytesUsed: 0,
-  bytesAllocated: 0,
-  allocationCount: 0,
-  allocationLimit: null,
-};
 const MAX_CHUNK = 1 << 20;
 
 /**
@@ -163,10 +165,18 @@ const MAX_CHUNK = 1 << 20;
  * (or a compare-and-swap loop for alignments above 8). Ranges never overlap between workers.
  *
  * Handles: a handle carries the arena's id and generation and is valid in every attached worker.
- * Reset: {@link SharedEpochArena.reset} is O(1) and safe against concurrent allocation (an
- * allocation that races with it returns a handle that is already stale), but not against readers
- * still using views: reset only when no worker reads the old generation, or use an
- * {@link ArenaPool} with guards to know when.
+ * Reset: {@link SharedEpochArena.reset} is O(attachments) and safe against concurrent allocation,
+ * copying, `write` and `fill` in other workers: an allocation that races with it returns a handle
+ * that is already stale, a `write` or `fill` that races with it throws STALE_HANDLE, and no write
+ * begun before the reset lands in memory handed out after it (ranges still being written stay out
+ * of the next generation until their writer is done; see the package README, "Concurrency
+ * protocol"). A reset does not wait for readers: a view of the old generation sees the next one's
+ * bytes, so reset only when no worker reads the old generation, or use an {@link ArenaPool} with
+ * guards to know when.
+ *
+ * Lifecycle: each instance holds an attachment slot until {@link SharedEpochArena.detach}; an
+ * instance that is garbage-collected, or whose worker exits normally, gives it back by itself. A
+ * worker ended with `worker.terminate()` keeps its slot (nothing runs in it): detach first.
  *
  * @example
  * ```ts
@@ -185,8 +195,14 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   #pos = 0;
   /** End of this worker's chunk; 0 when it has none, which sends allocate() to the slow path. */
   #limit = 0;
+  /** The bytes of this worker's chunk, and where they start in the region. */
+  #chunk: Uint8Array = NO_BYTES;
+  #chunkBase = 0;
   /** The control word GENERATION this instance's tag was computed from. */
   #generationWord = 0;
+  /** The span of announced ranges recorded by the reset that started that generation (units). */
+  #spanLow = 0;
+  #spanHigh = 0;
   #tagLow = 0;
   #tagEnd = 0;
   readonly #bytes: Uint8Array;
@@ -195,6 +211,13 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   readonly #counters: Float64Array;
   /** Index in `#counters` of this instance's slot. */
   readonly #slot: number;
+  /** This instance's attachment slot. */
+  readonly #lease: SlotLease;
+  /** Control index of this instance's announced chunk, and of its announced write. */
+  readonly #chunkWord: number;
+  readonly #writeWord: number;
+  /** Cancels the release at garbage collection or worker exit (an explicit detach did it). */
+  readonly #cancelRelease: () => void;
 
   readonly #descriptor: SharedEpochArenaDescriptor;
   readonly #id: number;
@@ -215,7 +238,12 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     this.#limitUnits = control[LIMIT_UNITS]!;
     this.#hasLimit = control[HAS_LIMIT] === 1;
     this.#chunkSize = control[CHUNK_SIZE]!;
-    this.#slot = SLOTS + SLOT_STRIDE * claimSlot(control);
+    const lease = new SlotLease(control, this.#counters);
+    this.#lease = lease;
+    this.#slot = SLOTS + SLOT_STRIDE * lease.slot;
+    this.#chunkWord = chunkWord(lease.slot);
+    this.#writeWord = writeWord(lease.slot);
+    this.#cancelRelease = releaseWhenGone(this, releaser(lease));
     this.#adoptGeneration(Atomics.load(control, GENERATION) & ~1);
   }
 
@@ -261,7 +289,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       options.id === undefined ? takeArenaId() : assertInteger(options.id, 'id', { min: 1, max: MAX_ARENA_ID });
     const metrics = assertMetricsSink(options.metrics);
     const data = BackingMemory.allocate(capacity, { shared: true });
-    const controlBuffer = new SharedArrayBuffer(8 * (SLOTS + SLOT_STRIDE * maxAttachments));
+    const controlBuffer = BackingMemory.allocate(controlBytes(maxAttachments), { shared: true })
+      .buffer as SharedArrayBuffer;
     const control = new Int32Array(controlBuffer);
     const capacityUnits = Math.floor(capacity / 8);
     control[ARENA_ID] = id;
@@ -281,7 +310,12 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     };
     const arena = new SharedEpochArena(descriptor, data, control);
     if (metrics !== undefined) {
-      publishArenaMetrics(metrics, { arena: String(id) }, () => (arena.detached ? EMPTY_STATS : arena.stats()));
+      try {
+        publishArenaWhileAlive(metrics, { arena: String(id) }, arena, readFigures);
+      } catch (error) {
+        arena.detach();
+        throw error;
+      }
     }
     return arena;
   }
@@ -311,14 +345,18 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     };
     if (typeof candidate !== 'object' || candidate === null) return bad('not an object');
     if (candidate.kind !== 'mem.shared-epoch-arena' || candidate.version !== 1) return bad('wrong kind or version');
-    if (!(candidate.control instanceof SharedArrayBuffer) || candidate.control.byteLength < 8 * (SLOTS + SLOT_STRIDE)) {
+    if (
+      !(candidate.control instanceof SharedArrayBuffer) ||
+      candidate.control.byteLength < controlBytes(1) ||
+      candidate.control.byteLength % 8 !== 0
+    ) {
       return bad('no control SharedArrayBuffer');
     }
     const control = new Int32Array(candidate.control);
-    if (Atomics.load(control, MAGIC) !== MAGIC_VALUE) return bad('the control words are not an arena');
-    if (candidate.control.byteLength < 8 * (SLOTS + SLOT_STRIDE * control[MAX_ATTACHMENTS]!))
-      return bad('control too short');
+    const damaged = invalidControl(control, candidate.control.byteLength);
+    if (damaged !== undefined) return bad(damaged);
     const data = BackingMemory.fromDescriptor(candidate.data as BackingMemoryDescriptor);
+    if (!data.isShared) return bad('the data region is not shared memory');
     if (data.byteLength < control[CAPACITY_UNITS]! * 8) return bad('the data region is smaller than the capacity');
     return new SharedEpochArena(candidate as SharedEpochArenaDescriptor, data, control);
   }
@@ -408,13 +446,19 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    * @throws MemError INVALID_ARGUMENT if `bytes` is not a `Uint8Array`; otherwise as {@link SharedEpochArena.allocate}.
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
-    if (bytes instanceof Uint8Array) {
+    if (bytes instanceof Uint8Array && ArrayBuffer.isView(bytes)) {
       const size = bytes.length;
       if (size < LENGTH_ESCAPE) {
         const start = this.#pos;
         const end = start + size;
         if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
-          this.#bytes.set(bytes, start);
+          // Through the chunk's own view: a source longer than its `length` claims writes into this
+          // worker's free chunk space, or makes `set` throw before it writes, never past the chunk.
+          try {
+            this.#chunk.set(bytes, start - this.#chunkBase);
+          } catch {
+            if (lengthOfBytes(bytes) !== 0) refuseMisreportedLength(bytes, 'bytes');
+          }
           this.#pos = (end + 7) & -8;
           this.#count(size);
           return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
@@ -422,7 +466,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       }
     }
     const source = assertBytes(bytes, 'bytes');
-    this.#allocateSlow(source.length, undefined, source);
+    this.#allocateSlow(lengthOfBytes(source), undefined, source);
     return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
@@ -432,13 +476,17 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    * @throws MemError OVERSIZED for a key longer than 256 bytes; otherwise as {@link SharedEpochArena.allocateCopy}.
    */
   allocateKey(key: Uint8Array): ArenaHandle {
-    if (key instanceof Uint8Array) {
+    if (key instanceof Uint8Array && ArrayBuffer.isView(key)) {
       const size = key.length;
       if (size <= MAX_KEY_LENGTH) {
         const start = (this.#pos + 15) & -16;
         const end = start + size;
         if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
-          this.#bytes.set(key, start);
+          try {
+            this.#chunk.set(key, start - this.#chunkBase);
+          } catch {
+            if (lengthOfBytes(key) !== 0) refuseMisreportedLength(key, 'key');
+          }
           this.#pos = (end + 7) & -8;
           this.#count(size);
           return (this.#tagLow + size) * ADDRESS_SPAN + (start >>> 3);
@@ -446,7 +494,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       }
     }
     const source = assertKey(key);
-    this.#allocateSlow(source.length, KEY_ALIGNMENT, source);
+    this.#allocateSlow(lengthOfBytes(source), KEY_ALIGNMENT, source);
     return this.#issuedTop * ADDRESS_SPAN + this.#issuedAddress;
   }
 
@@ -461,11 +509,15 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   /**
    * Starts a new generation tagged `newEpoch` for every attached worker: handles issued so far
    * become stale everywhere, the bump pointer goes back to the start and the counters to zero.
-   * Allocations racing with it return stale handles; readers of the old generation must be done
-   * (see {@link ArenaPool.pin}). `options.retainBlocks` is checked but has nothing to trim: the
-   * region is one block.
-   * Cost: O(attachments) to clear the counters.
-   * @throws MemError INVALID_ARGUMENT for a bad epoch or options; USE_AFTER_RELEASE if detached.
+   * Allocations racing with it return stale handles, and `write` or `fill` calls racing with it
+   * throw STALE_HANDLE; ranges that other workers are still copying into (or hold as their chunk)
+   * are skipped by the next generation until they are done, so no write begun before the reset
+   * lands in memory handed out after it. Readers of the old generation must be done (see
+   * {@link ArenaPool.pin}): a view does not keep its bytes. `options.retainBlocks` is checked but
+   * has nothing to trim: the region is one block.
+   * Cost: O(attachments) to read the announcements and clear the counters.
+   * @throws MemError INVALID_ARGUMENT for a bad epoch or options.
+   * @throws MemError USE_AFTER_RELEASE if this instance is detached.
    */
   reset(newEpoch: number, options?: ResetOptions): void {
     this.#assertAttached();
@@ -473,14 +525,22 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     const checked = assertOptions<ResetOptions>(options);
     if (checked.retainBlocks !== undefined) assertInteger(checked.retainBlocks, 'retainBlocks', { min: 0 });
     const control = this.#control;
+    const counters = this.#counters;
+    this.#dropChunk(); // this worker is not writing: its chunk need not stay out of reuse
     lock(control);
     try {
       Atomics.add(control, GENERATION, 1); // odd: claims in flight retry or end up stale
+      // After the generation went odd: every write that may still land is announced by now.
+      recordAnnouncedSpan(control);
       Atomics.store(control, POSITION, 0);
       Atomics.store(control, EPOCH_LOW, epoch % 2 ** 32);
       Atomics.store(control, EPOCH_HIGH, Math.floor(epoch / 2 ** 32));
-      this.#counters.fill(0, RETIRED);
+      for (let index = RETIRED; index < counters.length; index += SLOT_STRIDE) {
+        counters[index] = 0;
+        counters[index + 1] = 0;
+      }
       Atomics.add(control, GENERATION, 1);
+      Atomics.notify(control, GENERATION);
     } finally {
       unlock(control);
     }
@@ -489,25 +549,17 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
 
   /**
    * Detaches this instance: its counter slot is folded into the totals and freed for another
-   * worker; every later call on it throws USE_AFTER_RELEASE. The shared memory lives on for the
-   * other instances. Detaching twice does nothing.
+   * worker, and the chunk it was bumping in goes back to the next generation; every later call on
+   * it throws USE_AFTER_RELEASE. The shared memory lives on for the other instances. Detaching
+   * twice does nothing. An instance that is garbage-collected, or whose worker exits normally,
+   * detaches by itself; one whose worker is terminated does not.
    * Cost: O(1).
    * @throws never
    */
   detach(): void {
     if (this.#detached) return;
-    const control = this.#control;
-    const counters = this.#counters;
-    lock(control);
-    try {
-      counters[RETIRED] = counters[RETIRED]! + counters[this.#slot]!;
-      counters[RETIRED + 1] = counters[RETIRED + 1]! + counters[this.#slot + 1]!;
-      counters[this.#slot] = 0;
-      counters[this.#slot + 1] = 0;
-      releaseSlot(control, (this.#slot - SLOTS) / SLOT_STRIDE);
-    } finally {
-      unlock(control);
-    }
+    this.#cancelRelease();
+    this.#lease.release();
     this.#detached = true;
     this.#limit = 0;
     this.#tagLow = -1;
@@ -587,19 +639,69 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       }
     }
     this.#assertAttached();
-    return rejectHandle(handle, { id: this.#id, generation: this.generation, label: this.toString() });
+    // A reset in progress has already ended the old generation: its handles are stale.
+    const generation = (Atomics.load(this.#control, GENERATION) + 1) >>> 1;
+    return rejectHandle(handle, { id: this.#id, generation, label: this.toString() });
+  }
+
+  /**
+   * Announces a `write` or `fill` of the allocation at [offset, offset + length), then checks that
+   * no reset began since the handle was checked (else STALE_HANDLE, and nothing is written).
+   * @internal
+   */
+  protected override beginWrite(handle: ArenaHandle, offset: number, length: number): void {
+    const control = this.#control;
+    announce(control, this.#writeWord, offset >>> 3, (offset + length + 7) >>> 3);
+    const word = this.#generationWord;
+    if ((word & 1) === 1 || Atomics.load(control, GENERATION) !== word) {
+      withdraw(control, this.#writeWord);
+      rejectHandle(handle, { id: this.#id, generation: (word >>> 1) + 1, label: this.toString() });
+    }
+  }
+
+  /** Withdraws what `beginWrite` announced. @internal */
+  protected override endWrite(): void {
+    withdraw(this.#control, this.#writeWord);
+  }
+
+  /**
+   * The epoch the handle was issued in, read together with the handle check so that a reset in
+   * between cannot pair a handle with the next generation's epoch.
+   * Cost: the handle check and a few atomic loads.
+   * @throws as {@link Arena.view}.
+   */
+  override epochOf(handle: ArenaHandle): number {
+    const control = this.#control;
+    for (let round = 0; ; round += 1) {
+      const word = Atomics.load(control, GENERATION);
+      if ((word & 1) === 0) {
+        const epoch = Atomics.load(control, EPOCH_HIGH) * 2 ** 32 + (Atomics.load(control, EPOCH_LOW) >>> 0);
+        this.resolve(handle);
+        if (Atomics.load(control, GENERATION) === word) return epoch;
+      }
+      pause(control, GENERATION, word, round);
+    }
   }
 
   /** Takes the tag of the generation in `word`; a changed generation drops this worker's chunk. */
   #adoptGeneration(word: number): void {
     if (this.#detached) return;
     if (word !== this.#generationWord) {
-      this.#pos = 0;
-      this.#limit = 0;
+      this.#dropChunk();
+      this.#spanLow = Atomics.load(this.#control, SPAN_LOW);
+      this.#spanHigh = Atomics.load(this.#control, SPAN_HIGH);
     }
     this.#generationWord = word;
     this.#tagLow = tagBase(arenaTag(this.#id, word >>> 1));
     this.#tagEnd = this.#tagLow + (LENGTH_ESCAPE + 1);
+  }
+
+  /** Stops bumping in this worker's chunk and withdraws its announcement. */
+  #dropChunk(): void {
+    if (this.#limit === 0) return;
+    this.#pos = 0;
+    this.#limit = 0;
+    withdraw(this.#control, this.#chunkWord);
   }
 
   #assertAttached(): void {
@@ -634,6 +736,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     if (word !== this.#generationWord && (word & 1) === 0) this.#adoptGeneration(word);
 
     let start: number;
+    // Outside a chunk, a range that will be written is announced for the duration of the write.
+    let announced = false;
     if (this.#chunkSize > 0 && span <= this.#chunkSize / 4) {
       start = this.#limit > 0 && word === this.#generationWord ? this.#bumpChunk(checkedSize, alignment, header) : -1;
       if (start < 0) {
@@ -641,22 +745,29 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
         start = this.#bumpChunk(checkedSize, alignment, header);
       }
     } else {
-      start = alignment > MIN_ALIGNMENT ? this.#claimAligned(checkedSize, alignment, header) : -1;
-      if (alignment <= MIN_ALIGNMENT) {
-        const units = Math.ceil(span / 8);
-        if (this.#claimDirect(units)) start = this.#claimStart * 8 + header;
+      announced = source !== undefined || header > 0;
+      const announceAt = announced ? this.#writeWord : -1;
+      start = -1;
+      if (alignment > MIN_ALIGNMENT) {
+        if (this.#claimAligned(checkedSize, alignment, header, announceAt)) start = this.#claimStart;
+      } else if (this.#claimDirect(Math.ceil(span / 8), Math.ceil(span / 8), announceAt)) {
+        start = this.#claimStart * 8 + header;
       }
       if (start < 0) this.#throwFull(span);
     }
-    let length = checkedSize;
-    if (header > 0) {
-      writeHeader(this.#bytes, start - HEADER_SIZE, checkedSize, this.#tagLow >> 9);
-      length = LENGTH_ESCAPE;
+    try {
+      let length = checkedSize;
+      if (header > 0) {
+        writeHeader(this.#bytes, start - HEADER_SIZE, checkedSize, this.#tagLow >> 9);
+        length = LENGTH_ESCAPE;
+      }
+      if (source !== undefined && checkedSize > 0) this.#bytes.set(source, start); // nothing for a detached view
+      this.#issuedTop = this.#tagLow + length;
+      this.#issuedAddress = start >>> 3;
+    } finally {
+      if (announced) withdraw(this.#control, this.#writeWord);
     }
-    if (source !== undefined) this.#bytes.set(source, start);
     this.#count(checkedSize);
-    this.#issuedTop = this.#tagLow + length;
-    this.#issuedAddress = start >>> 3;
   }
 
   /** Bumps inside this worker's chunk; returns the start, or -1 if it does not fit. */
@@ -668,66 +779,109 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     return start;
   }
 
+  /** Start of the last claim: in units from `#claimDirect`, in bytes from `#claimAligned`. */
   #claimStart = 0;
+  /** End (units) of the last claim. */
+  #claimEnd = 0;
 
   /**
    * Claims `units` 8-byte units (at least `minUnits` at the end of the region) as this worker's
-   * new chunk. Returns false when the region is full for this generation.
+   * new chunk, announced for as long as it holds it. Returns false when the region is full for
+   * this generation.
    */
   #claim(units: number, minUnits: number): boolean {
-    if (!this.#claimDirect(units, minUnits)) return false;
+    if (!this.#claimDirect(units, minUnits, this.#chunkWord)) {
+      this.#pos = 0;
+      this.#limit = 0;
+      return false;
+    }
     this.#pos = this.#claimStart * 8;
     this.#limit = this.#claimEnd * 8;
+    this.#chunkBase = this.#pos;
+    this.#chunk = this.#bytes.subarray(this.#pos, this.#limit);
     return true;
   }
-
-  #claimEnd = 0;
 
   /**
    * One `Atomics.add` on the shared pointer, inside the generation sequence lock: a claim that a
    * reset overlapped is dropped and retried, so a range is never handed out under the new tag
-   * before the reset finished. Sets `#claimStart` and `#claimEnd` (units).
+   * before the reset finished. With `announceAt` >= 0 the range is announced there before the
+   * generation is checked again (see the concurrency protocol in `shared-arena-control.ts`); a
+   * range that overlaps one another worker still announces from an earlier generation is dropped
+   * and the pointer jumps past it. Sets `#claimStart` and `#claimEnd` (units).
    */
-  #claimDirect(units: number, minUnits = units): boolean {
+  #claimDirect(units: number, minUnits: number, announceAt: number): boolean {
     const control = this.#control;
     const limit = this.#limitUnits;
-    for (;;) {
+    for (let round = 0; ; round += 1) {
       const before = Atomics.load(control, GENERATION);
-      if ((before & 1) === 1) continue; // a reset is in progress: it takes a few stores
-      // A full region is not bumped further, so failed claims cannot push the pointer far past it.
-      if (Atomics.load(control, POSITION) + minUnits > limit) {
-        this.#adoptGeneration(before);
-        return false;
+      if ((before & 1) === 1) {
+        pause(control, GENERATION, before, round); // a reset is in progress: it takes a few stores
+        continue;
       }
-      const old = Atomics.add(control, POSITION, units);
-      if (Atomics.load(control, GENERATION) !== before) continue;
       this.#adoptGeneration(before);
-      if (old + minUnits > limit) return false;
+      // A full region is not bumped further, so failed claims cannot push the pointer far past it.
+      if (Atomics.load(control, POSITION) + minUnits > limit) return this.#claimFailed(announceAt);
+      const old = Atomics.add(control, POSITION, units);
       // Past the limit only the tail [old, limit) is ours: every later claim starts beyond it.
+      const end = old + units <= limit ? old + units : limit;
+      if (announceAt >= 0) announce(control, announceAt, old, end);
+      if (Atomics.load(control, GENERATION) !== before) continue;
+      if (old + minUnits > limit) return this.#claimFailed(announceAt);
+      const busyUntil = this.#busyUntil(old, end);
+      if (busyUntil >= 0) {
+        Atomics.compareExchange(control, POSITION, old + units, busyUntil);
+        continue;
+      }
       this.#claimStart = old;
-      this.#claimEnd = old + units <= limit ? old + units : limit;
+      this.#claimEnd = end;
       return true;
     }
   }
 
-  /** The seed's compare-and-swap bump, for an alignment above 8 without chunks; returns the start or -1. */
-  #claimAligned(size: number, alignment: number, header: number): number {
+  /**
+   * Where the range [start, end) (units) of a claim stops overlapping ranges other workers still
+   * announce from an earlier generation, or -1 if it overlaps none. Looks only inside the span
+   * the last reset recorded.
+   */
+  #busyUntil(start: number, end: number): number {
+    if (end <= this.#spanLow || start >= this.#spanHigh) return -1;
+    return announcedOverlap(this.#control, this.#lease.slot, start, end);
+  }
+
+  #claimFailed(announceAt: number): false {
+    if (announceAt >= 0) withdraw(this.#control, announceAt);
+    return false;
+  }
+
+  /**
+   * The seed's compare-and-swap bump, for an alignment above 8 without chunks, under the same
+   * protocol as `#claimDirect`. Sets `#claimStart` (bytes); returns false when it does not fit.
+   */
+  #claimAligned(size: number, alignment: number, header: number, announceAt: number): boolean {
     const control = this.#control;
     const limit = this.#limitUnits;
-    for (;;) {
+    for (let round = 0; ; round += 1) {
       const before = Atomics.load(control, GENERATION);
-      if ((before & 1) === 1) continue;
+      if ((before & 1) === 1) {
+        pause(control, GENERATION, before, round);
+        continue;
+      }
+      this.#adoptGeneration(before);
       const position = Atomics.load(control, POSITION);
       const start = Math.ceil((position * 8 + header) / alignment) * alignment;
       const endUnits = Math.ceil((start + size) / 8);
-      if (endUnits > limit) {
-        this.#adoptGeneration(before);
-        return -1;
-      }
+      if (endUnits > limit) return this.#claimFailed(announceAt);
       if (Atomics.compareExchange(control, POSITION, position, endUnits) !== position) continue;
+      if (announceAt >= 0) announce(control, announceAt, position, endUnits);
       if (Atomics.load(control, GENERATION) !== before) continue;
-      this.#adoptGeneration(before);
-      return start;
+      const busyUntil = this.#busyUntil(position, endUnits);
+      if (busyUntil >= 0) {
+        Atomics.compareExchange(control, POSITION, endUnits, busyUntil);
+        continue;
+      }
+      this.#claimStart = start;
+      return true;
     }
   }
 
@@ -755,39 +909,15 @@ function effectiveChunkSize(requested: number, capacity: number): number {
   return chunk >= MIN_CHUNK ? chunk : 0;
 }
 
-function lock(control: Int32Array): void {
-  while (Atomics.compareExchange(control, LOCK, 0, 1) !== 0) {
-    // Held only for a few stores by reset() or detach() in another worker.
-  }
+/**
+ * The release of an instance's slot when it goes away. Made here, not in the constructor, so that
+ * the closure holds the lease only and never the instance (which would then never be collected).
+ */
+function releaser(lease: SlotLease): () => void {
+  return () => lease.release();
 }
 
-function unlock(control: Int32Array): void {
-  Atomics.store(control, LOCK, 0);
-}
-
-/** Takes a free counter slot. */
-function claimSlot(control: Int32Array): number {
-  const max = control[MAX_ATTACHMENTS]!;
-  for (let slot = 0; slot < max; slot += 1) {
-    const word = SLOT_BITS + (slot >>> 5);
-    const bit = 1 << (slot & 31);
-    for (;;) {
-      const bits = Atomics.load(control, word);
-      if ((bits & bit) !== 0) break;
-      if (Atomics.compareExchange(control, word, bits, bits | bit) === bits) {
-        Atomics.add(control, ATTACHED, 1);
-        return slot;
-      }
-    }
-  }
-  throw new MemError(
-    'EXHAUSTED',
-    `the shared arena has ${max} instances attached already (maxAttachments); detach() unused ones`,
-    { details: { maxAttachments: max } },
-  );
-}
-
-function releaseSlot(control: Int32Array, slot: number): void {
-  Atomics.and(control, SLOT_BITS + (slot >>> 5), ~(1 << (slot & 31)));
-  Atomics.sub(control, ATTACHED, 1);
+/** What the metrics collector of an instance reads: zeros once it is detached. */
+function readFigures(arena: SharedEpochArena): ArenaFigures {
+  return arena.detached ? NO_ARENA_FIGURES : arena.stats();
 }
