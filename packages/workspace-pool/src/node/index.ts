@@ -7,7 +7,11 @@
  */
 /// <reference types="node" />
 import { Worker } from 'node:worker_threads';
-import { WorkspaceCoordinator, type WorkerLike, type WorkspaceCoordinatorOptions } from '../workspace-coordinator.js';
+import {
+  WorkspaceCoordinator,
+  type WorkerLike,
+  type WorkspaceCoordinatorOptions,
+} from '../coordinator/workspace-coordinator.js';
 
 /**
  * The URL of the coordinator's worker entry in this package's build. Start it yourself (with your

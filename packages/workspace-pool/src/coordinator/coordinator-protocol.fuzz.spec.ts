@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { AcquireAnswer } from './coordinator-protocol.js';
 import { serveWorkspaceCoordinator } from './coordinator-host.js';
 import { codeOf, coordinatorWorkerSource, sharedCoordinator, waitUntil } from './coordinator.test-helper.js';
-import { checkMemoryMap } from './pool-invariants.test-helper.js';
+import { checkMemoryMap } from '../pool-invariants.test-helper.js';
 import { fuzzRequest, fuzzValue } from './protocol-fuzz.test-helper.js';
 import { WorkspaceClient } from './workspace-client.js';
 import type { WorkspaceCoordinator } from './workspace-coordinator.js';

@@ -16,10 +16,10 @@ import {
   type Request,
   type SegmentInfo,
 } from './coordinator-protocol.js';
-import type { DefragmentationReport } from './defragmentation-report.js';
+import type { DefragmentationReport } from '../defragmentation-report.js';
 import { pinSlot, readPlace, slotSerial, unpinSlot } from './lease-table.js';
-import type { MemoryMapSnapshot } from './memory-map.js';
-import type { DefragmentOptions, WorkspaceLogEntry, WorkspaceLogger, WorkspacePoolStats } from './workspace-pool.js';
+import type { MemoryMapSnapshot } from '../memory-map.js';
+import type { DefragmentOptions, WorkspaceLogEntry, WorkspaceLogger, WorkspacePoolStats } from '../workspace-pool.js';
 
 /**
  * What a thread needs to become a client: made by {@link WorkspaceCoordinator.connect}, sent to

@@ -8,7 +8,7 @@ import { afterAll, afterEach } from 'vitest';
 import { WorkspaceCoordinator, type WorkerLike, type WorkspaceCoordinatorOptions } from './workspace-coordinator.js';
 
 /** The coordinator's worker entry, from source. */
-export const coordinatorWorkerSource = new URL('./node/coordinator.worker.ts', import.meta.url);
+export const coordinatorWorkerSource = new URL('../node/coordinator.worker.ts', import.meta.url);
 
 /** One pool `activations` of 256 KiB, up to 4 MiB. */
 const defaultPools = { activations: { initialSize: 256 * 1024, maxSize: 4 << 20 } };

@@ -13,7 +13,7 @@ import {
   useCoordinators,
   waitUntil,
 } from './coordinator.test-helper.js';
-import { checkMemoryMap } from './pool-invariants.test-helper.js';
+import { checkMemoryMap } from '../pool-invariants.test-helper.js';
 import { WorkspaceClient, type SharedWorkspace, type WorkspaceClientDescriptor } from './workspace-client.js';
 import type { WorkspaceCoordinator } from './workspace-coordinator.js';
 

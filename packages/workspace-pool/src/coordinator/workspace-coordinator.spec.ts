@@ -10,11 +10,11 @@ import {
   useCoordinators,
   waitUntil,
 } from './coordinator.test-helper.js';
-import { checkMemoryMap } from './pool-invariants.test-helper.js';
+import { checkMemoryMap } from '../pool-invariants.test-helper.js';
 import { WorkspaceClient, type SharedWorkspace } from './workspace-client.js';
-import { WorkspaceConfig } from './workspace-config.js';
+import { WorkspaceConfig } from '../workspace-config.js';
 import { WorkspaceCoordinator } from './workspace-coordinator.js';
-import type { WorkspaceLogEntry } from './workspace-pool.js';
+import type { WorkspaceLogEntry } from '../workspace-pool.js';
 import { serveWorkspaceCoordinator } from './coordinator-host.js';
 
 const KiB = 1024;
@@ -402,8 +402,8 @@ describe('WorkspaceCoordinator.start', () => {
 });
 
 describe('the built worker entry', () => {
-  const dist = new URL('../dist/node/coordinator.worker.js', import.meta.url);
-  const sources = new URL('./', import.meta.url);
+  const dist = new URL('../../dist/node/coordinator.worker.js', import.meta.url);
+  const sources = new URL('../', import.meta.url);
   // Only meaningful against a build at least as new as the sources (npm test builds first).
   const fresh =
     existsSync(dist) &&
@@ -411,7 +411,7 @@ describe('the built worker entry', () => {
       .map(String)
       .filter((file) => file.endsWith('.ts') && !file.includes('.spec.') && !file.includes('.test-'))
       .every((file) => {
-        const built = new URL(`../dist/${file.replace(/\.ts$/, '.js')}`, import.meta.url);
+        const built = new URL(`../../dist/${file.replace(/\.ts$/, '.js')}`, import.meta.url);
         return existsSync(built) && statSync(new URL(file, sources)).mtimeMs <= statSync(built).mtimeMs;
       });
 

@@ -9,7 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '@mem/testkit';
 import { describe, expect, it } from 'vitest';
 import { coordinatorWorkerSource, useCoordinators, waitUntil } from './coordinator.test-helper.js';
-import { checkMemoryMap } from './pool-invariants.test-helper.js';
+import { checkMemoryMap } from '../pool-invariants.test-helper.js';
 
 const stressSource = new URL('./coordinator-stress.test-worker.ts', import.meta.url);
 const start = useCoordinators(() => startWorker(coordinatorWorkerSource));

@@ -14,9 +14,9 @@
  * @module
  */
 import { MemError, MemErrorCode, type BackingMemoryDescriptor } from '@mem/types';
-import type { DefragmentationReport } from './defragmentation-report.js';
-import type { WorkspaceConfigOptions } from './workspace-config.js';
-import type { WorkspaceLogEntry } from './workspace-pool.js';
+import type { DefragmentationReport } from '../defragmentation-report.js';
+import type { WorkspaceConfigOptions } from '../workspace-config.js';
+import type { WorkspaceLogEntry } from '../workspace-pool.js';
 
 /** What a segment looks like to a client. @internal */
 export interface SegmentInfo {

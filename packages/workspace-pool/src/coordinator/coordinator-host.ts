@@ -12,7 +12,7 @@
  * @module
  */
 import { MemError, describeValue } from '@mem/types';
-import type { MoveGuard } from './compaction.js';
+import type { MoveGuard } from '../compaction.js';
 import {
   isPortLike,
   isRecord,
@@ -37,10 +37,10 @@ import {
   slotPinned,
   tryCloseSlot,
 } from './lease-table.js';
-import { kSetMoveGuard } from './pool-internals.js';
-import type { Workspace } from './workspace.js';
-import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
-import { WorkspacePool, type WorkspaceLogEntry } from './workspace-pool.js';
+import { kSetMoveGuard } from '../pool-internals.js';
+import type { Workspace } from '../workspace.js';
+import { WorkspaceConfig, type WorkspaceConfigOptions } from '../workspace-config.js';
+import { WorkspacePool, type WorkspaceLogEntry } from '../workspace-pool.js';
 import { sharedConfig } from './shared-config.js';
 
 interface Lease {

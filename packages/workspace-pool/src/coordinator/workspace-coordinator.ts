@@ -17,8 +17,8 @@ import {
 } from './coordinator-protocol.js';
 import { MAX_WORKSPACES } from './lease-table.js';
 import { WorkspaceClient, type WorkspaceClientDescriptor } from './workspace-client.js';
-import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
-import type { WorkspaceLogger } from './workspace-pool.js';
+import { WorkspaceConfig, type WorkspaceConfigOptions } from '../workspace-config.js';
+import type { WorkspaceLogger } from '../workspace-pool.js';
 import { sharedConfig } from './shared-config.js';
 
 /** A worker as the coordinator needs it: Node's `Worker` and the web's `Worker` both fit. */
