@@ -145,6 +145,10 @@ class CoordinatorHost {
   /** Answers a request with a usable id; drops anything else. Never throws. */
   #handle(client: Client, data: unknown): void {
     if (!isRecord(data)) return;
+    if (data.op === 'connect' && !('id' in data)) {
+      this.#connect(client, data.port);
+      return;
+    }
     const id = messageId(data);
     if (id === undefined) return;
     let reply: Reply;
@@ -181,6 +185,16 @@ class CoordinatorHost {
       default:
         throw new MemError('INVALID_ARGUMENT', `unknown request ${describeValue(request.op)}`);
     }
+  }
+
+  /**
+   * A client handed over the port of a new client (its `descriptor()`): serve it, unless the
+   * client is closing (then the port closes, and its holder's requests fail at once).
+   */
+  #connect(client: Client, port: unknown): void {
+    if (!isPortLike(port)) return;
+    if (client.state === 'open') this.attach(port, false);
+    else port.close();
   }
 
   #pool(name: unknown): HostedPool {
@@ -327,8 +341,12 @@ class CoordinatorHost {
  *
  * @example
  * ```ts
- * // coordinator.worker.ts, started with new Worker(url, { type: 'module' })
- * import { serveWorkspaceCoordinator } from '@mem/workspace-pool';
+ * // coordinator.worker.ts, started with new Worker(url, { type: 'module' }).
+ * import { serveWorkspaceCoordinator, type MessageEndpoint } from '@mem/workspace-pool';
+ * // In a dedicated worker `self` is the worker's scope (DedicatedWorkerGlobalScope with the
+ * // "webworker" lib), which receives and posts messages; this example compiles with the DOM lib,
+ * // where `self` is a Window, so it declares what the worker's `self` is.
+ * declare const self: MessageEndpoint;
  * serveWorkspaceCoordinator(self);
  * ```
  */
@@ -352,10 +370,6 @@ export function serveWorkspaceCoordinator(endpoint: MessageEndpoint): void {
       } catch (error) {
         endpoint.postMessage({ kind: 'failed', error: serializeError(error) } satisfies ControlReply);
       }
-    } else if (data.kind === 'connect' && isPortLike(data.port)) {
-      // Before init there is nothing to serve: closing the port tells its client at once.
-      if (host === undefined) data.port.close();
-      else host.attach(data.port, false);
     }
   });
 }
