@@ -7,7 +7,10 @@
  */
 import {
   MemError,
-  describeValue,
+  assertBoolean,
+  assertFunction,
+  assertOptions,
+  invalidArgument,
   mirrorCounter,
   noopMetrics,
   type BackingMemory,
@@ -148,6 +151,8 @@ const STRATEGY_CODES = {
   'power-of-two': STRATEGY_POWER_OF_TWO,
 } as const;
 
+const POOL_OPTION_NAMES = ['name', 'logger', 'metrics', 'segmentSource'];
+
 /**
  * A pool of workspaces over segments of backing memory it owns (`ArrayBuffer`,
  * `SharedArrayBuffer` or `WebAssembly.Memory`). `acquire(size)` splits a free block (chosen by the
@@ -213,25 +218,20 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    */
   constructor(configuration: WorkspaceConfig | WorkspaceConfigOptions = {}, options: WorkspacePoolOptions = {}) {
     this.config = WorkspaceConfig.from(configuration);
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-    }
-    const name = options.name ?? 'workspace-pool';
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new MemError('INVALID_ARGUMENT', `name must be a non-empty string, got ${describeValue(name)}`);
-    }
+    const checked = assertOptions<WorkspacePoolOptions>(options, 'options', POOL_OPTION_NAMES);
+    const name = checked.name ?? 'workspace-pool';
+    if (typeof name !== 'string' || name.length === 0)
+      throw invalidArgument('options.name', name, 'a non-empty string');
     for (const key of ['logger', 'segmentSource'] as const) {
-      if (options[key] !== undefined && typeof options[key] !== 'function') {
-        throw new MemError('INVALID_ARGUMENT', `${key} must be a function, got ${describeValue(options[key])}`);
-      }
+      if (checked[key] !== undefined) assertFunction(checked[key], `options.${key}`);
     }
-    const metrics = options.metrics ?? noopMetrics;
+    const metrics = checked.metrics ?? noopMetrics;
     if (typeof metrics !== 'object' || metrics === null || typeof metrics.addCollector !== 'function') {
-      throw new MemError('INVALID_ARGUMENT', `metrics must be a MetricsSink, got ${describeValue(metrics)}`);
+      throw invalidArgument('options.metrics', metrics, 'a MetricsSink');
     }
     this.name = name;
-    this.#logger = options.logger;
-    this.#segmentSource = options.segmentSource;
+    this.#logger = checked.logger;
+    this.#segmentSource = checked.segmentSource;
     const { config } = this;
     this.#core = new BlockAllocator(config.alignment, STRATEGY_CODES[config.strategy]);
     this.#maxRequest = Math.min(config.maxSegmentSize, config.maxSize);
@@ -346,9 +346,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * it; DOUBLE_FREE if already released; STALE_HANDLE after `clear()`; PINNED if pinned.
    */
   release(workspace: Workspace): void {
-    if (!(workspace instanceof Workspace)) {
-      throw new MemError('INVALID_ARGUMENT', `workspace must be a Workspace, got ${describeValue(workspace)}`);
-    }
+    if (!(workspace instanceof Workspace)) throw invalidArgument('workspace', workspace, 'a Workspace');
     if (workspace.pool !== this) {
       throw new MemError('FOREIGN_HANDLE', `workspace #${workspace.id} was lent by another pool, not by ${this.name}`);
     }
@@ -486,28 +484,14 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
         { details: { size, rounded, max: this.#maxRequest } },
       );
     }
-    return new MemError(
-      'INVALID_ARGUMENT',
-      `size must be an integer in [1, ${this.#maxRequest}], got ${describeValue(size)}`,
-      {
-        details: { argument: 'size', value: size },
-      },
-    );
+    return invalidArgument('size', size, `an integer in [1, ${this.#maxRequest}]`);
   }
 
   /** Reads each option once (a getter may run code) and checks it. */
   #checkAcquireOptions(options: AcquireOptions): { label: string | undefined; zero: boolean } {
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-    }
-    const { label, zero } = options;
-    if (label !== undefined && typeof label !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(label)}`);
-    }
-    if (zero !== undefined && typeof zero !== 'boolean') {
-      throw new MemError('INVALID_ARGUMENT', `zero must be a boolean, got ${describeValue(zero)}`);
-    }
-    return { label, zero: zero === true };
+    const { label, zero = false } = assertOptions<AcquireOptions>(options, 'options', ['label', 'zero']);
+    if (label !== undefined && typeof label !== 'string') throw invalidArgument('options.label', label, 'a string');
+    return { label, zero: assertBoolean(zero, 'options.zero') };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -537,13 +521,8 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * ```
    */
   defragment(options: DefragmentOptions = {}): DefragmentationReport {
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-    }
-    const throwIfBlocked = options.throwIfBlocked ?? false;
-    if (typeof throwIfBlocked !== 'boolean') {
-      throw new MemError('INVALID_ARGUMENT', `throwIfBlocked must be a boolean, got ${describeValue(throwIfBlocked)}`);
-    }
+    const checked = assertOptions<DefragmentOptions>(options, 'options', ['throwIfBlocked']);
+    const throwIfBlocked = assertBoolean(checked.throwIfBlocked ?? false, 'options.throwIfBlocked');
     const report = this.#runDefragmentation('manual', undefined, true, true);
     if (throwIfBlocked && report.outcome === 'blocked-by-pins') {
       throw new MemError('PINNED', report.message, { details: { report } });

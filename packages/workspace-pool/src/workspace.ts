@@ -4,7 +4,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
+import { MemError, invalidArgument, type TypedArrayConstructor } from '@mem/types';
 import type { BlockAllocator } from './block-allocator.js';
 import * as internals from './pool-internals.js';
 
@@ -139,7 +139,7 @@ export class Workspace implements Disposable {
     const elementSize =
       typeof type === 'function' ? (type as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT : undefined;
     if (typeof elementSize !== 'number' || !Number.isInteger(elementSize) || elementSize < 1) {
-      throw new MemError('INVALID_ARGUMENT', `type must be a typed array constructor, got ${describeValue(type)}`);
+      throw invalidArgument('type', type, 'a typed array constructor');
     }
     const view = new type(bytes.buffer, bytes.byteOffset, Math.floor(this.size / elementSize));
     views.type = type;

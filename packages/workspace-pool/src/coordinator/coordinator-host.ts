@@ -11,7 +11,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { MemError, assertInteger, assertOptions, describeValue, invalidArgument } from '@mem/types';
 import type { MoveGuard } from '../compaction.js';
 import {
   isPortLike,
@@ -79,21 +79,10 @@ class CoordinatorHost {
   #mainPort: MessagePort | undefined;
   #nextSerial = 1;
 
-  constructor(pools: unknown, maxWorkspaces: unknown) {
-    if (!isRecord(pools)) {
-      throw new MemError('INVALID_ARGUMENT', `pools must be an object, got ${describeValue(pools)}`);
-    }
-    if (
-      typeof maxWorkspaces !== 'number' ||
-      !Number.isInteger(maxWorkspaces) ||
-      maxWorkspaces < 1 ||
-      maxWorkspaces > MAX_WORKSPACES
-    ) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `maxWorkspaces must be an integer in [1, ${MAX_WORKSPACES}], got ${describeValue(maxWorkspaces)}`,
-      );
-    }
+  constructor(poolsValue: unknown, maxWorkspacesValue: unknown) {
+    if (poolsValue === undefined) throw invalidArgument('pools', poolsValue, 'an object');
+    const pools = assertOptions<Record<string, unknown>>(poolsValue, 'pools');
+    const maxWorkspaces = assertInteger(maxWorkspacesValue, 'maxWorkspaces', { min: 1, max: MAX_WORKSPACES });
     const buffer = new SharedArrayBuffer(maxWorkspaces * SLOT_WORDS * 4);
     this.#table = new Int32Array(buffer);
     this.#leases = new Array<Lease | undefined>(maxWorkspaces);
@@ -199,7 +188,7 @@ class CoordinatorHost {
 
   #pool(name: unknown): HostedPool {
     if (typeof name !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `pool must be a pool name (string), got ${describeValue(name)}`);
+      throw invalidArgument('pool', name, 'a pool name (string)');
     }
     const hosted = this.#pools.get(name);
     if (hosted === undefined) {
@@ -213,9 +202,7 @@ class CoordinatorHost {
 
   #acquire(client: Client, poolName: unknown, size: unknown, label: unknown): AcquireAnswer {
     const hosted = this.#pool(poolName);
-    if (label !== undefined && typeof label !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(label)}`);
-    }
+    if (label !== undefined && typeof label !== 'string') throw invalidArgument('label', label, 'a string');
     if (this.#freeSlots.length === 0) {
       throw new MemError('LIMIT_EXCEEDED', `all ${this.#leases.length} lease slots are taken (maxWorkspaces)`);
     }
@@ -352,7 +339,7 @@ class CoordinatorHost {
  */
 export function serveWorkspaceCoordinator(endpoint: MessageEndpoint): void {
   if (typeof endpoint !== 'object' || endpoint === null || typeof endpoint.postMessage !== 'function') {
-    throw new MemError('INVALID_ARGUMENT', `endpoint must be a message endpoint, got ${describeValue(endpoint)}`);
+    throw invalidArgument('endpoint', endpoint, 'a message endpoint');
   }
   let host: CoordinatorHost | undefined;
   onMessage(endpoint, (data) => {
@@ -361,7 +348,7 @@ export function serveWorkspaceCoordinator(endpoint: MessageEndpoint): void {
     if (data.kind === 'init' && host === undefined) {
       try {
         if (!isPortLike(data.port)) {
-          throw new MemError('INVALID_ARGUMENT', `init needs a MessagePort, got ${describeValue(data.port)}`);
+          throw invalidArgument('init.port', data.port, 'a MessagePort');
         }
         const created = new CoordinatorHost(data.pools, data.maxWorkspaces);
         created.attach(data.port, true);

@@ -36,6 +36,7 @@ interface Answer {
 /** Node's view of a `MessagePort`, with its `close` event. */
 interface NodePort {
   on(event: 'close', listener: () => void): void;
+  on(event: 'message', listener: (data: unknown) => void): void;
 }
 
 /** A raw connection to the coordinator's worker: post anything, read the answers in order. */
@@ -155,7 +156,9 @@ describe('a client port, as the coordinator reads it', () => {
     owner.port.postMessage({ op: 'connect', port: 'not a port' });
     owner.port.postMessage({ op: 'connect' });
     owner.port.postMessage({ op: 'connect', port: served.port2 }, [served.port2]);
-    const answered = new Promise<Answer>((resolve) => (served.port1.onmessage = ({ data }) => resolve(data as Answer)));
+    const answered = new Promise<Answer>((resolve) =>
+      (served.port1 as unknown as NodePort).on('message', (data) => resolve(data as Answer)),
+    );
     served.port1.postMessage({ id: 1, op: 'stats', pool: 'activations' });
     expect(codeOfAnswer(await answered)).toBe('no error');
     // With an id, connect is no request: it is answered as an unknown one.
