@@ -1,6 +1,6 @@
 /**
  * The configuration of a workspace pool: a validated, frozen value with presets for large models,
- * small models and tight memory budgets, as the seed's `WorkspaceConfig` has.
+ * small models and tight memory budgets.
  *
  * This module is browser compatible.
  * @module
@@ -199,7 +199,7 @@ export class WorkspaceConfig {
     return new WorkspaceConfig(validate(options, DEFAULTS));
   }
 
-  /** The seed's default: 1 MiB initial, 1 GiB max, growth 2, best fit, no automatic defragmentation. Cost: O(1). */
+  /** The default: 1 MiB initial, 1 GiB max, growth 2, best fit, no automatic defragmentation. Cost: O(1). */
   static defaults(): WorkspaceConfig {
     return WorkspaceConfig.from({});
   }

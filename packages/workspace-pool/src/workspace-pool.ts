@@ -30,11 +30,17 @@ import { allocateBacking, resolveSegmentSource, type SegmentProvider } from './s
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import { Workspace } from './workspace.js';
 
-// Private copies of what acquire() uses from other modules: V8 folds a private `const` into
-// optimised code but reads an imported binding from its module cell at every use (see block-codes.ts).
+// Private copies of what acquire() uses from other modules, for the hot path (see docs/DESIGN.md, Hot paths).
 const NONE = codes.NONE;
 const kCreateWorkspace = internals.kCreateWorkspace;
-const WorkspaceHandle = Workspace;
+// The handle's constructor is private to users; the pool reaches it through this typed alias.
+const WorkspaceHandle = Workspace as unknown as new (
+  token: typeof kCreateWorkspace,
+  core: BlockAllocator,
+  block: number,
+  id: number,
+  size: number,
+) => Workspace;
 const NO_OPTIONS = Object.freeze({ label: undefined, zero: false });
 
 /** Options of {@link WorkspacePool.acquire}. */
@@ -114,7 +120,7 @@ export interface WorkspacePoolStats {
   readonly expansions: number;
   /** Defragmentations run (manual, threshold and miss). */
   readonly defragmentations: number;
-  /** `1 - expansions / acquisitions` (the seed's definition), 0 before the first acquisition. */
+  /** `1 - expansions / acquisitions` 0 before the first acquisition. */
   readonly hitRate: number;
   /** Workspaces live now. */
   readonly liveWorkspaces: number;
@@ -258,10 +264,9 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * power of two under that strategy). When no free block fits, the pool first compacts the
    * segment with the most free bytes (if that can make room: `defragmentOnMiss`), then adds a
    * segment (`autoExpand`), then fails.
-   * Cost: O(1) when a block fits (the pair with release, on the development machine: about 15 ns
-   * for scratch released in the same function, where V8 can drop the handle object; 25 ns in
-   * LIFO order with the handle kept; 100 ns in random or FIFO order and with 10,000 live); a miss
-   * costs a compaction of one segment or the allocation of a new segment.
+   * Cost: O(1) when a block fits (a bin lookup, a split, and one handle object, which V8 can drop
+   * for scratch released in the same function; figures in docs/benchmarks.md); a miss costs a
+   * compaction of one segment or the allocation of a new segment.
    * @throws MemError INVALID_ARGUMENT if `size` is not an integer >= 1 or `options` is bad;
    * OVERSIZED if `size` exceeds `min(maxSize, maxSegmentSize)`; EXHAUSTED if nothing fits and
    * `autoExpand` is off (or the runtime refuses the memory); LIMIT_EXCEEDED if a new segment would
@@ -339,8 +344,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   }
 
   /**
-   * Releases `workspace` (the same as `workspace.release()`), for code written against the seed's
-   * `pool.release(id)`.
+   * Releases `workspace` (the same as `workspace.release()`), for code that releases through the pool.
    * Cost: O(1).
    * @throws MemError INVALID_ARGUMENT if it is not a workspace; FOREIGN_HANDLE if another pool lent
    * it; DOUBLE_FREE if already released; STALE_HANDLE after `clear()`; PINNED if pinned.
@@ -505,7 +509,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * the free bytes, releases empty segments beyond the initial reservation, and reports what it
    * did (see {@link DefragmentationReport} for how `reclaimedBytes` is defined). Pinned workspaces
    * never move; unpinned ones do, so re-read their views.
-   * Cost: O(blocks + holes x movable blocks) plus the bytes copied (about 5 ms per 32 MiB moved).
+   * Cost: O(blocks + holes x movable blocks) plus the bytes copied (a `copyWithin` per moved workspace).
    * @throws MemError INVALID_ARGUMENT if `options` is bad; PINNED if `throwIfBlocked` is set and
    * pinned workspaces kept anything from being reclaimed.
    *
@@ -531,8 +535,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   }
 
   /**
-   * The pool's fragmentation, `1 - largest free block / free bytes` (the seed's
-   * `compute_fragmentation_ratio`), in [0, 1).
+   * The pool's fragmentation, `1 - largest free block / free bytes` in [0, 1).
    * Cost: O(free blocks).
    * @throws never
    */
@@ -644,8 +647,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
 
   /**
    * Takes every workspace back (their handles become stale: any use throws STALE_HANDLE, and
-   * `using` leaves them alone), drops the expansion segments, and resets the counters, as the
-   * seed's `clear()` does. The initial reservation is kept (its bytes are not zeroed).
+   * `using` leaves them alone), drops the expansion segments, and resets the counters. The initial reservation is kept (its bytes are not zeroed).
    * Cost: O(block table + segments).
    * @throws MemError PINNED if any workspace is pinned; nothing is cleared then.
    */

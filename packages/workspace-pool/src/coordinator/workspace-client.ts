@@ -207,7 +207,7 @@ export class SharedWorkspace extends DisposableHandle {
   /**
    * Pins the workspace (waiting for a move in progress, if any, to finish) and returns a view of
    * its `size` bytes in shared memory, valid until the matching `unpin()`. Pins nest.
-   * Cost: a compare-and-swap on the lease table and one view (about 100 ns), plus the wait for a
+   * Cost: a compare-and-swap on the lease table and one view, plus the wait for a
    * move; a nested pin costs the view only.
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE once the lease was taken back
    * (its client closed, or lost its coordinator).
@@ -418,7 +418,6 @@ export class WorkspaceClient implements SharedAttachment<WorkspaceClientDescript
   /**
    * Connects over a descriptor's port. Use {@link WorkspaceClient.attach}.
    * @throws as {@link WorkspaceClient.attach}
-   * @internal
    */
   protected constructor(descriptor: unknown, logger?: WorkspaceLogger) {
     const candidate = assertSharedDescriptor<WorkspaceClientDescriptor>(
@@ -508,7 +507,7 @@ export class WorkspaceClient implements SharedAttachment<WorkspaceClientDescript
   /**
    * Acquires a workspace of `size` bytes from the pool `pool` (the pool's `acquire`, run in the
    * coordinator's worker: it may defragment or expand there).
-   * Cost: a message round trip (tens of microseconds) plus the pool's acquire.
+   * Cost: a message round trip plus the pool's acquire.
    * @throws MemError (as a rejection) NOT_FOUND for an unknown pool; INVALID_ARGUMENT, OVERSIZED,
    * EXHAUSTED, LIMIT_EXCEEDED as `WorkspacePool.acquire` (LIMIT_EXCEEDED also when every lease
    * slot is taken); USE_AFTER_RELEASE once the client is closed.
