@@ -21,10 +21,7 @@ import { Segment } from './segment.js';
 import * as codes from './block-codes.js';
 import * as sizeBins from './size-bins.js';
 
-// Private copies of the codes and of what the hot path uses from size-bins: V8 folds a module's
-// own private `const`s into optimised code, but reads an imported (or exported) binding from its
-// module cell, with a hole check, at every use (measured: about 0.3 ns a use, and a number read
-// that way compares as a float). See block-codes.ts.
+// Private copies of the codes and of what the hot path uses from size-bins (see docs/DESIGN.md, Hot paths).
 const NONE = codes.NONE;
 /** NONE as the u32 view reads it. */
 const NONE_U32 = NONE >>> 0;

@@ -2,10 +2,8 @@
  * The codes of the block allocator: block states, the "no block" index and strategy codes, shared
  * by the allocator and the modules that walk its blocks (compaction, measurement, memory maps).
  *
- * They live apart from the allocator for speed: V8 reads an exported binding from its module cell,
- * with a check, at every use, even inside the module that exports it, but folds a module's own
- * private `const` into optimised code. So the hot modules import this namespace and keep private
- * copies (`const NONE = codes.NONE`), while the code that exports them holds no hot path.
+ * The hot modules import this namespace and keep private copies (`const NONE = codes.NONE`), so
+ * that no hot path reads an exported binding (see docs/DESIGN.md, Hot paths).
  *
  * This module is browser compatible.
  * @module

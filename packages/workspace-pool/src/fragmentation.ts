@@ -1,5 +1,5 @@
 /**
- * Fragmentation, measured as the seed measures it: `1 - largest free block / total free bytes`,
+ * Fragmentation: `1 - largest free block / total free bytes`,
  * for the pool and for each segment. 0 means all free bytes form one block (any request up to the
  * free total fits); close to 1 means the free bytes are scattered in pieces too small to use.
  *

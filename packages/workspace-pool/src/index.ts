@@ -40,12 +40,16 @@ export type {
 } from './defragmentation-report.js';
 export type { MemoryMapBlock, MemoryMapBlockState, MemoryMapSegment, MemoryMapSnapshot } from './memory-map.js';
 export { renderMemoryMap, type MemoryMapColors, type RenderMemoryMapOptions } from './memory-map-svg.js';
-export { WorkspaceCoordinator, type WorkerLike, type WorkspaceCoordinatorOptions } from './workspace-coordinator.js';
+export {
+  WorkspaceCoordinator,
+  type WorkerLike,
+  type WorkspaceCoordinatorOptions,
+} from './coordinator/workspace-coordinator.js';
 export {
   SharedWorkspace,
   WorkspaceClient,
   type SharedAcquireOptions,
   type WorkspaceClientDescriptor,
-} from './workspace-client.js';
-export { serveWorkspaceCoordinator } from './coordinator-host.js';
-export type { MessageEndpoint } from './coordinator-protocol.js';
+} from './coordinator/workspace-client.js';
+export { serveWorkspaceCoordinator } from './coordinator/coordinator-host.js';
+export type { MessageEndpoint } from './coordinator/coordinator-protocol.js';

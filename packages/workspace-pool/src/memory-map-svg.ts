@@ -6,7 +6,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { assertBoolean, assertInteger, assertOptions, invalidArgument } from '@mem/types';
 import type { MemoryMapBlockState, MemoryMapSegment, MemoryMapSnapshot } from './memory-map.js';
 
 /** Colours of a memory-map picture (any CSS colour). */
@@ -66,7 +66,7 @@ const LINE = 16;
  */
 export function renderMemoryMap(snapshot: MemoryMapSnapshot, options: RenderMemoryMapOptions = {}): string {
   checkSnapshot(snapshot);
-  const settings = checkOptions(options);
+  const settings = settingsOf(options);
   const { width, barHeight, colors, tooltips } = settings;
   const segments = snapshot.segments;
   const widest = Math.max(1, ...segments.map((segment) => segment.byteLength));
@@ -247,59 +247,35 @@ function checkSnapshot(snapshot: unknown): asserts snapshot is MemoryMapSnapshot
             (block.state === 'free' || block.state === 'used' || block.state === 'pinned'),
         ),
     );
-  if (!ok) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `snapshot must be a memory map from pool.snapshot(), got ${describeValue(snapshot)}`,
-    );
-  }
+  if (!ok) throw invalidArgument('snapshot', snapshot, 'a memory map from pool.snapshot()');
 }
 
-function checkOptions(options: RenderMemoryMapOptions): {
+const OPTION_NAMES = ['width', 'barHeight', 'title', 'colors', 'tooltips'];
+
+/** The options read once each, checked, with their defaults. */
+function settingsOf(value: RenderMemoryMapOptions): {
   width: number;
   barHeight: number;
   title: string | undefined;
   colors: Required<MemoryMapColors>;
   tooltips: boolean;
 } {
-  if (typeof options !== 'object' || options === null) {
-    throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-  }
-  const integerIn = (value: unknown, name: string, min: number, max: number, fallback: number): number => {
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `${name} must be an integer in [${min}, ${max}], got ${describeValue(value)}`,
-      );
-    }
-    return value;
-  };
-  if (options.title !== undefined && typeof options.title !== 'string') {
-    throw new MemError('INVALID_ARGUMENT', `title must be a string, got ${describeValue(options.title)}`);
-  }
-  if (options.tooltips !== undefined && typeof options.tooltips !== 'boolean') {
-    throw new MemError('INVALID_ARGUMENT', `tooltips must be a boolean, got ${describeValue(options.tooltips)}`);
-  }
+  const options = assertOptions<RenderMemoryMapOptions>(value, 'options', OPTION_NAMES);
+  const { width = 960, barHeight = 28, title, tooltips = true } = options;
+  if (title !== undefined && typeof title !== 'string') throw invalidArgument('options.title', title, 'a string');
   const colors = { ...DEFAULT_COLORS };
-  if (options.colors !== undefined) {
-    if (typeof options.colors !== 'object' || options.colors === null) {
-      throw new MemError('INVALID_ARGUMENT', `colors must be an object, got ${describeValue(options.colors)}`);
-    }
-    for (const key of Object.keys(DEFAULT_COLORS) as (keyof MemoryMapColors)[]) {
-      const value = options.colors[key];
-      if (value === undefined) continue;
-      if (typeof value !== 'string') {
-        throw new MemError('INVALID_ARGUMENT', `colors.${key} must be a string, got ${describeValue(value)}`);
-      }
-      colors[key] = value;
-    }
+  const given = assertOptions<MemoryMapColors>(options.colors, 'options.colors', Object.keys(DEFAULT_COLORS));
+  for (const key of Object.keys(given) as (keyof MemoryMapColors)[]) {
+    const color = given[key];
+    if (color === undefined) continue;
+    if (typeof color !== 'string') throw invalidArgument(`options.colors.${key}`, color, 'a string');
+    colors[key] = color;
   }
   return {
-    width: integerIn(options.width, 'width', 200, 10000, 960),
-    barHeight: integerIn(options.barHeight, 'barHeight', 4, 200, 28),
-    title: options.title,
+    width: assertInteger(width, 'options.width', { min: 200, max: 10000 }),
+    barHeight: assertInteger(barHeight, 'options.barHeight', { min: 4, max: 200 }),
+    title,
     colors,
-    tooltips: options.tooltips ?? true,
+    tooltips: assertBoolean(tooltips, 'options.tooltips'),
   };
 }

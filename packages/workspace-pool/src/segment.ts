@@ -6,7 +6,7 @@
  * This module is browser compatible.
  * @module
  */
-import { BackingMemory, MemError, describeValue } from '@mem/types';
+import { BackingMemory, MemError, invalidArgument } from '@mem/types';
 import type { SegmentBacking } from './workspace-config.js';
 
 /**
@@ -83,17 +83,11 @@ export function resolveSegmentSource(
 ): { memory: BackingMemory; base: number } {
   const memory = source instanceof BackingMemory ? source : (source as SegmentSource | null)?.memory;
   if (!(memory instanceof BackingMemory)) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `segmentSource must return a BackingMemory or { memory, byteOffset }, got ${describeValue(source)}`,
-    );
+    throw invalidArgument('segmentSource()', source, 'a BackingMemory or { memory, byteOffset }');
   }
   const base = source instanceof BackingMemory ? 0 : ((source as SegmentSource).byteOffset ?? 0);
   if (typeof base !== 'number' || !Number.isInteger(base) || base < 0 || base % alignment !== 0) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `segmentSource byteOffset must be a non-negative multiple of the alignment ${alignment}, got ${describeValue(base)}`,
-    );
+    throw invalidArgument('segmentSource().byteOffset', base, `a non-negative multiple of the alignment ${alignment}`);
   }
   if (base + byteLength > memory.byteLength) {
     throw new MemError(

@@ -11,8 +11,7 @@
  * @module
  */
 
-// The functions below use private constants: V8 reads an exported binding from its module cell,
-// with a check, at every use (even in its own module), but folds a private `const` into the code.
+// The functions below use private constants, for the hot path (see docs/DESIGN.md, Hot paths).
 const LOG2 = 4;
 const CLASSES = 1 << LOG2;
 const CLASS_MASK = CLASSES - 1;

@@ -1,11 +1,20 @@
 /**
  * The configuration of a workspace pool: a validated, frozen value with presets for large models,
- * small models and tight memory budgets, as the seed's `WorkspaceConfig` has.
+ * small models and tight memory budgets.
  *
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertPowerOfTwo, assertSize, describeValue } from '@mem/types';
+import {
+  assertBoolean,
+  assertInteger,
+  assertNumber,
+  assertOneOf,
+  assertOptions,
+  assertPowerOfTwo,
+  assertSize,
+  invalidArgument,
+} from '@mem/types';
 
 /**
  * How the pool picks a free block for a request.
@@ -190,7 +199,7 @@ export class WorkspaceConfig {
     return new WorkspaceConfig(validate(options, DEFAULTS));
   }
 
-  /** The seed's default: 1 MiB initial, 1 GiB max, growth 2, best fit, no automatic defragmentation. Cost: O(1). */
+  /** The default: 1 MiB initial, 1 GiB max, growth 2, best fit, no automatic defragmentation. Cost: O(1). */
   static defaults(): WorkspaceConfig {
     return WorkspaceConfig.from({});
   }
@@ -226,9 +235,7 @@ export class WorkspaceConfig {
    * @throws MemError INVALID_ARGUMENT as {@link WorkspaceConfig.from} does.
    */
   with(changes: WorkspaceConfigOptions): WorkspaceConfig {
-    if (typeof changes !== 'object' || changes === null) {
-      throw new MemError('INVALID_ARGUMENT', `changes must be an options object, got ${describeValue(changes)}`);
-    }
+    optionsObject(changes, 'changes');
     const base: { -readonly [K in keyof WorkspaceConfigOptions]: WorkspaceConfigOptions[K] } = this.toJSON();
     // A maxSegmentSize derived from the old maxSize and granule must not pin the new ones.
     if (
@@ -237,7 +244,7 @@ export class WorkspaceConfig {
     ) {
       delete base.maxSegmentSize;
     }
-    return new WorkspaceConfig(validate(changes, { ...DEFAULTS, ...base }));
+    return new WorkspaceConfig(validate(changes, { ...DEFAULTS, ...base }, 'changes'));
   }
 
   /** The configuration as plain options (for logs, or to send to a worker). Cost: O(1). */
@@ -282,98 +289,51 @@ const DEFAULTS: Defaults = {
   backing: 'array-buffer',
 };
 
-const OPTION_NAMES = new Set<string>([...Object.keys(DEFAULTS), 'maxSegmentSize']);
-
-function assertBoolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') {
-    throw new MemError('INVALID_ARGUMENT', `${name} must be a boolean, got ${describeValue(value)}`, {
-      details: { argument: name, value },
-    });
-  }
-  return value;
-}
-
-function assertChoice<T extends string>(value: unknown, name: string, choices: readonly T[]): T {
-  if (!choices.includes(value as T)) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `${name} must be one of ${choices.join(', ')}, got ${describeValue(value)}`,
-      {
-        details: { argument: name, value },
-      },
-    );
-  }
-  return value as T;
-}
-
-function assertNumberIn(value: unknown, name: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !(value >= min && value <= max)) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `${name} must be a number in [${min}, ${max}], got ${describeValue(value)}`,
-      {
-        details: { argument: name, value },
-      },
-    );
-  }
-  return value;
-}
+const OPTION_NAMES: readonly string[] = [...Object.keys(DEFAULTS), 'maxSegmentSize'];
 
 function roundUp(value: number, granule: number): number {
   return Math.ceil(value / granule) * granule;
 }
 
-function validate(options: WorkspaceConfigOptions, base: Defaults): Required<WorkspaceConfigOptions> {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!OPTION_NAMES.has(key)) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `unknown option ${JSON.stringify(key)}; expected one of ${[...OPTION_NAMES].join(', ')}`,
-      );
-    }
-  }
+/** `value` as options: an object (`undefined` is refused too) with known keys only. */
+function optionsObject(value: unknown, name: string): WorkspaceConfigOptions {
+  if (value === undefined) throw invalidArgument(name, value, 'an object');
+  return assertOptions<WorkspaceConfigOptions>(value, name, OPTION_NAMES);
+}
+
+function validate(value: WorkspaceConfigOptions, base: Defaults, name = 'options'): Required<WorkspaceConfigOptions> {
+  const options = optionsObject(value, name);
   const pick = <K extends keyof WorkspaceConfigOptions>(key: K): unknown =>
     options[key] === undefined ? base[key] : options[key];
 
   const alignment = assertPowerOfTwo(pick('alignment'), 'alignment', 65536);
-  if (alignment < 8) {
-    throw new MemError('INVALID_ARGUMENT', `alignment must be a power of two in [8, 65536], got ${alignment}`, {
-      details: { argument: 'alignment', value: alignment },
-    });
-  }
-  const backing = assertChoice(pick('backing'), 'backing', SEGMENT_BACKINGS);
+  if (alignment < 8) throw invalidArgument('alignment', alignment, 'a power of two in [8, 65536]');
+  const backing = assertOneOf(pick('backing'), 'backing', SEGMENT_BACKINGS);
   const granule =
     backing === 'wasm-memory' || backing === 'shared-wasm-memory' ? Math.max(WASM_PAGE, alignment) : alignment;
   const maxSize = assertSize(pick('maxSize'), 'maxSize', { min: granule });
   const maxSegmentSizeOption = pick('maxSegmentSize') ?? derivedSegmentSize(maxSize, granule);
   const maxSegmentSize = assertSize(maxSegmentSizeOption, 'maxSegmentSize', { min: granule, max: MAX_SEGMENT_SIZE });
   if (maxSegmentSize % granule !== 0) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `maxSegmentSize must be a multiple of ${granule} (the segment granule), got ${maxSegmentSize}`,
-      { details: { argument: 'maxSegmentSize', value: maxSegmentSize } },
-    );
+    throw invalidArgument('maxSegmentSize', maxSegmentSize, `a multiple of ${granule} (the segment granule)`);
   }
   const initialSizeOption = assertSize(pick('initialSize'), 'initialSize', { min: 1, max: maxSize });
   const initialSize = roundUp(initialSizeOption, granule);
   if (initialSize > maxSize) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `initialSize ${initialSizeOption} rounds up to ${initialSize} (a multiple of ${granule}), above maxSize ${maxSize}`,
-      { details: { argument: 'initialSize', value: initialSizeOption } },
+    throw invalidArgument(
+      'initialSize',
+      initialSizeOption,
+      `at most maxSize ${maxSize} once rounded up to a multiple of ${granule} (it rounds up to ${initialSize})`,
     );
   }
   return {
     initialSize,
     maxSize,
-    growthFactor: assertNumberIn(pick('growthFactor'), 'growthFactor', 1, 16),
-    strategy: assertChoice(pick('strategy'), 'strategy', ALLOCATION_STRATEGIES),
+    growthFactor: assertNumber(pick('growthFactor'), 'growthFactor', 1, 16),
+    strategy: assertOneOf(pick('strategy'), 'strategy', ALLOCATION_STRATEGIES),
     autoExpand: assertBoolean(pick('autoExpand'), 'autoExpand'),
     enableDefragmentation: assertBoolean(pick('enableDefragmentation'), 'enableDefragmentation'),
-    defragThreshold: assertNumberIn(pick('defragThreshold'), 'defragThreshold', 0, 1),
+    defragThreshold: assertNumber(pick('defragThreshold'), 'defragThreshold', 0, 1),
     defragCheckInterval: assertInteger(pick('defragCheckInterval'), 'defragCheckInterval', { min: 1, max: 0x7fffffff }),
     defragmentOnMiss: assertBoolean(pick('defragmentOnMiss'), 'defragmentOnMiss'),
     alignment,

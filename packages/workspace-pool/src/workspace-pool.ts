@@ -7,7 +7,10 @@
  */
 import {
   MemError,
-  describeValue,
+  assertBoolean,
+  assertFunction,
+  assertOptions,
+  invalidArgument,
   mirrorCounter,
   noopMetrics,
   type BackingMemory,
@@ -27,11 +30,17 @@ import { allocateBacking, resolveSegmentSource, type SegmentProvider } from './s
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import { Workspace } from './workspace.js';
 
-// Private copies of what acquire() uses from other modules: V8 folds a private `const` into
-// optimised code but reads an imported binding from its module cell at every use (see block-codes.ts).
+// Private copies of what acquire() uses from other modules, for the hot path (see docs/DESIGN.md, Hot paths).
 const NONE = codes.NONE;
 const kCreateWorkspace = internals.kCreateWorkspace;
-const WorkspaceHandle = Workspace;
+// The handle's constructor is private to users; the pool reaches it through this typed alias.
+const WorkspaceHandle = Workspace as unknown as new (
+  token: typeof kCreateWorkspace,
+  core: BlockAllocator,
+  block: number,
+  id: number,
+  size: number,
+) => Workspace;
 const NO_OPTIONS = Object.freeze({ label: undefined, zero: false });
 
 /** Options of {@link WorkspacePool.acquire}. */
@@ -111,7 +120,7 @@ export interface WorkspacePoolStats {
   readonly expansions: number;
   /** Defragmentations run (manual, threshold and miss). */
   readonly defragmentations: number;
-  /** `1 - expansions / acquisitions` (the seed's definition), 0 before the first acquisition. */
+  /** `1 - expansions / acquisitions` 0 before the first acquisition. */
   readonly hitRate: number;
   /** Workspaces live now. */
   readonly liveWorkspaces: number;
@@ -147,6 +156,8 @@ const STRATEGY_CODES = {
   'exact-fit': STRATEGY_EXACT_FIT,
   'power-of-two': STRATEGY_POWER_OF_TWO,
 } as const;
+
+const POOL_OPTION_NAMES = ['name', 'logger', 'metrics', 'segmentSource'];
 
 /**
  * A pool of workspaces over segments of backing memory it owns (`ArrayBuffer`,
@@ -213,25 +224,20 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    */
   constructor(configuration: WorkspaceConfig | WorkspaceConfigOptions = {}, options: WorkspacePoolOptions = {}) {
     this.config = WorkspaceConfig.from(configuration);
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-    }
-    const name = options.name ?? 'workspace-pool';
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new MemError('INVALID_ARGUMENT', `name must be a non-empty string, got ${describeValue(name)}`);
-    }
+    const checked = assertOptions<WorkspacePoolOptions>(options, 'options', POOL_OPTION_NAMES);
+    const name = checked.name ?? 'workspace-pool';
+    if (typeof name !== 'string' || name.length === 0)
+      throw invalidArgument('options.name', name, 'a non-empty string');
     for (const key of ['logger', 'segmentSource'] as const) {
-      if (options[key] !== undefined && typeof options[key] !== 'function') {
-        throw new MemError('INVALID_ARGUMENT', `${key} must be a function, got ${describeValue(options[key])}`);
-      }
+      if (checked[key] !== undefined) assertFunction(checked[key], `options.${key}`);
     }
-    const metrics = options.metrics ?? noopMetrics;
+    const metrics = checked.metrics ?? noopMetrics;
     if (typeof metrics !== 'object' || metrics === null || typeof metrics.addCollector !== 'function') {
-      throw new MemError('INVALID_ARGUMENT', `metrics must be a MetricsSink, got ${describeValue(metrics)}`);
+      throw invalidArgument('options.metrics', metrics, 'a MetricsSink');
     }
     this.name = name;
-    this.#logger = options.logger;
-    this.#segmentSource = options.segmentSource;
+    this.#logger = checked.logger;
+    this.#segmentSource = checked.segmentSource;
     const { config } = this;
     this.#core = new BlockAllocator(config.alignment, STRATEGY_CODES[config.strategy]);
     this.#maxRequest = Math.min(config.maxSegmentSize, config.maxSize);
@@ -258,10 +264,9 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * power of two under that strategy). When no free block fits, the pool first compacts the
    * segment with the most free bytes (if that can make room: `defragmentOnMiss`), then adds a
    * segment (`autoExpand`), then fails.
-   * Cost: O(1) when a block fits (the pair with release, on the development machine: about 15 ns
-   * for scratch released in the same function, where V8 can drop the handle object; 25 ns in
-   * LIFO order with the handle kept; 100 ns in random or FIFO order and with 10,000 live); a miss
-   * costs a compaction of one segment or the allocation of a new segment.
+   * Cost: O(1) when a block fits (a bin lookup, a split, and one handle object, which V8 can drop
+   * for scratch released in the same function; figures in docs/benchmarks.md); a miss costs a
+   * compaction of one segment or the allocation of a new segment.
    * @throws MemError INVALID_ARGUMENT if `size` is not an integer >= 1 or `options` is bad;
    * OVERSIZED if `size` exceeds `min(maxSize, maxSegmentSize)`; EXHAUSTED if nothing fits and
    * `autoExpand` is off (or the runtime refuses the memory); LIMIT_EXCEEDED if a new segment would
@@ -339,16 +344,13 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   }
 
   /**
-   * Releases `workspace` (the same as `workspace.release()`), for code written against the seed's
-   * `pool.release(id)`.
+   * Releases `workspace` (the same as `workspace.release()`), for code that releases through the pool.
    * Cost: O(1).
    * @throws MemError INVALID_ARGUMENT if it is not a workspace; FOREIGN_HANDLE if another pool lent
    * it; DOUBLE_FREE if already released; STALE_HANDLE after `clear()`; PINNED if pinned.
    */
   release(workspace: Workspace): void {
-    if (!(workspace instanceof Workspace)) {
-      throw new MemError('INVALID_ARGUMENT', `workspace must be a Workspace, got ${describeValue(workspace)}`);
-    }
+    if (!(workspace instanceof Workspace)) throw invalidArgument('workspace', workspace, 'a Workspace');
     if (workspace.pool !== this) {
       throw new MemError('FOREIGN_HANDLE', `workspace #${workspace.id} was lent by another pool, not by ${this.name}`);
     }
@@ -486,28 +488,14 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
         { details: { size, rounded, max: this.#maxRequest } },
       );
     }
-    return new MemError(
-      'INVALID_ARGUMENT',
-      `size must be an integer in [1, ${this.#maxRequest}], got ${describeValue(size)}`,
-      {
-        details: { argument: 'size', value: size },
-      },
-    );
+    return invalidArgument('size', size, `an integer in [1, ${this.#maxRequest}]`);
   }
 
   /** Reads each option once (a getter may run code) and checks it. */
   #checkAcquireOptions(options: AcquireOptions): { label: string | undefined; zero: boolean } {
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-    }
-    const { label, zero } = options;
-    if (label !== undefined && typeof label !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(label)}`);
-    }
-    if (zero !== undefined && typeof zero !== 'boolean') {
-      throw new MemError('INVALID_ARGUMENT', `zero must be a boolean, got ${describeValue(zero)}`);
-    }
-    return { label, zero: zero === true };
+    const { label, zero = false } = assertOptions<AcquireOptions>(options, 'options', ['label', 'zero']);
+    if (label !== undefined && typeof label !== 'string') throw invalidArgument('options.label', label, 'a string');
+    return { label, zero: assertBoolean(zero, 'options.zero') };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -521,7 +509,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * the free bytes, releases empty segments beyond the initial reservation, and reports what it
    * did (see {@link DefragmentationReport} for how `reclaimedBytes` is defined). Pinned workspaces
    * never move; unpinned ones do, so re-read their views.
-   * Cost: O(blocks + holes x movable blocks) plus the bytes copied (about 5 ms per 32 MiB moved).
+   * Cost: O(blocks + holes x movable blocks) plus the bytes copied (a `copyWithin` per moved workspace).
    * @throws MemError INVALID_ARGUMENT if `options` is bad; PINNED if `throwIfBlocked` is set and
    * pinned workspaces kept anything from being reclaimed.
    *
@@ -537,13 +525,8 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
    * ```
    */
   defragment(options: DefragmentOptions = {}): DefragmentationReport {
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-    }
-    const throwIfBlocked = options.throwIfBlocked ?? false;
-    if (typeof throwIfBlocked !== 'boolean') {
-      throw new MemError('INVALID_ARGUMENT', `throwIfBlocked must be a boolean, got ${describeValue(throwIfBlocked)}`);
-    }
+    const checked = assertOptions<DefragmentOptions>(options, 'options', ['throwIfBlocked']);
+    const throwIfBlocked = assertBoolean(checked.throwIfBlocked ?? false, 'options.throwIfBlocked');
     const report = this.#runDefragmentation('manual', undefined, true, true);
     if (throwIfBlocked && report.outcome === 'blocked-by-pins') {
       throw new MemError('PINNED', report.message, { details: { report } });
@@ -552,8 +535,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   }
 
   /**
-   * The pool's fragmentation, `1 - largest free block / free bytes` (the seed's
-   * `compute_fragmentation_ratio`), in [0, 1).
+   * The pool's fragmentation, `1 - largest free block / free bytes` in [0, 1).
    * Cost: O(free blocks).
    * @throws never
    */
@@ -665,8 +647,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
 
   /**
    * Takes every workspace back (their handles become stale: any use throws STALE_HANDLE, and
-   * `using` leaves them alone), drops the expansion segments, and resets the counters, as the
-   * seed's `clear()` does. The initial reservation is kept (its bytes are not zeroed).
+   * `using` leaves them alone), drops the expansion segments, and resets the counters. The initial reservation is kept (its bytes are not zeroed).
    * Cost: O(block table + segments).
    * @throws MemError PINNED if any workspace is pinned; nothing is cleared then.
    */

@@ -4,12 +4,11 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
+import { MemError, invalidArgument, type TypedArrayConstructor } from '@mem/types';
 import type { BlockAllocator } from './block-allocator.js';
 import * as internals from './pool-internals.js';
 
-// A private copy of an imported constant: V8 folds a private `const` into optimised code but reads
-// an imported binding from its module cell at every use (see block-codes.ts).
+// A private copy of an imported constant, for the hot path (see docs/DESIGN.md, Hot paths).
 const kCreateWorkspace = internals.kCreateWorkspace;
 
 /** What `#block` holds once the workspace is released (records are never negative). */
@@ -31,13 +30,12 @@ const RELEASED = -1;
  * **Lifetime:** `release()` once (again: DOUBLE_FREE); any use after: USE_AFTER_RELEASE;
  * after `pool.clear()`: STALE_HANDLE. `using ws = pool.acquire(n)` releases at scope end.
  *
- * Why not a subclass of `DisposableHandle` (whose contract it keeps exactly: release once, then
- * DOUBLE_FREE; USE_AFTER_RELEASE on use after release; `Symbol.dispose` releases a live handle and
- * leaves a released one alone; a failed release leaves the handle live): a handle is created by
- * every `acquire`, and V8 (Node 20) constructs a subclass of a class that declares fields (its
- * private released flag) about 12 ns slower than a class without a base (measured: 19 ns against
- * 7 ns an object), a tenth of the pair's budget. The handle keeps the released state in its block
- * field instead (RELEASED once released), so it is five fields and no base constructor.
+ * It keeps the contract of `DisposableHandle` exactly (release once, then DOUBLE_FREE;
+ * USE_AFTER_RELEASE on use after release; `Symbol.dispose` releases a live handle and leaves a
+ * released one alone; a failed release leaves the handle live) without extending it: a handle is
+ * made by every `acquire`, and a class without a base constructs faster in V8 than a subclass of
+ * a class with fields (see docs/DESIGN.md, Hot paths). The released state lives in its block field
+ * (RELEASED once released): five fields, no base constructor.
  *
  * @example
  * ```ts
@@ -65,9 +63,8 @@ export class Workspace implements Disposable {
   /**
    * Workspaces are made by {@link WorkspacePool.acquire}; the constructor is not for users.
    * @throws TypeError when called without the pool's token.
-   * @internal
    */
-  constructor(token: typeof kCreateWorkspace, core: BlockAllocator, block: number, id: number, size: number) {
+  private constructor(token: typeof kCreateWorkspace, core: BlockAllocator, block: number, id: number, size: number) {
     if (token !== kCreateWorkspace) throw new TypeError('workspaces are made by WorkspacePool.acquire()');
     this.#core = core;
     this.#block = block;
@@ -113,7 +110,7 @@ export class Workspace implements Disposable {
    * The workspace's bytes: a `Uint8Array` of `size` bytes over the pool's memory (not zeroed:
    * it holds what the last user left, unless `acquire` was asked to zero it). The same view is
    * returned until the workspace moves.
-   * Cost: O(1); a new view (about 30 ns) only after the workspace moved.
+   * Cost: O(1); allocates a new view only after the workspace moved.
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    */
   bytes(): Uint8Array {
@@ -139,7 +136,7 @@ export class Workspace implements Disposable {
     const elementSize =
       typeof type === 'function' ? (type as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT : undefined;
     if (typeof elementSize !== 'number' || !Number.isInteger(elementSize) || elementSize < 1) {
-      throw new MemError('INVALID_ARGUMENT', `type must be a typed array constructor, got ${describeValue(type)}`);
+      throw invalidArgument('type', type, 'a typed array constructor');
     }
     const view = new type(bytes.buffer, bytes.byteOffset, Math.floor(this.size / elementSize));
     views.type = type;

@@ -8,7 +8,7 @@
  */
 /// <reference types="node" />
 import { parentPort } from 'node:worker_threads';
-import { serveWorkspaceCoordinator } from '../coordinator-host.js';
+import { serveWorkspaceCoordinator } from '../coordinator/coordinator-host.js';
 
 if (parentPort === null) {
   throw new Error('coordinator.worker.js must run in a worker_threads worker (use startWorkspaceCoordinator)');

@@ -7,15 +7,19 @@
  */
 /// <reference types="node" />
 import { Worker } from 'node:worker_threads';
-import { WorkspaceCoordinator, type WorkerLike, type WorkspaceCoordinatorOptions } from '../workspace-coordinator.js';
+import {
+  WorkspaceCoordinator,
+  type WorkerLike,
+  type WorkspaceCoordinatorOptions,
+} from '../coordinator/workspace-coordinator.js';
 
 /**
  * The URL of the coordinator's worker entry in this package's build. Start it yourself (with your
- * own `Worker` options) and pass `() => worker` as `worker` to `WorkspaceCoordinator.start`.
+ * own `Worker` options) and pass `() => worker` as `worker` to `WorkspaceCoordinator.createShared`.
  */
 export const coordinatorWorkerUrl: URL = new URL('./coordinator.worker.js', import.meta.url);
 
-/** Options of {@link startWorkspaceCoordinator}: those of `WorkspaceCoordinator.start`, the worker optional. */
+/** Options of {@link startWorkspaceCoordinator}: those of `WorkspaceCoordinator.createShared`, the worker optional. */
 export interface StartWorkspaceCoordinatorOptions extends Omit<WorkspaceCoordinatorOptions, 'worker'> {
   /** Starts the worker. @defaultValue a `worker_threads` Worker of {@link coordinatorWorkerUrl} */
   readonly worker?: () => WorkerLike;
@@ -23,8 +27,8 @@ export interface StartWorkspaceCoordinatorOptions extends Omit<WorkspaceCoordina
 
 /**
  * Starts a coordinator in a `worker_threads` worker running this package's built worker entry.
- * Cost: a worker start (tens of milliseconds) plus the pools' initial reservations.
- * @throws MemError (as a rejection) as `WorkspaceCoordinator.start`.
+ * Cost: a worker start plus the pools' initial reservations.
+ * @throws MemError (as a rejection) as `WorkspaceCoordinator.createShared`.
  *
  * @example
  * ```ts
@@ -35,7 +39,7 @@ export interface StartWorkspaceCoordinatorOptions extends Omit<WorkspaceCoordina
  * ```
  */
 export function startWorkspaceCoordinator(options: StartWorkspaceCoordinatorOptions): Promise<WorkspaceCoordinator> {
-  return WorkspaceCoordinator.start({ worker: () => new Worker(coordinatorWorkerUrl), ...options });
+  return WorkspaceCoordinator.createShared({ worker: () => new Worker(coordinatorWorkerUrl), ...options });
 }
 
 export { WorkspaceCoordinator };

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { AcquireAnswer } from './coordinator-protocol.js';
 import { serveWorkspaceCoordinator } from './coordinator-host.js';
 import { codeOf, coordinatorWorkerSource, sharedCoordinator, waitUntil } from './coordinator.test-helper.js';
-import { checkMemoryMap } from './pool-invariants.test-helper.js';
+import { checkMemoryMap } from '../pool-invariants.test-helper.js';
 import { fuzzRequest, fuzzValue } from './protocol-fuzz.test-helper.js';
 import { WorkspaceClient } from './workspace-client.js';
 import type { WorkspaceCoordinator } from './workspace-coordinator.js';
@@ -33,13 +33,19 @@ interface Answer {
   readonly error?: { readonly code?: string; readonly message?: string };
 }
 
+/** Node's view of a `MessagePort`, with its `close` event. */
+interface NodePort {
+  on(event: 'close', listener: () => void): void;
+  on(event: 'message', listener: (data: unknown) => void): void;
+}
+
 /** A raw connection to the coordinator's worker: post anything, read the answers in order. */
 function rawClient(coordinator: WorkspaceCoordinator): {
   port: MessagePort;
   request(body: Record<string, unknown>): Promise<Answer>;
   answers: Answer[];
 } {
-  const { port } = coordinator.connect();
+  const { port } = coordinator.descriptor();
   const answers: Answer[] = [];
   const waiting = new Map<number, (answer: Answer) => void>();
   let nextId = 1_000_000;
@@ -142,9 +148,34 @@ describe('a client port, as the coordinator reads it', () => {
     stranger.port.close();
   });
 
+  it('serves the port a client hands over, closes the one a closing client hands over, and drops bad ones', async () => {
+    const coordinator = await shared();
+    const owner = rawClient(coordinator);
+    const codeOfAnswer = (answer: Answer): string | undefined => (answer.ok ? 'no error' : answer.error?.code);
+    const served = new MessageChannel();
+    owner.port.postMessage({ op: 'connect', port: 'not a port' });
+    owner.port.postMessage({ op: 'connect' });
+    owner.port.postMessage({ op: 'connect', port: served.port2 }, [served.port2]);
+    const answered = new Promise<Answer>((resolve) =>
+      (served.port1 as unknown as NodePort).on('message', (data) => resolve(data as Answer)),
+    );
+    served.port1.postMessage({ id: 1, op: 'stats', pool: 'activations' });
+    expect(codeOfAnswer(await answered)).toBe('no error');
+    // With an id, connect is no request: it is answered as an unknown one.
+    expect(codeOfAnswer(await owner.request({ op: 'connect' }))).toBe('INVALID_ARGUMENT');
+    expect(codeOfAnswer(await owner.request({ op: 'disconnect' }))).toBe('no error');
+    const refused = new MessageChannel();
+    let refusedClosed = false;
+    (refused.port1 as unknown as NodePort).on('close', () => (refusedClosed = true));
+    owner.port.postMessage({ op: 'connect', port: refused.port2 }, [refused.port2]);
+    await waitUntil('the port handed over by a closing client is closed', () => refusedClosed);
+    served.port1.close();
+    owner.port.close();
+  });
+
   it('ignores whatever is posted on the port of a closed client', async () => {
     const coordinator = await shared();
-    const descriptor = coordinator.connect();
+    const descriptor = coordinator.descriptor();
     const client = WorkspaceClient.attach(descriptor);
     await client.acquire('activations', 64);
     await client.close();
@@ -175,13 +206,13 @@ describe('the coordinator worker’s control port', () => {
       coordinatorWorker!.postMessage(message, message === control[7] ? [stray.port2] : []);
     }
     expect((await coordinator.stats('activations')).liveWorkspaces).toBe(0);
-    const client = WorkspaceClient.attach(coordinator.connect());
+    const client = WorkspaceClient.attach(coordinator.descriptor());
     expect((await client.acquire('other', 64)).access((bytes) => bytes.length)).toBe(64);
     await client.close();
     stray.port1.close();
   });
 
-  it('answers an init it cannot honour with a failure and a connect before init by closing its port', async () => {
+  it('answers an init it cannot honour with a failure, and drops control messages it does not know', async () => {
     const replies: { kind: string; error?: { code?: string } }[] = [];
     let deliver: ((data: unknown) => void) | undefined;
     serveWorkspaceCoordinator({
@@ -189,9 +220,7 @@ describe('the coordinator worker’s control port', () => {
       on: (_event: string, handler: (data: unknown) => void) => (deliver ??= handler),
     } as never);
     const early = new MessageChannel();
-    let earlyClosed = false;
-    early.port1.on('close', () => (earlyClosed = true));
-    deliver!({ kind: 'connect', port: early.port2 });
+    deliver!({ kind: 'connect', port: early.port2 }); // clients connect over their own port, not here
     const channel = new MessageChannel();
     deliver!({ kind: 'init', pools: { a: {} }, maxWorkspaces: 4, port: 'not a port' });
     deliver!({ kind: 'init', pools: null, maxWorkspaces: 4, port: channel.port2 });
@@ -205,8 +234,8 @@ describe('the coordinator worker’s control port', () => {
     ]);
     deliver!({ kind: 'init', pools: { a: { initialSize: 4096 } }, maxWorkspaces: 4, port: channel.port2 });
     expect(replies.at(-1)!.kind).toBe('ready');
-    await waitUntil('the early port is closed', () => earlyClosed);
     channel.port1.close();
+    early.port1.close();
   });
 });
 
@@ -215,6 +244,8 @@ describe('a client port, as the client reads it', () => {
     const random = seededRandom(seed);
     const channel = new MessageChannel();
     const client = WorkspaceClient.attach({
+      kind: 'mem.workspace-pool.client',
+      version: 1,
       port: channel.port1 as unknown as globalThis.MessagePort, // Node's port, typed as the web's
       leaseTable: new SharedArrayBuffer(64),
       pools: ['p'],

@@ -9,7 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '@mem/testkit';
 import { describe, expect, it } from 'vitest';
 import { coordinatorWorkerSource, useCoordinators, waitUntil } from './coordinator.test-helper.js';
-import { checkMemoryMap } from './pool-invariants.test-helper.js';
+import { checkMemoryMap } from '../pool-invariants.test-helper.js';
 
 const stressSource = new URL('./coordinator-stress.test-worker.ts', import.meta.url);
 const start = useCoordinators(() => startWorker(coordinatorWorkerSource));
@@ -53,10 +53,10 @@ describe('the coordinator under concurrent clients, closes, terminations and def
         },
       },
     });
-    const churners = [1, 2].map((tag) => client('churn', coordinator.connect(), tag, 140));
-    const closer = client('closer', coordinator.connect(), 4, 150);
-    const victim = client('victim', coordinator.connect(), 5, 0);
-    const fuzzer = client('fuzzer', coordinator.connect(), 6, 120);
+    const churners = [1, 2].map((tag) => client('churn', coordinator.descriptor(), tag, 140));
+    const closer = client('closer', coordinator.descriptor(), 4, 150);
+    const victim = client('victim', coordinator.descriptor(), 5, 0);
+    const fuzzer = client('fuzzer', coordinator.descriptor(), 6, 120);
     const working = Promise.all([...churners.map(({ first }) => first), closer.first, fuzzer.first]);
     let finished = false;
     void working.finally(() => (finished = true));

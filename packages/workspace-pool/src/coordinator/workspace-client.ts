@@ -5,9 +5,23 @@
  * This module is browser compatible.
  * @module
  */
-import { BackingMemory, DisposableHandle, MemError, describeValue, type TypedArrayConstructor } from '@mem/types';
+import {
+  BackingMemory,
+  DisposableHandle,
+  MemError,
+  assertBoolean,
+  assertFunction,
+  assertOptions,
+  assertSharedDescriptor,
+  describeValue,
+  invalidArgument,
+  type SharedAttachment,
+  type SharedDescriptor,
+  type TypedArrayConstructor,
+} from '@mem/types';
 import {
   deserializeError,
+  type Connect,
   isRecord,
   messageId,
   onFailure,
@@ -16,23 +30,41 @@ import {
   type Request,
   type SegmentInfo,
 } from './coordinator-protocol.js';
-import type { DefragmentationReport } from './defragmentation-report.js';
+import type { DefragmentationReport } from '../defragmentation-report.js';
 import { pinSlot, readPlace, slotSerial, unpinSlot } from './lease-table.js';
-import type { MemoryMapSnapshot } from './memory-map.js';
-import type { DefragmentOptions, WorkspaceLogEntry, WorkspaceLogger, WorkspacePoolStats } from './workspace-pool.js';
+import type { MemoryMapSnapshot } from '../memory-map.js';
+import type { DefragmentOptions, WorkspaceLogEntry, WorkspaceLogger, WorkspacePoolStats } from '../workspace-pool.js';
+
+/** The `kind` of a {@link WorkspaceClientDescriptor}. */
+const DESCRIPTOR_KIND = 'mem.workspace-pool.client';
+/** The `version` of a {@link WorkspaceClientDescriptor}: the layout of the lease table and the protocol. */
+const DESCRIPTOR_VERSION = 1;
 
 /**
- * What a thread needs to become a client: made by {@link WorkspaceCoordinator.connect}, sent to
- * the thread with its port in the transfer list (`worker.postMessage(d, [d.port])`), and turned
- * into a client there by {@link WorkspaceClient.attach}.
+ * What a thread needs to become a client: made by `descriptor()` of the coordinator or of any
+ * client, posted to the thread with `postMessage(d, descriptorTransferList(d))` (its port is
+ * transferred), and turned into a client there by {@link WorkspaceClient.attach}. Each
+ * descriptor carries a channel of its own to the coordinator's worker: it serves one attachment.
  */
-export interface WorkspaceClientDescriptor {
+export interface WorkspaceClientDescriptor extends SharedDescriptor<'mem.workspace-pool.client'> {
   /** The client's own channel to the coordinator's worker. */
   readonly port: MessagePort;
   /** The shared lease table (where each lease is, and whether it is pinned). */
   readonly leaseTable: SharedArrayBuffer;
   /** The names of the coordinator's pools. */
   readonly pools: readonly string[];
+}
+
+/**
+ * A descriptor of a client's channel to the coordinator's worker.
+ * @internal
+ */
+export function clientDescriptor(
+  port: MessagePort,
+  leaseTable: SharedArrayBuffer,
+  pools: readonly string[],
+): WorkspaceClientDescriptor {
+  return { kind: DESCRIPTOR_KIND, version: DESCRIPTOR_VERSION, port, leaseTable, pools: [...pools] };
 }
 
 /** Options of {@link WorkspaceClient.acquire}. */
@@ -47,7 +79,7 @@ interface Pending {
 }
 
 /** What a lease needs of its client. @internal */
-interface LeaseOwner {
+export interface LeaseOwner {
   readonly table: Int32Array;
   /** Why the client's leases were taken back (it closed, or lost its coordinator), or undefined. */
   goneReason(): string | undefined;
@@ -56,8 +88,6 @@ interface LeaseOwner {
   /** A handle took (+1) or dropped (-1) its pin in the lease table. */
   countPin(delta: 1 | -1): void;
 }
-
-const kLeaseOwner: unique symbol = Symbol('leaseOwner');
 
 /**
  * What a client's port listeners reach it through: weakly, so that a client dropped without
@@ -117,19 +147,7 @@ export class SharedWorkspace extends DisposableHandle {
   readonly #serial: number;
   #pins = 0;
 
-  /**
-   * Made by {@link WorkspaceClient.acquire}; the constructor is not for users.
-   * @throws TypeError when called without the client's token.
-   * @internal
-   */
-  constructor(
-    token: typeof kLeaseOwner,
-    owner: LeaseOwner,
-    pool: string,
-    answer: AcquireAnswer,
-    label: string | undefined,
-  ) {
-    if (token !== kLeaseOwner) throw new TypeError('shared workspaces are made by WorkspaceClient.acquire()');
+  private constructor(owner: LeaseOwner, pool: string, answer: AcquireAnswer, label: string | undefined) {
     super();
     this.#owner = owner;
     this.#slot = answer.slot;
@@ -139,6 +157,14 @@ export class SharedWorkspace extends DisposableHandle {
     this.size = answer.size;
     this.capacity = answer.capacity;
     this.label = label;
+  }
+
+  /**
+   * The one way to make a handle: {@link WorkspaceClient.acquire} calls it with the coordinator's answer.
+   * @internal
+   */
+  static lend(owner: LeaseOwner, pool: string, answer: AcquireAnswer, label: string | undefined): SharedWorkspace {
+    return new SharedWorkspace(owner, pool, answer, label);
   }
 
   /**
@@ -181,7 +207,7 @@ export class SharedWorkspace extends DisposableHandle {
   /**
    * Pins the workspace (waiting for a move in progress, if any, to finish) and returns a view of
    * its `size` bytes in shared memory, valid until the matching `unpin()`. Pins nest.
-   * Cost: a compare-and-swap on the lease table and one view (about 100 ns), plus the wait for a
+   * Cost: a compare-and-swap on the lease table and one view, plus the wait for a
    * move; a nested pin costs the view only.
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE once the lease was taken back
    * (its client closed, or lost its coordinator).
@@ -234,9 +260,7 @@ export class SharedWorkspace extends DisposableHandle {
    * @throws MemError INVALID_ARGUMENT if `use` is not a function; what `pin()` throws; what `use` throws.
    */
   access<R>(use: (bytes: Uint8Array) => R): R {
-    if (typeof use !== 'function') {
-      throw new MemError('INVALID_ARGUMENT', `use must be a function, got ${describeValue(use)}`);
-    }
+    assertFunction(use, 'use');
     const bytes = this.pin();
     let result: R;
     try {
@@ -267,7 +291,7 @@ export class SharedWorkspace extends DisposableHandle {
     const elementSize =
       typeof type === 'function' ? (type as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT : undefined;
     if (typeof elementSize !== 'number' || !Number.isInteger(elementSize) || elementSize < 1) {
-      throw new MemError('INVALID_ARGUMENT', `type must be a typed array constructor, got ${describeValue(type)}`);
+      throw invalidArgument('type', type, 'a typed array constructor');
     }
     const place = this.#place();
     const memory = this.#owner.memoryOf(this.pool, place.segment);
@@ -343,6 +367,12 @@ export class SharedWorkspace extends DisposableHandle {
  * {@link WorkspaceClient.attach}; the thread that started the coordinator uses the
  * {@link WorkspaceCoordinator} itself, which is a client.
  *
+ * **Shared mode.** It speaks the shared-mode contract of `@mem/types`: `descriptor()` (of the
+ * coordinator or of any client) describes the coordinator for another thread,
+ * `WorkspaceClient.attach(descriptor)` there attaches, and `close()` (also through `using` or
+ * `await using`) ends the attachment. The state lives in the coordinator's worker: closing the
+ * coordinator ends every client.
+ *
  * Every request is answered in order. When the coordinator goes away, pending and later requests
  * fail with USE_AFTER_RELEASE and every workspace's handle with STALE_HANDLE.
  *
@@ -355,12 +385,16 @@ export class SharedWorkspace extends DisposableHandle {
  *
  * @example
  * ```ts
- * // in a worker that received a descriptor from coordinator.connect()
- * // const client = WorkspaceClient.attach(descriptor);
- * // const ws = await client.acquire('activations', 1 << 16);
+ * import { WorkspaceClient, type WorkspaceClientDescriptor } from '@mem/workspace-pool';
+ * // in a worker that received a descriptor from coordinator.descriptor()
+ * declare const descriptor: WorkspaceClientDescriptor;
+ * await using client = WorkspaceClient.attach(descriptor);
+ * const ws = await client.acquire('activations', 1 << 16);
+ * ws.access((bytes) => bytes.fill(0));
+ * ws.release();
  * ```
  */
-export class WorkspaceClient implements AsyncDisposable {
+export class WorkspaceClient implements SharedAttachment<WorkspaceClientDescriptor>, Disposable, AsyncDisposable {
   /** The names of the coordinator's pools. */
   readonly pools: readonly string[];
   readonly #port: MessagePort;
@@ -384,21 +418,23 @@ export class WorkspaceClient implements AsyncDisposable {
   /**
    * Connects over a descriptor's port. Use {@link WorkspaceClient.attach}.
    * @throws as {@link WorkspaceClient.attach}
-   * @internal
    */
-  protected constructor(descriptor: WorkspaceClientDescriptor, logger?: WorkspaceLogger) {
-    const candidate = descriptor as Partial<WorkspaceClientDescriptor> | null;
+  protected constructor(descriptor: unknown, logger?: WorkspaceLogger) {
+    const candidate = assertSharedDescriptor<WorkspaceClientDescriptor>(
+      descriptor,
+      DESCRIPTOR_KIND,
+      DESCRIPTOR_VERSION,
+    );
     if (
-      typeof candidate !== 'object' ||
-      candidate === null ||
       typeof candidate.port?.postMessage !== 'function' ||
       !(candidate.leaseTable instanceof SharedArrayBuffer) ||
       !Array.isArray(candidate.pools) ||
       !candidate.pools.every((name) => typeof name === 'string')
     ) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `descriptor must come from WorkspaceCoordinator.connect(), got ${describeValue(descriptor)}`,
+      throw invalidArgument(
+        'descriptor',
+        descriptor,
+        'a descriptor from descriptor() with its port, lease table and pool names',
       );
     }
     this.pools = Object.freeze([...candidate.pools]);
@@ -435,13 +471,32 @@ export class WorkspaceClient implements AsyncDisposable {
   }
 
   /**
-   * Becomes a client of a coordinator from a descriptor that {@link WorkspaceCoordinator.connect}
-   * made (and that was sent here with its port transferred).
+   * Becomes a client of a coordinator from a descriptor that `descriptor()` of the coordinator or
+   * of a client made (and that was posted here with its port transferred). A descriptor serves
+   * one attachment.
    * Cost: O(1).
-   * @throws MemError INVALID_ARGUMENT if `descriptor` is not such a descriptor.
+   * @throws MemError INVALID_ARGUMENT if `descriptor` is not such a descriptor, or is of another
+   * kind or version.
    */
   static attach(descriptor: WorkspaceClientDescriptor): WorkspaceClient {
     return new WorkspaceClient(descriptor);
+  }
+
+  /**
+   * Describes the coordinator for another thread: a new channel to the coordinator's worker, the
+   * lease table and the pool names. Post it with `postMessage(d, descriptorTransferList(d))` and
+   * attach there with {@link WorkspaceClient.attach}; call `descriptor()` again for each attachment.
+   * Cost: one message channel and one message.
+   * @throws MemError USE_AFTER_RELEASE once the client is closed or lost its coordinator.
+   */
+  descriptor(): WorkspaceClientDescriptor {
+    if (this.#gone !== undefined) {
+      throw new MemError('USE_AFTER_RELEASE', `the coordinator client is closed: ${this.#gone}`);
+    }
+    const channel = new MessageChannel();
+    const connect: Connect = { op: 'connect', port: channel.port2 };
+    this.#port.postMessage(connect, [channel.port2]);
+    return clientDescriptor(channel.port1, this.#table.buffer as SharedArrayBuffer, this.pools);
   }
 
   /** Whether the client was closed (from the moment `close()` is called), or lost its coordinator. Cost: O(1). @throws never */
@@ -452,25 +507,20 @@ export class WorkspaceClient implements AsyncDisposable {
   /**
    * Acquires a workspace of `size` bytes from the pool `pool` (the pool's `acquire`, run in the
    * coordinator's worker: it may defragment or expand there).
-   * Cost: a message round trip (tens of microseconds) plus the pool's acquire.
+   * Cost: a message round trip plus the pool's acquire.
    * @throws MemError (as a rejection) NOT_FOUND for an unknown pool; INVALID_ARGUMENT, OVERSIZED,
    * EXHAUSTED, LIMIT_EXCEEDED as `WorkspacePool.acquire` (LIMIT_EXCEEDED also when every lease
    * slot is taken); USE_AFTER_RELEASE once the client is closed.
    */
   async acquire(pool: string, size: number, options: SharedAcquireOptions = {}): Promise<SharedWorkspace> {
     this.#checkPool(pool);
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-    }
-    const label = options.label;
-    if (label !== undefined && typeof label !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(label)}`);
-    }
+    const label = assertOptions<SharedAcquireOptions>(options, 'options', ['label']).label;
+    if (label !== undefined && typeof label !== 'string') throw invalidArgument('label', label, 'a string');
     const answer = checkAcquireAnswer(await this.#request({ op: 'acquire', pool, size, label }));
     for (const segment of answer.segments) this.#learn(segment);
     // An answer that arrives after close() began names a lease the coordinator already took back:
     // the handle is stale from the start.
-    return new SharedWorkspace(kLeaseOwner, this.#leaseOwner, pool, answer, label);
+    return SharedWorkspace.lend(this.#leaseOwner, pool, answer, label);
   }
 
   /**
@@ -484,13 +534,8 @@ export class WorkspaceClient implements AsyncDisposable {
    */
   async defragment(pool: string, options: DefragmentOptions = {}): Promise<DefragmentationReport> {
     this.#checkPool(pool);
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-    }
-    const throwIfBlocked = options.throwIfBlocked ?? false;
-    if (typeof throwIfBlocked !== 'boolean') {
-      throw new MemError('INVALID_ARGUMENT', `throwIfBlocked must be a boolean, got ${describeValue(throwIfBlocked)}`);
-    }
+    const checked = assertOptions<DefragmentOptions>(options, 'options', ['throwIfBlocked']);
+    const throwIfBlocked = assertBoolean(checked.throwIfBlocked ?? false, 'options.throwIfBlocked');
     return (await this.#request({ op: 'defragment', pool, throwIfBlocked })) as DefragmentationReport;
   }
 
@@ -555,6 +600,15 @@ export class WorkspaceClient implements AsyncDisposable {
   }
 
   /**
+   * `using client = ...` closes the client at scope end, without waiting for the coordinator's answer.
+   * Cost: that of {@link WorkspaceClient.close}.
+   * @throws never
+   */
+  [Symbol.dispose](): void {
+    void this.close();
+  }
+
+  /**
    * `await using client = ...` closes the client at scope end.
    * Cost: that of {@link WorkspaceClient.close}.
    * @throws never
@@ -564,9 +618,7 @@ export class WorkspaceClient implements AsyncDisposable {
   }
 
   #checkPool(pool: unknown): void {
-    if (typeof pool !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `pool must be a pool name (string), got ${describeValue(pool)}`);
-    }
+    if (typeof pool !== 'string') throw invalidArgument('pool', pool, 'a pool name (string)');
     if (!this.pools.includes(pool)) {
       throw new MemError(
         'NOT_FOUND',

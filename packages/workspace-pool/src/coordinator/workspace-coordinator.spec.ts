@@ -10,11 +10,11 @@ import {
   useCoordinators,
   waitUntil,
 } from './coordinator.test-helper.js';
-import { checkMemoryMap } from './pool-invariants.test-helper.js';
+import { checkMemoryMap } from '../pool-invariants.test-helper.js';
 import { WorkspaceClient, type SharedWorkspace } from './workspace-client.js';
-import { WorkspaceConfig } from './workspace-config.js';
+import { WorkspaceConfig } from '../workspace-config.js';
 import { WorkspaceCoordinator } from './workspace-coordinator.js';
-import type { WorkspaceLogEntry } from './workspace-pool.js';
+import type { WorkspaceLogEntry } from '../workspace-pool.js';
 import { serveWorkspaceCoordinator } from './coordinator-host.js';
 
 const KiB = 1024;
@@ -98,7 +98,7 @@ describe('WorkspaceCoordinator', () => {
 
   it('takes back the workspaces of a client that closes (pinned ones once unpinned); its handles then fail with STALE_HANDLE', async () => {
     const coordinator = await start();
-    const client = WorkspaceClient.attach(coordinator.connect());
+    const client = WorkspaceClient.attach(coordinator.descriptor());
     const workspace = await client.acquire('activations', 512);
     await client.acquire('activations', 512);
     workspace.pin();
@@ -188,11 +188,20 @@ describe('WorkspaceCoordinator', () => {
 
   it('throws from flush() the first error a release met, once (flush USE_AFTER_RELEASE)', async () => {
     const coordinator = await shared();
-    const descriptor = coordinator.connect();
+    const descriptor = coordinator.descriptor();
     const client = WorkspaceClient.attach(descriptor);
     const workspace = await client.acquire('flush', 64);
-    descriptor.port.postMessage({ id: -1, op: 'disconnect' }); // reaches the coordinator before the release
-    workspace.release();
+    // A disconnect behind the client's back: the coordinator takes back every lease but the pinned one.
+    workspace.pin();
+    const disconnected = new Promise((resolve) =>
+      descriptor.port.addEventListener('message', ({ data }) => {
+        if ((data as { id?: unknown }).id === -1) resolve(data);
+      }),
+    );
+    descriptor.port.postMessage({ id: -1, op: 'disconnect' });
+    await disconnected;
+    workspace.unpin();
+    workspace.release(); // sent: the coordinator answers USE_AFTER_RELEASE
     expect(await codeOf(() => client.flush())).toBe('USE_AFTER_RELEASE');
     expect(await codeOf(() => client.flush())).toBe('no error');
     await client.close();
@@ -216,7 +225,7 @@ describe('WorkspaceCoordinator', () => {
 
   it('lets the function of access() call every method of its workspace and client: it works or throws a MemError', async () => {
     const coordinator = await shared();
-    const client = WorkspaceClient.attach(coordinator.connect());
+    const client = WorkspaceClient.attach(coordinator.descriptor());
     const other = await client.acquire('access', 64);
     const reentries: [string, (workspace: SharedWorkspace) => unknown, string][] = [
       ['pin', (workspace) => workspace.pin(), 'done'], // a nested pin, still held after the access
@@ -266,7 +275,7 @@ describe('WorkspaceCoordinator', () => {
       ['stats', (coordinator) => coordinator.stats('activations')],
       ['snapshot', (coordinator) => coordinator.snapshot('activations')],
       ['flush', (coordinator) => coordinator.flush()],
-      ['connect', (coordinator) => WorkspaceClient.attach(coordinator.connect()).close()],
+      ['connect', (coordinator) => WorkspaceClient.attach(coordinator.descriptor()).close()],
       ['close', (coordinator) => coordinator.close()],
     ];
     const outcomes: string[] = [];
@@ -312,13 +321,13 @@ describe('WorkspaceCoordinator', () => {
     const workspace = await coordinator.acquire('activations', 64);
     await coordinator.close();
     expect(await codeOf(() => coordinator.stats('activations'))).toBe('USE_AFTER_RELEASE');
-    expect(await codeOf(() => coordinator.connect())).toBe('USE_AFTER_RELEASE');
+    expect(await codeOf(() => coordinator.descriptor())).toBe('USE_AFTER_RELEASE');
     expect(await codeOf(() => workspace.release())).toBe('STALE_HANDLE');
     await coordinator.close(); // twice: nothing
   });
 });
 
-describe('WorkspaceCoordinator.start', () => {
+describe('WorkspaceCoordinator.createShared', () => {
   const worker = (): Worker => startWorker(workerSource);
   it.each<[string, unknown]>([
     ['no options', undefined],
@@ -333,19 +342,19 @@ describe('WorkspaceCoordinator.start', () => {
     ['a NaN start timeout', { worker, pools: { a: {} }, startTimeoutMs: NaN }],
     ['a logger that is not a function', { worker, pools: { a: {} }, logger: 1 }],
   ])('rejects %s with INVALID_ARGUMENT before starting a worker', async (_, options) => {
-    expect(await codeOf(() => WorkspaceCoordinator.start(options as never))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(() => WorkspaceCoordinator.createShared(options as never))).toBe('INVALID_ARGUMENT');
   });
 
   it('rejects a worker factory that returns no worker', async () => {
-    expect(await codeOf(() => WorkspaceCoordinator.start({ worker: () => ({}) as never, pools: { a: {} } }))).toBe(
-      'INVALID_ARGUMENT',
-    );
+    expect(
+      await codeOf(() => WorkspaceCoordinator.createShared({ worker: () => ({}) as never, pools: { a: {} } })),
+    ).toBe('INVALID_ARGUMENT');
   });
 
   it('passes on the error of a worker that could not create its pools, and terminates it', async () => {
     const failing = new URL('./failing-coordinator.test-worker.ts', import.meta.url);
     let worker: Worker | undefined;
-    const error = await WorkspaceCoordinator.start({
+    const error = await WorkspaceCoordinator.createShared({
       worker: () => (worker = startWorker(failing)),
       pools: { a: {} },
     }).catch((caught: unknown) => caught);
@@ -375,7 +384,7 @@ describe('WorkspaceCoordinator.start', () => {
 
   it('gives up on a worker that never answers', async () => {
     const silent = new URL('./silent.test-worker.ts', import.meta.url);
-    const starting = WorkspaceCoordinator.start({
+    const starting = WorkspaceCoordinator.createShared({
       worker: () => startWorker(silent),
       pools: { a: {} },
       startTimeoutMs: 300,
@@ -392,7 +401,7 @@ describe('WorkspaceCoordinator.start', () => {
     expect(workspace.access((bytes) => bytes.buffer instanceof SharedArrayBuffer)).toBe(true);
   });
 
-  it('rejects descriptors that do not come from connect()', () => {
+  it('rejects descriptors that do not come from descriptor()', () => {
     expect(() => WorkspaceClient.attach({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => WorkspaceClient.attach(null as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => serveWorkspaceCoordinator(null as never)).toThrow(
@@ -402,8 +411,8 @@ describe('WorkspaceCoordinator.start', () => {
 });
 
 describe('the built worker entry', () => {
-  const dist = new URL('../dist/node/coordinator.worker.js', import.meta.url);
-  const sources = new URL('./', import.meta.url);
+  const dist = new URL('../../dist/node/coordinator.worker.js', import.meta.url);
+  const sources = new URL('../', import.meta.url);
   // Only meaningful against a build at least as new as the sources (npm test builds first).
   const fresh =
     existsSync(dist) &&
@@ -411,7 +420,7 @@ describe('the built worker entry', () => {
       .map(String)
       .filter((file) => file.endsWith('.ts') && !file.includes('.spec.') && !file.includes('.test-'))
       .every((file) => {
-        const built = new URL(`../dist/${file.replace(/\.ts$/, '.js')}`, import.meta.url);
+        const built = new URL(`../../dist/${file.replace(/\.ts$/, '.js')}`, import.meta.url);
         return existsSync(built) && statSync(new URL(file, sources)).mtimeMs <= statSync(built).mtimeMs;
       });
 

@@ -11,8 +11,8 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
-import type { MoveGuard } from './compaction.js';
+import { MemError, assertInteger, assertOptions, describeValue, invalidArgument } from '@mem/types';
+import type { MoveGuard } from '../compaction.js';
 import {
   isPortLike,
   isRecord,
@@ -37,10 +37,10 @@ import {
   slotPinned,
   tryCloseSlot,
 } from './lease-table.js';
-import { kSetMoveGuard } from './pool-internals.js';
-import type { Workspace } from './workspace.js';
-import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
-import { WorkspacePool, type WorkspaceLogEntry } from './workspace-pool.js';
+import { kSetMoveGuard } from '../pool-internals.js';
+import type { Workspace } from '../workspace.js';
+import { WorkspaceConfig, type WorkspaceConfigOptions } from '../workspace-config.js';
+import { WorkspacePool, type WorkspaceLogEntry } from '../workspace-pool.js';
 import { sharedConfig } from './shared-config.js';
 
 interface Lease {
@@ -79,21 +79,10 @@ class CoordinatorHost {
   #mainPort: MessagePort | undefined;
   #nextSerial = 1;
 
-  constructor(pools: unknown, maxWorkspaces: unknown) {
-    if (!isRecord(pools)) {
-      throw new MemError('INVALID_ARGUMENT', `pools must be an object, got ${describeValue(pools)}`);
-    }
-    if (
-      typeof maxWorkspaces !== 'number' ||
-      !Number.isInteger(maxWorkspaces) ||
-      maxWorkspaces < 1 ||
-      maxWorkspaces > MAX_WORKSPACES
-    ) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `maxWorkspaces must be an integer in [1, ${MAX_WORKSPACES}], got ${describeValue(maxWorkspaces)}`,
-      );
-    }
+  constructor(poolsValue: unknown, maxWorkspacesValue: unknown) {
+    if (poolsValue === undefined) throw invalidArgument('pools', poolsValue, 'an object');
+    const pools = assertOptions<Record<string, unknown>>(poolsValue, 'pools');
+    const maxWorkspaces = assertInteger(maxWorkspacesValue, 'maxWorkspaces', { min: 1, max: MAX_WORKSPACES });
     const buffer = new SharedArrayBuffer(maxWorkspaces * SLOT_WORDS * 4);
     this.#table = new Int32Array(buffer);
     this.#leases = new Array<Lease | undefined>(maxWorkspaces);
@@ -145,6 +134,10 @@ class CoordinatorHost {
   /** Answers a request with a usable id; drops anything else. Never throws. */
   #handle(client: Client, data: unknown): void {
     if (!isRecord(data)) return;
+    if (data.op === 'connect' && !('id' in data)) {
+      this.#connect(client, data.port);
+      return;
+    }
     const id = messageId(data);
     if (id === undefined) return;
     let reply: Reply;
@@ -183,9 +176,19 @@ class CoordinatorHost {
     }
   }
 
+  /**
+   * A client handed over the port of a new client (its `descriptor()`): serve it, unless the
+   * client is closing (then the port closes, and its holder's requests fail at once).
+   */
+  #connect(client: Client, port: unknown): void {
+    if (!isPortLike(port)) return;
+    if (client.state === 'open') this.attach(port, false);
+    else port.close();
+  }
+
   #pool(name: unknown): HostedPool {
     if (typeof name !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `pool must be a pool name (string), got ${describeValue(name)}`);
+      throw invalidArgument('pool', name, 'a pool name (string)');
     }
     const hosted = this.#pools.get(name);
     if (hosted === undefined) {
@@ -199,9 +202,7 @@ class CoordinatorHost {
 
   #acquire(client: Client, poolName: unknown, size: unknown, label: unknown): AcquireAnswer {
     const hosted = this.#pool(poolName);
-    if (label !== undefined && typeof label !== 'string') {
-      throw new MemError('INVALID_ARGUMENT', `label must be a string, got ${describeValue(label)}`);
-    }
+    if (label !== undefined && typeof label !== 'string') throw invalidArgument('label', label, 'a string');
     if (this.#freeSlots.length === 0) {
       throw new MemError('LIMIT_EXCEEDED', `all ${this.#leases.length} lease slots are taken (maxWorkspaces)`);
     }
@@ -327,14 +328,18 @@ class CoordinatorHost {
  *
  * @example
  * ```ts
- * // coordinator.worker.ts, started with new Worker(url, { type: 'module' })
- * import { serveWorkspaceCoordinator } from '@mem/workspace-pool';
+ * // coordinator.worker.ts, started with new Worker(url, { type: 'module' }).
+ * import { serveWorkspaceCoordinator, type MessageEndpoint } from '@mem/workspace-pool';
+ * // In a dedicated worker `self` is the worker's scope (DedicatedWorkerGlobalScope with the
+ * // "webworker" lib), which receives and posts messages; this example compiles with the DOM lib,
+ * // where `self` is a Window, so it declares what the worker's `self` is.
+ * declare const self: MessageEndpoint;
  * serveWorkspaceCoordinator(self);
  * ```
  */
 export function serveWorkspaceCoordinator(endpoint: MessageEndpoint): void {
   if (typeof endpoint !== 'object' || endpoint === null || typeof endpoint.postMessage !== 'function') {
-    throw new MemError('INVALID_ARGUMENT', `endpoint must be a message endpoint, got ${describeValue(endpoint)}`);
+    throw invalidArgument('endpoint', endpoint, 'a message endpoint');
   }
   let host: CoordinatorHost | undefined;
   onMessage(endpoint, (data) => {
@@ -343,7 +348,7 @@ export function serveWorkspaceCoordinator(endpoint: MessageEndpoint): void {
     if (data.kind === 'init' && host === undefined) {
       try {
         if (!isPortLike(data.port)) {
-          throw new MemError('INVALID_ARGUMENT', `init needs a MessagePort, got ${describeValue(data.port)}`);
+          throw invalidArgument('init.port', data.port, 'a MessagePort');
         }
         const created = new CoordinatorHost(data.pools, data.maxWorkspaces);
         created.attach(data.port, true);
@@ -352,10 +357,6 @@ export function serveWorkspaceCoordinator(endpoint: MessageEndpoint): void {
       } catch (error) {
         endpoint.postMessage({ kind: 'failed', error: serializeError(error) } satisfies ControlReply);
       }
-    } else if (data.kind === 'connect' && isPortLike(data.port)) {
-      // Before init there is nothing to serve: closing the port tells its client at once.
-      if (host === undefined) data.port.close();
-      else host.attach(data.port, false);
     }
   });
 }

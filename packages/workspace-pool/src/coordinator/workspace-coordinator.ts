@@ -6,7 +6,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { MemError, assertFunction, assertInteger, assertOptions, invalidArgument } from '@mem/types';
 import {
   deserializeError,
   onFailure,
@@ -16,9 +16,9 @@ import {
   type MessageEndpoint,
 } from './coordinator-protocol.js';
 import { MAX_WORKSPACES } from './lease-table.js';
-import { WorkspaceClient, type WorkspaceClientDescriptor } from './workspace-client.js';
-import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
-import type { WorkspaceLogger } from './workspace-pool.js';
+import { WorkspaceClient, clientDescriptor, type WorkspaceClientDescriptor } from './workspace-client.js';
+import { WorkspaceConfig, type WorkspaceConfigOptions } from '../workspace-config.js';
+import type { WorkspaceLogger } from '../workspace-pool.js';
 import { sharedConfig } from './shared-config.js';
 
 /** A worker as the coordinator needs it: Node's `Worker` and the web's `Worker` both fit. */
@@ -27,7 +27,7 @@ export interface WorkerLike extends MessageEndpoint {
   terminate(): unknown;
 }
 
-/** Options of {@link WorkspaceCoordinator.start}. */
+/** Options of {@link WorkspaceCoordinator.createShared}. */
 export interface WorkspaceCoordinatorOptions {
   /**
    * Starts the worker that runs the coordinator: a module whose code calls
@@ -50,8 +50,13 @@ export interface WorkspaceCoordinatorOptions {
 
 /**
  * Runs workspace pools in a worker thread and lends their workspaces to any thread. The
- * coordinator is itself the client of the thread that started it; {@link WorkspaceCoordinator.connect}
- * makes descriptors for other threads.
+ * coordinator is itself the client of the thread that created it; `descriptor()` (its own, or
+ * any client's) describes it for other threads, which attach with `WorkspaceClient.attach`.
+ *
+ * **Shared mode.** This is the shared-mode contract of `@mem/types`: `createShared` creates (it
+ * is asynchronous, because it starts a worker and waits for its pools), `descriptor()` describes,
+ * `WorkspaceClient.attach` attaches, `close()` ends. The state lives in the coordinator's worker,
+ * so closing the coordinator ends every client.
  *
  * How clients learn that a workspace moved: they do not need to be told. Every lease has a slot in
  * a shared lease table that holds its serial, its current segment and offset, and whether it is
@@ -69,33 +74,31 @@ export interface WorkspaceCoordinatorOptions {
  * @example
  * ```ts
  * import { startWorkspaceCoordinator } from '@mem/workspace-pool/node';
- * const coordinator = await startWorkspaceCoordinator({ pools: { activations: { initialSize: 1 << 20 } } });
+ * await using coordinator = await startWorkspaceCoordinator({ pools: { activations: { initialSize: 1 << 20 } } });
  * const ws = await coordinator.acquire('activations', 4096);
  * ws.access((bytes) => bytes.fill(1));
  * ws.release();
  * const report = await coordinator.defragment('activations');
- * await coordinator.close();
  * ```
  */
 export class WorkspaceCoordinator extends WorkspaceClient {
   readonly #worker: WorkerLike;
-  readonly #leaseTable: SharedArrayBuffer;
   #closed = false;
 
   private constructor(worker: WorkerLike, descriptor: WorkspaceClientDescriptor, logger: WorkspaceLogger | undefined) {
     super(descriptor, logger);
     this.#worker = worker;
-    this.#leaseTable = descriptor.leaseTable;
   }
 
   /**
-   * Starts the worker, creates the pools there (their initial reservations included) and resolves
-   * once they are ready.
-   * Cost: a worker start (tens of milliseconds) plus the pools' reservations.
+   * Creates the coordinator: starts the worker, creates the pools there (their initial
+   * reservations included) and resolves once they are ready. The calling thread's client is the
+   * coordinator itself.
+   * Cost: a worker start plus the pools' reservations.
    * @throws MemError (as a rejection) INVALID_ARGUMENT for bad options or a bad pool configuration; EXHAUSTED if the worker cannot reserve the memory; USE_AFTER_RELEASE if
    * the worker fails or does not answer within `startTimeoutMs` (it is then terminated).
    */
-  static async start(options: WorkspaceCoordinatorOptions): Promise<WorkspaceCoordinator> {
+  static async createShared(options: WorkspaceCoordinatorOptions): Promise<WorkspaceCoordinator> {
     const { pools, names, maxWorkspaces, timeout } = checkOptions(options);
     const worker = options.worker();
     if (
@@ -104,7 +107,7 @@ export class WorkspaceCoordinator extends WorkspaceClient {
       typeof worker.postMessage !== 'function' ||
       typeof worker.terminate !== 'function'
     ) {
-      throw new MemError('INVALID_ARGUMENT', `options.worker() must return a Worker, got ${describeValue(worker)}`);
+      throw invalidArgument('options.worker()', worker, 'a Worker');
     }
     const channel = new MessageChannel();
     let leaseTable: SharedArrayBuffer;
@@ -136,21 +139,7 @@ export class WorkspaceCoordinator extends WorkspaceClient {
       await worker.terminate();
       throw error;
     }
-    return new WorkspaceCoordinator(worker, { port: channel.port1, leaseTable, pools: names }, options.logger);
-  }
-
-  /**
-   * Makes a descriptor for another thread to become a client: send it with its port transferred
-   * (`worker.postMessage(descriptor, [descriptor.port])`) and call `WorkspaceClient.attach` there.
-   * Cost: one message channel.
-   * @throws MemError USE_AFTER_RELEASE after `close()`.
-   */
-  connect(): WorkspaceClientDescriptor {
-    if (this.#closed || this.closed) throw new MemError('USE_AFTER_RELEASE', 'the coordinator is closed');
-    const channel = new MessageChannel();
-    const message: ControlMessage = { kind: 'connect', port: channel.port2 };
-    this.#worker.postMessage(message, [channel.port2]);
-    return { port: channel.port1, leaseTable: this.#leaseTable, pools: this.pools };
+    return new WorkspaceCoordinator(worker, clientDescriptor(channel.port1, leaseTable, names), options.logger);
   }
 
   /**
@@ -169,53 +158,37 @@ export class WorkspaceCoordinator extends WorkspaceClient {
   }
 }
 
-function checkOptions(options: WorkspaceCoordinatorOptions): {
+const OPTION_NAMES = ['worker', 'pools', 'maxWorkspaces', 'logger', 'startTimeoutMs'] as const;
+
+function checkOptions(value: WorkspaceCoordinatorOptions): {
   pools: Record<string, WorkspaceConfigOptions>;
   names: string[];
   maxWorkspaces: number;
   timeout: number;
 } {
-  if (typeof options !== 'object' || options === null) {
-    throw new MemError('INVALID_ARGUMENT', `options must be an object, got ${describeValue(options)}`);
-  }
-  if (typeof options.worker !== 'function') {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `options.worker must be a function that starts the worker, got ${describeValue(options.worker)}`,
-    );
-  }
-  if (options.logger !== undefined && typeof options.logger !== 'function') {
-    throw new MemError('INVALID_ARGUMENT', `options.logger must be a function, got ${describeValue(options.logger)}`);
-  }
-  if (typeof options.pools !== 'object' || options.pools === null || Object.keys(options.pools).length === 0) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `options.pools must name at least one pool, got ${describeValue(options.pools)}`,
-    );
+  const options = assertOptions<WorkspaceCoordinatorOptions>(value, 'options', OPTION_NAMES);
+  if (value === undefined) throw invalidArgument('options', value, 'an object');
+  assertFunction(options.worker, 'options.worker');
+  if (options.logger !== undefined) assertFunction(options.logger, 'options.logger');
+  const configured = assertOptions<Record<string, WorkspaceConfig | WorkspaceConfigOptions>>(
+    options.pools,
+    'options.pools',
+  );
+  if (options.pools === undefined || Object.keys(configured).length === 0) {
+    throw invalidArgument('options.pools', options.pools, 'an object naming at least one pool');
   }
   const pools: Record<string, WorkspaceConfigOptions> = {};
-  for (const [name, configuration] of Object.entries(options.pools)) {
-    if (name.length === 0) throw new MemError('INVALID_ARGUMENT', 'a pool name must not be empty');
-    pools[name] = sharedConfig(WorkspaceConfig.from(configuration)).toJSON();
+  for (const [name, configuration] of Object.entries(configured)) {
+    if (name.length === 0) throw invalidArgument('a pool name', name, 'a non-empty string');
+    pools[name] = sharedConfig(WorkspaceConfig.from(configuration!)).toJSON();
   }
-  const maxWorkspaces = options.maxWorkspaces ?? 65536;
-  if (
-    typeof maxWorkspaces !== 'number' ||
-    !Number.isInteger(maxWorkspaces) ||
-    maxWorkspaces < 1 ||
-    maxWorkspaces > MAX_WORKSPACES
-  ) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `maxWorkspaces must be an integer in [1, ${MAX_WORKSPACES}], got ${describeValue(maxWorkspaces)}`,
-    );
-  }
-  const timeout = options.startTimeoutMs ?? 30_000;
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 0x7fffffff) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `startTimeoutMs must be an integer in [1, 2147483647], got ${describeValue(timeout)}`,
-    );
-  }
+  const maxWorkspaces = assertInteger(options.maxWorkspaces ?? 65536, 'options.maxWorkspaces', {
+    min: 1,
+    max: MAX_WORKSPACES,
+  });
+  const timeout = assertInteger(options.startTimeoutMs ?? 30_000, 'options.startTimeoutMs', {
+    min: 1,
+    max: 0x7fffffff,
+  });
   return { pools, names: Object.keys(pools), maxWorkspaces, timeout };
 }

@@ -8,7 +8,7 @@ import { afterAll, afterEach } from 'vitest';
 import { WorkspaceCoordinator, type WorkerLike, type WorkspaceCoordinatorOptions } from './workspace-coordinator.js';
 
 /** The coordinator's worker entry, from source. */
-export const coordinatorWorkerSource = new URL('./node/coordinator.worker.ts', import.meta.url);
+export const coordinatorWorkerSource = new URL('../node/coordinator.worker.ts', import.meta.url);
 
 /** One pool `activations` of 256 KiB, up to 4 MiB. */
 const defaultPools = { activations: { initialSize: 256 * 1024, maxSize: 4 << 20 } };
@@ -27,7 +27,7 @@ export function useCoordinators<W extends WorkerLike>(
     await Promise.all(started.splice(0).map((coordinator) => coordinator.close()));
   });
   const start = async (options: Partial<WorkspaceCoordinatorOptions> = {}): Promise<WorkspaceCoordinator> => {
-    const coordinator = await WorkspaceCoordinator.start({
+    const coordinator = await WorkspaceCoordinator.createShared({
       worker: () => (last = worker()),
       pools: defaultPools,
       ...options,
@@ -50,7 +50,7 @@ export function sharedCoordinator(
   afterAll(async () => {
     await (await started)?.close();
   });
-  return () => (started ??= WorkspaceCoordinator.start({ pools: defaultPools, ...options }));
+  return () => (started ??= WorkspaceCoordinator.createShared({ pools: defaultPools, ...options }));
 }
 
 /** The code of the MemError that `action` throws (or rejects with), `'no error'`, or what else it threw. */

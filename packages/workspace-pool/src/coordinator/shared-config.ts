@@ -4,7 +4,7 @@
  * This module is browser compatible.
  * @module
  */
-import type { WorkspaceConfig } from './workspace-config.js';
+import type { WorkspaceConfig } from '../workspace-config.js';
 
 /**
  * The configuration with its backing made shared: `array-buffer` becomes `shared-array-buffer`,

@@ -2,9 +2,11 @@
  * The messages between a {@link WorkspaceCoordinator}'s worker and its clients, and the small
  * adapters that let the same code talk over Node's `worker_threads` and the web's workers.
  *
- * Control messages travel over the worker itself (init, connect); every client talks to the
- * worker over its own `MessagePort`: requests `{ id, op, ... }`, answers `{ id, ok, value | error }`,
- * and events `{ event, ... }` the worker sends unasked.
+ * One control message travels over the worker itself (`init`, answered `ready` or `failed`);
+ * every client talks to the worker over its own `MessagePort`: requests `{ id, op, ... }`, answers
+ * `{ id, ok, value | error }`, events `{ event, ... }` the worker sends unasked, and
+ * `{ op: 'connect', port }` (no id, no answer), which hands the worker the port of the next
+ * client (what `descriptor()` does).
  *
  * Neither side trusts what arrives: a value that is not a well-formed message is dropped, and a
  * request with a usable `id` but bad fields is answered with a `MemError`. Nothing a port
@@ -14,9 +16,9 @@
  * @module
  */
 import { MemError, MemErrorCode, type BackingMemoryDescriptor } from '@mem/types';
-import type { DefragmentationReport } from './defragmentation-report.js';
-import type { WorkspaceConfigOptions } from './workspace-config.js';
-import type { WorkspaceLogEntry } from './workspace-pool.js';
+import type { DefragmentationReport } from '../defragmentation-report.js';
+import type { WorkspaceConfigOptions } from '../workspace-config.js';
+import type { WorkspaceLogEntry } from '../workspace-pool.js';
 
 /** What a segment looks like to a client. @internal */
 export interface SegmentInfo {
@@ -28,14 +30,18 @@ export interface SegmentInfo {
 }
 
 /** Main thread to worker. @internal */
-export type ControlMessage =
-  | {
-      readonly kind: 'init';
-      readonly pools: Readonly<Record<string, WorkspaceConfigOptions>>;
-      readonly maxWorkspaces: number;
-      readonly port: MessagePort;
-    }
-  | { readonly kind: 'connect'; readonly port: MessagePort };
+export interface ControlMessage {
+  readonly kind: 'init';
+  readonly pools: Readonly<Record<string, WorkspaceConfigOptions>>;
+  readonly maxWorkspaces: number;
+  readonly port: MessagePort;
+}
+
+/** A client hands the worker the port of a new client (sent with the port transferred). @internal */
+export interface Connect {
+  readonly op: 'connect';
+  readonly port: MessagePort;
+}
 
 /** Worker to main thread. @internal */
 export type ControlReply =

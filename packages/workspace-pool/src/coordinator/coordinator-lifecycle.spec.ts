@@ -13,7 +13,7 @@ import {
   useCoordinators,
   waitUntil,
 } from './coordinator.test-helper.js';
-import { checkMemoryMap } from './pool-invariants.test-helper.js';
+import { checkMemoryMap } from '../pool-invariants.test-helper.js';
 import { WorkspaceClient, type SharedWorkspace, type WorkspaceClientDescriptor } from './workspace-client.js';
 import type { WorkspaceCoordinator } from './workspace-coordinator.js';
 
@@ -61,7 +61,7 @@ const allStale = {
 describe('a client that closes', () => {
   it('makes every use of its handles (pin, unpin, access, view, segment, byteOffset, release) fail with STALE_HANDLE', async () => {
     const coordinator = await sharedByTests();
-    const client = WorkspaceClient.attach(coordinator.connect());
+    const client = WorkspaceClient.attach(coordinator.descriptor());
     const idle = await client.acquire('closes', 512);
     const held = await client.acquire('closes', 512);
     held.pin();
@@ -83,7 +83,7 @@ describe('a client that closes', () => {
 
   it('keeps the bytes of an access still running for it, then gives them back; the next lease of the slot is untouched', async () => {
     const coordinator = await twoSlots();
-    const client = WorkspaceClient.attach(coordinator.connect());
+    const client = WorkspaceClient.attach(coordinator.descriptor());
     const workspace = await client.acquire('activations', 4096);
     let finish!: () => void;
     const gate = new Promise<void>((resolve) => (finish = resolve));
@@ -116,7 +116,7 @@ describe('a client that closes', () => {
 
   it('answers an acquire in flight with a handle that is stale at once, and takes the workspace back', async () => {
     const coordinator = await sharedByTests();
-    const client = WorkspaceClient.attach(coordinator.connect());
+    const client = WorkspaceClient.attach(coordinator.descriptor());
     const acquiring = client.acquire('inFlight', 256);
     const closing = client.close();
     expect(client.close()).toBe(closing); // twice: the same close
@@ -133,7 +133,7 @@ describe('a lease taken back with its pin', () => {
   it('never lets its old handle unpin, pin or read the slot’s next lease', async () => {
     const coordinator = await twoSlots();
     const filler = await coordinator.acquire('activations', 64); // one slot left: the next lease reuses it
-    const descriptor = coordinator.connect();
+    const descriptor = coordinator.descriptor();
     const client = WorkspaceClient.attach(descriptor);
     const old = await client.acquire('activations', 4096);
     const raw = old.pin();
@@ -167,7 +167,7 @@ describe('a client thread that goes away', () => {
     worker: ReturnType<typeof startWorker>;
     ids: number[];
   }> {
-    const descriptor = coordinator.connect();
+    const descriptor = coordinator.descriptor();
     const worker = startWorker(lifecycleSource, {
       workerData: { descriptor, pool: name, count: 4, pinned: 2 },
       transferList: [descriptor.port as never],
@@ -222,7 +222,7 @@ describe('a client dropped without close()', () => {
   it('is collected once idle, and its workspaces go back as close() would give them', async () => {
     const coordinator = await sharedByTests();
     const before = collected;
-    await attachAndDrop(coordinator.connect(), (workspace) => void workspace.access((bytes) => bytes.fill(1)));
+    await attachAndDrop(coordinator.descriptor(), (workspace) => void workspace.access((bytes) => bytes.fill(1)));
     await collectUntil(() => collected > before);
     expect(collected).toBe(before + 1);
     await waitUntil('its workspace is back', async () => (await live(coordinator, 'dropped')) === 0);
@@ -230,7 +230,7 @@ describe('a client dropped without close()', () => {
 
   it('is kept while it pins a workspace, so that a view from pin() never outlives its lease', async () => {
     const coordinator = await sharedByTests();
-    const descriptor = coordinator.connect();
+    const descriptor = coordinator.descriptor();
     const before = collected;
     const raw = await attachAndDrop(descriptor, (workspace) => workspace.pin());
     await collectUntil(() => collected > before, { attempts: 5 });
@@ -246,7 +246,7 @@ describe('a client dropped without close()', () => {
 describe('a client whose coordinator goes away', () => {
   it('fails requests with USE_AFTER_RELEASE and its handles with STALE_HANDLE when the coordinator closes', async () => {
     const coordinator = await start();
-    const client = WorkspaceClient.attach(coordinator.connect());
+    const client = WorkspaceClient.attach(coordinator.descriptor());
     const workspace = await client.acquire('activations', 256);
     const raw = workspace.pin();
     raw.fill(9);
@@ -263,13 +263,13 @@ describe('a client whose coordinator goes away', () => {
 
   it('does the same when the coordinator’s worker dies', async () => {
     const coordinator = await start();
-    const client = WorkspaceClient.attach(coordinator.connect());
+    const client = WorkspaceClient.attach(coordinator.descriptor());
     const workspace = await client.acquire('activations', 256);
     const own = await coordinator.acquire('activations', 256);
     await start.worker().terminate();
     await waitUntil('both clients see it', () => client.closed && coordinator.closed);
     expect(await codeOf(() => coordinator.stats('activations'))).toBe('USE_AFTER_RELEASE');
-    expect(await codeOf(() => coordinator.connect())).toBe('USE_AFTER_RELEASE');
+    expect(await codeOf(() => coordinator.descriptor())).toBe('USE_AFTER_RELEASE');
     expect(await usesOf(workspace)).toEqual(allStale);
     expect(await usesOf(own)).toEqual(allStale);
   });

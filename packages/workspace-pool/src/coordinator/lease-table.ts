@@ -27,7 +27,7 @@
  * - the worker moves a workspace only after a compare-and-swap from "serial, no pin" to
  *   "serial, moving" succeeded; it bumps VERSION (odd while moving), copies the bytes, writes
  *   SEGMENT and OFFSET, bumps VERSION again, then stores "serial" and wakes waiters. A client
- *   that finds MOVING set waits (one copy: microseconds to a few milliseconds) and tries again.
+ *   that finds MOVING set waits (for one copy of the workspace's bytes) and tries again.
  *
  * This module is browser compatible.
  * @module
@@ -65,7 +65,7 @@ function pause(table: Int32Array, index: number, observed: number): void {
       canWait = false;
     }
   }
-  // Spin briefly where blocking is not allowed; a move takes microseconds to milliseconds.
+  // Spin briefly where blocking is not allowed; a move is one copy of the workspace's bytes.
   for (let i = 0; i < 64; i += 1) if (Atomics.load(table, index) !== observed) return;
 }
 
