@@ -195,7 +195,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   #pos = 0;
   /** End of this worker's chunk; 0 when it has none, which sends allocate() to the slow path. */
   #limit = 0;
-  /** The bytes of this worker's chunk, and where they start in the region. */
+  /** A view of this worker's chunk (empty until the first copy into it), and where the chunk starts. */
   #chunk: Uint8Array = NO_BYTES;
   #chunkBase = 0;
   /** The control word GENERATION this instance's tag was computed from. */
@@ -454,8 +454,9 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
         if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
           // Through the chunk's own view: a source longer than its `length` claims writes into this
           // worker's free chunk space, or makes `set` throw before it writes, never past the chunk.
+          const chunk = this.#chunk.length !== 0 ? this.#chunk : this.#viewChunk();
           try {
-            this.#chunk.set(bytes, start - this.#chunkBase);
+            chunk.set(bytes, start - this.#chunkBase);
           } catch {
             if (lengthOfBytes(bytes) !== 0) refuseMisreportedLength(bytes, 'bytes');
           }
@@ -482,8 +483,9 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
         const start = (this.#pos + 15) & -16;
         const end = start + size;
         if (end < this.#limit && this.#control[GENERATION] === this.#generationWord) {
+          const chunk = this.#chunk.length !== 0 ? this.#chunk : this.#viewChunk();
           try {
-            this.#chunk.set(key, start - this.#chunkBase);
+            chunk.set(key, start - this.#chunkBase);
           } catch {
             if (lengthOfBytes(key) !== 0) refuseMisreportedLength(key, 'key');
           }
@@ -696,6 +698,12 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     this.#tagEnd = this.#tagLow + (LENGTH_ESCAPE + 1);
   }
 
+  /** Makes the view of this worker's chunk that copies go through (once per chunk that gets one). */
+  #viewChunk(): Uint8Array {
+    this.#chunk = this.#bytes.subarray(this.#chunkBase, this.#limit);
+    return this.#chunk;
+  }
+
   /** Stops bumping in this worker's chunk and withdraws its announcement. */
   #dropChunk(): void {
     if (this.#limit === 0) return;
@@ -798,7 +806,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     this.#pos = this.#claimStart * 8;
     this.#limit = this.#claimEnd * 8;
     this.#chunkBase = this.#pos;
-    this.#chunk = this.#bytes.subarray(this.#pos, this.#limit);
+    this.#chunk = NO_BYTES; // made by the first copy into this chunk
     return true;
   }
 
