@@ -336,13 +336,14 @@ export class BlockAllocator {
   /**
    * Returns the block of workspace `id`: checks that the workspace was lent since the last reset
    * and that its block is not pinned, and leaves the block pending (merged with its free
-   * neighbours, and its bytes counted free, at the next allocation or inspection). The caller
-   * then marks its handle released and, when `releaseExtras` is set, calls afterRelease(): the
-   * release check may defragment and call the pool's logger, which must find the handle released.
+   * neighbours, and its bytes counted free, at the next allocation or inspection). Returns whether
+   * afterRelease() is due (labels or a release check in use): the caller marks its handle released
+   * first, because the release check may defragment and call the pool's logger, which must find
+   * the handle released. Returning the flag keeps the handle's release small enough to inline.
    * @throws MemError STALE_HANDLE if the workspace was lent before the last reset (the pool was
    * cleared); PINNED if pinned. Nothing changes then.
    */
-  release(block: number, id: number): void {
+  release(block: number, id: number): boolean {
     // Both checks read fields of this object only, unless some block is pinned: ids grow, so an
     // id below firstLiveId names a workspace lent before reset(), and pinnedBlocks counts pins.
     if (id < this.firstLiveId || (this.pinnedBlocks !== 0 && this.i32[(block << 4) | PINS] !== 0)) {
@@ -351,6 +352,7 @@ export class BlockAllocator {
     this.releases += 1;
     if (this.pending !== NONE) this.settle();
     this.pending = block;
+    return this.releaseExtras !== 0;
   }
 
   /** Labels the workspace `id` (shown in memory maps; forgotten at its release). */

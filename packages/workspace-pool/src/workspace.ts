@@ -279,11 +279,11 @@ export class Workspace implements Disposable {
     const block = this.#block;
     if (block === RELEASED) throw doubleFree(this);
     const core = this.#core;
-    core.release(block, this.id);
+    const extras = core.release(block, this.id);
     this.#block = RELEASED;
     // Labels to forget or a release check due (which may defragment and call the pool's logger):
     // after the handle reads as released, so that a logger calling back in finds it so.
-    if (core.releaseExtras !== 0) core.afterRelease(this.id);
+    if (extras) core.afterRelease(this.id);
   }
 
   /**
