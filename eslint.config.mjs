@@ -44,9 +44,9 @@ export default tseslint.config(
   },
   {
     // Runtime code of a package runs in browsers too: Node built-ins only in Node-only entry points
-    // (files named *.node.ts or under src/node/), tests and workers of tests.
+    // (files named *.node.ts or under src/node/), tests, their helpers and workers of tests.
     files: ['packages/*/src/**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/*.test-worker.ts', '**/*.node.ts', '**/src/node/**'],
+    ignores: ['**/*.spec.ts', '**/*.test-worker.ts', '**/*.test-helper.ts', '**/*.node.ts', '**/src/node/**'],
     rules: {
       'no-restricted-imports': [
         'error',
