@@ -8,14 +8,14 @@
 // a member when its text, or the text it draws on, contains `.member` (or `member(` for a
 // function, `new Class(` for a constructor; protected and private members are not checked). The text a test draws on is its own, the tables
 // its enclosing `for...of` loops iterate over, the `it.each` table, and the functions of its
-// spec file that it calls (transitively).
+// spec file and of the test helpers it imports that it calls (transitively).
 //
 // A "@throws as {@link Other.member}" line delegates and names no code of its own; codes named
 // after it (`as {@link X}; INVALID_ARGUMENT for ...`) are checked.
 //
 // Usage: node tools/check-throws.mjs [--verbose]
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
@@ -125,9 +125,18 @@ function testTexts(path) {
     ts.forEachChild(node, collect);
   };
   collect(source);
+  // The spec's own test helpers (`./x.test-helper.js`) count as its text too.
+  for (const statement of source.statements) {
+    const specifier = ts.isImportDeclaration(statement) && statement.moduleSpecifier.text;
+    if (!specifier || !/^\.\.?\/.*\.test-helper\.js$/.test(specifier)) continue;
+    const helperPath = join(dirname(path), specifier.replace(/\.js$/, '.ts'));
+    if (existsSync(helperPath)) {
+      collect(ts.createSourceFile(helperPath, readFileSync(helperPath, 'utf8'), ts.ScriptTarget.ES2022, true));
+    }
+  }
 
   const expand = (node, texts, visited) => {
-    texts.push(node.getText(source));
+    texts.push(node.getText());
     const visit = (child) => {
       if (ts.isIdentifier(child) && declarations.has(child.text) && !visited.has(child.text)) {
         const declaration = declarations.get(child.text);
@@ -152,7 +161,7 @@ function testTexts(path) {
       if (!ts.isForOfStatement(parent)) continue;
       texts.push(parent.expression.getText(source));
       if (ts.isIdentifier(parent.expression) && declarations.has(parent.expression.text)) {
-        texts.push(declarations.get(parent.expression.text).getText(source));
+        texts.push(declarations.get(parent.expression.text).getText());
       }
     }
     return texts;
