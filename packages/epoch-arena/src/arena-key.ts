@@ -1,5 +1,5 @@
 /**
- * `ArenaKey`: the seed's key wrapper, a handle together with its arena.
+ * `ArenaKey`: a key wrapper, a handle together with its arena.
  *
  * This module is browser compatible.
  * @module
@@ -8,7 +8,7 @@ import { MemError, describeValue } from '@mem/types';
 import type { Arena, ArenaHandle } from './arena.js';
 
 /**
- * A key stored in an arena, as the seed's `ArenaKey`: the handle with the arena it belongs to, so
+ * A key stored in an arena: the handle with the arena it belongs to, so
  * it can be read, compared and ordered without passing the arena around. One small object per key:
  * for millions of keys keep bare handles (numbers) and call the arena instead.
  *

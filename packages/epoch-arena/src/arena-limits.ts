@@ -6,7 +6,7 @@
  */
 import { MemError, assertInteger, assertPowerOfTwo, describeValue } from '@mem/types';
 
-/** The default block size of an {@link EpochArena}: 2 MiB, as in the seed. */
+/** The default block size of an {@link EpochArena}: 2 MiB. */
 export const DEFAULT_BLOCK_SIZE = 2 * 1024 * 1024;
 
 /** The smallest block size: 8 KiB (twice the largest alignment). */
@@ -18,16 +18,16 @@ export const MIN_BLOCK_SIZE = 8 * 1024;
  */
 export const MAX_BLOCK_SIZE = 16 * 1024 * 1024;
 
-/** Every allocation starts on an 8-byte boundary at least (the seed's `MIN_ALIGN`). */
+/** Every allocation starts on an 8-byte boundary at least (the minimum alignment). */
 export const MIN_ALIGNMENT = 8;
 
 /** The largest alignment an allocation may ask for: 4096 (a page). */
 export const MAX_ALIGNMENT = 4096;
 
-/** The longest key {@link EpochArena.allocateKey} takes: 256 bytes, as in the seed. */
+/** The longest key {@link EpochArena.allocateKey} takes: 256 bytes. */
 export const MAX_KEY_LENGTH = 256;
 
-/** Keys are aligned to 16 bytes, as in the seed (SIMD-friendly). */
+/** Keys are aligned to 16 bytes (SIMD-friendly). */
 export const KEY_ALIGNMENT = 16;
 
 /** The largest single allocation: 2 GiB. */

@@ -208,11 +208,11 @@ interface SharedParts {
 const SHARED_PARTS = Symbol('ArenaPool.sharedParts');
 
 /**
- * A ring of epoch arenas, as the seed's `ArenaPool`: epoch `e` allocates from arena `e % ringSize`,
+ * A ring of epoch arenas: epoch `e` allocates from arena `e % ringSize`,
  * {@link ArenaPool.advanceEpoch} moves to the next epoch and resets the arena it is about to reuse,
  * and an epoch stays valid until its arena is reused `ringSize` epochs later.
  *
- * Going past the seed, reclamation is guarded as in crossbeam-epoch: {@link ArenaPool.pin} returns
+ * Reclamation is guarded as in crossbeam-epoch: {@link ArenaPool.pin} returns
  * a guard, and while a guard pins an epoch its arena is never reset. Advancing onto a pinned arena
  * takes it out of the ring (a spare, or a new arena, takes its place) and defers its reclamation to
  * the release of its last guard; the stats count deferrals.

@@ -252,7 +252,7 @@ export class EpochArena extends HandleAccessors implements Arena {
 
   /**
    * Allocates a copy of `bytes`, 8-byte aligned, and returns its handle.
-   * Cost: the allocation plus a copy of `bytes.length` bytes (about 20 ns for 32 bytes).
+   * Cost: the allocation plus a copy of `bytes.length` bytes (one `Uint8Array#set`).
    * @throws MemError INVALID_ARGUMENT if `bytes` is not a `Uint8Array`; otherwise as {@link EpochArena.allocate}.
    *
    * @example
@@ -291,7 +291,7 @@ export class EpochArena extends HandleAccessors implements Arena {
   }
 
   /**
-   * Allocates a copy of a key of at most 256 bytes, 16-byte aligned (as the seed's `allocate_key`),
+   * Allocates a copy of a key of at most 256 bytes, 16-byte aligned (SIMD-friendly),
    * and returns its handle.
    * Cost: as {@link EpochArena.allocateCopy}.
    * @throws MemError INVALID_ARGUMENT if `key` is not a `Uint8Array`.

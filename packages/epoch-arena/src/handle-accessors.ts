@@ -57,7 +57,7 @@ export abstract class HandleAccessors {
    * A `Uint8Array` over the allocation's bytes, without copying. It aliases the arena's memory:
    * valid until the next reset (of a shared arena, in any worker), after which it sees the next
    * generation's bytes. Keep handles, not views, across epochs.
-   * Cost: the handle check plus one view object (about 20-30 ns).
+   * Cost: the handle check plus one view object.
    * @throws MemError STALE_HANDLE if the handle is from before the last reset.
    * @throws MemError FOREIGN_HANDLE if another arena issued it.
    * @throws MemError INVALID_ARGUMENT if it is no handle of this arena (not a safe integer >= 0,

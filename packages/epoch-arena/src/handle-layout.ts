@@ -10,7 +10,7 @@
  * ```
  *
  * - **address** (28 bits): the allocation's start in 8-byte units, so every allocation starts on
- *   an 8-byte boundary (the seed's `MIN_ALIGN`). A block arena splits it into a block index (high
+ *   an 8-byte boundary (the minimum alignment). A block arena splits it into a block index (high
  *   bits) and an offset inside the block (low `log2(blockSize) - 3` bits); a shared arena uses it as
  *   the offset inside its one shared region. 2^28 units are 2 GiB per arena and generation.
  * - **length** (9 bits): the byte length, 0 to 510, inline. 511 is an escape: the allocation is 511

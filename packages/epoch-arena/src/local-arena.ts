@@ -1,5 +1,5 @@
 /**
- * `LocalArena`: the per-worker accessor of an {@link ArenaPool}, as the seed's `ThreadLocalArena`.
+ * `LocalArena`: the per-worker accessor of an {@link ArenaPool}, like a thread-local arena in Rust.
  *
  * This module is browser compatible.
  * @module

@@ -863,7 +863,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   }
 
   /**
-   * The seed's compare-and-swap bump, for an alignment above 8 without chunks, under the same
+   * The compare-and-swap bump, for an alignment above 8 without chunks, under the same
    * protocol as `#claimDirect`. Sets `#claimStart` (bytes); returns false when it does not fit.
    */
   #claimAligned(size: number, alignment: number, header: number, announceAt: number): boolean {
