@@ -11,6 +11,7 @@ import {
   MemError,
   assertInteger,
   describeValue,
+  releaseWhenGone,
   type LeakDetectionLevel,
   type MetricsSink,
 } from '@mem/types';
@@ -61,7 +62,6 @@ import { PinLedger } from './pin-ledger.js';
 import { SharedEpochArena, type SharedEpochArenaDescriptor } from './shared-epoch-arena.js';
 import { isOwnedBy, markOwner } from './shared-arena-control.js';
 import { pause } from './spin-wait.js';
-import { releaseWhenGone } from './worker-exit.js';
 
 /** Options of an {@link ArenaPool} in one worker. */
 export interface ArenaPoolOptions {
@@ -272,7 +272,8 @@ export class ArenaPool {
       this.#state = shared.state;
       const pins = new PinLedger(shared.state);
       this.#pins = pins;
-      this.#cancelRelease = releaseWhenGone(this, closer(pins));
+      const release = closer(pins);
+      this.#cancelRelease = releaseWhenGone(this, { atExit: release, afterCollection: release });
       this.#ringSize = shared.state[RING_SIZE]!;
       for (const arena of shared.arenas) this.#adopt(arena);
       this.#makeArena = undefined;

@@ -12,6 +12,7 @@ import {
   MemError,
   assertInteger,
   describeValue,
+  releaseWhenGone,
   type BackingMemoryDescriptor,
   type MetricsSink,
 } from '@mem/types';
@@ -75,7 +76,6 @@ import {
   writeWord,
 } from './shared-arena-control.js';
 import { pause } from './spin-wait.js';
-import { releaseWhenGone } from './worker-exit.js';
 
 /** The largest shared region: 1 GiB (positions stay int32 for the bump arithmetic). */
 export const MAX_SHARED_CAPACITY = 2 ** 30;
@@ -243,7 +243,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     this.#slot = SLOTS + SLOT_STRIDE * lease.slot;
     this.#chunkWord = chunkWord(lease.slot);
     this.#writeWord = writeWord(lease.slot);
-    this.#cancelRelease = releaseWhenGone(this, releaser(lease));
+    const release = releaser(lease);
+    this.#cancelRelease = releaseWhenGone(this, { atExit: release, afterCollection: release });
     this.#adoptGeneration(Atomics.load(control, GENERATION) & ~1);
   }
 

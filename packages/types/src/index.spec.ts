@@ -37,6 +37,7 @@ describe('@mem/types public face', () => {
         'mirrorCounter',
         'nextPowerOfTwo',
         'noopMetrics',
+        'releaseWhenGone',
       ].sort(),
     );
   });

@@ -46,6 +46,7 @@ export {
 } from './metrics.js';
 export type { JsonValue, StatsSource } from './stats.js';
 export { DisposableHandle } from './disposable-handle.js';
+export { releaseWhenGone, type GoneReleases } from './release-when-gone.js';
 export {
   assertSharedDescriptor,
   descriptorTransferList,
