@@ -199,6 +199,7 @@ export function assertNumber(value: unknown, name: string, min = -Number.MAX_VAL
 
 /**
  * Checks that `value` is a function and returns it. Cost: O(1).
+ * @typeParam T - the function type the caller expects; only "is callable" is checked.
  * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
  *
  * @example
