@@ -11,6 +11,7 @@
 // Usage: node tools/build-wasm.mjs [--check] [project folder ...]
 //   Writes every generated module (or those under the folders given). With --check, writes
 //   nothing and fails when a generated module differs from what its source compiles to.
+import { Buffer } from 'node:buffer';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import prettier from 'prettier';

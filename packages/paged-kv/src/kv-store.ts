@@ -38,7 +38,15 @@ export type { KvDType, KvLayout } from './kv-store-layout.js';
 const KIND = 'mem.paged-kv.kv-store';
 /** The layout version of a shared {@link KvStore}'s memory. */
 const VERSION = 1;
-const OPTION_NAMES: readonly string[] = ['numLayers', 'numBlocks', 'numKvHeads', 'blockSize', 'headDim', 'dtype', 'kernels'];
+const OPTION_NAMES: readonly string[] = [
+  'numLayers',
+  'numBlocks',
+  'numKvHeads',
+  'blockSize',
+  'headDim',
+  'dtype',
+  'kernels',
+];
 const KERNELS: readonly KvKernels[] = ['auto', 'js'];
 
 /** Options of a {@link KvStore}. */
@@ -235,9 +243,20 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
       );
     }
     const { numLayers, numBlocks, numKvHeads, blockSize, headDim, dtype } = this;
-    const layout = { kind: KIND, version: VERSION, numLayers, numBlocks, numKvHeads, blockSize, headDim, dtype } as const;
+    const layout = {
+      kind: KIND,
+      version: VERSION,
+      numLayers,
+      numBlocks,
+      numKvHeads,
+      blockSize,
+      headDim,
+      dtype,
+    } as const;
     const memory = this.#live();
-    return memory.kind === 'wasm-memory' ? { ...layout, buffer, memory: memory.source as WebAssembly.Memory } : { ...layout, buffer };
+    return memory.kind === 'wasm-memory'
+      ? { ...layout, buffer, memory: memory.source as WebAssembly.Memory }
+      : { ...layout, buffer };
   }
 
   /**
