@@ -4,8 +4,8 @@
 // Node and in browsers, without a fetch. The compiler is wabt's wat2wasm (the `wabt` package, pinned),
 // with SIMD128 (and, for a variant importing a shared memory, threads) enabled.
 //
-// A source whose memory import reads `(import "env" "memory" (memory 1))` is also compiled with a
-// shared memory import (`(memory 1 65536 shared)`), the form a module needs to run over a
+// A source marked `shared` is also compiled with its memory import `(import "env" "memory" (memory 1))`
+// read as a shared one (`(memory 1 65536 shared)`), the form a module needs to run over a
 // SharedArrayBuffer-backed WebAssembly.Memory; its module exports both.
 //
 // Usage: node tools/build-wasm.mjs [--check] [project folder ...]
@@ -25,6 +25,7 @@ const MODULES = [
     source: 'packages/paged-kv/src/wasm/attention-kernels.wat',
     target: 'packages/paged-kv/src/wasm/attention-kernels.generated.ts',
     name: 'ATTENTION_KERNELS',
+    shared: true,
   },
   {
     source: 'apps/demo/src/model/matmul-kernel.wat',
@@ -53,7 +54,7 @@ function compile(wabt, file, text) {
   }
 }
 
-async function generate(wabt, { source, target, name }) {
+async function generate(wabt, { source, target, name, shared }) {
   const text = readFileSync(join(root, source), 'utf8');
   const file = basename(source);
   const lines = [
@@ -63,12 +64,13 @@ async function generate(wabt, { source, target, name }) {
     `/** The WebAssembly binary of \`${file}\` (SIMD128), base64-encoded. */`,
     `export const ${name}_WASM = '${compile(wabt, file, text).toString('base64')}';`,
   ];
-  if (text.includes(PRIVATE_MEMORY)) {
-    const shared = compile(wabt, file, text.replace(PRIVATE_MEMORY, SHARED_MEMORY));
+  if (shared) {
+    if (!text.includes(PRIVATE_MEMORY)) throw new Error(`${source} must import its memory as ${PRIVATE_MEMORY}`);
+    const bytes = compile(wabt, file, text.replace(PRIVATE_MEMORY, SHARED_MEMORY));
     lines.push(
       '',
       `/** The same module importing a shared memory (for a SharedArrayBuffer-backed WebAssembly.Memory), base64-encoded. */`,
-      `export const ${name}_SHARED_WASM = '${shared.toString('base64')}';`,
+      `export const ${name}_SHARED_WASM = '${bytes.toString('base64')}';`,
     );
   }
   const path = join(root, target);
