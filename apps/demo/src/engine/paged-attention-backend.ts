@@ -57,7 +57,7 @@ export class PagedAttentionBackend implements AttentionBackend {
       this.#store.writeToken(layer, sequence, batch.positions[r]!, this.#key, this.#value);
     }
     // Every row of the step is stored before any row attends, so a prefill chunk sees its own earlier rows.
-    for (let r = 0; r < batch.rows; ) {
+    for (let r = 0; r < batch.rows;) {
       const entry = rowEntry[r]!;
       const sequence = entries[entry]!.sequence;
       let end = r + 1;

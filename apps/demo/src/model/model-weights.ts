@@ -64,7 +64,10 @@ function gain(random: SeededRandom, length: number): Float32Array {
 }
 
 /** Moves every matrix of `layers` and the output head into a WebAssembly SIMD128 kernel's memory, where there is one. */
-function placeMatrices(layers: LayerWeights[], head: Float32Array): { layers: LayerWeights[]; head: Float32Array } | null {
+function placeMatrices(
+  layers: LayerWeights[],
+  head: Float32Array,
+): { layers: LayerWeights[]; head: Float32Array } | null {
   const names = ['query', 'key', 'value', 'output', 'gate', 'up', 'down'] as const;
   const floats = layers.reduce((sum, layer) => sum + names.reduce((n, name) => n + layer[name].length, 0), head.length);
   const kernel = WasmMatmul.create(floats);

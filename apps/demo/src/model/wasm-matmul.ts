@@ -106,5 +106,4 @@ export class WasmMatmul {
     }
     return true;
   }
-
 }
