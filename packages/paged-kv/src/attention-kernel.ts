@@ -1,8 +1,8 @@
 /**
  * The arithmetic both attentions share: argument checks, scratch arrays kept between calls, and the
- * two loops over positions (scores, then the weighted sum of values). Paged attention runs the
- * loops once per block and contiguous attention once per head, in the same order of operations, so
- * over float32 storage the two agree to the last bit. The softmax between the loops stays written
+ * two loops over positions (scores, then the weighted sum of values). Paged attention's JavaScript
+ * kernel runs the loops once per block and contiguous attention once per head, in the same order of
+ * operations, so over float32 storage the two agree to the last bit. The softmax between the loops stays written
  * out in each caller (written out twice on purpose: see docs/DESIGN.md, Hot paths).
  *
  * This module is browser compatible.
