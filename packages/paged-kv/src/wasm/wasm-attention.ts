@@ -111,6 +111,7 @@ export class WasmAttention {
     scale: number,
     out: Float32Array,
   ): boolean {
+    this.#refresh();
     const slot = this.#claim();
     if (slot < 0) {
       this.#busyCalls += 1;
@@ -119,15 +120,14 @@ export class WasmAttention {
     try {
       this.#attendIn(this.#scratch + slot * SLOT_BYTES, layer, table, rows, firstLength, query, heads, scale, out);
     } finally {
-      if (this.#locks >= 0) Atomics.store(this.#i32, (this.#locks >> 2) + slot, 0);
+      if (this.#locks >= 0) Atomics.store(this.#i32, (this.#locks >>> 2) + slot, 0);
     }
     return true;
   }
 
   #claim(): number {
     if (this.#locks < 0) return 0;
-    this.#refresh();
-    const base = this.#locks >> 2;
+    const base = this.#locks >>> 2;
     for (let slot = 0; slot < this.#slots; slot += 1) {
       if (Atomics.compareExchange(this.#i32, base + slot, 0, 1) === 0) return slot;
     }
@@ -155,7 +155,6 @@ export class WasmAttention {
     scale: number,
     out: Float32Array,
   ): void {
-    this.#refresh();
     const f32 = this.#f32;
     const i32 = this.#i32;
     const kernels = this.#kernels;
@@ -183,7 +182,7 @@ export class WasmAttention {
         for (let t = 0; t < count; t += 1) {
           const row = ((first + t) / group) | 0;
           const from = (row * heads + kvHead * group + first + t - row * group) * headDim;
-          const at = (tile + t * record) >> 2;
+          const at = (tile + t * record) >>> 2;
           for (let d = 0; d < headDim; d += 1) f32[at + d] = query[from + d]!;
           i32[at + 2 * headDim + 2] = firstLength + row;
         }
@@ -214,7 +213,7 @@ export class WasmAttention {
         for (let t = 0; t < count; t += 1) {
           const row = ((first + t) / group) | 0;
           const to = (row * heads + kvHead * group + first + t - row * group) * headDim;
-          const at = ((tile + t * record) >> 2) + headDim;
+          const at = ((tile + t * record) >>> 2) + headDim;
           for (let d = 0; d < headDim; d += 1) out[to + d] = f32[at + d]!;
         }
       }
@@ -223,7 +222,7 @@ export class WasmAttention {
 
   #copyTable(table: Uint32Array, from: number, count: number, at: number): void {
     const u32 = this.#u32;
-    const base = at >> 2;
+    const base = at >>> 2;
     for (let i = 0; i < count; i += 1) u32[base + i] = table[from + i]!;
   }
 }
