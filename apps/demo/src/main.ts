@@ -75,6 +75,10 @@ async function main(): Promise<void> {
     `  completions curl -N ${url}/v1/completions -H 'content-type: application/json' -d '{"prompt":"Hello","max_tokens":32,"stream":true}'`,
   );
   console.log(`  load        npm run demo:load -- --url ${url}`);
+  const { kernel, fallbackReason } = runtime.engine.store.stats();
+  console.log(
+    `  kernels     attention ${kernel}${fallbackReason === null ? '' : ` (${fallbackReason})`}, matrix products ${runtime.weights.matmulKernel}`,
+  );
   const shutdown = (): void => {
     runtime.log('shutting down');
     runtime.close();

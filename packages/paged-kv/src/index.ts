@@ -8,7 +8,8 @@
  * - {@link PagedSequence}: a block table with copy-on-write forks.
  * - {@link KvCacheManager}: admission against the prefix cache, reservation, hash registration.
  * - {@link Scheduler}: continuous batching with preemption by recompute.
- * - {@link KvStore}, {@link pagedAttention}: K/V storage and attention.
+ * - {@link KvStore}, {@link pagedAttention}, {@link pagedPrefillAttention}: K/V storage and
+ *   attention (decode and causal prefill), on WebAssembly SIMD128 kernels where the runtime has them.
  *
  * References and benchmark workloads (contiguous attention, a synthetic chat trace, the raw
  * SHA-256 word function, the free-order comparison) are at `@mem/paged-kv/reference`.
@@ -46,5 +47,6 @@ export {
   type KvStoreDescriptor,
   type KvStoreOptions,
 } from './kv-store.js';
-export { pagedAttention, type AttentionOptions } from './paged-attention.js';
+export { pagedAttention, pagedPrefillAttention, type AttentionOptions } from './paged-attention.js';
+export type { KvKernel, KvKernels, KvStoreStats } from './kv-kernels.js';
 export { MAX_TOKEN_ID } from './token-ids.js';

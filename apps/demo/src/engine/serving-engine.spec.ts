@@ -54,6 +54,33 @@ describe('the serving engine', () => {
     expect(demo.idleState()).toEqual(zeroIdle);
   });
 
+  it('generates the same tokens on the WebAssembly SIMD128 kernels as on the JavaScript kernels', async () => {
+    const prompts = [
+      encodeText('A shared system prompt, long enough to span blocks. User: first question?'),
+      encodeText('A shared system prompt, long enough to span blocks. User: second one!'),
+      Uint8Array.from({ length: 600 }, (_, i) => (i * 97 + 13) % 251), // prefilled in chunks
+      encodeText('x'),
+    ];
+    const generate = async (demo: DemoRuntime): Promise<number[][]> => {
+      const runs = prompts.map((prompt) => {
+        const run = collect();
+        demo.engine.submit({ promptTokens: prompt, maxTokens: 48 }, run.listener);
+        return run;
+      });
+      await Promise.all(runs.map((run) => run.done));
+      return runs.map((run) => run.tokens);
+    };
+    const wasm = runtime();
+    const js = runtime({ kernels: 'js' });
+    expect(wasm.engine.store.stats().kernel).toBe('wasm-simd128');
+    expect(wasm.weights.matmulKernel).toBe('wasm-simd128');
+    expect(js.engine.store.stats().kernel).toBe('js');
+    expect(js.weights.matmulKernel).toBe('js');
+    const tokens = await generate(wasm);
+    expect(tokens.map((run) => run.length)).toEqual([48, 48, 48, 48]);
+    expect(tokens).toEqual(await generate(js));
+  });
+
   it('serves a repeated prompt from the prefix cache and computes only its last block', async () => {
     const demo = runtime();
     const prompt = encodeText('A system prompt that is long enough to fill several KV blocks of sixteen tokens. ');

@@ -5,7 +5,14 @@
  * greedily where a request's known tokens are complete, and streams each token to its listener.
  * @module
  */
-import { KvCacheManager, KvStore, Scheduler, type ScheduledRequest, type SchedulerStep } from '@mem/paged-kv';
+import {
+  KvCacheManager,
+  KvStore,
+  Scheduler,
+  type KvKernels,
+  type ScheduledRequest,
+  type SchedulerStep,
+} from '@mem/paged-kv';
 import { MemError, noopMetrics, type MetricsSink } from '@mem/types';
 import type { Workspace, WorkspacePool } from '@mem/workspace-pool';
 import type {
@@ -55,6 +62,8 @@ export interface ServingEngineOptions {
    * `'manual'` leaves stepping to the caller ({@link ServingEngine.runUntilIdle}).
    */
   readonly stepping?: 'immediate' | 'manual';
+  /** The KV store's attention kernels (`store.stats().kernel` says which run). @defaultValue 'auto' */
+  readonly kernels?: KvKernels;
 }
 
 interface Tracked {
@@ -97,6 +106,7 @@ export class ServingEngine implements CompletionEngine {
       numKvHeads: config.kvHeadCount,
       blockSize: options.blockSize,
       headDim: config.headDim,
+      kernels: options.kernels ?? 'auto',
     });
     this.kv = new KvCacheManager({
       numBlocks: options.numBlocks,

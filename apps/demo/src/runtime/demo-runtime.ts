@@ -96,7 +96,7 @@ export class DemoRuntime implements ServerRuntime {
     this.#log = options.log ?? ((line) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`));
     this.sink = new PrometheusSink(this.registry);
     collectDefaultMetrics({ register: this.registry });
-    this.weights = generateWeights(config.model);
+    this.weights = generateWeights(config.model, config.kernels);
     this.limits = { maxCompletionTokens: config.maxCompletionTokens, maxContext: config.model.maxContext };
     this.maxBodyBytes = config.maxBodyBytes;
 
@@ -137,6 +137,7 @@ export class DemoRuntime implements ServerRuntime {
       metrics: this.sink,
       log: (line) => this.log(line),
       onFirstToken: (ms) => this.#ttft.observe(ms / 1000),
+      kernels: config.kernels,
     });
     this.#http = new Counter({
       name: 'demo_http_requests_total',
