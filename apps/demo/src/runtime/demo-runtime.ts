@@ -63,6 +63,8 @@ export class DemoRuntime implements ServerRuntime {
   readonly config: DemoConfig;
   /** The model's weights. */
   readonly weights: ModelWeights;
+  /** When the weights were made (at start), in Unix seconds. */
+  readonly modelCreated: number;
   /** Prometheus registry behind `GET /metrics`. */
   readonly registry = new Registry();
   /** The pools' metrics sink (into {@link DemoRuntime.registry}). */
@@ -97,6 +99,7 @@ export class DemoRuntime implements ServerRuntime {
     this.sink = new PrometheusSink(this.registry);
     collectDefaultMetrics({ register: this.registry });
     this.weights = generateWeights(config.model);
+    this.modelCreated = Math.floor(Date.now() / 1000);
     this.limits = { maxCompletionTokens: config.maxCompletionTokens, maxContext: config.model.maxContext };
     this.maxBodyBytes = config.maxBodyBytes;
 

@@ -21,7 +21,7 @@ class EchoEngine implements CompletionEngine {
       if (index === input.maxTokens) {
         stopped = true;
         this.active--;
-        listener.onFinish('length');
+        listener.onFinish('length', { completionTokens: index, cachedTokens: 0 });
         return;
       }
       listener.onToken(input.promptTokens[index % input.promptTokens.length]!, index);
@@ -67,6 +67,7 @@ const statuses: string[] = [];
 let disconnects = 0;
 const runtime: ServerRuntime = {
   engine,
+  modelCreated: 1_700_000_000,
   limits: { maxCompletionTokens: 64, maxContext: 512 },
   maxBodyBytes: 1024,
   io,
@@ -110,7 +111,12 @@ describe('the completions endpoint', () => {
     const body = response.json();
     expect(body).toMatchObject({ object: 'text_completion', model: 'mem-demo-byte-lm' });
     expect(body.choices[0]).toMatchObject({ text: 'abcab', finish_reason: 'length', index: 0 });
-    expect(body.usage).toEqual({ prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 });
+    expect(body.usage).toEqual({
+      prompt_tokens: 3,
+      completion_tokens: 5,
+      total_tokens: 8,
+      prompt_tokens_details: { cached_tokens: 0 },
+    });
   });
 
   it('streams server-sent events ending with [DONE]', async () => {
