@@ -251,9 +251,9 @@ describe('Scheduler', () => {
     scheduler.submit({ tokens: [1], maxNewTokens: 2 });
     scheduler.submit({ tokens: [2], maxNewTokens: 2 });
     scheduler.commit(scheduler.step(), [3]);
-    expect(sink.read('mem_paged_kv_running_requests')).toBe(1);
-    expect(sink.read('mem_paged_kv_waiting_requests')).toBe(1);
-    expect(sink.read('mem_paged_kv_scheduler_preemptions_total')).toBe(0);
+    expect(sink.read('mem_paged_kv_running_requests', { pool: 'paged-kv' })).toBe(1);
+    expect(sink.read('mem_paged_kv_waiting_requests', { pool: 'paged-kv' })).toBe(1);
+    expect(sink.read('mem_paged_kv_scheduler_preemptions_total', { pool: 'paged-kv' })).toBe(0);
   });
 
   it('throws instead of spinning when blocks held outside the scheduler block all progress', () => {

@@ -158,6 +158,38 @@ describe('the completions endpoint', () => {
     expect((await post('{"prompt":"ok","max_tokens":1}')).status).toBe(200);
   });
 
+  it('answers a declared oversized body with 413 before reading a byte of it', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const url = new URL(`${server.url}/v1/completions`);
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': '10000000' },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body });
+          req.destroy();
+        });
+      });
+      req.on('error', reject);
+      req.flushHeaders(); // the headers only: the body never comes
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toEqual({
+      error: {
+        message: 'the body (10000000 bytes) is larger than the limit of 1024 bytes',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'request_too_large',
+      },
+    });
+  });
+
   it('answers a chunked oversized body with 413', async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const url = new URL(`${server.url}/v1/completions`);
@@ -237,6 +269,27 @@ describe('the other routes', () => {
     expect(await (await fetch(`${server.url}/api/stats`)).json()).toEqual({ ok: 1 });
     expect(await (await fetch(`${server.url}/api/workspace-map.svg`)).text()).toMatch(/^<svg/);
     expect((await (await fetch(`${server.url}/v1/models`)).json()).data[0].id).toBe('mem-demo-byte-lm');
+    expect(await (await fetch(`${server.url}/v1/models/mem-demo-byte-lm`)).json()).toEqual({
+      id: 'mem-demo-byte-lm',
+      object: 'model',
+      created: 1_700_000_000,
+      owned_by: 'mem',
+    });
+    const missing = await fetch(`${server.url}/v1/models/gpt%2D4`);
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toMatchObject({ code: 'model_not_found', message: /"gpt-4" does not exist/ });
+  });
+
+  it('answers a chat completion in the chat shape', async () => {
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }),
+    });
+    const body = await response.json();
+    expect(body).toMatchObject({ object: 'chat.completion', id: 'chatcmpl-test' });
+    // The echo engine repeats the rendered prompt, which starts with the template's first marker.
+    expect(body.choices[0]).toMatchObject({ message: { role: 'assistant', content: '<|i' }, finish_reason: 'length' });
   });
 
   it('answers an unknown route with 404 and a wrong method with 405 and Allow', async () => {
@@ -244,6 +297,8 @@ describe('the other routes', () => {
     const wrong = await fetch(`${server.url}/v1/completions`);
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
+    expect((await fetch(`${server.url}/v1/chat/completions`)).status).toBe(405);
+    expect((await fetch(`${server.url}/v1/models/x`, { method: 'POST' })).status).toBe(405);
     expect((await fetch(`${server.url}/metrics`, { method: 'DELETE' })).status).toBe(405);
   });
 });
