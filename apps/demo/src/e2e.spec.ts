@@ -115,13 +115,13 @@ describe('the demo end to end', () => {
     expect(total(samples, 'mem_paged_kv_prefix_hit_tokens_total')).toBeGreaterThan(0);
     expect(samples.some((s) => s.name === 'mem_paged_kv_preemptions_total')).toBe(true);
     expect(total(samples, 'mem_buffer_pool_hits_total')).toBeGreaterThan(0);
-    expect(samples.some((s) => s.name === 'demo_buffer_pool_exhausted_total')).toBe(true);
+    expect(samples.some((s) => s.name === 'mem_buffer_pool_exhausted_total')).toBe(true);
     expect(total(samples, 'mem_workspace_pool_acquisitions_total')).toBeGreaterThan(0);
     expect(samples.some((s) => s.name === 'mem_workspace_pool_fragmentation_ratio')).toBe(true);
-    expect(total(samples, 'demo_arena_bytes_per_epoch')).toBeGreaterThan(0);
+    expect(total(samples, 'demo_step_workspace_peak_bytes')).toBeGreaterThan(0);
     expect(total(samples, 'mem_epoch_arena_used_bytes')).toBeGreaterThan(0);
     expect(total(samples, 'mem_arena_pool_advances_total')).toBeGreaterThan(0);
-    expect(total(samples, 'demo_tokens_generated_total')).toBeGreaterThan(0);
+    expect(total(samples, 'demo_generated_tokens_total')).toBeGreaterThan(0);
     expect(total(samples, 'demo_time_to_first_token_seconds_count')).toBeGreaterThan(0);
   });
 

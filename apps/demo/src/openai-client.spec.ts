@@ -89,7 +89,7 @@ describe('the official openai client', () => {
       stream_options: { include_usage: true },
     });
     let text = '';
-    const chunks = [];
+    const chunks: OpenAI.Completion[] = [];
     for await (const chunk of stream) {
       chunks.push(chunk);
       text += chunk.choices[0]?.text ?? '';
@@ -147,7 +147,7 @@ describe('the official openai client', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    const chunks = [];
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks[0]!.choices[0]!.delta).toEqual({ role: 'assistant', content: '' });
     const text = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');

@@ -124,7 +124,6 @@ function answerCompletion(
     if (!finished) {
       finished = true;
       submitted.cancel();
-      runtime.recordDisconnect();
     }
   });
 }
@@ -146,7 +145,6 @@ function streamCompletion(
     if (finished) return;
     finished = true;
     submitted?.cancel();
-    runtime.recordDisconnect();
     res.destroy();
   };
   // The engine never calls a listener from inside submit(), so `submitted` is set before any callback runs.

@@ -28,6 +28,26 @@ function methodNotAllowed(allowed: string): HttpError {
   return new HttpError(405, `method not allowed; use ${allowed}`, { headers: { allow: allowed } });
 }
 
+const GENERATION_STATUSES = [200, 400, 404, 405, 413, 415, 500, 503] as const;
+const GET_STATUSES = [200, 405] as const;
+
+/**
+ * Every route the server counts its answers under (`ServerRuntime.recordHttp`), with each status it
+ * can answer there: the metrics export each pair from the start, at 0.
+ */
+export const HTTP_ROUTE_STATUSES: Readonly<Record<string, readonly number[]>> = {
+  '/v1/completions': GENERATION_STATUSES,
+  '/v1/chat/completions': GENERATION_STATUSES,
+  '/v1/models': GET_STATUSES,
+  '/v1/models/{id}': [200, 404, 405],
+  '/': GET_STATUSES,
+  '/metrics': [200, 405, 500],
+  '/api/stats': GET_STATUSES,
+  '/api/workspace-map.svg': GET_STATUSES,
+  '/healthz': GET_STATUSES,
+  other: [404, 500],
+};
+
 /** The prefix of `GET /v1/models/{id}`. */
 const MODEL_PATH = '/v1/models/';
 

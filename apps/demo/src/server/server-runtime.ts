@@ -27,8 +27,6 @@ export interface ServerRuntime {
   workspaceMapSvg(): string;
   /** Counts an answered HTTP request by route and status. */
   recordHttp(route: string, status: number): void;
-  /** Counts a request whose client went away before it finished. */
-  recordDisconnect(): void;
   /** Where the server logs. */
   log(message: string): void;
 }
