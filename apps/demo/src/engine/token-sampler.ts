@@ -8,7 +8,7 @@
  * @module
  */
 import { argmaxAllowed } from '../model/tensor-math.js';
-import { SeededRandom } from '../model/seeded-random.js';
+import { SeededRandom } from '@mem/app-kit/seeded-random';
 import type { SamplingSettings } from '../server/completion-engine.js';
 
 /** Greedy decoding, no penalties, no bias: what a request without sampling fields gets. */

@@ -261,7 +261,12 @@ describe('the other routes', () => {
   it('serves the dashboard, metrics, stats, the memory map and the model list', async () => {
     const page = await fetch(`${server.url}/`);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await page.text()).toContain('<svg');
+    expect(await page.text()).toContain('<script src="/assets/uplot.iife.min.js">');
+    const script = await fetch(`${server.url}/assets/uplot.iife.min.js`);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await script.text()).toMatch(/uPlot/);
+    expect((await fetch(`${server.url}/assets/uplot.min.css`)).headers.get('content-type')).toMatch(/^text\/css/);
+    expect((await fetch(`${server.url}/assets/nope.js`)).status).toBe(404);
     expect(await (await fetch(`${server.url}/metrics`)).text()).toBe('demo_up 1\n');
     expect(await (await fetch(`${server.url}/api/stats`)).json()).toEqual({ ok: 1 });
     expect(await (await fetch(`${server.url}/api/workspace-map.svg`)).text()).toMatch(/^<svg/);

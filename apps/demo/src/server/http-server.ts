@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { CHAT_COMPLETIONS, COMPLETIONS, handleCompletion, type GenerationEndpoint } from './completion-route.js';
 import { MODEL_ID } from './request-fields.js';
+import { ASSET_PATH, dashboardAsset } from './dashboard-assets.js';
 import { renderDashboardPage } from './dashboard-page.js';
 import { HttpError } from './http-error.js';
 import { sendError, sendJson, writeLeased } from './leased-writes.js';
@@ -45,6 +46,7 @@ export const HTTP_ROUTE_STATUSES: Readonly<Record<string, readonly number[]>> = 
   '/api/stats': GET_STATUSES,
   '/api/workspace-map.svg': GET_STATUSES,
   '/healthz': GET_STATUSES,
+  '/assets/{file}': [200, 404, 405],
   other: [404, 500],
 };
 
@@ -88,6 +90,19 @@ function answerModel(runtime: ServerRuntime, res: ServerResponse, id: string): v
   );
 }
 
+/** `GET /assets/{file}`: a file the dashboard loads, cached by the browser for a day. */
+function answerAsset(runtime: ServerRuntime, res: ServerResponse, name: string): void {
+  const route = `${ASSET_PATH}{file}`;
+  const asset = dashboardAsset(name);
+  if (asset === undefined) {
+    sendError(runtime, res, route, new HttpError(404, `no asset ${JSON.stringify(name)}`));
+    return;
+  }
+  runtime.recordHttp(route, 200);
+  res.writeHead(200, { 'content-type': asset.contentType, 'cache-control': 'public, max-age=86400' });
+  writeLeased(runtime.io, res, asset.body, true);
+}
+
 function route(runtime: ServerRuntime, req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0]!;
   const method = req.method ?? 'GET';
@@ -101,6 +116,10 @@ function route(runtime: ServerRuntime, req: IncomingMessage, res: ServerResponse
   const endpoint = GENERATION_ENDPOINTS.get(path);
   if (endpoint !== undefined) {
     if (expect('POST')) handleCompletion(runtime, req, res, endpoint);
+    return;
+  }
+  if (path.startsWith(ASSET_PATH)) {
+    if (expect('GET', `${ASSET_PATH}{file}`)) answerAsset(runtime, res, path.slice(ASSET_PATH.length));
     return;
   }
   if (path.startsWith(MODEL_PATH)) {
