@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEMO_CONFIG } from './runtime/demo-config.js';
@@ -6,6 +9,8 @@ import { startServer, type RunningServer } from './server/http-server.js';
 import { MODEL_ID } from './server/request-fields.js';
 
 // The official `openai` client against a real demo server on a free port: what any OpenAI client sees.
+
+const run = promisify(execFile);
 
 let runtime: DemoRuntime;
 let server: RunningServer;
@@ -222,8 +227,34 @@ describe('the official openai client', () => {
     expect(error.status).toBe(413);
     expect(error.message).toMatch(/larger than the limit of 65536 bytes/);
     expect(error.type).toBe('invalid_request_error');
+    expect(error.code).toBe('request_too_large');
     const after = await client.completions.create({ model: MODEL_ID, prompt: 'still here?', max_tokens: 2 });
     expect(after.usage!.completion_tokens).toBe(2);
+  });
+
+  it('lets a client in another process, still sending its 10 MB, read the 413', async () => {
+    // In this process the client may finish writing before the server answers; from another process
+    // it is still sending when the 413 comes, as a remote client would be.
+    const script = `
+      import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
+      const client = new OpenAI({ baseURL: process.argv[1], apiKey: 'unused', maxRetries: 0 });
+      const results = [];
+      for (let i = 0; i < 3; i++) {
+        try {
+          await client.completions.create({ model: '${MODEL_ID}', prompt: 'x'.repeat(10_000_000) });
+          results.push('answered');
+        } catch (error) {
+          results.push(error.status ?? error.message);
+        }
+      }
+      console.log(JSON.stringify(results));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, `${server.url}/v1`], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+    });
+    expect(JSON.parse(stdout)).toEqual([413, 413, 413]);
   });
 
   it('leaves every pool idle afterwards', async () => {

@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CHAT_COMPLETIONS, COMPLETIONS, handleCompletion, type GenerationEndpoint } from './completion-route.js';
-import { MODEL_ID } from './request-fields.js';
+import { MODEL_ID, modelNotFound } from './request-fields.js';
 import { ASSET_PATH, dashboardAsset } from './dashboard-assets.js';
 import { renderDashboardPage } from './dashboard-page.js';
 import { HttpError } from './http-error.js';
@@ -79,15 +79,7 @@ function answerModel(runtime: ServerRuntime, res: ServerResponse, id: string): v
     sendJson(runtime, res, route, 200, modelObject(runtime));
     return;
   }
-  sendError(
-    runtime,
-    res,
-    route,
-    new HttpError(404, `the model ${JSON.stringify(id)} does not exist; this server serves "${MODEL_ID}"`, {
-      param: 'model',
-      code: 'model_not_found',
-    }),
-  );
+  sendError(runtime, res, route, modelNotFound(id));
 }
 
 /** `GET /assets/{file}`: a file the dashboard loads, cached by the browser for a day. */

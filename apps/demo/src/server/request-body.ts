@@ -2,7 +2,8 @@
  * Reading a request's JSON body: into one leased I/O buffer, bounded by the runtime's
  * `maxBodyBytes`, then parsed; the buffer goes back as soon as the JSON is parsed. A body over the
  * limit is refused with 413 as soon as that is known: from `content-length` before a byte is read
- * when the client declares it, otherwise when the bytes read pass the limit.
+ * when the client declares it, otherwise when the bytes read pass the limit; the rest of it is read
+ * and dropped, so that the client can finish sending and read the answer.
  * @module
  */
 import type { IncomingMessage } from 'node:http';
@@ -32,20 +33,25 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
 
 function tooLarge(limit: number, declared?: string): HttpError {
   const body = declared === undefined ? 'the body' : `the body (${declared} bytes)`;
-  return new HttpError(413, `${body} is larger than the limit of ${limit} bytes`, {
-    code: 'request_too_large',
-    headers: { connection: 'close' },
-  });
+  return new HttpError(413, `${body} is larger than the limit of ${limit} bytes`, { code: 'request_too_large' });
 }
 
+/** A refused body is read and dropped up to this many bytes; past it the connection is cut. */
+const DISCARD_LIMIT = 64 << 20;
+
 /**
- * The rest of a refused body is read and dropped rather than cut off: a connection closed while
- * the client still sends is reset, and a reset can destroy the 413 before the client reads it. The
- * answer closes the connection (`connection: close`), and Node closes the socket once it is written.
+ * The rest of a refused body is read and dropped rather than cut off: a connection closed while the
+ * client still sends makes the client's write fail (EPIPE, or a reset), and clients then report a
+ * connection error instead of the 413 they were sent. Once the body is drained the connection
+ * serves the next request. A client that sends more than {@link DISCARD_LIMIT} is cut off.
  */
 function discardRest(req: IncomingMessage): void {
   req.removeAllListeners('data');
-  req.resume();
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT) req.destroy();
+  });
 }
 
 /**

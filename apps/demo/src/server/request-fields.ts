@@ -123,17 +123,20 @@ function optionalBoolean(fields: Fields, name: string, path = name): boolean {
   return value;
 }
 
+/** The 404 of a model this server does not serve, in OpenAI's words. */
+export function modelNotFound(model: string): HttpError {
+  return new HttpError(404, `the model ${JSON.stringify(model)} does not exist; this server serves "${MODEL_ID}"`, {
+    param: 'model',
+    code: 'model_not_found',
+  });
+}
+
 /** Checks `model`: absent or the served model; another model is a 404. */
 export function checkModel(fields: Fields): void {
   const model = fields.model;
   if (model === undefined) return;
   if (typeof model !== 'string') throw invalid('model', `"model" must be a string, got ${describe(model)}`);
-  if (model !== MODEL_ID) {
-    throw new HttpError(404, `the model ${JSON.stringify(model)} does not exist; this server serves "${MODEL_ID}"`, {
-      param: 'model',
-      code: 'model_not_found',
-    });
-  }
+  if (model !== MODEL_ID) throw modelNotFound(model);
 }
 
 /** `max_tokens` (or `name`): absent or null gives `fallback`; otherwise an integer in [1, the limit]. */
