@@ -15,6 +15,7 @@ export {
   assertBoolean,
   assertFunction,
   assertInteger,
+  assertNonEmptyString,
   assertNumber,
   assertOneOf,
   assertOptions,

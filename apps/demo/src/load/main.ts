@@ -14,7 +14,7 @@ import { DemoRuntime } from '../runtime/demo-runtime.js';
 import { startServer } from '../server/http-server.js';
 import { formatSummaryTable, runLoad, type LoadSummary } from './load-run.js';
 import { DEFAULT_TRACE_OPTIONS, buildLoadTrace } from './load-trace.js';
-import { ProgressBar } from './progress-bar.js';
+import { ProgressBar } from '@mem/app-kit/progress-bar';
 
 const USAGE = `usage: npm run demo:load -- [options]
 

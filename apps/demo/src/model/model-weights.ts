@@ -6,7 +6,7 @@
  * @module
  */
 import { kvWidth, validateModelConfig, type ModelConfig } from './model-config.js';
-import { SeededRandom } from './seeded-random.js';
+import { SeededRandom } from '@mem/app-kit/seeded-random';
 import { WasmMatmul, type ModelKernels } from './wasm-matmul.js';
 
 /** Weights of one transformer block. Matrices are row-major with one row per output. */
