@@ -33,6 +33,7 @@ export {
   type BackingSource,
   type GrowListener,
   type TypedArrayConstructor,
+  type WasmMemory,
 } from './backing-memory.js';
 export {
   RecordingMetricsSink,
