@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The packaging check of `npm test`: every publishable package (packages/* without "private") as a
 // user gets it, from its tarball, in an empty project.
+//   0. the API site documents every export path (each package's typedoc.json);
 //   1. `npm pack` them all (each tarball ships LICENSE, the root's text), then publint and
 //      are-the-types-wrong lint the tarballs (tools/packaging/lint-tarball.mjs);
 //   2. install the tarballs into an empty temporary project (the tarballs, their dependencies and
@@ -53,14 +54,30 @@ function publishablePackages() {
     .filter(({ manifest }) => !manifest.private);
 }
 
-/** The import specifiers of a package's export paths; `./node` paths are Node-only. */
+/**
+ * The export paths of a package: import specifier, source file (the `@mem/source` condition), and
+ * whether it is Node-only (the `./node` paths).
+ */
 function entryPoints({ manifest }) {
-  return Object.keys(manifest.exports ?? { '.': null })
-    .filter((subpath) => subpath !== './package.json' && !subpath.includes('*'))
-    .map((subpath) => ({
+  return Object.entries(manifest.exports ?? {})
+    .filter(([subpath]) => subpath !== './package.json' && !subpath.includes('*'))
+    .map(([subpath, conditions]) => ({
       specifier: subpath === '.' ? manifest.name : `${manifest.name}${subpath.slice(1)}`,
+      source: conditions['@mem/source']?.replace(/^\.\//, ''),
       nodeOnly: subpath === './node' || subpath.startsWith('./node/'),
     }));
+}
+
+/** The API site documents a package as its export paths: its typedoc.json names their sources, in order. */
+function checkDocumentedEntryPoints(pkg) {
+  const sources = entryPoints(pkg).map(({ source }) => source);
+  const config = join(pkg.dir, 'typedoc.json');
+  const documented = existsSync(config) ? JSON.parse(readFileSync(config, 'utf8')).entryPoints : undefined;
+  if (JSON.stringify(documented) !== JSON.stringify(sources)) {
+    throw new Error(
+      `${relative(root, config)}: "entryPoints" must be ${JSON.stringify(sources)} (the sources of the export paths)`,
+    );
+  }
 }
 
 function writeJson(path, value) {
@@ -125,6 +142,9 @@ for (const { dir, manifest } of packages) {
 }
 const scratch = mkdtempSync(join(tmpdir(), 'mem-pack-'));
 try {
+  await step('the API site documents every export path (packages/*/typedoc.json)', () =>
+    packages.forEach(checkDocumentedEntryPoints),
+  );
   const tarballs = await step(`npm pack ${packages.map(({ manifest }) => manifest.name).join(', ')}`, () =>
     pack(packages, scratch),
   );
