@@ -102,26 +102,9 @@ function pack(packages, scratch) {
   });
 }
 
-/** A TypeScript file that imports every entry point, and uses `using` with a handle of ours. */
-function importsSource(entries) {
-  return [
-    ...entries.map(({ specifier }, index) => `import * as m${index} from '${specifier}';`),
-    `import { DisposableHandle } from '@mem/types';`,
-    `export const modules = [${entries.map((_, index) => `m${index}`).join(', ')}];`,
-    `class Lease extends DisposableHandle {`,
-    `  protected onRelease(): void {}`,
-    `}`,
-    `{`,
-    `  using lease = new Lease();`,
-    `  console.log(lease.released);`,
-    `}`,
-    '',
-  ].join('\n');
-}
-
-/** Runs tsc on a project and, when it fails, maps the diagnostics of README blocks to their README lines. */
-function typeCheck(project, config, origins) {
-  const explain = (error) =>
+/** What a failed tsc printed, with the diagnostics of README blocks put at their README lines. */
+function explainTypeErrors(origins) {
+  return (error) =>
     `${error.stdout ?? ''}${error.stderr ?? ''}`
       .split('\n')
       .map((line) => {
@@ -130,7 +113,31 @@ function typeCheck(project, config, origins) {
         return origin ? `${origin.readme}:${origin.line + Number(match[2]) - 1}: ${match[4]}` : line;
       })
       .join('\n');
-  return { run: () => run(bin('tsc'), ['-p', config, '--pretty', 'false'], project), explain };
+}
+
+/** A module that loads every entry point (`load` writes the statement) and checks it exports something. */
+function entriesSource(entries, load) {
+  return [
+    ...entries.map(({ specifier }, index) => load(`m${index}`, specifier)),
+    ...entries.map(
+      ({ specifier }, index) =>
+        `if (Object.keys(m${index}).length === 0) throw new Error('${specifier} exports nothing');`,
+    ),
+    '',
+  ].join('\n');
+}
+
+/** The TypeScript of the type checks: every entry point imported, and `using` over a handle of ours. */
+function typeScriptEntriesSource(entries) {
+  const using = `class Lease extends m${entries.findIndex(({ specifier }) => specifier === '@mem/types')}.DisposableHandle {
+  protected onRelease(): void {}
+}
+{
+  using lease = new Lease();
+  console.log(lease.released);
+}
+`;
+  return entriesSource(entries, (name, specifier) => `import * as ${name} from '${specifier}';`) + using;
 }
 
 const packages = publishablePackages();
@@ -175,23 +182,19 @@ try {
   }
 
   const entries = packages.flatMap(entryPoints);
-  const checks = entries.map(
-    ({ specifier }, index) =>
-      `if (Object.keys(m${index}).length === 0) throw new Error('${specifier} exports nothing');`,
-  );
   writeFileSync(
     join(project, 'entries.mjs'),
-    [...entries.map(({ specifier }, index) => `import * as m${index} from '${specifier}';`), ...checks, ''].join('\n'),
+    entriesSource(entries, (name, specifier) => `import * as ${name} from '${specifier}';`),
   );
   writeFileSync(
     join(project, 'entries.cjs'),
-    [...entries.map(({ specifier }, index) => `const m${index} = require('${specifier}');`), ...checks, ''].join('\n'),
+    entriesSource(entries, (name, specifier) => `const ${name} = require('${specifier}');`),
   );
-  writeFileSync(join(project, 'entries.ts'), importsSource(entries));
   writeFileSync(
     join(project, 'entries.cts'),
-    [...entries.map(({ specifier }, index) => `import m${index} = require('${specifier}');`), ...checks, ''].join('\n'),
+    entriesSource(entries, (name, specifier) => `import ${name} = require('${specifier}');`),
   );
+  writeFileSync(join(project, 'entries.ts'), typeScriptEntriesSource(entries));
   await step(`import ${entries.length} entry points from plain Node ESM`, () => run('node', ['entries.mjs'], project));
   await step(`require() ${entries.length} entry points from plain Node CommonJS`, () =>
     run('node', ['entries.cjs'], project),
@@ -201,29 +204,29 @@ try {
   const origins = new Map();
   const runnable = [];
   const readmeTypeScript = [];
-  for (const { dir } of packages) {
-    const readme = relative(root, join(dir, 'README.md'));
-    const blocks = readmeBlocks(join(root, readme));
-    if (!blocks.some(({ quickStart, language }) => quickStart && language === 'js')) {
-      throw new Error(`${readme}: its "## Quick start" needs a \`\`\`js block that runs on plain Node`);
+  await step('README quick starts have a ```js block that runs on plain Node', () => {
+    for (const { dir } of packages) {
+      const readme = relative(root, join(dir, 'README.md'));
+      const blocks = readmeBlocks(join(root, readme));
+      if (!blocks.some(({ quickStart, language }) => quickStart && language === 'js')) {
+        throw new Error(`${readme}: its "## Quick start" has no \`\`\`js block`);
+      }
+      // JavaScript outside the quick start may be a fragment (a worker's side, say): left alone.
+      for (const { language, line, quickStart, code } of blocks.filter(
+        (block) => block.quickStart || block.language === 'ts',
+      )) {
+        const file = `readme/${relative(join(root, 'packages'), dir)}-${line}`;
+        origins.set(`${file}.ts`, { readme, line });
+        writeFileSync(join(project, `${file}.ts`), `${code}export {};\n`);
+        readmeTypeScript.push(`${file}.ts`);
+        if (language === 'js') writeFileSync(join(project, `${file}.mjs`), code);
+        if (quickStart) {
+          const runs = language === 'js' ? `${file}.mjs` : `out/${file}.js`;
+          runnable.push({ origin: `${readme}:${line}`, language, file: runs });
+        }
+      }
     }
-    // JavaScript outside the quick start may be a fragment (a worker's side, say): left alone.
-    for (const { language, line, quickStart, code } of blocks.filter(
-      (block) => block.quickStart || block.language === 'ts',
-    )) {
-      const file = `readme/${relative(join(root, 'packages'), dir)}-${line}`;
-      origins.set(`${file}.ts`, { readme, line });
-      writeFileSync(join(project, `${file}.ts`), `${code}export {};\n`);
-      readmeTypeScript.push(`${file}.ts`);
-      if (language === 'js') writeFileSync(join(project, `${file}.mjs`), code);
-      if (quickStart)
-        runnable.push({
-          origin: `${readme}:${line}`,
-          language,
-          file: language === 'js' ? `${file}.mjs` : `out/${file}.js`,
-        });
-    }
-  }
+  });
 
   // skipLibCheck false, as in a project that checks every declaration file: ours, and @types/node with
   // them; TypeScript's own lib files are left out (skipDefaultLibCheck), which saves three quarters
@@ -232,7 +235,7 @@ try {
   const browser = join(scratch, 'browser');
   mkdirSync(join(browser, 'node_modules'), { recursive: true });
   cpSync(join(project, 'node_modules', '@mem'), join(browser, 'node_modules', '@mem'), { recursive: true });
-  writeFileSync(join(browser, 'entries.ts'), importsSource(entries.filter(({ nodeOnly }) => !nodeOnly)));
+  writeFileSync(join(browser, 'entries.ts'), typeScriptEntriesSource(entries.filter(({ nodeOnly }) => !nodeOnly)));
   const configurations = [
     {
       label: 'node16 (ESM, default lib, @types/node)',
@@ -264,8 +267,11 @@ try {
     writeJson(join(dir, config), { compilerOptions: { ...strict, ...options }, files });
     const blocks = files.filter((file) => origins.has(file)).length;
     const what = `${files.includes('entries.cts') ? 'imports and require()s' : 'imports'}${blocks ? ` and ${blocks} README blocks` : ''}`;
-    const { run: check, explain } = typeCheck(dir, config, origins);
-    await step(`tsc --strict, skipLibCheck false, ${label}: ${what}`, check, explain);
+    await step(
+      `tsc --strict, skipLibCheck false, ${label}: ${what}`,
+      () => run(bin('tsc'), ['-p', config, '--pretty', 'false'], dir),
+      explainTypeErrors(origins),
+    );
   }
 
   for (const { origin, language, file } of runnable) {
