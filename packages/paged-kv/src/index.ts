@@ -1,7 +1,8 @@
 /**
  * `@mem/paged-kv`: a paged KV-cache block allocator with prefix caching, scheduling with
- * preemption, KV storage and paged attention, for LLM inference and serving in JavaScript
- * (WebGPU, WASM or CPU engines).
+ * preemption, KV storage and paged attention, for LLM inference and serving in JavaScript. The K/V
+ * storage and the attention run on the CPU, in typed arrays; the rest deals in block numbers, for
+ * any storage.
  *
  * - {@link BlockAllocator}: fixed blocks, reference counts, a content-hash index, LRU eviction.
  * - {@link blockHashChain}, {@link fastBlockHasher}, {@link sha256BlockHasher}: chained block hashes.
@@ -15,7 +16,7 @@
  * SHA-256 word function, the free-order comparison) are at `@mem/paged-kv/reference`.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/paged-kv
  */
 export { BlockAllocator, type BlockAllocatorOptions, type BlockAllocatorStats } from './block-allocator.js';
 export { type BlockHasher, fastBlockHasher, sha256BlockHasher } from './block-hasher.js';

@@ -9,7 +9,7 @@
  * - {@link renderMemoryMap}: an SVG picture of `pool.snapshot()`.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/workspace-pool
  */
 export {
   ALLOCATION_STRATEGIES,

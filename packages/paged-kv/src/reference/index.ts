@@ -14,7 +14,7 @@
  *   gains over a single LIFO free list.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/paged-kv/reference
  */
 export { contiguousAttention, gatherContiguous, type ContiguousKv } from './contiguous-attention.js';
 export {
