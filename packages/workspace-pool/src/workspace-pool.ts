@@ -24,7 +24,6 @@ import { compact, type MoveGuard } from './compaction.js';
 import { buildReport, type DefragmentationReport, type DefragmentationTrigger } from './defragmentation-report.js';
 import { liveSegments, measureFragmentation, type FragmentationStats } from './fragmentation.js';
 import { takeSnapshot, type MemoryMapSnapshot } from './memory-map.js';
-import * as internals from './pool-internals.js';
 import { kSetMoveGuard } from './pool-internals.js';
 import { allocateBacking, resolveSegmentSource, type SegmentProvider } from './segment.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
@@ -32,15 +31,7 @@ import { Workspace } from './workspace.js';
 
 // Private copies of what acquire() uses from other modules, for the hot path (see docs/DESIGN.md, Hot paths).
 const NONE = codes.NONE;
-const kCreateWorkspace = internals.kCreateWorkspace;
-// The handle's constructor is private to users; the pool reaches it through this typed alias.
-const WorkspaceHandle = Workspace as unknown as new (
-  token: typeof kCreateWorkspace,
-  core: BlockAllocator,
-  block: number,
-  id: number,
-  size: number,
-) => Workspace;
+const WorkspaceHandle = Workspace;
 const NO_OPTIONS = Object.freeze({ label: undefined, zero: false });
 
 /** Options of {@link WorkspacePool.acquire}. */
@@ -295,7 +286,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       const block = core.allocate(((size + this.#granuleMask) & ~this.#granuleMask) >>> 0, size, id);
       if (block !== NONE) {
         this.#nextId = id + 1;
-        return new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
+        return WorkspaceHandle.lend(core, block, id, size);
       }
     }
     return this.#acquireGeneral(size, options);
@@ -320,7 +311,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     const core = this.#core;
     const id = this.#nextId;
     this.#nextId = id + 1;
-    const workspace = new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
+    const workspace = WorkspaceHandle.lend(core, block, id, size);
     if (label !== undefined) core.setLabel(id, label);
     if (zero) workspace.bytes().fill(0);
     return workspace;
