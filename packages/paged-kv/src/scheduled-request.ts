@@ -32,8 +32,18 @@ export class ScheduledRequest {
   /** @internal */ preemptionCount = 0;
   /** @internal */ admittedAt = -1;
 
-  /** @internal */
-  constructor(scheduler: Scheduler, id: number, sequence: KvSequence, maxNewTokens: number, stop: Set<number>) {
+  /** @internal The one way to make a request record: {@link Scheduler.submit} calls it. */
+  static issue(
+    scheduler: Scheduler,
+    id: number,
+    sequence: KvSequence,
+    maxNewTokens: number,
+    stop: Set<number>,
+  ): ScheduledRequest {
+    return new ScheduledRequest(scheduler, id, sequence, maxNewTokens, stop);
+  }
+
+  private constructor(scheduler: Scheduler, id: number, sequence: KvSequence, maxNewTokens: number, stop: Set<number>) {
     this.scheduler = scheduler;
     this.id = id;
     this.sequence = sequence;

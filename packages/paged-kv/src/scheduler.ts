@@ -215,7 +215,7 @@ export class Scheduler {
     }
     const sequence = kv.createSequence(request);
     sequence.holder = this;
-    const scheduled = new ScheduledRequest(this, this.#submitted++, sequence, maxNewTokens, stop);
+    const scheduled = ScheduledRequest.issue(this, this.#submitted++, sequence, maxNewTokens, stop);
     this.#waiting.push(scheduled);
     return scheduled;
   }
