@@ -34,8 +34,7 @@ import { isArrayLike } from './token-ids.js';
 
 // The per-block state word: one Int32 per block holding its reference count, where it waits while
 // free, and whether it carries a digest, so that a block's state costs one memory read. The layout
-// stays module-local: V8 folds a module's own `const`s into the code, but loads an imported binding
-// from its cell on every use, which costs `allocate` + `free` about a third of their time.
+// stays module-local, for the hot path (see docs/DESIGN.md, Hot paths).
 /** Bits 0-15: the reference count (0 = free). */
 const REFS = 0xffff;
 /** Bits 16-17 = 1: a free block on the plain free stack. */
