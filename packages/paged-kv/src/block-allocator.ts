@@ -22,7 +22,7 @@ import {
   assertInteger,
   assertOneOf,
   assertOptions,
-  describeValue,
+  assertRange,
   invalidArgument,
   type MetricsSink,
 } from '@mem/types';
@@ -239,12 +239,7 @@ export class BlockAllocator {
       if (!(out instanceof Uint32Array)) {
         throw invalidArgument('out', out, 'a Uint32Array');
       }
-      if (typeof outOffset !== 'number' || outOffset >>> 0 !== outOffset || out.length - outOffset < count) {
-        throw new MemError(
-          'INVALID_ARGUMENT',
-          `outOffset must be an integer with room for ${count} blocks in out (length ${out.length}), got ${describeValue(outOffset)}`,
-        );
-      }
+      assertRange(outOffset, count, out.length, 'out');
       target = out;
     }
     if (count > this.capacity - this.#inUse) throw this.#exhausted(count);
@@ -505,9 +500,10 @@ export class BlockAllocator {
     }
     const count = Math.floor(hashes.length / this.hashWords);
     if (index >>> 0 !== index || index >= count) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `index must be an integer in [0, ${count - 1}] (hashes holds ${count} digests of ${this.hashWords} words), got ${describeValue(index)}`,
+      throw invalidArgument(
+        'index',
+        index,
+        `an integer in [0, ${count - 1}] (hashes holds ${count} digests of ${this.hashWords} words)`,
       );
     }
     return index * this.hashWords;
@@ -581,11 +577,7 @@ export class BlockAllocator {
   }
 
   #badBlock(value: unknown, name: string): MemError {
-    return new MemError(
-      'INVALID_ARGUMENT',
-      `${name} must be a block index (an integer in [0, ${this.capacity - 1}]), got ${describeValue(value)}`,
-      { details: { argument: name, value, capacity: this.capacity } },
-    );
+    return invalidArgument(name, value, `a block index (an integer in [0, ${this.capacity - 1}])`);
   }
 
   #exhausted(requested: number): MemError {

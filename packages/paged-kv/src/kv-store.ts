@@ -440,10 +440,7 @@ export function checkBlockTable(sequence: BlockTableView, blockSize: number, num
     view.blockCount < 0 ||
     view.blockCount > view.blockTable.length
   ) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `sequence must have a blockTable (Uint32Array) and a blockCount, got ${describeValue(sequence)}`,
-    );
+    throw invalidArgument('sequence', sequence, 'a sequence with a blockTable (Uint32Array) and a blockCount');
   }
   if (view.blockSize !== blockSize) {
     throw new MemError(

@@ -7,11 +7,14 @@
  */
 import {
   MemError,
+  alignDown,
+  alignUp,
   assertBoolean,
   assertFunction,
   assertOptions,
   invalidArgument,
   mirrorCounter,
+  nextPowerOfTwo,
   noopMetrics,
   type BackingMemory,
   type MetricsSink,
@@ -401,8 +404,8 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       );
     }
     const granule = config.segmentGranule;
-    const room = Math.floor((config.maxSize - core.reservedBytes) / granule) * granule;
-    const smallest = Math.ceil(need / granule) * granule;
+    const room = alignDown(config.maxSize - core.reservedBytes, granule);
+    const smallest = alignUp(need, granule);
     if (smallest > room) {
       throw new MemError(
         'LIMIT_EXCEEDED',
@@ -458,8 +461,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   }
 
   #powerOfTwoSize(size: number): number {
-    const power = size <= 1 ? 1 : 2 ** (32 - Math.clz32(size - 1));
-    const need = Math.max(power, this.config.alignment);
+    const need = Math.max(nextPowerOfTwo(size), this.config.alignment);
     if (need > this.#maxRequest) throw this.#badSize(size, need);
     return need;
   }
