@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: the pool's public face and its slow paths (misses, growth, defragmentation), each entry point documented in full.
 /**
  * The workspace pool: scratch memory for inference engines, carved out of segments of backing
  * memory the pool owns, reused without garbage, and defragmented for real.
@@ -13,11 +14,9 @@ import {
   assertFunction,
   assertOptions,
   invalidArgument,
-  mirrorCounter,
   nextPowerOfTwo,
   noopMetrics,
   type BackingMemory,
-  type MetricsSink,
   type StatsSource,
 } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
@@ -31,118 +30,20 @@ import { kSetMoveGuard } from './pool-internals.js';
 import { allocateBacking, resolveSegmentSource, type SegmentProvider } from './segment.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import { Workspace } from './workspace.js';
+import { publishPoolMetrics } from './workspace-pool-metrics.js';
+import type {
+  AcquireOptions,
+  DefragmentOptions,
+  WorkspaceLogEntry,
+  WorkspaceLogger,
+  WorkspacePoolOptions,
+  WorkspacePoolStats,
+} from './workspace-pool-options.js';
 
 // Private copies of what acquire() uses from other modules, for the hot path (see docs/DESIGN.md, Hot paths).
 const NONE = codes.NONE;
 const WorkspaceHandle = Workspace;
 const NO_OPTIONS = Object.freeze({ label: undefined, zero: false });
-
-/** Options of {@link WorkspacePool.acquire}. */
-export interface AcquireOptions {
-  /** A name for the workspace, shown in memory maps (`"attention.scores"`). @defaultValue none */
-  readonly label?: string;
-  /** Fill the workspace with zeros (reused memory holds what its last user left). @defaultValue false */
-  readonly zero?: boolean;
-}
-
-/** Options of {@link WorkspacePool.defragment}. */
-export interface DefragmentOptions {
-  /**
-   * Throw PINNED (with the report in `details.report`) instead of returning a report whose outcome
-   * is `blocked-by-pins`. @defaultValue false
-   */
-  readonly throwIfBlocked?: boolean;
-}
-
-/** One entry of the pool's log: a defragmentation or an expansion. */
-export interface WorkspaceLogEntry {
-  /** `warn` for a defragmentation that could not reclaim anything from a fragmented pool. */
-  readonly level: 'info' | 'warn';
-  /** What happened. */
-  readonly event: 'defragment' | 'expand';
-  /** The pool's name. */
-  readonly pool: string;
-  /** One sentence for a log line. */
-  readonly message: string;
-  /** The defragmentation's report (event `defragment`). */
-  readonly report?: DefragmentationReport;
-  /** The new segment (event `expand`). */
-  readonly segment?: {
-    /** The segment's index in the pool. */
-    readonly index: number;
-    /** Its size in bytes. */
-    readonly byteLength: number;
-  };
-}
-
-/**
- * Receives the pool's log entries. It runs once the operation that logged is complete (an
- * `acquire` that expanded or compacted has its workspace; a release that defragmented reads as
- * released), so it may call any method of the pool; what it throws is ignored.
- */
-export type WorkspaceLogger = (entry: WorkspaceLogEntry) => void;
-
-/** Runtime wiring of a pool (what cannot travel in a configuration). */
-export interface WorkspacePoolOptions {
-  /** The pool's name in logs, metrics labels and memory maps. @defaultValue 'workspace-pool' */
-  readonly name?: string;
-  /** Receives every defragmentation and expansion. @defaultValue none */
-  readonly logger?: WorkspaceLogger;
-  /**
-   * Where counters and gauges go (`mem_workspace_pool_*`, labelled `{ pool: name }`), published by
-   * a collector at scrape time; the hot path only bumps integers. @defaultValue noopMetrics
-   */
-  readonly metrics?: MetricsSink;
-  /**
-   * Supplies segment memory instead of allocating it from `config.backing`. It runs in the middle
-   * of the `acquire` that grows the pool (with the pool consistent, the new segment not yet
-   * added): it may read the pool and acquire, release or defragment, but a call that would add
-   * another segment throws IN_USE. @defaultValue none
-   */
-  readonly segmentSource?: SegmentProvider;
-}
-
-/** A snapshot of a pool's counters and memory, as plain numbers. */
-export interface WorkspacePoolStats {
-  /** Successful `acquire` calls. */
-  readonly acquisitions: number;
-  /** Releases. */
-  readonly releases: number;
-  /** Acquisitions that found no free block that fit and were served after a compaction or an expansion. */
-  readonly misses: number;
-  /** Segments added because nothing fitted. */
-  readonly expansions: number;
-  /** Defragmentations run (manual, threshold and miss). */
-  readonly defragmentations: number;
-  /** `1 - expansions / acquisitions` 0 before the first acquisition. */
-  readonly hitRate: number;
-  /** Workspaces live now. */
-  readonly liveWorkspaces: number;
-  /** Live workspaces that are pinned. */
-  readonly pinnedWorkspaces: number;
-  /** Bytes of the blocks of live workspaces (sizes rounded up to the alignment). */
-  readonly bytesInUse: number;
-  /** Bytes the live workspaces asked for. */
-  readonly bytesRequested: number;
-  /** The most `bytesInUse` has been. */
-  readonly peakBytesInUse: number;
-  /** Bytes of all segments. */
-  readonly bytesReserved: number;
-  /** Free bytes in all segments. */
-  readonly bytesFree: number;
-  /** The largest free block: the largest request that fits without compaction or expansion. */
-  readonly largestFreeBlock: number;
-  /** `1 - largestFreeBlock / bytesFree`, 0 when nothing is free. */
-  readonly fragmentation: number;
-  /** Live segments. */
-  readonly segments: number;
-  /** Bytes copied by defragmentations. */
-  readonly bytesMoved: number;
-  /** Segments released by defragmentations. */
-  readonly segmentsReleased: number;
-  /** Bytes of those segments. */
-  readonly bytesReleased: number;
-}
 
 const STRATEGY_CODES = {
   'best-fit': STRATEGY_BEST_FIT,
@@ -246,7 +147,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       this.#addSegment(byteLength, true);
       reserved += byteLength;
     }
-    this.#registerMetrics(metrics);
+    publishPoolMetrics(metrics, name, () => this.stats());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -683,35 +584,5 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     } catch {
       // The pool is consistent already; a failing logger must not turn a done operation into a failed one.
     }
-  }
-
-  #registerMetrics(sink: MetricsSink): void {
-    if (sink === noopMetrics) return;
-    const labels = { pool: this.name };
-    const counter = (name: string, help: string): ((total: number) => void) =>
-      mirrorCounter(sink.counter(`mem_workspace_pool_${name}`, help, labels));
-    const acquisitions = counter('acquisitions_total', 'Workspaces acquired');
-    const releases = counter('releases_total', 'Workspaces released');
-    const misses = counter('misses_total', 'Acquisitions that found no free block that fit');
-    const expansions = counter('expansions_total', 'Segments added because nothing fitted');
-    const defragmentations = counter('defragmentations_total', 'Defragmentations run');
-    const bytesMoved = counter('bytes_moved_total', 'Bytes copied by defragmentation');
-    const inUse = sink.gauge('mem_workspace_pool_bytes_in_use', 'Bytes of live workspaces', labels);
-    const reserved = sink.gauge('mem_workspace_pool_bytes_reserved', 'Bytes of all segments', labels);
-    const live = sink.gauge('mem_workspace_pool_live_workspaces', 'Live workspaces', labels);
-    const fragmentation = sink.gauge('mem_workspace_pool_fragmentation', '1 - largest free block / free bytes', labels);
-    sink.addCollector(() => {
-      acquisitions(this.#nextId - this.#firstId);
-      releases(this.#core.releases);
-      misses(this.#misses);
-      expansions(this.#expansions);
-      defragmentations(this.#defragmentations);
-      bytesMoved(this.#bytesMoved);
-      const core = this.#core;
-      inUse.set(core.usedBytes);
-      reserved.set(core.reservedBytes);
-      live.set(this.#liveWorkspaces());
-      fragmentation.set(core.freeBytes === 0 ? 0 : 1 - core.largestFreeBlock() / core.freeBytes);
-    });
   }
 }
