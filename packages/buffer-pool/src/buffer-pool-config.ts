@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: the configuration value, each preset and builder documented with the rule it checks.
 /**
  * The configuration of a buffer pool: a validated, immutable value with presets (`forNetwork()`,
  * `forStorage()`) and `with*` builders that return a changed copy, as in commonware's

@@ -1,4 +1,4 @@
-// Over 400 lines for one concept: the allocator's hot path stays in one module (see docs/DESIGN.md, Hot paths), and most lines are its TSDoc.
+// Over 400 lines for one concept: the per-block state word and every operation on it stay in one module with the hot path (see docs/DESIGN.md, Hot paths).
 /**
  * The physical KV block allocator: a fixed number of equal blocks, per-block reference counts, a
  * content-hash index for prefix caching, and an eviction order that keeps useful cached blocks
@@ -18,16 +18,16 @@
  * @module
  */
 import {
-  MemError,
   assertInteger,
   assertOneOf,
   assertOptions,
   assertRange,
   invalidArgument,
+  type MemError,
   type MetricsSink,
 } from '@mem/types';
 import { publishAllocatorMetrics } from './allocator-metrics.js';
-import { doubleFree, notLive, overflow } from './block-errors.js';
+import { badBlock, doubleFree, exhausted, notLive, overflow } from './block-errors.js';
 import { FreeList, REUSE_ORDERS, type ReuseOrder } from './free-order.js';
 import { HashIndex } from './hash-index.js';
 import { isArrayLike } from './token-ids.js';
@@ -179,7 +179,7 @@ export class BlockAllocator {
    * @throws MemError DOUBLE_FREE if the block has no reference.
    */
   free(block: number): void {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     const state = this.#state[block]!;
     const refs = state & REFS;
     if (refs > 1) {
@@ -242,7 +242,7 @@ export class BlockAllocator {
       assertRange(outOffset, count, out.length, 'out');
       target = out;
     }
-    if (count > this.capacity - this.#inUse) throw this.#exhausted(count);
+    if (count > this.capacity - this.#inUse) throw exhausted(count, this.capacity, this.freeCount);
     for (let i = 0; i < count; i += 1) target[outOffset + i] = this.allocate();
     return target;
   }
@@ -255,7 +255,7 @@ export class BlockAllocator {
    * @throws MemError LIMIT_EXCEEDED if the block already has {@link BlockAllocator.MAX_REF_COUNT} references.
    */
   acquire(block: number): void {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     const state = this.#state[block]!;
     const refs = state & REFS;
     if (refs === 0) throw notLive(block, 'acquire');
@@ -317,7 +317,7 @@ export class BlockAllocator {
    * @throws MemError INVALID_ARGUMENT if `block` is not a block index of this allocator.
    */
   refCount(block: number): number {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     return this.#state[block]! & REFS;
   }
 
@@ -334,7 +334,7 @@ export class BlockAllocator {
    * @throws MemError USE_AFTER_RELEASE if `block` is free.
    */
   registerBlockHash(block: number, hashes: Uint32Array, index = 0): boolean {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     const offset = this.#digestOffset(hashes, index);
     if ((this.#state[block]! & REFS) === 0) throw notLive(block, 'registerBlockHash on');
     const holder = this.#hashes.find(hashes, offset);
@@ -364,7 +364,7 @@ export class BlockAllocator {
    * @throws MemError INVALID_ARGUMENT if `block` is not a block index of this allocator.
    */
   blockHash(block: number): Uint32Array | null {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     if ((this.#state[block]! & HASHED) === 0) return null;
     return this.#hashes.digestOf(block);
   }
@@ -486,7 +486,7 @@ export class BlockAllocator {
   /** Slow path of `allocate`: no plain free block, so reuse a soft-free one (or fail). */
   #takeListed(): number {
     const block = this.#list.take(this.#lifo);
-    if (block < 0) throw this.#exhausted(1);
+    if (block < 0) throw exhausted(1, this.capacity, this.freeCount);
     if ((this.#state[block]! & HASHED) !== 0) {
       this.#hashes.remove(block);
       this.#evictions += 1;
@@ -515,7 +515,7 @@ export class BlockAllocator {
     for (let i = 0; i < length; i += 1) {
       const block = blocks[i];
       if (typeof block !== 'number' || block >>> 0 !== block || block >= this.capacity) {
-        throw this.#badBlock(block, `blocks[${i}]`);
+        throw badBlock(block, `blocks[${i}]`, this.capacity);
       }
     }
     return length;
@@ -535,7 +535,7 @@ export class BlockAllocator {
       const block = blocks[i]!;
       let failure: MemError | undefined;
       if (typeof block !== 'number' || block >>> 0 !== block || block >= capacity) {
-        failure = this.#badBlock(block, `blocks[${i}]`);
+        failure = badBlock(block, `blocks[${i}]`, this.capacity);
       } else {
         const word = state[block]!;
         const refs = word & REFS;
@@ -574,17 +574,5 @@ export class BlockAllocator {
 
   #counts(): Uint32Array {
     return (this.#scratch ??= new Uint32Array(this.capacity));
-  }
-
-  #badBlock(value: unknown, name: string): MemError {
-    return invalidArgument(name, value, `a block index (an integer in [0, ${this.capacity - 1}])`);
-  }
-
-  #exhausted(requested: number): MemError {
-    return new MemError(
-      'EXHAUSTED',
-      `cannot allocate ${requested} block${requested === 1 ? '' : 's'}: capacity ${this.capacity}, free ${this.freeCount}`,
-      { details: { requested, capacity: this.capacity, free: this.freeCount } },
-    );
   }
 }

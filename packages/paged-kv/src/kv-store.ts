@@ -1,4 +1,4 @@
-// Over 400 lines for one concept: the store with its private and shared construction, and the sequence check it shares with attention.
+// Over 400 lines for one concept: the store, with its private and shared construction and the conversion of each element type on write and read.
 /**
  * Paged K and V storage: per layer, one K array and one V array of
  * `numBlocks x numKvHeads x blockSize x headDim` elements. Within a block, each KV head's
@@ -25,6 +25,7 @@ import {
 } from '@mem/types';
 import { toBfloat16, toFloat16, fromBfloat16, float16Decoder } from './half-float.js';
 import { checkKvLayout, type KvDType, type KvLayout, type KvLayoutSizes } from './kv-store-layout.js';
+import { checkBlockTable } from './block-table-check.js';
 import type { BlockTableView } from './paged-sequence.js';
 
 export type { KvDType, KvLayout } from './kv-store-layout.js';
@@ -418,44 +419,4 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
       }
     }
   }
-}
-
-/**
- * The one check of a sequence argument of the store and of attention: a live block table view with
- * `blockSize` and blocks below `numBlocks`.
- * @throws MemError USE_AFTER_RELEASE if the sequence was released.
- * @throws MemError INVALID_ARGUMENT if it is not a block table view of this block size and store.
- */
-export function checkBlockTable(sequence: BlockTableView, blockSize: number, numBlocks: number): Uint32Array {
-  const view = sequence as Partial<BlockTableView> | null;
-  if (view !== null && typeof view === 'object' && view.released === true) {
-    throw new MemError('USE_AFTER_RELEASE', 'the sequence was released: it holds no blocks to read or write');
-  }
-  if (
-    view === null ||
-    typeof view !== 'object' ||
-    !(view.blockTable instanceof Uint32Array) ||
-    typeof view.blockCount !== 'number' ||
-    !Number.isInteger(view.blockCount) ||
-    view.blockCount < 0 ||
-    view.blockCount > view.blockTable.length
-  ) {
-    throw invalidArgument('sequence', sequence, 'a sequence with a blockTable (Uint32Array) and a blockCount');
-  }
-  if (view.blockSize !== blockSize) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `the sequence's blockSize ${describeValue(view.blockSize)} differs from the store's ${blockSize}`,
-    );
-  }
-  const table = view.blockTable;
-  for (let i = 0; i < view.blockCount; i += 1) {
-    if (table[i]! >= numBlocks) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `blockTable[${i}] = ${table[i]} is not a block of this store (numBlocks ${numBlocks})`,
-      );
-    }
-  }
-  return table;
 }

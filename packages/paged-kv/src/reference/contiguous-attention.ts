@@ -16,7 +16,8 @@ import {
   scratch,
   type AttentionOptions,
 } from '../attention-kernel.js';
-import { KvStore, checkBlockTable } from '../kv-store.js';
+import { checkBlockTable } from '../block-table-check.js';
+import { KvStore } from '../kv-store.js';
 import type { BlockTableView } from '../paged-sequence.js';
 
 /** Contiguous K and V of one layer and one sequence: `[kvHead][position][dim]`, float32. */
