@@ -8,14 +8,6 @@
  */
 import type { BufferTransfer } from './buffer-transfer.js';
 
-/**
- * The private issuing token of handles: the constructors of `IoBuffer` and `FrozenBuffer`
- * are TypeScript-private and also refuse any other first argument at run time, so that plain
- * JavaScript cannot call `new IoBuffer(...)` either; only their `issue` factories pass it.
- * Never exported from the package.
- */
-export const PRIVATE_ISSUING_TOKEN: unique symbol = Symbol('mem.buffer-pool.issue');
-
 /** The pool instance behind a handle. */
 export interface BufferOwner {
   /** The pool's id, shared by every instance attached to it (foreign descriptors carry another). */

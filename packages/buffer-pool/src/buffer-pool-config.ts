@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: the configuration value, each preset and builder documented with the rule it checks.
 /**
  * The configuration of a buffer pool: a validated, immutable value with presets (`forNetwork()`,
  * `forStorage()`) and `with*` builders that return a changed copy, as in commonware's
@@ -11,7 +12,15 @@
  * This module is browser compatible.
  * @module
  */
-import { assertBoolean, assertInteger, assertOptions, assertPowerOfTwo, invalidArgument, MemError } from '@mem/types';
+import {
+  MemError,
+  assertBoolean,
+  assertInteger,
+  assertOptions,
+  assertPowerOfTwo,
+  ceilLog2,
+  invalidArgument,
+} from '@mem/types';
 import {
   DEFAULT_PAGE_SIZE,
   MAX_BUFFER_SIZE,
@@ -451,7 +460,7 @@ export class BufferPoolConfig implements BufferPoolConfigFields {
     assertInteger(capacity, 'capacity', { min: 0, max: Number.MAX_SAFE_INTEGER });
     if (capacity > this.maxSize) return undefined;
     if (capacity <= this.minSize) return 0;
-    return 32 - Math.clz32(capacity - 1) - Math.log2(this.minSize);
+    return ceilLog2(capacity) - ceilLog2(this.minSize);
   }
 
   /** The fields as a plain, structured-cloneable and JSON-serialisable object. Cost: O(1). */

@@ -5,8 +5,8 @@
  * This module is browser compatible.
  * @module
  */
-import { DisposableHandle, MemError, assertInteger } from '@mem/types';
-import { PRIVATE_ISSUING_TOKEN, type BufferOwner } from './buffer-owner.js';
+import { DisposableHandle, assertInteger } from '@mem/types';
+import type { BufferOwner } from './buffer-owner.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 
 /** The reference count shared by the views of one untracked (not pooled) frozen buffer. */
@@ -74,11 +74,10 @@ export class FrozenBuffer extends DisposableHandle {
     length: number,
     localReferences: LocalReferences | undefined,
   ): FrozenBuffer {
-    return new FrozenBuffer(PRIVATE_ISSUING_TOKEN, owner, slot, base, start, length, localReferences);
+    return new FrozenBuffer(owner, slot, base, start, length, localReferences);
   }
 
   private constructor(
-    token: typeof PRIVATE_ISSUING_TOKEN,
     owner: BufferOwner,
     slot: number,
     base: Uint8Array,
@@ -87,9 +86,6 @@ export class FrozenBuffer extends DisposableHandle {
     localReferences: LocalReferences | undefined,
   ) {
     super();
-    if (token !== PRIVATE_ISSUING_TOKEN) {
-      throw new MemError('INVALID_ARGUMENT', 'FrozenBuffer instances come from IoBuffer.freeze(), not from new');
-    }
     this.#owner = owner;
     this.#slot = slot;
     this.#base = base;

@@ -23,7 +23,7 @@
  * @module
  */
 import { MemError, invalidArgument } from '@mem/types';
-import { PRIVATE_ISSUING_TOKEN, type BufferOwner } from './buffer-owner.js';
+import type { BufferOwner } from './buffer-owner.js';
 import type { BufferTransfer } from './buffer-transfer.js';
 import { byteCount, readByteSource, writeLimitError } from './byte-source.js';
 import { FrozenBuffer } from './frozen-buffer.js';
@@ -70,12 +70,12 @@ export class IoBuffer implements Disposable {
    * Leak sampling is the caller's: the pool counts on its hot path, cold paths call `sampled`.
    */
   static issue(owner: BufferOwner, slot: number, classIndex: number, view: Uint8Array, length: number): IoBuffer {
-    return new IoBuffer(PRIVATE_ISSUING_TOKEN, owner, slot, classIndex, view, length);
+    return new IoBuffer(owner, slot, classIndex, view, length);
   }
 
   /** @internal Like `issue`, and counts the buffer towards leak detection's sampling (off the hot path). */
   static sampled(owner: BufferOwner, slot: number, view: Uint8Array, length: number): IoBuffer {
-    const buffer = new IoBuffer(PRIVATE_ISSUING_TOKEN, owner, slot, slot >= 0 ? owner.classOf(slot) : -1, view, length);
+    const buffer = new IoBuffer(owner, slot, slot >= 0 ? owner.classOf(slot) : -1, view, length);
     if (slot >= 0 && owner.sampleLeak(buffer, slot, false)) buffer.#state = TRACKED;
     return buffer;
   }
@@ -85,17 +85,7 @@ export class IoBuffer implements Disposable {
     if (this.#state === LIVE) this.#state = TRACKED;
   }
 
-  private constructor(
-    token: typeof PRIVATE_ISSUING_TOKEN,
-    owner: BufferOwner,
-    slot: number,
-    classIndex: number,
-    view: Uint8Array,
-    length: number,
-  ) {
-    if (token !== PRIVATE_ISSUING_TOKEN) {
-      throw new MemError('INVALID_ARGUMENT', 'IoBuffer instances come from BufferPool.alloc(), not from new');
-    }
+  private constructor(owner: BufferOwner, slot: number, classIndex: number, view: Uint8Array, length: number) {
     this.#owner = owner;
     this.#slot = slot;
     this.#classIndex = classIndex;

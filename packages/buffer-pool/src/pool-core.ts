@@ -1,7 +1,7 @@
+// Over 400 lines for one concept: one worker's instance of the pool; its four allocation entry points are written out on purpose (see docs/DESIGN.md, Hot paths).
 /**
  * The engine behind `BufferPool`: one instance per worker (per `new BufferPool`, `createShared` or
- * `attach`), with
- * its own local cache, over a private or shared global state.
+ * `attach`), with its own local cache, over a private or shared global state.
  *
  * Where a slot can be, at any moment (the ownership invariant):
  * - in the global freelist of its class (free, visible to every worker),

@@ -81,10 +81,7 @@ export function checkAttention(
   }
   const out = options.out ?? new Float32Array(size);
   if (!(out instanceof Float32Array) || out.length !== size) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `options.out must be a Float32Array of ${size} elements, got ${describeValue(out)}`,
-    );
+    throw invalidArgument('options.out', out, `a Float32Array of ${size} elements`);
   }
   return { out, scale, group: heads / numKvHeads, rows };
 }

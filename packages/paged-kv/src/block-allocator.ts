@@ -1,4 +1,4 @@
-// Over 400 lines for one concept: the allocator's hot path stays in one module (see docs/DESIGN.md, Hot paths), and most lines are its TSDoc.
+// Over 400 lines for one concept: the per-block state word and every operation on it stay in one module with the hot path (see docs/DESIGN.md, Hot paths).
 /**
  * The physical KV block allocator: a fixed number of equal blocks, per-block reference counts, a
  * content-hash index for prefix caching, and an eviction order that keeps useful cached blocks
@@ -18,25 +18,24 @@
  * @module
  */
 import {
-  MemError,
   assertInteger,
   assertOneOf,
   assertNonEmptyString,
   assertOptions,
-  describeValue,
+  assertRange,
   invalidArgument,
+  type MemError,
   type MetricsSink,
 } from '@mem/types';
 import { publishAllocatorMetrics } from './allocator-metrics.js';
-import { doubleFree, notLive, overflow } from './block-errors.js';
+import { badBlock, doubleFree, exhausted, notLive, overflow } from './block-errors.js';
 import { FreeList, REUSE_ORDERS, type ReuseOrder } from './free-order.js';
 import { HashIndex } from './hash-index.js';
 import { isArrayLike } from './token-ids.js';
 
 // The per-block state word: one Int32 per block holding its reference count, where it waits while
 // free, and whether it carries a digest, so that a block's state costs one memory read. The layout
-// stays module-local: V8 folds a module's own `const`s into the code, but loads an imported binding
-// from its cell on every use, which costs `allocate` + `free` about a third of their time.
+// stays module-local, for the hot path (see docs/DESIGN.md, Hot paths).
 /** Bits 0-15: the reference count (0 = free). */
 const REFS = 0xffff;
 /** Bits 16-17 = 1: a free block on the plain free stack. */
@@ -184,7 +183,7 @@ export class BlockAllocator {
    * @throws MemError DOUBLE_FREE if the block has no reference.
    */
   free(block: number): void {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     const state = this.#state[block]!;
     const refs = state & REFS;
     if (refs > 1) {
@@ -244,15 +243,10 @@ export class BlockAllocator {
       if (!(out instanceof Uint32Array)) {
         throw invalidArgument('out', out, 'a Uint32Array');
       }
-      if (typeof outOffset !== 'number' || outOffset >>> 0 !== outOffset || out.length - outOffset < count) {
-        throw new MemError(
-          'INVALID_ARGUMENT',
-          `outOffset must be an integer with room for ${count} blocks in out (length ${out.length}), got ${describeValue(outOffset)}`,
-        );
-      }
+      assertRange(outOffset, count, out.length, 'out');
       target = out;
     }
-    if (count > this.capacity - this.#inUse) throw this.#exhausted(count);
+    if (count > this.capacity - this.#inUse) throw exhausted(count, this.capacity, this.freeCount);
     for (let i = 0; i < count; i += 1) target[outOffset + i] = this.allocate();
     return target;
   }
@@ -265,7 +259,7 @@ export class BlockAllocator {
    * @throws MemError LIMIT_EXCEEDED if the block already has {@link BlockAllocator.MAX_REF_COUNT} references.
    */
   acquire(block: number): void {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     const state = this.#state[block]!;
     const refs = state & REFS;
     if (refs === 0) throw notLive(block, 'acquire');
@@ -327,7 +321,7 @@ export class BlockAllocator {
    * @throws MemError INVALID_ARGUMENT if `block` is not a block index of this allocator.
    */
   refCount(block: number): number {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     return this.#state[block]! & REFS;
   }
 
@@ -344,7 +338,7 @@ export class BlockAllocator {
    * @throws MemError USE_AFTER_RELEASE if `block` is free.
    */
   registerBlockHash(block: number, hashes: Uint32Array, index = 0): boolean {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     const offset = this.#digestOffset(hashes, index);
     if ((this.#state[block]! & REFS) === 0) throw notLive(block, 'registerBlockHash on');
     const holder = this.#hashes.find(hashes, offset);
@@ -374,7 +368,7 @@ export class BlockAllocator {
    * @throws MemError INVALID_ARGUMENT if `block` is not a block index of this allocator.
    */
   blockHash(block: number): Uint32Array | null {
-    if (block >>> 0 !== block || block >= this.capacity) throw this.#badBlock(block, 'block');
+    if (block >>> 0 !== block || block >= this.capacity) throw badBlock(block, 'block', this.capacity);
     if ((this.#state[block]! & HASHED) === 0) return null;
     return this.#hashes.digestOf(block);
   }
@@ -496,7 +490,7 @@ export class BlockAllocator {
   /** Slow path of `allocate`: no plain free block, so reuse a soft-free one (or fail). */
   #takeListed(): number {
     const block = this.#list.take(this.#lifo);
-    if (block < 0) throw this.#exhausted(1);
+    if (block < 0) throw exhausted(1, this.capacity, this.freeCount);
     if ((this.#state[block]! & HASHED) !== 0) {
       this.#hashes.remove(block);
       this.#evictions += 1;
@@ -510,9 +504,10 @@ export class BlockAllocator {
     }
     const count = Math.floor(hashes.length / this.hashWords);
     if (index >>> 0 !== index || index >= count) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `index must be an integer in [0, ${count - 1}] (hashes holds ${count} digests of ${this.hashWords} words), got ${describeValue(index)}`,
+      throw invalidArgument(
+        'index',
+        index,
+        `an integer in [0, ${count - 1}] (hashes holds ${count} digests of ${this.hashWords} words)`,
       );
     }
     return index * this.hashWords;
@@ -524,7 +519,7 @@ export class BlockAllocator {
     for (let i = 0; i < length; i += 1) {
       const block = blocks[i];
       if (typeof block !== 'number' || block >>> 0 !== block || block >= this.capacity) {
-        throw this.#badBlock(block, `blocks[${i}]`);
+        throw badBlock(block, `blocks[${i}]`, this.capacity);
       }
     }
     return length;
@@ -544,7 +539,7 @@ export class BlockAllocator {
       const block = blocks[i]!;
       let failure: MemError | undefined;
       if (typeof block !== 'number' || block >>> 0 !== block || block >= capacity) {
-        failure = this.#badBlock(block, `blocks[${i}]`);
+        failure = badBlock(block, `blocks[${i}]`, this.capacity);
       } else {
         const word = state[block]!;
         const refs = word & REFS;
@@ -583,21 +578,5 @@ export class BlockAllocator {
 
   #counts(): Uint32Array {
     return (this.#scratch ??= new Uint32Array(this.capacity));
-  }
-
-  #badBlock(value: unknown, name: string): MemError {
-    return new MemError(
-      'INVALID_ARGUMENT',
-      `${name} must be a block index (an integer in [0, ${this.capacity - 1}]), got ${describeValue(value)}`,
-      { details: { argument: name, value, capacity: this.capacity } },
-    );
-  }
-
-  #exhausted(requested: number): MemError {
-    return new MemError(
-      'EXHAUSTED',
-      `cannot allocate ${requested} block${requested === 1 ? '' : 's'}: capacity ${this.capacity}, free ${this.freeCount}`,
-      { details: { requested, capacity: this.capacity, free: this.freeCount } },
-    );
   }
 }

@@ -16,7 +16,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertOptions, assertSize, describeValue, invalidArgument } from '@mem/types';
+import { assertInteger, assertOptions, assertSize, invalidArgument } from '@mem/types';
 import { type BlockHasher, fastBlockHasher } from './block-hasher.js';
 import { copyTokenIds } from './token-ids.js';
 
@@ -73,10 +73,7 @@ export function resolveHasher(hasher: unknown): BlockHasher {
     candidate.words < 1 ||
     candidate.words > 16
   ) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `options.hasher must be a BlockHasher ({ name, words in [1, 16], digest() }), got ${describeValue(hasher)}`,
-    );
+    throw invalidArgument('options.hasher', hasher, 'a BlockHasher ({ name, words in [1, 16], digest() })');
   }
   return candidate as BlockHasher;
 }
@@ -91,12 +88,12 @@ function keyWords(value: unknown, name: string, allowNumber: boolean): Uint32Arr
   }
   if (typeof value === 'number' && allowNumber) {
     if (!Number.isSafeInteger(value)) {
-      throw new MemError('INVALID_ARGUMENT', `${name} must be a safe integer or a string, got ${describeValue(value)}`);
+      throw invalidArgument(name, value, 'a safe integer or a string');
     }
     return new Uint32Array([0x40000000, value >>> 0, Math.floor(value / 0x100000000) >>> 0]);
   }
   if (typeof value !== 'string') {
-    throw new MemError('INVALID_ARGUMENT', `${name} must be a string or a Uint32Array, got ${describeValue(value)}`);
+    throw invalidArgument(name, value, 'a string or a Uint32Array');
   }
   const bytes = encoder.encode(value);
   const out = new Uint32Array(1 + Math.ceil(bytes.length / 4));
@@ -262,7 +259,7 @@ export function blockHashChain(
  */
 export function formatBlockHash(digests: Uint32Array, index: number, words: number): string {
   if (!(digests instanceof Uint32Array)) {
-    throw new MemError('INVALID_ARGUMENT', `digests must be a Uint32Array, got ${describeValue(digests)}`);
+    throw invalidArgument('digests', digests, 'a Uint32Array');
   }
   assertInteger(words, 'words', { min: 1, max: 16 });
   assertInteger(index, 'index', { min: 0, max: Math.floor(digests.length / words) - 1 });

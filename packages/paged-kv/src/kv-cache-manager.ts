@@ -206,7 +206,7 @@ export class KvCacheManager {
       ...(this.#copyBlock ? { copyBlock: this.#copyBlock } : {}),
     });
     this.#sequences += 1;
-    return new KvSequence(this, tokens, tokens.length, keys, paged);
+    return KvSequence.issue(this, tokens, tokens.length, keys, paged);
   }
 
   /**
@@ -401,7 +401,7 @@ export class KvCacheManager {
   fork(sequence: KvSequence): KvSequence {
     this.#enter(sequence, 'fork', 'running');
     const paged = sequence.paged.fork();
-    const child = new KvSequence(this, sequence.tokenBuffer.slice(), sequence.tokenLength, sequence.keys, paged);
+    const child = KvSequence.issue(this, sequence.tokenBuffer.slice(), sequence.tokenLength, sequence.keys, paged);
     child.computed = sequence.computed;
     child.cached = sequence.cached;
     child.hashes = sequence.hashes.slice();

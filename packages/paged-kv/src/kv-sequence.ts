@@ -34,8 +34,27 @@ export class KvSequence extends DisposableHandle implements BlockTableView {
   /** @internal The scheduler that owns this sequence, or null: only it may change the sequence. */
   holder: object | null = null;
 
-  /** @internal */
-  constructor(manager: KvCacheManager, tokens: Uint32Array, length: number, keys: ChainKeys, paged: PagedSequence) {
+  /**
+   * @internal The one way to make a sequence: {@link KvCacheManager.createSequence} and
+   * {@link KvCacheManager.fork} call it.
+   */
+  static issue(
+    manager: KvCacheManager,
+    tokens: Uint32Array,
+    length: number,
+    keys: ChainKeys,
+    paged: PagedSequence,
+  ): KvSequence {
+    return new KvSequence(manager, tokens, length, keys, paged);
+  }
+
+  private constructor(
+    manager: KvCacheManager,
+    tokens: Uint32Array,
+    length: number,
+    keys: ChainKeys,
+    paged: PagedSequence,
+  ) {
     super();
     this.manager = manager;
     this.tokenBuffer = tokens;

@@ -1,4 +1,4 @@
-// Over 400 lines for one concept: the store with its private and shared construction, and the sequence check it shares with attention.
+// Over 400 lines for one concept: the store, with its private and shared construction and the conversion of each element type on write and read.
 /**
  * Paged K and V storage: per layer, one K array and one V array of
  * `numBlocks x numKvHeads x blockSize x headDim` elements. Within a block, each KV head's
@@ -31,6 +31,7 @@ import { checkKvLayout, type KvDType, type KvLayout, type KvLayoutSizes } from '
 import type { KvKernels, KvStoreStats } from './kv-kernels.js';
 import { allocateKvMemory, attachKvMemory, type KvMemory } from './kv-store-memory.js';
 import type { WasmAttention } from './wasm/wasm-attention.js';
+import { checkBlockTable } from './block-table-check.js';
 import type { BlockTableView } from './paged-sequence.js';
 
 export type { KvDType, KvLayout } from './kv-store-layout.js';
@@ -488,47 +489,4 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
       }
     }
   }
-}
-
-/**
- * The one check of a sequence argument of the store and of attention: a live block table view with
- * `blockSize` and blocks below `numBlocks`.
- * @throws MemError USE_AFTER_RELEASE if the sequence was released.
- * @throws MemError INVALID_ARGUMENT if it is not a block table view of this block size and store.
- */
-export function checkBlockTable(sequence: BlockTableView, blockSize: number, numBlocks: number): Uint32Array {
-  const view = sequence as Partial<BlockTableView> | null;
-  if (view !== null && typeof view === 'object' && view.released === true) {
-    throw new MemError('USE_AFTER_RELEASE', 'the sequence was released: it holds no blocks to read or write');
-  }
-  if (
-    view === null ||
-    typeof view !== 'object' ||
-    !(view.blockTable instanceof Uint32Array) ||
-    typeof view.blockCount !== 'number' ||
-    !Number.isInteger(view.blockCount) ||
-    view.blockCount < 0 ||
-    view.blockCount > view.blockTable.length
-  ) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `sequence must have a blockTable (Uint32Array) and a blockCount, got ${describeValue(sequence)}`,
-    );
-  }
-  if (view.blockSize !== blockSize) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `the sequence's blockSize ${describeValue(view.blockSize)} differs from the store's ${blockSize}`,
-    );
-  }
-  const table = view.blockTable;
-  for (let i = 0; i < view.blockCount; i += 1) {
-    if (table[i]! >= numBlocks) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `blockTable[${i}] = ${table[i]} is not a block of this store (numBlocks ${numBlocks})`,
-      );
-    }
-  }
-  return table;
 }

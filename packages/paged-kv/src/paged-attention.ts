@@ -26,7 +26,8 @@ import {
   type AttentionOptions,
   type Checked,
 } from './attention-kernel.js';
-import { KvStore, checkBlockTable, type KvArray, type KvDecoder } from './kv-store.js';
+import { checkBlockTable } from './block-table-check.js';
+import { KvStore, type KvArray, type KvDecoder } from './kv-store.js';
 import type { BlockTableView } from './paged-sequence.js';
 
 export type { AttentionOptions } from './attention-kernel.js';

@@ -33,8 +33,19 @@ export class ScheduledRequest {
   /** @internal */ preemptionCount = 0;
   /** @internal */ admittedAt = -1;
 
-  /** @internal */
-  constructor(
+  /** @internal The one way to make a request record: {@link Scheduler.submit} calls it. */
+  static issue(
+    scheduler: Scheduler,
+    id: number,
+    sequence: KvSequence,
+    maxNewTokens: number,
+    stop: Set<number>,
+    stopSequences: readonly Uint32Array[],
+  ): ScheduledRequest {
+    return new ScheduledRequest(scheduler, id, sequence, maxNewTokens, stop, stopSequences);
+  }
+
+  private constructor(
     scheduler: Scheduler,
     id: number,
     sequence: KvSequence,

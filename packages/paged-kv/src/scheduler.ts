@@ -26,15 +26,7 @@
  * This module is browser compatible.
  * @module
  */
-import {
-  MemError,
-  assertInteger,
-  assertOptions,
-  describeValue,
-  invalidArgument,
-  type MetricsSink,
-  mirrorCounter,
-} from '@mem/types';
+import { MemError, assertInteger, assertOptions, invalidArgument, type MetricsSink, mirrorCounter } from '@mem/types';
 import type { ExtraKeys } from './block-hash-chain.js';
 import { KvCacheManager } from './kv-cache-manager.js';
 import type { KvSequence } from './kv-sequence.js';
@@ -233,7 +225,7 @@ export class Scheduler {
     }
     const sequence = kv.createSequence(request);
     sequence.holder = this;
-    const scheduled = new ScheduledRequest(this, this.#submitted++, sequence, maxNewTokens, stop, stopSequences);
+    const scheduled = ScheduledRequest.issue(this, this.#submitted++, sequence, maxNewTokens, stop, stopSequences);
     this.#waiting.push(scheduled);
     return scheduled;
   }
@@ -354,10 +346,7 @@ export class Scheduler {
   commit(step: SchedulerStep, sampled: ArrayLike<number>): ScheduledRequest[] {
     this.#checkIdle('commit');
     if (step !== this.#pending || step === null) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `step must be the step returned by the last step() call, not yet committed, got ${describeValue(step)}`,
-      );
+      throw invalidArgument('step', step, 'the step returned by the last step() call, not yet committed');
     }
     const entries = step.entries;
     const tokens = this.#sampledTokens(entries, sampled);
@@ -396,9 +385,10 @@ export class Scheduler {
       if (!entries[i]!.samples) continue;
       const token = i < sampled.length ? sampled[i] : undefined;
       if (typeof token !== 'number' || token >>> 0 !== token) {
-        throw new MemError(
-          'INVALID_ARGUMENT',
-          `sampled[${i}] must be the token sampled for entry ${i} (an integer in [0, ${MAX_TOKEN_ID}]), got ${describeValue(token)}`,
+        throw invalidArgument(
+          `sampled[${i}]`,
+          token,
+          `the token sampled for entry ${i} (an integer in [0, ${MAX_TOKEN_ID}])`,
         );
       }
       tokens[i] = token;

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { MemError, describeValue, invalidArgument } from '@mem/types';
+import { assertInteger, assertRange, invalidArgument } from '@mem/types';
 
 /**
  * Checks the arguments of a block digest function: `input[0..length)` and `out[outOffset..outOffset+words)`.
@@ -21,24 +21,10 @@ export function assertDigestArguments(
   outOffset: number,
   words: number,
 ): void {
-  if (!(input instanceof Uint32Array) || !(out instanceof Uint32Array)) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `input and out must be Uint32Arrays, got ${describeValue(input)} and ${describeValue(out)}`,
-    );
-  }
-  if (typeof length !== 'number' || length >>> 0 !== length || length > input.length) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `length must be an integer in [0, ${input.length}], got ${describeValue(length)}`,
-    );
-  }
-  if (typeof outOffset !== 'number' || outOffset >>> 0 !== outOffset || outOffset + words > out.length) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `outOffset must leave room for ${words} words in out (length ${out.length}), got ${describeValue(outOffset)}`,
-    );
-  }
+  if (!(input instanceof Uint32Array)) throw invalidArgument('input', input, 'a Uint32Array');
+  if (!(out instanceof Uint32Array)) throw invalidArgument('out', out, 'a Uint32Array');
+  assertInteger(length, 'length', { min: 0, max: input.length });
+  assertRange(outOffset, words, out.length, 'out');
 }
 
 const K = new Uint32Array([

@@ -4,7 +4,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { invalidArgument } from '@mem/types';
 
 /** The largest token id: ids are unsigned 32-bit integers. */
 export const MAX_TOKEN_ID = 0xffffffff;
@@ -21,17 +21,13 @@ export function copyTokenIds(tokens: unknown, name: string, target?: Uint32Array
     return out;
   }
   if (!isArrayLike(tokens)) {
-    throw new MemError('INVALID_ARGUMENT', `${name} must be an array of token ids, got ${describeValue(tokens)}`);
+    throw invalidArgument(name, tokens, 'an array of token ids');
   }
   const length = tokens.length;
   for (let i = 0; i < length; i += 1) {
     const token = tokens[i];
     if (typeof token !== 'number' || token >>> 0 !== token) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `${name}[${i}] must be a token id (an integer in [0, ${MAX_TOKEN_ID}]), got ${describeValue(token)}`,
-        { details: { argument: name, index: i, value: token } },
-      );
+      throw invalidArgument(`${name}[${i}]`, token, `a token id (an integer in [0, ${MAX_TOKEN_ID}])`);
     }
   }
   const out = target ?? new Uint32Array(length);

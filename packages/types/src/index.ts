@@ -9,7 +9,6 @@
  */
 export { MemError, MemErrorCode, type MemErrorOptions } from './mem-error.js';
 export { describeValue } from './describe-value.js';
-export { MAX_POWER_OF_TWO, isPowerOfTwo } from './power-of-two.js';
 export { alignDown, alignUp, ceilLog2, isAligned, nextPowerOfTwo } from './size.js';
 export {
   assertBoolean,

@@ -1,11 +1,12 @@
 /**
- * The power-of-two test that the validators and the size arithmetic share.
+ * The power-of-two test that the validators and the size arithmetic share (not exported from the
+ * package: `assertPowerOfTwo` and the size arithmetic are its public face).
  *
  * This module is browser compatible.
  * @module
  */
 
-/** The largest power of two that is a safe integer (2^52); {@link nextPowerOfTwo} cannot go past it. */
+/** The largest power of two that is a safe integer (2^52); `nextPowerOfTwo` cannot go past it. @internal */
 export const MAX_POWER_OF_TWO = 2 ** 52;
 
 /**
@@ -13,13 +14,7 @@ export const MAX_POWER_OF_TWO = 2 ** 52;
  * Anything else, including non-numbers, NaN, 0, negatives and fractions, is `false`.
  * Cost: O(1).
  * @throws never
- *
- * @example
- * ```ts
- * import { isPowerOfTwo } from '@mem/types';
- * isPowerOfTwo(4096); // true
- * isPowerOfTwo(0); // false
- * ```
+ * @internal
  */
 export function isPowerOfTwo(value: unknown): value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_POWER_OF_TWO) {

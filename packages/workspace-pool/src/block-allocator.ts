@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: the block table, with the hot path and the record bookkeeping it shares, stays in one class (see docs/DESIGN.md, Hot paths).
 /**
  * The block allocator under a workspace pool: blocks of segments, split on allocation, coalesced
  * with free neighbours on release, free blocks kept in size bins (as TensorFlow's BFC allocator
@@ -19,7 +20,9 @@
 import { MemError, type BackingMemory } from '@mem/types';
 import { Segment } from './segment.js';
 import * as codes from './block-codes.js';
+import * as record from './block-record.js';
 import * as sizeBins from './size-bins.js';
+import { findBestFit, findBin, findExactFit, findFirstFit, findLargestFree } from './fit-strategies.js';
 
 // Private copies of the codes and of what the hot path uses from size-bins (see docs/DESIGN.md, Hot paths).
 const NONE = codes.NONE;
@@ -35,51 +38,26 @@ const BIN_COUNT = sizeBins.BIN_COUNT;
 const BIN_FLOORS = sizeBins.BIN_FLOORS;
 const SUBDIVISION_LOG2 = sizeBins.SUBDIVISION_LOG2;
 const binIndex = sizeBins.binIndex;
-const binIndexRoundUp = sizeBins.binIndexRoundUp;
-const highestBit = sizeBins.highestBit;
-const lowestBit = sizeBins.lowestBit;
 
 // Bits of releaseExtras.
 const LABELS = 1;
 const CHECK = 2;
 
-// The record layout: sixteen 32-bit words per record, word `(record << 4) | FIELD` of the u32 view
-// (sizes and offsets, which reach 2^31) or of the i32 view (indices and codes), and the owner id
-// as float64 `(record << 3) | OWNER` (ids outgrow 32 bits in a long-lived pool). Shifts and ors
-// instead of multiplications and additions: V8 compiles them without overflow checks, and 32-bit
-// fields keep the hot path in integer registers (float64 sizes cost conversions on every step).
-const RECORD_BYTES = 64;
-/** Offset of the block from its segment's start (u32). */
-const OFFSET = 0;
-/** Size of the block in bytes, a multiple of the granule (u32). */
-const SIZE = 1;
-/** Bytes the workspace asked for, used blocks (u32). */
-const REQUESTED = 2;
-/** Segment index (i32). */
-const SEGMENT = 3;
-/** Neighbour below in address order, or NONE (i32). */
-const PREV_PHYS = 4;
-/** Neighbour above in address order, or NONE (i32). */
-const NEXT_PHYS = 5;
-/** Previous block of the same bin (free blocks), or NONE (i32). */
-const PREV_FREE = 6;
-/** Next block of the same bin (free blocks), or NONE (i32). */
-const NEXT_FREE = 7;
-/** Pins that hold the block in place (i32). */
-const PINS = 8;
-/** RECORD_UNUSED, BLOCK_FREE or BLOCK_USED (i32). */
-const STATE = 9;
-/** The bin a free block is filed in (i32). */
-const BIN = 10;
-/** Id of the workspace that owns the block (used blocks), 0 otherwise: float64 index `(record << 3) | OWNER` (words 12-13). */
-const OWNER = 6;
+// Private copies of the record fields (see block-record.ts).
+const RECORD_BYTES = record.RECORD_BYTES;
+const OFFSET = record.OFFSET;
+const SIZE = record.SIZE;
+const REQUESTED = record.REQUESTED;
+const SEGMENT = record.SEGMENT;
+const PREV_PHYS = record.PREV_PHYS;
+const NEXT_PHYS = record.NEXT_PHYS;
+const PREV_FREE = record.PREV_FREE;
+const NEXT_FREE = record.NEXT_FREE;
+const PINS = record.PINS;
+const STATE = record.STATE;
+const BIN = record.BIN;
+const OWNER = record.OWNER;
 
-/**
- * How many blocks of the request's own bin best fit and exact fit look at before settling. Each
- * look is a record (a cache line) at a random place: the bound keeps a bin of thousands of free
- * blocks from costing thousands of misses.
- */
-const SCAN_LIMIT = 8;
 const FIRST_LEVELS = BIN_COUNT >> SUBDIVISION_LOG2;
 const BIN_MASK = (1 << SUBDIVISION_LOG2) - 1;
 
@@ -260,7 +238,11 @@ export class BlockAllocator {
   /** allocate() past its re-cut: settles the pending block, then searches the bins. */
   #allocateSettled(need: number, requested: number, id: number): number {
     this.settle();
-    let block = this.#bestFit ? this.#findBestFit(need) : this.#findOtherFit(need);
+    let block = this.#bestFit
+      ? findBestFit(this, need)
+      : this.strategy === STRATEGY_FIRST_FIT
+        ? findFirstFit(this, need)
+        : findExactFit(this, need);
     if (block === NONE) return NONE;
     const available = this.u32[(block << 4) | SIZE]!;
     block = available === need ? this.#takeWhole(block) : this.#split(block, need, available);
@@ -272,26 +254,6 @@ export class BlockAllocator {
     const used = this.reservedBytes - freeBytes;
     if (used > this.peakUsedBytes) this.peakUsedBytes = used;
     return block;
-  }
-
-  /**
-   * Best fit: the smallest fitting block among a few of the request's own bin, else the head of
-   * the next non-empty bin (every block there fits, and they differ by at most 1/16).
-   */
-  #findBestFit(need: number): number {
-    const bin = binIndex(need);
-    const head = this.binHeads[bin]!;
-    if (head !== NONE) {
-      const found = this.#smallestFitting(head, need);
-      if (found !== NONE) return found;
-    }
-    const larger = this.findBin(bin + 1);
-    return larger === NONE ? NONE : this.binHeads[larger]!;
-  }
-
-  /** First fit or exact fit. */
-  #findOtherFit(need: number): number {
-    return this.strategy === STRATEGY_FIRST_FIT ? this.#firstFit(need) : this.#exactFit(need);
   }
 
   /**
@@ -456,77 +418,6 @@ export class BlockAllocator {
   #runReleaseCheck(): void {
     this.#releasesUntilCheck = this.checkInterval;
     this.onReleaseCheck!();
-  }
-
-  /** The head of the first bin whose every block fits; failing that, a fitting block of the request's own bin. */
-  #firstFit(need: number): number {
-    const bin = this.findBin(binIndexRoundUp(need));
-    if (bin !== NONE) return this.binHeads[bin]!;
-    return this.#smallestFitting(this.binHeads[binIndex(need)]!, need);
-  }
-
-  /** A block of exactly `need` bytes, else a cut from the top bin (the largest blocks). */
-  #exactFit(need: number): number {
-    const u32 = this.u32;
-    const i32 = this.i32;
-    let scanned = 0;
-    for (let block = this.binHeads[binIndex(need)]!; block !== NONE && scanned < SCAN_LIMIT; scanned += 1) {
-      if (u32[(block << 4) | SIZE] === need) return block;
-      block = i32[(block << 4) | NEXT_FREE]!;
-    }
-    if (this.levelBits === 0) return NONE;
-    const largest = this.#largestIn(this.#topBin());
-    return u32[(largest << 4) | SIZE]! >= need ? largest : NONE;
-  }
-
-  #smallestFitting(head: number, need: number): number {
-    const u32 = this.u32;
-    const i32 = this.i32;
-    let best = NONE;
-    let bestSize = 0;
-    let scanned = 0;
-    for (let block = head; block !== NONE && scanned < SCAN_LIMIT; scanned += 1) {
-      const candidate = u32[(block << 4) | SIZE]!;
-      if (candidate >= need && (best === NONE || candidate < bestSize)) {
-        best = block;
-        bestSize = candidate;
-        if (candidate === need) break;
-      }
-      block = i32[(block << 4) | NEXT_FREE]!;
-    }
-    return best;
-  }
-
-  #topBin(): number {
-    const level = highestBit(this.levelBits);
-    return (level << SUBDIVISION_LOG2) | highestBit(this.binBits[level]!);
-  }
-
-  #largestIn(bin: number): number {
-    let largest = NONE;
-    let largestSize = -1;
-    for (let block = this.binHeads[bin]!; block !== NONE; block = this.i32[(block << 4) | NEXT_FREE]!) {
-      const size = this.u32[(block << 4) | SIZE]!;
-      if (size > largestSize) {
-        largest = block;
-        largestSize = size;
-      }
-    }
-    return largest;
-  }
-
-  /** The first non-empty bin at or above `from`, or NONE. */
-  findBin(from: number): number {
-    if (from >= BIN_COUNT) return NONE;
-    let level = from >>> SUBDIVISION_LOG2;
-    let bits = this.binBits[level]! & (-1 << (from & BIN_MASK));
-    if (bits === 0) {
-      const levels = level + 1 < 32 ? this.levelBits & (-1 << (level + 1)) : 0;
-      if (levels === 0) return NONE;
-      level = lowestBit(levels);
-      bits = this.binBits[level]!;
-    }
-    return (level << SUBDIVISION_LOG2) | lowestBit(bits);
   }
 
   /** Files a free block at the head of its bin. */
@@ -786,13 +677,13 @@ export class BlockAllocator {
   largestFreeBlock(): number {
     this.settle();
     if (this.levelBits === 0) return 0;
-    return this.sizeOf(this.#largestIn(this.#topBin()));
+    return this.sizeOf(findLargestFree(this));
   }
 
   /** Calls `visit` for every free block in the bins. O(free blocks). */
   forEachFree(visit: (block: number) => void): void {
     this.settle();
-    for (let bin = this.findBin(0); bin !== NONE; bin = this.findBin(bin + 1)) {
+    for (let bin = findBin(this, 0); bin !== NONE; bin = findBin(this, bin + 1)) {
       for (let block = this.binHeads[bin]!; block !== NONE; block = this.i32[(block << 4) | NEXT_FREE]!) visit(block);
     }
   }

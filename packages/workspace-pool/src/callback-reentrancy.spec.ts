@@ -19,7 +19,8 @@ import { describe, expect, it } from 'vitest';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { checkMemoryMap, fillPattern, firstPatternMismatch } from './pool-invariants.test-helper.js';
 import type { WorkspaceConfigOptions } from './workspace-config.js';
-import { WorkspacePool, type WorkspaceLogEntry, type WorkspacePoolOptions } from './workspace-pool.js';
+import { WorkspacePool } from './workspace-pool.js';
+import type { WorkspaceLogEntry, WorkspacePoolOptions } from './workspace-pool-options.js';
 import type { Workspace } from './workspace.js';
 
 const KiB = 1024;

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
 import type { MemoryMapSnapshot } from './memory-map.js';
 import { ALLOCATION_STRATEGIES, type WorkspaceConfigOptions } from './workspace-config.js';
-import { WorkspacePool, type WorkspacePoolStats } from './workspace-pool.js';
+import { WorkspacePool } from './workspace-pool.js';
+import type { WorkspacePoolStats } from './workspace-pool-options.js';
 import type { Workspace } from './workspace.js';
 
 // A release leaves its block pending and merges it at the next allocation (or inspection), where

@@ -20,15 +20,15 @@ export {
   type SegmentBacking,
   type WorkspaceConfigOptions,
 } from './workspace-config.js';
-export {
-  WorkspacePool,
-  type AcquireOptions,
-  type DefragmentOptions,
-  type WorkspaceLogEntry,
-  type WorkspaceLogger,
-  type WorkspacePoolOptions,
-  type WorkspacePoolStats,
-} from './workspace-pool.js';
+export { WorkspacePool } from './workspace-pool.js';
+export type {
+  AcquireOptions,
+  DefragmentOptions,
+  WorkspaceLogEntry,
+  WorkspaceLogger,
+  WorkspacePoolOptions,
+  WorkspacePoolStats,
+} from './workspace-pool-options.js';
 export { Workspace } from './workspace.js';
 export type { SegmentProvider, SegmentSource } from './segment.js';
 export { fragmentationRatio, type FragmentationStats, type SegmentFragmentation } from './fragmentation.js';
@@ -45,11 +45,8 @@ export {
   type WorkerLike,
   type WorkspaceCoordinatorOptions,
 } from './coordinator/workspace-coordinator.js';
-export {
-  SharedWorkspace,
-  WorkspaceClient,
-  type SharedAcquireOptions,
-  type WorkspaceClientDescriptor,
-} from './coordinator/workspace-client.js';
+export { WorkspaceClient, type SharedAcquireOptions } from './coordinator/workspace-client.js';
+export { SharedWorkspace } from './coordinator/shared-workspace.js';
+export type { WorkspaceClientDescriptor } from './coordinator/client-descriptor.js';
 export { serveWorkspaceCoordinator } from './coordinator/coordinator-host.js';
 export type { MessageEndpoint } from './coordinator/coordinator-protocol.js';

@@ -1,12 +1,10 @@
 /**
- * Keys shared by the pool, its workspace handles and the coordinator host, and nothing else: they are not exported from
- * the package, so users cannot reach the pool's internals through them.
+ * A key shared by the pool and the coordinator host, and nothing else: it is not exported from the
+ * package, so users cannot reach the pool's internals through it.
  *
  * This module is browser compatible.
  * @module
  */
 
-/** The token that lets only the pool construct workspaces. @internal */
-export const kCreateWorkspace: unique symbol = Symbol('createWorkspace');
 /** The pool's method that installs a `MoveGuard` (the coordinator's shared pins): `(guard) => void`. @internal */
 export const kSetMoveGuard: unique symbol = Symbol('setMoveGuard');

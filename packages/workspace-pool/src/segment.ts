@@ -6,7 +6,7 @@
  * This module is browser compatible.
  * @module
  */
-import { BackingMemory, MemError, invalidArgument } from '@mem/types';
+import { BackingMemory, MemError, WASM_PAGE_SIZE, invalidArgument, isAligned } from '@mem/types';
 import type { SegmentBacking } from './workspace-config.js';
 
 /**
@@ -55,7 +55,7 @@ export function allocateBacking(backing: SegmentBacking, byteLength: number): Ba
       return BackingMemory.allocate(byteLength, { shared: true });
     case 'wasm-memory':
     case 'shared-wasm-memory': {
-      const pages = Math.ceil(byteLength / 65536);
+      const pages = Math.ceil(byteLength / WASM_PAGE_SIZE);
       try {
         return BackingMemory.wrap(
           new WebAssembly.Memory({ initial: pages, maximum: pages, shared: backing === 'shared-wasm-memory' }),
@@ -86,7 +86,7 @@ export function resolveSegmentSource(
     throw invalidArgument('segmentSource()', source, 'a BackingMemory or { memory, byteOffset }');
   }
   const base = source instanceof BackingMemory ? 0 : ((source as SegmentSource).byteOffset ?? 0);
-  if (typeof base !== 'number' || !Number.isInteger(base) || base < 0 || base % alignment !== 0) {
+  if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || !isAligned(base, alignment)) {
     throw invalidArgument('segmentSource().byteOffset', base, `a non-negative multiple of the alignment ${alignment}`);
   }
   if (base + byteLength > memory.byteLength) {

@@ -6,6 +6,9 @@
  * @module
  */
 import {
+  WASM_PAGE_SIZE,
+  alignDown,
+  alignUp,
   assertBoolean,
   assertInteger,
   assertNumber,
@@ -14,6 +17,7 @@ import {
   assertPowerOfTwo,
   assertSize,
   invalidArgument,
+  isAligned,
 } from '@mem/types';
 
 /**
@@ -64,8 +68,6 @@ export const SEGMENT_BACKINGS: readonly SegmentBacking[] = Object.freeze([
 /** The largest segment, and so the largest workspace: 2 GiB (every typed array and wasm32 can address it). */
 export const MAX_SEGMENT_SIZE = 2 ** 31;
 
-/** The size of a WebAssembly page, to which `wasm-memory` segments round up. */
-const WASM_PAGE = 65536;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
@@ -268,7 +270,7 @@ export class WorkspaceConfig {
   /** The granule segment sizes are rounded to: the alignment, or 64 KiB for wasm memory. Cost: O(1). */
   get segmentGranule(): number {
     return this.backing === 'wasm-memory' || this.backing === 'shared-wasm-memory'
-      ? Math.max(WASM_PAGE, this.alignment)
+      ? Math.max(WASM_PAGE_SIZE, this.alignment)
       : this.alignment;
   }
 }
@@ -291,10 +293,6 @@ const DEFAULTS: Defaults = {
 
 const OPTION_NAMES: readonly string[] = [...Object.keys(DEFAULTS), 'maxSegmentSize'];
 
-function roundUp(value: number, granule: number): number {
-  return Math.ceil(value / granule) * granule;
-}
-
 /** `value` as options: an object (`undefined` is refused too) with known keys only. */
 function optionsObject(value: unknown, name: string): WorkspaceConfigOptions {
   if (value === undefined) throw invalidArgument(name, value, 'an object');
@@ -310,15 +308,15 @@ function validate(value: WorkspaceConfigOptions, base: Defaults, name = 'options
   if (alignment < 8) throw invalidArgument('alignment', alignment, 'a power of two in [8, 65536]');
   const backing = assertOneOf(pick('backing'), 'backing', SEGMENT_BACKINGS);
   const granule =
-    backing === 'wasm-memory' || backing === 'shared-wasm-memory' ? Math.max(WASM_PAGE, alignment) : alignment;
+    backing === 'wasm-memory' || backing === 'shared-wasm-memory' ? Math.max(WASM_PAGE_SIZE, alignment) : alignment;
   const maxSize = assertSize(pick('maxSize'), 'maxSize', { min: granule });
   const maxSegmentSizeOption = pick('maxSegmentSize') ?? derivedSegmentSize(maxSize, granule);
   const maxSegmentSize = assertSize(maxSegmentSizeOption, 'maxSegmentSize', { min: granule, max: MAX_SEGMENT_SIZE });
-  if (maxSegmentSize % granule !== 0) {
+  if (!isAligned(maxSegmentSize, granule)) {
     throw invalidArgument('maxSegmentSize', maxSegmentSize, `a multiple of ${granule} (the segment granule)`);
   }
   const initialSizeOption = assertSize(pick('initialSize'), 'initialSize', { min: 1, max: maxSize });
-  const initialSize = roundUp(initialSizeOption, granule);
+  const initialSize = alignUp(initialSizeOption, granule);
   if (initialSize > maxSize) {
     throw invalidArgument(
       'initialSize',
@@ -343,5 +341,5 @@ function validate(value: WorkspaceConfigOptions, base: Defaults, name = 'options
 }
 
 function derivedSegmentSize(maxSize: number, granule: number): number {
-  return Math.min(GiB, Math.floor(maxSize / granule) * granule);
+  return Math.min(GiB, alignDown(maxSize, granule));
 }

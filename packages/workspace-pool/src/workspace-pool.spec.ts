@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { checkMemoryMap } from './pool-invariants.test-helper.js';
 import { ALLOCATION_STRATEGIES, WorkspaceConfig } from './workspace-config.js';
-import { WorkspacePool, type WorkspaceLogEntry } from './workspace-pool.js';
+import { WorkspacePool } from './workspace-pool.js';
+import type { WorkspaceLogEntry } from './workspace-pool-options.js';
 import { Workspace } from './workspace.js';
 
 const KiB = 1024;

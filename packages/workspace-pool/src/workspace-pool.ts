@@ -1,3 +1,4 @@
+// Over 400 lines for one concept: the pool's public face and its slow paths (misses, growth, defragmentation), each entry point documented in full.
 /**
  * The workspace pool: scratch memory for inference engines, carved out of segments of backing
  * memory the pool owns, reused without garbage, and defragmented for real.
@@ -7,15 +8,16 @@
  */
 import {
   MemError,
+  alignDown,
+  alignUp,
   assertBoolean,
   assertFunction,
   assertNonEmptyString,
   assertOptions,
   invalidArgument,
-  mirrorCounter,
+  nextPowerOfTwo,
   noopMetrics,
   type BackingMemory,
-  type MetricsSink,
   type StatsSource,
 } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
@@ -25,131 +27,24 @@ import { compact, type MoveGuard } from './compaction.js';
 import { buildReport, type DefragmentationReport, type DefragmentationTrigger } from './defragmentation-report.js';
 import { liveSegments, measureFragmentation, type FragmentationStats } from './fragmentation.js';
 import { takeSnapshot, type MemoryMapSnapshot } from './memory-map.js';
-import * as internals from './pool-internals.js';
 import { kSetMoveGuard } from './pool-internals.js';
 import { allocateBacking, resolveSegmentSource, type SegmentProvider } from './segment.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from './workspace-config.js';
 import { Workspace } from './workspace.js';
+import { publishPoolMetrics } from './workspace-pool-metrics.js';
+import type {
+  AcquireOptions,
+  DefragmentOptions,
+  WorkspaceLogEntry,
+  WorkspaceLogger,
+  WorkspacePoolOptions,
+  WorkspacePoolStats,
+} from './workspace-pool-options.js';
 
 // Private copies of what acquire() uses from other modules, for the hot path (see docs/DESIGN.md, Hot paths).
 const NONE = codes.NONE;
-const kCreateWorkspace = internals.kCreateWorkspace;
-// The handle's constructor is private to users; the pool reaches it through this typed alias.
-const WorkspaceHandle = Workspace as unknown as new (
-  token: typeof kCreateWorkspace,
-  core: BlockAllocator,
-  block: number,
-  id: number,
-  size: number,
-) => Workspace;
+const WorkspaceHandle = Workspace;
 const NO_OPTIONS = Object.freeze({ label: undefined, zero: false });
-
-/** Options of {@link WorkspacePool.acquire}. */
-export interface AcquireOptions {
-  /** A name for the workspace, shown in memory maps (`"attention.scores"`). @defaultValue none */
-  readonly label?: string;
-  /** Fill the workspace with zeros (reused memory holds what its last user left). @defaultValue false */
-  readonly zero?: boolean;
-}
-
-/** Options of {@link WorkspacePool.defragment}. */
-export interface DefragmentOptions {
-  /**
-   * Throw PINNED (with the report in `details.report`) instead of returning a report whose outcome
-   * is `blocked-by-pins`. @defaultValue false
-   */
-  readonly throwIfBlocked?: boolean;
-}
-
-/** One entry of the pool's log: a defragmentation or an expansion. */
-export interface WorkspaceLogEntry {
-  /** `warn` for a defragmentation that could not reclaim anything from a fragmented pool. */
-  readonly level: 'info' | 'warn';
-  /** What happened. */
-  readonly event: 'defragment' | 'expand';
-  /** The pool's name. */
-  readonly pool: string;
-  /** One sentence for a log line. */
-  readonly message: string;
-  /** The defragmentation's report (event `defragment`). */
-  readonly report?: DefragmentationReport;
-  /** The new segment (event `expand`). */
-  readonly segment?: {
-    /** The segment's index in the pool. */
-    readonly index: number;
-    /** Its size in bytes. */
-    readonly byteLength: number;
-  };
-}
-
-/**
- * Receives the pool's log entries. It runs once the operation that logged is complete (an
- * `acquire` that expanded or compacted has its workspace; a release that defragmented reads as
- * released), so it may call any method of the pool; what it throws is ignored.
- */
-export type WorkspaceLogger = (entry: WorkspaceLogEntry) => void;
-
-/** Runtime wiring of a pool (what cannot travel in a configuration). */
-export interface WorkspacePoolOptions {
-  /** The pool's name in logs, metrics labels and memory maps. @defaultValue 'workspace-pool' */
-  readonly name?: string;
-  /** Receives every defragmentation and expansion. @defaultValue none */
-  readonly logger?: WorkspaceLogger;
-  /**
-   * Where counters and gauges go (`mem_workspace_pool_*`, labelled `{ pool: name }`), published by
-   * a collector at scrape time; the hot path only bumps integers. @defaultValue noopMetrics
-   */
-  readonly metrics?: MetricsSink;
-  /**
-   * Supplies segment memory instead of allocating it from `config.backing`. It runs in the middle
-   * of the `acquire` that grows the pool (with the pool consistent, the new segment not yet
-   * added): it may read the pool and acquire, release or defragment, but a call that would add
-   * another segment throws IN_USE. @defaultValue none
-   */
-  readonly segmentSource?: SegmentProvider;
-}
-
-/** A snapshot of a pool's counters and memory, as plain numbers. */
-export interface WorkspacePoolStats {
-  /** Successful `acquire` calls. */
-  readonly acquisitions: number;
-  /** Releases. */
-  readonly releases: number;
-  /** Acquisitions that found no free block that fit and were served after a compaction or an expansion. */
-  readonly misses: number;
-  /** Segments added because nothing fitted. */
-  readonly expansions: number;
-  /** Defragmentations run (manual, threshold and miss). */
-  readonly defragmentations: number;
-  /** `1 - expansions / acquisitions` 0 before the first acquisition. */
-  readonly hitRate: number;
-  /** Workspaces live now. */
-  readonly liveWorkspaces: number;
-  /** Live workspaces that are pinned. */
-  readonly pinnedWorkspaces: number;
-  /** Bytes of the blocks of live workspaces (sizes rounded up to the alignment). */
-  readonly bytesInUse: number;
-  /** Bytes the live workspaces asked for. */
-  readonly bytesRequested: number;
-  /** The most `bytesInUse` has been. */
-  readonly peakBytesInUse: number;
-  /** Bytes of all segments. */
-  readonly bytesReserved: number;
-  /** Free bytes in all segments. */
-  readonly bytesFree: number;
-  /** The largest free block: the largest request that fits without compaction or expansion. */
-  readonly largestFreeBlock: number;
-  /** `1 - largestFreeBlock / bytesFree`, 0 when nothing is free. */
-  readonly fragmentation: number;
-  /** Live segments. */
-  readonly segments: number;
-  /** Bytes copied by defragmentations. */
-  readonly bytesMoved: number;
-  /** Segments released by defragmentations. */
-  readonly segmentsReleased: number;
-  /** Bytes of those segments. */
-  readonly bytesReleased: number;
-}
 
 const STRATEGY_CODES = {
   'best-fit': STRATEGY_BEST_FIT,
@@ -251,7 +146,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       this.#addSegment(byteLength, true);
       reserved += byteLength;
     }
-    this.#registerMetrics(metrics);
+    publishPoolMetrics(metrics, name, () => this.stats());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -294,7 +189,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       const block = core.allocate(((size + this.#granuleMask) & ~this.#granuleMask) >>> 0, size, id);
       if (block !== NONE) {
         this.#nextId = id + 1;
-        return new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
+        return WorkspaceHandle.lend(core, block, id, size);
       }
     }
     return this.#acquireGeneral(size, options);
@@ -319,7 +214,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     const core = this.#core;
     const id = this.#nextId;
     this.#nextId = id + 1;
-    const workspace = new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
+    const workspace = WorkspaceHandle.lend(core, block, id, size);
     if (label !== undefined) core.setLabel(id, label);
     if (zero) workspace.bytes().fill(0);
     return workspace;
@@ -409,8 +304,8 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
       );
     }
     const granule = config.segmentGranule;
-    const room = Math.floor((config.maxSize - core.reservedBytes) / granule) * granule;
-    const smallest = Math.ceil(need / granule) * granule;
+    const room = alignDown(config.maxSize - core.reservedBytes, granule);
+    const smallest = alignUp(need, granule);
     if (smallest > room) {
       throw new MemError(
         'LIMIT_EXCEEDED',
@@ -466,8 +361,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   }
 
   #powerOfTwoSize(size: number): number {
-    const power = size <= 1 ? 1 : 2 ** (32 - Math.clz32(size - 1));
-    const need = Math.max(power, this.config.alignment);
+    const need = Math.max(nextPowerOfTwo(size), this.config.alignment);
     if (need > this.#maxRequest) throw this.#badSize(size, need);
     return need;
   }
@@ -689,39 +583,5 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     } catch {
       // The pool is consistent already; a failing logger must not turn a done operation into a failed one.
     }
-  }
-
-  #registerMetrics(sink: MetricsSink): void {
-    if (sink === noopMetrics) return;
-    const labels = { pool: this.name };
-    const counter = (name: string, help: string): ((total: number) => void) =>
-      mirrorCounter(sink.counter(`mem_workspace_pool_${name}`, help, labels));
-    const acquisitions = counter('acquisitions_total', 'Workspaces acquired');
-    const releases = counter('releases_total', 'Workspaces released');
-    const misses = counter('misses_total', 'Acquisitions that found no free block that fit');
-    const expansions = counter('expansions_total', 'Segments added because nothing fitted');
-    const defragmentations = counter('defragmentations_total', 'Defragmentations run');
-    const bytesMoved = counter('moved_bytes_total', 'Bytes copied by defragmentation');
-    const inUse = sink.gauge('mem_workspace_pool_in_use_bytes', 'Bytes of live workspaces', labels);
-    const reserved = sink.gauge('mem_workspace_pool_reserved_bytes', 'Bytes of all segments', labels);
-    const live = sink.gauge('mem_workspace_pool_live_workspaces', 'Live workspaces', labels);
-    const fragmentation = sink.gauge(
-      'mem_workspace_pool_fragmentation_ratio',
-      '1 - largest free block / free bytes',
-      labels,
-    );
-    sink.addCollector(() => {
-      acquisitions(this.#nextId - this.#firstId);
-      releases(this.#core.releases);
-      misses(this.#misses);
-      expansions(this.#expansions);
-      defragmentations(this.#defragmentations);
-      bytesMoved(this.#bytesMoved);
-      const core = this.#core;
-      inUse.set(core.usedBytes);
-      reserved.set(core.reservedBytes);
-      live.set(this.#liveWorkspaces());
-      fragmentation.set(core.freeBytes === 0 ? 0 : 1 - core.largestFreeBlock() / core.freeBytes);
-    });
   }
 }

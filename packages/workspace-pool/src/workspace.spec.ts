@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
-import { kCreateWorkspace } from './pool-internals.js';
 import { WorkspacePool } from './workspace-pool.js';
 import { Workspace } from './workspace.js';
 
@@ -141,12 +140,14 @@ describe('Workspace lifetime', () => {
     expect(pool.stats().releases).toBe(2);
   });
 
-  it('cannot be constructed without the pool', () => {
+  it('is lent by a pool only: one built by hand is foreign to every pool', () => {
     const pool = new WorkspacePool();
-    expect(() => new (Workspace as unknown as new (...args: unknown[]) => unknown)(Symbol('fake'), pool)).toThrow(
-      TypeError,
-    );
-    expect(kCreateWorkspace).toBeTypeOf('symbol');
+    const lent = pool.acquire(64);
+    // @ts-expect-error the constructor is private: workspaces come from WorkspacePool.acquire
+    const forged: Workspace = new Workspace({ owner: {} }, 0, lent.id, 64);
+    expectMemError(() => pool.release(forged), 'FOREIGN_HANDLE');
+    expect(lent.released).toBe(false);
+    expect(pool.stats().liveWorkspaces).toBe(1);
   });
 
   it('names itself in error messages', () => {

@@ -6,10 +6,6 @@
  */
 import { MemError, invalidArgument, type TypedArrayConstructor } from '@mem/types';
 import type { BlockAllocator } from './block-allocator.js';
-import * as internals from './pool-internals.js';
-
-// A private copy of an imported constant, for the hot path (see docs/DESIGN.md, Hot paths).
-const kCreateWorkspace = internals.kCreateWorkspace;
 
 /** What `#block` holds once the workspace is released (records are never negative). */
 const RELEASED = -1;
@@ -60,16 +56,20 @@ export class Workspace implements Disposable {
   /** The views made so far, created on the first `bytes()` (the handle stays small until then). */
   #views: ViewCache | undefined;
 
-  /**
-   * Workspaces are made by {@link WorkspacePool.acquire}; the constructor is not for users.
-   * @throws TypeError when called without the pool's token.
-   */
-  private constructor(token: typeof kCreateWorkspace, core: BlockAllocator, block: number, id: number, size: number) {
-    if (token !== kCreateWorkspace) throw new TypeError('workspaces are made by WorkspacePool.acquire()');
+  private constructor(core: BlockAllocator, block: number, id: number, size: number) {
     this.#core = core;
     this.#block = block;
     this.id = id;
     this.size = size;
+  }
+
+  /**
+   * The one way to make a workspace: {@link WorkspacePool.acquire} lends `block` of `core` as
+   * workspace `id` of `size` bytes.
+   * @internal
+   */
+  static lend(core: BlockAllocator, block: number, id: number, size: number): Workspace {
+    return new Workspace(core, block, id, size);
   }
 
   /** Whether the workspace has been released. Cost: O(1). @throws never */

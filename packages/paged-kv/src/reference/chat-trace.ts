@@ -15,7 +15,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertOptions, describeValue, invalidArgument } from '@mem/types';
+import { assertInteger, assertOptions, invalidArgument } from '@mem/types';
 
 /** An inclusive integer range `[min, max]`. */
 export type IntRange = readonly [min: number, max: number];
@@ -102,7 +102,7 @@ function random32(seed: number): () => number {
 function range(value: unknown, name: string, fallback: IntRange, min: number): IntRange {
   if (value === undefined) return fallback;
   if (!Array.isArray(value) || value.length !== 2) {
-    throw new MemError('INVALID_ARGUMENT', `${name} must be a [min, max] pair, got ${describeValue(value)}`);
+    throw invalidArgument(name, value, 'a [min, max] pair');
   }
   const low = assertInteger(value[0], `${name}[0]`, { min, max: 1 << 24 });
   const high = assertInteger(value[1], `${name}[1]`, { min: low, max: 1 << 24 });

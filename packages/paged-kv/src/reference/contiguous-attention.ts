@@ -7,7 +7,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, describeValue, invalidArgument } from '@mem/types';
+import { assertInteger, invalidArgument } from '@mem/types';
 import {
   accumulateRun,
   accumulator,
@@ -17,7 +17,8 @@ import {
   scratch,
   type AttentionOptions,
 } from '../attention-kernel.js';
-import { KvStore, checkBlockTable } from '../kv-store.js';
+import { checkBlockTable } from '../block-table-check.js';
+import { KvStore } from '../kv-store.js';
 import type { BlockTableView } from '../paged-sequence.js';
 
 /** Contiguous K and V of one layer and one sequence: `[kvHead][position][dim]`, float32. */
@@ -37,7 +38,7 @@ export interface ContiguousKv {
 function checkContiguous(kv: ContiguousKv): void {
   const candidate = kv as Partial<ContiguousKv> | null;
   if (candidate === null || typeof candidate !== 'object') {
-    throw new MemError('INVALID_ARGUMENT', `kv must be a ContiguousKv object, got ${describeValue(kv)}`);
+    throw invalidArgument('kv', kv, 'a ContiguousKv object');
   }
   const numKvHeads = assertInteger(candidate.numKvHeads, 'kv.numKvHeads', { min: 1, max: 4096 });
   const headDim = assertInteger(candidate.headDim, 'kv.headDim', { min: 1, max: 65536 });
@@ -46,9 +47,10 @@ function checkContiguous(kv: ContiguousKv): void {
   for (const name of ['keys', 'values'] as const) {
     const array = candidate[name];
     if (!(array instanceof Float32Array) || array.length < size) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `kv.${name} must be a Float32Array of at least numKvHeads * maxLength * headDim = ${size} elements, got ${describeValue(array)}`,
+      throw invalidArgument(
+        `kv.${name}`,
+        array,
+        `a Float32Array of at least numKvHeads * maxLength * headDim = ${size} elements`,
       );
     }
   }

@@ -40,7 +40,8 @@ import {
 import { kSetMoveGuard } from '../pool-internals.js';
 import type { Workspace } from '../workspace.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from '../workspace-config.js';
-import { WorkspacePool, type WorkspaceLogEntry } from '../workspace-pool.js';
+import { WorkspacePool } from '../workspace-pool.js';
+import type { WorkspaceLogEntry } from '../workspace-pool-options.js';
 import { sharedConfig } from './shared-config.js';
 
 interface Lease {

@@ -14,7 +14,9 @@ import {
   waitUntil,
 } from './coordinator.test-helper.js';
 import { checkMemoryMap } from '../pool-invariants.test-helper.js';
-import { WorkspaceClient, type SharedWorkspace, type WorkspaceClientDescriptor } from './workspace-client.js';
+import type { WorkspaceClientDescriptor } from './client-descriptor.js';
+import type { SharedWorkspace } from './shared-workspace.js';
+import { WorkspaceClient } from './workspace-client.js';
 import type { WorkspaceCoordinator } from './workspace-coordinator.js';
 
 const lifecycleSource = new URL('./coordinator-lifecycle.test-worker.ts', import.meta.url);

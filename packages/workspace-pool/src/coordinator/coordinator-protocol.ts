@@ -18,7 +18,7 @@
 import { MemError, MemErrorCode, type BackingMemoryDescriptor } from '@mem/types';
 import type { DefragmentationReport } from '../defragmentation-report.js';
 import type { WorkspaceConfigOptions } from '../workspace-config.js';
-import type { WorkspaceLogEntry } from '../workspace-pool.js';
+import type { WorkspaceLogEntry } from '../workspace-pool-options.js';
 
 /** What a segment looks like to a client. @internal */
 export interface SegmentInfo {

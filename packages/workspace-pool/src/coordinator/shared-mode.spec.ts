@@ -9,7 +9,8 @@ import { runWorker, startWorker } from '@mem/testkit';
 import { collectGarbage } from '@mem/testkit/collect-garbage';
 import { describe, expect, it } from 'vitest';
 import { coordinatorWorkerSource } from './coordinator.test-helper.js';
-import { WorkspaceClient, type WorkspaceClientDescriptor } from './workspace-client.js';
+import type { WorkspaceClientDescriptor } from './client-descriptor.js';
+import { WorkspaceClient } from './workspace-client.js';
 import { WorkspaceCoordinator } from './workspace-coordinator.js';
 
 const clientSource = new URL('./shared-mode.test-worker.ts', import.meta.url);

@@ -11,10 +11,11 @@ import {
   waitUntil,
 } from './coordinator.test-helper.js';
 import { checkMemoryMap } from '../pool-invariants.test-helper.js';
-import { WorkspaceClient, type SharedWorkspace } from './workspace-client.js';
+import type { SharedWorkspace } from './shared-workspace.js';
+import { WorkspaceClient } from './workspace-client.js';
 import { WorkspaceConfig } from '../workspace-config.js';
 import { WorkspaceCoordinator } from './workspace-coordinator.js';
-import type { WorkspaceLogEntry } from '../workspace-pool.js';
+import type { WorkspaceLogEntry } from '../workspace-pool-options.js';
 import { serveWorkspaceCoordinator } from './coordinator-host.js';
 
 const KiB = 1024;

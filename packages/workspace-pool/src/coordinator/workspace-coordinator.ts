@@ -16,9 +16,10 @@ import {
   type MessageEndpoint,
 } from './coordinator-protocol.js';
 import { MAX_WORKSPACES } from './lease-table.js';
-import { WorkspaceClient, clientDescriptor, type WorkspaceClientDescriptor } from './workspace-client.js';
+import { clientDescriptor, type WorkspaceClientDescriptor } from './client-descriptor.js';
+import { WorkspaceClient } from './workspace-client.js';
 import { WorkspaceConfig, type WorkspaceConfigOptions } from '../workspace-config.js';
-import type { WorkspaceLogger } from '../workspace-pool.js';
+import type { WorkspaceLogger } from '../workspace-pool-options.js';
 import { sharedConfig } from './shared-config.js';
 
 /** A worker as the coordinator needs it: Node's `Worker` and the web's `Worker` both fit. */
