@@ -28,7 +28,11 @@ export function publishPoolMetrics(sink: MetricsSink, name: string, read: () => 
   const inUse = sink.gauge('mem_workspace_pool_in_use_bytes', 'Bytes of live workspaces', labels);
   const reserved = sink.gauge('mem_workspace_pool_reserved_bytes', 'Bytes of all segments', labels);
   const live = sink.gauge('mem_workspace_pool_live_workspaces', 'Live workspaces', labels);
-  const fragmentation = sink.gauge('mem_workspace_pool_fragmentation_ratio', '1 - largest free block / free bytes', labels);
+  const fragmentation = sink.gauge(
+    'mem_workspace_pool_fragmentation_ratio',
+    '1 - largest free block / free bytes',
+    labels,
+  );
   sink.addCollector(() => {
     const stats = read();
     acquisitions(stats.acquisitions);
