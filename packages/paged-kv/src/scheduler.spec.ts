@@ -244,16 +244,17 @@ describe('Scheduler', () => {
     expect(scheduler.stats().cancelled).toBe(2);
   });
 
-  it('publishes queue lengths and preemptions', () => {
+  it('publishes queue lengths; its preemptions count once, in the manager series', () => {
     const sink = new RecordingMetricsSink();
-    const kv = new KvCacheManager({ numBlocks: 16, blockSize: 4 });
+    const kv = new KvCacheManager({ numBlocks: 16, blockSize: 4, metrics: sink });
     const scheduler = new Scheduler(kv, { maxTokensPerStep: 64, maxRunning: 1, metrics: sink });
     scheduler.submit({ tokens: [1], maxNewTokens: 2 });
     scheduler.submit({ tokens: [2], maxNewTokens: 2 });
     scheduler.commit(scheduler.step(), [3]);
     expect(sink.read('mem_paged_kv_running_requests', { pool: 'paged-kv' })).toBe(1);
     expect(sink.read('mem_paged_kv_waiting_requests', { pool: 'paged-kv' })).toBe(1);
-    expect(sink.read('mem_paged_kv_scheduler_preemptions_total', { pool: 'paged-kv' })).toBe(0);
+    expect(sink.read('mem_paged_kv_preemptions_total', { pool: 'paged-kv' })).toBe(0);
+    expect(sink.read('mem_paged_kv_scheduler_preemptions_total', { pool: 'paged-kv' })).toBeUndefined();
   });
 
   it('throws instead of spinning when blocks held outside the scheduler block all progress', () => {

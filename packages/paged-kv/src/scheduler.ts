@@ -492,14 +492,10 @@ export class Scheduler {
     const labels = { pool: this.kv.name };
     const waiting = sink.gauge('mem_paged_kv_waiting_requests', 'requests waiting for KV blocks', labels);
     const running = sink.gauge('mem_paged_kv_running_requests', 'requests admitted and running', labels);
-    const preemptions = mirrorCounter(
-      sink.counter('mem_paged_kv_scheduler_preemptions_total', 'requests preempted by recompute', labels),
-    );
     const finished = mirrorCounter(sink.counter('mem_paged_kv_finished_requests_total', 'requests finished', labels));
     sink.addCollector(() => {
       waiting.set(this.#waiting.length);
       running.set(this.#running.length);
-      preemptions(this.#preemptions);
       finished(this.#finished);
     });
   }
