@@ -1,0 +1,178 @@
+/**
+ * Reading a socket into pooled buffers through Node's `onread: { buffer, callback }` option.
+ *
+ * How Node uses the option: it asks `buffer()` for the memory of the next read (when the socket's
+ * handle starts, and again after every `callback`), reads into it, and calls
+ * `callback(bytes, memory)` at once, in the same turn, before any other read. So:
+ * - owned chunks: each read lands in a pooled buffer of `chunkSize` that the socket holds until
+ *   it is filled; the callback hands it, filled, to the user, and takes the next one. Zero copies;
+ *   an open socket holds one pooled buffer for its next read, returned when the socket closes.
+ * - copied chunks: every read lands in the context's one staging buffer and is copied out into a
+ *   Node `Buffer` of its exact length in the callback. No pooled buffer per socket.
+ * - an exhausted pool under the `'backpressure'` policy: the next read is pointed at the staging
+ *   buffer and the socket is paused; when a pooled buffer is free again it is reserved, the socket
+ *   resumes, and the read that lands in staging is copied into the reserved buffer.
+ *
+ * This module runs in Node.js only.
+ * @module
+ */
+import { Buffer } from 'node:buffer';
+import { Socket } from 'node:net';
+import { MemError, invalidArgument } from '@mem/types';
+import type { IoBuffer } from '../io-buffer.js';
+import type { IoContext, Waiter } from './io-context.js';
+
+/**
+ * What a socket read hands to the user: a chunk, to own (an `IoBuffer`, released by whoever ends
+ * up with it) or to keep (a copied `Buffer`). Return `false` to pause the socket (resume it with
+ * `socket.resume()`), anything else to keep reading.
+ * @typeParam T - the chunk: `IoBuffer` for owned chunks, `Buffer` for copied ones.
+ */
+export type ChunkHandler<T> = (chunk: T) => boolean | void;
+
+/**
+ * The value of Node's `onread` socket option that reads into pooled buffers: pass it to
+ * `net.connect`, `tls.connect` or `new net.Socket` as `onread`, then call
+ * {@link SocketReads.attach} with the socket, so that the buffer held for the next read returns to
+ * the pool when the socket closes. `PooledIo.accept` and `PooledIo.connect` do both.
+ *
+ * A handler that throws gets its chunk returned to the pool (if it is still live) and the socket
+ * destroyed with the error.
+ */
+export class SocketReads {
+  /** Node calls it for the memory of the next read. Cost: O(1), no allocation. */
+  readonly buffer: () => Uint8Array;
+  /** Node calls it with every chunk read. Cost: O(1) (a copy of the chunk in copy mode). */
+  readonly callback: (bytes: number, memory: Uint8Array) => boolean;
+  readonly #context: IoContext;
+  readonly #onChunk: ChunkHandler<never>;
+  readonly #copy: boolean;
+  /** The pooled buffer of the next read (owned chunks), if one is reserved. */
+  #next: IoBuffer | undefined;
+  #socket: Socket | undefined;
+  #closed = false;
+  /** Whether Node asked for the first read's memory. */
+  #started = false;
+  /** Whether the socket waits for the pool (paused by this reader, not by the user). */
+  #waiting = false;
+  #userPaused = false;
+  readonly #retry: Waiter;
+
+  /** @internal Made by `PooledIo.socketReads`, `accept` and `connect`. */
+  constructor(context: IoContext, onChunk: ChunkHandler<never>, copy: boolean) {
+    this.#context = context;
+    this.#onChunk = onChunk;
+    this.#copy = copy;
+    this.buffer = () => this.#next?.capacityBytes ?? this.#targetWithoutBuffer();
+    this.callback = (bytes, memory) => this.#read(bytes, memory);
+    this.#retry = () => this.#reserveAndResume();
+  }
+
+  /** Whether the socket closed (and the reader returned what it held). Cost: O(1). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Ties the reader to the socket it was given to as `onread`: when the socket closes, the buffer
+   * held for its next read returns to the pool. Returns the socket.
+   * Cost: O(1), one `'close'` listener.
+   * @throws MemError INVALID_ARGUMENT if `socket` is not a `net.Socket`.
+   * @throws MemError IN_USE if the reader is attached already.
+   *
+   * @example
+   * ```ts
+   * import { connect } from 'node:tls';
+   * import { BufferPool } from '@mem/buffer-pool';
+   * import { PooledIo } from '@mem/buffer-pool/node';
+   * const io = new PooledIo(new BufferPool());
+   * const reads = io.socketReads((chunk) => chunk.release());
+   * const socket = reads.attach(connect({ host: 'example.com', port: 443, onread: reads }));
+   * socket.end();
+   * ```
+   */
+  attach<S extends Socket>(socket: S): S {
+    if (!(socket instanceof Socket)) throw invalidArgument('socket', socket, 'a net.Socket');
+    if (this.#socket !== undefined) {
+      throw new MemError('IN_USE', 'this SocketReads is attached to a socket already: make one per socket');
+    }
+    this.#socket = socket;
+    socket.once('close', () => this.#close());
+    return socket;
+  }
+
+  /**
+   * Where the next read lands when no pooled buffer is reserved for it: the first read gets one
+   * (the socket's handle just started); otherwise (copy mode, waiting for the pool) staging.
+   */
+  #targetWithoutBuffer(): Uint8Array {
+    if (!this.#started && !this.#copy) {
+      this.#started = true;
+      this.#next = this.#context.take(this.#context.chunkSize);
+      if (this.#next !== undefined) return this.#next.capacityBytes;
+    }
+    return this.#context.staging;
+  }
+
+  #read(bytes: number, memory: Uint8Array): boolean {
+    const context = this.#context;
+    context.counters.read(bytes);
+    if (this.#copy) return this.#deliver(Buffer.copyBytesFrom(memory, 0, bytes));
+    let chunk = this.#next;
+    this.#next = undefined;
+    if (chunk === undefined || memory !== chunk.capacityBytes) {
+      // The read landed in staging (the pool was exhausted): copy it into the buffer reserved
+      // since, or into what the pool gives now (untracked if it is still exhausted).
+      context.counters.stagingCopies += 1;
+      chunk ??= context.pool.alloc(bytes);
+      chunk.capacityBytes.set(memory.subarray(0, bytes));
+    }
+    chunk.length = bytes;
+    const more = this.#deliver(chunk);
+    if (this.#closed) return more;
+    this.#next = context.take(context.chunkSize);
+    if (this.#next === undefined) {
+      // Exhausted under 'backpressure': Node points the next read at staging; pause until a buffer is free.
+      context.counters.exhaustedWaits += 1;
+      this.#waiting = true;
+      this.#userPaused = !more;
+      context.wait(this.#retry);
+      return false;
+    }
+    return more;
+  }
+
+  #deliver(chunk: IoBuffer | Buffer): boolean {
+    try {
+      return (this.#onChunk as ChunkHandler<IoBuffer | Buffer>)(chunk) !== false;
+    } catch (error) {
+      if (!Buffer.isBuffer(chunk) && !chunk.released) {
+        chunk.release();
+        this.#context.counters.returnedOnError += 1;
+      }
+      // Not attached: nothing to destroy, so the error goes where Node sends it (uncaught).
+      if (this.#socket === undefined) throw error;
+      this.#socket.destroy(error instanceof Error ? error : new Error(String(error)));
+      return false;
+    }
+  }
+
+  #reserveAndResume(): boolean {
+    if (this.#closed || !this.#waiting) return true;
+    const next = this.#context.take(this.#context.chunkSize);
+    if (next === undefined) return false;
+    this.#next = next;
+    this.#waiting = false;
+    if (!this.#userPaused) this.#socket?.resume();
+    return true;
+  }
+
+  #close(): void {
+    this.#closed = true;
+    this.#waiting = false;
+    this.#context.cancel(this.#retry);
+    const next = this.#next;
+    this.#next = undefined;
+    next?.release();
+  }
+}
