@@ -38,6 +38,15 @@ export abstract class PooledReadable extends Readable {
   }
 
   /**
+   * The next chunk, or `null` (none buffered, or the stream was destroyed: the chunks it still
+   * buffered went back to the pool, so none is handed out after that).
+   * Cost: as `Readable.read`.
+   */
+  override read(size?: number): IoBuffer | null {
+    return this.destroyed ? null : (super.read(size) as IoBuffer | null);
+  }
+
+  /**
    * @internal Pushes `chunk` and returns whether the stream wants more; a chunk that arrives
    * after the stream was destroyed returns to the pool.
    */
@@ -59,7 +68,10 @@ export abstract class PooledReadable extends Readable {
   /** @internal Stops the source (waits for a read in flight, closes what the stream opened). */
   protected abstract stopSource(error: Error | null): Promise<void>;
 
-  /** @internal Returns the undelivered chunks, then stops the source. */
+  /**
+   * @internal Returns the undelivered chunks (those `read` will no longer hand out), then stops
+   * the source.
+   */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const pushed = this.#pushed;
     const undelivered = pushed.slice(Math.max(0, pushed.length - this.readableLength));

@@ -98,6 +98,8 @@ export class SocketReads {
     }
     this.#socket = socket;
     socket.once('close', () => this.#close());
+    // No buffer for the first read: nothing is read (nothing can be, before this returns) until one is free.
+    if (this.#waiting) socket.pause();
     return socket;
   }
 
@@ -110,6 +112,8 @@ export class SocketReads {
       this.#started = true;
       this.#next = this.#context.take(this.#context.chunkSize);
       if (this.#next !== undefined) return this.#next.capacityBytes;
+      // Exhausted before the first read: `attach` pauses the socket until a buffer is free.
+      this.#waitForPool(false);
     }
     return this.#context.staging;
   }
@@ -133,13 +137,17 @@ export class SocketReads {
     this.#next = context.take(context.chunkSize);
     if (this.#next === undefined) {
       // Exhausted under 'backpressure': Node points the next read at staging; pause until a buffer is free.
-      context.counters.exhaustedWaits += 1;
-      this.#waiting = true;
-      this.#userPaused = !more;
-      context.wait(this.#retry);
+      this.#waitForPool(!more);
       return false;
     }
     return more;
+  }
+
+  #waitForPool(userPaused: boolean): void {
+    this.#context.counters.exhaustedWaits += 1;
+    this.#waiting = true;
+    this.#userPaused = userPaused;
+    this.#context.wait(this.#retry);
   }
 
   #deliver(chunk: IoBuffer | Buffer): boolean {
