@@ -26,7 +26,7 @@ export function close(server: Server): Promise<void> {
 /** An echo server whose connections read into pooled buffers and write them back with `io.write`. */
 export function pooledEcho(io: PooledIo): Promise<{ server: Server; port: number }> {
   return listen((connection) => {
-    const socket = io.accept(connection, (chunk) => io.write(socket, chunk));
+    const socket: Socket = io.accept(connection, (chunk) => io.write(socket, chunk));
     socket.on('drain', () => socket.resume());
     socket.on('error', () => socket.destroy());
   });

@@ -8,7 +8,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { FrozenBuffer } from '../frozen-buffer.js';
-import type { IoBuffer } from '../io-buffer.js';
 import type { IoContext } from './io-context.js';
 import { takeOver, writeHeld, writeHeldToFile, type WritableTarget } from './pooled-write.js';
 
@@ -31,7 +30,7 @@ interface TargetStream extends WritableTarget {
 }
 
 /**
- * An object-mode `Writable` of {@link IoBuffer}s and {@link FrozenBuffer}s that writes each to a
+ * An object-mode `Writable` of `IoBuffer`s and {@link FrozenBuffer}s that writes each to a
  * target stream (a socket, an HTTP response, a file stream) or a `FileHandle`, for
  * `pipeline(source, writer)`.
  *
@@ -80,19 +79,16 @@ export class PooledWriter extends Writable {
   }
 
   /**
-   * Takes `chunk` over and queues it for writing; returns false when the writer's queue is full
-   * (wait for `'drain'`).
+   * Takes `chunk` (an `IoBuffer` or a {@link FrozenBuffer}: typed `unknown` so that the writer
+   * fits every `Writable` slot of `pipeline`) over and queues it for writing; returns false when
+   * the writer's queue is full (wait for `'drain'`).
    * Cost: a freeze (or a reference) and the stream's bookkeeping.
    * @throws MemError INVALID_ARGUMENT if `chunk` is not an IoBuffer or a FrozenBuffer.
    * @throws MemError USE_AFTER_RELEASE if `chunk` was released.
    */
-  override write(chunk: IoBuffer | FrozenBuffer, callback?: (error?: Error | null) => void): boolean;
-  override write(
-    chunk: IoBuffer | FrozenBuffer,
-    encoding: BufferEncoding,
-    callback?: (error?: Error | null) => void,
-  ): boolean;
-  override write(chunk: IoBuffer | FrozenBuffer, ...rest: unknown[]): boolean {
+  override write(chunk: unknown, callback?: (error?: Error | null) => void): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: (error?: Error | null) => void): boolean;
+  override write(chunk: unknown, ...rest: unknown[]): boolean {
     const held = takeOver(chunk);
     if (this.destroyed || this.writableEnded) {
       // Refused by the stream (with an error to the callback): the chunk is not queued.
@@ -110,13 +106,13 @@ export class PooledWriter extends Writable {
    * @throws MemError USE_AFTER_RELEASE if `chunk` was released.
    */
   override end(callback?: () => void): this;
-  override end(chunk: IoBuffer | FrozenBuffer, callback?: () => void): this;
-  override end(chunk: IoBuffer | FrozenBuffer, encoding: BufferEncoding, callback?: () => void): this;
+  override end(chunk: unknown, callback?: () => void): this;
+  override end(chunk: unknown, encoding: BufferEncoding, callback?: () => void): this;
   override end(...args: unknown[]): this {
     const [first] = args;
     if (first !== undefined && first !== null && typeof first !== 'function') {
       const callback = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
-      this.write(first as IoBuffer);
+      this.write(first);
       return callback === undefined ? super.end() : super.end(callback);
     }
     return (super.end as (...args: unknown[]) => this)(...args);

@@ -210,7 +210,7 @@ describe('PooledIo.connect and socketReads', () => {
       connection.end(data);
     });
     const received: Buffer[] = [];
-    const reads = io.socketReads((chunk) => received.push(chunk), { copy: true });
+    const reads = io.socketReads((chunk) => void received.push(chunk), { copy: true });
     const socket = reads.attach(new Socket({ onread: reads } as never));
     socket.connect(port, '127.0.0.1');
     await once(socket, 'close');
