@@ -119,7 +119,7 @@ describe('PooledIo.getBuffer and releaseBuffer', () => {
     expectMemError(() => new PooledIo(shared).releaseBuffer(getBuffer(10)), 'FOREIGN_HANDLE');
     expectMemError(() => releaseBuffer('buffer' as never), 'INVALID_ARGUMENT');
     for (const size of [-1, 1.5, NaN, Infinity, 2 ** 30 + 1, '10']) {
-      expectMemError(() => getBuffer(size as never), 'INVALID_ARGUMENT', String(size));
+      expectMemError(() => io.getBuffer(size as never), 'INVALID_ARGUMENT', String(size));
     }
   });
 

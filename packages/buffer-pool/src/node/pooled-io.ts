@@ -70,6 +70,7 @@ function assertPosition(position: unknown, name: string): number | null {
 }
 
 function assertConnectOptions(options: unknown, name: string): NetConnectOpts {
+  if (options === undefined) throw invalidArgument(name, options, 'net.connect options');
   const given = assertOptions<NetConnectOpts & { onread?: unknown }>(options, name);
   if (given.onread !== undefined) throw invalidArgument(`${name}.onread`, given.onread, 'absent: the helper sets it');
   return given as NetConnectOpts;
@@ -108,14 +109,14 @@ function readHighWaterMark(value: unknown): number {
  *
  * @example
  * ```ts
- * import { createServer } from 'node:net';
+ * import { createServer, type Socket } from 'node:net';
  * import { BufferPool } from '@mem/buffer-pool';
  * import { PooledIo } from '@mem/buffer-pool/node';
  * const io = new PooledIo(new BufferPool());
  * // An echo server: chunks are read into pooled buffers and written back; each returns to the
  * // pool when its write completed. pauseOnConnect lets `accept` take the connection over.
  * const server = createServer({ pauseOnConnect: true }, (connection) => {
- *   const socket = io.accept(connection, (chunk) => io.write(socket, chunk));
+ *   const socket: Socket = io.accept(connection, (chunk) => io.write(socket, chunk));
  *   socket.on('drain', () => socket.resume()); // io.write returned false: reading paused until then
  *   socket.on('error', () => socket.destroy());
  * });

@@ -5,7 +5,7 @@ import { Buffer } from 'node:buffer';
 import { once } from 'node:events';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -80,6 +80,29 @@ describe('PooledIo.writer', () => {
     expect(Buffer.concat(parts).equals(data)).toBe(true);
     await close(server);
     await expectAllReturned(pool, io);
+  });
+
+  it('socketReadable refuses sources that are neither a fresh connection nor connect options', async () => {
+    const { io } = setup();
+    for (const source of [
+      undefined,
+      null,
+      'host',
+      42,
+      new Socket(),
+      { port: 1, onread: { buffer: new Uint8Array(1) } },
+    ]) {
+      expectMemError(() => io.socketReadable(source as never), 'INVALID_ARGUMENT');
+    }
+    const { server, port } = await listen((connection) => {
+      expectMemError(() => io.socketReadable(connection, { highWaterMark: 0 }), 'INVALID_ARGUMENT');
+      expectMemError(() => io.socketReadable(connection, { end: 1 } as never), 'INVALID_ARGUMENT');
+      io.close();
+      expectMemError(() => io.socketReadable(connection), 'USE_AFTER_RELEASE');
+      connection.destroy();
+    });
+    await once(connect(port, '127.0.0.1'), 'close');
+    await close(server);
   });
 
   it('returns every buffer when the peer goes away mid-stream', async () => {

@@ -82,12 +82,14 @@ export class SocketReads {
    *
    * @example
    * ```ts
-   * import { connect } from 'node:tls';
+   * import { connect, type ConnectionOptions } from 'node:tls';
    * import { BufferPool } from '@mem/buffer-pool';
    * import { PooledIo } from '@mem/buffer-pool/node';
    * const io = new PooledIo(new BufferPool());
    * const reads = io.socketReads((chunk) => chunk.release());
-   * const socket = reads.attach(connect({ host: 'example.com', port: 443, onread: reads }));
+   * // tls.connect takes onread (Node's type definitions do not list it).
+   * const options = { host: 'example.com', port: 443, onread: reads } as ConnectionOptions;
+   * const socket = reads.attach(connect(options));
    * socket.end();
    * ```
    */
