@@ -9,7 +9,7 @@ import { BufferPool } from '../buffer-pool.js';
 import { BufferPoolConfig } from '../buffer-pool-config.js';
 import type { IoBuffer } from '../io-buffer.js';
 import { PooledIo } from './pooled-io.js';
-import { inUse, pattern, temporaryDirectory } from './io.test-helper.js';
+import { inUse, pattern, temporaryDirectory, until } from './io.test-helper.js';
 
 const MAX = 64 * 1024;
 
@@ -169,7 +169,8 @@ describe('PooledIo.fileReadable', () => {
       const path = join(directory, 'data');
       writeFileSync(path, pattern(1 << 20, 6));
       const stream = io.fileReadable(path, { highWaterMark: 8 });
-      await new Promise((resolve) => setTimeout(resolve, 30)); // let it fill its buffer
+      stream.read(0); // start reading: the stream buffers chunks
+      await until(() => stream.readableLength >= 4, 'the stream buffered chunks');
       for await (const chunk of stream) {
         chunk.release();
         break;

@@ -25,7 +25,9 @@ export const EXHAUSTION_POLICIES: readonly ExhaustionPolicy[] = ['fallback', 'ba
 export interface PooledIoOptions {
   /**
    * Bytes each socket or file read asks for: every open socket read into pooled buffers holds one
-   * buffer of this size for its next read. An integer in `[max(1, poolMinSize), maxSize]` of the pool.
+   * buffer of this size for its next read. A socket read of at most an eighth of it is copied into
+   * a buffer of its own size class (larger reads are handed over without a copy). An integer in
+   * `[max(1, poolMinSize), maxSize]` of the pool.
    * @defaultValue the smaller of 64 KiB and the pool's `maxSize`
    */
   readonly chunkSize?: number;

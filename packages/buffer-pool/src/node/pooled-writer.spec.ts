@@ -13,7 +13,16 @@ import { BufferPool } from '../buffer-pool.js';
 import { BufferPoolConfig } from '../buffer-pool-config.js';
 import type { IoBuffer } from '../io-buffer.js';
 import { PooledIo } from './pooled-io.js';
-import { close, exchange, expectAllReturned, inUse, listen, pattern, temporaryDirectory } from './io.test-helper.js';
+import {
+  close,
+  exchange,
+  expectAllReturned,
+  inUse,
+  listen,
+  pattern,
+  temporaryDirectory,
+  until,
+} from './io.test-helper.js';
 
 function setup(leakDetection: 'off' | 'paranoid' = 'off'): { pool: BufferPool; io: PooledIo } {
   const pool = new BufferPool(BufferPoolConfig.forNetwork(), { leakDetection, onLeak: () => {} });
@@ -132,8 +141,8 @@ describe('PooledIo.writer', () => {
       writeFileSync(join(directory, 'in'), pattern(4 << 20, 5));
       const source = io.fileReadable(join(directory, 'in'), { highWaterMark: 16 });
       const out = await open(join(directory, 'out'), 'w');
-      source.read(0); // start reading: the source buffers chunks meanwhile
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      source.read(0); // start reading: the source buffers chunks
+      await until(() => source.readableLength >= 8, 'the source buffered chunks');
       let seen = 0;
       source.on('data', () => {
         if ((seen += 1) === 2) source.destroy(new Error('the source failed'));

@@ -39,12 +39,44 @@ describe('PooledIo.accept', () => {
     });
     const data = pattern(200_000, 5);
     await exchange(port, data);
-    expect(chunks.every((chunk) => chunk.isPooled && !chunk.released && chunk.capacity === 16 * 1024)).toBe(true);
+    for (const chunk of chunks) {
+      expect(chunk.isPooled && !chunk.released).toBe(true);
+      // Large reads are handed over in the read buffer itself; small ones in a buffer of their class.
+      expect(chunk.capacity).toBe(
+        chunk.length > 2048 ? 16 * 1024 : pool.config.classSizes[pool.config.classIndexOf(chunk.length)!],
+      );
+    }
     expect(Buffer.concat(chunks.map((chunk) => chunk.bytes)).equals(data)).toBe(true);
     expect(inUse(pool)).toBe(chunks.length); // the socket closed: its buffer for the next read came back
     for (const chunk of chunks) chunk.release();
     await close(server);
     expect(inUse(pool)).toBe(0);
+  });
+
+  it('copies a small read into a buffer of its own class, so that a kept chunk holds no more', async () => {
+    const { pool, io } = setup();
+    const kept: IoBuffer[] = [];
+    const { server, port } = await listen((connection) => {
+      const socket = io.accept(connection, (chunk) => {
+        kept.push(chunk);
+        socket.write('next'); // one message per read: the client sends the next on this answer
+      });
+      socket.on('end', () => socket.end());
+    });
+    const client = connect(port, '127.0.0.1', () => client.write(pattern(100, 0)));
+    let answers = 0;
+    client.on('data', () => {
+      if ((answers += 1) < 50) client.write(pattern(100, answers));
+      else client.end();
+    });
+    await once(client, 'close');
+    await close(server);
+    expect(kept.map((chunk) => Buffer.from(chunk.bytes))).toEqual(
+      Array.from({ length: 50 }, (_, index) => pattern(100, index)),
+    );
+    expect(kept.every((chunk) => chunk.capacity === 1024)).toBe(true);
+    expect(inUse(pool)).toBe(50); // the 16 KiB read buffer went back when the socket closed
+    for (const chunk of kept) chunk.release();
   });
 
   it('copies each chunk out on request and then holds no pooled buffer', async () => {

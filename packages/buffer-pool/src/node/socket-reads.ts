@@ -5,8 +5,10 @@
  * handle starts, and again after every `callback`), reads into it, and calls
  * `callback(bytes, memory)` at once, in the same turn, before any other read. So:
  * - owned chunks: each read lands in a pooled buffer of `chunkSize` that the socket holds until
- *   it is filled; the callback hands it, filled, to the user, and takes the next one. Zero copies;
- *   an open socket holds one pooled buffer for its next read, returned when the socket closes.
+ *   it is filled (one per open socket, returned when the socket closes). A read of more than an
+ *   eighth of `chunkSize` is handed to the user as it is (no copy), and the socket takes the next
+ *   buffer; a smaller one is copied into a buffer of its own size class, and the socket keeps its
+ *   buffer: a small chunk kept for long then holds its class, not `chunkSize`.
  * - copied chunks: every read lands in the context's one staging buffer and is copied out into a
  *   Node `Buffer` of its exact length in the callback. No pooled buffer per socket.
  * - an exhausted pool under the `'backpressure'` policy: the next read is pointed at the staging
@@ -21,6 +23,9 @@ import { Socket } from 'node:net';
 import { MemError, invalidArgument } from '@mem/types';
 import type { IoBuffer } from '../io-buffer.js';
 import type { IoContext, Waiter } from './io-context.js';
+
+/** Reads of at most `chunkSize >>> SMALL_READ_SHIFT` bytes are copied into a buffer of their own class. */
+const SMALL_READ_SHIFT = 3;
 
 /**
  * What a socket read hands to the user: a chunk, to own (an `IoBuffer`, released by whoever ends
@@ -124,18 +129,28 @@ export class SocketReads {
     const context = this.#context;
     context.counters.read(bytes);
     if (this.#copy) return this.#deliver(Buffer.copyBytesFrom(memory, 0, bytes));
-    let chunk = this.#next;
-    this.#next = undefined;
-    if (chunk === undefined || memory !== chunk.capacityBytes) {
-      // The read landed in staging (the pool was exhausted): copy it into the buffer reserved
-      // since, or into what the pool gives now (untracked if it is still exhausted).
-      context.counters.stagingCopies += 1;
-      chunk ??= context.pool.alloc(bytes);
+    const target = this.#next;
+    const inTarget = target !== undefined && memory === target.capacityBytes;
+    if (!inTarget) context.counters.stagingCopies += 1;
+    // A small read, or one that landed in staging, is copied into a buffer of its own class.
+    const own = !inTarget || bytes <= context.chunkSize >>> SMALL_READ_SHIFT ? context.take(bytes) : undefined;
+    let chunk: IoBuffer;
+    if (own !== undefined) {
+      own.capacityBytes.set(memory.subarray(0, bytes));
+      chunk = own;
+    } else if (target !== undefined) {
+      // A large read is handed over as it is (or the pool is exhausted: the reserved buffer takes it).
+      if (!inTarget) target.capacityBytes.set(memory.subarray(0, bytes));
+      this.#next = undefined;
+      chunk = target;
+    } else {
+      // In staging with nothing reserved and the pool exhausted: untracked memory, counted by the pool.
+      chunk = context.pool.alloc(bytes);
       chunk.capacityBytes.set(memory.subarray(0, bytes));
     }
     chunk.length = bytes;
     const more = this.#deliver(chunk);
-    if (this.#closed) return more;
+    if (this.#closed || this.#next !== undefined) return more;
     this.#next = context.take(context.chunkSize);
     if (this.#next === undefined) {
       // Exhausted under 'backpressure': Node points the next read at staging; pause until a buffer is free.
