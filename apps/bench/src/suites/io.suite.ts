@@ -10,7 +10,8 @@
  * - retention: the bytes one small live slice keeps unusable.
  * Every server runs in a process of its own (its GC and RSS are its own); the Node and pooled
  * servers of a configuration are up together and take turns, in alternating order, window by
- * window, after a warm-up each.
+ * window, after a warm-up each. Figures are medians over the windows; latency percentiles are
+ * over every request of every window.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import type { BenchContext, Suite } from '../suite.js';
-import { summarize } from '../statistics.js';
+import { median, summarize } from '../statistics.js';
 import type { FileJob, FileJobResult } from './io-file-job.js';
 import {
   ask,
@@ -51,52 +52,44 @@ interface Plan {
   readonly warmupSeconds: number;
 }
 
-/** What one implementation of a case gathered over its windows. */
+/** What one implementation of a case gathered, window by window. */
 interface Tally {
-  requests: number;
-  seconds: number;
-  bytes: number;
-  mismatches: number;
-  cpuMicros: number;
-  gcPauseMs: number;
-  gcCount: number;
-  fallbacks: number;
-  rss: number[];
+  /** Nanoseconds per request of each window (its throughput, inverted). */
+  readonly nsPerRequest: number[];
+  /** Server CPU microseconds per request of each window. */
+  readonly cpuPerRequest: number[];
+  /** GC pause milliseconds per second of each window. */
+  readonly gcPerSecond: number[];
+  readonly gcCountPerSecond: number[];
+  readonly rss: number[];
   arrayBuffersMax: number;
-  arrayBuffersLast: number;
-  nsPerRequest: number[];
+  mismatches: number;
+  fallbacks: number;
 }
 
 function emptyTally(): Tally {
   return {
-    requests: 0,
-    seconds: 0,
-    bytes: 0,
-    mismatches: 0,
-    cpuMicros: 0,
-    gcPauseMs: 0,
-    gcCount: 0,
-    fallbacks: 0,
+    nsPerRequest: [],
+    cpuPerRequest: [],
+    gcPerSecond: [],
+    gcCountPerSecond: [],
     rss: [],
     arrayBuffersMax: 0,
-    arrayBuffersLast: 0,
-    nsPerRequest: [],
+    mismatches: 0,
+    fallbacks: 0,
   };
 }
 
 function add(tally: Tally, load: LoadResult, window: ServerWindow): void {
-  tally.requests += load.requests;
-  tally.seconds += load.seconds;
-  tally.bytes += load.bytes;
-  tally.mismatches += load.mismatches;
-  tally.cpuMicros += window.cpuMicros;
-  tally.gcPauseMs += window.gcPauseMs;
-  tally.gcCount += window.gcCount;
-  tally.fallbacks = window.fallbacks;
+  const requests = Math.max(1, load.requests);
+  tally.nsPerRequest.push((load.seconds * 1e9) / requests);
+  tally.cpuPerRequest.push(window.cpuMicros / requests);
+  tally.gcPerSecond.push(window.gcPauseMs / window.seconds);
+  tally.gcCountPerSecond.push(window.gcCount / window.seconds);
   tally.rss.push(...window.rss);
   tally.arrayBuffersMax = Math.max(tally.arrayBuffersMax, window.arrayBuffersMax);
-  tally.arrayBuffersLast = window.arrayBuffersLast;
-  tally.nsPerRequest.push((load.seconds * 1e9) / Math.max(1, load.requests));
+  tally.mismatches += load.mismatches;
+  tally.fallbacks = window.fallbacks;
 }
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
@@ -131,25 +124,32 @@ async function percentiles(client: ChildProcess, series: string): Promise<Percen
     .percentiles;
 }
 
+/**
+ * Records a case. Figures are medians over the windows (a window that another process on the
+ * machine slowed down moves a median little), except the RSS and `arrayBuffers` figures, which
+ * follow the server process over the whole run.
+ */
 function report(
   context: BenchContext,
   caseName: string,
+  size: number,
   tallies: Record<IoImpl, Tally>,
   latency: Record<IoImpl, Percentiles>,
 ): void {
+  const rps = (impl: IoImpl): number => 1e9 / median(tallies[impl].nsPerRequest);
   for (const impl of IMPLS) {
     const tally = tallies[impl];
     const name = NAMES[impl];
     context.record(caseName, name, summarize(tally.nsPerRequest));
     const figure = (value: number, unit: string): void => void context.figure(caseName, name, value, unit);
-    figure(Math.round(tally.requests / tally.seconds), 'requests/s');
-    figure(round1(tally.bytes / tally.seconds / 1e6), 'MB/s (both ways)');
+    figure(Math.round(rps(impl)), 'requests/s');
+    figure(round1((rps(impl) * size * 2) / 1e6), 'MB/s (both ways)');
     figure(round1(latency[impl].p50), 'µs p50 latency');
     figure(round1(latency[impl].p99), 'µs p99 latency');
     figure(round1(latency[impl].p999), 'µs p99.9 latency');
-    figure(round1(tally.cpuMicros / tally.requests), 'µs server CPU per request');
-    figure(Math.round((tally.gcPauseMs / tally.seconds) * 100) / 100, 'ms GC pause per s');
-    figure(Math.round(tally.gcCount / tally.seconds), 'GCs per s');
+    figure(round1(median(tally.cpuPerRequest)), 'µs server CPU per request');
+    figure(Math.round(median(tally.gcPerSecond) * 100) / 100, 'ms GC pause per s');
+    figure(Math.round(median(tally.gcCountPerSecond)), 'GCs per s');
     figure(mib(tally.rss[0]!), 'MiB RSS at the first window');
     figure(mib(tally.rss.at(-1)!), 'MiB RSS at the last window');
     figure(mib(Math.max(...tally.rss)), 'MiB RSS max');
@@ -157,12 +157,13 @@ function report(
     if (impl === 'pooled') figure(tally.fallbacks, 'pool fallbacks');
     if (tally.mismatches > 0) figure(tally.mismatches, 'MISMATCHED responses');
   }
-  const [node, pooled] = [tallies.node, tallies.pooled];
   const ours = NAMES.pooled;
-  context.figure(caseName, ours, round1(node.gcPauseMs / Math.max(pooled.gcPauseMs, 0.01)), 'x less GC pause');
+  const gc = median(tallies.node.gcPerSecond) / Math.max(median(tallies.pooled.gcPerSecond), 0.01);
+  context.figure(caseName, ours, round1(gc), 'x less GC pause');
   context.figure(caseName, ours, Math.round((latency.node.p99 / latency.pooled.p99) * 100) / 100, 'x lower p99');
-  const throughput = pooled.requests / pooled.seconds / (node.requests / node.seconds);
-  context.figure(caseName, ours, Math.round(throughput * 100) / 100, 'x the throughput');
+  context.figure(caseName, ours, Math.round((rps('pooled') / rps('node')) * 100) / 100, 'x the throughput');
+  const cpu = median(tallies.node.cpuPerRequest) / median(tallies.pooled.cpuPerRequest);
+  context.figure(caseName, ours, Math.round(cpu * 100) / 100, 'x less server CPU per request');
 }
 
 /** Measures `kind` at every size and thread count, Node against pooled, interleaved. */
@@ -214,7 +215,7 @@ async function serverCase(
         node: await percentiles(client, `${caseName} node`),
         pooled: await percentiles(client, `${caseName} pooled`),
       };
-      report(context, caseName, tallies, latency);
+      report(context, caseName, size, tallies, latency);
     }
     await Promise.all(IMPLS.map((impl) => stopChild(servers[impl].child)));
   }
@@ -249,25 +250,15 @@ async function fileCase(context: BenchContext, bytes: number, rounds: number): P
     for (const impl of IMPLS) {
       const runs = results[impl];
       const name = NAMES[impl];
-      const seconds = runs.reduce((sum, run) => sum + run.seconds, 0);
+      const figure = (value: number, unit: string): void => void context.figure(caseName, name, value, unit);
       context.record(caseName, name, summarize(runs.map((run) => (run.seconds * 1e9) / (bytes / chunk))));
-      pauses[impl] = runs.reduce((sum, run) => sum + run.gcPauseMs, 0) / seconds;
-      context.figure(caseName, name, round1((bytes * runs.length) / seconds / 1e6), 'MB/s');
-      context.figure(caseName, name, Math.round(pauses[impl] * 100) / 100, 'ms GC pause per s');
-      context.figure(
-        caseName,
-        name,
-        round1(runs.reduce((sum, run) => sum + run.gcCount, 0) / runs.length),
-        'GCs per run',
-      );
-      context.figure(caseName, name, mib(Math.max(...runs.map((run) => Math.max(...run.rss)))), 'MiB RSS max');
-      context.figure(
-        caseName,
-        name,
-        mib(Math.max(...runs.map((run) => run.rss.at(-1)! - run.rss[0]!))),
-        'MiB RSS growth over a run, max',
-      );
-      context.figure(caseName, name, mib(Math.max(...runs.map((run) => run.arrayBuffersMax))), 'MiB arrayBuffers max');
+      pauses[impl] = median(runs.map((run) => run.gcPauseMs / run.seconds));
+      figure(round1(bytes / median(runs.map((run) => run.seconds)) / 1e6), 'MB/s');
+      figure(Math.round(pauses[impl] * 100) / 100, 'ms GC pause per s');
+      figure(median(runs.map((run) => run.gcCount)), 'GCs per run');
+      figure(mib(Math.max(...runs.map((run) => Math.max(...run.rss)))), 'MiB RSS max');
+      figure(mib(Math.max(...runs.map((run) => run.rss.at(-1)! - run.rss[0]!))), 'MiB RSS growth over a run, max');
+      figure(mib(Math.max(...runs.map((run) => run.arrayBuffersMax))), 'MiB arrayBuffers max');
     }
     context.figure(caseName, NAMES.pooled, round1(pauses.node / Math.max(pauses.pooled, 0.01)), 'x less GC pause');
   } finally {
@@ -299,7 +290,7 @@ const suite: Suite = {
   async run(context) {
     const plan: Plan = context.quick
       ? { rounds: 2, windowSeconds: 0.5, warmupSeconds: 0.3 }
-      : { rounds: 3, windowSeconds: 2, warmupSeconds: 0.5 };
+      : { rounds: 5, windowSeconds: 2, warmupSeconds: 1 };
     const client = forkModule('./io-client.ts');
     await ask<FromClient>(client, undefined, 'ready');
     try {
