@@ -11,8 +11,15 @@ export type { BufferChain } from './buffer-chain.js';
 export type { BufferScope } from './buffer-scope.js';
 export type { PooledFileReadable } from './file-readable.js';
 export type { PooledIoStats } from './io-counters.js';
-export { PooledIo, type FileReadableOptions, type PooledReadableOptions, type SocketReadOptions } from './pooled-io.js';
-export { EXHAUSTION_POLICIES, type ExhaustionPolicy, type PooledIoOptions } from './pooled-io-options.js';
+export { PooledIo } from './pooled-io.js';
+export {
+  EXHAUSTION_POLICIES,
+  type ExhaustionPolicy,
+  type FileReadableOptions,
+  type PooledIoOptions,
+  type PooledReadableOptions,
+  type SocketReadOptions,
+} from './pooled-io-options.js';
 export type { PooledReadable } from './pooled-readable.js';
 export type { PooledWriter, PooledWriterOptions } from './pooled-writer.js';
 export type { PooledSocketReadable } from './socket-readable.js';

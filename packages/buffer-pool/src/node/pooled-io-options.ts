@@ -42,6 +42,30 @@ export interface PooledIoOptions {
   readonly metrics?: MetricsSink;
 }
 
+/** Options of the socket helpers. */
+export interface SocketReadOptions {
+  /**
+   * Hand each chunk over as a copy (a Node `Buffer` of its exact length, the caller's to keep)
+   * instead of the pooled buffer it was read into: the socket then holds no pooled buffer, every
+   * read lands in one staging buffer and is copied out. @defaultValue false
+   */
+  readonly copy?: boolean;
+}
+
+/** Options of the readable streams. */
+export interface PooledReadableOptions {
+  /** Chunks the stream buffers before it stops reading. @defaultValue 4 */
+  readonly highWaterMark?: number;
+}
+
+/** Options of {@link PooledIo.fileReadable}. */
+export interface FileReadableOptions extends PooledReadableOptions {
+  /** The first byte to read. @defaultValue 0 */
+  readonly start?: number;
+  /** Where to stop reading (exclusive). @defaultValue the end of the file */
+  readonly end?: number;
+}
+
 /** Options after validation, with defaults applied. */
 export interface ResolvedIoOptions {
   /** Bytes per read. */

@@ -1,6 +1,6 @@
 /**
- * `PooledIo`: the Node I/O helpers over one pool. Over 400 lines because it is the documented
- * face of every helper (each method delegates to the file of its helper in a few lines).
+ * `PooledIo`: the Node I/O helpers over one pool, the documented face of every helper (each method
+ * checks its arguments and delegates to the file of its helper); most of its 400 lines are TSDoc.
  *
  * This module runs in Node.js only.
  * @module
@@ -17,6 +17,7 @@ import {
   MemError,
   type StatsSource,
 } from '@mem/types';
+import { assertConnectOptions, assertFile, assertPosition, readCopy, readHighWaterMark } from './io-arguments.js';
 import { BufferPool } from '../buffer-pool.js';
 import type { FrozenBuffer } from '../frozen-buffer.js';
 import type { IoBuffer } from '../io-buffer.js';
@@ -28,64 +29,18 @@ import { readOnce, readWhole } from './file-reads.js';
 import { PooledFileReadable } from './file-readable.js';
 import { IoContext } from './io-context.js';
 import type { PooledIoStats } from './io-counters.js';
-import { resolveIoOptions, type ExhaustionPolicy, type PooledIoOptions } from './pooled-io-options.js';
+import {
+  resolveIoOptions,
+  type ExhaustionPolicy,
+  type FileReadableOptions,
+  type PooledIoOptions,
+  type PooledReadableOptions,
+  type SocketReadOptions,
+} from './pooled-io-options.js';
 import { assertWritableTarget, isFileHandle, takeOver, writeHeld, writeHeldToFile } from './pooled-write.js';
 import { PooledWriter, type PooledWriterOptions } from './pooled-writer.js';
 import { PooledSocketReadable } from './socket-readable.js';
 import { SocketReads, type ChunkHandler } from './socket-reads.js';
-
-/** Options of the socket helpers. */
-export interface SocketReadOptions {
-  /**
-   * Hand each chunk over as a copy (a Node `Buffer` of its exact length, the caller's to keep)
-   * instead of the pooled buffer it was read into: the socket then holds no pooled buffer, every
-   * read lands in one staging buffer and is copied out. @defaultValue false
-   */
-  readonly copy?: boolean;
-}
-
-/** Options of the readable streams. */
-export interface PooledReadableOptions {
-  /** Chunks the stream buffers before it stops reading. @defaultValue 4 */
-  readonly highWaterMark?: number;
-}
-
-/** Options of {@link PooledIo.fileReadable}. */
-export interface FileReadableOptions extends PooledReadableOptions {
-  /** The first byte to read. @defaultValue 0 */
-  readonly start?: number;
-  /** Where to stop reading (exclusive). @defaultValue the end of the file */
-  readonly end?: number;
-}
-
-const DEFAULT_HIGH_WATER_MARK = 4;
-
-function assertFile(file: unknown, name: string): string | FileHandle {
-  if (typeof file === 'string' || isFileHandle(file)) return file;
-  throw invalidArgument(name, file, 'a path or a FileHandle');
-}
-
-function assertPosition(position: unknown, name: string): number | null {
-  return position === null ? null : assertInteger(position, name, { min: 0 });
-}
-
-function assertConnectOptions(options: unknown, name: string): NetConnectOpts {
-  if (options === undefined) throw invalidArgument(name, options, 'net.connect options');
-  const given = assertOptions<NetConnectOpts & { onread?: unknown }>(options, name);
-  if (given.onread !== undefined) throw invalidArgument(`${name}.onread`, given.onread, 'absent: the helper sets it');
-  return given as NetConnectOpts;
-}
-
-function readCopy(options: unknown): boolean {
-  const copy = assertOptions<SocketReadOptions>(options, 'options', ['copy']).copy;
-  return copy === undefined ? false : assertBoolean(copy, 'options.copy');
-}
-
-function readHighWaterMark(value: unknown): number {
-  return value === undefined
-    ? DEFAULT_HIGH_WATER_MARK
-    : assertInteger(value, 'options.highWaterMark', { min: 1, max: 1 << 20 });
-}
 
 /**
  * The Node I/O helpers over one {@link BufferPool}: sockets read into pooled buffers through
@@ -220,7 +175,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * that now carries it, reading into pooled buffers: each chunk goes to `onChunk` (return `false`
    * to pause; `socket.resume()` resumes). Use the returned socket from then on (write, listen for
    * `'error'` and `'close'`); the server still counts the connection until it closes.
-   * Cost: one socket object; per chunk, O(1) and no allocation but the chunk's handle.
+   * Cost: one socket object; per chunk, O(1): the chunk's handle, and a copy of a small read.
    * @throws MemError INVALID_ARGUMENT if `connection` is not an open, never-read connection of a
    * `pauseOnConnect` server, `onChunk` is not a function, or an option is bad.
    * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
