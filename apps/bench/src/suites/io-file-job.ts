@@ -2,12 +2,11 @@
  * The file job of the `io` suite, one run per process: read a file in 64 KiB chunks, hash every
  * chunk (SHA-256) and write it to another file, the plain Node way (`fs.createReadStream`, a
  * `Buffer` per read, `fs.createWriteStream`) or with pooled buffers (`PooledIo.fileReadable` and a
- * `PooledWriter` on a `FileHandle`). Prints one JSON line: time, GC pauses, RSS, the digest.
+ * `PooledWriter`, both on files they open). Prints one JSON line: time, GC pauses, RSS, the digest.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { BufferPool, BufferPoolConfig } from '@mem/buffer-pool';
 import { PooledIo } from '@mem/buffer-pool/node';
 import { GcRecorder } from '../gc-observer.js';
@@ -48,8 +47,7 @@ async function viaNode(job: FileJob, hash: ReturnType<typeof createHash>): Promi
 async function viaPool(job: FileJob, hash: ReturnType<typeof createHash>): Promise<number> {
   const pool = new BufferPool(BufferPoolConfig.forStorage(), { leakDetection: 'off' });
   const io = new PooledIo(pool, { chunkSize: job.chunk });
-  const file = await open(job.target, 'w');
-  const writer = io.writer(file);
+  const writer = io.writer(job.target);
   let bytes = 0;
   for await (const chunk of io.fileReadable(job.source)) {
     hash.update(chunk.bytes);
@@ -57,8 +55,7 @@ async function viaPool(job: FileJob, hash: ReturnType<typeof createHash>): Promi
     if (!writer.write(chunk)) await once(writer, 'drain');
   }
   writer.end();
-  await once(writer, 'finish');
-  await file.close();
+  await once(writer, 'close');
   pool.close();
   return bytes;
 }

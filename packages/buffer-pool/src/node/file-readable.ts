@@ -4,10 +4,12 @@
  * This module runs in Node.js only.
  * @module
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import type { IoContext } from './io-context.js';
-import { PooledReadable } from './pooled-readable.js';
+import type { FileHandle } from 'node:fs/promises';
+import type { IoBuffer } from '../io-buffer.js';
 import { returnOnError } from './file-reads.js';
+import type { IoContext } from './io-context.js';
+import { OpenFile } from './open-file.js';
+import { PooledReadable } from './pooled-readable.js';
 
 /**
  * A file's bytes from `start` to `end` (exclusive; the end of the file by default), as an
@@ -18,18 +20,19 @@ import { returnOnError } from './file-reads.js';
  */
 export class PooledFileReadable extends PooledReadable {
   readonly #path: string | undefined;
-  #file: FileHandle | undefined;
+  #file: OpenFile | undefined;
   #position: number;
   readonly #end: number;
   #reading = false;
-  /** The kernel read in flight, whose buffer must not return before it settles. */
-  #inFlight: Promise<unknown> | undefined;
+  /** Whether a read is in flight: its buffer must not return before it settles. */
+  #inFlight = false;
+  #afterRead: (() => void) | undefined;
 
   /** @internal Made by `PooledIo.fileReadable` with checked arguments. */
   constructor(context: IoContext, file: string | FileHandle, start: number, end: number, highWaterMark: number) {
     super(context, highWaterMark);
     if (typeof file === 'string') this.#path = file;
-    else this.#file = file;
+    else this.#file = new OpenFile(file, false);
     this.#position = start;
     this.#end = end;
   }
@@ -40,7 +43,7 @@ export class PooledFileReadable extends PooledReadable {
       callback();
       return;
     }
-    open(this.#path, 'r').then(
+    OpenFile.open(this.#path, 'r').then(
       (file) => {
         this.#file = file;
         callback();
@@ -51,51 +54,49 @@ export class PooledFileReadable extends PooledReadable {
 
   /** @internal Reads the next chunk, unless one is being read. */
   override _read(): void {
-    if (!this.#reading) void this.#readChunk();
-  }
-
-  async #readChunk(): Promise<void> {
+    if (this.#reading) return;
     this.#reading = true;
-    const context = this.context;
-    const want = Math.min(context.chunkSize, this.#end - this.#position);
+    const want = Math.min(this.context.chunkSize, this.#end - this.#position);
     if (want <= 0) {
       this.push(null);
       return;
     }
-    const chunk = await context.takeWhenFree(want);
-    let bytesRead = 0;
-    if (!this.destroyed) {
-      try {
-        const read = this.#file!.read(chunk.capacityBytes, 0, want, this.#position);
-        this.#inFlight = read;
-        ({ bytesRead } = await read);
-      } catch (error) {
-        returnOnError(context, [chunk]);
-        this.destroy(error as Error);
-        return;
-      } finally {
-        this.#inFlight = undefined;
-      }
-    }
+    const chunk = this.context.take(want);
+    if (chunk !== undefined) this.#readInto(chunk, want);
+    else void this.context.takeWhenFree(want).then((taken) => this.#readInto(taken, want));
+  }
+
+  /** Hot path of every chunk: one read into `chunk`, then a push. */
+  #readInto(chunk: IoBuffer, want: number): void {
     if (this.destroyed) {
-      returnOnError(context, [chunk]);
+      returnOnError(this.context, [chunk]);
       return;
     }
-    this.#reading = false;
-    if (bytesRead === 0) {
-      chunk.release();
-      this.push(null);
-      return;
-    }
-    chunk.length = bytesRead;
-    this.#position += bytesRead;
-    context.counters.read(bytesRead);
-    this.pushChunk(chunk);
+    this.#inFlight = true;
+    this.#file!.read(chunk.capacityBytes, 0, want, this.#position, (error, bytesRead) => {
+      this.#inFlight = false;
+      this.#afterRead?.();
+      if (error !== null || this.destroyed) {
+        returnOnError(this.context, [chunk]);
+        if (error !== null) this.destroy(error);
+        return;
+      }
+      this.#reading = false;
+      if (bytesRead === 0) {
+        chunk.release();
+        this.push(null);
+        return;
+      }
+      chunk.length = bytesRead;
+      this.#position += bytesRead;
+      this.context.counters.read(bytesRead);
+      this.pushChunk(chunk);
+    });
   }
 
   /** @internal Waits for the read in flight, then closes the file if the stream opened it. */
   protected async stopSource(): Promise<void> {
-    await this.#inFlight?.catch(() => undefined);
-    if (this.#path !== undefined) await this.#file?.close();
+    if (this.#inFlight) await new Promise<void>((resolve) => (this.#afterRead = resolve));
+    await this.#file?.close();
   }
 }

@@ -6,10 +6,11 @@
  * This module runs in Node.js only.
  * @module
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { IoBuffer } from '../io-buffer.js';
 import { BufferChain } from './buffer-chain.js';
 import type { IoContext } from './io-context.js';
+import { OpenFile } from './open-file.js';
 
 /** Returns `buffers` to the pool for their owner (a read failed), counting them. */
 export function returnOnError(context: IoContext, buffers: readonly IoBuffer[]): void {
@@ -45,11 +46,11 @@ export async function readOnce(
 }
 
 /** Fills `buffer` from `position` with up to `want` bytes; returns the bytes read (fewer at the end of the file). */
-async function fill(file: FileHandle, buffer: IoBuffer, want: number, position: number): Promise<number> {
+async function fill(file: OpenFile, buffer: IoBuffer, want: number, position: number): Promise<number> {
   const memory = buffer.capacityBytes;
   let filled = 0;
   while (filled < want) {
-    const { bytesRead } = await file.read(memory, filled, want - filled, position + filled);
+    const bytesRead = await file.readAt(memory, filled, want - filled, position + filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
@@ -64,10 +65,10 @@ async function fill(file: FileHandle, buffer: IoBuffer, want: number, position: 
  * end in buffers of `chunkSize`. On an error every buffer read so far returns to the pool.
  */
 export async function readWhole(context: IoContext, file: string | FileHandle): Promise<BufferChain> {
-  const handle = typeof file === 'string' ? await open(file, 'r') : file;
+  const open = typeof file === 'string' ? await OpenFile.open(file, 'r') : new OpenFile(file, false);
   const buffers: IoBuffer[] = [];
   try {
-    const { size } = await handle.stat();
+    const { size } = await open.stat();
     const largest = context.pool.config.maxSize;
     let position = 0;
     for (;;) {
@@ -75,7 +76,7 @@ export async function readWhole(context: IoContext, file: string | FileHandle): 
       if (want <= 0) break;
       const buffer = await context.takeWhenFree(want);
       buffers.push(buffer);
-      const read = await fill(handle, buffer, want, position);
+      const read = await fill(open, buffer, want, position);
       context.counters.read(read);
       position += read;
       if (read < want) break; // the end of the file
@@ -86,6 +87,6 @@ export async function readWhole(context: IoContext, file: string | FileHandle): 
     returnOnError(context, buffers);
     throw error;
   } finally {
-    if (handle !== file) await handle.close();
+    await open.close();
   }
 }

@@ -28,6 +28,7 @@ import { BufferScope } from './buffer-scope.js';
 import { readOnce, readWhole } from './file-reads.js';
 import { PooledFileReadable } from './file-readable.js';
 import { IoContext } from './io-context.js';
+import { OpenFile } from './open-file.js';
 import type { PooledIoStats } from './io-counters.js';
 import {
   resolveIoOptions,
@@ -346,25 +347,31 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
   async writeToFile(file: FileHandle, chunk: IoBuffer | FrozenBuffer, position: number | null = null): Promise<number> {
     if (!isFileHandle(file)) throw invalidArgument('file', file, 'a FileHandle');
     const at = assertPosition(position, 'position');
-    return writeHeldToFile(this.#context, file, takeOver(chunk), at);
+    const held = takeOver(chunk);
+    return new Promise((resolve, reject) =>
+      writeHeldToFile(this.#context, new OpenFile(file, false), held, at, (error, written) =>
+        error === null ? resolve(written) : reject(error),
+      ),
+    );
   }
 
   /**
-   * A `Writable` of pooled buffers that writes each to `target` (a writable stream or a
-   * `FileHandle`) and releases it after its write completed: the end of a `pipeline` of
-   * {@link PooledReadable} chunks. See {@link PooledWriter}.
+   * A `Writable` of pooled buffers that writes each to `target` and releases it after its write
+   * completed: the end of a `pipeline` of {@link PooledReadable} chunks. `target` is a writable
+   * stream, a `FileHandle` (written at `position`, left open), or a path (created or truncated when
+   * the writer starts, closed when it finishes). See {@link PooledWriter}.
    * Cost: O(1); per chunk, a freeze and the stream's bookkeeping.
-   * @throws MemError INVALID_ARGUMENT if `target` is neither, or an option is bad.
+   * @throws MemError INVALID_ARGUMENT if `target` is none of these, or an option is bad.
    * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
    */
-  writer(target: NodeJS.WritableStream | FileHandle, options?: PooledWriterOptions): PooledWriter {
+  writer(target: NodeJS.WritableStream | FileHandle | string, options?: PooledWriterOptions): PooledWriter {
     const given = assertOptions<PooledWriterOptions>(options, 'options', ['end', 'position']);
     const end = given.end === undefined ? true : assertBoolean(given.end, 'options.end');
     const position = given.position === undefined ? null : assertPosition(given.position, 'options.position');
-    const isFile = isFileHandle(target);
-    const checked = isFile ? target : assertWritableTarget(target, 'target');
+    const checked =
+      typeof target === 'string' || isFileHandle(target) ? target : assertWritableTarget(target, 'target');
     this.#context.assertOpen();
-    return new PooledWriter(this.#context, checked, isFile, end, position);
+    return new PooledWriter(this.#context, checked, end, position);
   }
 
   /**

@@ -51,6 +51,21 @@ describe('PooledIo.writer', () => {
       await expectAllReturned(pool, io);
     }));
 
+  it('writes to a file it opens from a path, and closes it when finished', () =>
+    withDirectory(async (directory) => {
+      const { pool, io } = setup();
+      const data = pattern(2 << 20, 8);
+      writeFileSync(join(directory, 'in'), data);
+      writeFileSync(join(directory, 'out'), 'an older and longer content that the writer truncates'.repeat(100_000));
+      await pipeline(io.fileReadable(join(directory, 'in')), io.writer(join(directory, 'out')));
+      expect(readFileSync(join(directory, 'out')).equals(data)).toBe(true);
+      await expectAllReturned(pool, io);
+      await expect(
+        pipeline(io.fileReadable(join(directory, 'in')), io.writer(join(directory, 'no', 'such', 'dir'))),
+      ).rejects.toThrow(/ENOENT/);
+      await expectAllReturned(pool, io);
+    }));
+
   it('writes to a file stream and ends it', () =>
     withDirectory(async (directory) => {
       const { pool, io } = setup();
@@ -209,7 +224,7 @@ describe('PooledIo.writer', () => {
     withDirectory(async (directory) => {
       const { pool, io } = setup();
       const out = await open(join(directory, 'out'), 'w');
-      for (const target of [undefined, null, {}, 'file', { write: () => true }]) {
+      for (const target of [undefined, null, {}, 42, { write: () => true }]) {
         expectMemError(() => io.writer(target as never), 'INVALID_ARGUMENT');
       }
       expectMemError(() => io.writer(out, { end: 'yes' } as never), 'INVALID_ARGUMENT');

@@ -9,13 +9,17 @@ import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { FrozenBuffer } from '../frozen-buffer.js';
 import type { IoContext } from './io-context.js';
-import { takeOver, writeHeld, writeHeldToFile, type WritableTarget } from './pooled-write.js';
+import { OpenFile } from './open-file.js';
+import { isFileHandle, takeOver, writeHeld, writeHeldToFile, type WritableTarget } from './pooled-write.js';
 
 /** Options of `PooledIo.writer`. */
 export interface PooledWriterOptions {
-  /** Whether the target stream is ended when the writer finishes (a `FileHandle` is never closed). @defaultValue true */
+  /**
+   * Whether the target stream is ended when the writer finishes (a caller's `FileHandle` is never
+   * closed; a file the writer opened from a path always is). @defaultValue true
+   */
   readonly end?: boolean;
-  /** For a `FileHandle` target: where the first chunk goes, or `null` for the file's current position. @defaultValue null */
+  /** For a file target: where the first chunk goes, or `null` for the file's current position. @defaultValue null */
   readonly position?: number | null;
 }
 
@@ -31,27 +35,30 @@ interface TargetStream extends WritableTarget {
 
 /**
  * An object-mode `Writable` of `IoBuffer`s and {@link FrozenBuffer}s that writes each to a
- * target stream (a socket, an HTTP response, a file stream) or a `FileHandle`, for
- * `pipeline(source, writer)`.
+ * target stream (a socket, an HTTP response, a file stream), a `FileHandle`, or a file it opens
+ * from a path, for `pipeline(source, writer)`.
  *
  * Ownership: `write(chunk)` takes the chunk over at once, before it is queued: an `IoBuffer` is
  * frozen (the caller's handle is released: it can no longer be written to, released or handed
  * on), a `FrozenBuffer` gets a reference of the writer's own. The writer releases what it took
- * when the target's write callback ran (a `FileHandle` write: when it settled), never earlier.
+ * when the target's write callback ran (a file write: when it settled), never earlier.
  * Flow: the next chunk is taken when the target accepted this one (its `write` returned true) or
  * after its `'drain'`; file writes go one at a time. Finishing waits for every write's completion,
- * then ends the target stream (option `end`). Destroying the writer returns the chunks it queued,
+ * then ends the target stream (option `end`) or closes the file it opened. Destroying the writer
+ * returns the chunks it queued (and closes its file once the write in flight settled),
  * and destroys the target stream when it is destroyed with an error; an error of the target
  * destroys the writer. Made by `PooledIo.writer`.
  */
 export class PooledWriter extends Writable {
   readonly #context: IoContext;
   readonly #stream: TargetStream | undefined;
-  readonly #file: FileHandle | undefined;
+  readonly #path: string | undefined;
+  #file: OpenFile | undefined;
   readonly #end: boolean;
   #position: number | null;
   /** Chunks taken over by `write()` and not handed to the target yet, oldest first. */
   readonly #queued: FrozenBuffer[] = [];
+  /** Writes whose completion has not come back yet. */
   #inFlight = 0;
   #whenIdle: (() => void) | undefined;
   readonly #onTargetError = (error: Error): void => {
@@ -59,23 +66,34 @@ export class PooledWriter extends Writable {
   };
 
   /** @internal Made by `PooledIo.writer` with a checked target and options. */
-  constructor(
-    context: IoContext,
-    target: WritableTarget | FileHandle,
-    isFile: boolean,
-    end: boolean,
-    position: number | null,
-  ) {
+  constructor(context: IoContext, target: WritableTarget | FileHandle | string, end: boolean, position: number | null) {
     super({ objectMode: true });
     this.#context = context;
     this.#end = end;
     this.#position = position;
-    if (isFile) {
-      this.#file = target as FileHandle;
+    if (typeof target === 'string') {
+      this.#path = target;
+    } else if (isFileHandle(target)) {
+      this.#file = new OpenFile(target, false);
     } else {
       this.#stream = target as TargetStream;
       this.#stream.on('error', this.#onTargetError);
     }
+  }
+
+  /** @internal Opens the file when the writer was given a path. */
+  override _construct(callback: (error?: Error | null) => void): void {
+    if (this.#path === undefined) {
+      callback();
+      return;
+    }
+    OpenFile.open(this.#path, 'w').then(
+      (file) => {
+        this.#file = file;
+        callback();
+      },
+      (error: Error) => callback(error),
+    );
   }
 
   /**
@@ -139,34 +157,46 @@ export class PooledWriter extends Writable {
     const onDrain = (): void => answer();
     this.#inFlight += 1;
     const accepted = writeHeld(this.#context, stream, held, (error) => {
-      this.#inFlight -= 1;
-      if (this.#inFlight === 0) this.#whenIdle?.();
+      this.#settled();
       if (error) answer(error);
     });
     if (accepted) answer();
     else if (!answered) stream.once('drain', onDrain);
   }
 
-  #writeFile(file: FileHandle, held: FrozenBuffer, callback: (error?: Error | null) => void): void {
+  #writeFile(file: OpenFile, held: FrozenBuffer, callback: (error?: Error | null) => void): void {
     const position = this.#position;
-    writeHeldToFile(this.#context, file, held, position).then(
-      (written) => {
-        if (position !== null) this.#position = position + written;
-        callback();
-      },
-      (error: Error) => callback(error),
-    );
+    this.#inFlight += 1;
+    writeHeldToFile(this.#context, file, held, position, (error, written) => {
+      if (position !== null) this.#position = position + written;
+      this.#settled();
+      callback(error);
+    });
   }
 
-  /** @internal Waits for every write's completion, then ends the target stream (option `end`). */
+  /** One write completed: wake `_final` or `_destroy` if they wait for the last one. */
+  #settled(): void {
+    this.#inFlight -= 1;
+    if (this.#inFlight === 0) this.#whenIdle?.();
+  }
+
+  /** Runs `then` once no write is in flight. */
+  #whenWritesSettled(then: () => void): void {
+    if (this.#inFlight === 0) then();
+    else this.#whenIdle = then;
+  }
+
+  /** @internal Waits for every write's completion, then ends the target stream (option `end`) or closes the file it opened. */
   override _final(callback: (error?: Error | null) => void): void {
-    const finish = (): void => {
+    this.#whenWritesSettled(() => {
       this.#whenIdle = undefined;
-      if (this.#stream !== undefined && this.#end) this.#stream.end((error) => callback(error));
-      else callback();
-    };
-    if (this.#inFlight === 0) finish();
-    else this.#whenIdle = finish;
+      if (this.#stream !== undefined) {
+        if (this.#end) this.#stream.end((error) => callback(error));
+        else callback();
+      } else {
+        this.#file!.close().then(() => callback(), callback);
+      }
+    });
   }
 
   /** @internal Returns the queued chunks; destroys the target stream when destroyed with an error. */
@@ -181,7 +211,18 @@ export class PooledWriter extends Writable {
     if (stream !== undefined) {
       stream.off('error', this.#onTargetError);
       if (error !== null && stream.destroyed !== true) stream.destroy(error);
+      callback(error);
+      return;
     }
-    callback(error);
+    // A file: close it (if the writer opened it) once the write in flight settled.
+    this.#whenWritesSettled(() => {
+      const file = this.#file;
+      if (file === undefined) callback(error);
+      else
+        file.close().then(
+          () => callback(error),
+          (closeError: Error) => callback(error ?? closeError),
+        );
+    });
   }
 }

@@ -125,6 +125,7 @@ export class SocketReads {
     return this.#context.staging;
   }
 
+  /** Hot path of every socket read: the branches for staging and an exhausted pool are the rare ones. */
   #read(bytes: number, memory: Uint8Array): boolean {
     const context = this.#context;
     context.counters.read(bytes);
