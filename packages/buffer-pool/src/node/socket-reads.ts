@@ -82,6 +82,7 @@ export class SocketReads {
    * Ties the reader to the socket it was given to as `onread`: when the socket closes, the buffer
    * held for its next read returns to the pool. Returns the socket.
    * Cost: O(1), one `'close'` listener.
+   * @typeParam S - the socket's class (`net.Socket`, `tls.TLSSocket`), returned as given.
    * @throws MemError INVALID_ARGUMENT if `socket` is not a `net.Socket`.
    * @throws MemError IN_USE if the reader is attached already.
    *
