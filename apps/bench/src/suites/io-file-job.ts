@@ -2,7 +2,8 @@
  * The file job of the `io` suite, one run per process: read a file in 64 KiB chunks, hash every
  * chunk (SHA-256) and write it to another file, the plain Node way (`fs.createReadStream`, a
  * `Buffer` per read, `fs.createWriteStream`) or with pooled buffers (`PooledIo.fileReadable` and a
- * `PooledWriter`, both on files they open). Prints one JSON line: time, GC pauses, RSS, the digest.
+ * `PooledWriter`, both on files they open). Prints one JSON line: time, CPU time, GC pauses, RSS,
+ * the digest.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -23,6 +24,8 @@ export interface FileJob {
 /** What the job measured. */
 export interface FileJobResult {
   readonly seconds: number;
+  /** CPU time of the process over the job (all threads, libuv's file threads included), in microseconds. */
+  readonly cpuMicros: number;
   readonly bytes: number;
   readonly gcPauseMs: number;
   readonly gcCount: number;
@@ -73,13 +76,16 @@ const sampler = setInterval(() => {
 recorder.start();
 const hash = createHash('sha256');
 const started = performance.now();
+const cpu = process.cpuUsage();
 const bytes = await (job.impl === 'node' ? viaNode(job, hash) : viaPool(job, hash));
 const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(cpu);
 clearInterval(sampler);
 rss.push(process.memoryUsage.rss());
 const gc = await recorder.stop();
 const result: FileJobResult = {
   seconds,
+  cpuMicros: used.user + used.system,
   bytes,
   gcPauseMs: gc.pauseMs,
   gcCount: gc.count,
