@@ -63,7 +63,12 @@ export class PooledFileReadable extends PooledReadable {
     }
     const chunk = this.context.take(want);
     if (chunk !== undefined) this.#readInto(chunk, want);
-    else void this.context.takeWhenFree(want).then((taken) => this.#readInto(taken, want));
+    else {
+      this.context.takeWhenFree(want).then(
+        (taken) => this.#readInto(taken, want),
+        (error: Error) => this.destroy(error),
+      );
+    }
   }
 
   /** Hot path of every chunk: one read into `chunk`, then a push. */

@@ -68,11 +68,12 @@ export class IoContext {
   }
 
   /**
-   * Throws if closed.
-   * @throws MemError USE_AFTER_RELEASE once closed.
+   * Throws if this context or its pool is closed.
+   * @throws MemError USE_AFTER_RELEASE once either is closed.
    */
   assertOpen(): void {
     if (this.#closed) throw new MemError('USE_AFTER_RELEASE', 'PooledIo was used after close()');
+    if (this.pool.closed) throw new MemError('USE_AFTER_RELEASE', 'the BufferPool of this PooledIo was closed');
   }
 
   /**

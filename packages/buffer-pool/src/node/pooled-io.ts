@@ -156,7 +156,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * `copy: true`, as a `Buffer` copy). One per socket.
    * Cost: O(1).
    * @throws MemError INVALID_ARGUMENT if `onChunk` is not a function or an option is bad.
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    */
   socketReads(onChunk: ChunkHandler<IoBuffer>, options?: SocketReadOptions & { readonly copy?: false }): SocketReads;
   socketReads(onChunk: ChunkHandler<Buffer>, options: SocketReadOptions & { readonly copy: true }): SocketReads;
@@ -179,7 +179,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * Cost: one socket object; per chunk, O(1): the chunk's handle, and a copy of a small read.
    * @throws MemError INVALID_ARGUMENT if `connection` is not an open, never-read connection of a
    * `pauseOnConnect` server, `onChunk` is not a function, or an option is bad.
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    *
    * @example
    * ```ts
@@ -214,7 +214,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * Cost: as `net.connect`; per chunk as {@link PooledIo.accept}.
    * @throws MemError INVALID_ARGUMENT if `options` is not an object or has `onread`, `onChunk` is
    * not a function, or an option is bad.
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    */
   connect(
     options: NetConnectOpts,
@@ -238,7 +238,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * `net.connect` options. Write replies to the stream's `socket`.
    * Cost: as {@link PooledIo.accept}, plus the stream's bookkeeping per chunk.
    * @throws MemError INVALID_ARGUMENT if `source` is neither (or has `onread`), or an option is bad.
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    *
    * @example
    * ```ts
@@ -268,7 +268,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * Cost: one read per chunk, no copy.
    * @throws MemError INVALID_ARGUMENT if `file` is not a path or a FileHandle, or an option is bad
    * (`start`, `end` not integers with `0 <= start <= end`).
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    */
   fileReadable(file: string | FileHandle, options?: FileReadableOptions): PooledFileReadable {
     const checked = assertFile(file, 'file');
@@ -287,7 +287,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * Cost: one read, no copy.
    * @throws MemError INVALID_ARGUMENT if `file` is not a FileHandle, `length` is not an integer in
    * [1, maxSize] of the pool, or `position` is not `null` or an integer >= 0.
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    * @throws the read's error (the buffer is returned first).
    */
   async read(file: FileHandle, length: number = this.chunkSize, position: number | null = null): Promise<IoBuffer> {
@@ -304,7 +304,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * `using`) when done. On an error every buffer read so far returns to the pool.
    * Cost: one read per buffer (more if the system returns short reads), no copy.
    * @throws MemError INVALID_ARGUMENT if `file` is not a path or a FileHandle.
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    * @throws the file system's error (opening, reading).
    */
   async readFile(file: string | FileHandle): Promise<BufferChain> {
@@ -362,7 +362,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * the writer starts, closed when it finishes). See {@link PooledWriter}.
    * Cost: O(1); per chunk, a freeze and the stream's bookkeeping.
    * @throws MemError INVALID_ARGUMENT if `target` is none of these, or an option is bad.
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    */
   writer(target: NodeJS.WritableStream | FileHandle | string, options?: PooledWriterOptions): PooledWriter {
     const given = assertOptions<PooledWriterOptions>(options, 'options', ['end', 'position']);
@@ -378,7 +378,7 @@ export class PooledIo implements StatsSource<PooledIoStats>, Disposable {
    * A scope for one request's buffers: what it still holds when it closes (`using`, or
    * `close()`) returns to the pool. See {@link BufferScope}.
    * Cost: O(1).
-   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` was closed.
+   * @throws MemError USE_AFTER_RELEASE if this `PooledIo` or its pool was closed.
    */
   scope(): BufferScope {
     this.#context.assertOpen();

@@ -164,6 +164,30 @@ describe('PooledIo.accept', () => {
     expect(inUse(pool)).toBe(0);
   });
 
+  it('destroys the socket with USE_AFTER_RELEASE when the pool is closed under it, and refuses new connections', async () => {
+    const { pool, io } = setup();
+    const errors: unknown[] = [];
+    const { server, port } = await listen((connection) => {
+      if (pool.closed) {
+        expectMemError(() => io.accept(connection, () => {}), 'USE_AFTER_RELEASE');
+        connection.destroy();
+        return;
+      }
+      const socket = io.accept(connection, (chunk) => chunk.release());
+      socket.on('error', (error) => errors.push(error));
+      pool.close();
+    });
+    const first = connect(port, '127.0.0.1', () => first.write(pattern(70_000, 1)));
+    first.on('error', () => {}); // reset by the server
+    await new Promise((resolve) => first.on('close', resolve));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'USE_AFTER_RELEASE' });
+    const second = connect(port, '127.0.0.1');
+    second.on('error', () => {});
+    await new Promise((resolve) => second.on('close', resolve));
+    await close(server);
+  });
+
   it('keeps the server counting the connection until the pooled socket closes', async () => {
     const { io } = setup();
     let socket: Socket | undefined;

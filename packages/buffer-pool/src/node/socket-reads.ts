@@ -69,7 +69,15 @@ export class SocketReads {
     this.#onChunk = onChunk;
     this.#copy = copy;
     this.buffer = () => this.#next?.capacityBytes ?? this.#targetWithoutBuffer();
-    this.callback = (bytes, memory) => this.#read(bytes, memory);
+    this.callback = (bytes, memory) => {
+      try {
+        return this.#read(bytes, memory);
+      } catch (error) {
+        // The pool refused (closed meanwhile, or the runtime is out of memory): end the socket.
+        this.#fail(error);
+        return false;
+      }
+    };
     this.#retry = () => this.#reserveAndResume();
   }
 
@@ -177,11 +185,15 @@ export class SocketReads {
         chunk.release();
         this.#context.counters.returnedOnError += 1;
       }
-      // Not attached: nothing to destroy, so the error goes where Node sends it (uncaught).
-      if (this.#socket === undefined) throw error;
-      this.#socket.destroy(error instanceof Error ? error : new Error(String(error)));
+      this.#fail(error);
       return false;
     }
+  }
+
+  /** Destroys the socket with `error`; not attached, nothing can be destroyed: the error goes where Node sends it. */
+  #fail(error: unknown): void {
+    if (this.#socket === undefined) throw error;
+    this.#socket.destroy(error instanceof Error ? error : new Error(String(error)));
   }
 
   #reserveAndResume(): boolean {
