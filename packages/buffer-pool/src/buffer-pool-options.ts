@@ -105,23 +105,33 @@ const INSTANCE_OPTIONS: readonly (keyof PoolInstanceOptions)[] = [
 ];
 
 /**
+ * Checks that `value` is `undefined` or a MetricsSink (an object with `counter`, `gauge` and
+ * `addCollector` functions) and returns it.
+ * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
+ */
+export function assertMetricsSink(value: unknown, name: string): MetricsSink | undefined {
+  const sink = value as Partial<MetricsSink> | null | undefined;
+  if (
+    sink !== undefined &&
+    (typeof sink !== 'object' ||
+      sink === null ||
+      typeof sink.counter !== 'function' ||
+      typeof sink.gauge !== 'function' ||
+      typeof sink.addCollector !== 'function')
+  ) {
+    throw invalidArgument(name, value, 'a MetricsSink');
+  }
+  return sink as MetricsSink | undefined;
+}
+
+/**
  * Validates instance options and applies defaults.
  * @throws MemError INVALID_ARGUMENT naming the bad option.
  */
 export function resolveInstanceOptions(options: unknown): ResolvedInstanceOptions {
   const given = assertOptions<PoolInstanceOptions>(options, 'options', INSTANCE_OPTIONS);
   const name = given.name === undefined ? 'buffer-pool' : assertNonEmptyString(given.name, 'options.name');
-  const metrics = given.metrics;
-  if (
-    metrics !== undefined &&
-    (typeof metrics !== 'object' ||
-      metrics === null ||
-      typeof metrics.counter !== 'function' ||
-      typeof metrics.gauge !== 'function' ||
-      typeof metrics.addCollector !== 'function')
-  ) {
-    throw invalidArgument('options.metrics', metrics, 'a MetricsSink');
-  }
+  const metrics = assertMetricsSink(given.metrics, 'options.metrics');
   const leakDetection =
     given.leakDetection === undefined
       ? 'sampled'

@@ -59,7 +59,11 @@ export interface PoolGaugeSources {
   readonly cache: WorkerCache;
 }
 
-function checkInstrument<T extends object>(instrument: T, methods: readonly string[], what: string): T {
+/**
+ * Returns `instrument` if it has every method of `methods`.
+ * @throws MemError INVALID_ARGUMENT naming `what` otherwise.
+ */
+export function checkInstrument<T extends object>(instrument: T, methods: readonly string[], what: string): T {
   const fits =
     typeof instrument === 'object' &&
     instrument !== null &&

@@ -5,7 +5,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferPool } from '../buffer-pool.js';
-import { toNodeBuffer } from './index.js';
+import { toNodeBuffer } from './to-node-buffer.js';
 
 describe('toNodeBuffer', () => {
   it('gives a Node Buffer over the same memory, without copying', () => {
