@@ -9,6 +9,8 @@
  * - {@link KvCacheManager}: admission against the prefix cache, reservation, hash registration.
  * - {@link Scheduler}: continuous batching with preemption by recompute.
  * - {@link KvStore}, {@link pagedAttention}: K/V storage and attention.
+ * - {@link KvConnector}, {@link KvTierConnector}, {@link MemoryKvTier}: KV blocks shared beyond the
+ *   process through a tier (a local directory at `@mem/paged-kv/node`, Redis in `@mem/kv-connector-redis`).
  *
  * References and benchmark workloads (contiguous attention, a synthetic chat trace, the raw
  * SHA-256 word function, the free-order comparison) are at `@mem/paged-kv/reference`.
@@ -47,4 +49,14 @@ export {
   type KvStoreOptions,
 } from './kv-store.js';
 export { pagedAttention, type AttentionOptions } from './paged-attention.js';
+export type { KvBlockTier, KvConnector, KvLoadedBlocks, KvTierEntry } from './connector/kv-connector.js';
+export { KvTierConnector, type KvTierConnectorOptions } from './connector/kv-tier-connector.js';
+export {
+  KV_TIER_ERROR_KINDS,
+  KV_TIER_LOAD_BUCKETS,
+  type KvTierErrorKind,
+  type KvTierStats,
+} from './connector/kv-tier-stats.js';
+export { MemoryKvTier, type MemoryKvTierOptions } from './connector/memory-kv-tier.js';
+export type { SchedulerTierOptions } from './connector/scheduler-tier.js';
 export { MAX_TOKEN_ID } from './token-ids.js';

@@ -39,6 +39,7 @@ import type { ExtraKeys } from './block-hash-chain.js';
 import { KvCacheManager } from './kv-cache-manager.js';
 import type { KvSequence } from './kv-sequence.js';
 import { ScheduledRequest, type FinishReason } from './scheduled-request.js';
+import { SchedulerTier, type SchedulerTierOptions } from './connector/scheduler-tier.js';
 import { MAX_TOKEN_ID, copyTokenIds, isArrayLike } from './token-ids.js';
 
 /** A generation request given to {@link Scheduler.submit}. */
@@ -61,6 +62,11 @@ export interface SchedulerOptions {
   readonly maxRunning?: number;
   /** Where to publish queue lengths and counters. @defaultValue no metrics */
   readonly metrics?: MetricsSink;
+  /**
+   * A KV tier consulted after the local prefix cache: a request whose prompt blocks the tier holds
+   * waits in the `'loading'` state while they load, then prefills only the rest. Needs prefix caching. @defaultValue none
+   */
+  readonly tier?: SchedulerTierOptions;
 }
 
 /** One request's work in a step: compute tokens `[start, start + count)` of its sequence. */
@@ -109,6 +115,12 @@ export interface SchedulerStats {
   readonly steps: number;
   /** Tokens scheduled so far. */
   readonly scheduledTokens: number;
+  /** Requests waiting for their KV tier lookup or load (`'loading'`, counted in `waiting` too). */
+  readonly loading: number;
+  /** Requests admitted without the tier because it answered too late. */
+  readonly tierTimeouts: number;
+  /** Tier calls that threw or rejected (those requests recomputed). */
+  readonly tierRejections: number;
 }
 
 /**
@@ -150,6 +162,7 @@ export class Scheduler {
   #steps = 0;
   #scheduledTokens = 0;
   #admissionClock = 0;
+  readonly #tier: SchedulerTier | null;
 
   /**
    * Cost: O(1).
@@ -167,12 +180,27 @@ export class Scheduler {
       opts.maxRunning === undefined
         ? 256
         : assertInteger(opts.maxRunning, 'options.maxRunning', { min: 1, max: 1 << 20 });
-    if (opts.metrics !== undefined) this.#publishMetrics(opts.metrics);
+    this.#tier = opts.tier === undefined ? null : new SchedulerTier(kv, opts.tier);
+    if (opts.metrics !== undefined) {
+      this.#publishMetrics(opts.metrics);
+      this.#tier?.publishMetrics(opts.metrics);
+    }
   }
 
   /** Whether any request is waiting or running. Cost: O(1). */
   get hasWork(): boolean {
     return this.#waiting.length > 0 || this.#running.length > 0;
+  }
+
+  /**
+   * Resolves when a KV tier lookup or load settles (or the first in flight times out), at once when
+   * none is in flight. A step that had nothing to schedule while requests were `'loading'` returns
+   * no entries: await this before the next step instead of spinning.
+   * Cost: O(1).
+   * @throws never
+   */
+  whenTierSettles(): Promise<void> {
+    return this.#tier === null ? Promise.resolve() : this.#tier.whenSettled();
   }
 
   /** Requests waiting for admission, head first (a copy). Cost: O(waiting). */
@@ -268,10 +296,15 @@ export class Scheduler {
       budget -= count;
     }
     if (preempted.length === 0) {
-      for (let k = 0; k < candidates.count && budget > 0 && running.length < this.maxRunning; k += 1) {
-        const request = waiting[0]!;
-        if (this.kv.tryAdmit(request.sequence) < 0) break;
-        waiting.shift();
+      const tier = this.#tier;
+      for (let k = 0, at = 0; k < candidates.count && budget > 0 && running.length < this.maxRunning; k += 1) {
+        const request = waiting[at]!;
+        if (tier !== null && tier.gate(request) === 'wait') {
+          at += 1; // loading: the requests behind it may be admitted meanwhile
+          continue;
+        }
+        if ((tier === null ? this.kv.tryAdmit(request.sequence) : tier.admit(request)) < 0) break;
+        waiting.splice(at, 1);
         request.status = 'running';
         request.admittedAt = this.#admissionClock++;
         running.push(request);
@@ -281,7 +314,8 @@ export class Scheduler {
         budget -= count;
       }
     }
-    if (entries.length === 0 && preempted.length === 0 && this.hasWork) {
+    this.#tier?.drainEvictions();
+    if (entries.length === 0 && preempted.length === 0 && this.hasWork && (this.#tier?.loading ?? 0) === 0) {
       throw new MemError(
         'EXHAUSTED',
         `no request can make progress: ${running.length} running, ${waiting.length} waiting, ` +
@@ -428,6 +462,9 @@ export class Scheduler {
       preemptions: this.#preemptions,
       steps: this.#steps,
       scheduledTokens: this.#scheduledTokens,
+      loading: this.#tier?.loading ?? 0,
+      tierTimeouts: this.#tier?.timeouts ?? 0,
+      tierRejections: this.#tier?.rejections ?? 0,
     };
   }
 
@@ -468,6 +505,7 @@ export class Scheduler {
 
   /** Releases the request's sequence (the one step that can fail, first) and drops it from its queue. */
   #finish(request: ScheduledRequest, state: 'finished' | 'cancelled', reason: FinishReason): void {
+    this.#tier?.finish(request, state === 'finished');
     this.kv.actFor(this, () => request.sequence.release());
     const queue = request.status === 'running' ? this.#running : this.#waiting;
     const index = queue.indexOf(request);
