@@ -61,6 +61,7 @@ export class KvTierConnector implements KvConnector {
   readonly tier: KvBlockTier;
   readonly #codec: KvBlockCodec;
   readonly #counts = new KvTierCounts();
+  readonly #saving = new Set<Promise<void>>();
 
   /**
    * Cost: O(1). With `metrics`, its instruments are registered here.
@@ -189,11 +190,24 @@ export class KvTierConnector implements KvConnector {
     }
     if (count === 0) return Promise.resolve();
     const counts = this.#counts;
-    return this.#attempt('save', () => this.tier.set(entries)).then((done) => {
+    const saving = this.#attempt('save', () => this.tier.set(entries)).then((done) => {
+      this.#saving.delete(saving);
       if (done === null) return;
       counts.savedBlocks += count;
       counts.savedBytes += count * this.#codec.valueBytes;
     });
+    this.#saving.add(saving);
+    return saving;
+  }
+
+  /**
+   * Resolves when every save started so far has settled (before closing the tier, or to know that
+   * another process can load what this one saved).
+   * Cost: O(saves in flight).
+   * @throws never
+   */
+  async flush(): Promise<void> {
+    while (this.#saving.size > 0) await Promise.all(this.#saving);
   }
 
   /**
