@@ -119,7 +119,7 @@ export class KvBlockCodec {
   check(value: Uint8Array | null | undefined, hashes: Uint32Array, index: number): Uint8Array | KvValueFault {
     if (value === null || value === undefined) return 'missing';
     if (!(value instanceof Uint8Array)) return 'corrupt';
-    const aligned = value.byteOffset % 4 === 0 ? value : value.slice();
+    const aligned = value.byteOffset % 4 === 0 ? value : new Uint8Array(value);
     const words = new Uint32Array(
       aligned.buffer,
       aligned.byteOffset,
