@@ -211,8 +211,11 @@ export class RedisKvTier implements KvBlockTier {
     if (this.#timeoutMs === 0) return all;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
+      // After a long synchronous task the timer fires before the answers waiting in the socket are
+      // read: give them one turn of the event loop's I/O phase before giving up.
       timer = setTimeout(
-        () => reject(new MemError('EXHAUSTED', `Redis did not answer within ${this.#timeoutMs} ms`)),
+        () =>
+          setImmediate(() => reject(new MemError('EXHAUSTED', `Redis did not answer within ${this.#timeoutMs} ms`))),
         this.#timeoutMs,
       );
     });

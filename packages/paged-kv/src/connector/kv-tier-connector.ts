@@ -1,9 +1,9 @@
 /**
  * A {@link KvConnector} over any {@link KvBlockTier}: it names each block's key from the model, the
  * KV layout and the chained hash, encodes every block as one value with a header and a checksum,
- * checks values on load, and counts what happened. It never rejects: a tier that fails, and a value
- * that is missing, short, of another layout or corrupt, is a miss, counted by kind, and the
- * scheduler recomputes those blocks.
+ * checks values on load, and counts what happened. It never rejects: a tier that fails is a miss,
+ * counted; a load ends at the first value the tier lacks, or at the first that is short, of another
+ * layout or corrupt (counted by kind), and the scheduler recomputes the blocks not delivered.
  *
  * This module is browser compatible.
  * @module
@@ -140,8 +140,9 @@ export class KvTierConnector implements KvConnector {
   }
 
   /**
-   * Fetches the blocks from the first up to the first that is missing, short, of another layout or
-   * corrupt (each such value counted by kind); nothing when the tier fails (counted).
+   * Fetches the blocks from the first up to the first the tier lacks (where the chain it holds
+   * ends), or the first that is short, of another layout or corrupt (counted by kind); nothing when
+   * the tier fails (counted).
    * Cost: one tier get, and a checksum over every value.
    * @throws MemError INVALID_ARGUMENT (synchronously) if `hashes` is not a Uint32Array of whole digests.
    */
@@ -149,6 +150,7 @@ export class KvTierConnector implements KvConnector {
     const keys = this.#keys(hashes);
     const counts = this.#counts;
     counts.loads += 1;
+    counts.loadBlocks += keys.length;
     const started = performance.now();
     if (keys.length === 0) return Promise.resolve(EMPTY);
     return this.#attempt('load', () => this.tier.get(keys)).then((values) => {
@@ -156,7 +158,8 @@ export class KvTierConnector implements KvConnector {
       for (let i = 0; i < keys.length; i += 1) {
         const checked = this.#codec.check(Array.isArray(values) ? values[i] : null, hashes, i);
         if (typeof checked === 'string') {
-          if (values !== null) counts.errors[checked] += 1;
+          // A missing value ends the chain the tier holds (a plain miss); the others are faults.
+          if (values !== null && checked !== 'missing') counts.errors[checked] += 1;
           break;
         }
         accepted.push(checked);

@@ -11,20 +11,18 @@ import { type MetricsSink, mirrorCounter } from '@mem/types';
 /**
  * Why a tier operation delivered less than asked:
  * `'lookup'`, `'load'`, `'save'`: the tier failed (unreachable, refused, closed);
- * `'missing'`: a value looked up was gone when loaded (evicted meanwhile);
  * `'short'`: a value shorter than its layout; `'layout'`: a value of another layout or format version;
  * `'corrupt'`: a value whose checksum or digest does not match;
  * `'write'`: copying a loaded value into the KV store failed.
  * (The scheduler counts its own: requests it stopped waiting for, in `SchedulerStats.tierTimeouts`.)
  */
-export type KvTierErrorKind = 'lookup' | 'load' | 'save' | 'missing' | 'short' | 'layout' | 'corrupt' | 'write';
+export type KvTierErrorKind = 'lookup' | 'load' | 'save' | 'short' | 'layout' | 'corrupt' | 'write';
 
 /** Every {@link KvTierErrorKind}, in the order stats list them. */
 export const KV_TIER_ERROR_KINDS: readonly KvTierErrorKind[] = Object.freeze([
   'lookup',
   'load',
   'save',
-  'missing',
   'short',
   'layout',
   'corrupt',
@@ -48,6 +46,8 @@ export interface KvTierStats {
   readonly hitBlocks: number;
   /** `load` calls. */
   readonly loads: number;
+  /** Blocks loads asked for (those not delivered were missing, or faulty and counted in `errors`). */
+  readonly loadBlocks: number;
   /** Blocks loads delivered intact. */
   readonly loadedBlocks: number;
   /** Bytes of those blocks' values. */
@@ -70,6 +70,7 @@ export class KvTierCounts {
   lookupBlocks = 0;
   hitBlocks = 0;
   loads = 0;
+  loadBlocks = 0;
   loadedBlocks = 0;
   loadedBytes = 0;
   savedBlocks = 0;
@@ -93,6 +94,7 @@ export class KvTierCounts {
       lookupBlocks: this.lookupBlocks,
       hitBlocks: this.hitBlocks,
       loads: this.loads,
+      loadBlocks: this.loadBlocks,
       loadedBlocks: this.loadedBlocks,
       loadedBytes: this.loadedBytes,
       savedBlocks: this.savedBlocks,

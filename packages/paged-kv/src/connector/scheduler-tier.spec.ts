@@ -47,7 +47,7 @@ describe('Scheduler with a KV tier', () => {
     expect(request.generated).toEqual((await reference([FOLLOW_UP]))[0]);
     expect(second.kv.stats().tierHitTokens).toBe(40);
     expect(second.kv.stats().prefixHitTokens).toBe(0);
-    expect(second.connector.stats()).toMatchObject({ lookups: 1, hitBlocks: 10, loadedBlocks: 10 });
+    expect(second.connector.stats()).toMatchObject({ loads: 1, loadedBlocks: 10 });
   });
 
   it('keeps running other requests while one is loading', async () => {
@@ -56,8 +56,8 @@ describe('Scheduler with a KV tier', () => {
     const memory = new MemoryKvTier({ maxBytes: 1 << 20 });
     const slow: KvBlockTier = {
       name: 'slow',
-      lookup: async (keys) => (await gate, memory.lookup(keys)),
-      get: (k) => memory.get(k),
+      lookup: (keys) => memory.lookup(keys),
+      get: async (keys) => (await gate, memory.get(keys)),
       set: (e) => memory.set(e),
     };
     await generate(tieredServer(memory), [SHARED]);
@@ -91,7 +91,7 @@ describe('Scheduler with a KV tier', () => {
     expect(second.connector.stats().errors.corrupt).toBe(1);
   });
 
-  it('recomputes what a value evicted between lookup and load would have served, counting it as missing', async () => {
+  it('recomputes what a value evicted mid-chain would have served, counting the blocks not delivered', async () => {
     const memory = new MemoryKvTier({ maxBytes: 1 << 20 });
     await generate(tieredServer(memory), [SHARED]);
     let evictedKey = '';
@@ -109,7 +109,7 @@ describe('Scheduler with a KV tier', () => {
     expect(await generate(server, [FOLLOW_UP])).toEqual(await reference([FOLLOW_UP]));
     expect(evictedKey).not.toBe('');
     expect(server.kv.stats().tierHitTokens).toBe(24);
-    expect(server.connector.stats().errors.missing).toBe(1);
+    expect(server.connector.stats()).toMatchObject({ loadBlocks: 12, loadedBlocks: 6 });
   });
 
   it('admits without the tier when it does not answer in time, and drops its late answer', async () => {
@@ -129,10 +129,10 @@ describe('Scheduler with a KV tier', () => {
     const failing: KvConnector = {
       name: 'failing',
       hashWords: 4,
-      lookup: () => {
+      lookup: () => Promise.reject(new Error('down')),
+      load: () => {
         throw new Error('down');
       },
-      load: () => Promise.reject(new Error('down')),
       save: () => Promise.reject(new Error('down')),
     };
     const server = toyServer(64, { tier: { connector: failing } });
@@ -150,7 +150,7 @@ describe('Scheduler with a KV tier', () => {
     const server = tieredServer(broken);
     expect(await generate(server, [FOLLOW_UP])).toEqual(await reference([FOLLOW_UP]));
     await server.connector.save(new Uint32Array(4), [0]);
-    expect(server.connector.stats().errors).toMatchObject({ lookup: 1, save: 2 });
+    expect(server.connector.stats().errors).toMatchObject({ load: 1, save: 2 });
     expect(server.scheduler.stats().tierRejections).toBe(0);
   });
 
@@ -178,12 +178,12 @@ describe('Scheduler with a KV tier', () => {
   });
 
   it('cancels a loading request: its late answer is dropped and every block is free', async () => {
-    let answer!: (found: number) => void;
+    let answer!: () => void;
     const pending: KvConnector = {
       name: 'pending',
       hashWords: 4,
-      lookup: () => new Promise<number>((resolve) => (answer = resolve)),
-      load: () => Promise.resolve({ count: 0, write() {} }),
+      lookup: () => Promise.resolve(0),
+      load: () => new Promise<KvLoadedBlocks>((resolve) => (answer = () => resolve({ count: 0, write() {} }))),
       save: () => Promise.resolve(),
     };
     const server = toyServer(64, { tier: { connector: pending } });
@@ -191,7 +191,7 @@ describe('Scheduler with a KV tier', () => {
     server.scheduler.step();
     expect(request.state).toBe('loading');
     server.scheduler.cancel(request);
-    answer(12);
+    answer();
     await server.scheduler.whenTierSettles();
     expect(request.state).toBe('cancelled');
     expect(server.scheduler.stats()).toMatchObject({ loading: 0, waiting: 0, running: 0 });

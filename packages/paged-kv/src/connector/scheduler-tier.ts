@@ -1,7 +1,7 @@
 /**
  * The scheduler's side of a {@link KvConnector}: for each waiting request whose prompt has full
- * blocks beyond the local prefix cache, a lookup and then a load run in the background while the
- * request waits in the `'loading'` state and the other requests keep running; the admission then
+ * blocks beyond the local prefix cache, a load runs in the background (the tier answers with the
+ * leading blocks it holds) while the request waits in the `'loading'` state and the other requests keep running; the admission then
  * copies the loaded blocks into the blocks it allocated and prefills only the rest. Blocks are saved
  * when a request finishes (write-through) and/or when the local cache evicts them (write-back).
  *
@@ -35,7 +35,7 @@ export interface SchedulerTierOptions {
   /** Save cached blocks when the local prefix cache evicts them (write-back). @defaultValue false */
   readonly writeBack?: boolean;
   /**
-   * How long a request waits for its lookup and load together, in milliseconds; then it is admitted
+   * How long a request waits for its load, in milliseconds; then it is admitted
    * without the tier (counted in `tierTimeouts`) and a late answer is dropped. @defaultValue 1000
    */
   readonly timeoutMs?: number;
@@ -43,7 +43,7 @@ export interface SchedulerTierOptions {
 
 /** Where a waiting request stands with the tier. */
 interface Probe {
-  state: 'lookup' | 'load' | 'ready' | 'miss';
+  state: 'load' | 'ready' | 'miss';
   /** The first prompt block asked for (the local prefix cache held the ones before it). */
   readonly first: number;
   readonly startedAt: number;
@@ -125,14 +125,14 @@ export class SchedulerTier {
     kv.allocator.evictionLog = this.#evictions;
   }
 
-  /** Requests waiting for a lookup or a load. Cost: O(1). */
+  /** Requests waiting for a load. Cost: O(1). */
   get loading(): number {
     return this.#inFlight;
   }
 
   /**
    * Whether the waiting `request` (its prompt hashed) may be admitted now. The first time, if its
-   * prompt has full blocks past the local prefix cache, it starts a lookup and answers `'wait'`
+   * prompt has full blocks past the local prefix cache, it starts a load and answers `'wait'`
    * (the request is then `'loading'`) until the tier answered or the timeout passed.
    */
   gate(request: ScheduledRequest): 'admit' | 'wait' {
@@ -163,8 +163,7 @@ export class SchedulerTier {
   /** A request ends: with write-through, saves its computed full blocks the tier lacks (before they are freed). */
   finish(request: ScheduledRequest, completed: boolean): void {
     const probe = this.#probes.get(request);
-    if (probe !== undefined && (probe.state === 'lookup' || probe.state === 'load'))
-      this.#settle(request, probe, 'miss', null);
+    if (probe !== undefined && probe.state === 'load') this.#settle(request, probe, 'miss', null);
     this.#probes.delete(request);
     if (!completed || !this.#writeThrough) return;
     const sequence = request.sequence;
@@ -189,7 +188,7 @@ export class SchedulerTier {
     this.#save(batch);
   }
 
-  /** Resolves when a lookup or load settles, or when the first in flight times out. */
+  /** Resolves when a load settles, or when the first in flight times out. */
   whenSettled(): Promise<void> {
     if (this.#inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -221,24 +220,17 @@ export class SchedulerTier {
     const first = (sequence.tokenCount - pending) / blockSize;
     const limit = Math.floor((sequence.tokenCount - 1) / blockSize);
     if (limit <= first) return 'admit';
-    const probe: Probe = { state: 'lookup', first, startedAt: performance.now(), loaded: null };
+    const probe: Probe = { state: 'load', first, startedAt: performance.now(), loaded: null };
     this.#probes.set(request, probe);
     request.status = 'loading';
     this.#inFlight += 1;
     const hashes = sequence.hashes.slice(first * this.#words, limit * this.#words);
-    this.#call(() => this.connector.lookup(hashes)).then((found) => {
-      if (probe.state !== 'lookup') return; // timed out, or the request ended
-      if (typeof found !== 'number' || !(found >= 1)) {
-        this.#settle(request, probe, 'miss', null);
-        return;
-      }
-      probe.state = 'load';
-      const count = Math.min(Math.floor(found), limit - first);
-      void this.#call(() => this.connector.load(hashes.subarray(0, count * this.#words))).then((loaded) => {
-        if (probe.state !== 'load') return;
-        const usable = loaded !== null && typeof loaded === 'object' && loaded.count > 0;
-        this.#settle(request, probe, usable ? 'ready' : 'miss', usable ? loaded : null);
-      });
+    // One round trip: the load answers with the leading blocks the tier holds (a lookup would ask
+    // the same question without the bytes, and cost a round trip more before the load).
+    void this.#call(() => this.connector.load(hashes)).then((loaded) => {
+      if (probe.state !== 'load') return; // timed out, or the request ended
+      const usable = loaded !== null && typeof loaded === 'object' && loaded.count > 0;
+      this.#settle(request, probe, usable ? 'ready' : 'miss', usable ? loaded : null);
     });
     return 'wait';
   }
