@@ -388,6 +388,7 @@ export class Scheduler {
         if (!entry.samples) continue;
         const token = tokens[i]!;
         request.output.push(token);
+        if (request.output.length === 1) this.#tier?.saveComputed(request); // the prompt is computed
         if (request.output.length >= request.maxNewTokens || request.stop.has(token)) {
           this.#finish(request, 'finished', request.stop.has(token) ? 'stop' : 'length');
           finished.push(request);

@@ -125,7 +125,7 @@ export class ServingEngine implements CompletionEngine {
       maxTokensPerStep: options.maxTokensPerStep,
       maxRunning: options.maxRunning,
       metrics,
-      ...(this.connector === undefined ? {} : { tier: { connector: this.connector } }),
+      ...(this.connector === undefined ? {} : { tier: { connector: this.connector, timeoutMs: 5000 } }),
     });
     this.#attention = new PagedAttentionBackend(this.store, config);
     this.#log = options.log ?? (() => {});

@@ -18,6 +18,12 @@ export interface OpenedKvTier {
   close(): Promise<void>;
 }
 
+/**
+ * How long a tier operation may take, in ms. Generous: a busy server reads Redis's answers only
+ * between its steps, and a step can take long on a loaded machine.
+ */
+export const TIER_TIMEOUT_MS = 5000;
+
 /** Bytes a `file:` tier may fill. */
 const DISK_TIER_BYTES = 1 << 30;
 
@@ -28,7 +34,7 @@ const DISK_TIER_BYTES = 1 << 30;
  */
 export async function openKvTier(spec: string): Promise<OpenedKvTier> {
   if (/^rediss?:\/\//.test(spec)) {
-    const tier = await RedisKvTier.connect({ url: spec, commandTimeoutMs: 1000 });
+    const tier = await RedisKvTier.connect({ url: spec, commandTimeoutMs: TIER_TIMEOUT_MS });
     return {
       tier,
       description: `${tier.cluster ? 'Redis Cluster' : 'Redis'} at ${spec}`,

@@ -150,7 +150,7 @@ describe('Scheduler with a KV tier', () => {
     const server = tieredServer(broken);
     expect(await generate(server, [FOLLOW_UP])).toEqual(await reference([FOLLOW_UP]));
     await server.connector.save(new Uint32Array(4), [0]);
-    expect(server.connector.stats().errors).toMatchObject({ load: 1, save: 2 });
+    expect(server.connector.stats().errors).toMatchObject({ load: 1, save: 3 });
     expect(server.scheduler.stats().tierRejections).toBe(0);
   });
 

@@ -30,7 +30,10 @@ import { TIER_ERRORS_METRIC } from './kv-tier-stats.js';
 export interface SchedulerTierOptions {
   /** The tier, e.g. a {@link KvTierConnector}. */
   readonly connector: KvConnector;
-  /** Save the full blocks a request computed when it finishes (write-through). @defaultValue true */
+  /**
+   * Save the full blocks a request computed (write-through): its prompt's as soon as they are
+   * computed, the rest when it finishes. @defaultValue true
+   */
   readonly writeThrough?: boolean;
   /** Save cached blocks when the local prefix cache evicts them (write-back). @defaultValue false */
   readonly writeBack?: boolean;
@@ -165,7 +168,16 @@ export class SchedulerTier {
     const probe = this.#probes.get(request);
     if (probe !== undefined && probe.state === 'load') this.#settle(request, probe, 'miss', null);
     this.#probes.delete(request);
-    if (!completed || !this.#writeThrough) return;
+    if (completed) this.saveComputed(request);
+  }
+
+  /**
+   * With write-through, saves the full blocks `request` computed that the tier lacks: when its
+   * prompt is computed (so that the next turn, which may come right after this one's last token
+   * and land on another server, finds them) and when it finishes.
+   */
+  saveComputed(request: ScheduledRequest): void {
+    if (!this.#writeThrough) return;
     const sequence = request.sequence;
     const full = Math.min(Math.floor(sequence.computedTokens / this.#kv.blockSize), sequence.hashedBlocks);
     const batch: SaveBatch = { hashes: [], blocks: [] };
