@@ -57,6 +57,9 @@ export interface RedisKvTierStats {
 
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 
+/** How many bytes of commands the socket accepts before it asks the client to wait: more than one operation sends. */
+const WRITE_HIGH_WATER_MARK = 1 << 30;
+
 /**
  * KV block values in Redis or a Redis Cluster, for a `KvTierConnector`.
  *
@@ -116,7 +119,15 @@ export class RedisKvTier implements KvBlockTier {
     const onError = (): void => errors.count();
     const clientOptions = {
       disableOfflineQueue: true,
-      socket: { connectTimeout, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+      socket: {
+        connectTimeout,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+        // The client writes until the socket asks it to wait, then writes the rest one event-loop
+        // turn at a time: with the default mark of 16 KiB, a save of many blocks would take a turn
+        // per block or two (and a busy server has few turns to give), and every load queued behind it.
+        // The commands are in memory either way; this lets one turn hand them all to the socket.
+        writableHighWaterMark: WRITE_HIGH_WATER_MARK,
+      },
       commandOptions: { typeMapping: BUFFERS },
     };
     const probe = createClient({

@@ -314,6 +314,7 @@ export class Scheduler {
         budget -= count;
       }
     }
+    this.#tier?.probe(waiting, candidates.probed - admitted.length);
     this.#tier?.drainEvictions();
     if (entries.length === 0 && preempted.length === 0 && this.hasWork && (this.#tier?.loading ?? 0) === 0) {
       throw new MemError(
@@ -334,9 +335,11 @@ export class Scheduler {
    * Hashes the prompts of the waiting requests, from the head, that a step could admit: as many as
    * the token budget left by the running requests and `maxRunning` allow if each took what it
    * would take now. Admission in the step can only take more tokens per request (blocks may be
-   * evicted meanwhile, never added), so it never reaches a request this did not hash.
+   * evicted meanwhile, never added), so it never reaches a request this did not hash. With a KV
+   * tier, also those behind them up to `maxRunning` (`probed` in all): their loads start in this
+   * step, so that they overlap with the steps a request waits for its turn anyway.
    */
-  #prepareAdmissions(): { count: number; headBlocks: number } {
+  #prepareAdmissions(): { count: number; headBlocks: number; probed: number } {
     let left = this.maxTokensPerStep;
     for (let i = 0; i < this.#running.length && left > 0; i += 1) {
       left -= Math.min(this.#running[i]!.sequence.pendingTokens, left);
@@ -350,7 +353,15 @@ export class Scheduler {
       left -= Math.min(plan.pending, left);
       count += 1;
     }
-    return { count, headBlocks };
+    const tier = this.#tier;
+    let probed = count;
+    if (tier !== null) {
+      for (; probed < room && probed < this.#waiting.length; probed += 1) {
+        const request = this.#waiting[probed]!;
+        if (!tier.probed(request)) this.kv.admissionPlan(request.sequence);
+      }
+    }
+    return { count, headBlocks, probed };
   }
 
   /**

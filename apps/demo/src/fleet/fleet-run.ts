@@ -16,7 +16,10 @@ export interface FleetRun {
   /** Time to first token over every request, p50 and p99, ms. */
   readonly ttftP50Ms: number;
   readonly ttftP99Ms: number;
-  /** The same over the turns whose earlier turns ran on another server (every turn after the first). */
+  /**
+   * The same over the turns whose earlier turns all ran on other servers (with 2 servers, each
+   * conversation's second turn): the turns the tier can serve and the server's own cache cannot.
+   */
   readonly remoteTtftP50Ms: number;
   readonly remoteTtftP99Ms: number;
   /** Completed requests per second of the whole replay. */
@@ -92,7 +95,7 @@ export async function runFleet(
           try {
             const result = await streamCompletion(fleet[trace.server(conversation, turn)]!.url, request);
             ttft.push(result.ttftMs);
-            if (turn > 0) remoteTtft.push(result.ttftMs);
+            if (trace.newToServer(conversation, turn)) remoteTtft.push(result.ttftMs);
             texts[conversation]![turn] = result.text;
           } catch {
             failed += 1;

@@ -26,8 +26,8 @@ function formatTable(runs: readonly FleetRun[]): string {
   const rows: [string, (run: FleetRun) => string][] = [
     ['TTFT p50, all turns (ms)', (run) => run.ttftP50Ms.toFixed(1)],
     ['TTFT p99, all turns (ms)', (run) => run.ttftP99Ms.toFixed(1)],
-    ['TTFT p50, turns after another server (ms)', (run) => run.remoteTtftP50Ms.toFixed(1)],
-    ['TTFT p99, turns after another server (ms)', (run) => run.remoteTtftP99Ms.toFixed(1)],
+    ['TTFT p50, turns new to their server (ms)', (run) => run.remoteTtftP50Ms.toFixed(1)],
+    ['TTFT p99, turns new to their server (ms)', (run) => run.remoteTtftP99Ms.toFixed(1)],
     ['requests/s', (run) => run.requestsPerSecond.toFixed(2)],
     ['local prefix hit rate', (run) => `${(100 * run.localHitRate).toFixed(1)} %`],
     ['tier hit rate', (run) => `${(100 * run.tierHitRate).toFixed(1)} %`],
@@ -88,10 +88,9 @@ async function main(): Promise<void> {
     if (values.redis === undefined) redis = await startRedis({ maxmemory: '1gb' });
     const url = values.redis ?? redis!.url;
     const trace = buildFleetTrace(servers);
-    const { requests, promptTokens } = trace.trace;
     console.log(
-      `fleet: ${servers} servers, Redis at ${url}${redis ? ' (started for this run)' : ''}; trace: ${requests.length} requests ` +
-        `in ${trace.conversations.length} conversations, ${promptTokens} prompt tokens (seed ${FLEET_TRACE_OPTIONS.seed})`,
+      `fleet: ${servers} servers, Redis at ${url}${redis ? ' (started for this run)' : ''}; trace: ${trace.requests} requests ` +
+        `in ${trace.conversations.length} conversations, ${trace.promptTokens} prompt tokens (seed ${FLEET_TRACE_OPTIONS.seed})`,
     );
     const progress = new ProgressBar();
     const withTier = await runFleet(servers, url, trace, (done, total) => progress.update('tier: redis', done, total));
@@ -109,7 +108,7 @@ async function main(): Promise<void> {
     console.log(formatTable(runs));
     console.log(
       `\nwith the tier: ${(without.run.remoteTtftP50Ms / withTier.run.remoteTtftP50Ms).toFixed(1)}x lower TTFT p50 on turns ` +
-        `whose earlier turns ran on another server, ${(withTier.run.requestsPerSecond / without.run.requestsPerSecond).toFixed(2)}x the requests/s; ` +
+        `whose earlier turns ran on other servers, ${(withTier.run.requestsPerSecond / without.run.requestsPerSecond).toFixed(2)}x the requests/s; ` +
         `identical tokens: ${identicalTokens}`,
     );
     if (values.json !== undefined)

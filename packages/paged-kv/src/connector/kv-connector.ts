@@ -46,9 +46,10 @@ export interface KvConnector {
   load(hashes: Uint32Array): Promise<KvLoadedBlocks>;
   /**
    * Saves physical blocks `blocks[i]` of the KV store under digest `i`. It must read the blocks
-   * before it returns (they may be reused right after); the promise settles when they are written.
+   * before it returns (they may be reused right after); the promise resolves when they are written
+   * (true) or when the tier failed (false: the scheduler offers those blocks again later).
    */
-  save(hashes: Uint32Array, blocks: ArrayLike<number>): Promise<void>;
+  save(hashes: Uint32Array, blocks: ArrayLike<number>): Promise<boolean>;
 }
 
 /** One value for {@link KvBlockTier.set}. */

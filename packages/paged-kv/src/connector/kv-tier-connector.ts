@@ -61,7 +61,7 @@ export class KvTierConnector implements KvConnector {
   readonly tier: KvBlockTier;
   readonly #codec: KvBlockCodec;
   readonly #counts = new KvTierCounts();
-  readonly #saving = new Set<Promise<void>>();
+  readonly #saving = new Set<Promise<boolean>>();
 
   /**
    * Cost: O(1). With `metrics`, its instruments are registered here.
@@ -171,12 +171,13 @@ export class KvTierConnector implements KvConnector {
 
   /**
    * Encodes the blocks now (they may be reused once this returns) and writes them to the tier;
-   * the promise settles when they are written, or when the tier failed (counted), never rejecting.
+   * the promise resolves true when they are written, false when the tier failed (counted), never
+   * rejecting.
    * Cost: O(value bytes) to encode, then one tier set.
    * @throws MemError INVALID_ARGUMENT (synchronously) if `hashes` and `blocks` do not pair up or a
    * block is not one of the store's.
    */
-  save(hashes: Uint32Array, blocks: ArrayLike<number>): Promise<void> {
+  save(hashes: Uint32Array, blocks: ArrayLike<number>): Promise<boolean> {
     const count = this.#count(hashes);
     if (blocks === null || typeof blocks !== 'object' || blocks.length !== count) {
       throw invalidArgument('blocks', blocks, `an array of ${count} block indexes (one per digest)`);
@@ -191,13 +192,14 @@ export class KvTierConnector implements KvConnector {
     for (let i = 0; i < count; i += 1) {
       entries.push({ key: this.#codec.key(hashes, i), value: this.#codec.encode(blocks[i]!, hashes, i) });
     }
-    if (count === 0) return Promise.resolve();
+    if (count === 0) return Promise.resolve(true);
     const counts = this.#counts;
     const saving = this.#attempt('save', () => this.tier.set(entries)).then((done) => {
       this.#saving.delete(saving);
-      if (done === null) return;
+      if (done === null) return false;
       counts.savedBlocks += count;
       counts.savedBytes += count * this.#codec.valueBytes;
+      return true;
     });
     this.#saving.add(saving);
     return saving;

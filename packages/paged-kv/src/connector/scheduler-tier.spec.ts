@@ -77,6 +77,49 @@ describe('Scheduler with a KV tier', () => {
     expect(server.kv.stats().tierHitTokens).toBe(40);
   });
 
+  it('starts the load of a request waiting behind a long prefill in the first step, so it overlaps', async () => {
+    const tier = new MemoryKvTier({ maxBytes: 1 << 20 });
+    await generate(tieredServer(tier), [SHARED]);
+    const server = tieredServer(tier);
+    const long = server.scheduler.submit({ tokens: prompt(3, 200), maxNewTokens: 2 });
+    server.scheduler.step(); // the tier has none of it
+    await server.scheduler.whenTierSettles();
+    const behind = server.scheduler.submit({ tokens: FOLLOW_UP, maxNewTokens: 6 });
+    const step = server.scheduler.step();
+    expect(step.entries.map((entry) => entry.request)).toEqual([long]); // the budget went to the long prompt
+    expect(behind.state).toBe('loading');
+    expect(server.connector.stats().loads).toBe(2); // the long prompt's, then this one's
+    await server.scheduler.whenTierSettles();
+    expect(behind.state).toBe('waiting');
+    server.scheduler.commit(step, [0]);
+    await runToEnd(server);
+    expect(behind.generated).toEqual((await reference([FOLLOW_UP]))[0]);
+    expect(server.kv.stats().tierHitTokens).toBe(40);
+  });
+
+  it('offers the blocks of a failed save again, and saves them once the tier works', async () => {
+    const memory = new MemoryKvTier({ maxBytes: 1 << 20 });
+    let down = true;
+    const flaky: KvBlockTier = {
+      name: 'flaky',
+      lookup: (keys) => memory.lookup(keys),
+      get: (keys) => memory.get(keys),
+      set: (entries) => (down ? Promise.reject(new Error('down')) : memory.set(entries)),
+    };
+    const server = tieredServer(flaky);
+    await generate(server, [SHARED]);
+    await server.connector.flush();
+    expect(server.connector.stats()).toMatchObject({ savedBlocks: 0, errors: { save: 2 } });
+    down = false;
+    await generate(server, [FOLLOW_UP]); // its prefix is served from the local cache, and saved now
+    await server.connector.flush();
+    expect(server.kv.stats().prefixHitTokens).toBe(40);
+    expect(server.connector.stats().savedBlocks).toBe(13);
+    const other = tieredServer(memory);
+    expect(await generate(other, [FOLLOW_UP])).toEqual(await reference([FOLLOW_UP]));
+    expect(other.kv.stats().tierHitTokens).toBe(48);
+  });
+
   it('recomputes from a value corrupted in the middle of the chain, counting it, with the same tokens', async () => {
     const tier = new MemoryKvTier({ maxBytes: 1 << 20 });
     const first = tieredServer(tier);
@@ -118,7 +161,7 @@ describe('Scheduler with a KV tier', () => {
       hashWords: 4,
       lookup: () => new Promise<number>(() => {}),
       load: () => new Promise<KvLoadedBlocks>(() => {}),
-      save: () => Promise.resolve(),
+      save: () => Promise.resolve(true),
     };
     const server = toyServer(64, { tier: { connector: never, timeoutMs: 0 } });
     expect(await generate(server, [FOLLOW_UP])).toEqual(await reference([FOLLOW_UP]));
@@ -184,7 +227,7 @@ describe('Scheduler with a KV tier', () => {
       hashWords: 4,
       lookup: () => Promise.resolve(0),
       load: () => new Promise<KvLoadedBlocks>((resolve) => (answer = () => resolve({ count: 0, write() {} }))),
-      save: () => Promise.resolve(),
+      save: () => Promise.resolve(true),
     };
     const server = toyServer(64, { tier: { connector: pending } });
     const request = server.scheduler.submit({ tokens: FOLLOW_UP, maxNewTokens: 3 });
@@ -205,7 +248,7 @@ describe('Scheduler with a KV tier', () => {
       hashWords: 4,
       lookup: () => Promise.resolve(0),
       load: () => Promise.resolve({ count: 0, write() {} }),
-      save: () => Promise.resolve(),
+      save: () => Promise.resolve(true),
     };
     for (const tier of [
       null,

@@ -1,14 +1,17 @@
 /**
  * The scheduler's side of a {@link KvConnector}: for each waiting request whose prompt has full
- * blocks beyond the local prefix cache, a load runs in the background (the tier answers with the
- * leading blocks it holds) while the request waits in the `'loading'` state and the other requests keep running; the admission then
- * copies the loaded blocks into the blocks it allocated and prefills only the rest. Blocks are saved
- * when a request finishes (write-through) and/or when the local cache evicts them (write-back).
+ * blocks beyond the local prefix cache, one `load` runs in the background (the tier answers with
+ * the leading blocks it holds, in one round trip), started by the first step that sees the request
+ * among the next `maxRunning` waiting ones, so that it overlaps with the steps the request waits
+ * for its turn anyway. A request whose turn comes before its answer waits in the `'loading'` state
+ * while the others keep running; the admission then copies the loaded blocks into the blocks it
+ * allocated and prefills only the rest. Blocks are saved when a request's prompt is computed and
+ * when it finishes (write-through) and/or when the local cache evicts them (write-back).
  *
- * Nothing here waits: `gate` starts I/O and answers at once, the answers land in the probe of their
- * request, and the next step reads them. A tier that fails, answers late or delivers fewer blocks
- * than it promised costs recomputation, never a wrong token: a block counts as computed only once
- * its value was checked and copied.
+ * Nothing here waits: a probe starts I/O and answers at once, the answers land in the probe of
+ * their request, and a later step reads them. A tier that fails, answers late or delivers fewer
+ * blocks than it promised costs recomputation, never a wrong token: a block counts as computed only
+ * once its value was checked and copied. A save that failed is offered again the next time.
  *
  * This module is browser compatible.
  * @module
@@ -148,6 +151,23 @@ export class SchedulerTier {
     return 'admit';
   }
 
+  /** Whether `request` was probed already (its load started, or it had nothing to load). Cost: O(1). */
+  probed(request: ScheduledRequest): boolean {
+    return this.#probes.has(request);
+  }
+
+  /**
+   * Starts the probes of the first `count` waiting requests not probed yet (their prompts hashed),
+   * so that their loads run while they wait for their turn. Their loaded blocks wait in memory
+   * until they are admitted (at most `maxRunning` requests' worth).
+   */
+  probe(waiting: readonly ScheduledRequest[], count: number): void {
+    for (let i = 0; i < count && i < waiting.length; i += 1) {
+      const request = waiting[i]!;
+      if (!this.#probes.has(request)) this.#startProbe(request);
+    }
+  }
+
   /** Admits `request` (after `gate` said so), with its loaded blocks if any. Returns the tokens to prefill, or -1. */
   admit(request: ScheduledRequest): number {
     const probe = this.#probes.get(request);
@@ -231,9 +251,9 @@ export class SchedulerTier {
     const { pending } = this.#kv.admissionPlan(sequence);
     const first = (sequence.tokenCount - pending) / blockSize;
     const limit = Math.floor((sequence.tokenCount - 1) / blockSize);
-    if (limit <= first) return 'admit';
-    const probe: Probe = { state: 'load', first, startedAt: performance.now(), loaded: null };
+    const probe: Probe = { state: limit <= first ? 'miss' : 'load', first, startedAt: performance.now(), loaded: null };
     this.#probes.set(request, probe);
+    if (probe.state === 'miss') return 'admit'; // the local prefix cache holds every full block
     request.status = 'loading';
     this.#inFlight += 1;
     const hashes = sequence.hashes.slice(first * this.#words, limit * this.#words);
@@ -302,6 +322,20 @@ export class SchedulerTier {
 
   #save(batch: SaveBatch): void {
     if (batch.blocks.length === 0) return;
-    void this.#call(() => this.connector.save(Uint32Array.from(batch.hashes), batch.blocks));
+    const hashes = Uint32Array.from(batch.hashes);
+    void this.#call(() => this.connector.save(hashes, batch.blocks)).then((saved) => {
+      if (saved !== true) this.#forget(hashes, batch.blocks);
+    });
+  }
+
+  /** After a failed save: the blocks that still hold what it tried to save are offered again. */
+  #forget(hashes: Uint32Array, blocks: readonly number[]): void {
+    const words = this.#words;
+    for (let i = 0; i < blocks.length; i += 1) {
+      const at = blocks[i]! * words;
+      let same = true;
+      for (let w = 0; same && w < words; w += 1) same = this.#inTier[at + w] === hashes[i * words + w];
+      if (same) this.#inTierFlag[blocks[i]!] = 0;
+    }
   }
 }
