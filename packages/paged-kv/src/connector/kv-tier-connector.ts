@@ -40,6 +40,12 @@ const EMPTY: KvLoadedBlocks = Object.freeze({
   },
 });
 
+/** Whether `values` holds a value at `from` or after. */
+function holds(values: readonly (Uint8Array | null)[], from: number): boolean {
+  for (let i = from; i < values.length; i += 1) if (values[i] !== null && values[i] !== undefined) return true;
+  return false;
+}
+
 /**
  * Connects a KV store to a tier.
  *
@@ -141,8 +147,8 @@ export class KvTierConnector implements KvConnector {
 
   /**
    * Fetches the blocks from the first up to the first the tier lacks (where the chain it holds
-   * ends), or the first that is short, of another layout or corrupt (counted by kind); nothing when
-   * the tier fails (counted).
+   * ends; counted as `missing` when the tier answered with later ones), or the first that is short, of
+   * another layout or corrupt (counted by kind); nothing when the tier fails (counted).
    * Cost: one tier get, and a checksum over every value.
    * @throws MemError INVALID_ARGUMENT (synchronously) if `hashes` is not a Uint32Array of whole digests.
    */
@@ -158,8 +164,8 @@ export class KvTierConnector implements KvConnector {
       for (let i = 0; i < keys.length; i += 1) {
         const checked = this.#codec.check(Array.isArray(values) ? values[i] : null, hashes, i);
         if (typeof checked === 'string') {
-          // A missing value ends the chain the tier holds (a plain miss); the others are faults.
-          if (values !== null && checked !== 'missing') counts.errors[checked] += 1;
+          // A missing value ends the chain the tier holds (a plain miss) unless values follow it.
+          if (values !== null && (checked !== 'missing' || holds(values, i + 1))) counts.errors[checked] += 1;
           break;
         }
         accepted.push(checked);

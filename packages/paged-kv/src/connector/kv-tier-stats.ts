@@ -10,19 +10,22 @@ import { type MetricsSink, mirrorCounter } from '@mem/types';
 
 /**
  * Why a tier operation delivered less than asked:
- * `'lookup'`, `'load'`, `'save'`: the tier failed (unreachable, refused, closed);
+ * `'lookup'`, `'load'`, `'save'`: the tier failed (unreachable, refused, closed, timed out);
+ * `'missing'`: a value missing in the middle of a chain the tier holds further on (the store
+ * evicted it, or its save failed; a chain that simply ends is not an error);
  * `'short'`: a value shorter than its layout; `'layout'`: a value of another layout or format version;
  * `'corrupt'`: a value whose checksum or digest does not match;
  * `'write'`: copying a loaded value into the KV store failed.
  * (The scheduler counts its own: requests it stopped waiting for, in `SchedulerStats.tierTimeouts`.)
  */
-export type KvTierErrorKind = 'lookup' | 'load' | 'save' | 'short' | 'layout' | 'corrupt' | 'write';
+export type KvTierErrorKind = 'lookup' | 'load' | 'save' | 'missing' | 'short' | 'layout' | 'corrupt' | 'write';
 
 /** Every {@link KvTierErrorKind}, in the order stats list them. */
 export const KV_TIER_ERROR_KINDS: readonly KvTierErrorKind[] = Object.freeze([
   'lookup',
   'load',
   'save',
+  'missing',
   'short',
   'layout',
   'corrupt',

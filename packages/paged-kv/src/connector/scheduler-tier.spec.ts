@@ -152,7 +152,7 @@ describe('Scheduler with a KV tier', () => {
     expect(await generate(server, [FOLLOW_UP])).toEqual(await reference([FOLLOW_UP]));
     expect(evictedKey).not.toBe('');
     expect(server.kv.stats().tierHitTokens).toBe(24);
-    expect(server.connector.stats()).toMatchObject({ loadBlocks: 12, loadedBlocks: 6 });
+    expect(server.connector.stats()).toMatchObject({ loadBlocks: 12, loadedBlocks: 6, errors: { missing: 1 } });
   });
 
   it('admits without the tier when it does not answer in time, and drops its late answer', async () => {
