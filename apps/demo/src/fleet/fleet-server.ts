@@ -26,9 +26,15 @@ export interface FleetServer {
 /** Every server process started and not yet stopped (stopped on Ctrl-C). */
 export const runningServers = new Set<ChildProcess>();
 
-/** Starts `npm run demo` with `args` (`--port 0 --quiet` added) and resolves once it serves. */
-export function startFleetServer(args: readonly string[]): Promise<FleetServer> {
-  const child = spawn(process.execPath, [...process.execArgv, MAIN, '--port', '0', '--quiet', ...args], {
+/**
+ * Starts `npm run demo` with `args` (`--port 0 --quiet` added) and resolves once it serves. Node
+ * runs with `nodeArgs`: this process's own by default (the TypeScript loader `npm run` gave it).
+ */
+export function startFleetServer(
+  args: readonly string[],
+  nodeArgs: readonly string[] = process.execArgv,
+): Promise<FleetServer> {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, '--port', '0', '--quiet', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   runningServers.add(child);

@@ -1,5 +1,5 @@
 /**
- * `npm run demo:fleet [-- --servers 2] [--json FILE] [--redis URL]`: a fleet of demo servers that
+ * `npm run demo:fleet [-- --servers 2] [--conversations 8] [--json FILE] [--redis URL]`: a fleet of demo servers that
  * share KV blocks through Redis. It starts its own redis-server (unless given one), runs the fleet
  * trace twice with N servers, each conversation's turns on different servers: once with the servers
  * sharing the Redis tier, once without a tier. It prints a table (TTFT p50/p99, requests/s, local
@@ -17,10 +17,11 @@ import { FLEET_TRACE_OPTIONS, buildFleetTrace } from './fleet-trace.js';
 
 const USAGE = `usage: npm run demo:fleet -- [options]
 
-  --servers <n>    demo servers in the fleet (default 2)
-  --redis <url>    use this Redis (or Redis Cluster) instead of starting one
-  --json <file>    also write the figures as JSON
-  --help           this text`;
+  --servers <n>        demo servers in the fleet (default 2)
+  --conversations <n>  conversations in the trace, each over its own document (default 8)
+  --redis <url>        use this Redis (or Redis Cluster) instead of starting one
+  --json <file>        also write the figures as JSON
+  --help               this text`;
 
 function formatTable(runs: readonly FleetRun[]): string {
   const rows: [string, (run: FleetRun) => string][] = [
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       servers: { type: 'string', default: '2' },
+      conversations: { type: 'string', default: String(FLEET_TRACE_OPTIONS.conversations) },
       redis: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -75,6 +77,10 @@ async function main(): Promise<void> {
   if (!Number.isInteger(servers) || servers < 2 || servers > 16) {
     throw new Error(`--servers must be an integer in [2, 16], got ${values.servers}`);
   }
+  const conversations = Number(values.conversations);
+  if (!Number.isInteger(conversations) || conversations < 1 || conversations > 1000) {
+    throw new Error(`--conversations must be an integer in [1, 1000], got ${values.conversations}`);
+  }
   let redis: RedisServer | undefined;
   const stopAll = async (): Promise<void> => {
     for (const child of runningServers) child.kill('SIGTERM');
@@ -87,7 +93,7 @@ async function main(): Promise<void> {
   try {
     if (values.redis === undefined) redis = await startRedis({ maxmemory: '1gb' });
     const url = values.redis ?? redis!.url;
-    const trace = buildFleetTrace(servers);
+    const trace = buildFleetTrace(servers, { ...FLEET_TRACE_OPTIONS, conversations });
     console.log(
       `fleet: ${servers} servers, Redis at ${url}${redis ? ' (started for this run)' : ''}; trace: ${trace.requests} requests ` +
         `in ${trace.conversations.length} conversations, ${trace.promptTokens} prompt tokens (seed ${FLEET_TRACE_OPTIONS.seed})`,
