@@ -35,7 +35,11 @@ function descendants(pid: number): number[] {
     .map((line) => line.trim().split(/\s+/).map(Number));
   const found: number[] = [];
   for (let i = 0, parents = [pid]; i < parents.length; i += 1) {
-    for (const [child, parent] of table) if (parent === parents[i]) (found.push(child!), parents.push(child!));
+    for (const [child, parent] of table) {
+      if (parent !== parents[i]) continue;
+      found.push(child!);
+      parents.push(child!);
+    }
   }
   return found;
 }
