@@ -79,6 +79,13 @@ interface Tracked {
   output: Workspace | undefined;
 }
 
+/**
+ * How long a request waits for the KV tier, and a Redis command for its answer, in ms. Generous: a
+ * busy server reads the tier's answers only between its steps, and a step can take long on a
+ * loaded machine.
+ */
+export const TIER_TIMEOUT_MS = 5000;
+
 /** Continuous batching of completions over a paged KV cache. */
 export class ServingEngine implements CompletionEngine {
   /** The KV cache manager (blocks, prefix cache). */
@@ -125,7 +132,7 @@ export class ServingEngine implements CompletionEngine {
       maxTokensPerStep: options.maxTokensPerStep,
       maxRunning: options.maxRunning,
       metrics,
-      ...(this.connector === undefined ? {} : { tier: { connector: this.connector, timeoutMs: 5000 } }),
+      ...(this.connector === undefined ? {} : { tier: { connector: this.connector, timeoutMs: TIER_TIMEOUT_MS } }),
     });
     this.#attention = new PagedAttentionBackend(this.store, config);
     this.#log = options.log ?? (() => {});

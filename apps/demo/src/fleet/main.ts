@@ -34,7 +34,7 @@ function formatTable(runs: readonly FleetRun[]): string {
     ['tier hit rate', (run) => `${(100 * run.tierHitRate).toFixed(1)} %`],
     ['bytes loaded', (run) => String(run.bytesLoaded)],
     ['bytes saved', (run) => String(run.bytesSaved)],
-    ['load GB/s (bytes / load latency, queueing included)', (run) => run.loadGBps.toFixed(3)],
+    ['load GB/s (bytes / load latency, queueing included)', (run) => run.loadGBps.toPrecision(3)],
     [
       'tier fallbacks to recompute',
       (run) =>

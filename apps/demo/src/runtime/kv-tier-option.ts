@@ -7,6 +7,7 @@
 import type { KvBlockTier } from '@mem/paged-kv';
 import { DiskKvTier } from '@mem/paged-kv/node';
 import { RedisKvTier } from '@mem/kv-connector-redis';
+import { TIER_TIMEOUT_MS } from '../engine/serving-engine.js';
 
 /** An opened tier and how to close it. */
 export interface OpenedKvTier {
@@ -17,12 +18,6 @@ export interface OpenedKvTier {
   /** Closes its connections (Redis) or does nothing (a directory). */
   close(): Promise<void>;
 }
-
-/**
- * How long a tier operation may take, in ms. Generous: a busy server reads Redis's answers only
- * between its steps, and a step can take long on a loaded machine.
- */
-export const TIER_TIMEOUT_MS = 5000;
 
 /** Bytes a `file:` tier may fill. */
 const DISK_TIER_BYTES = 1 << 30;

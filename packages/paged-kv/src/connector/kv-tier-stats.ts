@@ -109,14 +109,14 @@ export class KvTierCounts {
   }
 }
 
-/** The name and help of the tier's error counter, which the connector and the scheduler both publish to. */
+/** @internal The name and help of the tier's error counter, which the connector and the scheduler both publish to. */
 export const TIER_ERRORS_METRIC = [
   'mem_paged_kv_tier_errors_total',
   'KV tier operations that fell back to recompute, by kind',
 ] as const;
 
 /**
- * Registers the connector's counters, its load-latency histogram (Prometheus buckets `le`, `_sum`
+ * @internal Registers the connector's counters, its load-latency histogram (Prometheus buckets `le`, `_sum`
  * and `_count`) and a collector that copies `counts` into them, labelled with the tier's name.
  * Returns the function that removes the collector.
  * @throws whatever the sink throws.

@@ -1,6 +1,6 @@
 /**
  * `@mem/paged-kv/node`: Node-only parts of the KV cache: {@link DiskKvTier}, a KV tier in a local
- * directory, for a {@link KvTierConnector}.
+ * directory, for the `KvTierConnector` of `@mem/paged-kv`.
  *
  * This module runs in Node.js only.
  * @module
