@@ -313,8 +313,8 @@ export class Scheduler {
         entries.push(this.#entry(request, count));
         budget -= count;
       }
+      tier?.probe(waiting, candidates.probed - admitted.length);
     }
-    this.#tier?.probe(waiting, candidates.probed - admitted.length);
     this.#tier?.drainEvictions();
     if (entries.length === 0 && preempted.length === 0 && this.hasWork && (this.#tier?.loading ?? 0) === 0) {
       throw new MemError(
