@@ -62,4 +62,23 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The KV tier packages run in Node.js only and implement the tier interface of @mem/paged-kv
+    // (its peer dependency): a third-party client lives in a package of its own.
+    files: ['packages/kv-connector-*/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.test-worker.ts', '**/*.test-helper.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@mem/*', '!@mem/types', '!@mem/paged-kv'],
+              message: 'A KV tier package depends on @mem/types and @mem/paged-kv only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -9,6 +9,7 @@ import { DemoRuntime } from './runtime/demo-runtime.js';
 import { startServer } from './server/http-server.js';
 import { MODEL_ID } from './server/request-fields.js';
 import { formatVerification, verify } from './runtime/verify.js';
+import { openKvTier } from './runtime/kv-tier-option.js';
 
 const USAGE = `usage: npm run demo -- [options]
 
@@ -17,6 +18,8 @@ const USAGE = `usage: npm run demo -- [options]
   --no-prefix-cache   serve without prefix caching (every prompt computed in full)
   --blocks <n>        KV cache blocks of 16 tokens (default ${DEFAULT_DEMO_CONFIG.numBlocks})
   --step-tokens <n>   token budget of a scheduler step (default ${DEFAULT_DEMO_CONFIG.maxTokensPerStep})
+  --kv-tier <where>   share KV blocks with other servers: redis://host:port (a Redis or a Redis
+                      Cluster) or file:DIR (a directory of this machine)
   --quiet             log nothing but the URL
   --verify            check the serving path against the contiguous reference, then exit
   --help              this text`;
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
       'no-prefix-cache': { type: 'boolean', default: false },
       blocks: { type: 'string' },
       'step-tokens': { type: 'string' },
+      'kv-tier': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       verify: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -58,7 +62,12 @@ async function main(): Promise<void> {
     numBlocks: positiveInteger(values.blocks, 'blocks', DEFAULT_DEMO_CONFIG.numBlocks),
     maxTokensPerStep: positiveInteger(values['step-tokens'], 'step-tokens', DEFAULT_DEMO_CONFIG.maxTokensPerStep),
   };
-  const runtime = new DemoRuntime(config, values.quiet ? { log: () => {} } : {});
+  const kvTier = values['kv-tier'] === undefined ? undefined : await openKvTier(values['kv-tier']);
+  const runtime = new DemoRuntime(config, {
+    ...(values.quiet ? { log: () => {} } : {}),
+    ...(kvTier === undefined ? {} : { kvTier: kvTier.tier }),
+  });
+  if (kvTier !== undefined) runtime.log(`KV tier: ${kvTier.description}`);
   const requestedPort = positiveInteger(values.port, 'port', 8080);
   let server;
   try {
@@ -87,7 +96,11 @@ async function main(): Promise<void> {
   const shutdown = (): void => {
     runtime.log('shutting down');
     runtime.close();
-    void server.close().then(() => process.exit(0));
+    void server
+      .close()
+      .then(() => runtime.engine.connector?.flush())
+      .then(() => kvTier?.close())
+      .finally(() => process.exit(0));
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

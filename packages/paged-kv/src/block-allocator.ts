@@ -125,6 +125,11 @@ export class BlockAllocator {
   #peak = 0;
   #evictions = 0;
   #resurrections = 0;
+  /**
+   * @internal When set, `allocate` appends each block whose digest it evicts, with a copy of the
+   * digest, before the block is handed out (a KV tier saves them while their bytes are intact).
+   */
+  evictionLog: { blocks: number[]; digests: Uint32Array[] } | null = null;
   /** Per-block counters for validating bulk calls with repeated blocks; zero between calls. */
   #scratch: Uint32Array | undefined;
 
@@ -492,6 +497,11 @@ export class BlockAllocator {
     const block = this.#list.take(this.#lifo);
     if (block < 0) throw exhausted(1, this.capacity, this.freeCount);
     if ((this.#state[block]! & HASHED) !== 0) {
+      const log = this.evictionLog;
+      if (log !== null) {
+        log.blocks.push(block);
+        log.digests.push(this.#hashes.digestOf(block));
+      }
       this.#hashes.remove(block);
       this.#evictions += 1;
     }

@@ -11,6 +11,8 @@
  * - {@link Scheduler}: continuous batching with preemption by recompute.
  * - {@link KvStore}, {@link pagedAttention}, {@link pagedPrefillAttention}: K/V storage and
  *   attention (decode and causal prefill), on WebAssembly SIMD128 kernels where the runtime has them.
+ * - {@link KvConnector}, {@link KvTierConnector}, {@link MemoryKvTier}: KV blocks shared beyond the
+ *   process through a tier (a local directory at `@mem/paged-kv/node`, Redis in `@mem/kv-connector-redis`).
  *
  * References and benchmark workloads (contiguous attention, a synthetic chat trace, the raw
  * SHA-256 word function, the free-order comparison) are at `@mem/paged-kv/reference`.
@@ -50,4 +52,14 @@ export {
 } from './kv-store.js';
 export { pagedAttention, pagedPrefillAttention, type AttentionOptions } from './paged-attention.js';
 export type { KvKernel, KvKernels, KvStoreStats } from './kv-kernels.js';
+export type { KvBlockTier, KvConnector, KvLoadedBlocks, KvTierEntry } from './connector/kv-connector.js';
+export { KvTierConnector, type KvTierConnectorOptions } from './connector/kv-tier-connector.js';
+export {
+  KV_TIER_ERROR_KINDS,
+  KV_TIER_LOAD_BUCKETS,
+  type KvTierErrorKind,
+  type KvTierStats,
+} from './connector/kv-tier-stats.js';
+export { MemoryKvTier, type MemoryKvTierOptions } from './connector/memory-kv-tier.js';
+export type { SchedulerTierOptions } from './connector/scheduler-tier.js';
 export { MAX_TOKEN_ID } from './token-ids.js';

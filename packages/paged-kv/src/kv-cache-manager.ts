@@ -94,6 +94,8 @@ export interface KvCacheStats extends BlockAllocatorStats {
   readonly preemptions: number;
   /** Sequences not yet released. */
   readonly sequences: number;
+  /** Prompt tokens of admissions served from a KV tier (a scheduler's `tier` option): loaded, not computed. */
+  readonly tierHitTokens: number;
 }
 
 /**
@@ -139,6 +141,7 @@ export class KvCacheManager {
   #admissions = 0;
   #preemptions = 0;
   #sequences = 0;
+  #tierHitTokens = 0;
 
   /**
    * Cost: O(numBlocks). With `metrics`, its instruments and collectors are registered all or none:
@@ -276,6 +279,43 @@ export class KvCacheManager {
     this.#enter(sequence, 'tryAdmit', 'waiting');
     const plan = this.#plan(sequence);
     return this.#fits(plan) ? this.#admit(sequence, plan.matched) : -1;
+  }
+
+  /**
+   * @internal {@link KvCacheManager.tryAdmit}, then serves prompt blocks `first .. first + count - 1`
+   * from a KV tier where they continue the cached prefix: each is filled by `fill(index - first,
+   * physical block)` (outside the scheduler's authority; false stops there), gets its hash
+   * registered and counts as computed and cached. Returns the tokens left to prefill, or -1.
+   */
+  tryAdmitLoaded(
+    sequence: KvSequence,
+    first: number,
+    count: number,
+    fill: (index: number, block: number) => boolean,
+  ): number {
+    this.#enter(sequence, 'tryAdmit', 'waiting');
+    const plan = this.#plan(sequence);
+    if (!this.#fits(plan)) return -1;
+    const pending = this.#admit(sequence, plan.matched);
+    const end = Math.min(first + count, Math.floor((sequence.tokenLength - 1) / this.blockSize));
+    let block = plan.matched;
+    if (block < first) return pending; // the cached prefix shrank: the tier's blocks do not continue it
+    const acting = this.#acting;
+    this.#acting = null;
+    try {
+      while (block < end && fill(block - first, sequence.blockTable[block]!)) {
+        this.allocator.registerBlockHash(sequence.blockTable[block]!, sequence.hashes, block);
+        block += 1;
+      }
+    } finally {
+      this.#acting = acting;
+    }
+    const loaded = (block - plan.matched) * this.blockSize;
+    sequence.paged.appendTokens(loaded);
+    sequence.computed += loaded;
+    sequence.cached += loaded;
+    this.#tierHitTokens += loaded;
+    return pending - loaded;
   }
 
   /**
@@ -460,6 +500,7 @@ export class KvCacheManager {
       admissions: this.#admissions,
       preemptions: this.#preemptions,
       sequences: this.#sequences,
+      tierHitTokens: this.#tierHitTokens,
     };
   }
 

@@ -8,8 +8,11 @@
 import type { KvSequence } from './kv-sequence.js';
 import type { Scheduler } from './scheduler.js';
 
-/** Where a {@link ScheduledRequest} is. */
-export type RequestState = 'waiting' | 'running' | 'finished' | 'cancelled';
+/**
+ * Where a {@link ScheduledRequest} is: `'loading'` is waiting while the scheduler's KV tier looks up
+ * or loads its prompt's blocks (other requests keep running meanwhile).
+ */
+export type RequestState = 'waiting' | 'loading' | 'running' | 'finished' | 'cancelled';
 
 /** Why a request finished. */
 export type FinishReason = 'length' | 'stop' | 'cancelled';
@@ -73,7 +76,7 @@ export class ScheduledRequest {
     });
   }
 
-  /** `'waiting'`, `'running'`, `'finished'` or `'cancelled'`. Cost: O(1). */
+  /** `'waiting'`, `'loading'`, `'running'`, `'finished'` or `'cancelled'`. Cost: O(1). */
   get state(): RequestState {
     return this.status;
   }

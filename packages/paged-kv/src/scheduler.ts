@@ -31,6 +31,7 @@ import type { ExtraKeys } from './block-hash-chain.js';
 import { KvCacheManager } from './kv-cache-manager.js';
 import type { KvSequence } from './kv-sequence.js';
 import { ScheduledRequest, type FinishReason } from './scheduled-request.js';
+import { SchedulerTier, type SchedulerTierOptions } from './connector/scheduler-tier.js';
 import { MAX_TOKEN_ID, copyTokenIds, isArrayLike } from './token-ids.js';
 
 /** A generation request given to {@link Scheduler.submit}. */
@@ -70,6 +71,11 @@ export interface SchedulerOptions {
   readonly maxRunning?: number;
   /** Where to publish queue lengths and counters. @defaultValue no metrics */
   readonly metrics?: MetricsSink;
+  /**
+   * A KV tier consulted after the local prefix cache: a request whose prompt blocks the tier holds
+   * waits in the `'loading'` state while they load, then prefills only the rest. Needs prefix caching. @defaultValue none
+   */
+  readonly tier?: SchedulerTierOptions;
 }
 
 /** One request's work in a step: compute tokens `[start, start + count)` of its sequence. */
@@ -118,6 +124,12 @@ export interface SchedulerStats {
   readonly steps: number;
   /** Tokens scheduled so far. */
   readonly scheduledTokens: number;
+  /** Requests waiting for their KV tier lookup or load (`'loading'`, counted in `waiting` too). */
+  readonly loading: number;
+  /** Requests admitted without the tier because it answered too late. */
+  readonly tierTimeouts: number;
+  /** Tier calls that threw or rejected (those requests recomputed). */
+  readonly tierRejections: number;
 }
 
 /**
@@ -159,6 +171,7 @@ export class Scheduler {
   #steps = 0;
   #scheduledTokens = 0;
   #admissionClock = 0;
+  readonly #tier: SchedulerTier | null;
 
   /**
    * Cost: O(1).
@@ -176,12 +189,27 @@ export class Scheduler {
       opts.maxRunning === undefined
         ? 256
         : assertInteger(opts.maxRunning, 'options.maxRunning', { min: 1, max: 1 << 20 });
-    if (opts.metrics !== undefined) this.#publishMetrics(opts.metrics);
+    this.#tier = opts.tier === undefined ? null : new SchedulerTier(kv, opts.tier);
+    if (opts.metrics !== undefined) {
+      this.#publishMetrics(opts.metrics);
+      this.#tier?.publishMetrics(opts.metrics);
+    }
   }
 
   /** Whether any request is waiting or running. Cost: O(1). */
   get hasWork(): boolean {
     return this.#waiting.length > 0 || this.#running.length > 0;
+  }
+
+  /**
+   * Resolves when a KV tier lookup or load settles (or the first in flight times out), at once when
+   * none is in flight. A step that had nothing to schedule while requests were `'loading'` returns
+   * no entries: await this before the next step instead of spinning.
+   * Cost: O(1).
+   * @throws never
+   */
+  whenTierSettles(): Promise<void> {
+    return this.#tier === null ? Promise.resolve() : this.#tier.whenSettled();
   }
 
   /** Requests waiting for admission, head first (a copy). Cost: O(waiting). */
@@ -278,10 +306,15 @@ export class Scheduler {
       budget -= count;
     }
     if (preempted.length === 0) {
-      for (let k = 0; k < candidates.count && budget > 0 && running.length < this.maxRunning; k += 1) {
-        const request = waiting[0]!;
-        if (this.kv.tryAdmit(request.sequence) < 0) break;
-        waiting.shift();
+      const tier = this.#tier;
+      for (let k = 0, at = 0; k < candidates.count && budget > 0 && running.length < this.maxRunning; k += 1) {
+        const request = waiting[at]!;
+        if (tier !== null && tier.gate(request) === 'wait') {
+          at += 1; // loading: the requests behind it may be admitted meanwhile
+          continue;
+        }
+        if ((tier === null ? this.kv.tryAdmit(request.sequence) : tier.admit(request)) < 0) break;
+        waiting.splice(at, 1);
         request.status = 'running';
         request.admittedAt = this.#admissionClock++;
         running.push(request);
@@ -290,8 +323,10 @@ export class Scheduler {
         entries.push(this.#entry(request, count));
         budget -= count;
       }
+      tier?.probe(waiting, candidates.probed - admitted.length);
     }
-    if (entries.length === 0 && preempted.length === 0 && this.hasWork) {
+    this.#tier?.drainEvictions();
+    if (entries.length === 0 && preempted.length === 0 && this.hasWork && (this.#tier?.loading ?? 0) === 0) {
       throw new MemError(
         'EXHAUSTED',
         `no request can make progress: ${running.length} running, ${waiting.length} waiting, ` +
@@ -310,9 +345,11 @@ export class Scheduler {
    * Hashes the prompts of the waiting requests, from the head, that a step could admit: as many as
    * the token budget left by the running requests and `maxRunning` allow if each took what it
    * would take now. Admission in the step can only take more tokens per request (blocks may be
-   * evicted meanwhile, never added), so it never reaches a request this did not hash.
+   * evicted meanwhile, never added), so it never reaches a request this did not hash. With a KV
+   * tier, also those behind them up to `maxRunning` (`probed` in all): their loads start in this
+   * step, so that they overlap with the steps a request waits for its turn anyway.
    */
-  #prepareAdmissions(): { count: number; headBlocks: number } {
+  #prepareAdmissions(): { count: number; headBlocks: number; probed: number } {
     let left = this.maxTokensPerStep;
     for (let i = 0; i < this.#running.length && left > 0; i += 1) {
       left -= Math.min(this.#running[i]!.sequence.pendingTokens, left);
@@ -326,7 +363,15 @@ export class Scheduler {
       left -= Math.min(plan.pending, left);
       count += 1;
     }
-    return { count, headBlocks };
+    const tier = this.#tier;
+    let probed = count;
+    if (tier !== null) {
+      for (; probed < room && probed < this.#waiting.length; probed += 1) {
+        const request = this.#waiting[probed]!;
+        if (!tier.probed(request)) this.kv.admissionPlan(request.sequence);
+      }
+    }
+    return { count, headBlocks, probed };
   }
 
   /**
@@ -362,6 +407,7 @@ export class Scheduler {
         if (!entry.samples) continue;
         const token = tokens[i]!;
         request.output.push(token);
+        if (request.output.length === 1) this.#tier?.saveComputed(request); // the prompt is computed
         const stopped = request.stop.has(token) || request.endsWithStopSequence();
         if (stopped || request.output.length >= request.maxNewTokens) {
           this.#finish(request, 'finished', stopped ? 'stop' : 'length');
@@ -438,6 +484,9 @@ export class Scheduler {
       preemptions: this.#preemptions,
       steps: this.#steps,
       scheduledTokens: this.#scheduledTokens,
+      loading: this.#tier?.loading ?? 0,
+      tierTimeouts: this.#tier?.timeouts ?? 0,
+      tierRejections: this.#tier?.rejections ?? 0,
     };
   }
 
@@ -478,6 +527,7 @@ export class Scheduler {
 
   /** Releases the request's sequence (the one step that can fail, first) and drops it from its queue. */
   #finish(request: ScheduledRequest, state: 'finished' | 'cancelled', reason: FinishReason): void {
+    this.#tier?.finish(request, state === 'finished');
     this.kv.actFor(this, () => request.sequence.release());
     const queue = request.status === 'running' ? this.#running : this.#waiting;
     const index = queue.indexOf(request);

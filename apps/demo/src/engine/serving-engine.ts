@@ -9,7 +9,9 @@
 import {
   KvCacheManager,
   KvStore,
+  KvTierConnector,
   Scheduler,
+  type KvBlockTier,
   type KvKernels,
   type ScheduledRequest,
   type SchedulerStep,
@@ -59,6 +61,8 @@ export interface ServingEngineOptions {
   readonly log?: (message: string) => void;
   /** Called with each request's time to first token, in ms. */
   readonly onFirstToken?: (ms: number) => void;
+  /** A KV tier shared with other servers: prompt blocks are loaded from it and saved to it. */
+  readonly kvTier?: KvBlockTier;
   /**
    * How the engine schedules its next step: `setImmediate` by default (I/O runs between steps);
    * `'manual'` leaves stepping to the caller ({@link ServingEngine.runUntilIdle}).
@@ -87,6 +91,13 @@ interface Tracked {
   output: Workspace | undefined;
 }
 
+/**
+ * How long a request waits for the KV tier, and a Redis command for its answer, in ms. Generous: a
+ * busy server reads the tier's answers only between its steps, and a step can take long on a
+ * loaded machine.
+ */
+export const TIER_TIMEOUT_MS = 5000;
+
 /** Continuous batching of completions over a paged KV cache. */
 export class ServingEngine implements CompletionEngine {
   /** The KV cache manager (blocks, prefix cache). */
@@ -95,6 +106,8 @@ export class ServingEngine implements CompletionEngine {
   readonly store: KvStore;
   /** The continuous-batching scheduler. */
   readonly scheduler: Scheduler;
+  /** The connector to the KV tier, when the engine has one. */
+  readonly connector: KvTierConnector | undefined;
   readonly #options: ServingEngineOptions;
   readonly #attention: PagedAttentionBackend;
   readonly #tracked = new Map<ScheduledRequest, Tracked>();
@@ -124,10 +137,15 @@ export class ServingEngine implements CompletionEngine {
       copyBlock: (source, target) => this.store.copyBlock(source, target),
       metrics,
     });
+    this.connector =
+      options.kvTier === undefined
+        ? undefined
+        : new KvTierConnector({ tier: options.kvTier, store: this.store, model: modelName(config), metrics });
     this.scheduler = new Scheduler(this.kv, {
       maxTokensPerStep: options.maxTokensPerStep,
       maxRunning: options.maxRunning,
       metrics,
+      ...(this.connector === undefined ? {} : { tier: { connector: this.connector, timeoutMs: TIER_TIMEOUT_MS } }),
     });
     this.#attention = new PagedAttentionBackend(this.store, config);
     this.#log = options.log ?? (() => {});
@@ -388,11 +406,27 @@ export class ServingEngine implements CompletionEngine {
   readonly #loop = (): void => {
     this.#stepQueued = false;
     if (!this.scheduler.hasWork) return;
+    let rows = 0;
     try {
-      this.step();
+      rows = this.step();
     } catch (error) {
       this.#log(`scheduler failed: ${(error as Error).stack ?? String(error)}`);
     }
-    if (this.scheduler.hasWork) this.#queueStep();
+    if (!this.scheduler.hasWork) return;
+    if (rows === 0 && this.scheduler.stats().loading > 0) {
+      // Every request that could run waits for its KV tier: step again once the tier answered.
+      this.#stepQueued = true;
+      void this.scheduler.whenTierSettles().then(this.#loop);
+      return;
+    }
+    this.#queueStep();
   };
+}
+
+/**
+ * The name the KV tier keys this model's blocks under: the weights are generated from the config's
+ * seed, so every server of the same config computes the same KV and may share it.
+ */
+export function modelName(config: ModelWeights['config']): string {
+  return `mem-demo.s${config.seed.toString(16)}.d${config.modelDim}.l${config.layerCount}.h${config.headCount}.v${config.vocabSize}`;
 }

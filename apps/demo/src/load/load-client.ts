@@ -48,10 +48,16 @@ export interface ReplayOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-async function streamOne(
-  url: string,
-  request: LoadRequest,
-): Promise<{ ttftMs: number; latencyMs: number; tokens: number }> {
+/** What one streamed completion measured, and the text it generated. */
+export interface StreamedCompletion {
+  readonly ttftMs: number;
+  readonly latencyMs: number;
+  readonly tokens: number;
+  readonly text: string;
+}
+
+/** Sends one streaming completion to the server at `url` and reads it to the end. */
+export async function streamCompletion(url: string, request: LoadRequest): Promise<StreamedCompletion> {
   const started = performance.now();
   const response = await fetch(`${url}/v1/completions`, {
     method: 'POST',
@@ -63,6 +69,7 @@ async function streamOne(
   }
   let ttftMs = NaN;
   let tokens = 0;
+  let text = '';
   let done = false;
   let pending = '';
   const decoder = new TextDecoder();
@@ -83,14 +90,16 @@ async function streamOne(
       }
       const parsed = JSON.parse(data) as { choices?: { text: string }[]; error?: { message: string } };
       if (parsed.error) throw new Error(parsed.error.message);
-      if ((parsed.choices?.[0]?.text ?? '').length > 0) {
+      const chunk = parsed.choices?.[0]?.text ?? '';
+      if (chunk.length > 0) {
         if (tokens === 0) ttftMs = performance.now() - started;
         tokens++;
+        text += chunk;
       }
     }
   }
   if (!done) throw new Error('the stream ended without [DONE]');
-  return { ttftMs, latencyMs: performance.now() - started, tokens };
+  return { ttftMs, latencyMs: performance.now() - started, tokens, text };
 }
 
 /**
@@ -112,7 +121,7 @@ export async function replayConversations(options: ReplayOptions): Promise<Clien
       const wait = started + request.arrivalMs - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       try {
-        const result = await streamOne(options.url, request);
+        const result = await streamCompletion(options.url, request);
         completed++;
         ttftMs.push(result.ttftMs);
         latencyMs.push(result.latencyMs);

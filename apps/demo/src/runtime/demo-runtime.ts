@@ -17,11 +17,14 @@ import { StatsHistory, type DemoTotals } from './stats-history.js';
 import { HTTP_ROUTE_STATUSES } from '../server/http-server.js';
 import { StepResources } from '../engine/step-resources.js';
 import { PRINTABLE_TOKENS } from '../model/tokenizer.js';
+import type { KvBlockTier } from '@mem/paged-kv';
 
 /** Where the demo logs, and whether to echo to the console. */
 export interface DemoRuntimeOptions {
   /** Called with every log line (defaults to `console.log` with a timestamp). */
   readonly log?: (line: string) => void;
+  /** A KV tier shared with other servers (`--kv-tier`). */
+  readonly kvTier?: KvBlockTier;
 }
 
 /** What the pools hold when nothing is running: the leak test compares against it. */
@@ -50,6 +53,26 @@ function sumBuffers(stats: BufferPoolStats): { allocations: number; inUse: numbe
     inUse += cls.inUse;
   }
   return { allocations, inUse };
+}
+
+/** The KV tier's totals (zeros without a tier). */
+function tierTotals(
+  engine: ServingEngine,
+): Pick<
+  DemoTotals,
+  'tierHitTokens' | 'tierLoadedBytes' | 'tierSavedBytes' | 'tierLoadSeconds' | 'tierLoads' | 'tierErrors'
+> {
+  const stats = engine.connector?.stats();
+  const scheduler = engine.scheduler.stats();
+  const errors = stats === undefined ? 0 : Object.values(stats.errors).reduce((sum, n) => sum + n, 0);
+  return {
+    tierHitTokens: engine.kv.stats().tierHitTokens,
+    tierLoadedBytes: stats?.loadedBytes ?? 0,
+    tierSavedBytes: stats?.savedBytes ?? 0,
+    tierLoadSeconds: stats?.loadSeconds ?? 0,
+    tierLoads: stats?.loads ?? 0,
+    tierErrors: errors + scheduler.tierTimeouts + scheduler.tierRejections,
+  };
 }
 
 function formatBytes(bytes: number): string {
@@ -139,6 +162,7 @@ export class DemoRuntime implements ServerRuntime {
       log: (line) => this.log(line),
       onFirstToken: (ms) => this.#ttft.observe(ms / 1000),
       kernels: config.kernels,
+      ...(options.kvTier === undefined ? {} : { kvTier: options.kvTier }),
     });
     this.#http = new Counter({
       name: 'demo_http_requests_total',
@@ -198,6 +222,7 @@ export class DemoRuntime implements ServerRuntime {
       defragmentations: workspace.defragmentations,
       steps: engine.steps,
       ttftP50Ms: Number.isNaN(engine.ttftP50Ms) ? 0 : engine.ttftP50Ms,
+      ...tierTotals(this.engine),
     };
   }
 
@@ -231,6 +256,7 @@ export class DemoRuntime implements ServerRuntime {
       pools: {
         kv: this.engine.kv.stats(),
         scheduler: this.engine.scheduler.stats(),
+        tier: this.engine.connector?.stats() ?? null,
         workspaces: this.workspaces.stats(),
         buffers: this.buffers.stats(),
         arenas: { ...this.#stepResources.stats(), ring: this.arenas.stats().ringSize },

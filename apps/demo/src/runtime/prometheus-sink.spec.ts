@@ -1,3 +1,4 @@
+import { KvCacheManager, KvStore, KvTierConnector, MemoryKvTier, Scheduler, blockHashChain } from '@mem/paged-kv';
 import { MemError } from '@mem/types';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -46,5 +47,53 @@ describe('the Prometheus sink', () => {
     remove();
     sink.collect();
     expect(runs).toBe(1);
+  });
+
+  it('exposes the KV tier metrics: counters by tier, a cumulative load histogram, errors by kind', async () => {
+    const registry = new Registry();
+    const sink = new PrometheusSink(registry);
+    const store = new KvStore({ numLayers: 1, numBlocks: 8, numKvHeads: 1, blockSize: 4, headDim: 4 });
+    const tier = new MemoryKvTier({ maxBytes: 1 << 16 });
+    const connector = new KvTierConnector({ tier, store, model: 'm', metrics: sink });
+    const kv = new KvCacheManager({ numBlocks: 8, blockSize: 4 });
+    const never = {
+      name: 'memory',
+      hashWords: 4,
+      lookup: () => Promise.resolve(0),
+      load: () => new Promise<never>(() => {}),
+      save: () => Promise.resolve(true),
+    };
+    const scheduler = new Scheduler(kv, {
+      maxTokensPerStep: 16,
+      metrics: sink,
+      tier: { connector: never, timeoutMs: 0 },
+    });
+    const hashes = blockHashChain([1, 2, 3, 4, 5, 6, 7, 8, 9], 4);
+    await connector.save(hashes, [0, 1]);
+    await connector.lookup(hashes);
+    await connector.load(hashes);
+    const value = (await tier.get([connector.keyOf(hashes, 1)]))[0]!;
+    value[value.length - 1]! ^= 1;
+    await connector.load(hashes); // the second value is corrupt
+    scheduler.submit({ tokens: [1, 2, 3, 4, 5, 6, 7, 8, 9], maxNewTokens: 1 });
+    scheduler.step(); // starts a load that never answers
+    scheduler.step(); // gives up on it at once (timeoutMs 0)
+    sink.collect();
+    const text = await registry.metrics();
+    const series = (name: string): number[] =>
+      [...text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))].map((match) => Number(match[2]));
+    expect(text).toContain('# TYPE mem_paged_kv_tier_lookups_total counter');
+    expect(text).toContain('mem_paged_kv_tier_lookups_total{tier="memory"} 1');
+    expect(text).toContain('mem_paged_kv_tier_hit_blocks_total{tier="memory"} 2');
+    expect(text).toContain('mem_paged_kv_tier_loaded_blocks_total{tier="memory"} 3');
+    expect(text).toContain(`mem_paged_kv_tier_saved_bytes_total{tier="memory"} ${2 * connector.valueBytes}`);
+    const buckets = series('mem_paged_kv_tier_load_seconds_bucket');
+    expect(buckets).toHaveLength(13);
+    expect(buckets.every((count, i) => i === 0 || count >= buckets[i - 1]!)).toBe(true); // cumulative
+    expect(text).toContain('mem_paged_kv_tier_load_seconds_bucket{tier="memory",le="+Inf"} 2');
+    expect(text).toContain('mem_paged_kv_tier_load_seconds_count{tier="memory"} 2');
+    expect(series('mem_paged_kv_tier_load_seconds_sum')[0]).toBeGreaterThan(0);
+    expect(text).toContain('mem_paged_kv_tier_errors_total{tier="memory",kind="corrupt"} 1');
+    expect(text).toContain('mem_paged_kv_tier_errors_total{tier="memory",kind="timeout"} 1');
   });
 });

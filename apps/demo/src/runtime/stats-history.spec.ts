@@ -2,6 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { StatsHistory, type DemoTotals } from './stats-history.js';
 
 const zeroTotals: DemoTotals = {
+  tierHitTokens: 0,
+  tierLoadedBytes: 0,
+  tierSavedBytes: 0,
+  tierLoadSeconds: 0,
+  tierLoads: 0,
+  tierErrors: 0,
   requestsCompleted: 0,
   requestsCancelled: 0,
   tokensGenerated: 0,

@@ -50,6 +50,18 @@ export interface DemoTotals {
   readonly steps: number;
   /** Time to first token, p50 over the last 100 requests, in ms. */
   readonly ttftP50Ms: number;
+  /** Prompt tokens loaded from the KV tier instead of computed. */
+  readonly tierHitTokens: number;
+  /** Bytes loaded from the KV tier. */
+  readonly tierLoadedBytes: number;
+  /** Bytes saved to the KV tier. */
+  readonly tierSavedBytes: number;
+  /** Seconds spent in KV tier loads (summed over loads). */
+  readonly tierLoadSeconds: number;
+  /** KV tier loads. */
+  readonly tierLoads: number;
+  /** KV tier operations that fell back to recompute (any kind). */
+  readonly tierErrors: number;
 }
 
 /** One point of the dashboard's charts. */
@@ -73,6 +85,10 @@ export interface DashboardSample {
   readonly arenaBytesPerEpoch: number;
   readonly workspaceFragmentationPercent: number;
   readonly workspacePeakKiB: number;
+  readonly tierHitTokensPerSecond: number;
+  readonly tierLoadedKiBPerSecond: number;
+  readonly tierSavedKiBPerSecond: number;
+  readonly tierErrorsPerSecond: number;
 }
 
 /** A log line shown on the dashboard. */
@@ -126,6 +142,10 @@ export class StatsHistory {
       arenaBytesPerEpoch: totals.arenaBytesPerEpoch,
       workspaceFragmentationPercent: 100 * totals.workspaceFragmentation,
       workspacePeakKiB: totals.workspacePeakBytes / 1024,
+      tierHitTokensPerSecond: rate('tierHitTokens'),
+      tierLoadedKiBPerSecond: rate('tierLoadedBytes') / 1024,
+      tierSavedKiBPerSecond: rate('tierSavedBytes') / 1024,
+      tierErrorsPerSecond: rate('tierErrors'),
     };
     this.#push(this.#totals, totals, HIT_RATE_WINDOW + 1);
     this.#push(this.#samples, sample, this.capacity);

@@ -44,6 +44,17 @@ export const DASHBOARD_CHARTS = [
     series: [{ field: 'prefixHitRatePercent', label: 'hit rate (tokens, last 10 s)', color: '#9333ea' }],
   },
   {
+    id: 'tier',
+    title: 'KV tier (@mem/paged-kv connector)',
+    unit: 'per s',
+    series: [
+      { field: 'tierHitTokensPerSecond', label: 'prompt tokens loaded/s', color: '#9333ea' },
+      { field: 'tierLoadedKiBPerSecond', label: 'KiB loaded/s', color: '#2563eb' },
+      { field: 'tierSavedKiBPerSecond', label: 'KiB saved/s', color: '#16a34a' },
+      { field: 'tierErrorsPerSecond', label: 'fallbacks to recompute/s', color: '#dc2626' },
+    ],
+  },
+  {
     id: 'preemptions',
     title: 'Preemptions (@mem/paged-kv)',
     unit: 'total',

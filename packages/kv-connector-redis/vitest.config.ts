@@ -1,0 +1,3 @@
+import { memVitestConfig } from '@mem/testkit/vitest-config';
+
+export default memVitestConfig(import.meta.dirname);
