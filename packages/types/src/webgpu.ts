@@ -102,6 +102,7 @@ export interface WebGpuDevice {
     readonly maxBufferSize: number;
     readonly minStorageBufferOffsetAlignment: number;
     readonly maxComputeWorkgroupsPerDimension: number;
+    readonly maxComputeWorkgroupStorageSize: number;
   };
   /** The device's features (`'shader-f16'`, ...). */
   readonly features: { has(feature: string): boolean };

@@ -60,6 +60,9 @@ describe.skipIf(gpu === undefined)('GPU KV store and attention: bad input', () =
     expectMemError(() => new GpuPagedAttention(store, { numQueryHeads: 2, scale: NaN }), 'INVALID_ARGUMENT');
     expectMemError(() => new GpuPagedAttention(store, { numQueryHeads: 2, extra: 1 } as never), 'INVALID_ARGUMENT');
     store.destroy();
+    const wide = GpuKvStore.create(device, { ...LAYOUT, blockSize: 1, headDim: 8192 });
+    expectMemError(() => new GpuPagedAttention(wide, { numQueryHeads: 1 }), 'INVALID_ARGUMENT');
+    wide.destroy();
   });
 
   it('GpuPagedAttention.prepare, writeKv and attend refuse bad steps, passes and bindings, and work on', () => {

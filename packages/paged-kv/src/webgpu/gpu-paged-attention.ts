@@ -140,8 +140,9 @@ export class GpuPagedAttention {
   /**
    * Compiles the kernels for `store` and `options`.
    * Cost: three shader compilations.
-   * @throws MemError INVALID_ARGUMENT if `store` is not a GpuKvStore, or an option is invalid or
-   * unknown (`numQueryHeads` must be a multiple of the KV heads).
+   * @throws MemError INVALID_ARGUMENT if `store` is not a GpuKvStore, an option is invalid or
+   * unknown (`numQueryHeads` must be a multiple of the KV heads), or the store's `headDim` needs
+   * more workgroup memory than the device has (`(headDim + 321) * 4` bytes: up to 3775 within 16 KiB).
    * @throws MemError USE_AFTER_RELEASE if `store` was destroyed.
    */
   constructor(store: GpuKvStore, options: GpuAttentionOptions) {
@@ -154,6 +155,14 @@ export class GpuPagedAttention {
       throw new MemError(
         'INVALID_ARGUMENT',
         `options.numQueryHeads (${heads}) must be a multiple of the KV heads (${store.numKvHeads}) for grouped-query attention`,
+      );
+    }
+    // Each attention workgroup holds a query head, a partition's weights and a reduction in its memory.
+    const workgroupBytes = (store.headDim + PARTITION + WORKGROUP_SIZE + 1) * 4;
+    if (workgroupBytes > store.device.limits.maxComputeWorkgroupStorageSize) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `headDim ${store.headDim} needs ${workgroupBytes} bytes of workgroup memory, more than the device's ${store.device.limits.maxComputeWorkgroupStorageSize}`,
       );
     }
     this.store = store;
@@ -241,11 +250,11 @@ export class GpuPagedAttention {
       partitions *
       (headDim + 2) *
       Float32Array.BYTES_PER_ELEMENT;
-    const limit = this.store.device.limits.maxStorageBufferBindingSize;
-    if (partialBytes > limit || rows > this.store.device.limits.maxComputeWorkgroupsPerDimension) {
+    const { maxStorageBufferBindingSize: limit, maxComputeWorkgroupsPerDimension: maxRows } = this.store.device.limits;
+    if (partialBytes > limit || rows > maxRows) {
       throw new MemError(
         'LIMIT_EXCEEDED',
-        `a step of ${rows} rows over up to ${longest} positions needs ${partialBytes} bytes of partial results, more than the device's largest storage binding (${limit}): schedule fewer tokens per step`,
+        `a step of ${rows} rows over up to ${longest} positions needs ${partialBytes} bytes of partial results; the device allows ${limit} bytes in a binding and ${maxRows} rows: schedule fewer tokens per step`,
       );
     }
     const meta = new Uint32Array(META_HEADER + rows * META_ROW + tableWords);
