@@ -27,7 +27,10 @@ export interface DeviceMemory {
   copyFrom(source: DeviceMemory, from: number, to: number, size: number): void;
   /** Runs the copies queued so far (compaction calls it once, when it is done). */
   flush(): void;
-  /** Fills `size` bytes from `offset` with zeros (an `acquire` with `zero: true`). */
+  /**
+   * Fills `size` bytes from `offset` with zeros (an `acquire` with `zero: true`). It may clear up
+   * to the end of the workspace's block (at least the pool's alignment) to round `size` up.
+   */
   zero(offset: number, size: number): void;
   /** Frees the memory: its segment was dropped by defragmentation or `clear()`. */
   release(): void;

@@ -322,7 +322,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     this.#nextId = id + 1;
     const workspace = new WorkspaceHandle(kCreateWorkspace, core, block, id, size);
     if (label !== undefined) core.setLabel(id, label);
-    if (zero) zeroBytes(core.segments[workspace.segment]!.memory, workspace.byteOffset, workspace.capacity);
+    if (zero) zeroBytes(core.segments[workspace.segment]!.memory, workspace.byteOffset, size);
     return workspace;
   }
 

@@ -62,7 +62,8 @@ class GpuSegmentMemory implements DeviceMemory {
 
   zero(offset: number, size: number): void {
     const encoder = this.source.device.createCommandEncoder();
-    encoder.clearBuffer(this.buffer, offset, size);
+    // clearBuffer takes whole words; the block is a multiple of the alignment (at least 8 bytes).
+    encoder.clearBuffer(this.buffer, offset, Math.ceil(size / 4) * 4);
     this.source.device.queue.submit([encoder.finish()]);
   }
 
