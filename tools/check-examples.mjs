@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Type-checks every example we ship: each ```ts block of an `@example` in the TSDoc of
-// packages/*/src, and each ```ts block of packages/*/README.md, compiled on its own as a module
-// under `strict`, importing the packages from source. (README quick starts also run, from the
-// packed tarballs, in check-readme-examples.mjs.)
+// Type-checks every example of the TSDoc we ship: each ```ts block of an `@example` in
+// packages/*/src, compiled on its own as a module under `strict`, importing the packages from
+// source. (The README blocks are compiled and run from the packed tarballs, in an empty project,
+// by check-packages.mjs.)
 //
 // Usage: node tools/check-examples.mjs
 import { execFileSync } from 'node:child_process';
@@ -41,17 +41,6 @@ function tsdocExamples(path) {
   return examples;
 }
 
-/** The ```ts blocks of a Markdown file, with the line each starts on. */
-function markdownExamples(path) {
-  const examples = [];
-  const pattern = /^```ts\n([\s\S]*?)^```$/gm;
-  const text = readFileSync(path, 'utf8');
-  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
-    examples.push({ line: text.slice(0, match.index).split('\n').length + 1, code: match[1] });
-  }
-  return examples;
-}
-
 rmSync(scratch, { recursive: true, force: true });
 mkdirSync(scratch, { recursive: true });
 const origins = new Map();
@@ -62,11 +51,6 @@ for (const name of readdirSync(join(root, 'packages')).sort()) {
   const found = sourceFiles(join(dir, 'src')).flatMap((path) =>
     tsdocExamples(path).map((example) => ({ path, ...example })),
   );
-  if (existsSync(join(dir, 'README.md'))) {
-    found.push(
-      ...markdownExamples(join(dir, 'README.md')).map((example) => ({ path: join(dir, 'README.md'), ...example })),
-    );
-  }
   for (const { path, line, code } of found) {
     count += 1;
     const file = join(scratch, `${name}-${count}.ts`);

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Scaffolds a publishable package: `npm run new-package -- <name> "<description>"`.
 // Creates packages/<name> with the same layout as @mem/types (package.json with the @mem/source
-// export condition, tsconfig.{json,lib.json,spec.json}, vitest.config.ts, README.md, src/index.ts),
-// then runs `nx sync` so the project references stay in step.
+// export condition, tsconfig.{json,lib.json,spec.json}, vitest.config.ts, typedoc.json, LICENSE,
+// README.md, src/index.ts), then runs `nx sync` so the project references stay in step.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ manifest.name = `@mem/${name}`;
 manifest.version = '0.0.0';
 manifest.description = description;
 manifest.keywords = ['memory'];
+// One export path to begin with; a subpath added later also goes into typedoc.json.
+manifest.exports = { './package.json': './package.json', '.': manifest.exports['.'] };
 manifest.dependencies = {
   '@mem/types': `^${JSON.parse(readFileSync(join(template, 'package.json'), 'utf8')).version}`,
 };
@@ -34,11 +36,42 @@ writeFileSync(join(target, 'package.json'), `${JSON.stringify(manifest, null, 2)
 for (const file of ['tsconfig.json', 'tsconfig.lib.json', 'tsconfig.spec.json', 'vitest.config.ts']) {
   writeFileSync(join(target, file), readFileSync(join(template, file), 'utf8'));
 }
+writeFileSync(join(target, 'LICENSE'), readFileSync(join(root, 'LICENSE'), 'utf8'));
+writeFileSync(
+  join(target, 'typedoc.json'),
+  `${JSON.stringify({ $schema: 'https://typedoc.org/schema.json', entryPoints: ['src/index.ts'] }, null, 2)}\n`,
+);
 writeFileSync(
   join(target, 'src', 'index.ts'),
-  `/**\n * \`@mem/${name}\`: ${description}\n *\n * This module is browser compatible.\n * @module\n */\nexport {};\n`,
+  `/**\n * \`@mem/${name}\`: ${description}\n *\n * This module is browser compatible.\n * @module \\@mem/${name}\n */\nexport {};\n`,
 );
-writeFileSync(join(target, 'README.md'), `# @mem/${name}\n\n${description}\n`);
+// The README layout every package has (the packaging check runs its quick start).
+writeFileSync(
+  join(target, 'README.md'),
+  `# @mem/${name}
+
+${description}
+
+\`\`\`sh
+npm install @mem/${name}
+\`\`\`
+
+**Requirements.** An ES module for Node.js 20.19 or later and browsers. CommonJS code can
+\`require('@mem/${name}')\` on Node.js 20.19+, which loads ES modules through \`require\`; a TypeScript
+CommonJS project needs \`"module": "nodenext"\` (TypeScript 5.8+) or \`"node20"\` (5.9+), as \`"node16"\`
+refuses to import an ES module (TS1479). The types need no \`lib\` setting and no \`@types/node\`.
+
+## Quick start
+
+Save as \`quick-start.mjs\` and run \`node quick-start.mjs\`:
+
+\`\`\`js
+import * as pkg from '@mem/${name}';
+
+console.log(Object.keys(pkg));
+\`\`\`
+`,
+);
 
 execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 execFileSync('npx', ['nx', 'sync'], { cwd: root, stdio: 'inherit' });

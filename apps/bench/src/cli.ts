@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine, writeBenchmarksPage } from './benchmarks-page.js';
 import { blackholeChecksum } from './blackhole.js';
-import { Progress } from './progress.js';
+import { ProgressBar } from '@mem/app-kit/progress-bar';
 import { renderTable, writeJson, type BenchReport } from './report.js';
 import { createContext, type RunOutput } from './runner.js';
 import type { Suite } from './suite.js';
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   if (selected.length === 1) {
     const suite = selected[0]!;
     const started = performance.now();
-    const progress = new Progress();
+    const progress = new ProgressBar();
     await suite.run(createContext(suite, values.quick, output, progress));
     progress.done();
     console.error(`${suite.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Progress } from './progress.js';
+import { ProgressBar } from '@mem/app-kit/progress-bar';
 import { writeJson } from './report.js';
 import { createContext, type RunOutput } from './runner.js';
 import type { Suite } from './suite.js';
@@ -17,7 +17,7 @@ describe('runner', () => {
   it('records one result per implementation, with the fields of the benchmark contract', async () => {
     const output: RunOutput = { results: [], figures: [] };
     const suite: Suite = { name: 'probe', description: 'test', run: async () => {} };
-    const context = createContext(suite, true, output, new Progress());
+    const context = createContext(suite, true, output, new ProgressBar());
     await context.compare(
       'spin',
       [
@@ -43,7 +43,7 @@ describe('runner', () => {
       { name: 'probe', description: '', run: async () => {} },
       true,
       output,
-      new Progress(),
+      new ProgressBar(),
     );
     const impl = (name: string) => ({ name, run: (n: number) => (calls.push(name), spin(n, 50)) });
     await context.compare('order', [impl('a'), impl('b')], { samples: 4, sampleMs: 1 });

@@ -5,7 +5,7 @@
  */
 import { clearBlackhole, consume, consumeNumber } from './blackhole.js';
 import { collectGarbage } from './gc-observer.js';
-import type { Progress } from './progress.js';
+import type { ProgressBar } from '@mem/app-kit/progress-bar';
 import { summarize, type SampleSummary } from './statistics.js';
 import type { BenchContext, BenchFigure, BenchImpl, BenchResult, CompareOptions, Suite } from './suite.js';
 
@@ -37,7 +37,7 @@ function calibrate(impl: BenchImpl, sampleNs: number): number {
 }
 
 /** Builds the context a suite runs with, recording into `output`. */
-export function createContext(suite: Suite, quick: boolean, output: RunOutput, progress: Progress): BenchContext {
+export function createContext(suite: Suite, quick: boolean, output: RunOutput, progress: ProgressBar): BenchContext {
   const record = (caseName: string, impl: string, summary: SampleSummary): BenchResult => {
     const result = { suite: suite.name, case: caseName, impl, ...summary };
     output.results.push(result);

@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { median, percentile, summarize } from './statistics.js';
+import { median, summarize } from './statistics.js';
 
 describe('statistics', () => {
   it('takes the middle value, or the mean of the two middle values', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);
-  });
-
-  it('picks percentiles by nearest rank', () => {
-    const values = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(percentile(values, 50)).toBe(50);
-    expect(percentile(values, 99)).toBe(99);
-    expect(percentile(values, 100)).toBe(100);
   });
 
   it('reports the median as nsPerOp and a zero margin for identical samples', () => {

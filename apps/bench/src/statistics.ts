@@ -26,14 +26,6 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-/** The `p`-th percentile (0..100) of `values`, nearest rank. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
-}
-
 /** Summarises per-operation nanosecond samples: median, ops/s and the relative margin of error. */
 export function summarize(nsPerOpSamples: readonly number[]): SampleSummary {
   const n = nsPerOpSamples.length;

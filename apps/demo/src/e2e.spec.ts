@@ -110,18 +110,18 @@ describe('the demo end to end', () => {
     const response = await fetch(`${server.url}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     const samples = parsePrometheus(await response.text());
-    expect(total(samples, 'mem_paged_kv_blocks_capacity')).toBe(DEFAULT_DEMO_CONFIG.numBlocks);
+    expect(total(samples, 'mem_paged_kv_capacity_blocks')).toBe(DEFAULT_DEMO_CONFIG.numBlocks);
     expect(total(samples, 'mem_paged_kv_prefix_query_tokens_total')).toBeGreaterThan(0);
     expect(total(samples, 'mem_paged_kv_prefix_hit_tokens_total')).toBeGreaterThan(0);
     expect(samples.some((s) => s.name === 'mem_paged_kv_preemptions_total')).toBe(true);
     expect(total(samples, 'mem_buffer_pool_hits_total')).toBeGreaterThan(0);
-    expect(samples.some((s) => s.name === 'demo_buffer_pool_exhausted_total')).toBe(true);
+    expect(samples.some((s) => s.name === 'mem_buffer_pool_exhausted_total')).toBe(true);
     expect(total(samples, 'mem_workspace_pool_acquisitions_total')).toBeGreaterThan(0);
-    expect(samples.some((s) => s.name === 'mem_workspace_pool_fragmentation')).toBe(true);
-    expect(total(samples, 'demo_arena_bytes_per_epoch')).toBeGreaterThan(0);
-    expect(total(samples, 'mem_epoch_arena_bytes_used')).toBeGreaterThan(0);
+    expect(samples.some((s) => s.name === 'mem_workspace_pool_fragmentation_ratio')).toBe(true);
+    expect(total(samples, 'demo_step_workspace_peak_bytes')).toBeGreaterThan(0);
+    expect(total(samples, 'mem_epoch_arena_used_bytes')).toBeGreaterThan(0);
     expect(total(samples, 'mem_arena_pool_advances_total')).toBeGreaterThan(0);
-    expect(total(samples, 'demo_tokens_generated_total')).toBeGreaterThan(0);
+    expect(total(samples, 'demo_generated_tokens_total')).toBeGreaterThan(0);
     expect(total(samples, 'demo_time_to_first_token_seconds_count')).toBeGreaterThan(0);
   });
 
@@ -170,18 +170,27 @@ describe('the demo end to end', () => {
         const img = document.getElementById('map-img') as HTMLImageElement | null;
         return img !== null && img.complete && img.naturalWidth > 0;
       });
-      const charts = await page.$$eval('svg.chart', (svgs) =>
-        svgs.map((svg) => ({
-          id: (svg as SVGElement).dataset.chart,
-          points: Number((svg as SVGElement).dataset.points),
-          max: Number((svg as SVGElement).dataset.max),
-          lines: svg.querySelectorAll('polyline').length,
-        })),
+      const charts = await page.$$eval('.chart[data-chart]', (elements) =>
+        elements.map((element) => {
+          const canvas = element.querySelector('canvas');
+          // Pixels uPlot painted (not transparent): the lines, axes and grid drawn on its canvas.
+          const pixels = canvas?.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data;
+          let painted = 0;
+          for (let i = 3; pixels !== undefined && i < pixels.length; i += 4) if (pixels[i]! > 0) painted++;
+          return {
+            id: (element as HTMLElement).dataset.chart,
+            points: Number((element as HTMLElement).dataset.points),
+            max: Number((element as HTMLElement).dataset.max),
+            lines: element.querySelectorAll('.u-legend .u-series').length - 1,
+            painted,
+          };
+        }),
       );
       expect(charts.map((chart) => chart.id)).toEqual(DASHBOARD_CHARTS.map((chart) => chart.id));
       for (const chart of charts) {
-        expect(chart.lines, chart.id).toBeGreaterThan(0);
+        expect(chart.lines, chart.id).toBe(DASHBOARD_CHARTS.find((c) => c.id === chart.id)!.series.length);
         expect(chart.points, chart.id).toBeGreaterThan(1);
+        expect(chart.painted, chart.id).toBeGreaterThan(1000);
       }
       const max = Object.fromEntries(charts.map((chart) => [chart.id, chart.max]));
       for (const id of ['throughput', 'requests', 'kv', 'prefix', 'buffers', 'arena', 'workspace']) {

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_DEMO_CONFIG, type DemoConfig } from './runtime/demo-config.js';
 import { DemoRuntime } from './runtime/demo-runtime.js';
 import { startServer } from './server/http-server.js';
+import { MODEL_ID } from './server/request-fields.js';
 import { formatVerification, verify } from './runtime/verify.js';
 
 const USAGE = `usage: npm run demo -- [options]
@@ -71,10 +72,18 @@ async function main(): Promise<void> {
   console.log(`mem demo serving on ${url}`);
   console.log(`  dashboard   ${url}/`);
   console.log(`  metrics     ${url}/metrics`);
+  console.log(`  openai      base URL ${url}/v1 (any API key), model ${MODEL_ID}`);
+  console.log(
+    `  chat        curl -N ${url}/v1/chat/completions -H 'content-type: application/json' -d '{"messages":[{"role":"user","content":"Hello"}],"max_tokens":32,"stream":true}'`,
+  );
   console.log(
     `  completions curl -N ${url}/v1/completions -H 'content-type: application/json' -d '{"prompt":"Hello","max_tokens":32,"stream":true}'`,
   );
   console.log(`  load        npm run demo:load -- --url ${url}`);
+  const { kernel, fallbackReason } = runtime.engine.store.stats();
+  console.log(
+    `  kernels     attention ${kernel}${fallbackReason === null ? '' : ` (${fallbackReason})`}, matrix products ${runtime.weights.matmulKernel}`,
+  );
   const shutdown = (): void => {
     runtime.log('shutting down');
     runtime.close();

@@ -174,10 +174,14 @@ describe('all-or-none when the caller code throws midway', () => {
       sink.failAt = Infinity;
       expect(state(pool)).toEqual(before);
       const local = pool.stats().classes[0]!.hits.local;
-      expect(sink.recording.read('mem_buffer_pool_hits_total', { size_class: String(page), tier: 'local' })).toBe(
-        local,
-      );
-      expect(sink.recording.read('mem_buffer_pool_created', { size_class: String(page) })).toBe(
+      expect(
+        sink.recording.read('mem_buffer_pool_hits_total', {
+          pool: 'buffer-pool',
+          size_class: String(page),
+          tier: 'local',
+        }),
+      ).toBe(local);
+      expect(sink.recording.read('mem_buffer_pool_buffers', { pool: 'buffer-pool', size_class: String(page) })).toBe(
         pool.stats().classes[0]!.created,
       );
     });

@@ -138,6 +138,8 @@ describe('bad input', () => {
       { leakSampleInterval: 2 ** 40 },
       { leakSampleInterval: '8' },
       { onLeak: 'log' },
+      { name: '' },
+      { name: 7 },
       { metrics: {} },
       { metrics: null },
       { unknownOption: true },

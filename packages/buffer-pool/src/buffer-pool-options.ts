@@ -1,5 +1,5 @@
 /**
- * Options of a pool instance (besides its configuration): metrics and leak detection.
+ * Options of a pool instance (besides its configuration): its name, metrics and leak detection.
  *
  * This module is browser compatible.
  * @module
@@ -7,6 +7,7 @@
 import {
   assertFunction,
   assertInteger,
+  assertNonEmptyString,
   assertOneOf,
   assertOptions,
   invalidArgument,
@@ -34,6 +35,11 @@ export interface BufferLeakReport {
  * take them.
  */
 export interface PoolInstanceOptions {
+  /**
+   * The pool's name: the `pool` label of its metrics. Give each pool that publishes into one sink
+   * its own name. @defaultValue 'buffer-pool'
+   */
+  readonly name?: string;
   /**
    * Where the pool publishes its counters and gauges. The pool resolves its instruments and
    * registers one collector when the instance is created, and unregisters it in `close()` (or when
@@ -67,6 +73,8 @@ export interface PoolInstanceOptions {
 
 /** Options after validation, with defaults applied. */
 export interface ResolvedInstanceOptions {
+  /** The name. */
+  readonly name: string;
   /** The sink, or undefined for none. */
   readonly metrics: MetricsSink | undefined;
   /** The leak level. */
@@ -89,6 +97,7 @@ function warnLeak(report: BufferLeakReport): void {
 
 /** The option names {@link resolveInstanceOptions} accepts. */
 const INSTANCE_OPTIONS: readonly (keyof PoolInstanceOptions)[] = [
+  'name',
   'metrics',
   'leakDetection',
   'leakSampleInterval',
@@ -101,6 +110,7 @@ const INSTANCE_OPTIONS: readonly (keyof PoolInstanceOptions)[] = [
  */
 export function resolveInstanceOptions(options: unknown): ResolvedInstanceOptions {
   const given = assertOptions<PoolInstanceOptions>(options, 'options', INSTANCE_OPTIONS);
+  const name = given.name === undefined ? 'buffer-pool' : assertNonEmptyString(given.name, 'options.name');
   const metrics = given.metrics;
   if (
     metrics !== undefined &&
@@ -124,5 +134,5 @@ export function resolveInstanceOptions(options: unknown): ResolvedInstanceOption
     given.onLeak === undefined
       ? warnLeak
       : assertFunction<(report: BufferLeakReport) => void>(given.onLeak, 'options.onLeak');
-  return { metrics, leakDetection, leakSampleInterval, onLeak };
+  return { name, metrics, leakDetection, leakSampleInterval, onLeak };
 }

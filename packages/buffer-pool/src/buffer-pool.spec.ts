@@ -283,8 +283,9 @@ describe('BufferPool', () => {
 
   it('publishes created, free, hit, exhausted, oversized and fallback counts to its metrics sink', () => {
     const sink = new RecordingMetricsSink();
-    const pool = new BufferPool(testConfig(page, page * 2, 2), { metrics: sink, leakDetection: 'off' });
+    const pool = new BufferPool(testConfig(page, page * 2, 2), { name: 'io', metrics: sink, leakDetection: 'off' });
     const size_class = String(page);
+    const io = { pool: 'io' };
     const first = pool.tryAlloc(page); // new
     first.release();
     pool.tryAlloc(page).release(); // local
@@ -292,21 +293,32 @@ describe('BufferPool', () => {
     pool.alloc(page); // exhausted: fallback
     pool.alloc(page * 8); // oversized: fallback
     for (const buffer of held) buffer.release();
-    expect(sink.read('mem_buffer_pool_created', { size_class })).toBe(2);
-    expect(sink.read('mem_buffer_pool_hits_total', { size_class, tier: 'new' })).toBe(2);
-    expect(sink.read('mem_buffer_pool_hits_total', { size_class, tier: 'local' })).toBe(2);
-    expect(sink.read('mem_buffer_pool_hits_total', { size_class, tier: 'global' })).toBe(0);
-    expect(sink.read('mem_buffer_pool_exhausted_total', { size_class })).toBe(1);
-    expect(sink.read('mem_buffer_pool_oversized_total')).toBe(1);
-    expect(sink.read('mem_buffer_pool_fallback_total')).toBe(2);
-    expect(sink.read('mem_buffer_pool_free', { size_class, where: 'local' })).toBe(1);
-    expect(sink.read('mem_buffer_pool_free', { size_class, where: 'global' })).toBe(1);
-    expect(sink.read('mem_buffer_pool_created', { size_class: String(page * 2) })).toBe(0);
+    expect(sink.read('mem_buffer_pool_buffers', { ...io, size_class })).toBe(2);
+    expect(sink.read('mem_buffer_pool_hits_total', { ...io, size_class, tier: 'new' })).toBe(2);
+    expect(sink.read('mem_buffer_pool_hits_total', { ...io, size_class, tier: 'local' })).toBe(2);
+    expect(sink.read('mem_buffer_pool_hits_total', { ...io, size_class, tier: 'global' })).toBe(0);
+    expect(sink.read('mem_buffer_pool_exhausted_total', { ...io, size_class })).toBe(1);
+    expect(sink.read('mem_buffer_pool_oversized_total', io)).toBe(1);
+    expect(sink.read('mem_buffer_pool_fallbacks_total', io)).toBe(2);
+    expect(sink.read('mem_buffer_pool_free_buffers', { ...io, size_class, where: 'local' })).toBe(1);
+    expect(sink.read('mem_buffer_pool_free_buffers', { ...io, size_class, where: 'global' })).toBe(1);
+    expect(sink.read('mem_buffer_pool_buffers', { ...io, size_class: String(page * 2) })).toBe(0);
     // Counters keep growing between scrapes, and a closed pool stops publishing.
     pool.tryAlloc(page).release();
-    expect(sink.read('mem_buffer_pool_hits_total', { size_class, tier: 'local' })).toBe(3);
+    expect(sink.read('mem_buffer_pool_hits_total', { ...io, size_class, tier: 'local' })).toBe(3);
     pool.close();
     expect(() => sink.collect()).not.toThrow();
+  });
+
+  it("labels its series with the pool's name, 'buffer-pool' by default", () => {
+    const sink = new RecordingMetricsSink();
+    const pool = new BufferPool(testConfig(page, page * 2, 2), { metrics: sink, leakDetection: 'off' });
+    pool.tryAlloc(page).release();
+    expect(
+      sink.read('mem_buffer_pool_hits_total', { pool: 'buffer-pool', size_class: String(page), tier: 'new' }),
+    ).toBe(1);
+    expect(sink.read('mem_buffer_pool_oversized_total', { pool: 'buffer-pool' })).toBe(0);
+    pool.close();
   });
 
   it('gives a JSON snapshot of its state', () => {

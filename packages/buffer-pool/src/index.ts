@@ -4,7 +4,7 @@
  * request. Node-only helpers (zero-copy `Buffer` conversion) are in `@mem/buffer-pool/node`.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/buffer-pool
  */
 export { BufferPool } from './buffer-pool.js';
 export { BufferPoolConfig, type BufferPoolConfigFields, type WorkerCachePolicy } from './buffer-pool-config.js';

@@ -173,11 +173,17 @@ export class PoolCore implements BufferOwner {
 
     // Neither the sink's collector nor what runs if this instance goes away without close() may
     // refer to the instance: both are handed its state, never `this`.
-    this.#unpublishMetrics = publishPoolMetrics(options.metrics ?? noopMetrics, classSizes, this.#counters, {
-      created: this.#created,
-      global: this.#global,
-      cache: this.#cache,
-    });
+    this.#unpublishMetrics = publishPoolMetrics(
+      options.metrics ?? noopMetrics,
+      options.name,
+      classSizes,
+      this.#counters,
+      {
+        created: this.#created,
+        global: this.#global,
+        cache: this.#cache,
+      },
+    );
     this.#cancelFarewell = whenGone(this, this.shared ? this.#cache : undefined, this.#global, this.#unpublishMetrics);
   }
 

@@ -2,14 +2,14 @@
  * The counters a pool instance keeps as plain numbers (the hot path does one typed-array increment),
  * and their publication into a `@mem/types` MetricsSink by a collector that runs at scrape time.
  *
- * Series (labels `size_class` = the class size in bytes):
- * - `mem_buffer_pool_created{size_class}` gauge: tracked buffers created
- * - `mem_buffer_pool_free{size_class, where="global"|"local"}` gauge: free buffers
- * - `mem_buffer_pool_hits_total{size_class, tier="local"|"global"|"new"}` counter: where allocations came from
- * - `mem_buffer_pool_exhausted_total{size_class}` counter: allocations refused (or fallen back) for exhaustion
- * - `mem_buffer_pool_oversized_total` counter: requests above `maxSize`
- * - `mem_buffer_pool_fallback_total` counter: untracked buffers handed out instead of pooled ones
- * - `mem_buffer_pool_leaks_total` counter: handles garbage-collected without release
+ * Series (labels `pool` = the pool's name, `size_class` = the class size in bytes):
+ * - `mem_buffer_pool_buffers{pool, size_class}` gauge: tracked buffers created
+ * - `mem_buffer_pool_free_buffers{pool, size_class, where="global"|"local"}` gauge: free buffers
+ * - `mem_buffer_pool_hits_total{pool, size_class, tier="local"|"global"|"new"}` counter: where allocations came from
+ * - `mem_buffer_pool_exhausted_total{pool, size_class}` counter: allocations refused (or fallen back) for exhaustion
+ * - `mem_buffer_pool_oversized_total{pool}` counter: requests above `maxSize`
+ * - `mem_buffer_pool_fallbacks_total{pool}` counter: untracked buffers handed out instead of pooled ones
+ * - `mem_buffer_pool_leaks_total{pool}` counter: handles garbage-collected without release
  *
  * This module is browser compatible.
  * @module
@@ -82,31 +82,35 @@ function checkInstrument<T extends object>(instrument: T, methods: readonly stri
  */
 export function publishPoolMetrics(
   sink: MetricsSink,
+  pool: string,
   classSizes: readonly number[],
   counters: PoolCounters,
   sources: PoolGaugeSources,
 ): () => void {
-  const counter = (name: string, help: string, labels?: Record<string, string>): ((total: number) => void) =>
+  const counter = (name: string, help: string, labels: Record<string, string>): ((total: number) => void) =>
     mirrorCounter(checkInstrument(sink.counter(name, help, labels), ['inc'], `counter ${name}`));
   const gauge = (name: string, help: string, labels: Record<string, string>): Gauge =>
     checkInstrument(sink.gauge(name, help, labels), ['set'], `gauge ${name}`);
   const perClass = classSizes.map((size) => {
     const size_class = String(size);
     return {
-      created: gauge('mem_buffer_pool_created', 'Tracked buffers created', { size_class }),
-      freeGlobal: gauge('mem_buffer_pool_free', 'Free buffers', { size_class, where: 'global' }),
-      freeLocal: gauge('mem_buffer_pool_free', 'Free buffers', { size_class, where: 'local' }),
-      hitsLocal: counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'local' }),
-      hitsGlobal: counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'global' }),
-      hitsNew: counter('mem_buffer_pool_hits_total', 'Allocations by source', { size_class, tier: 'new' }),
+      created: gauge('mem_buffer_pool_buffers', 'Tracked buffers created', { pool, size_class }),
+      freeGlobal: gauge('mem_buffer_pool_free_buffers', 'Free buffers', { pool, size_class, where: 'global' }),
+      freeLocal: gauge('mem_buffer_pool_free_buffers', 'Free buffers', { pool, size_class, where: 'local' }),
+      hitsLocal: counter('mem_buffer_pool_hits_total', 'Allocations by source', { pool, size_class, tier: 'local' }),
+      hitsGlobal: counter('mem_buffer_pool_hits_total', 'Allocations by source', { pool, size_class, tier: 'global' }),
+      hitsNew: counter('mem_buffer_pool_hits_total', 'Allocations by source', { pool, size_class, tier: 'new' }),
       exhausted: counter('mem_buffer_pool_exhausted_total', 'Allocations that found the class exhausted', {
+        pool,
         size_class,
       }),
     };
   });
-  const oversized = counter('mem_buffer_pool_oversized_total', 'Requests above maxSize');
-  const fallbacks = counter('mem_buffer_pool_fallback_total', 'Untracked buffers handed out instead of pooled ones');
-  const leaks = counter('mem_buffer_pool_leaks_total', 'Buffers garbage-collected without release');
+  const oversized = counter('mem_buffer_pool_oversized_total', 'Requests above maxSize', { pool });
+  const fallbacks = counter('mem_buffer_pool_fallbacks_total', 'Untracked buffers handed out instead of pooled ones', {
+    pool,
+  });
+  const leaks = counter('mem_buffer_pool_leaks_total', 'Buffers garbage-collected without release', { pool });
   const { created, global, cache } = sources;
   const unpublish = sink.addCollector(() => {
     perClass.forEach((instruments, c) => {

@@ -7,8 +7,23 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue, mirrorCounter, type MetricLabels, type MetricsSink } from '@mem/types';
+import {
+  MemError,
+  assertNonEmptyString,
+  describeValue,
+  mirrorCounter,
+  type MetricLabels,
+  type MetricsSink,
+} from '@mem/types';
 import type { ArenaStats } from './arena.js';
+
+/**
+ * Checks a `name` option (the `pool` label of the figures): `undefined` gives `fallback`.
+ * @throws MemError INVALID_ARGUMENT if it is not a non-empty string.
+ */
+export function metricsName(name: unknown, fallback: string): string {
+  return name === undefined ? fallback : assertNonEmptyString(name, 'name');
+}
 
 /**
  * Checks a `metrics` option: `undefined` or an object with `counter`, `gauge` and `addCollector`.
@@ -110,12 +125,12 @@ export function arenaPublisher(sink: MetricsSink, labels: MetricLabels): (figure
 function makeArenaPublisher(sink: MetricsSink, labels: MetricLabels): (figures: ArenaFigures) => void {
   const allocations = sink.gauge('mem_epoch_arena_allocations', 'allocations in the current generation', labels);
   const bytesAllocated = sink.gauge(
-    'mem_epoch_arena_bytes_allocated',
+    'mem_epoch_arena_allocated_bytes',
     'bytes requested in the current generation',
     labels,
   );
   const bytesUsed = sink.gauge(
-    'mem_epoch_arena_bytes_used',
+    'mem_epoch_arena_used_bytes',
     'bytes taken from blocks in the current generation',
     labels,
   );

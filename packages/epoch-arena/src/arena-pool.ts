@@ -21,6 +21,7 @@ import {
   arenaPublisher,
   assertMetricsSink,
   collectWhileAlive,
+  metricsName,
   poolPublisher,
   type ArenaFigures,
   type PoolFigures,
@@ -83,6 +84,11 @@ export interface ArenaPoolOptions {
   readonly retainBlocks?: number;
   /** Where to publish the pool's figures (`mem_arena_pool_*`) and its arenas'. @defaultValue none */
   readonly metrics?: MetricsSink;
+  /**
+   * The pool's name: the `pool` label of its figures and its arenas'. Give each pool that publishes
+   * into one sink its own name. @defaultValue 'arena-pool'
+   */
+  readonly name?: string;
   /** See {@link GuardLeakOptions.leakDetection}. @defaultValue 'sampled' */
   readonly leakDetection?: LeakDetectionLevel;
   /** See {@link GuardLeakOptions.onGuardLeak}. @defaultValue none */
@@ -114,6 +120,11 @@ export interface GuardLeakOptions {
   readonly onGuardLeak?: (leak: GuardLeak) => void;
   /** Where to publish the pool's figures (`mem_arena_pool_*`) from this worker. @defaultValue none */
   readonly metrics?: MetricsSink;
+  /**
+   * The pool's name: the `pool` label of its figures and its arenas'. Give each pool that publishes
+   * into one sink its own name. @defaultValue 'arena-pool'
+   */
+  readonly name?: string;
 }
 
 /** Options of {@link ArenaPool.createShared}: a pool whose arenas are {@link SharedEpochArena}s. */
@@ -138,6 +149,11 @@ export interface SharedArenaPoolOptions {
   readonly maxAttachments?: number;
   /** Where to publish the pool's figures (`mem_arena_pool_*`) and its arenas'. @defaultValue none */
   readonly metrics?: MetricsSink;
+  /**
+   * The pool's name: the `pool` label of its figures and its arenas'. Give each pool that publishes
+   * into one sink its own name. @defaultValue 'arena-pool'
+   */
+  readonly name?: string;
   /** See {@link GuardLeakOptions.leakDetection}. @defaultValue 'sampled' */
   readonly leakDetection?: LeakDetectionLevel;
   /** See {@link GuardLeakOptions.onGuardLeak}. @defaultValue none */
@@ -263,6 +279,7 @@ export class ArenaPool {
     const shared = (options as { [SHARED_PARTS]?: SharedParts } | null | undefined)?.[SHARED_PARTS];
     const guardOptions = shared?.guards ?? assertOptions<ArenaPoolOptions>(options);
     const metrics = assertMetricsSink(guardOptions.metrics);
+    const name = metricsName(guardOptions.name, 'arena-pool');
     this.#guardTracker = makeGuardTracker(guardOptions, (index, epoch, stack) => {
       this.#leakedGuards += 1;
       this.#unpin(index);
@@ -312,7 +329,7 @@ export class ArenaPool {
     this.#local = new LocalArena({ state: this.#state, arenas: this.#arenas });
     if (metrics !== undefined) {
       try {
-        ArenaPool.#publishWhileAlive(metrics, this);
+        ArenaPool.#publishWhileAlive(metrics, this, name);
       } catch (error) {
         // Registering with the sink is the last step: undo the attachment of a shared pool object.
         this.#cancelRelease();
@@ -327,13 +344,13 @@ export class ArenaPool {
    * Registers the collector of `pool`'s figures with `sink`. A static method, so that the closures
    * it makes hold nothing of the constructor's scope (which holds the pool itself).
    */
-  static #publishWhileAlive(sink: MetricsSink, pool: ArenaPool): void {
-    const publishPool = poolPublisher(sink, { pool: String(pool.#arenas[0]!.id) });
+  static #publishWhileAlive(sink: MetricsSink, pool: ArenaPool, name: string): void {
+    const publishPool = poolPublisher(sink, { pool: name });
     const publishArenas = new Map<number, (figures: ArenaFigures) => void>();
     collectWhileAlive(
       sink,
       pool,
-      (alive) => alive.#publishFigures(sink, publishPool, publishArenas),
+      (alive) => alive.#publishFigures(sink, name, publishPool, publishArenas),
       () => {
         publishPool(NO_POOL_FIGURES);
         for (const publish of publishArenas.values()) publish(NO_ARENA_FIGURES);
@@ -344,6 +361,7 @@ export class ArenaPool {
   /** Publishes the pool's and its arenas' figures (zeros once detached); run by the metrics collector. */
   #publishFigures(
     sink: MetricsSink,
+    name: string,
     publishPool: (figures: PoolFigures) => void,
     publishArenas: Map<number, (figures: ArenaFigures) => void>,
   ): void {
@@ -357,7 +375,7 @@ export class ArenaPool {
     for (const { arena } of stats.arenas) {
       let publish = publishArenas.get(arena.arenaId);
       if (publish === undefined) {
-        publish = arenaPublisher(sink, { arena: String(arena.arenaId) });
+        publish = arenaPublisher(sink, { pool: name, arena: String(arena.arenaId) });
         publishArenas.set(arena.arenaId, publish);
       }
       publish(arena);
@@ -393,6 +411,7 @@ export class ArenaPool {
       leakDetection: options.leakDetection,
       onGuardLeak: options.onGuardLeak,
       metrics: assertMetricsSink(options.metrics),
+      name: metricsName(options.name, 'arena-pool'),
     };
     makeGuardTracker(guards, () => {}); // checks the options before any memory is allocated
     const count = ringSize + spares;
@@ -454,6 +473,7 @@ export class ArenaPool {
     const guards = assertOptions<GuardLeakOptions>(options);
     makeGuardTracker(guards, () => {});
     assertMetricsSink(guards.metrics);
+    metricsName(guards.name, 'arena-pool');
     const candidate = descriptor as Partial<ArenaPoolDescriptor> | null;
     let state: Int32Array | undefined;
     if (

@@ -6,7 +6,7 @@
  * @module
  */
 import { MemError, assertInteger, assertPowerOfTwo, type MetricsSink } from '@mem/types';
-import { assertMetricsSink, publishArenaWhileAlive } from './arena-metrics.js';
+import { assertMetricsSink, metricsName, publishArenaWhileAlive } from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -63,10 +63,14 @@ export interface EpochArenaOptions {
    */
   readonly id?: number;
   /**
-   * Where to publish the arena's figures (`mem_epoch_arena_*`, labelled with the arena id) when
-   * the sink is scraped; nothing is done on allocation. @defaultValue none
+   * Where to publish the arena's figures (`mem_epoch_arena_*`, labelled with its name and id)
+   * when the sink is scraped; nothing is done on allocation. @defaultValue none
    */
   readonly metrics?: MetricsSink;
+  /**
+   * The `pool` label of the arena's figures (beside `arena`, its id). @defaultValue 'epoch-arena'
+   */
+  readonly name?: string;
 }
 
 const NO_BLOCK = new Uint8Array(0);
@@ -167,7 +171,8 @@ export class EpochArena extends HandleAccessors implements Arena {
     this.#maxBlocks = 2 ** (ADDRESS_BITS - this.#offsetBits);
     this.#retag();
     const metrics = assertMetricsSink(checked.metrics);
-    if (metrics !== undefined) publishArenaWhileAlive(metrics, { arena: String(this.#id) }, this, readStats);
+    const labels = { pool: metricsName(checked.name, 'epoch-arena'), arena: String(this.#id) };
+    if (metrics !== undefined) publishArenaWhileAlive(metrics, labels, this, readStats);
   }
 
   /** The arena's id (1 to 63), carried by every handle it issues. Cost: O(1). */

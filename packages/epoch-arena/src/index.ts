@@ -4,7 +4,7 @@
  * checked number handles, and drop a whole generation at once in O(blocks).
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/epoch-arena
  */
 export type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 export { EpochArena, type EpochArenaOptions } from './epoch-arena.js';

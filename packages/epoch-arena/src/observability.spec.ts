@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { collectUntil } from '@mem/testkit/collect-garbage';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { MemError, RecordingMetricsSink } from '@mem/types';
 import { ArenaPool, EpochArena, type GuardLeak, SharedEpochArena } from './index.js';
 
@@ -27,9 +28,9 @@ describe('metrics', () => {
     const arena = new EpochArena({ metrics: sink, id: 7 });
     arena.allocate(10);
     arena.allocate(20);
-    const labels = { arena: '7' };
+    const labels = { pool: 'epoch-arena', arena: '7' };
     expect(sink.read('mem_epoch_arena_allocations', labels)).toBe(2);
-    expect(sink.read('mem_epoch_arena_bytes_allocated', labels)).toBe(30);
+    expect(sink.read('mem_epoch_arena_allocated_bytes', labels)).toBe(30);
     expect(sink.read('mem_epoch_arena_capacity_bytes', labels)).toBe(2 * 1024 * 1024);
     arena.reset(1);
     arena.reset(2);
@@ -37,9 +38,9 @@ describe('metrics', () => {
     expect(sink.read('mem_epoch_arena_allocations', labels)).toBe(0);
   });
 
-  it('publishes a pool figures and those of its arenas', () => {
+  it('publishes a pool figures and those of its arenas, labelled with its name', () => {
     const sink = new RecordingMetricsSink();
-    const pool = new ArenaPool({ ringSize: 1, metrics: sink });
+    const pool = new ArenaPool({ ringSize: 1, metrics: sink, name: 'steps' });
     pool.allocate(8);
     const guard = pool.pin();
     pool.advanceEpoch();
@@ -50,7 +51,12 @@ describe('metrics', () => {
     expect(value('mem_arena_pool_deferred_arenas')).toBe(1);
     expect(value('mem_arena_pool_deferred_reclamations_total')).toBe(1);
     expect(value('mem_arena_pool_advances_total')).toBe(1);
-    expect(samples.filter((sample) => sample.name === 'mem_epoch_arena_allocations').length).toBe(2);
+    const arenas = samples.filter((sample) => sample.name === 'mem_epoch_arena_allocations');
+    expect(arenas.length).toBe(2);
+    expect(arenas.every((sample) => sample.labels.pool === 'steps' && /^\d+$/.test(sample.labels.arena!))).toBe(true);
+    expect(samples.filter((sample) => sample.name.startsWith('mem_arena_pool_')).map((s) => s.labels)).toContainEqual({
+      pool: 'steps',
+    });
     guard.release();
     expect(
       sink.collect().find((sample) => sample.name === 'mem_arena_pool_reclaimed_after_deferral_total')?.value,
@@ -59,11 +65,11 @@ describe('metrics', () => {
 
   it('publishes a shared arena, and zeros once it is detached', () => {
     const sink = new RecordingMetricsSink();
-    const arena = SharedEpochArena.create({ capacity: 4096, metrics: sink, id: 9 });
+    const arena = SharedEpochArena.create({ capacity: 4096, metrics: sink, id: 9, name: 'shared' });
     arena.allocate(5);
-    expect(sink.read('mem_epoch_arena_allocations', { arena: '9' })).toBe(1);
+    expect(sink.read('mem_epoch_arena_allocations', { pool: 'shared', arena: '9' })).toBe(1);
     arena.detach();
-    expect(sink.read('mem_epoch_arena_allocations', { arena: '9' })).toBe(0);
+    expect(sink.read('mem_epoch_arena_allocations', { pool: 'shared', arena: '9' })).toBe(0);
   });
 
   it('holds arenas and pools weakly: dropped ones are collected, publish zeros, and leave the sink', async () => {
@@ -85,6 +91,17 @@ describe('metrics', () => {
       expect(() => new EpochArena({ metrics: metrics as never })).toThrowError(MemError);
       expect(() => new ArenaPool({ metrics: metrics as never })).toThrowError(MemError);
       expect(() => SharedEpochArena.create({ capacity: 4096, metrics: metrics as never })).toThrowError(MemError);
+    }
+  });
+
+  it('refuses a name that is not a non-empty string with INVALID_ARGUMENT', () => {
+    const created = ArenaPool.createShared({ capacity: 4096 });
+    for (const name of ['', 5, null]) {
+      expectMemError(() => new EpochArena({ name: name as never }), 'INVALID_ARGUMENT');
+      expectMemError(() => new ArenaPool({ name: name as never }), 'INVALID_ARGUMENT');
+      expectMemError(() => SharedEpochArena.create({ capacity: 4096, name: name as never }), 'INVALID_ARGUMENT');
+      expectMemError(() => ArenaPool.createShared({ capacity: 4096, name: name as never }), 'INVALID_ARGUMENT');
+      expectMemError(() => ArenaPool.attach(created.descriptor(), { name: name as never }), 'INVALID_ARGUMENT');
     }
   });
 });

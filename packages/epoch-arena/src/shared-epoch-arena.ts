@@ -16,7 +16,13 @@ import {
   type BackingMemoryDescriptor,
   type MetricsSink,
 } from '@mem/types';
-import { NO_ARENA_FIGURES, assertMetricsSink, publishArenaWhileAlive, type ArenaFigures } from './arena-metrics.js';
+import {
+  NO_ARENA_FIGURES,
+  assertMetricsSink,
+  metricsName,
+  publishArenaWhileAlive,
+  type ArenaFigures,
+} from './arena-metrics.js';
 import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -114,10 +120,14 @@ export interface SharedEpochArenaOptions {
   /** The arena id (1 to 63) its handles carry. @defaultValue the next id of a process-wide counter */
   readonly id?: number;
   /**
-   * Where to publish the arena's figures (`mem_epoch_arena_*`) when the sink is scraped, from this
-   * worker's instance. @defaultValue none
+   * Where to publish the arena's figures (`mem_epoch_arena_*`, labelled with its name and id) when
+   * the sink is scraped, from this worker's instance. @defaultValue none
    */
   readonly metrics?: MetricsSink;
+  /**
+   * The `pool` label of the arena's figures (beside `arena`, its id). @defaultValue 'epoch-arena'
+   */
+  readonly name?: string;
 }
 
 /** What a worker needs to attach to a {@link SharedEpochArena}: post it with `postMessage`. */
@@ -289,6 +299,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     const id =
       options.id === undefined ? takeArenaId() : assertInteger(options.id, 'id', { min: 1, max: MAX_ARENA_ID });
     const metrics = assertMetricsSink(options.metrics);
+    const name = metricsName(options.name, 'epoch-arena');
     const data = BackingMemory.allocate(capacity, { shared: true });
     const controlBuffer = BackingMemory.allocate(controlBytes(maxAttachments), { shared: true })
       .buffer as SharedArrayBuffer;
@@ -312,7 +323,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     const arena = new SharedEpochArena(descriptor, data, control);
     if (metrics !== undefined) {
       try {
-        publishArenaWhileAlive(metrics, { arena: String(id) }, arena, readFigures);
+        publishArenaWhileAlive(metrics, { pool: name, arena: String(id) }, arena, readFigures);
       } catch (error) {
         arena.detach();
         throw error;

@@ -1,8 +1,8 @@
 /**
  * The arithmetic both attentions share: argument checks, scratch arrays kept between calls, and the
- * two loops over positions (scores, then the weighted sum of values). Paged attention runs the
- * loops once per block and contiguous attention once per head, in the same order of operations, so
- * over float32 storage the two agree to the last bit. The softmax between the loops stays written
+ * two loops over positions (scores, then the weighted sum of values). Paged attention's JavaScript
+ * kernel runs the loops once per block and contiguous attention once per head, in the same order of
+ * operations, so over float32 storage the two agree to the last bit. The softmax between the loops stays written
  * out in each caller (written out twice on purpose: see docs/DESIGN.md, Hot paths).
  *
  * This module is browser compatible.
@@ -41,9 +41,11 @@ export interface Checked {
   readonly out: Float32Array;
   readonly scale: number;
   readonly group: number;
+  /** Query rows in `query` and `out`. */
+  readonly rows: number;
 }
 
-/** Checks the arguments common to both attentions. */
+/** Checks the arguments common to the attentions (`rows` query rows of `numQueryHeads * headDim`). */
 export function checkAttention(
   query: Float32Array,
   options: AttentionOptions,
@@ -51,6 +53,7 @@ export function checkAttention(
   headDim: number,
   length: number,
   maxLength: number,
+  rows = 1,
 ): Checked {
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('options', options, 'an object with numQueryHeads');
@@ -63,11 +66,13 @@ export function checkAttention(
     );
   }
   assertInteger(length, 'length', { min: 1, max: maxLength });
-  const size = heads * headDim;
+  const size = rows * heads * headDim;
   if (!(query instanceof Float32Array) || query.length !== size) {
+    const name = rows === 1 ? 'query' : 'queries';
+    const shape = rows === 1 ? 'numQueryHeads * headDim' : 'rows * numQueryHeads * headDim';
     throw new MemError(
       'INVALID_ARGUMENT',
-      `query must be a Float32Array of numQueryHeads * headDim = ${size} elements, got ${describeValue(query)}${query instanceof Float32Array ? ` of ${query.length}` : ''}`,
+      `${name} must be a Float32Array of ${shape} = ${size} elements, got ${describeValue(query)}${query instanceof Float32Array ? ` of ${query.length}` : ''}`,
     );
   }
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
@@ -81,7 +86,7 @@ export function checkAttention(
       `options.out must be a Float32Array of ${size} elements, got ${describeValue(out)}`,
     );
   }
-  return { out, scale, group: heads / numKvHeads };
+  return { out, scale, group: heads / numKvHeads, rows };
 }
 
 /**

@@ -357,6 +357,7 @@ describe('BlockAllocator: errors', () => {
 
   it.each([
     ['a bad hashWords', { hashWords: 0 }],
+    ['an empty name', { name: '' }],
     ['a fractional hashWords', { hashWords: 1.5 }],
     ['an unknown reuse order', { reuseOrder: 'fifo' }],
     ['options that are not an object', 5],
@@ -487,8 +488,8 @@ describe('BlockAllocator: stats and metrics', () => {
     a.free(x);
     a.allocate();
     a.allocate();
-    expect(sink.read('mem_paged_kv_blocks_in_use')).toBe(2);
-    expect(sink.read('mem_paged_kv_usage_ratio')).toBe(1);
-    expect(sink.read('mem_paged_kv_evictions_total')).toBe(1);
+    expect(sink.read('mem_paged_kv_in_use_blocks', { pool: 'paged-kv' })).toBe(2);
+    expect(sink.read('mem_paged_kv_usage_ratio', { pool: 'paged-kv' })).toBe(1);
+    expect(sink.read('mem_paged_kv_evictions_total', { pool: 'paged-kv' })).toBe(1);
   });
 });

@@ -21,6 +21,7 @@ import {
   MemError,
   assertInteger,
   assertOneOf,
+  assertNonEmptyString,
   assertOptions,
   describeValue,
   invalidArgument,
@@ -57,6 +58,8 @@ export interface BlockAllocatorOptions {
   readonly reuseOrder?: ReuseOrder;
   /** Where to publish block counts and eviction counters. @defaultValue no metrics */
   readonly metrics?: MetricsSink;
+  /** The `pool` label of its metrics. @defaultValue 'paged-kv' */
+  readonly name?: string;
 }
 
 /** A {@link BlockAllocator.stats} snapshot. */
@@ -153,7 +156,8 @@ export class BlockAllocator {
       }
     }
     this.#hashes = new HashIndex(capacity, this.hashWords);
-    if (opts.metrics !== undefined) publishAllocatorMetrics(opts.metrics, this);
+    const name = opts.name === undefined ? 'paged-kv' : assertNonEmptyString(opts.name, 'options.name');
+    if (opts.metrics !== undefined) publishAllocatorMetrics(opts.metrics, this, { pool: name });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,14 @@
  * then complete correctly and every block must be owned exactly by its holders.
  */
 import { describe, expect, it } from 'vitest';
-import { MemError, RecordingMetricsSink, type Counter, type Gauge, type MetricsSink } from '@mem/types';
+import {
+  MemError,
+  RecordingMetricsSink,
+  type Counter,
+  type Gauge,
+  type MetricLabels,
+  type MetricsSink,
+} from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
 import { KvCacheManager } from './kv-cache-manager.js';
 import type { KvSequence } from './kv-sequence.js';
@@ -397,11 +404,11 @@ describe('Scheduler: the hasher calling back in', () => {
 class CallingSink implements MetricsSink {
   readonly inner = new RecordingMetricsSink();
   onSet: (() => void) | undefined;
-  counter(name: string, help: string): Counter {
-    return this.inner.counter(name, help);
+  counter(name: string, help: string, labels?: MetricLabels): Counter {
+    return this.inner.counter(name, help, labels);
   }
-  gauge(name: string, help: string): Gauge {
-    const gauge = this.inner.gauge(name, help);
+  gauge(name: string, help: string, labels?: MetricLabels): Gauge {
+    const gauge = this.inner.gauge(name, help, labels);
     return {
       set: (value) => {
         const call = this.onSet;
@@ -437,7 +444,7 @@ describe('metrics sinks calling back in', () => {
     sink.inner.collect();
     expect(sink.onSet).toBeUndefined();
     const samples = sink.inner.collect();
-    const inUse = samples.find((s) => s.name === 'mem_paged_kv_blocks_in_use')!.value;
+    const inUse = samples.find((s) => s.name === 'mem_paged_kv_in_use_blocks')!.value;
     expect(inUse).toBe(kv.allocator.inUseCount);
     seq.release();
   });
@@ -450,6 +457,6 @@ describe('metrics sinks calling back in', () => {
     sink.onSet = () => scheduler.commit(scheduler.step(), [4]);
     sink.inner.collect();
     expect(request.state).toBe('finished');
-    expect(sink.inner.read('mem_paged_kv_finished_requests_total')).toBe(1);
+    expect(sink.inner.read('mem_paged_kv_finished_requests_total', { pool: 'paged-kv' })).toBe(1);
   });
 });

@@ -1,20 +1,22 @@
 /**
  * `@mem/paged-kv`: a paged KV-cache block allocator with prefix caching, scheduling with
- * preemption, KV storage and paged attention, for LLM inference and serving in JavaScript
- * (WebGPU, WASM or CPU engines).
+ * preemption, KV storage and paged attention, for LLM inference and serving in JavaScript. The K/V
+ * storage and the attention run on the CPU, in typed arrays; the rest deals in block numbers, for
+ * any storage.
  *
  * - {@link BlockAllocator}: fixed blocks, reference counts, a content-hash index, LRU eviction.
  * - {@link blockHashChain}, {@link fastBlockHasher}, {@link sha256BlockHasher}: chained block hashes.
  * - {@link PagedSequence}: a block table with copy-on-write forks.
  * - {@link KvCacheManager}: admission against the prefix cache, reservation, hash registration.
  * - {@link Scheduler}: continuous batching with preemption by recompute.
- * - {@link KvStore}, {@link pagedAttention}: K/V storage and attention.
+ * - {@link KvStore}, {@link pagedAttention}, {@link pagedPrefillAttention}: K/V storage and
+ *   attention (decode and causal prefill), on WebAssembly SIMD128 kernels where the runtime has them.
  *
  * References and benchmark workloads (contiguous attention, a synthetic chat trace, the raw
  * SHA-256 word function, the free-order comparison) are at `@mem/paged-kv/reference`.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/paged-kv
  */
 export { BlockAllocator, type BlockAllocatorOptions, type BlockAllocatorStats } from './block-allocator.js';
 export { type BlockHasher, fastBlockHasher, sha256BlockHasher } from './block-hasher.js';
@@ -46,5 +48,6 @@ export {
   type KvStoreDescriptor,
   type KvStoreOptions,
 } from './kv-store.js';
-export { pagedAttention, type AttentionOptions } from './paged-attention.js';
+export { pagedAttention, pagedPrefillAttention, type AttentionOptions } from './paged-attention.js';
+export type { KvKernel, KvKernels, KvStoreStats } from './kv-kernels.js';
 export { MAX_TOKEN_ID } from './token-ids.js';

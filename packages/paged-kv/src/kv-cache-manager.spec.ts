@@ -148,15 +148,16 @@ describe('KvCacheManager: admission and prefix caching', () => {
 
   it('publishes usage, queries, hits and preemptions to a metrics sink', () => {
     const sink = new RecordingMetricsSink();
-    const kv = new KvCacheManager({ numBlocks: 8, blockSize: 4, metrics: sink });
+    const kv = new KvCacheManager({ numBlocks: 8, blockSize: 4, metrics: sink, name: 'chat' });
+    const chat = { pool: 'chat' };
     run(kv, range(0, 9));
     const b = run(kv, range(0, 9));
     kv.preempt(b);
-    expect(sink.read('mem_paged_kv_prefix_query_tokens_total')).toBe(18);
-    expect(sink.read('mem_paged_kv_prefix_hit_tokens_total')).toBe(8);
-    expect(sink.read('mem_paged_kv_preemptions_total')).toBe(1);
-    expect(sink.read('mem_paged_kv_blocks_in_use')).toBe(3);
-    expect(sink.read('mem_paged_kv_sequences')).toBe(2);
+    expect(sink.read('mem_paged_kv_prefix_query_tokens_total', chat)).toBe(18);
+    expect(sink.read('mem_paged_kv_prefix_hit_tokens_total', chat)).toBe(8);
+    expect(sink.read('mem_paged_kv_preemptions_total', chat)).toBe(1);
+    expect(sink.read('mem_paged_kv_in_use_blocks', chat)).toBe(3);
+    expect(sink.read('mem_paged_kv_sequences', chat)).toBe(2);
   });
 });
 
@@ -171,6 +172,8 @@ describe('KvCacheManager: bad input', () => {
     ['a bad hasher', { numBlocks: 4, hasher: {} }],
     ['a non-function copyBlock', { numBlocks: 4, copyBlock: 'x' }],
     ['a bad reuse order', { numBlocks: 4, reuseOrder: 'mru' }],
+    ['an empty name', { numBlocks: 4, name: '' }],
+    ['a name that is not a string', { numBlocks: 4, name: 5 }],
   ])('rejects %s', (_label, options) => {
     expectMemError(() => new KvCacheManager(options as never), 'INVALID_ARGUMENT');
   });

@@ -23,7 +23,15 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertBoolean, assertInteger, assertOptions, invalidArgument, type MetricsSink } from '@mem/types';
+import {
+  MemError,
+  assertBoolean,
+  assertInteger,
+  assertNonEmptyString,
+  assertOptions,
+  invalidArgument,
+  type MetricsSink,
+} from '@mem/types';
 import { BlockAllocator, type BlockAllocatorStats } from './block-allocator.js';
 import type { ReuseOrder } from './free-order.js';
 import type { BlockHasher } from './block-hasher.js';
@@ -59,6 +67,11 @@ export interface KvCacheManagerOptions {
   readonly copyBlock?: CopyBlock;
   /** Where to publish KV usage, prefix-cache and eviction metrics. @defaultValue no metrics */
   readonly metrics?: MetricsSink;
+  /**
+   * The cache's name: the `pool` label of its metrics and of its scheduler's. Give each cache that
+   * publishes into one sink its own name. @defaultValue 'paged-kv'
+   */
+  readonly name?: string;
 }
 
 /** A {@link KvCacheManager.stats} snapshot. */
@@ -113,6 +126,8 @@ export class KvCacheManager {
   readonly prefixCaching: boolean;
   /** The block hasher. */
   readonly hasher: BlockHasher;
+  /** The `pool` label of its metrics and of its scheduler's. */
+  readonly name: string;
   readonly #copyBlock: CopyBlock | undefined;
   #scratch: Uint32Array;
   /** Whether the hasher is running (every changing method refuses to run then). */
@@ -142,6 +157,7 @@ export class KvCacheManager {
         : assertInteger(opts.maxBlocksPerSequence, 'options.maxBlocksPerSequence', { min: 1, max: numBlocks });
     this.prefixCaching =
       opts.prefixCaching === undefined ? true : assertBoolean(opts.prefixCaching, 'options.prefixCaching');
+    this.name = opts.name === undefined ? 'paged-kv' : assertNonEmptyString(opts.name, 'options.name');
     this.hasher = resolveHasher(opts.hasher);
     const copyBlock = assertCopyBlock(opts.copyBlock);
     this.#copyBlock = copyBlock && ((source, target) => this.#runCopy(copyBlock, source, target));
@@ -151,7 +167,7 @@ export class KvCacheManager {
     const unpublish =
       opts.metrics === undefined
         ? undefined
-        : publishKvCacheMetrics(opts.metrics, () => ({
+        : publishKvCacheMetrics(opts.metrics, { pool: this.name }, () => ({
             queryTokens: this.#queryTokens,
             hitTokens: this.#hitTokens,
             preemptions: this.#preemptions,
@@ -162,6 +178,7 @@ export class KvCacheManager {
         hashWords: this.hasher.words,
         reuseOrder: opts.reuseOrder,
         metrics: opts.metrics,
+        name: this.name,
       });
     } catch (error) {
       unpublish?.();

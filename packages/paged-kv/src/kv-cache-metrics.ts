@@ -5,7 +5,7 @@
  * This module is browser compatible.
  * @module
  */
-import { type MetricsSink, mirrorCounter } from '@mem/types';
+import { type MetricLabels, type MetricsSink, mirrorCounter } from '@mem/types';
 
 /** The manager's counters a collection reads. */
 export interface KvCacheCounts {
@@ -20,19 +20,21 @@ export interface KvCacheCounts {
 }
 
 /**
- * Registers the manager's instruments and its collector with `sink`; returns the function that
+ * Registers the manager's instruments, labelled `labels`, and its collector with `sink`; returns the function that
  * removes the collector. Cost: O(1) per collection.
  * @throws whatever the sink throws; then nothing stays registered.
  */
-export function publishKvCacheMetrics(sink: MetricsSink, read: () => KvCacheCounts): () => void {
+export function publishKvCacheMetrics(sink: MetricsSink, labels: MetricLabels, read: () => KvCacheCounts): () => void {
   const queries = mirrorCounter(
-    sink.counter('mem_paged_kv_prefix_query_tokens_total', 'prompt tokens looked up in the prefix cache'),
+    sink.counter('mem_paged_kv_prefix_query_tokens_total', 'prompt tokens looked up in the prefix cache', labels),
   );
   const hits = mirrorCounter(
-    sink.counter('mem_paged_kv_prefix_hit_tokens_total', 'prompt tokens served from the prefix cache'),
+    sink.counter('mem_paged_kv_prefix_hit_tokens_total', 'prompt tokens served from the prefix cache', labels),
   );
-  const preemptions = mirrorCounter(sink.counter('mem_paged_kv_preemptions_total', 'sequences preempted by recompute'));
-  const sequences = sink.gauge('mem_paged_kv_sequences', 'KV sequences not yet released');
+  const preemptions = mirrorCounter(
+    sink.counter('mem_paged_kv_preemptions_total', 'sequences preempted by recompute', labels),
+  );
+  const sequences = sink.gauge('mem_paged_kv_sequences', 'KV sequences not yet released', labels);
   return sink.addCollector(() => {
     const counts = read();
     queries(counts.queryTokens);

@@ -6,16 +6,18 @@
  *
  * Storage is float32 (`Float32Array`), or 16-bit (`Uint16Array` of IEEE float16 or bfloat16 bits)
  * to halve the memory; 16-bit values are converted on write and read. Every layer lives in one
- * ArrayBuffer, or one SharedArrayBuffer for a store made with `KvStore.createShared`, which other
- * workers attach to through its descriptor (see the README, "Concurrency protocol").
+ * memory: a WebAssembly.Memory where the WebAssembly SIMD128 attention kernels run (see
+ * `kv-store-memory.ts`), else an ArrayBuffer; shared for a store made with `KvStore.createShared`,
+ * which other workers attach to through its descriptor (see the README, "Concurrency protocol").
  *
  * This module is browser compatible.
  * @module
  */
 import {
-  BackingMemory,
   MemError,
+  type BackingMemory,
   assertInteger,
+  assertOneOf,
   assertOptions,
   assertSharedDescriptor,
   describeValue,
@@ -25,6 +27,9 @@ import {
 } from '@mem/types';
 import { toBfloat16, toFloat16, fromBfloat16, float16Decoder } from './half-float.js';
 import { checkKvLayout, type KvDType, type KvLayout, type KvLayoutSizes } from './kv-store-layout.js';
+import type { KvKernels, KvStoreStats } from './kv-kernels.js';
+import { allocateKvMemory, attachKvMemory, type KvMemory } from './kv-store-memory.js';
+import type { WasmAttention } from './wasm/wasm-attention.js';
 import type { BlockTableView } from './paged-sequence.js';
 
 export type { KvDType, KvLayout } from './kv-store-layout.js';
@@ -33,7 +38,16 @@ export type { KvDType, KvLayout } from './kv-store-layout.js';
 const KIND = 'mem.paged-kv.kv-store';
 /** The layout version of a shared {@link KvStore}'s memory. */
 const VERSION = 1;
-const OPTION_NAMES: readonly string[] = ['numLayers', 'numBlocks', 'numKvHeads', 'blockSize', 'headDim', 'dtype'];
+const OPTION_NAMES: readonly string[] = [
+  'numLayers',
+  'numBlocks',
+  'numKvHeads',
+  'blockSize',
+  'headDim',
+  'dtype',
+  'kernels',
+];
+const KERNELS: readonly KvKernels[] = ['auto', 'js'];
 
 /** Options of a {@link KvStore}. */
 export interface KvStoreOptions {
@@ -49,6 +63,12 @@ export interface KvStoreOptions {
   readonly headDim: number;
   /** Element type. @defaultValue 'float32' */
   readonly dtype?: KvDType;
+  /**
+   * The attention kernels: `'auto'` runs the WebAssembly SIMD128 kernels where the runtime has
+   * them (the store's memory is then a WebAssembly.Memory), `'js'` the JavaScript kernels.
+   * `stats().kernel` says which run. @defaultValue 'auto'
+   */
+  readonly kernels?: KvKernels;
 }
 
 /**
@@ -59,6 +79,11 @@ export interface KvStoreOptions {
 export interface KvStoreDescriptor extends SharedDescriptor<'mem.paged-kv.kv-store'>, KvLayout {
   /** The memory of every layer's K and V. */
   readonly buffer: SharedArrayBuffer;
+  /**
+   * The shared WebAssembly.Memory whose buffer `buffer` is, where the store runs the WebAssembly
+   * kernels: an attachment runs them over the same memory. Absent for a SharedArrayBuffer alone.
+   */
+  readonly memory?: WebAssembly.Memory;
 }
 
 /** A layer's raw storage: Float32Array for float32, Uint16Array of bits for 16-bit types. */
@@ -74,14 +99,16 @@ export type KvDecoder = ((bits: number) => number) | Float32Array;
 class KvStorage {
   constructor(
     readonly layout: KvLayoutSizes,
-    readonly memory: BackingMemory,
+    readonly memory: KvMemory,
   ) {}
 
   /** Checks `options` and allocates zeroed memory for them. */
   static allocate(options: KvStoreOptions, shared: boolean): KvStorage {
     if (options === undefined) throw invalidArgument('options', options, 'an object');
-    const layout = checkKvLayout(assertOptions<KvStoreOptions>(options, 'options', OPTION_NAMES), 'options');
-    return new KvStorage(layout, BackingMemory.allocate(layout.byteLength, { shared }));
+    const checked = assertOptions<KvStoreOptions>(options, 'options', OPTION_NAMES);
+    const layout = checkKvLayout(checked, 'options');
+    const kernels = checked.kernels === undefined ? 'auto' : assertOneOf(checked.kernels, 'options.kernels', KERNELS);
+    return new KvStorage(layout, allocateKvMemory(layout, shared, kernels));
   }
 }
 
@@ -122,13 +149,17 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
   /** Elements of one block of one layer's K (or V): `numKvHeads * blockSize * headDim`. */
   readonly blockElements: number;
   #memory: BackingMemory | null;
+  #kernel: WasmAttention | null;
+  readonly #fallbackReason: string | null;
+  readonly #byteLength: number;
   #keys: KvArray[] = [];
   #values: KvArray[] = [];
   readonly #encode: ((value: number) => number) | null;
 
   /**
    * Allocates zeroed storage, private to this thread.
-   * Cost: O(total bytes) (zeroing): `2 * numLayers * numBlocks * blockElements * bytesPerElement`.
+   * Cost: O(total bytes) (zeroing): `2 * numLayers * numBlocks * blockElements * bytesPerElement`,
+   * plus 256 KiB of scratch for the WebAssembly kernels.
    * @throws MemError INVALID_ARGUMENT if an option is invalid or unknown; EXHAUSTED if the runtime cannot allocate it.
    */
   constructor(options: KvStoreOptions);
@@ -136,7 +167,8 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
   constructor(storage: KvStorage);
   constructor(source: KvStoreOptions | KvStorage) {
     const storage = source instanceof KvStorage ? source : KvStorage.allocate(source, false);
-    const { layout, memory } = storage;
+    const { layout } = storage;
+    const { memory, kernel, fallbackReason } = storage.memory;
     this.numLayers = layout.numLayers;
     this.numBlocks = layout.numBlocks;
     this.numKvHeads = layout.numKvHeads;
@@ -145,6 +177,9 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
     this.dtype = layout.dtype;
     this.blockElements = layout.blockElements;
     this.#memory = memory;
+    this.#kernel = kernel;
+    this.#fallbackReason = fallbackReason;
+    this.#byteLength = layout.byteLength;
     const { layerElements, bytesPerElement } = layout;
     const view = (byteOffset: number): KvArray =>
       layout.dtype === 'float32'
@@ -159,8 +194,10 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
   }
 
   /**
-   * Allocates zeroed storage in a SharedArrayBuffer; the result is this worker's attachment.
-   * Cost: as the constructor.
+   * Allocates zeroed storage in shared memory (a shared WebAssembly.Memory where the WebAssembly
+   * kernels run, else a SharedArrayBuffer); the result is this worker's attachment.
+   * Cost: as the constructor, with 2 MiB of scratch for the WebAssembly kernels (8 slots, so that
+   * up to 8 workers attend at once; a call that finds all busy runs the JavaScript kernels).
    * @throws MemError INVALID_ARGUMENT if an option is invalid or unknown; EXHAUSTED if the runtime cannot allocate it.
    *
    * @example
@@ -180,22 +217,15 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
 
   /**
    * Attaches to the shared store that `descriptor` describes: a store of the same layout over
-   * the same memory. Cost: O(numLayers), no copy.
+   * the same memory, running the WebAssembly kernels where the descriptor carries the store's
+   * WebAssembly.Memory and this runtime has SIMD128. Cost: O(numLayers), no copy.
    * @throws MemError INVALID_ARGUMENT if `descriptor` is not a KV store descriptor of this layout
-   * version, a layout field is invalid, or its buffer is not a SharedArrayBuffer of the layout's size.
+   * version, a layout field is invalid, or its memory is not shared memory of the layout's size.
    */
   static attach(descriptor: KvStoreDescriptor): KvStore {
     const checked = assertSharedDescriptor<KvStoreDescriptor>(descriptor, KIND, VERSION);
     const layout = checkKvLayout(checked, 'descriptor');
-    const buffer: unknown = checked.buffer;
-    if (
-      typeof SharedArrayBuffer === 'undefined' ||
-      !(buffer instanceof SharedArrayBuffer) ||
-      buffer.byteLength !== layout.byteLength
-    ) {
-      throw invalidArgument('descriptor.buffer', buffer, `a SharedArrayBuffer of ${layout.byteLength} bytes`);
-    }
-    return new KvStore(new KvStorage(layout, BackingMemory.wrap(buffer)));
+    return new KvStore(new KvStorage(layout, attachKvMemory(layout, checked.buffer, checked.memory)));
   }
 
   /**
@@ -213,7 +243,20 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
       );
     }
     const { numLayers, numBlocks, numKvHeads, blockSize, headDim, dtype } = this;
-    return { kind: KIND, version: VERSION, numLayers, numBlocks, numKvHeads, blockSize, headDim, dtype, buffer };
+    const layout = {
+      kind: KIND,
+      version: VERSION,
+      numLayers,
+      numBlocks,
+      numKvHeads,
+      blockSize,
+      headDim,
+      dtype,
+    } as const;
+    const memory = this.#live();
+    return memory.kind === 'wasm-memory'
+      ? { ...layout, buffer, memory: memory.source as WebAssembly.Memory }
+      : { ...layout, buffer };
   }
 
   /**
@@ -224,6 +267,7 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
    */
   close(): void {
     this.#memory = null;
+    this.#kernel = null;
     this.#keys = [];
     this.#values = [];
   }
@@ -239,7 +283,9 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
   }
 
   /**
-   * The memory all layers live in.
+   * The memory all layers live in, K and V from byte 0: a WebAssembly.Memory (kind `'wasm-memory'`)
+   * where the WebAssembly kernels run, its scratch after the K/V bytes; else an ArrayBuffer or
+   * SharedArrayBuffer of exactly the K/V bytes.
    * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
    */
   get memory(): BackingMemory {
@@ -251,7 +297,24 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
    * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
    */
   get byteLength(): number {
-    return this.#live().byteLength;
+    this.#live();
+    return this.#byteLength;
+  }
+
+  /**
+   * A snapshot: which attention kernels run over this store (and why the JavaScript ones, where
+   * they do) and its sizes. Cost: O(1).
+   * @throws MemError USE_AFTER_RELEASE after {@link KvStore.close}.
+   */
+  stats(): KvStoreStats {
+    const memory = this.#live();
+    return {
+      kernel: this.#kernel === null ? 'js' : 'wasm-simd128',
+      fallbackReason: this.#fallbackReason,
+      busyFallbacks: this.#kernel === null ? 0 : this.#kernel.busyCalls,
+      byteLength: this.#byteLength,
+      memoryBytes: memory.byteLength,
+    };
   }
 
   /**
@@ -356,6 +419,12 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
       keys.copyWithin(target * size, source * size, (source + 1) * size);
       values.copyWithin(target * size, source * size, (source + 1) * size);
     }
+  }
+
+  /** @internal The WebAssembly kernels over this store's memory, or null where the JavaScript ones run. */
+  kernel(): WasmAttention | null {
+    this.#live();
+    return this.#kernel;
   }
 
   /** @internal Decodes elements for attention over 16-bit storage: returns the decoder or null for float32. */

@@ -24,6 +24,7 @@ export class ScheduledRequest {
   readonly maxNewTokens: number;
   /** @internal */ readonly scheduler: Scheduler;
   /** @internal */ readonly stop: Set<number>;
+  /** @internal */ readonly stopSequences: readonly Uint32Array[];
   /** @internal */ output: number[] = [];
   /** The request's KV sequence: its tokens and block table (read it; the scheduler owns and releases it). */
   readonly sequence: KvSequence;
@@ -33,13 +34,32 @@ export class ScheduledRequest {
   /** @internal */ admittedAt = -1;
 
   /** @internal */
-  constructor(scheduler: Scheduler, id: number, sequence: KvSequence, maxNewTokens: number, stop: Set<number>) {
+  constructor(
+    scheduler: Scheduler,
+    id: number,
+    sequence: KvSequence,
+    maxNewTokens: number,
+    stop: Set<number>,
+    stopSequences: readonly Uint32Array[],
+  ) {
     this.scheduler = scheduler;
     this.id = id;
     this.sequence = sequence;
     this.promptLength = sequence.tokenCount;
     this.maxNewTokens = maxNewTokens;
     this.stop = stop;
+    this.stopSequences = stopSequences;
+  }
+
+  /** @internal Whether the output ends with one of the stop sequences. Cost: O(their total length). */
+  endsWithStopSequence(): boolean {
+    const output = this.output;
+    return this.stopSequences.some((stop) => {
+      const start = output.length - stop.length;
+      if (start < 0) return false;
+      for (let i = 0; i < stop.length; i += 1) if (output[start + i] !== stop[i]) return false;
+      return true;
+    });
   }
 
   /** `'waiting'`, `'running'`, `'finished'` or `'cancelled'`. Cost: O(1). */

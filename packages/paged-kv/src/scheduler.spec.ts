@@ -189,6 +189,24 @@ describe('Scheduler', () => {
     expect(b.generated).toEqual([11, 13, 13, 13]);
   });
 
+  it('finishes once the output ends with a stop sequence, never matching the prompt', () => {
+    const kv = new KvCacheManager({ numBlocks: 16, blockSize: 4 });
+    const scheduler = new Scheduler(kv, { maxTokensPerStep: 64 });
+    const request = scheduler.submit({
+      tokens: [7, 8],
+      maxNewTokens: 10,
+      stopSequences: [
+        [8, 9],
+        [5, 6, 7],
+      ],
+    });
+    for (const token of [9, 5, 6]) expect(scheduler.commit(scheduler.step(), [token])).toEqual([]);
+    expect(scheduler.commit(scheduler.step(), [7])).toEqual([request]);
+    expect(request.finishReason).toBe('stop');
+    expect(request.generated).toEqual([9, 5, 6, 7]);
+    expect(kv.stats().sequences).toBe(0);
+  });
+
   it('finishes on a stop token and keeps it in the output', () => {
     const kv = new KvCacheManager({ numBlocks: 16, blockSize: 4 });
     const scheduler = new Scheduler(kv, { maxTokensPerStep: 64 });
@@ -233,9 +251,9 @@ describe('Scheduler', () => {
     scheduler.submit({ tokens: [1], maxNewTokens: 2 });
     scheduler.submit({ tokens: [2], maxNewTokens: 2 });
     scheduler.commit(scheduler.step(), [3]);
-    expect(sink.read('mem_paged_kv_running_requests')).toBe(1);
-    expect(sink.read('mem_paged_kv_waiting_requests')).toBe(1);
-    expect(sink.read('mem_paged_kv_scheduler_preemptions_total')).toBe(0);
+    expect(sink.read('mem_paged_kv_running_requests', { pool: 'paged-kv' })).toBe(1);
+    expect(sink.read('mem_paged_kv_waiting_requests', { pool: 'paged-kv' })).toBe(1);
+    expect(sink.read('mem_paged_kv_scheduler_preemptions_total', { pool: 'paged-kv' })).toBe(0);
   });
 
   it('throws instead of spinning when blocks held outside the scheduler block all progress', () => {
@@ -368,6 +386,9 @@ describe('Scheduler', () => {
       ['empty tokens', { tokens: [], maxNewTokens: 1 }],
       ['a bad token', { tokens: [-1], maxNewTokens: 1 }],
       ['bad stop tokens', { tokens: [1], maxNewTokens: 1, stopTokens: [0.5] }],
+      ['stop sequences that are not an array', { tokens: [1], maxNewTokens: 1, stopSequences: 'ab' }],
+      ['an empty stop sequence', { tokens: [1], maxNewTokens: 1, stopSequences: [[1], []] }],
+      ['a bad token in a stop sequence', { tokens: [1], maxNewTokens: 1, stopSequences: [[1, -2]] }],
     ])('rejects a request with %s and keeps working', (_label, request) => {
       const kv = new KvCacheManager({ numBlocks: 8, blockSize: 4 });
       const scheduler = new Scheduler(kv, { maxTokensPerStep: 16 });

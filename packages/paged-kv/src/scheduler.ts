@@ -51,6 +51,23 @@ export interface GenerationRequest {
   readonly maxNewTokens: number;
   /** Sampling one of these ends the request (the token is kept in the output). @defaultValue none */
   readonly stopTokens?: ArrayLike<number>;
+  /**
+   * Token sequences (each of at least one token) that end the request once its output ends with
+   * one of them (the sequence is kept in the output); only generated tokens are matched, never the
+   * prompt. Cost: O(total sequence length) per sampled token. @defaultValue none
+   */
+  readonly stopSequences?: readonly ArrayLike<number>[];
+}
+
+/** Copies and checks `request.stopSequences`. */
+function copyStopSequences(sequences: unknown): Uint32Array[] {
+  if (sequences === undefined) return [];
+  if (!Array.isArray(sequences)) throw invalidArgument('request.stopSequences', sequences, 'an array of token arrays');
+  return sequences.map((tokens: unknown, i) => {
+    const copy = copyTokenIds(tokens, `request.stopSequences[${i}]`);
+    if (copy.length === 0) throw invalidArgument(`request.stopSequences[${i}]`, tokens, 'at least one token');
+    return copy;
+  });
 }
 
 /** Options of a {@link Scheduler}. */
@@ -201,6 +218,7 @@ export class Scheduler {
     const stop = new Set<number>(
       request.stopTokens === undefined ? [] : copyTokenIds(request.stopTokens, 'request.stopTokens'),
     );
+    const stopSequences = copyStopSequences(request.stopSequences);
     const promptLength = copyTokenIds(request.tokens, 'request.tokens').length;
     const kv = this.kv;
     const longest = promptLength + maxNewTokens - 1;
@@ -215,7 +233,7 @@ export class Scheduler {
     }
     const sequence = kv.createSequence(request);
     sequence.holder = this;
-    const scheduled = new ScheduledRequest(this, this.#submitted++, sequence, maxNewTokens, stop);
+    const scheduled = new ScheduledRequest(this, this.#submitted++, sequence, maxNewTokens, stop, stopSequences);
     this.#waiting.push(scheduled);
     return scheduled;
   }
@@ -323,7 +341,8 @@ export class Scheduler {
    * Records that the engine computed a step: marks each entry's tokens computed (registering full
    * blocks in the prefix cache) and, for entries that sample, appends `sampled[i]` (the token for
    * `step.entries[i]`; the values of entries that do not sample are ignored, whatever they are).
-   * Requests that reach `maxNewTokens` or sample a stop token finish and release their blocks.
+   * Requests that reach `maxNewTokens`, sample a stop token or end with a stop sequence finish and
+   * release their blocks.
    * Returns the requests finished now. All or none: the hasher runs for every entry before
    * anything changes.
    * Cost: O(entries) plus hashing of filled blocks.
@@ -354,8 +373,9 @@ export class Scheduler {
         if (!entry.samples) continue;
         const token = tokens[i]!;
         request.output.push(token);
-        if (request.output.length >= request.maxNewTokens || request.stop.has(token)) {
-          this.#finish(request, 'finished', request.stop.has(token) ? 'stop' : 'length');
+        const stopped = request.stop.has(token) || request.endsWithStopSequence();
+        if (stopped || request.output.length >= request.maxNewTokens) {
+          this.#finish(request, 'finished', stopped ? 'stop' : 'length');
           finished.push(request);
         } else {
           this.kv.appendTokens(entry.sequence, [token]);
@@ -479,12 +499,13 @@ export class Scheduler {
   }
 
   #publishMetrics(sink: MetricsSink): void {
-    const waiting = sink.gauge('mem_paged_kv_waiting_requests', 'requests waiting for KV blocks');
-    const running = sink.gauge('mem_paged_kv_running_requests', 'requests admitted and running');
+    const labels = { pool: this.kv.name };
+    const waiting = sink.gauge('mem_paged_kv_waiting_requests', 'requests waiting for KV blocks', labels);
+    const running = sink.gauge('mem_paged_kv_running_requests', 'requests admitted and running', labels);
     const preemptions = mirrorCounter(
-      sink.counter('mem_paged_kv_scheduler_preemptions_total', 'requests preempted by recompute'),
+      sink.counter('mem_paged_kv_scheduler_preemptions_total', 'requests preempted by recompute', labels),
     );
-    const finished = mirrorCounter(sink.counter('mem_paged_kv_finished_requests_total', 'requests finished'));
+    const finished = mirrorCounter(sink.counter('mem_paged_kv_finished_requests_total', 'requests finished', labels));
     sink.addCollector(() => {
       waiting.set(this.#waiting.length);
       running.set(this.#running.length);

@@ -20,8 +20,16 @@ import { assertSize } from './validators.js';
 /** Which kind of memory backs a {@link BackingMemory}. */
 export type BackingKind = 'array-buffer' | 'shared-array-buffer' | 'wasm-memory';
 
+/**
+ * `WebAssembly.Memory`, named through `globalThis` so that these types need no particular lib: it
+ * is the lib's `WebAssembly.Memory` where the project's lib declares one (the `dom` and
+ * `webworker` libs do), and `never` where none does (a Node project with `lib: ["es2023"]`).
+ */
+export type WasmMemory =
+  typeof globalThis extends Record<'WebAssembly', Record<'Memory', Record<'prototype', infer M>>> ? M : never;
+
 /** What a {@link BackingMemory} can wrap. */
-export type BackingSource = ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
+export type BackingSource = ArrayBuffer | SharedArrayBuffer | WasmMemory;
 
 /**
  * A structured-cloneable description of shared backing memory: post it to a worker and call
@@ -38,7 +46,7 @@ export type BackingMemoryDescriptor =
       /** The memory is a shared WebAssembly.Memory. */
       readonly kind: 'wasm-memory';
       /** The shared memory object. */
-      readonly memory: WebAssembly.Memory;
+      readonly memory: WasmMemory;
     };
 
 /** Options of {@link BackingMemory.allocate}. */

@@ -7,6 +7,22 @@
  */
 import { MemError } from './mem-error.js';
 
+// The disposal protocol, declared exactly as TypeScript's `esnext.disposable` lib and `@types/node`
+// declare it (the declarations merge), so that the published types need no lib setting: a project
+// with `lib: ["es2022", "dom"]` and no `@types/node` type-checks them as they are.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+    readonly asyncDispose: unique symbol;
+  }
+  interface Disposable {
+    [Symbol.dispose](): void;
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>;
+  }
+}
+
 /**
  * A handle that owns memory until {@link DisposableHandle.release} is called. Releasing twice
  * throws `DOUBLE_FREE`; subclasses call {@link DisposableHandle.assertLive} before touching the

@@ -21,6 +21,7 @@ describe('@mem/types public face', () => {
         'assertBoolean',
         'assertFunction',
         'assertInteger',
+        'assertNonEmptyString',
         'assertNumber',
         'assertOneOf',
         'assertOptions',

@@ -5,7 +5,7 @@
  * conformance checks at `@mem/types/conformance`), and the stats and metrics contracts.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/types
  */
 export { MemError, MemErrorCode, type MemErrorOptions } from './mem-error.js';
 export { describeValue } from './describe-value.js';
@@ -15,6 +15,7 @@ export {
   assertBoolean,
   assertFunction,
   assertInteger,
+  assertNonEmptyString,
   assertNumber,
   assertOneOf,
   assertOptions,
@@ -33,6 +34,7 @@ export {
   type BackingSource,
   type GrowListener,
   type TypedArrayConstructor,
+  type WasmMemory,
 } from './backing-memory.js';
 export {
   RecordingMetricsSink,

@@ -12,7 +12,7 @@
  * how (`inWorker`, `collectGarbage`); the rest run anywhere.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/types/conformance
  */
 import { MemError, type MemErrorCode } from './mem-error.js';
 import { descriptorTransferList, type SharedAttachment, type SharedDescriptor } from './shared-mode.js';

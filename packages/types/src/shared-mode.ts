@@ -106,7 +106,8 @@ export function assertSharedDescriptor<Descriptor extends SharedDescriptor>(
 }
 
 /**
- * The transfer list to post `descriptor` with: the `MessagePort`s among its own properties.
+ * The transfer list to post `descriptor` with: the `MessagePort`s among its own properties (typed
+ * as the runtime's `MessagePort`: the DOM's, or that of `worker_threads` under `@types/node`).
  * `SharedArrayBuffer`s need no transfer (they are shared), and a descriptor without ports gives
  * an empty list. Cost: O(properties).
  * @throws never
@@ -119,7 +120,7 @@ export function assertSharedDescriptor<Descriptor extends SharedDescriptor>(
  * worker.postMessage(descriptor, descriptorTransferList(descriptor));
  * ```
  */
-export function descriptorTransferList(descriptor: SharedDescriptor): MessagePort[] {
+export function descriptorTransferList(descriptor: SharedDescriptor): InstanceType<typeof MessagePort>[] {
   if (typeof MessagePort === 'undefined') return [];
   return Object.values(descriptor).filter((value): value is MessagePort => value instanceof MessagePort);
 }

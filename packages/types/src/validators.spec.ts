@@ -6,6 +6,7 @@ import { BAD_ALIGNMENTS, BAD_SIZES, MAX, NON_INTEGERS, WRONG_TYPES, expectInvali
 import { MAX_POWER_OF_TWO } from './power-of-two.js';
 import {
   assertBoolean,
+  assertNonEmptyString,
   assertFunction,
   assertInteger,
   assertNumber,
@@ -228,6 +229,18 @@ describe('assertBoolean', () => {
 
   it.each([0, 1, 'true', null, undefined, {}])('rejects %s with INVALID_ARGUMENT', (value) => {
     expect(expectInvalid(() => assertBoolean(value, 'prefill'), value).message).toMatch(/^prefill must be a boolean/);
+  });
+});
+
+describe('assertNonEmptyString', () => {
+  it('returns a non-empty string', () => {
+    expect(assertNonEmptyString('activations', 'options.name')).toBe('activations');
+  });
+
+  it.each(['', null, undefined, 1, {}, ['a']])('rejects %s with INVALID_ARGUMENT', (value) => {
+    expect(expectInvalid(() => assertNonEmptyString(value, 'options.name'), value).message).toMatch(
+      /^options\.name must be a non-empty string/,
+    );
   });
 });
 

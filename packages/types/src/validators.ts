@@ -163,6 +163,22 @@ export function assertBoolean(value: unknown, name: string): boolean {
 }
 
 /**
+ * Checks that `value` is a string of at least one character and returns it (a pool's `name`, which
+ * labels its metrics). Cost: O(1).
+ * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { assertNonEmptyString } from '@mem/types';
+ * assertNonEmptyString('activations', 'options.name'); // 'activations'
+ * ```
+ */
+export function assertNonEmptyString(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw invalidArgument(name, value, 'a non-empty string');
+  return value;
+}
+
+/**
  * Checks that `value` is one of `choices` (compared with `===`) and returns it. Cost: O(choices).
  * @throws MemError INVALID_ARGUMENT naming `name` and listing the choices otherwise.
  *

@@ -12,7 +12,7 @@
  * `@mem/workspace-pool/webgpu`.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/workspace-pool
  */
 export {
   ALLOCATION_STRATEGIES,

@@ -387,7 +387,7 @@ describe('WorkspacePool stats and metrics', () => {
     expect(sink.read('mem_workspace_pool_acquisitions_total', labels)).toBe(2);
     expect(sink.read('mem_workspace_pool_releases_total', labels)).toBe(1);
     expect(sink.read('mem_workspace_pool_expansions_total', labels)).toBe(1);
-    expect(sink.read('mem_workspace_pool_bytes_reserved', labels)).toBe(pool.stats().bytesReserved);
+    expect(sink.read('mem_workspace_pool_reserved_bytes', labels)).toBe(pool.stats().bytesReserved);
     expect(sink.read('mem_workspace_pool_live_workspaces', labels)).toBe(1);
   });
 

@@ -9,6 +9,7 @@ import {
   MemError,
   assertBoolean,
   assertFunction,
+  assertNonEmptyString,
   assertOptions,
   invalidArgument,
   mirrorCounter,
@@ -225,9 +226,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   constructor(configuration: WorkspaceConfig | WorkspaceConfigOptions = {}, options: WorkspacePoolOptions = {}) {
     this.config = WorkspaceConfig.from(configuration);
     const checked = assertOptions<WorkspacePoolOptions>(options, 'options', POOL_OPTION_NAMES);
-    const name = checked.name ?? 'workspace-pool';
-    if (typeof name !== 'string' || name.length === 0)
-      throw invalidArgument('options.name', name, 'a non-empty string');
+    const name = checked.name === undefined ? 'workspace-pool' : assertNonEmptyString(checked.name, 'options.name');
     for (const key of ['logger', 'segmentSource'] as const) {
       if (checked[key] !== undefined) assertFunction(checked[key], `options.${key}`);
     }
@@ -702,11 +701,15 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     const misses = counter('misses_total', 'Acquisitions that found no free block that fit');
     const expansions = counter('expansions_total', 'Segments added because nothing fitted');
     const defragmentations = counter('defragmentations_total', 'Defragmentations run');
-    const bytesMoved = counter('bytes_moved_total', 'Bytes copied by defragmentation');
-    const inUse = sink.gauge('mem_workspace_pool_bytes_in_use', 'Bytes of live workspaces', labels);
-    const reserved = sink.gauge('mem_workspace_pool_bytes_reserved', 'Bytes of all segments', labels);
+    const bytesMoved = counter('moved_bytes_total', 'Bytes copied by defragmentation');
+    const inUse = sink.gauge('mem_workspace_pool_in_use_bytes', 'Bytes of live workspaces', labels);
+    const reserved = sink.gauge('mem_workspace_pool_reserved_bytes', 'Bytes of all segments', labels);
     const live = sink.gauge('mem_workspace_pool_live_workspaces', 'Live workspaces', labels);
-    const fragmentation = sink.gauge('mem_workspace_pool_fragmentation', '1 - largest free block / free bytes', labels);
+    const fragmentation = sink.gauge(
+      'mem_workspace_pool_fragmentation_ratio',
+      '1 - largest free block / free bytes',
+      labels,
+    );
     sink.addCollector(() => {
       acquisitions(this.#nextId - this.#firstId);
       releases(this.#core.releases);

@@ -4,7 +4,7 @@
  * @module
  */
 import type { SchedulerStep } from '@mem/paged-kv';
-import { percentile } from '../shared/percentile.js';
+import { percentile } from '@mem/app-kit/percentile';
 
 /** Counters of a serving engine. */
 export interface ServingEngineStats {

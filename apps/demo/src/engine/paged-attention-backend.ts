@@ -1,10 +1,11 @@
 /**
  * The serving path's attention: each row's keys and values are written into the paged KV store
  * through its sequence's block table, and each row's query attends through the block table with
- * `@mem/paged-kv`'s paged attention.
+ * `@mem/paged-kv`'s paged attention: a decode row with `pagedAttention`, the rows of a prefill
+ * chunk together with `pagedPrefillAttention` (causal), which reads each K/V block once for them all.
  * @module
  */
-import { pagedAttention, type KvStore, type SchedulerStep } from '@mem/paged-kv';
+import { pagedAttention, pagedPrefillAttention, type KvStore, type SchedulerStep } from '@mem/paged-kv';
 import { kvWidth, type ModelConfig } from '../model/model-config.js';
 import type { AttentionBackend, ForwardBatch, ForwardScratch } from '../model/transformer.js';
 
@@ -21,6 +22,7 @@ export class PagedAttentionBackend implements AttentionBackend {
   readonly #query: Float32Array;
   readonly #out: Float32Array;
   readonly #options: { numQueryHeads: number; out: Float32Array };
+  readonly #chunkOptions: { numQueryHeads: number; out: Float32Array };
   #step: SchedulerStep | undefined;
   #rowEntry: Int32Array | undefined;
 
@@ -34,6 +36,7 @@ export class PagedAttentionBackend implements AttentionBackend {
     this.#query = new Float32Array(queryDim);
     this.#out = new Float32Array(queryDim);
     this.#options = { numQueryHeads: config.headCount, out: this.#out };
+    this.#chunkOptions = { numQueryHeads: config.headCount, out: this.#out };
   }
 
   /** Sets the step whose rows the next forward pass computes; `rowEntry[r]` is row r's entry index. */
@@ -54,11 +57,22 @@ export class PagedAttentionBackend implements AttentionBackend {
       this.#store.writeToken(layer, sequence, batch.positions[r]!, this.#key, this.#value);
     }
     // Every row of the step is stored before any row attends, so a prefill chunk sees its own earlier rows.
-    for (let r = 0; r < batch.rows; r++) {
-      const sequence = entries[rowEntry[r]!]!.sequence;
-      copyRow(this.#query, scratch.query, r * queryDim);
-      pagedAttention(this.#store, layer, sequence, batch.positions[r]! + 1, this.#query, this.#options);
-      scratch.attention.set(this.#out, r * queryDim);
+    for (let r = 0; r < batch.rows;) {
+      const entry = rowEntry[r]!;
+      const sequence = entries[entry]!.sequence;
+      let end = r + 1;
+      while (end < batch.rows && rowEntry[end] === entry) end++;
+      if (end - r === 1) {
+        copyRow(this.#query, scratch.query, r * queryDim);
+        pagedAttention(this.#store, layer, sequence, batch.positions[r]! + 1, this.#query, this.#options);
+        scratch.attention.set(this.#out, r * queryDim);
+      } else {
+        // An entry's rows hold consecutive positions: a chunk, attended in one call over views of the scratch.
+        this.#chunkOptions.out = scratch.attention.subarray(r * queryDim, end * queryDim);
+        const queries = scratch.query.subarray(r * queryDim, end * queryDim);
+        pagedPrefillAttention(this.#store, layer, sequence, batch.positions[r]!, end - r, queries, this.#chunkOptions);
+      }
+      r = end;
     }
   }
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CompletionListener } from '../server/completion-engine.js';
+import type { CompletionListener, CompletionUsage } from '../server/completion-engine.js';
 import { DEFAULT_DEMO_CONFIG, type DemoConfig } from '../runtime/demo-config.js';
 import { DemoRuntime } from '../runtime/demo-runtime.js';
 import { HttpError } from '../server/http-error.js';
@@ -16,7 +16,16 @@ afterEach(() => {
   for (const created of runtimes.splice(0)) created.close();
 });
 
-function collect(): { listener: CompletionListener; tokens: number[]; done: Promise<string> } {
+interface Collected {
+  readonly listener: CompletionListener;
+  readonly tokens: number[];
+  /** The finish reason. */
+  readonly done: Promise<string>;
+  /** The usage, once finished. */
+  usage?: CompletionUsage;
+}
+
+function collect(): Collected {
   const tokens: number[] = [];
   let resolve!: (reason: string) => void;
   let reject!: (error: Error) => void;
@@ -24,7 +33,26 @@ function collect(): { listener: CompletionListener; tokens: number[]; done: Prom
     resolve = res;
     reject = rej;
   });
-  return { tokens, done, listener: { onToken: (token) => tokens.push(token), onFinish: resolve, onError: reject } };
+  const collected: Collected = {
+    tokens,
+    done,
+    listener: {
+      onToken: (token) => tokens.push(token),
+      onFinish: (reason, usage) => {
+        collected.usage = usage;
+        resolve(reason);
+      },
+      onError: reject,
+    },
+  };
+  return collected;
+}
+
+/** Where `part` first occurs in `tokens`, or -1. */
+function indexOfRun(tokens: readonly number[], part: readonly number[]): number {
+  for (let i = 0; i + part.length <= tokens.length; i++)
+    if (part.every((token, j) => tokens[i + j] === token)) return i;
+  return -1;
 }
 
 async function idle(demo: DemoRuntime): Promise<void> {
@@ -54,6 +82,33 @@ describe('the serving engine', () => {
     expect(demo.idleState()).toEqual(zeroIdle);
   });
 
+  it('generates the same tokens on the WebAssembly SIMD128 kernels as on the JavaScript kernels', async () => {
+    const prompts = [
+      encodeText('A shared system prompt, long enough to span blocks. User: first question?'),
+      encodeText('A shared system prompt, long enough to span blocks. User: second one!'),
+      Uint8Array.from({ length: 600 }, (_, i) => (i * 97 + 13) % 251), // prefilled in chunks
+      encodeText('x'),
+    ];
+    const generate = async (demo: DemoRuntime): Promise<number[][]> => {
+      const runs = prompts.map((prompt) => {
+        const run = collect();
+        demo.engine.submit({ promptTokens: prompt, maxTokens: 48 }, run.listener);
+        return run;
+      });
+      await Promise.all(runs.map((run) => run.done));
+      return runs.map((run) => run.tokens);
+    };
+    const wasm = runtime();
+    const js = runtime({ kernels: 'js' });
+    expect(wasm.engine.store.stats().kernel).toBe('wasm-simd128');
+    expect(wasm.weights.matmulKernel).toBe('wasm-simd128');
+    expect(js.engine.store.stats().kernel).toBe('js');
+    expect(js.weights.matmulKernel).toBe('js');
+    const tokens = await generate(wasm);
+    expect(tokens.map((run) => run.length)).toEqual([48, 48, 48, 48]);
+    expect(tokens).toEqual(await generate(js));
+  });
+
   it('serves a repeated prompt from the prefix cache and computes only its last block', async () => {
     const demo = runtime();
     const prompt = encodeText('A system prompt that is long enough to fill several KV blocks of sixteen tokens. ');
@@ -67,6 +122,53 @@ describe('the serving engine', () => {
     expect(second.tokens).toEqual(first.tokens);
     expect(demo.engine.stats().tokensPrefilled - prefilled).toBeLessThanOrEqual(16);
     expect(demo.engine.kv.stats().prefixHitTokens).toBeGreaterThanOrEqual(prompt.length - 16);
+    expect(first.usage).toEqual({ completionTokens: 4, cachedTokens: 0 });
+    expect(second.usage).toEqual({ completionTokens: 4, cachedTokens: demo.engine.kv.stats().prefixHitTokens });
+  });
+
+  it('ends a completion at a stop sequence, emitting none of it and counting its tokens', async () => {
+    const demo = runtime();
+    const prompt = encodeText('Stop me in the middle');
+    const reference = generateReference(demo.weights, prompt, 24, PRINTABLE_TOKENS);
+    const stop = reference.slice(6, 9);
+    const at = indexOfRun(reference, stop);
+    const run = collect();
+    demo.engine.submit({ promptTokens: prompt, maxTokens: 24, stop: [Uint8Array.from(stop)] }, run.listener);
+    expect(await run.done).toBe('stop');
+    expect(run.tokens).toEqual(reference.slice(0, at));
+    expect(run.usage?.completionTokens).toBe(at + 3);
+    expect(demo.engine.stats().completed).toBe(1);
+    expect(demo.engine.scheduler.stats().finished).toBe(1);
+    expect(demo.idleState()).toEqual(zeroIdle);
+  });
+
+  it('releases the held-back start of a stop sequence that never completes', async () => {
+    const demo = runtime();
+    const prompt = encodeText('Almost stopped');
+    const reference = generateReference(demo.weights, prompt, 10, PRINTABLE_TOKENS);
+    // The last two tokens begin the sequence; a byte the model never emits would complete it.
+    const stop = Uint8Array.of(reference[8]!, reference[9]!, 0);
+    const run = collect();
+    demo.engine.submit({ promptTokens: prompt, maxTokens: 10, stop: [stop] }, run.listener);
+    expect(await run.done).toBe('length');
+    expect(run.tokens).toEqual(reference);
+  });
+
+  it('samples reproducibly for a seed, differently for another, and greedily at temperature 0', async () => {
+    const demo = runtime();
+    const prompt = encodeText('Sample me');
+    const sample = async (temperature: number, seed: number): Promise<number[]> => {
+      const run = collect();
+      const sampling = { temperature, topP: 0.95, presencePenalty: 0, frequencyPenalty: 0, logitBias: new Map(), seed };
+      demo.engine.submit({ promptTokens: prompt, maxTokens: 16, sampling }, run.listener);
+      await run.done;
+      return run.tokens;
+    };
+    const [a, b, c, greedy] = await Promise.all([sample(1, 42), sample(1, 42), sample(1, 43), sample(0, 42)]);
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+    expect(greedy).toEqual(generateReference(demo.weights, prompt, 16, PRINTABLE_TOKENS));
+    expect(a.every((token) => PRINTABLE_TOKENS[token] === 1)).toBe(true);
   });
 
   it('computes every prompt token again with prefix caching off', async () => {

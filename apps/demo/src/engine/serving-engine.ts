@@ -2,10 +2,18 @@
  * The serving engine: continuous batching on `@mem/paged-kv`'s scheduler. Each step plans a batch
  * (decodes of running requests and prefill chunks of new ones, preempting when KV blocks run out),
  * runs the transformer over all its rows at once with attention through the block tables, samples
- * greedily where a request's known tokens are complete, and streams each token to its listener.
+ * where a request's known tokens are complete (greedily unless the request asks otherwise), and
+ * streams each token to its listener, holding back what may begin one of its stop sequences.
  * @module
  */
-import { KvCacheManager, KvStore, Scheduler, type ScheduledRequest, type SchedulerStep } from '@mem/paged-kv';
+import {
+  KvCacheManager,
+  KvStore,
+  Scheduler,
+  type KvKernels,
+  type ScheduledRequest,
+  type SchedulerStep,
+} from '@mem/paged-kv';
 import { MemError, noopMetrics, type MetricsSink } from '@mem/types';
 import type { Workspace, WorkspacePool } from '@mem/workspace-pool';
 import type {
@@ -19,8 +27,9 @@ import type { ModelWeights } from '../model/model-weights.js';
 import { PagedAttentionBackend } from './paged-attention-backend.js';
 import { EngineCounters, type ServingEngineStats } from './engine-counters.js';
 import type { StepResources } from './step-resources.js';
-import { argmaxAllowed } from '../model/tensor-math.js';
 import { forward } from '../model/transformer.js';
+import { GREEDY, TokenSampler } from './token-sampler.js';
+import { StopMatcher } from './stop-matcher.js';
 
 /** Options of a {@link ServingEngine}. */
 export interface ServingEngineOptions {
@@ -55,14 +64,23 @@ export interface ServingEngineOptions {
    * `'manual'` leaves stepping to the caller ({@link ServingEngine.runUntilIdle}).
    */
   readonly stepping?: 'immediate' | 'manual';
+  /** The KV store's attention kernels (`store.stats().kernel` says which run). @defaultValue 'auto' */
+  readonly kernels?: KvKernels;
 }
 
 interface Tracked {
   readonly id: string;
   readonly submittedAt: number;
   listener: CompletionListener | undefined;
+  /** Tokens sampled so far. */
+  sampled: number;
+  /** Tokens handed to the listener so far. */
   emitted: number;
   readonly maxTokens: number;
+  readonly sampler: TokenSampler;
+  readonly stop: StopMatcher | undefined;
+  /** Prompt tokens the prefix cache served at the first admission (undefined before it). */
+  cachedTokens: number | undefined;
   /** The request's last logits, `[vocabSize]` floats; from its admission to its end. */
   logits: Workspace | undefined;
   /** The request's generated tokens, `[maxTokens]` int32; from its admission to its end. */
@@ -97,6 +115,7 @@ export class ServingEngine implements CompletionEngine {
       numKvHeads: config.kvHeadCount,
       blockSize: options.blockSize,
       headDim: config.headDim,
+      kernels: options.kernels ?? 'auto',
     });
     this.kv = new KvCacheManager({
       numBlocks: options.numBlocks,
@@ -128,7 +147,11 @@ export class ServingEngine implements CompletionEngine {
     }
     let request: ScheduledRequest;
     try {
-      request = this.scheduler.submit({ tokens: input.promptTokens, maxNewTokens: input.maxTokens });
+      request = this.scheduler.submit({
+        tokens: input.promptTokens,
+        maxNewTokens: input.maxTokens,
+        stopSequences: input.stop ?? [],
+      });
     } catch (error) {
       if (MemError.is(error, 'OVERSIZED') || MemError.is(error, 'LIMIT_EXCEEDED')) {
         throw new HttpError(400, `the request does not fit this server's KV cache: ${(error as Error).message}`, {
@@ -144,7 +167,15 @@ export class ServingEngine implements CompletionEngine {
       submittedAt: performance.now(),
       maxTokens: input.maxTokens,
       listener,
+      sampled: 0,
       emitted: 0,
+      sampler: new TokenSampler(
+        input.sampling ?? GREEDY,
+        this.#options.weights.config.vocabSize,
+        this.#options.allowedTokens,
+      ),
+      stop: input.stop !== undefined && input.stop.length > 0 ? new StopMatcher(input.stop) : undefined,
+      cachedTokens: undefined,
       logits: undefined,
       output: undefined,
     };
@@ -191,7 +222,11 @@ export class ServingEngine implements CompletionEngine {
       for (const entry of step.entries) if (entry.samples) logitCount++;
       const ids = step.entries.map((entry) => this.#tracked.get(entry.request)!.id);
       const memory = resources.beginStep(rows, logitCount, ids);
-      for (const request of step.admitted) this.#acquireSamplingState(this.#tracked.get(request)!);
+      for (const request of step.admitted) {
+        const tracked = this.#tracked.get(request)!;
+        this.#acquireSamplingState(tracked);
+        tracked.cachedTokens ??= Math.min(request.sequence.cachedTokens, request.promptLength);
+      }
       this.#fillRows(step, memory.tokens, memory.positions, memory.logitRows, memory.rowEntry);
       this.#attention.prepare(step, memory.rowEntry);
       forward(
@@ -211,9 +246,9 @@ export class ServingEngine implements CompletionEngine {
         // re-resolved through the handles every time: a defragmentation may have moved them.
         const logits = tracked.logits!.float32();
         logits.set(memory.scratch.logits.subarray(logit * vocabSize, (logit + 1) * vocabSize));
-        const token = argmaxAllowed(logits, 0, vocabSize, this.#options.allowedTokens);
+        const token = tracked.sampler.sample(logits);
         this.#sampled[e] = token;
-        tracked.output!.int32()[tracked.emitted] = token;
+        tracked.output!.int32()[tracked.sampled++] = token;
         logit++;
         sampledCount++;
       }
@@ -262,23 +297,33 @@ export class ServingEngine implements CompletionEngine {
       if (!entry.samples) continue;
       const tracked = this.#tracked.get(entry.request);
       if (tracked === undefined) continue;
-      if (tracked.emitted === 0) {
+      if (tracked.sampled === 1) {
         const ms = now - tracked.submittedAt;
         this.#options.onFirstToken?.(ms);
         this.#counters.recordTtft(ms);
       }
-      const index = tracked.emitted++;
-      tracked.listener?.onToken(this.#sampled[e]!, index);
+      const token = this.#sampled[e]!;
+      if (tracked.stop === undefined) this.#deliver(tracked, token);
+      else for (const released of tracked.stop.push(token).released) this.#deliver(tracked, released);
     }
     for (const request of finished) {
       const tracked = this.#tracked.get(request);
       if (tracked === undefined) continue;
+      const reason = request.finishReason === 'stop' ? 'stop' : 'length';
+      // A completion that ran out of tokens releases what it held back for a stop sequence that never came.
+      if (reason === 'length' && tracked.stop !== undefined) {
+        for (const held of tracked.stop.flush()) this.#deliver(tracked, held);
+      }
       this.#forget(request, tracked);
       this.#counters.completed++;
       const listener = tracked.listener;
       tracked.listener = undefined;
-      listener?.onFinish(request.finishReason === 'stop' ? 'stop' : 'length');
+      listener?.onFinish(reason, { completionTokens: tracked.sampled, cachedTokens: tracked.cachedTokens ?? 0 });
     }
+  }
+
+  #deliver(tracked: Tracked, token: number): void {
+    tracked.listener?.onToken(token, tracked.emitted++);
   }
 
   /**

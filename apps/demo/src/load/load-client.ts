@@ -3,7 +3,7 @@
  * `POST /v1/completions` with streaming on, measuring time to first token per request.
  * @module
  */
-import { percentile } from '../shared/percentile.js';
+import { percentile } from '@mem/app-kit/percentile';
 
 /** One request of a replayed conversation. */
 export interface LoadRequest {

@@ -25,4 +25,26 @@ describe('the load summary', () => {
       'prefix caching: 2.00x the requests/s, 4.0x lower TTFT p50, 90 % fewer prompt tokens computed',
     );
   });
+
+  it('compares the kernels after with the kernels before', () => {
+    const run = (label: string, rps: number, ttft: number): LoadSummary => ({
+      label,
+      requests: 10,
+      failed: 0,
+      firstError: undefined,
+      seconds: 10 / rps,
+      requestsPerSecond: rps,
+      generatedTokensPerSecond: rps * 20,
+      promptTokensPerSecond: rps * 500,
+      ttftP50Ms: ttft,
+      ttftP99Ms: ttft * 2,
+      prefixHitRate: 0.8,
+      prefilledTokens: 500,
+      preemptions: 0,
+    });
+    const table = formatSummaryTable([run('JS kernels', 2, 300), run('WASM SIMD128 kernels', 5, 100)], 'kernels');
+    expect(table).toContain(
+      'WASM SIMD128 kernels: 2.50x the generated tokens/s, 2.50x the prompt tokens/s, 3.0x lower TTFT p50 than JS kernels',
+    );
+  });
 });

@@ -72,8 +72,15 @@ export async function runLoad(
   };
 }
 
-/** The summary table: one row per figure, one column per run, and the ratio of the first to the second. */
-export function formatSummaryTable(runs: readonly LoadSummary[]): string {
+/**
+ * The summary table: one row per figure, one column per run, and for two runs a line comparing
+ * them: prefix caching on (first) against off (second), or the kernels after (second) against
+ * before (first).
+ */
+export function formatSummaryTable(
+  runs: readonly LoadSummary[],
+  comparison: 'prefix caching' | 'kernels' = 'prefix caching',
+): string {
   const rows: [string, (run: LoadSummary) => string][] = [
     ['requests completed', (run) => `${run.requests}${run.failed > 0 ? ` (${run.failed} failed)` : ''}`],
     ['wall time (s)', (run) => run.seconds.toFixed(2)],
@@ -96,7 +103,15 @@ export function formatSummaryTable(runs: readonly LoadSummary[]): string {
     separator,
     ...rows.map(([name, cell]) => line([name, ...runs.map(cell)])),
   ];
-  if (runs.length === 2 && runs[1]!.requestsPerSecond > 0) {
+  if (comparison === 'kernels' && runs.length === 2 && runs[0]!.generatedTokensPerSecond > 0) {
+    const [before, after] = runs as [LoadSummary, LoadSummary];
+    out.push(
+      '',
+      `${after.label}: ${(after.generatedTokensPerSecond / before.generatedTokensPerSecond).toFixed(2)}x the generated tokens/s, ` +
+        `${(after.promptTokensPerSecond / before.promptTokensPerSecond).toFixed(2)}x the prompt tokens/s, ` +
+        `${(before.ttftP50Ms / after.ttftP50Ms).toFixed(1)}x lower TTFT p50 than ${before.label}`,
+    );
+  } else if (comparison === 'prefix caching' && runs.length === 2 && runs[1]!.requestsPerSecond > 0) {
     out.push(
       '',
       `prefix caching: ${(runs[0]!.requestsPerSecond / runs[1]!.requestsPerSecond).toFixed(2)}x the requests/s, ` +

@@ -1,23 +1,27 @@
 /**
  * `npm run demo:load [-- options]`: replays `@mem/paged-kv`'s seeded multi-turn chat trace against
  * the demo server, with a progress bar, and prints a summary table. By default it starts its own
- * server twice, with prefix caching on and then off, and compares; `--url` drives a running server
- * (for example the one whose dashboard you are watching) once.
+ * server twice, with prefix caching on and then off, and compares; `--compare-kernels` starts it
+ * twice with prefix caching on, on the JavaScript kernels and then on the WebAssembly SIMD128
+ * kernels, and compares; `--url` drives a running server (for example the one whose dashboard you
+ * are watching) once.
  * @module
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DEMO_CONFIG } from '../runtime/demo-config.js';
+import { DEFAULT_DEMO_CONFIG, type DemoConfig } from '../runtime/demo-config.js';
 import { DemoRuntime } from '../runtime/demo-runtime.js';
 import { startServer } from '../server/http-server.js';
 import { formatSummaryTable, runLoad, type LoadSummary } from './load-run.js';
 import { DEFAULT_TRACE_OPTIONS, buildLoadTrace } from './load-trace.js';
-import { ProgressBar } from './progress-bar.js';
+import { ProgressBar } from '@mem/app-kit/progress-bar';
 
 const USAGE = `usage: npm run demo:load -- [options]
 
   --url <url>            drive a running demo server once (default: start one with prefix caching
                          on, then one with it off, and compare)
+  --compare-kernels      start one on the JavaScript kernels, then one on the WebAssembly SIMD128
+                         kernels (attention and the model's matrix products), and compare
   --conversations <n>    conversations in the trace (default ${DEFAULT_TRACE_OPTIONS.conversations})
   --seed <n>             the trace's seed (default ${DEFAULT_TRACE_OPTIONS.seed})
   --json <file>          also write the figures as JSON
@@ -31,12 +35,12 @@ function integer(value: string | undefined, name: string, fallback: number): num
 }
 
 async function runLocal(
-  prefixCaching: boolean,
+  label: string,
+  settings: Pick<DemoConfig, 'prefixCaching' | 'kernels'>,
   trace: ReturnType<typeof buildLoadTrace>,
   progress: ProgressBar,
 ): Promise<LoadSummary> {
-  const label = prefixCaching ? 'prefix cache on' : 'prefix cache off';
-  const runtime = new DemoRuntime({ ...DEFAULT_DEMO_CONFIG, prefixCaching }, { log: () => {} });
+  const runtime = new DemoRuntime({ ...DEFAULT_DEMO_CONFIG, ...settings }, { log: () => {} });
   const server = await startServer(runtime, { port: 0 });
   try {
     const summary = await runLoad(server.url, trace, label, (done, total) => progress.update(label, done, total));
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
       conversations: { type: 'string' },
       seed: { type: 'string' },
       json: { type: 'string' },
+      'compare-kernels': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -84,12 +89,15 @@ async function main(): Promise<void> {
     const url = values.url.replace(/\/$/, '');
     runs.push(await runLoad(url, trace, url, (done, total) => progress.update('replaying', done, total)));
     progress.done();
+  } else if (values['compare-kernels']) {
+    runs.push(await runLocal('JS kernels', { prefixCaching: true, kernels: 'js' }, trace, progress));
+    runs.push(await runLocal('WASM SIMD128 kernels', { prefixCaching: true, kernels: 'auto' }, trace, progress));
   } else {
-    runs.push(await runLocal(true, trace, progress));
-    runs.push(await runLocal(false, trace, progress));
+    runs.push(await runLocal('prefix cache on', { prefixCaching: true, kernels: 'auto' }, trace, progress));
+    runs.push(await runLocal('prefix cache off', { prefixCaching: false, kernels: 'auto' }, trace, progress));
   }
   console.log('');
-  console.log(formatSummaryTable(runs));
+  console.log(formatSummaryTable(runs, values['compare-kernels'] ? 'kernels' : 'prefix caching'));
   for (const run of runs) if (run.firstError !== undefined) console.log(`${run.label}: first error: ${run.firstError}`);
   if (values.json !== undefined)
     writeFileSync(

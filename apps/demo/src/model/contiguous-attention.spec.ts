@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attendContiguous } from './contiguous-attention.js';
-import { SeededRandom } from './seeded-random.js';
+import { SeededRandom } from '@mem/app-kit/seeded-random';
 
 describe('contiguous attention', () => {
   it('matches a textbook softmax attention with grouped query heads', () => {

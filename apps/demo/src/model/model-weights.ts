@@ -6,7 +6,8 @@
  * @module
  */
 import { kvWidth, validateModelConfig, type ModelConfig } from './model-config.js';
-import { SeededRandom } from './seeded-random.js';
+import { SeededRandom } from '@mem/app-kit/seeded-random';
+import { WasmMatmul, type ModelKernels } from './wasm-matmul.js';
 
 /** Weights of one transformer block. Matrices are row-major with one row per output. */
 export interface LayerWeights {
@@ -46,6 +47,8 @@ export interface ModelWeights {
   readonly ropeCos: Float64Array;
   /** sin of the rotary angle, `[maxContext][headDim / 2]`. */
   readonly ropeSin: Float64Array;
+  /** What the matrix products run on: the WebAssembly SIMD128 kernel (the matrices live in its memory), or JavaScript. */
+  readonly matmulKernel: 'wasm-simd128' | 'js';
 }
 
 function gaussian(random: SeededRandom, length: number, scale: number): Float32Array {
@@ -60,13 +63,32 @@ function gain(random: SeededRandom, length: number): Float32Array {
   return out;
 }
 
+/** Moves every matrix of `layers` and the output head into a WebAssembly SIMD128 kernel's memory, where there is one. */
+function placeMatrices(
+  layers: LayerWeights[],
+  head: Float32Array,
+): { layers: LayerWeights[]; head: Float32Array } | null {
+  const names = ['query', 'key', 'value', 'output', 'gate', 'up', 'down'] as const;
+  const floats = layers.reduce((sum, layer) => sum + names.reduce((n, name) => n + layer[name].length, 0), head.length);
+  const kernel = WasmMatmul.create(floats);
+  if (kernel === null) return null;
+  const placed = layers.map((layer) => {
+    const copy: Record<string, Float32Array> = { ...layer };
+    for (const name of names) copy[name] = kernel.place(layer[name]);
+    return copy as unknown as LayerWeights;
+  });
+  return { layers: placed, head: kernel.place(head) };
+}
+
 /**
  * Generates the weights of `config` from its seed (normal, scaled by 1/sqrt(fan-in), so
- * activations stay of order one through the residual stream).
+ * activations stay of order one through the residual stream). With `kernels` `'auto'` the
+ * matrices go into a WebAssembly SIMD128 kernel's memory where the runtime has one, so the model's
+ * products run there; with `'js'` they stay plain arrays.
  * Cost: O(parameters); about 10 ms for the default model.
  * @throws RangeError if the config is not valid.
  */
-export function generateWeights(config: ModelConfig): ModelWeights {
+export function generateWeights(config: ModelConfig, kernels: ModelKernels = 'auto'): ModelWeights {
   validateModelConfig(config);
   const random = new SeededRandom(config.seed);
   const { vocabSize, modelDim, layerCount, headCount, headDim, hiddenDim, maxContext } = config;
@@ -99,5 +121,7 @@ export function generateWeights(config: ModelConfig): ModelWeights {
       ropeSin[position * half + i] = Math.sin(angle);
     }
   }
-  return { config, embedding, layers, finalNorm, head, ropeCos, ropeSin };
+  const placed = kernels === 'auto' ? placeMatrices(layers, head) : null;
+  if (placed === null) return { config, embedding, layers, finalNorm, head, ropeCos, ropeSin, matmulKernel: 'js' };
+  return { config, embedding, finalNorm, ropeCos, ropeSin, ...placed, matmulKernel: 'wasm-simd128' };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from './model-config.js';
 import { generateWeights } from './model-weights.js';
 import { applyRope, argmaxAllowed, matmulRows, rmsNormRows } from './tensor-math.js';
+import { WasmMatmul } from './wasm-matmul.js';
 
 const tiny: ModelConfig = { ...DEFAULT_MODEL_CONFIG, modelDim: 32, hiddenDim: 48, maxContext: 256 };
 
@@ -12,6 +13,35 @@ describe('the tensor arithmetic', () => {
     const out = new Float32Array(8);
     matmulRows(out, 0, x, 0, 2, w, 4, 3);
     expect([...out]).toEqual([1, 2, 6, -1, 4, 5, 15, 2]);
+  });
+
+  it('multiplies on the WebAssembly SIMD128 kernel within float32 rounding of the loop, in chunks of rows', () => {
+    const random = (i: number) => Math.sin(i * 12.9898) * 0.5;
+    for (const [rows, outDim, inDim] of [
+      [3, 7, 16], // 7 outputs: one group of four, three single
+      [20, 5, 8192], // 8 rows per scratch chunk
+      [2, 6, 6], // inDim not a multiple of 4: the loop
+    ] as const) {
+      const x = Float32Array.from({ length: rows * inDim }, (_, i) => random(i));
+      const plain = Float32Array.from({ length: outDim * inDim }, (_, i) => random(i + 7));
+      const kernel = WasmMatmul.create(plain.length)!;
+      const placed = kernel.place(plain);
+      expect(WasmMatmul.of(placed)).toBe(kernel);
+      const expected = new Float32Array(rows * outDim + 1);
+      const actual = new Float32Array(rows * outDim + 1);
+      matmulRows(expected, 1, x, 0, rows, plain, outDim, inDim);
+      matmulRows(actual, 1, x, 0, rows, placed, outDim, inDim);
+      expect(actual[0]).toBe(0);
+      for (let r = 0; r < rows; r++) {
+        for (let o = 0; o < outDim; o++) {
+          let magnitude = 0; // sum of |x w|: float32 sums err by a small multiple of its rounding
+          for (let i = 0; i < inDim; i++) magnitude += Math.abs(x[r * inDim + i]! * plain[o * inDim + i]!);
+          const at = 1 + r * outDim + o;
+          expect(Math.abs(actual[at]! - expected[at]!)).toBeLessThanOrEqual(1e-5 * magnitude);
+        }
+      }
+      if (inDim % 4 !== 0) expect(actual).toEqual(expected);
+    }
   });
 
   it('normalises rows to unit root mean square before the gain', () => {

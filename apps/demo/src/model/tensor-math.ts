@@ -7,11 +7,13 @@
  * Runs in Node and browsers.
  * @module
  */
+import { WasmMatmul } from './wasm-matmul.js';
 
 /**
  * `out[r][o] = sum_i x[r][i] * weight[o][i]` for `rows` rows: a batch of row vectors times a
  * row-major `[outDim][inDim]` matrix. Rows start at `xOffset` and `outOffset` with strides
- * `inDim` and `outDim`.
+ * `inDim` and `outDim`. A weight placed in a {@link WasmMatmul}'s memory runs on its WebAssembly
+ * SIMD128 kernel (float32 lanes); any other on the loop below (float64 accumulator).
  */
 export function matmulRows(
   out: Float32Array,
@@ -23,6 +25,8 @@ export function matmulRows(
   outDim: number,
   inDim: number,
 ): void {
+  const kernel = WasmMatmul.of(weight);
+  if (kernel !== undefined && kernel.multiply(out, outOffset, x, xOffset, rows, weight, outDim, inDim)) return;
   for (let r = 0; r < rows; r++) {
     const xBase = xOffset + r * inDim;
     const outBase = outOffset + r * outDim;

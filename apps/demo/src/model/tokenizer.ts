@@ -8,6 +8,9 @@
 
 const encoder = new TextEncoder();
 
+/** The number of token ids: one per byte value. */
+export const BYTE_TOKENS = 256;
+
 /** The token ids of a text prompt: its UTF-8 bytes. */
 export function encodeText(text: string): Uint8Array {
   return encoder.encode(text);

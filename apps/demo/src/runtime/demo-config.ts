@@ -3,6 +3,7 @@
  * @module
  */
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
+import type { ModelKernels } from '../model/wasm-matmul.js';
 
 /** Everything the demo server can be started with. */
 export interface DemoConfig {
@@ -26,6 +27,11 @@ export interface DemoConfig {
   readonly maxCompletionTokens: number;
   /** How often the dashboard's history takes a sample, in ms. */
   readonly sampleIntervalMs: number;
+  /**
+   * The kernels of attention and of the model's matrix products: WebAssembly SIMD128 where the
+   * runtime has it (`'auto'`), or JavaScript (`'js'`, to compare).
+   */
+  readonly kernels: ModelKernels;
 }
 
 /**
@@ -44,4 +50,5 @@ export const DEFAULT_DEMO_CONFIG: DemoConfig = Object.freeze({
   maxBodyBytes: 64 * 1024,
   maxCompletionTokens: 512,
   sampleIntervalMs: 1000,
+  kernels: 'auto',
 });

@@ -14,6 +14,7 @@ import { PooledIoBuffers } from '../server/pooled-io-buffers.js';
 import { PrometheusSink } from './prometheus-sink.js';
 import { ServingEngine } from '../engine/serving-engine.js';
 import { StatsHistory, type DemoTotals } from './stats-history.js';
+import { HTTP_ROUTE_STATUSES } from '../server/http-server.js';
 import { StepResources } from '../engine/step-resources.js';
 import { PRINTABLE_TOKENS } from '../model/tokenizer.js';
 
@@ -41,16 +42,14 @@ export interface IdleState {
   readonly arenaGuards: number;
 }
 
-function sumBuffers(stats: BufferPoolStats): { allocations: number; inUse: number; exhausted: number } {
+function sumBuffers(stats: BufferPoolStats): { allocations: number; inUse: number } {
   let allocations = 0;
   let inUse = 0;
-  let exhausted = 0;
   for (const cls of stats.classes) {
     allocations += cls.hits.local + cls.hits.global + cls.hits.new;
     inUse += cls.inUse;
-    exhausted += cls.exhausted;
   }
-  return { allocations, inUse, exhausted };
+  return { allocations, inUse };
 }
 
 function formatBytes(bytes: number): string {
@@ -63,6 +62,8 @@ export class DemoRuntime implements ServerRuntime {
   readonly config: DemoConfig;
   /** The model's weights. */
   readonly weights: ModelWeights;
+  /** When the weights were made (at start), in Unix seconds. */
+  readonly modelCreated: number;
   /** Prometheus registry behind `GET /metrics`. */
   readonly registry = new Registry();
   /** The pools' metrics sink (into {@link DemoRuntime.registry}). */
@@ -88,7 +89,6 @@ export class DemoRuntime implements ServerRuntime {
   readonly #started = Date.now();
   readonly #sampler: ReturnType<typeof setInterval>;
   readonly #http: Counter<'route' | 'status'>;
-  readonly #disconnects: Counter;
   readonly #ttft: Histogram;
 
   constructor(config: DemoConfig, options: DemoRuntimeOptions = {}) {
@@ -96,7 +96,8 @@ export class DemoRuntime implements ServerRuntime {
     this.#log = options.log ?? ((line) => console.log(`${new Date().toISOString().slice(11, 23)} ${line}`));
     this.sink = new PrometheusSink(this.registry);
     collectDefaultMetrics({ register: this.registry });
-    this.weights = generateWeights(config.model);
+    this.weights = generateWeights(config.model, config.kernels);
+    this.modelCreated = Math.floor(Date.now() / 1000);
     this.limits = { maxCompletionTokens: config.maxCompletionTokens, maxContext: config.model.maxContext };
     this.maxBodyBytes = config.maxBodyBytes;
 
@@ -110,10 +111,10 @@ export class DemoRuntime implements ServerRuntime {
       }),
       { name: 'activations', metrics: this.sink, logger: (entry) => this.#onWorkspaceLog(entry) },
     );
-    this.arenas = new ArenaPool({ ringSize: 4, blockSize: 64 * 1024, metrics: this.sink });
+    this.arenas = new ArenaPool({ ringSize: 4, blockSize: 64 * 1024, metrics: this.sink, name: 'step-metadata' });
     this.buffers = new BufferPool(
       BufferPoolConfig.from({ poolMinSize: 0, minSize: 256, maxSize: 128 * 1024, maxPerClass: 512 }),
-      { metrics: this.sink },
+      { metrics: this.sink, name: 'io-buffers' },
     );
     this.io = new PooledIoBuffers(this.buffers);
     this.#stepResources = new StepResources(this.arenas, this.workspaces, config.model);
@@ -137,6 +138,7 @@ export class DemoRuntime implements ServerRuntime {
       metrics: this.sink,
       log: (line) => this.log(line),
       onFirstToken: (ms) => this.#ttft.observe(ms / 1000),
+      kernels: config.kernels,
     });
     this.#http = new Counter({
       name: 'demo_http_requests_total',
@@ -144,11 +146,9 @@ export class DemoRuntime implements ServerRuntime {
       labelNames: ['route', 'status'],
       registers: [this.registry],
     });
-    this.#disconnects = new Counter({
-      name: 'demo_client_disconnects_total',
-      help: 'Completions whose client went away before the end (their requests were cancelled)',
-      registers: [this.registry],
-    });
+    for (const [route, statuses] of Object.entries(HTTP_ROUTE_STATUSES)) {
+      for (const status of statuses) this.#http.labels({ route, status: String(status) }).inc(0);
+    }
     this.#registerDemoMetrics();
     this.#sampler = setInterval(() => this.history.record(this.totals()), config.sampleIntervalMs);
     this.#sampler.unref();
@@ -253,10 +253,6 @@ export class DemoRuntime implements ServerRuntime {
     this.#http.inc({ route, status: String(status) });
   }
 
-  recordDisconnect(): void {
-    this.#disconnects.inc();
-  }
-
   /** Cancels what runs, stops sampling, closes the buffer pool. */
   close(): void {
     clearInterval(this.#sampler);
@@ -279,6 +275,12 @@ export class DemoRuntime implements ServerRuntime {
     );
   }
 
+  /**
+   * The demo's own series: what no pool publishes. The pools' series (`mem_*`) are not repeated
+   * here: buffers in use are `mem_buffer_pool_buffers - mem_buffer_pool_free_buffers`, the arena
+   * epoch is `mem_arena_pool_epoch`, a step's metadata is the current arena's
+   * `mem_epoch_arena_used_bytes`, completed requests are `mem_paged_kv_finished_requests_total`.
+   */
   #registerDemoMetrics(): void {
     const gauge = (name: string, help: string, read: () => number): void => {
       new Gauge({
@@ -303,49 +305,22 @@ export class DemoRuntime implements ServerRuntime {
         },
       });
     };
-    counterOf('demo_tokens_generated_total', 'Tokens generated', () => this.engine.stats().tokensGenerated);
+    counterOf('demo_generated_tokens_total', 'Tokens generated', () => this.engine.stats().tokensGenerated);
     counterOf(
       'demo_prefill_tokens_total',
       'Prompt tokens computed (cached prefix tokens are not)',
       () => this.engine.stats().tokensPrefilled,
     );
-    counterOf('demo_requests_completed_total', 'Completions finished', () => this.engine.stats().completed);
-    counterOf('demo_requests_cancelled_total', 'Completions cancelled', () => this.engine.stats().cancelled);
+    counterOf(
+      'demo_requests_cancelled_total',
+      'Completions cancelled because their client went away',
+      () => this.engine.stats().cancelled,
+    );
     counterOf('demo_scheduler_steps_total', 'Scheduler steps run', () => this.engine.stats().steps);
     gauge(
-      'demo_arena_epoch',
-      'Epoch of the step-metadata arena pool (one per scheduler step)',
-      () => this.#stepResources.stats().epoch,
-    );
-    gauge(
-      'demo_arena_bytes_per_epoch',
-      'Bytes of step metadata the last scheduler step took from its arena',
-      () => this.#stepResources.stats().arenaBytesPerEpoch,
-    );
-    gauge(
-      'demo_arena_allocations_per_epoch',
-      'Allocations the last scheduler step made in its arena',
-      () => this.#stepResources.stats().arenaAllocationsPerEpoch,
-    );
-    gauge(
-      'demo_workspace_peak_bytes_per_step',
-      'Bytes of workspaces in use at the peak of the last step',
+      'demo_step_workspace_peak_bytes',
+      'Bytes of workspaces in use at the peak of the last scheduler step',
       () => this.#stepResources.stats().workspacePeakBytes,
-    );
-    gauge(
-      'demo_buffer_pool_in_use',
-      'Pooled I/O buffers out of the pool',
-      () => sumBuffers(this.buffers.stats()).inUse,
-    );
-    counterOf(
-      'demo_buffer_pool_exhausted_total',
-      'Allocations an exhausted buffer class could not serve (a fallback served them)',
-      () => sumBuffers(this.buffers.stats()).exhausted,
-    );
-    counterOf(
-      'demo_buffer_pool_fallbacks_total',
-      'Untracked fallback buffers handed out (class exhausted or oversized)',
-      () => this.buffers.stats().fallbacks,
     );
   }
 }

@@ -20,6 +20,16 @@ describe('the Prometheus sink', () => {
     expect(text).toContain('mem_test_level 7');
   });
 
+  it('exports a labelled counter at 0 before its first increment', async () => {
+    const registry = new Registry();
+    const sink = new PrometheusSink(registry);
+    sink.counter('mem_test_hits_total', 'hits', { tier: 'local' });
+    sink.counter('mem_test_hits_total', 'hits', { tier: 'global' }).inc();
+    const text = await registry.metrics();
+    expect(text).toContain('mem_test_hits_total{tier="local"} 0');
+    expect(text).toContain('mem_test_hits_total{tier="global"} 1');
+  });
+
   it('rejects a name reused with another type or other label names', () => {
     const sink = new PrometheusSink(new Registry());
     sink.counter('mem_test_total', 'x', { a: '1' });

@@ -25,10 +25,15 @@ export class PrometheusSink implements MetricsSink {
     this.#registry = registry;
   }
 
-  /** The counter `name` with `labels` (label names are fixed by the first use of a name). */
+  /**
+   * The counter `name` with `labels` (label names are fixed by the first use of a name), exported
+   * at 0 from now on, so that a series exists before its first event (Prometheus' advice for
+   * labelled counters whose labels are known).
+   */
   counter(name: string, help: string, labels: MetricLabels = {}): Counter {
     const entry = this.#metric(name, help, 'counter', labels);
     const child = (entry.metric as PromCounter<string>).labels(labels);
+    child.inc(0);
     return {
       inc: (amount = 1) => child.inc(amount),
     };

@@ -7,7 +7,7 @@
 import { DEFAULT_DEMO_CONFIG, type DemoConfig } from './demo-config.js';
 import { DemoRuntime } from './demo-runtime.js';
 import { generateReference } from '../model/reference-model.js';
-import { SeededRandom } from '../model/seeded-random.js';
+import { SeededRandom } from '@mem/app-kit/seeded-random';
 import { PRINTABLE_TOKENS, encodeText } from '../model/tokenizer.js';
 
 /** One checked completion. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_TOKENS, MODEL_ID, parseCompletionBody, validateCompletionBody } from './completion-request.js';
+import { DEFAULT_MAX_TOKENS, validateCompletionBody } from './completion-request.js';
 import { HttpError } from './http-error.js';
+import { MODEL_ID } from './request-fields.js';
+import { parseJsonBody } from './request-body.js';
 
 const limits = { maxCompletionTokens: 256, maxContext: 1024 };
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -29,7 +31,70 @@ describe('completion request validation', () => {
       limits,
     );
     expect([...request.promptTokens]).toEqual([0, 255, 7]);
-    expect(request).toMatchObject({ maxTokens: 3, stream: true });
+    expect(request).toMatchObject({ maxTokens: 3, stream: true, includeUsage: false });
+  });
+
+  it('accepts the fields clients send with their default or null values', () => {
+    const request = validateCompletionBody(
+      {
+        prompt: 'hi',
+        n: 1,
+        best_of: 1,
+        echo: false,
+        suffix: null,
+        logprobs: null,
+        top_p: 1,
+        temperature: 1,
+        stop: null,
+        presence_penalty: 0,
+        frequency_penalty: 0,
+        logit_bias: null,
+        seed: null,
+        max_tokens: null,
+        stream: null,
+        stream_options: null,
+        user: null,
+      },
+      limits,
+    );
+    expect(request.maxTokens).toBe(DEFAULT_MAX_TOKENS);
+    expect(request.sampling).toMatchObject({ temperature: 1, topP: 1, presencePenalty: 0, seed: undefined });
+    expect(request.stop).toEqual([]);
+  });
+
+  it('reads sampling, stop sequences and stream options', () => {
+    const request = validateCompletionBody(
+      {
+        prompt: 'hi',
+        temperature: 0.7,
+        top_p: 0.9,
+        seed: 2 ** 40 + 5,
+        presence_penalty: 0.5,
+        frequency_penalty: -1,
+        logit_bias: { '65': 5, '10': -100 },
+        stop: ['\n\n', 'END'],
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+      limits,
+    );
+    expect(request.sampling).toEqual({
+      temperature: 0.7,
+      topP: 0.9,
+      seed: 5,
+      presencePenalty: 0.5,
+      frequencyPenalty: -1,
+      logitBias: new Map([
+        [65, 5],
+        [10, -100],
+      ]),
+    });
+    expect(request.stop.map((stop) => [...stop])).toEqual([
+      [10, 10],
+      [69, 78, 68],
+    ]);
+    expect(validateCompletionBody({ prompt: 'x', stop: 'END' }, limits).stop).toHaveLength(1);
+    expect(request.includeUsage).toBe(true);
   });
 
   it.each([
@@ -54,15 +119,36 @@ describe('completion request validation', () => {
     [{ prompt: [1.5] }, 'prompt', /item 0 is the number 1.5/],
     [{ prompt: 'x', max_tokens: '5' }, 'max_tokens', /must be an integer, got the string "5"/],
     [{ prompt: 'x', max_tokens: 2.5 }, 'max_tokens', /must be an integer/],
-    [{ prompt: 'x', max_tokens: null }, 'max_tokens', /must be an integer, got null/],
     [{ prompt: 'x', max_tokens: -1 }, 'max_tokens', /between 1 and 256, got -1/],
     [{ prompt: 'x', max_tokens: 0 }, 'max_tokens', /between 1 and 256, got 0/],
     [{ prompt: 'x', max_tokens: 1e9 }, 'max_tokens', /between 1 and 256, got 1000000000/],
     [{ prompt: 'x', stream: 'yes' }, 'stream', /"stream" must be a boolean/],
-    [{ prompt: 'x', temperature: 0.7 }, 'temperature', /must be 0/],
+    [{ prompt: 'x', temperature: 2.5 }, 'temperature', /between 0 and 2, got the number 2.5/],
+    [{ prompt: 'x', temperature: '1' }, 'temperature', /between 0 and 2, got the string "1"/],
+    [{ prompt: 'x', top_p: 1.5 }, 'top_p', /between 0 and 1/],
+    [{ prompt: 'x', presence_penalty: 3 }, 'presence_penalty', /between -2 and 2/],
+    [{ prompt: 'x', frequency_penalty: -2.5 }, 'frequency_penalty', /between -2 and 2/],
+    [{ prompt: 'x', seed: 1.5 }, 'seed', /"seed" must be an integer/],
+    [{ prompt: 'x', stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop', /up to 4 strings/],
+    [{ prompt: 'x', stop: [''] }, 'stop', /item 0 must be a non-empty string/],
+    [{ prompt: 'x', stop: 7 }, 'stop', /a string or an array/],
+    [{ prompt: 'x', logit_bias: { '256': 1 } }, 'logit_bias', /token ids 0-255/],
+    [{ prompt: 'x', logit_bias: { '65': 101 } }, 'logit_bias', /between -100 and 100/],
+    [{ prompt: 'x', n: 3 }, 'n', /"n" 3 is not supported: this server returns one choice/],
+    [{ prompt: 'x', best_of: 2 }, 'best_of', /not supported/],
+    [{ prompt: 'x', echo: true }, 'echo', /not supported/],
+    [{ prompt: 'x', logprobs: 2 }, 'logprobs', /not supported/],
+    [{ prompt: 'x', suffix: 'end' }, 'suffix', /not supported/],
+    [{ prompt: 'x', stream_options: { include_usage: true } }, 'stream_options', /only allowed when "stream" is true/],
+    [
+      { prompt: 'x', stream: true, stream_options: { include_usage: 1 } },
+      'stream_options.include_usage',
+      /must be a boolean/,
+    ],
+    [{ prompt: 'x', stream: true, stream_options: { other: 1 } }, 'stream_options.other', /unknown field/],
     [{ prompt: 'x', model: 3 }, 'model', /"model" must be a string/],
     [{ prompt: 'x', user: {} }, 'user', /"user" must be a string/],
-    [{ prompt: 'x', top_p: 1 }, 'top_p', /unknown field "top_p"/],
+    [{ prompt: 'x', tools: [] }, 'tools', /unknown field "tools"/],
   ])('rejects %j with a 400 naming %s', (body, param, message) => {
     const error = rejection(body);
     expect(error.status).toBe(400);
@@ -85,9 +171,9 @@ describe('completion request validation', () => {
   });
 });
 
-describe('completion body parsing', () => {
+describe('body parsing', () => {
   it('parses JSON bytes', () => {
-    expect(parseCompletionBody(bytes('{"prompt":"ab","max_tokens":2}'), limits).maxTokens).toBe(2);
+    expect(parseJsonBody(bytes('{"prompt":"ab","max_tokens":2}'))).toEqual({ prompt: 'ab', max_tokens: 2 });
   });
 
   it.each([
@@ -96,10 +182,10 @@ describe('completion body parsing', () => {
     ['   ', /empty/],
     ['{prompt: 1}', /not valid JSON/],
   ])('rejects the malformed body %j', (text, message) => {
-    expect(() => parseCompletionBody(bytes(text), limits)).toThrow(message);
+    expect(() => parseJsonBody(bytes(text))).toThrow(message);
   });
 
   it('rejects bytes that are not UTF-8', () => {
-    expect(() => parseCompletionBody(Uint8Array.of(0x7b, 0xff, 0x7d), limits)).toThrow(/not valid UTF-8/);
+    expect(() => parseJsonBody(Uint8Array.of(0x7b, 0xff, 0x7d))).toThrow(/not valid UTF-8/);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The dashboard served at `GET /`: one self-contained HTML page (no CDN, no build step) that polls
- * `GET /api/stats` every second and draws its history as inline SVG line charts, with the workspace
- * pool's memory map (`GET /api/workspace-map.svg`) and the server's recent log events.
+ * The dashboard served at `GET /`: one HTML page (no CDN, no build step) that polls `GET
+ * /api/stats` every second and draws its history as time-series charts with uPlot (served by this
+ * server from the `uplot` package, `dashboard-assets.ts`), with the workspace pool's memory map
+ * (`GET /api/workspace-map.svg`) and the server's recent log events.
  * @module
  */
 
@@ -84,6 +85,8 @@ export function renderDashboardPage(title: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
+<link rel="stylesheet" href="/assets/uplot.min.css">
+<script src="/assets/uplot.iife.min.js"></script>
 <style>
   :root { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; color: #111827; background: #f3f4f6; }
   body { margin: 0; padding: 16px 24px; }
@@ -96,9 +99,8 @@ export function renderDashboardPage(title: string): string {
   .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 12px; }
   .card { background: #fff; border-radius: 8px; padding: 10px 12px; box-shadow: 0 1px 2px rgb(0 0 0 / 8%); }
   .card h2 { font-size: 14px; margin: 0 0 6px; }
-  .legend { font-size: 12px; color: #374151; display: flex; flex-wrap: wrap; gap: 10px; margin-top: 4px; }
-  .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
-  svg.chart { width: 100%; height: 160px; display: block; }
+  .chart { width: 100%; min-height: 200px; }
+  .chart .u-legend { font-size: 12px; }
   .wide { grid-column: 1 / -1; }
   #map img { width: 100%; max-width: 960px; background: #fff; }
   #events { font: 12px ui-monospace, monospace; max-height: 220px; overflow: auto; white-space: pre-wrap; margin: 0; }
@@ -120,27 +122,8 @@ export function renderDashboardPage(title: string): string {
 <script>
 'use strict';
 const CHARTS = ${charts};
-const SVG = 'http://www.w3.org/2000/svg';
 const chartsEl = document.getElementById('charts');
-for (const chart of CHARTS) {
-  const card = document.createElement('div');
-  card.className = 'card';
-  card.innerHTML = '<h2></h2><svg class="chart" viewBox="0 0 400 160" preserveAspectRatio="none"></svg><div class="legend"></div>';
-  card.querySelector('h2').textContent = chart.title;
-  const svg = card.querySelector('svg');
-  svg.id = 'chart-' + chart.id;
-  svg.dataset.chart = chart.id;
-  const legend = card.querySelector('.legend');
-  for (const s of chart.series) {
-    const item = document.createElement('span');
-    item.innerHTML = '<i></i><span></span>';
-    item.querySelector('i').style.background = s.color;
-    item.querySelector('span').textContent = s.label;
-    item.dataset.field = s.field;
-    legend.appendChild(item);
-  }
-  chartsEl.appendChild(card);
-}
+const plots = new Map();
 
 function fmt(v) {
   if (!Number.isFinite(v)) return '-';
@@ -152,51 +135,47 @@ function fmt(v) {
   return v.toFixed(1);
 }
 
-function el(name, attrs) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  return node;
+// One uPlot chart per entry of CHARTS: a time axis, a y axis from 0 in the chart's unit, a live legend.
+for (const chart of CHARTS) {
+  const card = document.createElement('div');
+  card.className = 'card';
+  card.innerHTML = '<h2></h2><div class="chart"></div>';
+  card.querySelector('h2').textContent = chart.title;
+  const el = card.querySelector('.chart');
+  el.id = 'chart-' + chart.id;
+  el.dataset.chart = chart.id;
+  chartsEl.appendChild(card);
+  const series = chart.series.map((s) => ({ label: s.label, stroke: s.color, width: 1.6, value: (u, v) => fmt(v) }));
+  const options = {
+    width: el.clientWidth || 400,
+    height: 170,
+    series: [{}, ...series],
+    axes: [{}, { label: chart.unit, size: 56, values: (u, values) => values.map(fmt) }],
+    scales: { y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+  };
+  plots.set(chart.id, new uPlot(options, [[], ...chart.series.map(() => [])], el));
 }
+new ResizeObserver(() => {
+  for (const [id, plot] of plots) {
+    const width = document.getElementById('chart-' + id).clientWidth;
+    if (width > 0 && width !== plot.width) plot.setSize({ width, height: 170 });
+  }
+}).observe(chartsEl);
 
-// Draws one chart: a grid, one polyline per series, the scale's top value. Data attributes let a test
-// (or a curious user) read what was drawn.
-function drawChart(chart, history) {
-  const svg = document.getElementById('chart-' + chart.id);
-  while (svg.firstChild) svg.removeChild(svg.firstChild);
-  const W = 400, H = 160, left = 34, bottom = 14, top = 6;
+// Hands one chart its series; data attributes let a test (or a curious user) read what was drawn.
+function drawChart(chart, history, startSeconds) {
+  const plot = plots.get(chart.id);
+  const xs = history.map((h) => startSeconds + h.t / 1000);
   let max = 0;
-  for (const s of chart.series) for (const h of history) max = Math.max(max, h[s.field] || 0);
-  const scaleMax = max > 0 ? max * 1.1 : 1;
-  for (let i = 0; i <= 4; i++) {
-    const y = top + ((H - top - bottom) * i) / 4;
-    svg.appendChild(el('line', { x1: left, x2: W, y1: y, y2: y, stroke: '#e5e7eb', 'stroke-width': 1 }));
-    const label = el('text', { x: left - 4, y: y + 3, 'text-anchor': 'end', 'font-size': 9, fill: '#6b7280' });
-    label.textContent = fmt((scaleMax * (4 - i)) / 4);
-    svg.appendChild(label);
-  }
-  const n = history.length;
-  const t0 = n > 0 ? history[0].t : 0;
-  const span = n > 1 ? history[n - 1].t - t0 : 1;
-  let points = 0;
-  for (const s of chart.series) {
-    const coords = history.map((h) => {
-      const x = left + ((W - left) * (h.t - t0)) / (span || 1);
-      const y = top + (H - top - bottom) * (1 - (h[s.field] || 0) / scaleMax);
-      return x.toFixed(1) + ',' + y.toFixed(1);
-    });
-    points += coords.length;
-    svg.appendChild(el('polyline', { points: coords.join(' '), fill: 'none', stroke: s.color, 'stroke-width': 1.6, 'vector-effect': 'non-scaling-stroke', 'data-field': s.field }));
-  }
-  const axis = el('text', { x: W - 2, y: H - 2, 'text-anchor': 'end', 'font-size': 9, fill: '#6b7280' });
-  axis.textContent = n > 1 ? 'last ' + Math.round(span / 1000) + ' s (' + chart.unit + ')' : chart.unit;
-  svg.appendChild(axis);
-  svg.dataset.points = String(points);
-  svg.dataset.max = String(max);
-  const last = history[n - 1] || {};
-  for (const item of svg.parentElement.querySelectorAll('.legend > span')) {
-    const s = chart.series.find((x) => x.field === item.dataset.field);
-    item.querySelector('span').textContent = s.label + ': ' + fmt(last[s.field]);
-  }
+  const columns = chart.series.map((s) => history.map((h) => {
+    const value = h[s.field] || 0;
+    max = Math.max(max, value);
+    return value;
+  }));
+  plot.setData([xs, ...columns]);
+  const el = document.getElementById('chart-' + chart.id);
+  el.dataset.points = String(xs.length * chart.series.length);
+  el.dataset.max = String(max);
 }
 
 function drawTiles(stats) {
@@ -232,7 +211,8 @@ async function poll() {
     const response = await fetch('/api/stats', { cache: 'no-store' });
     if (!response.ok) throw new Error('HTTP ' + response.status);
     const stats = await response.json();
-    for (const chart of CHARTS) drawChart(chart, stats.history);
+    const startSeconds = Date.now() / 1000 - stats.uptimeSeconds;
+    for (const chart of CHARTS) drawChart(chart, stats.history, startSeconds);
     drawTiles(stats);
     document.getElementById('events').textContent = stats.events.map((e) => new Date(e.time).toISOString().slice(11, 19) + '  ' + e.message).join('\\n');
     if (mapTick++ % 2 === 0) document.getElementById('map-img').src = '/api/workspace-map.svg?t=' + Date.now();

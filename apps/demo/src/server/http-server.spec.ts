@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompletionEngine, CompletionInput, CompletionListener } from './completion-engine.js';
 import { HttpError } from './http-error.js';
-import { startServer, type RunningServer } from './http-server.js';
+import { HTTP_ROUTE_STATUSES, startServer, type RunningServer } from './http-server.js';
 import type { IoBuffers, IoLease } from './io-buffers.js';
 import type { ServerRuntime } from './server-runtime.js';
 
@@ -21,7 +21,7 @@ class EchoEngine implements CompletionEngine {
       if (index === input.maxTokens) {
         stopped = true;
         this.active--;
-        listener.onFinish('length');
+        listener.onFinish('length', { completionTokens: index, cachedTokens: 0 });
         return;
       }
       listener.onToken(input.promptTokens[index % input.promptTokens.length]!, index);
@@ -64,9 +64,9 @@ class CountingBuffers implements IoBuffers {
 const engine = new EchoEngine();
 const io = new CountingBuffers();
 const statuses: string[] = [];
-let disconnects = 0;
 const runtime: ServerRuntime = {
   engine,
+  modelCreated: 1_700_000_000,
   limits: { maxCompletionTokens: 64, maxContext: 512 },
   maxBodyBytes: 1024,
   io,
@@ -74,7 +74,6 @@ const runtime: ServerRuntime = {
   metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'demo_up 1\n' }),
   workspaceMapSvg: () => '<svg xmlns="http://www.w3.org/2000/svg"></svg>',
   recordHttp: (route, status) => statuses.push(`${route} ${status}`),
-  recordDisconnect: () => disconnects++,
   log: () => {},
 };
 let server: RunningServer;
@@ -110,7 +109,12 @@ describe('the completions endpoint', () => {
     const body = response.json();
     expect(body).toMatchObject({ object: 'text_completion', model: 'mem-demo-byte-lm' });
     expect(body.choices[0]).toMatchObject({ text: 'abcab', finish_reason: 'length', index: 0 });
-    expect(body.usage).toEqual({ prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 });
+    expect(body.usage).toEqual({
+      prompt_tokens: 3,
+      completion_tokens: 5,
+      total_tokens: 8,
+      prompt_tokens_details: { cached_tokens: 0 },
+    });
   });
 
   it('streams server-sent events ending with [DONE]', async () => {
@@ -150,6 +154,38 @@ describe('the completions endpoint', () => {
     expect(response.status).toBe(413);
     expect(response.json().error.message).toMatch(/larger than the limit of 1024 bytes/);
     expect((await post('{"prompt":"ok","max_tokens":1}')).status).toBe(200);
+  });
+
+  it('answers a declared oversized body with 413 before reading a byte of it', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const url = new URL(`${server.url}/v1/completions`);
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': '10000000' },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body });
+          req.destroy();
+        });
+      });
+      req.on('error', reject);
+      req.flushHeaders(); // the headers only: the body never comes
+    });
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toEqual({
+      error: {
+        message: 'the body (10000000 bytes) is larger than the limit of 1024 bytes',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'request_too_large',
+      },
+    });
   });
 
   it('answers a chunked oversized body with 413', async () => {
@@ -198,7 +234,6 @@ describe('the completions endpoint', () => {
     controller.abort();
     await until(() => engine.cancelled > before, 'the cancellation');
     expect(engine.active).toBe(0);
-    expect(disconnects).toBeGreaterThan(0);
   });
 
   it('cancels a non-streaming request whose client goes away', async () => {
@@ -226,11 +261,37 @@ describe('the other routes', () => {
   it('serves the dashboard, metrics, stats, the memory map and the model list', async () => {
     const page = await fetch(`${server.url}/`);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await page.text()).toContain('<svg');
+    expect(await page.text()).toContain('<script src="/assets/uplot.iife.min.js">');
+    const script = await fetch(`${server.url}/assets/uplot.iife.min.js`);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await script.text()).toMatch(/uPlot/);
+    expect((await fetch(`${server.url}/assets/uplot.min.css`)).headers.get('content-type')).toMatch(/^text\/css/);
+    expect((await fetch(`${server.url}/assets/nope.js`)).status).toBe(404);
     expect(await (await fetch(`${server.url}/metrics`)).text()).toBe('demo_up 1\n');
     expect(await (await fetch(`${server.url}/api/stats`)).json()).toEqual({ ok: 1 });
     expect(await (await fetch(`${server.url}/api/workspace-map.svg`)).text()).toMatch(/^<svg/);
     expect((await (await fetch(`${server.url}/v1/models`)).json()).data[0].id).toBe('mem-demo-byte-lm');
+    expect(await (await fetch(`${server.url}/v1/models/mem-demo-byte-lm`)).json()).toEqual({
+      id: 'mem-demo-byte-lm',
+      object: 'model',
+      created: 1_700_000_000,
+      owned_by: 'mem',
+    });
+    const missing = await fetch(`${server.url}/v1/models/gpt%2D4`);
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error).toMatchObject({ code: 'model_not_found', message: /"gpt-4" does not exist/ });
+  });
+
+  it('answers a chat completion in the chat shape', async () => {
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }),
+    });
+    const body = await response.json();
+    expect(body).toMatchObject({ object: 'chat.completion', id: 'chatcmpl-test' });
+    // The echo engine repeats the rendered prompt, which starts with the template's first marker.
+    expect(body.choices[0]).toMatchObject({ message: { role: 'assistant', content: '<|i' }, finish_reason: 'length' });
   });
 
   it('answers an unknown route with 404 and a wrong method with 405 and Allow', async () => {
@@ -238,6 +299,18 @@ describe('the other routes', () => {
     const wrong = await fetch(`${server.url}/v1/completions`);
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('allow')).toBe('POST');
+    expect((await fetch(`${server.url}/v1/chat/completions`)).status).toBe(405);
+    expect((await fetch(`${server.url}/v1/models/x`, { method: 'POST' })).status).toBe(405);
     expect((await fetch(`${server.url}/metrics`, { method: 'DELETE' })).status).toBe(405);
+  });
+});
+
+describe('the counted answers', () => {
+  it('are all listed in HTTP_ROUTE_STATUSES, which the metrics export from the start', () => {
+    expect(new Set(statuses).size).toBeGreaterThan(10);
+    for (const answer of new Set(statuses)) {
+      const [route, status] = answer.split(' ');
+      expect(HTTP_ROUTE_STATUSES[route!], answer).toContain(Number(status));
+    }
   });
 });

@@ -4,13 +4,15 @@
  * @module
  */
 import type { CompletionEngine } from './completion-engine.js';
-import type { RequestLimits } from './completion-request.js';
+import type { RequestLimits } from './request-fields.js';
 import type { IoBuffers } from './io-buffers.js';
 
 /** What the server serves from. */
 export interface ServerRuntime {
   /** Completes the requests. */
   readonly engine: CompletionEngine;
+  /** When the served model's weights were made, in Unix seconds (`created` of its model object). */
+  readonly modelCreated: number;
   /** Limits of `max_tokens` and the context. */
   readonly limits: RequestLimits;
   /** Largest request body accepted, in bytes. */
@@ -25,8 +27,6 @@ export interface ServerRuntime {
   workspaceMapSvg(): string;
   /** Counts an answered HTTP request by route and status. */
   recordHttp(route: string, status: number): void;
-  /** Counts a request whose client went away before it finished. */
-  recordDisconnect(): void;
   /** Where the server logs. */
   log(message: string): void;
 }

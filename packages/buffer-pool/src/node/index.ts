@@ -4,7 +4,7 @@
  * `Uint8Array` of `buffer.bytes` as is).
  *
  * This module runs in Node.js only.
- * @module
+ * @module \@mem/buffer-pool/node
  */
 import { Buffer } from 'node:buffer';
 import { FrozenBuffer } from '../frozen-buffer.js';

@@ -1,7 +1,8 @@
 /**
  * Plain attention over contiguous K/V (`[kvHead][position][dim]`), and a gather from the paged
  * store into that layout: the reference `pagedAttention` is checked and measured against.
- * Both attentions share their loops, so over float32 storage they agree to the last bit.
+ * Both share their loops with `pagedAttention`'s JavaScript kernels, so over float32 storage those
+ * agree with it to the last bit (the WebAssembly kernels within 1e-5).
  *
  * This module is browser compatible.
  * @module

@@ -3,7 +3,8 @@
  * measured against. None of it is needed to serve requests.
  *
  * - {@link contiguousAttention}, {@link gatherContiguous}: plain attention over contiguous K/V,
- *   the reference `pagedAttention` agrees with to the last bit over float32 storage.
+ *   the reference `pagedAttention`'s JavaScript kernels agree with to the last bit over float32
+ *   storage (its WebAssembly kernels within 1e-5).
  * - {@link syntheticChatTrace}: a deterministic multi-turn chat workload (shared system prompts,
  *   growing conversations), the trace the benchmarks replay.
  * - {@link sha256Words}: the raw SHA-256 compression over 32-bit words behind `sha256BlockHasher`
@@ -13,7 +14,7 @@
  *   gains over a single LIFO free list.
  *
  * This module is browser compatible.
- * @module
+ * @module \@mem/paged-kv/reference
  */
 export { contiguousAttention, gatherContiguous, type ContiguousKv } from './contiguous-attention.js';
 export {

@@ -47,8 +47,8 @@ const DESCRIPTOR_VERSION = 1;
  * descriptor carries a channel of its own to the coordinator's worker: it serves one attachment.
  */
 export interface WorkspaceClientDescriptor extends SharedDescriptor<'mem.workspace-pool.client'> {
-  /** The client's own channel to the coordinator's worker. */
-  readonly port: MessagePort;
+  /** The client's own channel to the coordinator's worker (the runtime's `MessagePort`). */
+  readonly port: InstanceType<typeof MessagePort>;
   /** The shared lease table (where each lease is, and whether it is pinned). */
   readonly leaseTable: SharedArrayBuffer;
   /** The names of the coordinator's pools. */

@@ -3,7 +3,7 @@
  * worker entry this package ships (`dist/node/coordinator.worker.js`).
  *
  * Node.js only.
- * @module
+ * @module \@mem/workspace-pool/node
  */
 /// <reference types="node" />
 import { Worker } from 'node:worker_threads';

@@ -1,6 +1,7 @@
 /**
- * A small seeded pseudo-random generator (mulberry32), so that the model's weights and the demo's
- * traffic are the same on every run and every machine.
+ * A small seeded pseudo-random generator (mulberry32): the same numbers from the same seed on every
+ * run and every machine, for the demo's weights and traffic, the benchmarks' workloads and the
+ * randomized tests. Not for anything secret.
  *
  * Runs in Node and browsers.
  * @module
@@ -8,17 +9,18 @@
 
 /** A deterministic stream of pseudo-random numbers from a 32-bit seed. */
 export class SeededRandom {
-  #state: number;
-  #spareNormal: number | undefined;
+  #state;
+  /** @type {number | undefined} */
+  #spareNormal;
 
-  /** Starts the stream at `seed` (any integer; only its low 32 bits matter). */
-  constructor(seed: number) {
+  /** @param {number} seed any integer; only its low 32 bits matter */
+  constructor(seed) {
     if (!Number.isInteger(seed)) throw new TypeError(`seed must be an integer, got ${String(seed)}`);
     this.#state = seed >>> 0;
   }
 
-  /** The next 32-bit unsigned integer. */
-  nextUint32(): number {
+  /** @returns {number} the next 32-bit unsigned integer */
+  nextUint32() {
     this.#state = (this.#state + 0x6d2b79f5) >>> 0;
     let t = this.#state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
@@ -26,18 +28,22 @@ export class SeededRandom {
     return (t ^ (t >>> 14)) >>> 0;
   }
 
-  /** A float uniformly distributed in [0, 1). */
-  nextFloat(): number {
+  /** @returns {number} a float uniformly distributed in [0, 1) */
+  nextFloat() {
     return this.nextUint32() / 4294967296;
   }
 
-  /** An integer uniformly distributed in [min, max] (both inclusive). */
-  nextInt(min: number, max: number): number {
+  /**
+   * @param {number} min
+   * @param {number} max
+   * @returns {number} an integer uniformly distributed in [min, max] (both inclusive)
+   */
+  nextInt(min, max) {
     return min + Math.floor(this.nextFloat() * (max - min + 1));
   }
 
-  /** A standard normal sample (Box-Muller, the second value of each pair is kept for the next call). */
-  nextNormal(): number {
+  /** @returns {number} a standard normal sample (Box-Muller; the second value of each pair is kept for the next call) */
+  nextNormal() {
     if (this.#spareNormal !== undefined) {
       const spare = this.#spareNormal;
       this.#spareNormal = undefined;

@@ -19,4 +19,17 @@ describe('the seeded random generator', () => {
     expect(Math.abs(mean)).toBeLessThan(0.03);
     expect(Math.abs(variance - 1)).toBeLessThan(0.05);
   });
+
+  it('draws floats in [0, 1) and integers in a closed range', () => {
+    const random = new SeededRandom(3);
+    const floats = Array.from({ length: 1000 }, () => random.nextFloat());
+    expect(floats.every((x) => x >= 0 && x < 1)).toBe(true);
+    const ints = new Set(Array.from({ length: 1000 }, () => random.nextInt(2, 4)));
+    expect([...ints].sort()).toEqual([2, 3, 4]);
+  });
+
+  it('keeps the stream the randomized tests and the demo weights were made with', () => {
+    const random = new SeededRandom(1);
+    expect([random.nextUint32(), random.nextUint32()]).toEqual([2693262067, 11749833]);
+  });
 });
