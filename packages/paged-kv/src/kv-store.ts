@@ -24,6 +24,7 @@ import {
   invalidArgument,
   type SharedAttachment,
   type SharedDescriptor,
+  type WasmMemory,
 } from '@mem/types';
 import { toBfloat16, toFloat16, fromBfloat16, float16Decoder } from './half-float.js';
 import { checkKvLayout, type KvDType, type KvLayout, type KvLayoutSizes } from './kv-store-layout.js';
@@ -83,7 +84,7 @@ export interface KvStoreDescriptor extends SharedDescriptor<'mem.paged-kv.kv-sto
    * The shared WebAssembly.Memory whose buffer `buffer` is, where the store runs the WebAssembly
    * kernels: an attachment runs them over the same memory. Absent for a SharedArrayBuffer alone.
    */
-  readonly memory?: WebAssembly.Memory;
+  readonly memory?: WasmMemory;
 }
 
 /** A layer's raw storage: Float32Array for float32, Uint16Array of bits for 16-bit types. */
@@ -255,7 +256,7 @@ export class KvStore implements SharedAttachment<KvStoreDescriptor> {
     } as const;
     const memory = this.#live();
     return memory.kind === 'wasm-memory'
-      ? { ...layout, buffer, memory: memory.source as WebAssembly.Memory }
+      ? { ...layout, buffer, memory: memory.source as WasmMemory }
       : { ...layout, buffer };
   }
 
