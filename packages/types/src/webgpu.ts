@@ -13,20 +13,35 @@ import { invalidArgument } from './validators.js';
 
 /** The `GPUBufferUsage` flags (fixed by the WebGPU specification). */
 export const GPU_BUFFER_USAGE = Object.freeze({
+  /** Mappable for reading. */
   MAP_READ: 0x0001,
+  /** Mappable for writing. */
   MAP_WRITE: 0x0002,
+  /** A copy source. */
   COPY_SRC: 0x0004,
+  /** A copy destination (and of `queue.writeBuffer`). */
   COPY_DST: 0x0008,
+  /** An index buffer. */
   INDEX: 0x0010,
+  /** A vertex buffer. */
   VERTEX: 0x0020,
+  /** A uniform buffer. */
   UNIFORM: 0x0040,
+  /** A storage buffer. */
   STORAGE: 0x0080,
+  /** Indirect dispatch and draw arguments. */
   INDIRECT: 0x0100,
+  /** A query resolve destination. */
   QUERY_RESOLVE: 0x0200,
 });
 
 /** The `GPUMapMode` flags (fixed by the WebGPU specification). */
-export const GPU_MAP_MODE = Object.freeze({ READ: 0x0001, WRITE: 0x0002 });
+export const GPU_MAP_MODE = Object.freeze({
+  /** Map for reading. */
+  READ: 0x0001,
+  /** Map for writing. */
+  WRITE: 0x0002,
+});
 
 /** A `GPUBuffer`, as far as the mem packages use it. */
 export interface WebGpuBuffer {
@@ -98,14 +113,22 @@ export interface WebGpuQueue {
 export interface WebGpuDevice {
   /** The device's limits. */
   readonly limits: {
+    /** The largest storage buffer binding, in bytes. */
     readonly maxStorageBufferBindingSize: number;
+    /** The largest buffer, in bytes. */
     readonly maxBufferSize: number;
+    /** What a storage binding's offset must be a multiple of. */
     readonly minStorageBufferOffsetAlignment: number;
+    /** The most workgroups of a dispatch in each dimension. */
     readonly maxComputeWorkgroupsPerDimension: number;
+    /** The most workgroup memory of a compute shader, in bytes. */
     readonly maxComputeWorkgroupStorageSize: number;
   };
   /** The device's features (`'shader-f16'`, ...). */
-  readonly features: { has(feature: string): boolean };
+  readonly features: {
+    /** Whether the device has `feature`. */
+    has(feature: string): boolean;
+  };
   /** Its queue. */
   readonly queue: WebGpuQueue;
   /** Creates a buffer. */
@@ -113,7 +136,10 @@ export interface WebGpuDevice {
   /** Compiles WGSL. */
   createShaderModule(descriptor: { code: string; label?: string }): unknown;
   /** Creates a compute pipeline (the mem packages use layout `'auto'`). */
-  createComputePipeline(descriptor: unknown): { getBindGroupLayout(index: number): unknown };
+  createComputePipeline(descriptor: unknown): {
+    /** The layout of bind group `index` (of a pipeline made with layout `'auto'`). */
+    getBindGroupLayout(index: number): unknown;
+  };
   /** Binds resources to a pipeline's layout. */
   createBindGroup(descriptor: unknown): unknown;
   /** Starts recording commands. */
@@ -170,7 +196,7 @@ export function checkBufferBinding(
   name: string,
   alignment: number,
   minSize: number,
-): { buffer: WebGpuBuffer; offset: number; size: number } {
+): Required<WebGpuBufferBinding> {
   const value = binding as Partial<WebGpuBufferBinding> | null;
   const buffer = value !== null && typeof value === 'object' ? value.buffer : undefined;
   if (buffer === null || typeof buffer !== 'object' || typeof buffer.size !== 'number') {

@@ -261,7 +261,12 @@ export class GpuKvStore {
    * @throws MemError INVALID_ARGUMENT if `layer` is out of range (the promise rejects).
    * @throws MemError USE_AFTER_RELEASE after {@link GpuKvStore.destroy} (the promise rejects).
    */
-  async readLayer(layer: number): Promise<{ keys: KvArray; values: KvArray }> {
+  async readLayer(layer: number): Promise<{
+    /** The layer's K, as `store.keys(layer)` of a CPU store holds it. */
+    keys: KvArray;
+    /** The layer's V, as `store.values(layer)` holds it. */
+    values: KvArray;
+  }> {
     const shards = this.shards(layer);
     const half = this.numBlocks * this.blockElements * this.#bytesPerElement;
     const staging = this.device.createBuffer({

@@ -19,6 +19,7 @@ import {
   GPU_MAP_MODE,
   assertWebGpuDevice,
   type WebGpuBuffer,
+  type WebGpuBufferBinding,
   type WebGpuCommandEncoder,
   type WebGpuDevice,
 } from '@mem/types/webgpu';
@@ -264,7 +265,7 @@ function gpuMemoryOf(workspace: Workspace): { memory: GpuSegmentMemory; offset: 
  * @throws MemError INVALID_ARGUMENT if `workspace` is not a workspace of a pool over a
  * {@link GpuSegmentSource}; USE_AFTER_RELEASE after its release; STALE_HANDLE after `pool.clear()`.
  */
-export function gpuBinding(workspace: Workspace): { buffer: WebGpuBuffer; offset: number; size: number } {
+export function gpuBinding(workspace: Workspace): Required<WebGpuBufferBinding> {
   const { memory, offset } = gpuMemoryOf(workspace);
   return { buffer: memory.buffer, offset, size: workspace.size };
 }

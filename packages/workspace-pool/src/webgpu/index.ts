@@ -1,6 +1,6 @@
 /**
  * `@mem/workspace-pool/webgpu`: workspaces in GPU memory. A {@link GpuSegmentSource} makes a
- * {@link WorkspacePool}'s segments out of `GPUBuffer`s on the `GPUDevice` you pass (a browser's
+ * `WorkspacePool`'s segments out of `GPUBuffer`s on the `GPUDevice` you pass (a browser's
  * `navigator.gpu`, or the `webgpu` npm package in Node); the pool lends ranges of them, aligned
  * for binding, and its defragmentation moves them with `copyBufferToBuffer`. No dependency on
  * any WebGPU package: the types are the structural ones of `@mem/types/webgpu`.
