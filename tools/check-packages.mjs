@@ -4,8 +4,9 @@
 //   0. the API site documents every export path (each package's typedoc.json);
 //   1. `npm pack` them all (each tarball ships LICENSE, the root's text), then publint and
 //      are-the-types-wrong lint the tarballs (tools/packaging/lint-tarball.mjs);
-//   2. install the tarballs into an empty temporary project (the tarballs, their dependencies and
-//      @types/node: nothing of the monorepo), check that every source map leads to its sources,
+//   2. install the tarballs into an empty temporary project (the tarballs, their dependencies,
+//      @types/node, and the WebGPU packages a user of the `./webgpu` entry points brings: `webgpu`
+//      in Node, `@webgpu/types` for `navigator.gpu`; nothing of the monorepo), check that every source map leads to its sources,
 //      import every export path from plain Node ESM and require() it from CommonJS (Node's
 //      require of ES modules);
 //   3. type-check imports of every export path with `tsc --strict` and `skipLibCheck: false` in the
@@ -166,13 +167,10 @@ try {
   const project = join(scratch, 'consumer');
   mkdirSync(join(project, 'readme'), { recursive: true });
   writeJson(join(project, 'package.json'), { name: 'consumer', private: true, type: 'module' });
-  const nodeTypes = JSON.parse(readFileSync(join(root, 'node_modules/@types/node/package.json'), 'utf8')).version;
+  const version = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const userPackages = ['@types/node', 'webgpu', '@webgpu/types'].map((name) => `${name}@${version(name)}`);
   await step('install the tarballs into an empty project', () =>
-    run(
-      'npm',
-      ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs, `@types/node@${nodeTypes}`],
-      project,
-    ),
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs, ...userPackages], project),
   );
   for (const { manifest } of packages) {
     await step(`source maps of ${manifest.name} lead to sources in the package`, () => {

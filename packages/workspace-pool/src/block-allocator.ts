@@ -17,7 +17,8 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, type BackingMemory } from '@mem/types';
+import { MemError } from '@mem/types';
+import { releaseMemory, type SegmentMemory } from './device-memory.js';
 import { Segment } from './segment.js';
 import * as codes from './block-codes.js';
 import * as record from './block-record.js';
@@ -598,7 +599,7 @@ export class BlockAllocator {
   }
 
   /** Adds a segment of `byteLength` bytes of `memory` from `base`, all of it one free block. */
-  addSegment(memory: BackingMemory, base: number, byteLength: number, initial: boolean): Segment {
+  addSegment(memory: SegmentMemory, base: number, byteLength: number, initial: boolean): Segment {
     this.settle();
     const index = this.segments.length;
     const segment = new Segment(index, memory, base, byteLength, initial);
@@ -633,6 +634,7 @@ export class BlockAllocator {
     if (filed) this.removeFree(block);
     this.dropRecord(block);
     this.segments[index] = undefined;
+    releaseMemory(segment.memory);
     this.unsettledFreeBytes -= segment.byteLength;
     this.reservedBytes -= segment.byteLength;
     this.epoch += 1;
@@ -666,6 +668,7 @@ export class BlockAllocator {
       if (segment === undefined) continue;
       if (!segment.initial) {
         this.segments[index] = undefined;
+        releaseMemory(segment.memory);
         continue;
       }
       this.#fillSegment(segment);

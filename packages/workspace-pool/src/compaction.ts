@@ -6,6 +6,10 @@
  * pinned workspace into the gap below it), so that free space gathers at the end of the pool and
  * emptied expansion segments can be released.
  *
+ * Bytes move through `moveBytes`: `copyWithin` in backing memory, and in device memory (GPU
+ * buffers) copies the memory queues and runs once the compaction is done; a workspace moves only
+ * between memories that can copy between them.
+ *
  * The free blocks of the segments being compacted leave their bins for the duration and are filed
  * again at the end; no allocation can happen in between (the pool is single-threaded, and the
  * coordinator runs it inside one worker).
@@ -15,6 +19,7 @@
  */
 import type { BlockAllocator } from './block-allocator.js';
 import { BLOCK_FREE, BLOCK_USED, NONE } from './block-codes.js';
+import { canMove, finishMoves, moveBytes } from './device-memory.js';
 import { measureSegment, type SegmentFragmentation } from './fragmentation.js';
 import type { Segment } from './segment.js';
 
@@ -82,6 +87,7 @@ export function compact(allocator: BlockAllocator, options: CompactionOptions): 
   for (const segment of segments) unfileSegment(allocator, segment);
   for (const segment of segments) slide(allocator, segment, options.guard, result);
   if (options.migrate) migrate(allocator, segments, options.guard, result);
+  finishMoves(segments.map((segment) => segment.memory));
   for (const segment of segments) {
     if (options.release && !segment.initial && isEmpty(allocator, segment)) {
       allocator.removeSegment(segment.index, false);
@@ -129,7 +135,6 @@ function slide(
   result: CompactionResult,
 ): void {
   const t = allocator;
-  const bytes = segment.memory.bytes();
   const base = segment.base;
   let cursor = 0;
   let last = NONE;
@@ -152,7 +157,7 @@ function slide(
     const size = t.sizeOf(block);
     if (from !== cursor) {
       if (t.pinsOf(block) === 0 && (guard === undefined || guard.tryBeginMove(t.ownerOf(block)))) {
-        bytes.copyWithin(base + cursor, base + from, base + from + size);
+        moveBytes(segment.memory, base + from, segment.memory, base + cursor, size);
         t.setOffset(block, cursor);
         result.workspacesMoved += 1;
         result.bytesMoved += size;
@@ -212,7 +217,7 @@ function migrate(
     for (let k = used.length - 1; k >= 0; k -= 1) {
       const block = used[k]!;
       const size = t.sizeOf(block);
-      const hole = firstHoleBelow(t, holes, order, position, t.offsetOf(block), size);
+      const hole = firstHoleBelow(t, segments, holes, order, position, t.offsetOf(block), size);
       if (hole === -1) continue;
       if (t.pinsOf(block) !== 0 || (guard !== undefined && !guard.tryBeginMove(t.ownerOf(block)))) {
         result.pinnedInTheWay += 1;
@@ -238,6 +243,7 @@ function migrate(
 /** The index in `holes` of the first hole below (segment position, offset) with room for `size`, or -1. */
 function firstHoleBelow(
   t: BlockAllocator,
+  segments: readonly Segment[],
   holes: readonly number[],
   order: ReadonlyMap<number, number>,
   position: number,
@@ -248,7 +254,7 @@ function firstHoleBelow(
     const hole = holes[i]!;
     const holePosition = order.get(t.segmentOf(hole))!;
     if (holePosition > position || (holePosition === position && t.offsetOf(hole) >= offset)) return -1;
-    if (t.sizeOf(hole) >= size) return i;
+    if (t.sizeOf(hole) >= size && canMove(segments[position]!.memory, segments[holePosition]!.memory)) return i;
   }
   return -1;
 }
@@ -261,11 +267,7 @@ function moveInto(t: BlockAllocator, block: number, source: Segment, target: num
   const size = t.sizeOf(block);
   const from = source.base + t.offsetOf(block);
   const to = destination.base + t.offsetOf(target);
-  if (source.memory === destination.memory) {
-    source.memory.bytes().copyWithin(to, from, from + size);
-  } else {
-    destination.memory.bytes().set(source.memory.bytes().subarray(from, from + size), to);
-  }
+  moveBytes(source.memory, from, destination.memory, to, size);
   // A free record takes the block's place in the source.
   const vacated = t.newRecord();
   t.setOffset(vacated, t.offsetOf(block));

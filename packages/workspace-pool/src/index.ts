@@ -8,6 +8,9 @@
  * - {@link WorkspaceConfig}: validated configuration with presets.
  * - {@link renderMemoryMap}: an SVG picture of `pool.snapshot()`.
  *
+ * GPU memory (segments of `GPUBuffer`s, moved with `copyBufferToBuffer`) is at
+ * `@mem/workspace-pool/webgpu`.
+ *
  * This module is browser compatible.
  * @module \@mem/workspace-pool
  */
@@ -31,6 +34,7 @@ export type {
 } from './workspace-pool-options.js';
 export { Workspace } from './workspace.js';
 export type { SegmentProvider, SegmentSource } from './segment.js';
+export type { DeviceMemory, SegmentKind, SegmentMemory } from './device-memory.js';
 export { fragmentationRatio, type FragmentationStats, type SegmentFragmentation } from './fragmentation.js';
 export type {
   DefragmentationOutcome,

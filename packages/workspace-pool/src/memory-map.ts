@@ -6,10 +6,10 @@
  * This module is browser compatible.
  * @module
  */
-import type { BackingKind } from '@mem/types';
 import type { BlockAllocator } from './block-allocator.js';
 import { BLOCK_FREE, NONE } from './block-codes.js';
 import type { MoveGuard } from './compaction.js';
+import type { SegmentKind } from './device-memory.js';
 import { ratio } from './fragmentation.js';
 
 /** The state of a block in a memory map. */
@@ -38,7 +38,7 @@ export interface MemoryMapSegment {
   /** Its size in bytes. */
   readonly byteLength: number;
   /** What memory it is. */
-  readonly kind: BackingKind;
+  readonly kind: SegmentKind;
   /** Whether it belongs to the initial reservation (never released). */
   readonly initial: boolean;
   /** Bytes of used blocks. */

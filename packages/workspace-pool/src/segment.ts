@@ -7,6 +7,7 @@
  * @module
  */
 import { BackingMemory, MemError, WASM_PAGE_SIZE, invalidArgument, isAligned } from '@mem/types';
+import { looksLikeDeviceMemory, type DeviceMemory, type SegmentMemory } from './device-memory.js';
 import type { SegmentBacking } from './workspace-config.js';
 
 /**
@@ -22,10 +23,12 @@ export interface SegmentSource {
 
 /**
  * Supplies the memory of a new segment of `byteLength` bytes; `index` counts the pool's segments
- * from 0. Return a `BackingMemory` (used from offset 0) or a {@link SegmentSource}. Throw to refuse
- * (the allocation that needed the segment then fails with your error, or EXHAUSTED wrapping it).
+ * from 0. Return a `BackingMemory` (used from offset 0), a {@link SegmentSource}, or
+ * {@link DeviceMemory} (GPU memory: `@mem/workspace-pool/webgpu`'s `GpuSegmentSource` makes it).
+ * Throw to refuse (the allocation that needed the segment then fails with your error, or
+ * EXHAUSTED wrapping it).
  */
-export type SegmentProvider = (byteLength: number, index: number) => BackingMemory | SegmentSource;
+export type SegmentProvider = (byteLength: number, index: number) => BackingMemory | SegmentSource | DeviceMemory;
 
 /** One range of backing memory and the head of its blocks in address order. @internal */
 export class Segment {
@@ -36,7 +39,7 @@ export class Segment {
     /** The segment's position in the pool; never reused while the pool lives. */
     readonly index: number,
     /** The memory the segment lives in. */
-    readonly memory: BackingMemory,
+    readonly memory: SegmentMemory,
     /** Where the segment starts in `memory`. */
     readonly base: number,
     /** The segment's size in bytes. */
@@ -80,10 +83,16 @@ export function resolveSegmentSource(
   source: unknown,
   byteLength: number,
   alignment: number,
-): { memory: BackingMemory; base: number } {
+): { memory: SegmentMemory; base: number } {
+  if (looksLikeDeviceMemory(source)) {
+    if (source.byteLength < byteLength) {
+      throw invalidArgument('segmentSource()', source, `device memory of at least ${byteLength} bytes`);
+    }
+    return { memory: source, base: 0 };
+  }
   const memory = source instanceof BackingMemory ? source : (source as SegmentSource | null)?.memory;
   if (!(memory instanceof BackingMemory)) {
-    throw invalidArgument('segmentSource()', source, 'a BackingMemory or { memory, byteOffset }');
+    throw invalidArgument('segmentSource()', source, 'a BackingMemory, { memory, byteOffset } or DeviceMemory');
   }
   const base = source instanceof BackingMemory ? 0 : ((source as SegmentSource).byteOffset ?? 0);
   if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || !isAligned(base, alignment)) {

@@ -17,13 +17,13 @@ import {
   invalidArgument,
   nextPowerOfTwo,
   noopMetrics,
-  type BackingMemory,
   type StatsSource,
 } from '@mem/types';
 import { BlockAllocator } from './block-allocator.js';
 import * as codes from './block-codes.js';
 import { STRATEGY_BEST_FIT, STRATEGY_EXACT_FIT, STRATEGY_FIRST_FIT, STRATEGY_POWER_OF_TWO } from './block-codes.js';
 import { compact, type MoveGuard } from './compaction.js';
+import { zeroBytes, type SegmentMemory } from './device-memory.js';
 import { buildReport, type DefragmentationReport, type DefragmentationTrigger } from './defragmentation-report.js';
 import { liveSegments, measureFragmentation, type FragmentationStats } from './fragmentation.js';
 import { takeSnapshot, type MemoryMapSnapshot } from './memory-map.js';
@@ -216,7 +216,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     this.#nextId = id + 1;
     const workspace = WorkspaceHandle.lend(core, block, id, size);
     if (label !== undefined) core.setLabel(id, label);
-    if (zero) workspace.bytes().fill(0);
+    if (zero) zeroBytes(core.segments[workspace.segment]!.memory, workspace.byteOffset, size);
     return workspace;
   }
 
@@ -563,7 +563,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
   }
 
   /** The memory of segment `index` (for the coordinator, which shares it). @internal */
-  segmentMemory(index: number): { memory: BackingMemory; base: number; byteLength: number } | undefined {
+  segmentMemory(index: number): { memory: SegmentMemory; base: number; byteLength: number } | undefined {
     const segment = this.#core.segments[index];
     return segment === undefined
       ? undefined

@@ -6,12 +6,20 @@
  */
 import { MemError, invalidArgument, type TypedArrayConstructor } from '@mem/types';
 import type { BlockAllocator } from './block-allocator.js';
+import { isDeviceMemory, noView } from './device-memory.js';
+
+/** What `pin()` returns for a workspace in device memory, which has no bytes JavaScript can view. */
+const NO_BYTES = new Uint8Array(0);
 
 /** What `#block` holds once the workspace is released (records are never negative). */
 const RELEASED = -1;
 
 /**
  * A range of backing memory that a {@link WorkspacePool} lends until it is released.
+ *
+ * **GPU memory.** In a pool over device memory (`@mem/workspace-pool/webgpu`), a workspace has no
+ * bytes in JavaScript: `bytes()`, `view()` and `buffer` throw INVALID_ARGUMENT; bind it with
+ * `gpuBinding(workspace)`, whose offset moves like `byteOffset`.
  *
  * **Views are re-resolved through the handle.** Defragmentation may move an unpinned workspace
  * (its bytes are copied exactly), so read `bytes()`, `view()`, `byteOffset` and `buffer` again
@@ -111,7 +119,8 @@ export class Workspace implements Disposable {
    * it holds what the last user left, unless `acquire` was asked to zero it). The same view is
    * returned until the workspace moves.
    * Cost: O(1); allocates a new view only after the workspace moved.
-   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
+   * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`;
+   * INVALID_ARGUMENT for a workspace in device memory.
    */
   bytes(): Uint8Array {
     if (this.#block === RELEASED) throw unusable(this);
@@ -225,7 +234,8 @@ export class Workspace implements Disposable {
 
   /**
    * Pins the workspace so that no defragmentation moves it, and returns its byte view, valid until
-   * the matching `unpin()`. Pins nest: each `pin()` needs its `unpin()`.
+   * the matching `unpin()` (an empty view for a workspace in device memory, which JavaScript
+   * cannot view: its binding stays valid instead). Pins nest: each `pin()` needs its `unpin()`.
    * Cost: O(1).
    * @throws MemError USE_AFTER_RELEASE after release; STALE_HANDLE after `pool.clear()`.
    *
@@ -242,8 +252,8 @@ export class Workspace implements Disposable {
    */
   pin(): Uint8Array {
     Workspace.#assertUsable(this);
-    const view = this.bytes();
     const core = this.#core;
+    const view = isDeviceMemory(core.segments[core.segmentOf(this.#block)]!.memory) ? NO_BYTES : this.bytes();
     const pins = core.pinsOf(this.#block);
     if (pins === 0) core.pinnedBlocks += 1;
     core.setPins(this.#block, pins + 1);
@@ -310,6 +320,7 @@ export class Workspace implements Disposable {
     const core = workspace.#core;
     const block = workspace.#block;
     const segment = core.segments[core.segmentOf(block)]!;
+    if (isDeviceMemory(segment.memory)) throw noView(workspace.id, segment.memory.kind);
     const view = new Uint8Array(segment.memory.buffer, segment.base + core.offsetOf(block), workspace.size);
     workspace.#views = { epoch: core.epoch, bytes: view, type: undefined, typed: undefined };
     return view;

@@ -11,7 +11,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertOptions, describeValue, invalidArgument } from '@mem/types';
+import { MemError, assertInteger, assertOptions, describeValue, invalidArgument, type BackingMemory } from '@mem/types';
 import type { MoveGuard } from '../compaction.js';
 import {
   isPortLike,
@@ -240,7 +240,8 @@ class CoordinatorHost {
         index,
         base: segment.base,
         byteLength: segment.byteLength,
-        memory: segment.memory.share(),
+        // A coordinator's pools are made from a configuration, so their memory is never device memory.
+        memory: (segment.memory as BackingMemory).share(),
       });
     }
     return fresh;
