@@ -629,8 +629,6 @@ export class ArenaPool {
             { details: { pinnedEpoch: next - this.#ringSize, arenas: this.#arenas.length } },
           );
         }
-        Atomics.store(state, stateWord, STATE_DEFERRED);
-        Atomics.add(state, DEFERRED_TOTAL, 1);
         target = spare;
       }
       // The record names the new epoch before the reset makes its first handle possible, so that
@@ -641,6 +639,12 @@ export class ArenaPool {
       // The slot before the epoch: an accessor that reads the new epoch finds the new arena.
       Atomics.store(state, slot, target);
       writeEpochWords(state, CURRENT_LOW, next);
+      if (target !== index) {
+        // Deferred only now, after the epoch moved: until then no release can reclaim the arena, so
+        // an accessor that allocated in it and still reads the old epoch knows the arena held it.
+        Atomics.store(state, stateWord, STATE_DEFERRED);
+        Atomics.add(state, DEFERRED_TOTAL, 1);
+      }
       Atomics.add(state, ADVANCE_TOTAL, 1);
       this.#sweepDeferred();
       return next;

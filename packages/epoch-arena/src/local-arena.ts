@@ -5,7 +5,17 @@
  * @module
  */
 import type { Arena, ArenaHandle } from './arena.js';
-import { CURRENT_LOW, CURRENT_HIGH, RING_SIZE, RING_SLOTS } from './pool-state.js';
+import {
+  CURRENT_HIGH,
+  CURRENT_LOW,
+  RECORD_STATE,
+  RING_SIZE,
+  RING_SLOTS,
+  STATE_RECLAIMING,
+  STATE_SPARE,
+  recordWord,
+} from './pool-state.js';
+import { pause } from './spin-wait.js';
 
 /** What a {@link LocalArena} reads from its pool. */
 export interface LocalArenaSource {
@@ -17,8 +27,11 @@ export interface LocalArenaSource {
 
 /**
  * A per-worker accessor of an {@link ArenaPool}: it caches the arena of the current epoch and
- * refreshes the cache when the pool's epoch moves, so that an allocation costs one read of the
- * pool's epoch word, one compare, and the arena's own bump. Get one with {@link ArenaPool.local};
+ * refreshes the cache when the pool's epoch moves, so that an allocation costs two reads of the
+ * pool's epoch word, two compares, and the arena's own bump. An allocation that races with an
+ * advance in another worker lands in the epoch before or after it (and its handle may be stale at
+ * once, as the epoch it was made in may be reclaimed by then), never in an arena that the advance
+ * reclaimed and that holds no epoch: one that found its arena reclaimed is made again. Get one with {@link ArenaPool.local};
  * in a shared pool every worker gets its own from its attached pool.
  *
  * @example
@@ -36,7 +49,9 @@ export class LocalArena {
   readonly #arenas: readonly Arena[];
   readonly #ringSize: number;
   #cachedLow = 0;
+  /** The cached arena, and its index in the pool. */
   #arena: Arena;
+  #index = 0;
 
   /**
    * Made by {@link ArenaPool.local}; not meant to be constructed directly.
@@ -66,36 +81,64 @@ export class LocalArena {
     return this.arena.epoch;
   }
 
-  // Hot paths: one word read and compare, then the arena's own hot path.
+  // Hot paths: the pool's epoch word read before and after the arena's own hot path. The second
+  // read sends an allocation during which the epoch moved to `#settle`.
 
   /**
    * Allocates from the current epoch's arena; see {@link EpochArena.allocate}.
-   * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocate}; USE_AFTER_RELEASE once a shared pool is detached.
+   * Cost: the arena's allocation plus two compares.
+   * @throws as {@link EpochArena.allocate}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocate(size: number, align?: number): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    return this.#arena.allocate(size, align);
+    const handle = this.#arena.allocate(size, align);
+    if (this.#state[CURRENT_LOW] === this.#cachedLow || this.#settle(handle)) return handle;
+    return this.allocate(size, align);
   }
 
   /**
    * Allocates a copy of `bytes` from the current epoch's arena; see {@link EpochArena.allocateCopy}.
-   * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateCopy}; USE_AFTER_RELEASE once a shared pool is detached.
+   * Cost: the arena's allocation plus two compares.
+   * @throws as {@link EpochArena.allocateCopy}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    return this.#arena.allocateCopy(bytes);
+    const handle = this.#arena.allocateCopy(bytes);
+    if (this.#state[CURRENT_LOW] === this.#cachedLow || this.#settle(handle)) return handle;
+    return this.allocateCopy(bytes);
   }
 
   /**
    * Allocates a key from the current epoch's arena; see {@link EpochArena.allocateKey}.
-   * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateKey}; USE_AFTER_RELEASE once a shared pool is detached.
+   * Cost: the arena's allocation plus two compares.
+   * @throws as {@link EpochArena.allocateKey}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocateKey(key: Uint8Array): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    return this.#arena.allocateKey(key);
+    const handle = this.#arena.allocateKey(key);
+    if (this.#state[CURRENT_LOW] === this.#cachedLow || this.#settle(handle)) return handle;
+    return this.allocateKey(key);
+  }
+
+  /**
+   * Slow path: the epoch moved while `handle` was allocated in the cached arena. Returns whether
+   * the handle may be returned: it belongs to an epoch the arena held (live, or deferred while
+   * pinned), or it is stale already, as any allocation racing with an advance may be. It may not
+   * when the arena was reclaimed to a spare before the allocation: the handle is then valid in an
+   * arena that holds no epoch, and the caller allocates again from the arena now current.
+   */
+  #settle(handle: ArenaHandle): boolean {
+    const state = this.#state;
+    const word = recordWord(this.#index, RECORD_STATE);
+    for (let round = 0; ; round += 1) {
+      const value = Atomics.load(state, word);
+      // Reclaiming: an advance or a last release is deciding about the arena (a reset and a few stores).
+      if (value === STATE_RECLAIMING) {
+        pause(state, word, value, round);
+        continue;
+      }
+      return value !== STATE_SPARE || !this.#arena.isValid(handle);
+    }
   }
 
   /** Slow path: the epoch moved; look up the arena its ring slot holds now. */
@@ -108,6 +151,7 @@ export class LocalArena {
       // The advancer writes the ring slot before the epoch: an unchanged epoch means a matching slot.
       if (Atomics.load(state, CURRENT_LOW) !== low) continue;
       this.#cachedLow = low;
+      this.#index = index;
       this.#arena = this.#arenas[index]!;
       return this.#arena;
     }

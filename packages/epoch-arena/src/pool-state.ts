@@ -46,8 +46,16 @@ export function poolStateWords(maxArenas: number): number {
   return ARENA_RECORDS + RECORD_WORDS * maxArenas;
 }
 
-/** Index of arena `arena`'s record word `field` (0 epoch low, 1 epoch high, 2 state, 3 pins). */
-export function recordWord(arena: number, field: 0 | 1 | 2 | 3): number {
+/** The words of an arena's record: the epoch it holds (low and high words), its state, its pins. */
+export const RECORD_EPOCH = 0;
+export const RECORD_STATE = 2;
+export const RECORD_PINS = 3;
+
+/** Index of arena `arena`'s record word `field`: {@link RECORD_EPOCH}, {@link RECORD_STATE} or {@link RECORD_PINS}. */
+export function recordWord(
+  arena: number,
+  field: typeof RECORD_EPOCH | typeof RECORD_STATE | typeof RECORD_PINS,
+): number {
   return ARENA_RECORDS + RECORD_WORDS * arena + field;
 }
 

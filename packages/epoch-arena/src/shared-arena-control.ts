@@ -14,7 +14,9 @@
  * sees the odd generation and does not write), records the span they cover, and rewinds the bump
  * pointer. A claim of the next generation that overlaps a range another worker still announces is
  * dropped and the pointer jumps past that range, so no write that began before a reset ever lands
- * in memory handed out after it. The hot path (a bump inside the worker's announced chunk) needs no
+ * in memory handed out after it. Between resets the pointer only moves forward: a dropped claim
+ * moves it past the busy range ({@link skipBusyRange}), never back, because the value it would
+ * move back from may be the next generation's by then. The hot path (a bump inside the worker's announced chunk) needs no
  * `Atomics` at all; a chunk claim announces with two atomic stores and reads the announcements
  * only inside the span the last reset recorded; a copy outside a chunk costs two atomic stores to
  * announce and one to withdraw.
@@ -147,6 +149,18 @@ export function announcedOverlap(control: Int32Array, own: number, start: number
     until = Math.max(until, overlapEnd(control, writeWord(slot), start, end));
   });
   return until;
+}
+
+/**
+ * Drops a claim that ended at `claimedEnd` (units) because it overlaps a range another worker
+ * still announces until `busyUntil`: the bump pointer jumps forward to `busyUntil` if it still
+ * stands at `claimedEnd`, so that the next claim starts past the busy range. It never moves back,
+ * even when the busy range ends inside the dropped claim: a pointer that stands at `claimedEnd`
+ * may be the next generation's (a reset and new claims may have come between the claim and its
+ * drop), and moving it back would hand out bytes that are in use there. Cost: one compare-and-swap.
+ */
+export function skipBusyRange(control: Int32Array, claimedEnd: number, busyUntil: number): void {
+  if (busyUntil > claimedEnd) Atomics.compareExchange(control, POSITION, claimedEnd, busyUntil);
 }
 
 /**

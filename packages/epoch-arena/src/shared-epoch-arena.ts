@@ -71,6 +71,7 @@ import {
   invalidControl,
   lock,
   recordAnnouncedSpan,
+  skipBusyRange,
   unlock,
   withdraw,
   writeWord,
@@ -839,7 +840,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       if (old + minUnits > limit) return this.#claimFailed(announceAt);
       const busyUntil = this.#busyUntil(old, end);
       if (busyUntil >= 0) {
-        Atomics.compareExchange(control, POSITION, old + units, busyUntil);
+        skipBusyRange(control, old + units, busyUntil);
         continue;
       }
       this.#claimStart = old;
@@ -886,7 +887,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       if (Atomics.load(control, GENERATION) !== before) continue;
       const busyUntil = this.#busyUntil(position, endUnits);
       if (busyUntil >= 0) {
-        Atomics.compareExchange(control, POSITION, endUnits, busyUntil);
+        skipBusyRange(control, endUnits, busyUntil);
         continue;
       }
       this.#claimStart = start;

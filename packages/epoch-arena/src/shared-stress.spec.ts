@@ -12,7 +12,11 @@ import {
 } from './shared-stress.test-worker.js';
 
 const WORKER = new URL('./shared-stress.test-worker.ts', import.meta.url);
-const SEEDS = [0x5eed1, 0xa11ce, 0xb0b];
+/**
+ * The seeds of every run; `EPOCH_ARENA_STRESS_SEEDS=1,2,3` replaces them (to replay a failure, or
+ * to loop the test over fresh seeds).
+ */
+const SEEDS = process.env['EPOCH_ARENA_STRESS_SEEDS']?.split(',').map(Number) ?? [0x5eed1, 0xa11ce, 0xb0b];
 const OPERATIONS = 100_000;
 /** Two large copiers, a resetter, and a mixed worker that also detaches and re-attaches. */
 const ROLES: StressRole[] = ['copier', 'copier', 'resetter', 'mixed'];
