@@ -1,5 +1,6 @@
 /**
- * `LocalArena`: the per-worker accessor of an {@link ArenaPool}, like a thread-local arena in Rust.
+ * `LocalArena`: the per-worker accessor of a ring of arenas ({@link ArenaPool},
+ * {@link SharedArenaPool}), like a thread-local arena in Rust.
  *
  * This module is browser compatible.
  * @module
@@ -17,22 +18,16 @@ import {
 } from './pool-state.js';
 import { pause } from './spin-wait.js';
 
-/** What a {@link LocalArena} reads from its pool. */
-export interface LocalArenaSource {
-  /** The pool's state words. */
-  readonly state: Int32Array;
-  /** The pool's arenas by index (the array may grow; it is read, never copied). */
-  readonly arenas: readonly Arena[];
-}
-
 /**
- * A per-worker accessor of an {@link ArenaPool}: it caches the arena of the current epoch and
- * refreshes the cache when the pool's epoch moves, so that an allocation costs two reads of the
- * pool's epoch word, two compares, and the arena's own bump. An allocation that races with an
- * advance in another worker lands in the epoch before or after it (and its handle may be stale at
- * once, as the epoch it was made in may be reclaimed by then), never in an arena that the advance
- * reclaimed and that holds no epoch: one that found its arena reclaimed is made again. Get one with {@link ArenaPool.local};
- * in a shared pool every worker gets its own from its attached pool.
+ * A per-worker accessor of an {@link ArenaPool} or a {@link SharedArenaPool}, from
+ * {@link ArenaRing.local}: it caches the arena of the current epoch and refreshes the cache when the
+ * epoch moves, so that an allocation costs two reads of the ring's epoch word, two compares, and
+ * the arena's own bump. In a shared pool, each worker takes its own from its attachment.
+ *
+ * An allocation that races with an advance in another worker lands in the epoch before or after
+ * it (its handle may then be stale at once, as the epoch it was made in may be reclaimed by then),
+ * never in an arena that the advance reclaimed and that holds no epoch: an allocation that finds
+ * its arena reclaimed is made again in the current one.
  *
  * @example
  * ```ts
@@ -53,15 +48,20 @@ export class LocalArena {
   #arena: Arena;
   #index = 0;
 
-  /**
-   * Made by {@link ArenaPool.local}; not meant to be constructed directly.
-   * @param source the pool's state and arenas
-   */
-  constructor(source: LocalArenaSource) {
-    this.#state = source.state;
-    this.#arenas = source.arenas;
-    this.#ringSize = source.state[RING_SIZE]!;
+  private constructor(state: Int32Array, arenas: readonly Arena[]) {
+    this.#state = state;
+    this.#arenas = arenas;
+    this.#ringSize = state[RING_SIZE]!;
     this.#arena = this.#refresh();
+  }
+
+  /**
+   * The accessor of a ring over its state words and its arenas by index (an array that may grow;
+   * it is read, never copied). Made by {@link ArenaRing.local}.
+   * @internal
+   */
+  static over(state: Int32Array, arenas: readonly Arena[]): LocalArena {
+    return new LocalArena(state, arenas);
   }
 
   /**

@@ -7,7 +7,7 @@ const WORKER = new URL('./shared-claim-race.test-worker.ts', import.meta.url);
 
 describe('SharedEpochArena: a claim dropped before a reset never takes back bytes of the next generation', () => {
   it('keeps every allocation of the resetting worker in use while other workers drop overlapping claims', async () => {
-    const arena = SharedEpochArena.create({ capacity: 4096, chunkSize: 256 });
+    const arena = SharedEpochArena.createShared({ capacity: 4096, chunkSize: 256 });
     // This attachment's chunk, [0, 256) bytes, stays announced through every reset: claims that
     // overlap it are dropped, and the bump pointer jumps past it.
     arena.allocate(8);
@@ -22,6 +22,6 @@ describe('SharedEpochArena: a claim dropped before a reset never takes back byte
     const resetter = answers[0]!;
     expect(resetter.firstError).toBeUndefined();
     expect(resetter.lost).toBe(0);
-    arena.detach();
+    arena.close();
   });
 });

@@ -88,5 +88,5 @@ const task = workerData as ClaimRaceTask;
 const arena = SharedEpochArena.attach(task.descriptor);
 const words = new Int32Array(task.control);
 const answer = task.role === 'resetter' ? resetter(arena, task, words) : claimer(arena, words);
-arena.detach();
+arena.close();
 parentPort!.postMessage(answer);

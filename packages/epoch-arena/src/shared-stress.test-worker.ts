@@ -1,6 +1,6 @@
 /**
  * Worker side of the shared-mode stress test: allocates and copies stamped allocations in a shared
- * arena or pool while other workers reset, advance, detach and re-attach it, and checks that no
+ * arena or pool while other workers reset, advance, close and re-attach it, and checks that no
  * still-valid allocation ever holds a byte that its writer did not put there.
  *
  * Every allocation is stamped in every byte: 32-bit words of `writer << 24 | sequence`, so a foreign
@@ -9,9 +9,9 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { seededRandom } from '@mem/testkit/seeded-random';
 import {
-  ArenaPool,
+  SharedArenaPool,
   SharedEpochArena,
-  type ArenaPoolDescriptor,
+  type SharedArenaPoolDescriptor,
   type EpochGuard,
   type LocalArena,
   type SharedEpochArenaDescriptor,
@@ -23,7 +23,7 @@ export type StressRole =
   | 'copier'
   /** Resets the arena (or advances the pool) while a copy is in progress, then allocates and checks. */
   | 'resetter'
-  /** A mix of everything, and detaches and re-attaches now and then. */
+  /** A mix of everything, and closes and re-attaches now and then. */
   | 'mixed'
   /** Copies until the main thread terminates it. */
   | 'victim';
@@ -33,7 +33,7 @@ export interface StressRun {
   /** A shared arena that the resetter resets, or a shared pool that it advances. */
   readonly mode: 'arena' | 'pool';
   readonly seed: number;
-  readonly descriptor: SharedEpochArenaDescriptor | ArenaPoolDescriptor;
+  readonly descriptor: SharedEpochArenaDescriptor | SharedArenaPoolDescriptor;
 }
 
 export interface StressTask {
@@ -62,7 +62,7 @@ export interface StressResult {
   readonly allocations: number;
   readonly largeCopies: number;
   readonly resets: number;
-  readonly detaches: number;
+  readonly reopens: number;
   /** Allocations checked while they were live. */
   readonly checked: number;
   /** Checked allocations holding a byte their writer did not write. */
@@ -121,7 +121,7 @@ interface Target {
   churn(): void;
   /** Bytes used in the arena that the next `churn` resets. */
   usedBytes(): number;
-  /** Detaches and attaches again. */
+  /** Closes and attaches again. */
   reopen(): void;
   /**
    * When `handle`, just allocated, was made: the arena's generation, or the pool epoch; -1 if it may
@@ -136,7 +136,7 @@ interface Target {
    * returns false if it is not (stale, or made stale while reading).
    */
   readLive(handle: number, made: number, read: (bytes: Uint8Array) => void): boolean;
-  detach(): void;
+  close(): void;
 }
 
 function isMemError(error: unknown, ...codes: string[]): boolean {
@@ -153,7 +153,7 @@ function arenaTarget(descriptor: SharedEpochArenaDescriptor, epochs: { next: num
     churn: () => arena.reset((epochs.next += 1)),
     usedBytes: () => arena.stats().bytesUsed,
     reopen() {
-      arena.detach();
+      arena.close();
       arena = SharedEpochArena.attach(descriptor);
     },
     now: () => arena.generation,
@@ -172,12 +172,12 @@ function arenaTarget(descriptor: SharedEpochArenaDescriptor, epochs: { next: num
       read(view);
       return arena.generation === before;
     },
-    detach: () => arena.detach(),
+    close: () => arena.close(),
   };
 }
 
-function poolTarget(descriptor: ArenaPoolDescriptor, errors: string[], invalid: { count: number }): Target {
-  let pool = ArenaPool.attach(descriptor, { leakDetection: 'off' });
+function poolTarget(descriptor: SharedArenaPoolDescriptor, errors: string[], invalid: { count: number }): Target {
+  let pool = SharedArenaPool.attach(descriptor, { leakDetection: 'off' });
   let local: LocalArena = pool.local();
   return {
     allocate: (size) => local.allocate(size),
@@ -203,8 +203,8 @@ function poolTarget(descriptor: ArenaPoolDescriptor, errors: string[], invalid: 
     },
     usedBytes: () => pool.currentArena().stats().bytesUsed,
     reopen() {
-      pool.detach();
-      pool = ArenaPool.attach(descriptor, { leakDetection: 'off' });
+      pool.close();
+      pool = SharedArenaPool.attach(descriptor, { leakDetection: 'off' });
       local = pool.local();
     },
     now: () => 0,
@@ -234,7 +234,7 @@ function poolTarget(descriptor: ArenaPoolDescriptor, errors: string[], invalid: 
       }
       return true;
     },
-    detach: () => pool.detach(),
+    close: () => pool.close(),
   };
 }
 
@@ -285,7 +285,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
   const target =
     run.mode === 'arena'
       ? arenaTarget(run.descriptor as SharedEpochArenaDescriptor, { next: task.writer * 1_000_000_000 })
-      : poolTarget(run.descriptor as ArenaPoolDescriptor, errors, invalid);
+      : poolTarget(run.descriptor as SharedArenaPoolDescriptor, errors, invalid);
   const recentHandles = new Float64Array(RECENT);
   const recentWords = new Uint32Array(RECENT);
   const recentMade = new Float64Array(RECENT);
@@ -299,7 +299,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
     allocations: 0,
     largeCopies: 0,
     resets: 0,
-    detaches: 0,
+    reopens: 0,
     checked: 0,
     foreign: 0,
     foreignSamples: [] as string[],
@@ -418,7 +418,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
         churnDuringCopy();
       } else if (task.role === 'mixed' && roll < 1 / churnEvery + 1 / 3000) {
         attempt(() => target.reopen());
-        result.detaches += 1;
+        result.reopens += 1;
       } else {
         attempt(() => allocateOne(small()));
       }
@@ -437,7 +437,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
   barrier(words, task.parties);
   for (let slot = 0; slot < Math.min(recentCount, RECENT); slot += 1) attempt(() => check(slot));
   barrier(words, task.parties);
-  attempt(() => target.detach());
+  attempt(() => target.close());
   result.invalidWhilePinned = invalid.count;
   return result;
 }
