@@ -3,19 +3,14 @@
  * reclamation, over state words that one worker ({@link ArenaPool}) or several
  * ({@link SharedArenaPool}) update with `Atomics`.
  *
+ * Over 400 lines for one concept: advancing, pinning and reclaiming are one protocol over the same
+ * state words (see the package README, "Concurrency protocol"), kept in one place to be checked.
+ *
  * This module is browser compatible.
  * @module
  */
 import { MemError, type LeakTracker, type MetricsSink } from '@mem/types';
-import {
-  NO_ARENA_FIGURES,
-  NO_POOL_FIGURES,
-  arenaPublisher,
-  collectWhileAlive,
-  poolPublisher,
-  type ArenaFigures,
-  type PoolFigures,
-} from './arena-metrics.js';
+import { publishRingWhileAlive } from './arena-metrics.js';
 import type { Arena, ArenaHandle } from './arena.js';
 import { assertEpoch, MAX_EPOCH } from './arena-limits.js';
 import { ArenaRouter } from './arena-router.js';
@@ -353,40 +348,14 @@ export abstract class ArenaRing extends ArenaRouter {
 
   /**
    * Publishes the ring's and its arenas' figures to `sink` at scrapes (zeros once closed or
-   * collected). A static method, so that the closures it makes hold nothing that holds the ring.
+   * collected). The sink holds the ring weakly.
    * @throws whatever `sink.addCollector` throws; nothing is registered then.
    * @internal
    */
   protected static publishWhileAlive(sink: MetricsSink, ring: ArenaRing): void {
-    const publishRing = poolPublisher(sink, { pool: String(ring.#arenas[0]!.id) });
-    const publishArenas = new Map<number, (figures: ArenaFigures) => void>();
-    const publishZeros = (): void => {
-      publishRing(NO_POOL_FIGURES);
-      for (const publish of publishArenas.values()) publish(NO_ARENA_FIGURES);
-    };
-    collectWhileAlive(
-      sink,
-      ring,
-      (alive) => (alive.routesEnded ? publishZeros() : alive.#publishFigures(sink, publishRing, publishArenas)),
-      publishZeros,
+    publishRingWhileAlive(sink, String(ring.#arenas[0]!.id), ring, (alive) =>
+      alive.routesEnded ? undefined : alive.stats(),
     );
-  }
-
-  #publishFigures(
-    sink: MetricsSink,
-    publishRing: (figures: PoolFigures) => void,
-    publishArenas: Map<number, (figures: ArenaFigures) => void>,
-  ): void {
-    const stats = this.stats();
-    publishRing(stats);
-    for (const { arena } of stats.arenas) {
-      let publish = publishArenas.get(arena.arenaId);
-      if (publish === undefined) {
-        publish = arenaPublisher(sink, { arena: String(arena.arenaId) });
-        publishArenas.set(arena.arenaId, publish);
-      }
-      publish(arena);
-    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ export abstract class HandleAccessors {
    * @throws MemError FOREIGN_HANDLE if another arena issued it.
    * @throws MemError INVALID_ARGUMENT if it is no handle of this arena (not a safe integer >= 0,
    * outside the bytes in use, or with a damaged length header).
-   * @throws MemError USE_AFTER_RELEASE if this {@link SharedEpochArena} instance is detached.
+   * @throws MemError USE_AFTER_RELEASE once this {@link SharedEpochArena} attachment is closed.
    */
   view(handle: ArenaHandle): Uint8Array {
     const bytes = this.resolve(handle);

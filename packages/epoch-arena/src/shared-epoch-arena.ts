@@ -3,6 +3,11 @@
  * `SharedArrayBuffer`s, workers attach to it from a structured-cloneable descriptor, bump it with
  * `Atomics`, and every attached worker can read and check every handle.
  *
+ * Over 400 lines for one concept: the three allocation entry points write their hot path out on
+ * purpose (docs/DESIGN.md, "Hot paths"), and the handle check, the write announcements and the
+ * reset share the attachment's view of the generation. Making and opening the shared state live
+ * in `shared-arena-setup.ts`, the claims on the bump pointer in `shared-arena-claims.ts`.
+ *
  * This module is browser compatible (where `SharedArrayBuffer` is available, i.e. in a
  * cross-origin-isolated page).
  * @module
@@ -37,8 +42,10 @@ import { RegionClaims } from './shared-arena-claims.js';
 import {
   ARENA_ID,
   ATTACHED,
+  BYTES as CONTROL_BYTES,
   CAPACITY_UNITS,
   CHUNK_SIZE,
+  COUNT as CONTROL_COUNT,
   EPOCH_HIGH,
   EPOCH_LOW,
   GENERATION as CONTROL_GENERATION,
@@ -72,7 +79,15 @@ import { pause } from './spin-wait.js';
 // bindings it imports.
 const GENERATION = 2;
 const POSITION = 16;
-if (GENERATION !== CONTROL_GENERATION || POSITION !== CONTROL_POSITION) {
+/** Offsets of the allocation count and bytes in a counter slot line. */
+const COUNT = 0;
+const BYTES = 1;
+if (
+  GENERATION !== CONTROL_GENERATION ||
+  POSITION !== CONTROL_POSITION ||
+  COUNT !== CONTROL_COUNT ||
+  BYTES !== CONTROL_BYTES
+) {
   throw new Error('internal: the control words of SharedEpochArena moved');
 }
 
@@ -366,8 +381,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena, SharedAt
   #count(size: number): void {
     const counters = this.#counters;
     const slot = this.#slot;
-    counters[slot] = counters[slot]! + 1;
-    counters[slot + 1] = counters[slot + 1]! + size;
+    counters[slot + COUNT] = counters[slot + COUNT]! + 1;
+    counters[slot + BYTES] = counters[slot + BYTES]! + size;
   }
 
   /**
@@ -377,7 +392,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena, SharedAt
    * throw STALE_HANDLE; ranges that other workers are still copying into (or hold as their chunk)
    * are skipped by the next generation until they are done, so no write begun before the reset
    * lands in memory handed out after it. Readers of the old generation must be done (see
-   * {@link ArenaPool.pin}): a view does not keep its bytes. `options.retainBlocks` is checked but
+   * {@link ArenaRing.pin}): a view does not keep its bytes. `options.retainBlocks` is checked but
    * has nothing to trim: the region is one block.
    * Cost: O(attachments) to read the announcements and clear the counters.
    * @throws MemError INVALID_ARGUMENT for a bad epoch or options.
@@ -400,8 +415,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena, SharedAt
       Atomics.store(control, EPOCH_LOW, epoch % 2 ** 32);
       Atomics.store(control, EPOCH_HIGH, Math.floor(epoch / 2 ** 32));
       for (let index = RETIRED; index < counters.length; index += SLOT_STRIDE) {
-        counters[index] = 0;
-        counters[index + 1] = 0;
+        counters[index + COUNT] = 0;
+        counters[index + BYTES] = 0;
       }
       Atomics.add(control, GENERATION, 1);
       Atomics.notify(control, GENERATION);
@@ -448,8 +463,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena, SharedAt
     let allocationCount = 0;
     let bytesAllocated = 0;
     for (let index = RETIRED; index < counters.length; index += SLOT_STRIDE) {
-      allocationCount += counters[index]!;
-      bytesAllocated += counters[index + 1]!;
+      allocationCount += counters[index + COUNT]!;
+      bytesAllocated += counters[index + BYTES]!;
     }
     const position = Math.min(Atomics.load(control, POSITION), this.#capacityUnits);
     return {

@@ -49,7 +49,7 @@ function waitFor(words: Int32Array, index: number, value: number): void {
 }
 
 /**
- * The issue's example, made to happen on purpose: another worker copies 32 MiB while this thread
+ * A copy that straddles a reset, made to happen on purpose: another worker copies 32 MiB while this thread
  * resets (or advances) and allocates 64-byte keys 24 MiB into the next generation, where the copy
  * has not arrived yet. Attempts where the copy was claimed before the reset (its handle is stale
  * afterwards) are hits; in each, every key must still hold its own bytes.

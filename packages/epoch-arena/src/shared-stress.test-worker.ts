@@ -1,4 +1,7 @@
 /**
+ * Over 400 lines: one stress scenario, its two targets (arena and pool) and its checks, kept
+ * together so that a failure reads in one place.
+ *
  * Worker side of the shared-mode stress test: allocates and copies stamped allocations in a shared
  * arena or pool while other workers reset, advance, close and re-attach it, and checks that no
  * still-valid allocation ever holds a byte that its writer did not put there.
@@ -89,14 +92,18 @@ const WORD_COPYING = 5;
 const WORD_COPIED = 6;
 /** A word nobody changes, to sleep on. */
 const WORD_IDLE = 7;
+/** Large copies of the copiers that succeeded, over all runs. */
+const WORD_LARGE = 8;
 /** Operations done by the victim of run `i`: word `WORD_PROGRESS + i`. */
-export const WORD_PROGRESS = 8;
+export const WORD_PROGRESS = 9;
 
 const LARGE_MIN = 64 * 1024;
 const LARGE_MAX = 256 * 1024;
 /** Allocations made right after each reset cover the bytes used before it, up to this many. */
 const BURST_COVER = 1024 * 1024;
 const BURST = 32 * 1024;
+/** Large copies each run makes at least, all copiers together: the workers that reset go on until then. */
+const MIN_LARGE_COPIES = 600;
 /** Allocations each worker remembers and checks again. */
 const RECENT = 256;
 
@@ -359,7 +366,10 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
       throw error;
     }
     result.allocations += 1;
-    if (size >= LARGE_MIN) result.largeCopies += 1;
+    if (size >= LARGE_MIN) {
+      result.largeCopies += 1;
+      if (task.role === 'copier') Atomics.add(words, WORD_LARGE, 1);
+    }
     const made = target.madeIn(handle, before);
     if (made < 0) return;
     const slot = recentCount % RECENT;
@@ -412,7 +422,10 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
     }
   } else {
     const churnEvery = task.role === 'resetter' ? 512 : 4000;
-    for (let op = 0; op < task.operations; op += 1) {
+    // At least `operations`, and until the copiers have made enough large copies to race with.
+    const largeAtStart = Atomics.load(words, WORD_LARGE);
+    const racedEnough = (): boolean => Atomics.load(words, WORD_LARGE) - largeAtStart >= MIN_LARGE_COPIES;
+    for (let op = 0; op < task.operations || !racedEnough(); op += 1) {
       const roll = random();
       if (roll < 1 / churnEvery) {
         churnDuringCopy();
@@ -424,8 +437,8 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
       }
       if (recentCount > 0 && random() < 0.3) checkNewest();
       if (recentCount > 0 && random() < 0.1) checkAny();
+      result.operations += 1;
     }
-    result.operations = task.operations;
     if (Atomics.add(words, WORD_FINISHED, 1) === task.parties - task.copiers - 1) {
       // The last of the resetting workers to finish stops the copiers.
       Atomics.store(words, WORD_FINISHED, 0);
