@@ -115,6 +115,11 @@ export class ArenaPool extends ArenaRing {
     return `ArenaPool (ring of ${this.ringSize})`;
   }
 
+  /** A reset: in one worker, nothing can allocate in the arena until the ring takes it again. @internal */
+  protected override reclaimArena(arena: Arena): void {
+    arena.reset(arena.epoch);
+  }
+
   /** A new arena while the pool holds fewer than `maxArenas`. @internal */
   protected override growRing(): Arena | undefined {
     if (this.#arenaCount >= this.#maxArenas) return undefined;

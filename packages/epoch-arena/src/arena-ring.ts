@@ -335,6 +335,13 @@ export abstract class ArenaRing extends ArenaRouter {
   protected abstract growRing(): Arena | undefined;
 
   /**
+   * Reclaims an arena that leaves service as a spare (a deferred arena whose last guard went): its
+   * handles go stale everywhere, and it holds no epoch until an advance takes it.
+   * @internal
+   */
+  protected abstract reclaimArena(arena: Arena, index: number): void;
+
+  /**
    * Drops the pins still held through this object (a later release of their guards does nothing)
    * and reclaims a deferred arena that only they pinned, then ends the object: every later call
    * throws USE_AFTER_RELEASE. Idempotent. Cost: O(arenas).
@@ -409,8 +416,7 @@ export abstract class ArenaRing extends ArenaRouter {
         Atomics.store(state, stateWord, STATE_DEFERRED);
         return;
       }
-      const arena = this.#arenas[index]!;
-      arena.reset(arena.epoch);
+      this.reclaimArena(this.#arenas[index]!, index);
       Atomics.store(state, stateWord, STATE_SPARE);
       Atomics.add(state, RECLAIMED_TOTAL, 1);
       return;

@@ -101,7 +101,7 @@ export abstract class HandleAccessors {
     const bytes = this.resolve(handle);
     const offset = this.#offset;
     const length = this.#length;
-    assertRange(targetOffset, length, assertBytes(target, 'target').length, 'target');
+    fits(targetOffset, length, assertBytes(target, 'target').length, 'target');
     copyBytes(bytes, offset, target, targetOffset, length);
     return length;
   }
@@ -118,7 +118,7 @@ export abstract class HandleAccessors {
     const length = this.#length;
     const checkedSource = assertBytes(source, 'source');
     const count = lengthOfBytes(checkedSource);
-    assertRange(offset, count, length, 'write');
+    fits(offset, count, length, 'write');
     if (count === 0) return; // also a detached view, which `set` would refuse
     this.beginWrite(handle, start, length);
     try {
@@ -201,5 +201,16 @@ export abstract class HandleAccessors {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * Checks that `length` bytes fit at `offset` of `capacity` bytes: an inline test, and the
+ * `assertRange` validator (which throws the error) only when it fails.
+ * @throws MemError INVALID_ARGUMENT if `offset` is not an integer in [0, capacity - length].
+ */
+function fits(offset: number, length: number, capacity: number, name: string): void {
+  if (!(Number.isInteger(offset) && offset >= 0 && offset <= capacity - length)) {
+    assertRange(offset, length, capacity, name);
   }
 }

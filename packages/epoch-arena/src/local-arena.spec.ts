@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ArenaPool, decodeHandle, type Arena } from './index.js';
+import { expectMemError } from '@mem/testkit/expect-mem-error';
+import { ArenaPool, SharedArenaPool, decodeHandle, type Arena } from './index.js';
 
 /**
  * Makes the next allocation in `arena` run `meanwhile` first, as another worker would between the
@@ -15,16 +16,17 @@ function beforeNextAllocation(arena: Arena, meanwhile: () => void): void {
 }
 
 describe('LocalArena', () => {
-  it('never allocates in an arena that an advance reclaimed during the call: the allocation moves to the current epoch', () => {
-    const pool = new ArenaPool({ ringSize: 1 });
+  it('never allocates in an arena that another worker reclaimed during the call: the allocation moves to the current epoch', () => {
+    const pool = SharedArenaPool.createShared({ ringSize: 1, capacity: 1 << 16, leakDetection: 'off' });
+    const other = SharedArenaPool.attach(pool.descriptor(), { leakDetection: 'off' }); // another worker's
     const local = pool.local();
     local.allocate(8); // caches epoch 0's arena
     const stale = pool.currentArena();
     beforeNextAllocation(stale, () => {
-      // Epoch 0 pinned while the pool advances: its arena leaves the ring, and the release
+      // Epoch 0 pinned while the ring advances: its arena leaves the ring, and the release
       // reclaims it as a spare, holding no epoch.
-      const guard = pool.pin();
-      pool.advanceEpoch();
+      const guard = other.pin();
+      other.advanceEpoch();
       guard.release();
     });
     const handle = local.allocate(16);
@@ -33,6 +35,17 @@ describe('LocalArena', () => {
     expect(pool.isEpochValid(pool.epochOf(handle))).toBe(true);
     expect(decodeHandle(handle)!.arenaId).toBe(pool.currentArena().id);
     expect(pool.stats().arenas.find((arena) => arena.arena.arenaId === stale.id)!.state).toBe('spare');
+    other.close();
+    pool.close();
+  });
+
+  it('rethrows what the arena threw when the epoch did not move', () => {
+    const pool = SharedArenaPool.createShared({ ringSize: 1, capacity: 4096, leakDetection: 'off' });
+    const local = pool.local();
+    expectMemError(() => local.allocate(8192), 'OVERSIZED');
+    expectMemError(() => local.allocate(-1), 'INVALID_ARGUMENT');
+    expect(pool.currentEpoch).toBe(0);
+    pool.close();
   });
 
   it('returns an allocation that raced with an advance of a ring of several: its epoch is still valid', () => {

@@ -6,28 +6,18 @@
  * @module
  */
 import type { Arena, ArenaHandle } from './arena.js';
-import {
-  CURRENT_HIGH,
-  CURRENT_LOW,
-  RECORD_STATE,
-  RING_SIZE,
-  RING_SLOTS,
-  STATE_RECLAIMING,
-  STATE_SPARE,
-  recordWord,
-} from './pool-state.js';
-import { pause } from './spin-wait.js';
+import { CURRENT_HIGH, CURRENT_LOW, RING_SIZE, RING_SLOTS } from './pool-state.js';
 
 /**
  * A per-worker accessor of an {@link ArenaPool} or a {@link SharedArenaPool}, from
  * {@link ArenaRing.local}: it caches the arena of the current epoch and refreshes the cache when the
- * epoch moves, so that an allocation costs two reads of the ring's epoch word, two compares, and
- * the arena's own bump. In a shared pool, each worker takes its own from its attachment.
+ * epoch moves, so that an allocation costs one read of the ring's epoch word, one compare, and the
+ * arena's own bump. In a shared pool, each worker takes its own from its attachment.
  *
  * An allocation that races with an advance in another worker lands in the epoch before or after
  * it (its handle may then be stale at once, as the epoch it was made in may be reclaimed by then),
- * never in an arena that the advance reclaimed and that holds no epoch: an allocation that finds
- * its arena reclaimed is made again in the current one.
+ * never in an arena that was reclaimed and holds no epoch: such an arena refuses allocations, and
+ * the accessor, seeing that the epoch moved, allocates in the current one instead.
  *
  * @example
  * ```ts
@@ -44,9 +34,7 @@ export class LocalArena {
   readonly #arenas: readonly Arena[];
   readonly #ringSize: number;
   #cachedLow = 0;
-  /** The cached arena, and its index in the pool. */
   #arena: Arena;
-  #index = 0;
 
   private constructor(state: Int32Array, arenas: readonly Arena[]) {
     this.#state = state;
@@ -81,64 +69,61 @@ export class LocalArena {
     return this.arena.epoch;
   }
 
-  // Hot paths: the pool's epoch word read before and after the arena's own hot path. The second
-  // read sends an allocation during which the epoch moved to `#settle`.
+  // Hot paths: one word read and compare, then the arena's own hot path. An allocation that fails
+  // is looked at again only if the epoch moved meanwhile (the try costs nothing until it throws).
 
   /**
    * Allocates from the current epoch's arena; see {@link EpochArena.allocate}.
-   * Cost: the arena's allocation plus two compares.
+   * Cost: the arena's allocation plus one compare.
    * @throws as {@link EpochArena.allocate}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocate(size: number, align?: number): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    const handle = this.#arena.allocate(size, align);
-    if (this.#state[CURRENT_LOW] === this.#cachedLow || this.#settle(handle)) return handle;
-    return this.allocate(size, align);
+    try {
+      return this.#arena.allocate(size, align);
+    } catch (error) {
+      this.#rethrowUnlessMoved(error);
+      return this.allocate(size, align);
+    }
   }
 
   /**
    * Allocates a copy of `bytes` from the current epoch's arena; see {@link EpochArena.allocateCopy}.
-   * Cost: the arena's allocation plus two compares.
+   * Cost: the arena's allocation plus one compare.
    * @throws as {@link EpochArena.allocateCopy}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    const handle = this.#arena.allocateCopy(bytes);
-    if (this.#state[CURRENT_LOW] === this.#cachedLow || this.#settle(handle)) return handle;
-    return this.allocateCopy(bytes);
+    try {
+      return this.#arena.allocateCopy(bytes);
+    } catch (error) {
+      this.#rethrowUnlessMoved(error);
+      return this.allocateCopy(bytes);
+    }
   }
 
   /**
    * Allocates a key from the current epoch's arena; see {@link EpochArena.allocateKey}.
-   * Cost: the arena's allocation plus two compares.
+   * Cost: the arena's allocation plus one compare.
    * @throws as {@link EpochArena.allocateKey}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocateKey(key: Uint8Array): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    const handle = this.#arena.allocateKey(key);
-    if (this.#state[CURRENT_LOW] === this.#cachedLow || this.#settle(handle)) return handle;
-    return this.allocateKey(key);
+    try {
+      return this.#arena.allocateKey(key);
+    } catch (error) {
+      this.#rethrowUnlessMoved(error);
+      return this.allocateKey(key);
+    }
   }
 
   /**
-   * Slow path: the epoch moved while `handle` was allocated in the cached arena. Returns whether
-   * the handle may be returned: it belongs to an epoch the arena held (live, or deferred while
-   * pinned), or it is stale already, as any allocation racing with an advance may be. It may not
-   * when the arena was reclaimed to a spare before the allocation: the handle is then valid in an
-   * arena that holds no epoch, and the caller allocates again from the arena now current.
+   * Slow path of a failed allocation: rethrows `error` unless the epoch moved since the arena was
+   * looked up. If it moved, the arena may have left the ring and been retired (a retired arena
+   * refuses every allocation), and the caller allocates again from the arena now current.
    */
-  #settle(handle: ArenaHandle): boolean {
-    const state = this.#state;
-    const word = recordWord(this.#index, RECORD_STATE);
-    for (let round = 0; ; round += 1) {
-      const value = Atomics.load(state, word);
-      // Reclaiming: an advance or a last release is deciding about the arena (a reset and a few stores).
-      if (value === STATE_RECLAIMING) {
-        pause(state, word, value, round);
-        continue;
-      }
-      return value !== STATE_SPARE || !this.#arena.isValid(handle);
-    }
+  #rethrowUnlessMoved(error: unknown): void {
+    if (Atomics.load(this.#state, CURRENT_LOW) === this.#cachedLow) throw error;
   }
 
   /** Slow path: the epoch moved; look up the arena its ring slot holds now. */
@@ -151,7 +136,6 @@ export class LocalArena {
       // The advancer writes the ring slot before the epoch: an unchanged epoch means a matching slot.
       if (Atomics.load(state, CURRENT_LOW) !== low) continue;
       this.#cachedLow = low;
-      this.#index = index;
       this.#arena = this.#arenas[index]!;
       return this.#arena;
     }

@@ -285,6 +285,14 @@ export class SharedArenaPool extends ArenaRing implements SharedAttachment<Share
     return `SharedArenaPool (ring of ${this.ringSize})`;
   }
 
+  /**
+   * Retires the arena: a reset after which every claim finds it full, so that another worker's
+   * accessor that has not seen the ring move cannot allocate in it. @internal
+   */
+  protected override reclaimArena(_arena: Arena, index: number): void {
+    this.#arenas[index]!.retire();
+  }
+
   /** The arenas are allocated up front: the ring never grows. @internal */
   protected override growRing(): Arena | undefined {
     return undefined;

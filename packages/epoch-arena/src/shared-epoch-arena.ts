@@ -403,6 +403,24 @@ export class SharedEpochArena extends HandleAccessors implements Arena, SharedAt
     const epoch = assertEpoch(newEpoch, 'newEpoch');
     const checked = assertOptions<ResetOptions>(options, 'options', RESET_OPTIONS);
     if (checked.retainBlocks !== undefined) assertInteger(checked.retainBlocks, 'retainBlocks', { min: 0 });
+    this.#startGeneration(epoch, 0);
+  }
+
+  /**
+   * Starts a generation in which nothing can be allocated: handles issued so far go stale, as at
+   * a reset, and every claim finds the region full until the next reset. What a ring does to an
+   * arena it takes out of service, so that an allocation racing with that, through an accessor
+   * that has not seen the ring move yet, fails instead of landing in an arena that serves no epoch.
+   * Cost: as {@link SharedEpochArena.reset}.
+   * @internal
+   */
+  retire(): void {
+    this.#assertOpen();
+    this.#startGeneration(this.epoch, this.#limitUnits + 1);
+  }
+
+  /** A reset to `epoch` whose bump pointer starts at `position` (units). */
+  #startGeneration(epoch: number, position: number): void {
     const control = this.#control;
     const counters = this.#counters;
     this.#dropChunk(); // this worker is not writing: its chunk need not stay out of reuse
@@ -411,7 +429,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena, SharedAt
       Atomics.add(control, GENERATION, 1); // odd: claims in flight retry or end up stale
       // After the generation went odd: every write that may still land is announced by now.
       recordAnnouncedSpan(control);
-      Atomics.store(control, POSITION, 0);
+      Atomics.store(control, POSITION, position);
       Atomics.store(control, EPOCH_LOW, epoch % 2 ** 32);
       Atomics.store(control, EPOCH_HIGH, Math.floor(epoch / 2 ** 32));
       for (let index = RETIRED; index < counters.length; index += SLOT_STRIDE) {
