@@ -177,6 +177,7 @@ export class SharedArenaPool extends ArenaRing implements SharedAttachment<Share
     const spares = assertInteger(checked.spareArenas ?? 1, 'spareArenas', { min: 0, max: MAX_ARENA_ID - ringSize });
     assertGuardLeakOptions(checked);
     const count = ringSize + spares;
+    const buffer = BackingMemory.allocate(4 * poolStateWords(count), { shared: true }).buffer as SharedArrayBuffer;
     const ids = takeArenaIds(count);
     const arenas: SharedEpochArena[] = [];
     try {
@@ -196,7 +197,6 @@ export class SharedArenaPool extends ArenaRing implements SharedAttachment<Share
       for (const arena of arenas) arena.close();
       throw error;
     }
-    const buffer = BackingMemory.allocate(4 * poolStateWords(count), { shared: true }).buffer as SharedArrayBuffer;
     const state = new Int32Array(buffer);
     const serial = 1 + Math.floor(Math.random() * 0x7ffffffe);
     arenas.forEach((arena, index) => markOwner(new Int32Array(arena.descriptor().control), serial, index));

@@ -102,8 +102,8 @@ const LARGE_MAX = 256 * 1024;
 /** Allocations made right after each reset cover the bytes used before it, up to this many. */
 const BURST_COVER = 1024 * 1024;
 const BURST = 32 * 1024;
-/** Large copies each run makes at least, all copiers together: the workers that reset go on until then. */
-const MIN_LARGE_COPIES = 600;
+/** Large copies each run makes at least, all copiers together (the spec wants more than 1000): the workers that reset go on until then. */
+const MIN_LARGE_COPIES = 1200;
 /** Allocations each worker remembers and checks again. */
 const RECENT = 256;
 
