@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { MemError } from '@mem/types';
 import { SharedEpochArena, decodeHandle } from './index.js';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 
@@ -71,6 +72,14 @@ describe.each([
     }, 'EXHAUSTED');
     expect(count).toBeGreaterThan(40);
     expect(arena.stats().allocationCount).toBe(count);
+    // An empty allocation in a full region: a live empty handle, or EXHAUSTED; never a dead handle.
+    let empty: number | undefined;
+    try {
+      empty = arena.allocate(0);
+    } catch (error) {
+      expect((error as MemError).code).toBe('EXHAUSTED');
+    }
+    if (empty !== undefined) expect(arena.lengthOf(empty)).toBe(0);
     arena.reset(1);
     expect(arena.lengthOf(arena.allocate(40))).toBe(40);
   });

@@ -640,7 +640,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena, SharedAt
     if (this.#chunkSize > 0 && span <= this.#chunkSize / 4) {
       start = this.#limit > 0 && word === this.#generationWord ? this.#bumpChunk(checkedSize, alignment, header) : -1;
       if (start < 0) {
-        if (!this.#claim(this.#chunkSize / 8, Math.ceil(span / 8))) this.#throwFull(span);
+        // At least one unit: an empty chunk at the end of a full region has no address to give.
+        if (!this.#claim(this.#chunkSize / 8, Math.max(1, Math.ceil(span / 8)))) this.#throwFull(span);
         start = this.#bumpChunk(checkedSize, alignment, header);
       }
     } else {
