@@ -4,7 +4,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, describeValue } from '@mem/types';
+import { invalidArgument } from '@mem/types';
 import type { Arena, ArenaHandle } from './arena.js';
 
 /**
@@ -38,10 +38,7 @@ export class ArenaKey {
    */
   constructor(arena: Arena, handle: ArenaHandle) {
     if (typeof arena !== 'object' || arena === null || typeof (arena as Partial<Arena>).lengthOf !== 'function') {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `arena must be an EpochArena or SharedEpochArena, got ${describeValue(arena)}`,
-      );
+      throw invalidArgument('arena', arena, 'an EpochArena or SharedEpochArena');
     }
     this.#length = arena.lengthOf(handle);
     this.#arena = arena;

@@ -4,7 +4,7 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertPowerOfTwo, describeValue } from '@mem/types';
+import { MemError, assertInteger, assertPowerOfTwo, invalidArgument } from '@mem/types';
 
 /** The default block size of an {@link EpochArena}: 2 MiB. */
 export const DEFAULT_BLOCK_SIZE = 2 * 1024 * 1024;
@@ -88,7 +88,7 @@ export function lengthOfBytes(bytes: Uint8Array): number {
  */
 export function assertBytes(value: unknown, name: string): Uint8Array {
   if (!(value instanceof Uint8Array && ArrayBuffer.isView(value))) {
-    throw new MemError('INVALID_ARGUMENT', `${name} must be a Uint8Array, got ${describeValue(value)}`);
+    throw invalidArgument(name, value, 'a Uint8Array');
   }
   return value;
 }
@@ -119,33 +119,4 @@ export function assertKey(key: unknown): Uint8Array {
     });
   }
   return bytes;
-}
-
-/**
- * Checks an options argument: `undefined` or a plain object.
- * @throws MemError INVALID_ARGUMENT otherwise.
- */
-export function assertOptions<T extends object>(options: unknown, name = 'options'): Partial<T> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new MemError('INVALID_ARGUMENT', `${name} must be an object, got ${describeValue(options)}`);
-  }
-  return options as Partial<T>;
-}
-
-/**
- * Checks a `[offset, offset + length)` range inside a region of `capacity` bytes.
- * @throws MemError INVALID_ARGUMENT naming `name` if offset is not an integer in [0, capacity] or
- * the range overruns.
- */
-export function assertSpan(offset: unknown, length: number, capacity: number, name: string): number {
-  const checked = assertInteger(offset, `${name} offset`, { min: 0, max: capacity });
-  if (checked + length > capacity) {
-    throw new MemError(
-      'INVALID_ARGUMENT',
-      `${name}: ${length} bytes at offset ${checked} overrun the ${capacity} bytes available`,
-      { details: { offset: checked, length, capacity } },
-    );
-  }
-  return checked;
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ArenaKey, ArenaPool, EpochArena, SharedEpochArena } from './index.js';
+import { ArenaKey, ArenaPool, EpochArena } from './index.js';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 
-describe('ArenaPool (the seed cases)', () => {
-  it('tags allocations with the current epoch and keeps the last ringSize epochs valid (test_arena_pool)', () => {
+describe('ArenaPool basics', () => {
+  it('tags allocations with the current epoch and keeps the last ringSize epochs valid', () => {
     const pool = new ArenaPool({ ringSize: 4 });
     const h1 = pool.allocate(16);
     expect(pool.epochOf(h1)).toBe(0);
@@ -14,7 +14,7 @@ describe('ArenaPool (the seed cases)', () => {
     expect(pool.isEpochValid(1)).toBe(true);
   });
 
-  it('allocates through a per-worker accessor (test_thread_local_arena)', () => {
+  it('allocates through a per-worker accessor', () => {
     const pool = new ArenaPool({ ringSize: 4 });
     const local = pool.local();
     const h1 = local.allocate(32);
@@ -23,7 +23,7 @@ describe('ArenaPool (the seed cases)', () => {
     expect(pool.lengthOf(h2)).toBe(4);
   });
 
-  it('advances epoch by epoch and invalidates the epochs whose arena was reused (test_epoch_advancement)', () => {
+  it('advances epoch by epoch and invalidates the epochs whose arena was reused', () => {
     const pool = new ArenaPool({ ringSize: 4 });
     for (let expected = 1; expected <= 10; expected += 1) expect(pool.advanceEpoch()).toBe(expected);
     expect(pool.isEpochValid(0)).toBe(false);
@@ -33,7 +33,7 @@ describe('ArenaPool (the seed cases)', () => {
     expect(pool.isEpochValid(11)).toBe(false); // not started
   });
 
-  it('wraps a handle in a key that reads, compares and reports its epoch (test_arena_key)', () => {
+  it('wraps a handle in a key that reads, compares and reports its epoch', () => {
     const arena = new EpochArena({ epoch: 42 });
     const data = new TextEncoder().encode('user:12345:profile');
     const key = new ArenaKey(arena, arena.allocateKey(data));
@@ -246,75 +246,10 @@ describe('ArenaPool stats', () => {
   });
 });
 
-describe('ArenaPool shared, in one worker', () => {
-  it('works as a pool and can be attached twice in the same worker', () => {
-    const pool = ArenaPool.createShared({ ringSize: 2, capacity: 1 << 16, spareArenas: 1 });
-    expect(pool.shared).toBe(true);
-    const other = ArenaPool.attach(pool.descriptor());
-    const handle = other.allocateCopy(new Uint8Array([4, 5]));
-    expect([...pool.view(handle)]).toEqual([4, 5]);
-    const guard = pool.pin();
-    other.advanceEpoch();
-    other.advanceEpoch();
-    expect(pool.currentEpoch).toBe(2);
-    expect([...other.view(handle)]).toEqual([4, 5]);
-    expect(other.stats().deferredArenas).toBe(1);
-    guard.release();
-    expect(other.isValid(handle)).toBe(false);
-    other.detach();
-    expectMemError(() => other.allocate(1), 'USE_AFTER_RELEASE');
-    expectMemError(() => other.stats(), 'USE_AFTER_RELEASE');
-    expect(other.isValid(handle)).toBe(false);
-    expect(pool.lengthOf(pool.allocate(3))).toBe(3);
-    pool.detach();
-  });
-
-  it('drops the pins of its guards at detach: the deferred arena is reclaimed, a later release does nothing', () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096 });
-    const other = ArenaPool.attach(pool.descriptor());
-    const handle = pool.allocate(8);
-    const guard = other.pin();
-    const kept = pool.pin(); // pinned through another object: detach leaves it alone
-    pool.advanceEpoch();
-    expect(pool.stats()).toMatchObject({ activeGuards: 2, deferredArenas: 1 });
-    other.detach();
-    expect(pool.stats()).toMatchObject({ activeGuards: 1, deferredArenas: 1 });
-    guard.release(); // its pin was dropped already: it must not take away `kept`'s
-    expect(guard.released).toBe(true);
-    expect(pool.stats()).toMatchObject({ activeGuards: 1, deferredArenas: 1 });
-    expect(pool.isValid(handle)).toBe(true);
-    kept.release();
-    expect(pool.stats()).toMatchObject({ activeGuards: 0, deferredArenas: 0, reclaimedAfterDeferral: 1 });
-    expect(pool.isValid(handle)).toBe(false);
-  });
-
-  it('reclaims at detach a deferred arena that only the detached object pinned', () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096 });
-    const other = ArenaPool.attach(pool.descriptor());
-    const handle = pool.allocate(8);
-    other.pin();
-    pool.advanceEpoch();
-    other.detach();
-    expect(pool.stats()).toMatchObject({ activeGuards: 0, deferredArenas: 0, reclaimedAfterDeferral: 1 });
-    expect(pool.isValid(handle)).toBe(false);
-  });
-
-  it('throws PINNED when a shared pool has no spare arena left', () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096, spareArenas: 0 });
-    const guard = pool.pin();
-    expectMemError(() => pool.advanceEpoch(), 'PINNED');
-    guard.release();
-    expect(pool.advanceEpoch()).toBe(1);
-  });
-
-  it('gives its arenas as SharedEpochArenas and refuses detach on a pool of one worker', () => {
-    const shared = ArenaPool.createShared({ capacity: 4096 });
-    expect(shared.currentArena()).toBeInstanceOf(SharedEpochArena);
-    const local = new ArenaPool();
-    expect(local.currentArena()).toBeInstanceOf(EpochArena);
-    expectMemError(() => local.detach(), 'INVALID_ARGUMENT');
-    expectMemError(() => local.descriptor(), 'INVALID_ARGUMENT');
-    shared[Symbol.dispose]();
-    shared[Symbol.dispose]();
+describe('ArenaPool mode', () => {
+  it('gives its arenas as EpochArenas and has none of the shared-mode methods', () => {
+    const pool = new ArenaPool();
+    expect(pool.currentArena()).toBeInstanceOf(EpochArena);
+    expect('descriptor' in pool || 'close' in pool || 'closed' in pool).toBe(false);
   });
 });

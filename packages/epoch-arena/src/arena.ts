@@ -14,6 +14,9 @@
  */
 export type ArenaHandle = number;
 
+/** The option names of {@link ResetOptions}. */
+export const RESET_OPTIONS = ['retainBlocks'] as const;
+
 /** Options of a reset. */
 export interface ResetOptions {
   /**
@@ -55,7 +58,8 @@ export interface ArenaStats {
 
 /**
  * The interface of {@link EpochArena} and {@link SharedEpochArena}: bump allocation with checked
- * handles. An {@link ArenaPool} holds arenas of one kind behind it.
+ * handles. An {@link ArenaPool} holds `EpochArena`s behind it, a {@link SharedArenaPool} holds
+ * `SharedEpochArena`s.
  */
 export interface Arena {
   /** The arena's id (1 to 63), carried by every handle it issues. Cost: O(1). */

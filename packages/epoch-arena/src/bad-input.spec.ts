@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 import type { MemErrorCode } from '@mem/types';
-import { ArenaKey, ArenaPool, EpochArena, SharedEpochArena } from './index.js';
+import { ArenaKey, ArenaPool, SharedArenaPool, EpochArena, SharedEpochArena } from './index.js';
 
 /** The values every numeric argument is tried with (DESIGN.md's bad-input matrix). */
 const NOT_A_SIZE: unknown[] = [-1, -0.5, 1.5, NaN, Infinity, -Infinity, '8', null, {}, [], 8n, true];
@@ -192,7 +192,7 @@ describe('bad input: SharedEpochArena', () => {
     ];
     for (const options of bad) {
       expectMemError(
-        () => SharedEpochArena.create(options as never),
+        () => SharedEpochArena.createShared(options as never),
         'INVALID_ARGUMENT',
         JSON.stringify(options) ?? String(options),
       );
@@ -201,7 +201,7 @@ describe('bad input: SharedEpochArena', () => {
 
   it('refuses bad arguments to every allocation entry point, unchanged and still working after', () => {
     checkMatrix(
-      () => SharedEpochArena.create({ capacity: 1 << 16, chunkSize: 1024 }),
+      () => SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize: 1024 }),
       arenaCalls<SharedEpochArena>(),
       arenaWorks,
     );
@@ -209,7 +209,7 @@ describe('bad input: SharedEpochArena', () => {
 
   it('refuses bad second arguments to every accessor', () => {
     for (const [name, call, code] of accessorCalls()) {
-      const arena = SharedEpochArena.create({ capacity: 4096 });
+      const arena = SharedEpochArena.createShared({ capacity: 4096 });
       const handle = arena.allocateCopy(new Uint8Array([5, 6, 7, 8]));
       expectMemError(() => call(arena, handle), code, name);
       expect([...arena.view(handle)]).toEqual([5, 6, 7, 8]);
@@ -252,12 +252,12 @@ describe('bad input: ArenaPool', () => {
       { capacity: 4096, ringSize: 0 },
     ]) {
       expectMemError(
-        () => ArenaPool.createShared(options as never),
+        () => SharedArenaPool.createShared(options as never),
         'INVALID_ARGUMENT',
         JSON.stringify(options) ?? 'undefined',
       );
     }
-    const pool = ArenaPool.createShared({ capacity: 4096, ringSize: 1 });
+    const pool = SharedArenaPool.createShared({ capacity: 4096, ringSize: 1 });
     const good = pool.descriptor();
     for (const descriptor of [
       undefined,
@@ -270,11 +270,11 @@ describe('bad input: ArenaPool', () => {
       { ...good, arenas: [] },
       { ...good, arenas: [{}, {}] },
     ]) {
-      expectMemError(() => ArenaPool.attach(descriptor as never), 'INVALID_ARGUMENT');
+      expectMemError(() => SharedArenaPool.attach(descriptor as never), 'INVALID_ARGUMENT');
     }
     // A failed attach leaves no attachment behind.
     expect(pool.stats().arenas.map((arena) => (arena.arena as { attachments?: number }).attachments)).toEqual([1, 1]);
-    pool.detach();
+    pool.close();
   });
 
   it('refuses bad epochs to pin and isEpochValid, unchanged and still working after', () => {

@@ -20,8 +20,8 @@ type Arena = EpochArena | SharedEpochArena;
 
 const arenas: [string, () => Arena][] = [
   ['EpochArena', () => new EpochArena({ blockSize: 8192 })],
-  ['SharedEpochArena with chunks', () => SharedEpochArena.create({ capacity: 1 << 22, chunkSize: 1024 })],
-  ['SharedEpochArena without chunks', () => SharedEpochArena.create({ capacity: 1 << 22, chunkSize: 0 })],
+  ['SharedEpochArena with chunks', () => SharedEpochArena.createShared({ capacity: 1 << 22, chunkSize: 1024 })],
+  ['SharedEpochArena without chunks', () => SharedEpochArena.createShared({ capacity: 1 << 22, chunkSize: 0 })],
 ];
 
 /** Allocations around the one under test, to see that none of their bytes change. */
@@ -86,7 +86,7 @@ describe('byte sources that do not say what they hold', () => {
   }
 
   it('a shared arena copy never reaches the chunk of the worker next to it', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 16, chunkSize: 1024 });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize: 1024 });
     const other = SharedEpochArena.attach(arena.descriptor());
     const first = arena.allocate(8); // this instance's chunk: [0, 1024)
     const theirs = other.allocateCopy(new Uint8Array(16).fill(42)); // the other's chunk: [1024, 2048)
@@ -94,7 +94,7 @@ describe('byte sources that do not say what they hold', () => {
     for (let i = 0; i < 4; i += 1) arena.allocate(248); // leaves 24 bytes of this chunk
     expectMemError(() => arena.allocateCopy(new ShortLength(200).fill(9)), 'INVALID_ARGUMENT');
     expect([...arena.view(theirs)]).toEqual(new Array(16).fill(42));
-    other.detach();
+    other.close();
   });
 
   it('ArenaPool.allocateCopy goes through the same checks', () => {

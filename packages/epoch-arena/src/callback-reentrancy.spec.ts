@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { collectUntil } from '@mem/testkit/collect-garbage';
 import { MemError, RecordingMetricsSink, type Counter, type Gauge, type MetricLabels } from '@mem/types';
-import { ArenaPool, EpochArena, SharedEpochArena, type ArenaHandle, type EpochGuard } from './index.js';
+import {
+  ArenaPool,
+  ArenaRing,
+  SharedArenaPool,
+  EpochArena,
+  SharedEpochArena,
+  type ArenaHandle,
+  type EpochGuard,
+} from './index.js';
 
 /**
  * Every callback a user gives to an arena or a pool, calling back into every public method of the
@@ -61,7 +69,7 @@ class HookedSink extends RecordingMetricsSink {
 }
 
 /** What a re-entry may call: an arena or a pool. */
-type Target = EpochArena | SharedEpochArena | ArenaPool;
+type Target = EpochArena | SharedEpochArena | ArenaRing;
 
 interface Subject {
   readonly name: string;
@@ -70,16 +78,16 @@ interface Subject {
 
 const subjects: Subject[] = [
   { name: 'EpochArena', make: (metrics) => new EpochArena({ metrics, blockSize: 8192 }) },
-  { name: 'SharedEpochArena', make: (metrics) => SharedEpochArena.create({ capacity: 1 << 16, metrics }) },
+  { name: 'SharedEpochArena', make: (metrics) => SharedEpochArena.createShared({ capacity: 1 << 16, metrics }) },
   {
     name: 'ArenaPool',
     make: (metrics, onGuardLeak) =>
       new ArenaPool({ ringSize: 2, metrics, leakDetection: 'paranoid', onGuardLeak, blockSize: 8192 }),
   },
   {
-    name: 'shared ArenaPool',
+    name: 'SharedArenaPool',
     make: (metrics, onGuardLeak) =>
-      ArenaPool.createShared({ ringSize: 2, capacity: 1 << 16, metrics, leakDetection: 'paranoid', onGuardLeak }),
+      SharedArenaPool.createShared({ ringSize: 2, capacity: 1 << 16, metrics, leakDetection: 'paranoid', onGuardLeak }),
   },
 ];
 
@@ -102,36 +110,36 @@ const reentries: { name: string; call: (target: Target, handle: ArenaHandle) => 
   { name: 'epochOf', call: (target, handle) => target.epochOf(handle) },
   { name: 'isValid', call: (target, handle) => target.isValid(handle) },
   { name: 'stats', call: (target) => target.stats() },
-  { name: 'reset', call: (target) => (target instanceof ArenaPool ? undefined : target.reset(target.epoch + 1)) },
+  { name: 'reset', call: (target) => (target instanceof ArenaRing ? undefined : target.reset(target.epoch + 1)) },
   {
     name: 'setAllocationLimit',
     call: (target) => (target instanceof EpochArena ? target.setAllocationLimit(1 << 20) : undefined),
   },
   { name: 'descriptor', call: (target) => (shared(target) ? target.descriptor() : undefined) },
-  { name: 'detach', call: (target) => (shared(target) ? target.detach() : undefined) },
-  { name: 'advanceEpoch', call: (target) => (target instanceof ArenaPool ? target.advanceEpoch() : undefined) },
-  { name: 'pin and release', call: (target) => (target instanceof ArenaPool ? target.pin().release() : undefined) },
+  { name: 'close', call: (target) => (shared(target) ? target.close() : undefined) },
+  { name: 'advanceEpoch', call: (target) => (target instanceof ArenaRing ? target.advanceEpoch() : undefined) },
+  { name: 'pin and release', call: (target) => (target instanceof ArenaRing ? target.pin().release() : undefined) },
   {
     name: 'pin kept',
-    call: (target) => (target instanceof ArenaPool ? kept.push(target.pin()) : undefined),
+    call: (target) => (target instanceof ArenaRing ? kept.push(target.pin()) : undefined),
   },
-  { name: 'isEpochValid', call: (target) => (target instanceof ArenaPool ? target.isEpochValid(0) : undefined) },
-  { name: 'local', call: (target) => (target instanceof ArenaPool ? target.local().allocate(8) : undefined) },
-  { name: 'currentArena', call: (target) => (target instanceof ArenaPool ? target.currentArena().stats() : undefined) },
-  { name: 'arenaOf', call: (target, handle) => (target instanceof ArenaPool ? target.arenaOf(handle) : undefined) },
+  { name: 'isEpochValid', call: (target) => (target instanceof ArenaRing ? target.isEpochValid(0) : undefined) },
+  { name: 'local', call: (target) => (target instanceof ArenaRing ? target.local().allocate(8) : undefined) },
+  { name: 'currentArena', call: (target) => (target instanceof ArenaRing ? target.currentArena().stats() : undefined) },
+  { name: 'arenaOf', call: (target, handle) => (target instanceof ArenaRing ? target.arenaOf(handle) : undefined) },
   {
     name: 'a second object on the same sink',
     call: (target) => (target instanceof EpochArena ? new EpochArena({ metrics: sinkOf.get(target) }) : undefined),
   },
 ];
 
-function shared(target: Target): target is SharedEpochArena | ArenaPool {
-  return target instanceof SharedEpochArena || (target instanceof ArenaPool && target.shared);
+function shared(target: Target): target is SharedEpochArena | SharedArenaPool {
+  return target instanceof SharedEpochArena || target instanceof SharedArenaPool;
 }
 
 /** Moves the epoch on once, so that the next scrape has counters to increase. */
 function churn(target: Target): void {
-  if (target instanceof ArenaPool) target.advanceEpoch();
+  if (target instanceof ArenaRing) target.advanceEpoch();
   else target.reset(target.epoch + 1);
 }
 
@@ -150,26 +158,17 @@ function attempt(reentry: (typeof reentries)[number], target: Target, handle: Ar
   }
 }
 
-function detached(target: Target): boolean {
-  return target instanceof SharedEpochArena ? target.detached : target instanceof ArenaPool && isDetachedPool(target);
-}
-
-function isDetachedPool(pool: ArenaPool): boolean {
-  try {
-    pool.stats();
-    return false;
-  } catch (error) {
-    return (error as MemError).code === 'USE_AFTER_RELEASE';
-  }
+function closed(target: Target): boolean {
+  return shared(target) && target.closed;
 }
 
 /** The object still does what it promises: allocates, reads back, counts, and (a pool) pins and advances. */
 function expectConsistent(target: Target, label: string): void {
   for (const guard of kept.splice(0)) guard.release();
-  if (detached(target)) return;
+  if (closed(target)) return;
   const handle = target.allocateCopy(KEY);
   expect([...target.view(handle)], label).toEqual([...KEY]);
-  if (target instanceof ArenaPool) {
+  if (target instanceof ArenaRing) {
     const stats = target.stats();
     expect(stats.activeGuards, label).toBe(0);
     expect(
@@ -222,19 +221,19 @@ describe('metrics sink callbacks calling back into the arena or pool they publis
 });
 
 /** Pins in its own frame and drops the guard without releasing it. */
-function leakAGuard(pool: ArenaPool): void {
+function leakAGuard(pool: ArenaRing): void {
   pool.pin();
 }
 
 describe('onGuardLeak calling back into the pool that reports the leak', () => {
-  for (const subject of subjects.filter(({ name }) => name.includes('ArenaPool'))) {
+  for (const subject of subjects.filter(({ name }) => name.endsWith('ArenaPool'))) {
     it(`${subject.name}: every public method works or throws a MemError from onGuardLeak, and the pool stays consistent`, async () => {
       const outcomes: Record<string, string> = {};
       const pools = reentries.map((reentry) => {
         let handle = 0;
         const pool = subject.make(new HookedSink(), () => {
           outcomes[reentry.name] = attempt(reentry, pool, handle);
-        }) as ArenaPool;
+        }) as ArenaRing;
         handle = pool.allocateCopy(KEY);
         leakAGuard(pool);
         return pool;
@@ -242,7 +241,7 @@ describe('onGuardLeak calling back into the pool that reports the leak', () => {
       await collectUntil(() => Object.keys(outcomes).length === reentries.length);
       expect(Object.keys(outcomes).sort()).toEqual(reentries.map(({ name }) => name).sort());
       pools.forEach((pool, index) => {
-        if (!detached(pool)) expect(pool.stats().leakedGuards, reentries[index]!.name).toBe(1);
+        if (!closed(pool)) expect(pool.stats().leakedGuards, reentries[index]!.name).toBe(1);
         expectConsistent(pool, `${subject.name}: ${reentries[index]!.name} from onGuardLeak`);
       });
       for (const [name, outcome] of Object.entries(outcomes))
@@ -283,14 +282,14 @@ class FailingSink extends HookedSink {
 
 describe('a sink that throws: all or none', () => {
   it('construction with a sink whose addCollector throws fails with its error and leaves nothing behind', () => {
-    const pool = ArenaPool.createShared({ ringSize: 2, capacity: 1 << 16 });
+    const pool = SharedArenaPool.createShared({ ringSize: 2, capacity: 1 << 16 });
     const attachments = () => pool.stats().arenas.map(({ arena }) => (arena as { attachments?: number }).attachments);
     const makers: [string, (sink: HookedSink) => unknown][] = [
       ['new EpochArena', (metrics) => new EpochArena({ metrics })],
-      ['SharedEpochArena.create', (metrics) => SharedEpochArena.create({ capacity: 4096, metrics })],
+      ['SharedEpochArena.createShared', (metrics) => SharedEpochArena.createShared({ capacity: 4096, metrics })],
       ['new ArenaPool', (metrics) => new ArenaPool({ metrics })],
-      ['ArenaPool.createShared', (metrics) => ArenaPool.createShared({ capacity: 4096, metrics })],
-      ['ArenaPool.attach', (metrics) => ArenaPool.attach(pool.descriptor(), { metrics })],
+      ['SharedArenaPool.createShared', (metrics) => SharedArenaPool.createShared({ capacity: 4096, metrics })],
+      ['SharedArenaPool.attach', (metrics) => SharedArenaPool.attach(pool.descriptor(), { metrics })],
     ];
     for (const [name, make] of makers) {
       const sink = new FailingSink('addCollector', 1);
@@ -319,7 +318,7 @@ describe('a sink that throws: all or none', () => {
           expect([...target.view(handle)], label).toEqual([...KEY]);
           sink.armed = undefined;
           const published = sink.collect().filter(({ name }) => name === 'mem_epoch_arena_allocations');
-          expect(published.length, label).toBe(target instanceof ArenaPool ? target.stats().arenaCount : 1);
+          expect(published.length, label).toBe(target instanceof ArenaRing ? target.stats().arenaCount : 1);
           expect(
             published.some(({ value }) => value === 1),
             label,

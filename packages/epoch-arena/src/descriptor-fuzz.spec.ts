@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { MemError } from '@mem/types';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { seededRandom } from '@mem/testkit/seeded-random';
-import { ArenaPool, SharedEpochArena } from './index.js';
+import { SharedArenaPool, SharedEpochArena } from './index.js';
 
 /**
  * What a worker may receive instead of a descriptor: anything at all, pieces of other arenas and
- * pools, descriptors of objects whose every instance has detached. Attaching must either work (a
+ * pools, descriptors of objects whose every instance has closed. Attaching must either work (a
  * whole descriptor of a live region) or throw INVALID_ARGUMENT, and leave every slot as it was.
  */
 const SEEDS = [1, 2, 3, 0xdead, 0xbeef];
@@ -20,8 +20,8 @@ function junk(random: () => number): unknown {
     () => -1,
     () => Number.NaN,
     () => 2 ** 53,
-    () => 'mem.shared-epoch-arena',
-    () => 'mem.arena-pool',
+    () => 'mem.epoch-arena.shared-epoch-arena',
+    () => 'mem.epoch-arena.shared-arena-pool',
     () => true,
     () => [],
     () => ({}),
@@ -68,11 +68,11 @@ function attachments(arena: SharedEpochArena): number {
 describe('attaching from whatever a worker receives', () => {
   it.each(SEEDS)('SharedEpochArena.attach works or throws INVALID_ARGUMENT, and leaks no slot (seed %i)', (seed) => {
     const random = seededRandom(seed);
-    const arena = SharedEpochArena.create({ capacity: 1 << 16, maxAttachments: 4 });
-    const other = SharedEpochArena.create({ capacity: 1 << 17 });
-    const closed = SharedEpochArena.create({ capacity: 4096 });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 16, maxAttachments: 4 });
+    const other = SharedEpochArena.createShared({ capacity: 1 << 17 });
+    const closed = SharedEpochArena.createShared({ capacity: 4096 });
     const closedDescriptor = closed.descriptor();
-    closed.detach(); // every instance gone: its memory lives on while a descriptor reaches it
+    closed.close(); // every instance gone: its memory lives on while a descriptor reaches it
     const handle = arena.allocateCopy(new Uint8Array([5, 6, 7]));
     const sources = [arena.descriptor(), other.descriptor(), closedDescriptor];
     const pieces = () => {
@@ -95,7 +95,7 @@ describe('attaching from whatever a worker receives', () => {
       if (attached !== undefined) {
         // Only a descriptor whose control words and region belong together may attach.
         attached.allocate(8);
-        attached.detach();
+        attached.close();
       }
       expect([attachments(arena), attachments(other)], `seed ${seed} round ${round}`).toEqual(before);
     }
@@ -104,10 +104,10 @@ describe('attaching from whatever a worker receives', () => {
     expect([...arena.view(handle)]).toEqual([5, 6, 7]);
   });
 
-  it.each(SEEDS)('ArenaPool.attach works or throws INVALID_ARGUMENT, and leaks no slot (seed %i)', (seed) => {
+  it.each(SEEDS)('SharedArenaPool.attach works or throws INVALID_ARGUMENT, and leaks no slot (seed %i)', (seed) => {
     const random = seededRandom(seed);
-    const pool = ArenaPool.createShared({ ringSize: 2, capacity: 1 << 16 });
-    const other = ArenaPool.createShared({ ringSize: 2, capacity: 1 << 16 });
+    const pool = SharedArenaPool.createShared({ ringSize: 2, capacity: 1 << 16 });
+    const other = SharedArenaPool.createShared({ ringSize: 2, capacity: 1 << 16 });
     const handle = pool.allocateCopy(new Uint8Array([1, 2]));
     const good = pool.descriptor();
     const foreign = other.descriptor();
@@ -134,35 +134,36 @@ describe('attaching from whatever a worker receives', () => {
                 random() < 0.5 ? junk(random) : foreign.arenas[Math.floor(random() * 3)],
               );
       const before = counts();
-      let attached: ArenaPool | undefined;
+      let attached: SharedArenaPool | undefined;
       try {
-        attached = ArenaPool.attach(candidate as never);
+        attached = SharedArenaPool.attach(candidate as never);
       } catch (error) {
         expect(error, `seed ${seed} round ${round}`).toBeInstanceOf(MemError);
         expect((error as MemError).code, `seed ${seed} round ${round}`).toBe('INVALID_ARGUMENT');
       }
-      attached?.detach();
+      attached?.close();
       expect(counts(), `seed ${seed} round ${round}`).toEqual(before);
     }
-    for (const candidate of spliced) expectMemError(() => ArenaPool.attach(candidate as never), 'INVALID_ARGUMENT');
+    for (const candidate of spliced)
+      expectMemError(() => SharedArenaPool.attach(candidate as never), 'INVALID_ARGUMENT');
     expect([...pool.view(handle)]).toEqual([1, 2]);
     expect(pool.advanceEpoch()).toBe(1);
   });
 
-  it('ArenaPool.attach refuses a descriptor spliced from two pools with INVALID_ARGUMENT: it would reset arenas that are not its own', () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 4096 });
-    const other = ArenaPool.createShared({ ringSize: 1, capacity: 4096 });
+  it('SharedArenaPool.attach refuses a descriptor spliced from two pools with INVALID_ARGUMENT: it would reset arenas that are not its own', () => {
+    const pool = SharedArenaPool.createShared({ ringSize: 1, capacity: 4096 });
+    const other = SharedArenaPool.createShared({ ringSize: 1, capacity: 4096 });
     const theirs = other.allocateCopy(new Uint8Array([9]));
     expectMemError(
-      () => ArenaPool.attach({ ...pool.descriptor(), arenas: other.descriptor().arenas }),
+      () => SharedArenaPool.attach({ ...pool.descriptor(), arenas: other.descriptor().arenas }),
       'INVALID_ARGUMENT',
     );
     expectMemError(
-      () => ArenaPool.attach({ ...other.descriptor(), state: pool.descriptor().state }),
+      () => SharedArenaPool.attach({ ...other.descriptor(), state: pool.descriptor().state }),
       'INVALID_ARGUMENT',
     );
     expectMemError(
-      () => ArenaPool.attach({ ...pool.descriptor(), arenas: [...pool.descriptor().arenas].reverse() }),
+      () => SharedArenaPool.attach({ ...pool.descriptor(), arenas: [...pool.descriptor().arenas].reverse() }),
       'INVALID_ARGUMENT',
     );
     pool.advanceEpoch();

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
-import { ArenaKey, ArenaPool, EpochArena, SharedEpochArena } from './index.js';
+import { ArenaKey, SharedArenaPool, EpochArena, SharedEpochArena } from './index.js';
 
 /** Documented error codes that the behaviour tests elsewhere do not reach. */
 describe('documented error codes', () => {
   it('Arena.view throws FOREIGN_HANDLE for a handle of another arena, in both kinds of arena', () => {
-    const arenas = [new EpochArena({ id: 1 }), SharedEpochArena.create({ capacity: 4096, id: 2 })];
+    const arenas = [new EpochArena({ id: 1 }), SharedEpochArena.createShared({ capacity: 4096, id: 2 })];
     const [first, second] = arenas;
     expectMemError(() => first!.view(second!.allocate(8)), 'FOREIGN_HANDLE');
     expectMemError(() => second!.view(first!.allocate(8)), 'FOREIGN_HANDLE');
@@ -51,23 +51,23 @@ describe('documented error codes', () => {
     expectMemError(() => key.compare(new Uint8Array([1, 2])), 'STALE_HANDLE');
   });
 
-  it('ArenaPool.attach throws EXHAUSTED when one arena has no slot left, and gives back the slots it took', () => {
-    const pool = ArenaPool.createShared({ ringSize: 2, capacity: 4096, maxAttachments: 2 });
+  it('SharedArenaPool.attach throws EXHAUSTED when one arena has no slot left, and gives back the slots it took', () => {
+    const pool = SharedArenaPool.createShared({ ringSize: 2, capacity: 4096, maxAttachments: 2 });
     const crowded = SharedEpochArena.attach(pool.descriptor().arenas[1]!); // the second arena's last slot
     const attachments = () => pool.stats().arenas.map(({ arena }) => (arena as { attachments?: number }).attachments);
     expect(attachments()).toEqual([1, 2, 1]);
-    expectMemError(() => ArenaPool.attach(pool.descriptor()), 'EXHAUSTED');
+    expectMemError(() => SharedArenaPool.attach(pool.descriptor()), 'EXHAUSTED');
     expect(attachments()).toEqual([1, 2, 1]);
-    crowded.detach();
-    ArenaPool.attach(pool.descriptor()).detach();
+    crowded.close();
+    SharedArenaPool.attach(pool.descriptor()).close();
   });
 
-  it('ArenaPool.allocate, allocateCopy, allocateKey, arenaOf and LocalArena.allocateCopy, allocateKey throw USE_AFTER_RELEASE once a shared pool is detached', () => {
-    const pool = ArenaPool.createShared({ capacity: 4096 });
+  it('SharedArenaPool.allocate, allocateCopy, allocateKey, arenaOf and LocalArena.allocateCopy, allocateKey throw USE_AFTER_RELEASE once the attachment is closed', () => {
+    const pool = SharedArenaPool.createShared({ capacity: 4096 });
     const handle = pool.allocate(8);
-    const attached = ArenaPool.attach(pool.descriptor());
+    const attached = SharedArenaPool.attach(pool.descriptor());
     const local = attached.local();
-    attached.detach();
+    attached.close();
     expectMemError(() => attached.allocate(8), 'USE_AFTER_RELEASE');
     expectMemError(() => attached.allocateCopy(new Uint8Array(2)), 'USE_AFTER_RELEASE');
     expectMemError(() => attached.allocateKey(new Uint8Array(2)), 'USE_AFTER_RELEASE');

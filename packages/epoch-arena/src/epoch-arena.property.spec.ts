@@ -165,10 +165,10 @@ describe('model-based: arenas against a list of live allocations', () => {
   it('SharedEpochArena does the same with two attached instances allocating in turn', () => {
     fc.assert(
       fc.property(fc.array(arenaOp, { maxLength: 60 }), fc.constantFrom(0, 256, 4096), (ops, chunkSize) => {
-        const arena = SharedEpochArena.create({ capacity: 1 << 20, chunkSize });
+        const arena = SharedEpochArena.createShared({ capacity: 1 << 20, chunkSize });
         const second = SharedEpochArena.attach(arena.descriptor());
         runArenaModel([arena, second], ops, true);
-        second.detach();
+        second.close();
       }),
       { numRuns: 80 },
     );

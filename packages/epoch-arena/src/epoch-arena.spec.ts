@@ -11,8 +11,8 @@ function bytesOf(length: number, seed = 1): Uint8Array {
   return bytes;
 }
 
-describe('EpochArena (the seed cases)', () => {
-  it('allocates handles of the requested lengths tagged with the epoch (test_epoch_arena_basic)', () => {
+describe('EpochArena basics', () => {
+  it('allocates handles of the requested lengths tagged with the epoch', () => {
     const arena = new EpochArena({ epoch: 1 });
     const h1 = arena.allocate(16);
     const h2 = arena.allocate(32);
@@ -24,7 +24,7 @@ describe('EpochArena (the seed cases)', () => {
     expect(arena.stats().allocationCount).toBe(3);
   });
 
-  it('copies bytes in and reads them back (test_allocate_copy)', () => {
+  it('copies bytes in and reads them back', () => {
     const arena = new EpochArena({ epoch: 1 });
     const data = encoder.encode('hello world');
     const handle = arena.allocateCopy(data);
@@ -32,14 +32,14 @@ describe('EpochArena (the seed cases)', () => {
     expect(arena.view(handle)).toEqual(data);
   });
 
-  it('stores a key and reads it back (test_allocate_key)', () => {
+  it('stores a key and reads it back', () => {
     const arena = new EpochArena({ epoch: 1 });
     const key = encoder.encode('my_test_key');
     const handle = arena.allocateKey(key);
     expect(arena.view(handle)).toEqual(key);
   });
 
-  it('resets to a new epoch with no allocations left (test_arena_reset)', () => {
+  it('resets to a new epoch with no allocations left', () => {
     const arena = new EpochArena({ epoch: 1 });
     for (let i = 0; i < 1000; i += 1) arena.allocate(64);
     expect(arena.stats().bytesAllocated).toBeGreaterThan(0);
@@ -51,7 +51,7 @@ describe('EpochArena (the seed cases)', () => {
     expect(after.bytesUsed).toBe(0);
   });
 
-  it('gives an allocation larger than a block a block of its own (test_large_allocation)', () => {
+  it('gives an allocation larger than a block a block of its own', () => {
     const arena = new EpochArena({ epoch: 1 });
     arena.allocate(16);
     const large = 3 * 1024 * 1024;
@@ -65,7 +65,7 @@ describe('EpochArena (the seed cases)', () => {
     expect(decodeHandle(small)!.address).toBe(decodeHandle(arena.allocate(0))!.address - 2);
   });
 
-  it('aligns allocations to 16 and 64 bytes (test_alignment)', () => {
+  it('aligns allocations to 16 and 64 bytes', () => {
     const arena = new EpochArena({ epoch: 1 });
     arena.allocate(3);
     const h1 = arena.allocate(17, 16);

@@ -1,5 +1,5 @@
 /**
- * `EpochGuard`: what {@link ArenaPool.pin} returns. While a guard is live, the arena holding its
+ * `EpochGuard`: what {@link ArenaRing.pin} returns. While a guard is live, the arena holding its
  * epoch is never reset.
  *
  * This module is browser compatible.
@@ -8,7 +8,7 @@
 import { DisposableHandle } from '@mem/types';
 
 /**
- * A pin on one epoch of an {@link ArenaPool}, as crossbeam-epoch's `Guard`: while it is live, the
+ * A pin on one epoch of a ring ({@link ArenaPool}, {@link SharedArenaPool}), as crossbeam-epoch's `Guard`: while it is live, the
  * arena holding that epoch is not reset, so handles of the epoch stay valid and views of them keep
  * their bytes. Advancing the pool onto a pinned arena defers its reclamation (the ring takes a
  * spare arena instead); the last guard's release reclaims it.
@@ -35,7 +35,7 @@ export class EpochGuard extends DisposableHandle {
   readonly #unpin: (guard: EpochGuard) => void;
 
   /**
-   * Made by {@link ArenaPool.pin}; not meant to be constructed directly.
+   * Made by {@link ArenaRing.pin}; not meant to be constructed directly.
    * @param epoch the pinned epoch
    * @param unpin called once, by the release, with this guard
    */

@@ -7,14 +7,24 @@
  * This module is browser compatible.
  * @module
  */
-import { assertInteger } from '@mem/types';
+import { assertInteger, assertRange } from '@mem/types';
 import type { ArenaHandle } from './arena.js';
-import { assertBytes, assertSpan, lengthOfBytes } from './arena-limits.js';
+import { assertBytes, lengthOfBytes } from './arena-limits.js';
 import { compareBytesAt, copyBytes, equalBytesAt } from './byte-compare.js';
 
 /**
- * The handle accessors of an arena, over its handle check.
- * @internal
+ * The checked handle accessors of every arena ({@link EpochArena}, {@link SharedEpochArena}):
+ * each first checks the handle against the arena's generation and the bytes in use, then reads or
+ * writes the allocation in place. The base class of both arenas; it is not meant to be extended
+ * outside this package.
+ *
+ * @example
+ * ```ts
+ * import { EpochArena, type HandleAccessors } from '@mem/epoch-arena';
+ * const hex = (arena: HandleAccessors, handle: number) => Buffer.from(arena.view(handle)).toString('hex');
+ * const arena = new EpochArena();
+ * hex(arena, arena.allocateCopy(new Uint8Array([1, 255]))); // '01ff'
+ * ```
  */
 export abstract class HandleAccessors {
   // Where the allocation the last `resolve` found lies in the bytes it returned. Kept here rather
@@ -62,7 +72,7 @@ export abstract class HandleAccessors {
    * @throws MemError FOREIGN_HANDLE if another arena issued it.
    * @throws MemError INVALID_ARGUMENT if it is no handle of this arena (not a safe integer >= 0,
    * outside the bytes in use, or with a damaged length header).
-   * @throws MemError USE_AFTER_RELEASE if this {@link SharedEpochArena} instance is detached.
+   * @throws MemError USE_AFTER_RELEASE once this {@link SharedEpochArena} attachment is closed.
    */
   view(handle: ArenaHandle): Uint8Array {
     const bytes = this.resolve(handle);
@@ -91,8 +101,8 @@ export abstract class HandleAccessors {
     const bytes = this.resolve(handle);
     const offset = this.#offset;
     const length = this.#length;
-    const at = assertSpan(targetOffset, length, assertBytes(target, 'target').length, 'target');
-    copyBytes(bytes, offset, target, at, length);
+    fits(targetOffset, length, assertBytes(target, 'target').length, 'target');
+    copyBytes(bytes, offset, target, targetOffset, length);
     return length;
   }
 
@@ -108,11 +118,11 @@ export abstract class HandleAccessors {
     const length = this.#length;
     const checkedSource = assertBytes(source, 'source');
     const count = lengthOfBytes(checkedSource);
-    const at = assertSpan(offset, count, length, 'write');
+    fits(offset, count, length, 'write');
     if (count === 0) return; // also a detached view, which `set` would refuse
     this.beginWrite(handle, start, length);
     try {
-      bytes.set(checkedSource, start + at);
+      bytes.set(checkedSource, start + offset);
     } finally {
       this.endWrite();
     }
@@ -191,5 +201,16 @@ export abstract class HandleAccessors {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * Checks that `length` bytes fit at `offset` of `capacity` bytes: an inline test, and the
+ * `assertRange` validator (which throws the error) only when it fails.
+ * @throws MemError INVALID_ARGUMENT if `offset` is not an integer in [0, capacity - length].
+ */
+function fits(offset: number, length: number, capacity: number, name: string): void {
+  if (!(Number.isInteger(offset) && offset >= 0 && offset <= capacity - length)) {
+    assertRange(offset, length, capacity, name);
   }
 }

@@ -51,8 +51,8 @@ const SUBJECTS: Subject[] = [
   {
     name: 'SharedEpochArena',
     slack: 1024 - 16,
-    make: () => SharedEpochArena.create({ capacity: 1 << 16, chunkSize: 1024, id: 5 }),
-    other: () => SharedEpochArena.create({ capacity: 1 << 16, chunkSize: 1024, id: 6 }),
+    make: () => SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize: 1024, id: 5 }),
+    other: () => SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize: 1024, id: 6 }),
   },
 ];
 
@@ -164,14 +164,14 @@ describe.each(SUBJECTS)('$name handle checks', ({ make, other, slack }) => {
 
 describe('SharedEpochArena range checks', () => {
   it('without chunks, rejects a forged length even one byte past the last allocation', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 16, chunkSize: 0 });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize: 0 });
     const handle = arena.allocate(16);
     const { arenaId, generation, address } = decodeHandle(handle)!;
     expectRejected(arena, forge(arenaId, generation, 17, address), 'INVALID_ARGUMENT');
   });
 
   it('with chunks, range-checks against the bytes claimed by chunks (the documented slack)', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 16, chunkSize: 1024 });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize: 1024 });
     const handle = arena.allocate(16);
     const { arenaId, generation, address } = decodeHandle(handle)!;
     expect(arena.lengthOf(forge(arenaId, generation, 500, address))).toBe(500);

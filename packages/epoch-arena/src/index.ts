@@ -7,28 +7,25 @@
  * @module \@mem/epoch-arena
  */
 export type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
+export { HandleAccessors } from './handle-accessors.js';
 export { EpochArena, type EpochArenaOptions } from './epoch-arena.js';
+export { SharedEpochArena } from './shared-epoch-arena.js';
 export {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_MAX_ATTACHMENTS,
   MAX_SHARED_CAPACITY,
-  SharedEpochArena,
   type SharedArenaStats,
   type SharedEpochArenaDescriptor,
   type SharedEpochArenaOptions,
-} from './shared-epoch-arena.js';
-export {
-  ArenaPool,
-  type ArenaPoolDescriptor,
-  type ArenaPoolOptions,
-  type ArenaPoolStats,
-  type GuardLeak,
-  type GuardLeakOptions,
-  type PoolArenaStats,
-  type SharedArenaPoolOptions,
-} from './arena-pool.js';
+} from './shared-arena-setup.js';
+export { ArenaRouter } from './arena-router.js';
+export { ArenaRing } from './arena-ring.js';
+export { ArenaPool, type ArenaPoolOptions } from './arena-pool.js';
+export { SharedArenaPool, type SharedArenaPoolDescriptor, type SharedArenaPoolOptions } from './shared-arena-pool.js';
+export type { ArenaPoolStats, PoolArenaStats } from './ring-stats.js';
+export type { GuardLeak, GuardLeakOptions } from './guard-leaks.js';
 export { EpochGuard } from './epoch-guard.js';
-export { LocalArena, type LocalArenaSource } from './local-arena.js';
+export { LocalArena } from './local-arena.js';
 export { ArenaKey } from './arena-key.js';
 export {
   DEFAULT_BLOCK_SIZE,

@@ -1,25 +1,23 @@
 /**
- * `LocalArena`: the per-worker accessor of an {@link ArenaPool}, like a thread-local arena in Rust.
+ * `LocalArena`: the per-worker accessor of a ring of arenas ({@link ArenaPool},
+ * {@link SharedArenaPool}), like a thread-local arena in Rust.
  *
  * This module is browser compatible.
  * @module
  */
 import type { Arena, ArenaHandle } from './arena.js';
-import { CURRENT_LOW, CURRENT_HIGH, RING_SIZE, RING_SLOTS } from './pool-state.js';
-
-/** What a {@link LocalArena} reads from its pool. */
-export interface LocalArenaSource {
-  /** The pool's state words. */
-  readonly state: Int32Array;
-  /** The pool's arenas by index (the array may grow; it is read, never copied). */
-  readonly arenas: readonly Arena[];
-}
+import { CURRENT_HIGH, CURRENT_LOW, RING_SIZE, RING_SLOTS } from './pool-state.js';
 
 /**
- * A per-worker accessor of an {@link ArenaPool}: it caches the arena of the current epoch and
- * refreshes the cache when the pool's epoch moves, so that an allocation costs one read of the
- * pool's epoch word, one compare, and the arena's own bump. Get one with {@link ArenaPool.local};
- * in a shared pool every worker gets its own from its attached pool.
+ * A per-worker accessor of an {@link ArenaPool} or a {@link SharedArenaPool}, from
+ * {@link ArenaRing.local}: it caches the arena of the current epoch and refreshes the cache when the
+ * epoch moves, so that an allocation costs one read of the ring's epoch word, one compare, and the
+ * arena's own bump. In a shared pool, each worker takes its own from its attachment.
+ *
+ * An allocation that races with an advance in another worker lands in the epoch before or after
+ * it (its handle may then be stale at once, as the epoch it was made in may be reclaimed by then),
+ * never in an arena that was reclaimed and holds no epoch: such an arena refuses allocations, and
+ * the accessor, seeing that the epoch moved, allocates in the current one instead.
  *
  * @example
  * ```ts
@@ -38,15 +36,20 @@ export class LocalArena {
   #cachedLow = 0;
   #arena: Arena;
 
-  /**
-   * Made by {@link ArenaPool.local}; not meant to be constructed directly.
-   * @param source the pool's state and arenas
-   */
-  constructor(source: LocalArenaSource) {
-    this.#state = source.state;
-    this.#arenas = source.arenas;
-    this.#ringSize = source.state[RING_SIZE]!;
+  private constructor(state: Int32Array, arenas: readonly Arena[]) {
+    this.#state = state;
+    this.#arenas = arenas;
+    this.#ringSize = state[RING_SIZE]!;
     this.#arena = this.#refresh();
+  }
+
+  /**
+   * The accessor of a ring over its state words and its arenas by index (an array that may grow;
+   * it is read, never copied). Made by {@link ArenaRing.local}.
+   * @internal
+   */
+  static over(state: Int32Array, arenas: readonly Arena[]): LocalArena {
+    return new LocalArena(state, arenas);
   }
 
   /**
@@ -66,36 +69,61 @@ export class LocalArena {
     return this.arena.epoch;
   }
 
-  // Hot paths: one word read and compare, then the arena's own hot path.
+  // Hot paths: one word read and compare, then the arena's own hot path. An allocation that fails
+  // is looked at again only if the epoch moved meanwhile (the try costs nothing until it throws).
 
   /**
    * Allocates from the current epoch's arena; see {@link EpochArena.allocate}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocate}; USE_AFTER_RELEASE once a shared pool is detached.
+   * @throws as {@link EpochArena.allocate}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocate(size: number, align?: number): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    return this.#arena.allocate(size, align);
+    try {
+      return this.#arena.allocate(size, align);
+    } catch (error) {
+      this.#rethrowUnlessMoved(error);
+      return this.allocate(size, align);
+    }
   }
 
   /**
    * Allocates a copy of `bytes` from the current epoch's arena; see {@link EpochArena.allocateCopy}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateCopy}; USE_AFTER_RELEASE once a shared pool is detached.
+   * @throws as {@link EpochArena.allocateCopy}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocateCopy(bytes: Uint8Array): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    return this.#arena.allocateCopy(bytes);
+    try {
+      return this.#arena.allocateCopy(bytes);
+    } catch (error) {
+      this.#rethrowUnlessMoved(error);
+      return this.allocateCopy(bytes);
+    }
   }
 
   /**
    * Allocates a key from the current epoch's arena; see {@link EpochArena.allocateKey}.
    * Cost: the arena's allocation plus one compare.
-   * @throws as {@link EpochArena.allocateKey}; USE_AFTER_RELEASE once a shared pool is detached.
+   * @throws as {@link EpochArena.allocateKey}; USE_AFTER_RELEASE once a shared pool is closed.
    */
   allocateKey(key: Uint8Array): ArenaHandle {
     if (this.#state[CURRENT_LOW] !== this.#cachedLow) this.#refresh();
-    return this.#arena.allocateKey(key);
+    try {
+      return this.#arena.allocateKey(key);
+    } catch (error) {
+      this.#rethrowUnlessMoved(error);
+      return this.allocateKey(key);
+    }
+  }
+
+  /**
+   * Slow path of a failed allocation: rethrows `error` unless the epoch moved since the arena was
+   * looked up. If it moved, the arena may have left the ring and been retired (a retired arena
+   * refuses every allocation), and the caller allocates again from the arena now current.
+   */
+  #rethrowUnlessMoved(error: unknown): void {
+    if (Atomics.load(this.#state, CURRENT_LOW) === this.#cachedLow) throw error;
   }
 
   /** Slow path: the epoch moved; look up the arena its ring slot holds now. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { collectUntil } from '@mem/testkit/collect-garbage';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 import { MemError, RecordingMetricsSink } from '@mem/types';
-import { ArenaPool, EpochArena, type GuardLeak, SharedEpochArena } from './index.js';
+import { ArenaPool, SharedArenaPool, EpochArena, type GuardLeak, SharedEpochArena } from './index.js';
 
 /** Pins in its own frame and drops the guard without releasing it. */
 function leakAGuard(pool: ArenaPool): void {
@@ -12,7 +12,7 @@ function leakAGuard(pool: ArenaPool): void {
 /** Makes an arena, a shared arena and a pool publishing to `sink`, scrapes once, and drops them. */
 function dropWithMetrics(sink: RecordingMetricsSink, registry: FinalizationRegistry<string>): void {
   const arena = new EpochArena({ metrics: sink });
-  const shared = SharedEpochArena.create({ capacity: 4096, metrics: sink });
+  const shared = SharedEpochArena.createShared({ capacity: 4096, metrics: sink });
   const pool = new ArenaPool({ metrics: sink });
   for (const made of [arena, shared, pool]) made.allocate(8);
   registry.register(arena, 'EpochArena');
@@ -63,12 +63,12 @@ describe('metrics', () => {
     ).toBe(1);
   });
 
-  it('publishes a shared arena, and zeros once it is detached', () => {
+  it('publishes a shared arena, and zeros once it is closed', () => {
     const sink = new RecordingMetricsSink();
-    const arena = SharedEpochArena.create({ capacity: 4096, metrics: sink, id: 9, name: 'shared' });
+    const arena = SharedEpochArena.createShared({ capacity: 4096, metrics: sink, id: 9, name: 'shared' });
     arena.allocate(5);
     expect(sink.read('mem_epoch_arena_allocations', { pool: 'shared', arena: '9' })).toBe(1);
-    arena.detach();
+    arena.close();
     expect(sink.read('mem_epoch_arena_allocations', { pool: 'shared', arena: '9' })).toBe(0);
   });
 
@@ -90,19 +90,20 @@ describe('metrics', () => {
     for (const metrics of [5, 'sink', {}, { counter() {}, gauge() {} }, null]) {
       expect(() => new EpochArena({ metrics: metrics as never })).toThrowError(MemError);
       expect(() => new ArenaPool({ metrics: metrics as never })).toThrowError(MemError);
-      expect(() => SharedEpochArena.create({ capacity: 4096, metrics: metrics as never })).toThrowError(MemError);
+      expect(() => SharedEpochArena.createShared({ capacity: 4096, metrics: metrics as never })).toThrowError(MemError);
     }
   });
 
   it('refuses a name that is not a non-empty string with INVALID_ARGUMENT', () => {
-    const created = ArenaPool.createShared({ capacity: 4096 });
+    const created = SharedArenaPool.createShared({ capacity: 4096 });
     for (const name of ['', 5, null]) {
       expectMemError(() => new EpochArena({ name: name as never }), 'INVALID_ARGUMENT');
       expectMemError(() => new ArenaPool({ name: name as never }), 'INVALID_ARGUMENT');
-      expectMemError(() => SharedEpochArena.create({ capacity: 4096, name: name as never }), 'INVALID_ARGUMENT');
-      expectMemError(() => ArenaPool.createShared({ capacity: 4096, name: name as never }), 'INVALID_ARGUMENT');
-      expectMemError(() => ArenaPool.attach(created.descriptor(), { name: name as never }), 'INVALID_ARGUMENT');
+      expectMemError(() => SharedEpochArena.createShared({ capacity: 4096, name: name as never }), 'INVALID_ARGUMENT');
+      expectMemError(() => SharedArenaPool.createShared({ capacity: 4096, name: name as never }), 'INVALID_ARGUMENT');
+      expectMemError(() => SharedArenaPool.attach(created.descriptor(), { name: name as never }), 'INVALID_ARGUMENT');
     }
+    created.close();
   });
 });
 
@@ -146,10 +147,10 @@ describe('guard leak detection', () => {
   it('refuses a bad level or callback with INVALID_ARGUMENT', () => {
     for (const options of [{ leakDetection: 'loud' }, { leakDetection: 1 }, { onGuardLeak: 'log' }]) {
       expect(() => new ArenaPool(options as never)).toThrowError(MemError);
-      expect(() => ArenaPool.createShared({ capacity: 4096, ...(options as object) })).toThrowError(MemError);
+      expect(() => SharedArenaPool.createShared({ capacity: 4096, ...(options as object) })).toThrowError(MemError);
     }
-    const pool = ArenaPool.createShared({ capacity: 4096 });
-    expect(() => ArenaPool.attach(pool.descriptor(), { leakDetection: 'x' as never })).toThrowError(MemError);
+    const pool = SharedArenaPool.createShared({ capacity: 4096 });
+    expect(() => SharedArenaPool.attach(pool.descriptor(), { leakDetection: 'x' as never })).toThrowError(MemError);
     expect(pool.stats().arenas.every((arena) => (arena.arena as { attachments?: number }).attachments === 1)).toBe(
       true,
     );

@@ -1,11 +1,12 @@
 /**
- * `PinLedger`: the pins one {@link ArenaPool} object holds on the arenas of its pool, so that they
- * can all be dropped at once when that object detaches, is garbage-collected or its worker exits.
+ * `PinLedger`: the pins one pool object ({@link ArenaRing}) holds on the arenas of its pool, so
+ * that they can all be dropped at once when that object closes, is garbage-collected or its worker
+ * exits.
  *
  * This module is browser compatible.
  * @module
  */
-import { recordWord } from './pool-state.js';
+import { RECORD_PINS, recordWord } from './pool-state.js';
 
 /**
  * Counts the pins taken through one pool object, arena by arena, beside the shared pin counts.
@@ -36,7 +37,7 @@ export class PinLedger {
       this.#counts = grown;
     }
     this.#counts[index]! += 1;
-    Atomics.add(this.#state, recordWord(index, 3), 1);
+    Atomics.add(this.#state, recordWord(index, RECORD_PINS), 1);
   }
 
   /**
@@ -46,7 +47,7 @@ export class PinLedger {
   unpin(index: number): number {
     if (!this.#open) return -1;
     this.#counts[index]! -= 1;
-    return Atomics.sub(this.#state, recordWord(index, 3), 1) - 1;
+    return Atomics.sub(this.#state, recordWord(index, RECORD_PINS), 1) - 1;
   }
 
   /**
@@ -58,7 +59,7 @@ export class PinLedger {
     this.#open = false;
     const freed: number[] = [];
     this.#counts.forEach((count, index) => {
-      if (count > 0 && Atomics.sub(this.#state, recordWord(index, 3), count) === count) freed.push(index);
+      if (count > 0 && Atomics.sub(this.#state, recordWord(index, RECORD_PINS), count) === count) freed.push(index);
     });
     this.#counts.fill(0);
     return freed;

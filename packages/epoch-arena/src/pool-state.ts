@@ -1,8 +1,9 @@
 /**
- * The words of an {@link ArenaPool}'s state: current epoch, ring slots, and per arena the epoch it
- * holds, its state and its pin count. They live in an `Int32Array`, over a `SharedArrayBuffer` for a
- * shared pool and over an `ArrayBuffer` otherwise, and are always updated with `Atomics` (cheap,
- * and never on an allocation's hot path) so that one code path serves both.
+ * The words of a ring's state ({@link ArenaPool}, {@link SharedArenaPool}): current epoch, ring
+ * slots, and per arena the epoch it holds, its state and its pin count. They live in an
+ * `Int32Array`, over a `SharedArrayBuffer` for a shared pool and over an `ArrayBuffer` otherwise,
+ * and are always updated with `Atomics` (cheap, and never on an allocation's hot path) so that one
+ * code path serves both.
  *
  * This module is browser compatible.
  * @module
@@ -46,9 +47,53 @@ export function poolStateWords(maxArenas: number): number {
   return ARENA_RECORDS + RECORD_WORDS * maxArenas;
 }
 
-/** Index of arena `arena`'s record word `field` (0 epoch low, 1 epoch high, 2 state, 3 pins). */
-export function recordWord(arena: number, field: 0 | 1 | 2 | 3): number {
+/** The words of an arena's record: the epoch it holds (low and high words), its state, its pins. */
+export const RECORD_EPOCH = 0;
+export const RECORD_STATE = 2;
+export const RECORD_PINS = 3;
+
+/** Index of arena `arena`'s record word `field`: {@link RECORD_EPOCH}, {@link RECORD_STATE} or {@link RECORD_PINS}. */
+export function recordWord(
+  arena: number,
+  field: typeof RECORD_EPOCH | typeof RECORD_STATE | typeof RECORD_PINS,
+): number {
   return ARENA_RECORDS + RECORD_WORDS * arena + field;
+}
+
+/** The first arrangement of a ring's state words. */
+export interface RingLayout {
+  /** Arenas in the ring: arena `i` serves ring slot `i` first. */
+  readonly ringSize: number;
+  /** Arenas created now: the ring's, then spares. */
+  readonly arenaCount: number;
+  /** The most arenas the ring may ever hold. */
+  readonly maxArenas: number;
+  /** The epoch the ring starts at. */
+  readonly initialEpoch: number;
+  /** The serial that the ring's shared arenas carry too (0 in one worker). */
+  readonly serial: number;
+}
+
+/**
+ * Writes the first state of a ring into fresh words: arena `i` in ring slot `i` (vacant), the
+ * arenas beyond the ring spare, and the arena of `initialEpoch`'s slot live with that epoch. The
+ * magic word goes last, so that an attach never reads a half-made state. Cost: O(maxArenas).
+ */
+export function writeRingLayout(state: Int32Array, layout: RingLayout): void {
+  const { ringSize, arenaCount, initialEpoch } = layout;
+  state[RING_SIZE] = ringSize;
+  state[MAX_ARENAS] = layout.maxArenas;
+  state[POOL_SERIAL] = layout.serial;
+  for (let index = 0; index < arenaCount; index += 1) {
+    Atomics.store(state, recordWord(index, RECORD_STATE), index < ringSize ? STATE_VACANT : STATE_SPARE);
+  }
+  for (let slot = 0; slot < ringSize; slot += 1) Atomics.store(state, RING_SLOTS + slot, slot);
+  const first = initialEpoch % ringSize;
+  writeEpochWords(state, recordWord(first, RECORD_EPOCH), initialEpoch);
+  Atomics.store(state, recordWord(first, RECORD_STATE), STATE_LIVE);
+  writeEpochWords(state, CURRENT_LOW, initialEpoch);
+  Atomics.store(state, ARENA_COUNT, arenaCount);
+  Atomics.store(state, POOL_MAGIC, POOL_MAGIC_VALUE);
 }
 
 /** Reads an epoch stored as two words at `low` and `low + 1` (low word first: it changes on every increment). */

@@ -14,13 +14,15 @@
  * sees the odd generation and does not write), records the span they cover, and rewinds the bump
  * pointer. A claim of the next generation that overlaps a range another worker still announces is
  * dropped and the pointer jumps past that range, so no write that began before a reset ever lands
- * in memory handed out after it. The hot path (a bump inside the worker's announced chunk) needs no
+ * in memory handed out after it. Between resets the pointer only moves forward: a dropped claim
+ * moves it past the busy range ({@link skipBusyRange}), never back, because the value it would
+ * move back from may be the next generation's by then. The hot path (a bump inside the worker's announced chunk) needs no
  * `Atomics` at all; a chunk claim announces with two atomic stores and reads the announcements
  * only inside the span the last reset recorded; a copy outside a chunk costs two atomic stores to
  * announce and one to withdraw.
  *
- * **Attachments.** Each attached instance holds one slot (its counters and announcements) through a
- * {@link SlotLease}; detaching, garbage collection of the instance or a normal worker exit release
+ * **Attachments.** Each attachment holds one slot (its counters and announcements) through a
+ * {@link SlotLease}; closing it, its garbage collection or a normal worker exit release
  * it. A worker that is terminated keeps its slot, and what it announced stays out of reuse.
  *
  * This module is browser compatible.
@@ -61,7 +63,11 @@ const SLOT_BITS = 34; // 8 words: 256 slots
 const CONTROL_WORDS = 48;
 /** Doubles per slot line: counters [count, bytes], announcements, padding to 64 bytes. */
 export const SLOT_STRIDE = 8;
-/** Float64 index of the counters folded in by detached instances: [count, bytes]. */
+/** Float64 offset, in a slot line and in the retired totals, of the allocation count. */
+export const COUNT = 0;
+/** Float64 offset, in a slot line and in the retired totals, of the bytes allocated. */
+export const BYTES = 1;
+/** Float64 index of the counters folded in by closed attachments: [count, bytes]. */
 export const RETIRED = CONTROL_WORDS / 2;
 /** Float64 index of the first slot line. */
 export const SLOTS = RETIRED + SLOT_STRIDE;
@@ -150,6 +156,18 @@ export function announcedOverlap(control: Int32Array, own: number, start: number
 }
 
 /**
+ * Drops a claim that ended at `claimedEnd` (units) because it overlaps a range another worker
+ * still announces until `busyUntil`: the bump pointer jumps forward to `busyUntil` if it still
+ * stands at `claimedEnd`, so that the next claim starts past the busy range. It never moves back,
+ * even when the busy range ends inside the dropped claim: a pointer that stands at `claimedEnd`
+ * may be the next generation's (a reset and new claims may have come between the claim and its
+ * drop), and moving it back would hand out bytes that are in use there. Cost: one compare-and-swap.
+ */
+export function skipBusyRange(control: Int32Array, claimedEnd: number, busyUntil: number): void {
+  if (busyUntil > claimedEnd) Atomics.compareExchange(control, POSITION, claimedEnd, busyUntil);
+}
+
+/**
  * Records the span of every announced range (run by a reset, after it made the generation odd).
  * Cost: O(attached slots).
  */
@@ -191,7 +209,7 @@ function forEachAttached(control: Int32Array, visit: (slot: number) => void): vo
   }
 }
 
-/** Takes the lock that orders resets and detaches (held for a few stores; spins, then sleeps). */
+/** Takes the lock that orders resets and closes (held for a few stores; spins, then sleeps). */
 export function lock(control: Int32Array): void {
   for (let round = 0; Atomics.compareExchange(control, LOCK, 0, 1) !== 0; round += 1) pause(control, LOCK, 1, round);
 }
@@ -202,8 +220,8 @@ export function unlock(control: Int32Array): void {
 }
 
 /**
- * One attached instance's slot: its counters and announcements. Released once, by `detach()`, by
- * garbage collection of the instance, or at a normal worker exit; a released lease never touches
+ * One attachment's slot: its counters and announcements. Released once, by `close()`, by
+ * garbage collection of the attachment, or at a normal worker exit; a released lease never touches
  * the slot again, whoever holds it next.
  */
 export class SlotLease {
@@ -237,10 +255,10 @@ export class SlotLease {
     const index = SLOTS + SLOT_STRIDE * this.slot;
     lock(control);
     try {
-      counters[RETIRED] = counters[RETIRED]! + counters[index]!;
-      counters[RETIRED + 1] = counters[RETIRED + 1]! + counters[index + 1]!;
-      counters[index] = 0;
-      counters[index + 1] = 0;
+      counters[RETIRED + COUNT] = counters[RETIRED + COUNT]! + counters[index + COUNT]!;
+      counters[RETIRED + BYTES] = counters[RETIRED + BYTES]! + counters[index + BYTES]!;
+      counters[index + COUNT] = 0;
+      counters[index + BYTES] = 0;
       withdraw(control, chunkWord(this.slot));
       withdraw(control, writeWord(this.slot));
       Atomics.and(control, SLOT_BITS + (this.slot >>> 5), ~(1 << (this.slot & 31)));
@@ -267,7 +285,7 @@ function claimSlot(control: Int32Array): number {
   }
   throw new MemError(
     'EXHAUSTED',
-    `the shared arena has ${max} instances attached already (maxAttachments); detach() unused ones`,
+    `the shared arena has ${max} attachments already (maxAttachments); close() unused ones`,
     { details: { maxAttachments: max } },
   );
 }

@@ -3,11 +3,16 @@
  * and allocates, writes, pins and reads there.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ArenaPool, SharedEpochArena, type ArenaPoolDescriptor, type SharedEpochArenaDescriptor } from './index.js';
+import {
+  SharedArenaPool,
+  SharedEpochArena,
+  type SharedArenaPoolDescriptor,
+  type SharedEpochArenaDescriptor,
+} from './index.js';
 
 export interface AllocateTask {
   readonly mode: 'arena' | 'pool';
-  readonly descriptor: SharedEpochArenaDescriptor | ArenaPoolDescriptor;
+  readonly descriptor: SharedEpochArenaDescriptor | SharedArenaPoolDescriptor;
   /** Written into every byte this worker gets (1 to 255). */
   readonly id: number;
   readonly count: number;
@@ -30,7 +35,7 @@ export interface AllocateResult {
 
 export interface PinTask {
   readonly mode: 'pin';
-  readonly descriptor: ArenaPoolDescriptor;
+  readonly descriptor: SharedArenaPoolDescriptor;
   /** Int32 words: [phase]. The worker sets 1 once pinned and waits for 2. */
   readonly flag: SharedArrayBuffer;
   readonly handle: number;
@@ -65,7 +70,7 @@ function random(seed: number): () => number {
 
 function allocateMany(task: AllocateTask): AllocateResult {
   const words = new Int32Array(task.barrier);
-  const pool = task.mode === 'pool' ? ArenaPool.attach(task.descriptor as ArenaPoolDescriptor) : undefined;
+  const pool = task.mode === 'pool' ? SharedArenaPool.attach(task.descriptor as SharedArenaPoolDescriptor) : undefined;
   const arena = pool === undefined ? SharedEpochArena.attach(task.descriptor as SharedEpochArenaDescriptor) : undefined;
   const local = pool?.local();
   const reader = (pool ?? arena)!;
@@ -108,13 +113,13 @@ function allocateMany(task: AllocateTask): AllocateResult {
   const mainView = reader.view(task.mainHandle);
   const mainHandleReadable =
     mainView.length === task.mainBytes.length && mainView.every((byte, i) => byte === task.mainBytes[i]);
-  if (pool !== undefined) pool.detach();
-  else arena!.detach();
+  if (pool !== undefined) pool.close();
+  else arena!.close();
   return { handles, intactAfterAll, mainHandleReadable, epochs: [...epochs] };
 }
 
 function pinAndRead(task: PinTask): PinResult {
-  const pool = ArenaPool.attach(task.descriptor);
+  const pool = SharedArenaPool.attach(task.descriptor);
   const flag = new Int32Array(task.flag);
   const guard = pool.pin();
   const pinnedEpoch = guard.epoch;
@@ -125,7 +130,7 @@ function pinAndRead(task: PinTask): PinResult {
   const readWhilePinned = view.length === task.bytes.length && view.every((byte, i) => byte === task.bytes[i]);
   guard.release();
   const validAfterRelease = pool.isValid(task.handle);
-  pool.detach();
+  pool.close();
   return { pinnedEpoch, readWhilePinned, validAfterRelease };
 }
 

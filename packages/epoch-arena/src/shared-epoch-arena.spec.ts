@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { MemError } from '@mem/types';
 import { SharedEpochArena, decodeHandle } from './index.js';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
 
@@ -7,7 +8,7 @@ describe.each([
   { chunkSize: 1024, name: 'per-worker chunks' },
 ])('SharedEpochArena with $name', ({ chunkSize }) => {
   it('allocates, copies and reads back through an attached instance', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 16, chunkSize, epoch: 3 });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize, epoch: 3 });
     const attached = SharedEpochArena.attach(arena.descriptor());
     const small = arena.allocateCopy(new Uint8Array([1, 2, 3]));
     const key = attached.allocateKey(new TextEncoder().encode('shared key'));
@@ -19,11 +20,11 @@ describe.each([
     expect(arena.view(long).every((byte) => byte === 9)).toBe(true);
     expect(arena.epochOf(small)).toBe(3);
     expect(attached.stats()).toMatchObject({ allocationCount: 3, bytesAllocated: 2013, attachments: 2 });
-    attached.detach();
+    attached.close();
   });
 
   it('aligns to every power of two up to 4096', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 20, chunkSize });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 20, chunkSize });
     for (let align = 1; align <= 4096; align *= 2) {
       arena.allocate(3);
       const handle = arena.allocate(40, align);
@@ -32,7 +33,7 @@ describe.each([
   });
 
   it('never hands out overlapping ranges', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 20, chunkSize });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 20, chunkSize });
     const second = SharedEpochArena.attach(arena.descriptor());
     const ranges: Array<[number, number]> = [];
     for (let i = 0; i < 2000; i += 1) {
@@ -47,7 +48,7 @@ describe.each([
   });
 
   it('resets for every attached instance: their handles go stale and their chunks are dropped', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 16, chunkSize });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize });
     const attached = SharedEpochArena.attach(arena.descriptor());
     const handle = attached.allocate(16);
     arena.reset(9);
@@ -61,7 +62,7 @@ describe.each([
   });
 
   it('throws EXHAUSTED when the region is full and works again after a reset', () => {
-    const arena = SharedEpochArena.create({ capacity: 4096, chunkSize: chunkSize === 0 ? 0 : 256 });
+    const arena = SharedEpochArena.createShared({ capacity: 4096, chunkSize: chunkSize === 0 ? 0 : 256 });
     let count = 0;
     expectMemError(() => {
       for (;;) {
@@ -71,12 +72,20 @@ describe.each([
     }, 'EXHAUSTED');
     expect(count).toBeGreaterThan(40);
     expect(arena.stats().allocationCount).toBe(count);
+    // An empty allocation in a full region: a live empty handle, or EXHAUSTED; never a dead handle.
+    let empty: number | undefined;
+    try {
+      empty = arena.allocate(0);
+    } catch (error) {
+      expect((error as MemError).code).toBe('EXHAUSTED');
+    }
+    if (empty !== undefined) expect(arena.lengthOf(empty)).toBe(0);
     arena.reset(1);
     expect(arena.lengthOf(arena.allocate(40))).toBe(40);
   });
 
   it('throws LIMIT_EXCEEDED past its allocation limit', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 16, chunkSize, allocationLimit: 1024 });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 16, chunkSize, allocationLimit: 1024 });
     expect(arena.stats().allocationLimit).toBe(1024);
     expectMemError(() => {
       for (let i = 0; i < 100; i += 1) arena.allocate(64);
@@ -85,21 +94,21 @@ describe.each([
   });
 
   it('rejects an allocation that can never fit with OVERSIZED', () => {
-    const arena = SharedEpochArena.create({ capacity: 4096, chunkSize });
+    const arena = SharedEpochArena.createShared({ capacity: 4096, chunkSize });
     expectMemError(() => arena.allocate(5000), 'OVERSIZED');
     expect(arena.stats().allocationCount).toBe(0);
   });
 });
 
 describe('SharedEpochArena attachments', () => {
-  it('frees the counter slot on detach and keeps the detached counts in the totals', () => {
-    const arena = SharedEpochArena.create({ capacity: 4096, maxAttachments: 2 });
+  it('frees the counter slot on close and keeps the closed counts in the totals', () => {
+    const arena = SharedEpochArena.createShared({ capacity: 4096, maxAttachments: 2 });
     const second = SharedEpochArena.attach(arena.descriptor());
     expectMemError(() => SharedEpochArena.attach(arena.descriptor()), 'EXHAUSTED');
     second.allocate(10);
-    second.detach();
-    second.detach();
-    expect(second.detached).toBe(true);
+    second.close();
+    second.close();
+    expect(second.closed).toBe(true);
     expect(arena.stats()).toMatchObject({ attachments: 1, allocationCount: 1, bytesAllocated: 10 });
     const third = SharedEpochArena.attach(arena.descriptor());
     third.allocate(5);
@@ -107,11 +116,11 @@ describe('SharedEpochArena attachments', () => {
     third[Symbol.dispose]();
   });
 
-  it('refuses every call after detach with USE_AFTER_RELEASE', () => {
-    const arena = SharedEpochArena.create({ capacity: 4096 });
+  it('refuses every call after close with USE_AFTER_RELEASE', () => {
+    const arena = SharedEpochArena.createShared({ capacity: 4096 });
     const handle = arena.allocate(8);
     const attached = SharedEpochArena.attach(arena.descriptor());
-    attached.detach();
+    attached.close();
     for (const call of [
       () => attached.allocate(8),
       () => attached.allocateCopy(new Uint8Array(2)),
@@ -129,7 +138,7 @@ describe('SharedEpochArena attachments', () => {
   });
 
   it('refuses a descriptor that does not come from descriptor()', () => {
-    const arena = SharedEpochArena.create({ capacity: 4096 });
+    const arena = SharedEpochArena.createShared({ capacity: 4096 });
     const good = arena.descriptor();
     for (const bad of [
       undefined,
@@ -149,7 +158,7 @@ describe('SharedEpochArena attachments', () => {
   });
 
   it('survives a structured clone of its descriptor', () => {
-    const arena = SharedEpochArena.create({ capacity: 4096 });
+    const arena = SharedEpochArena.createShared({ capacity: 4096 });
     const handle = arena.allocateCopy(new Uint8Array([42]));
     const attached = SharedEpochArena.attach(structuredClone(arena.descriptor()));
     expect([...attached.view(handle)]).toEqual([42]);

@@ -3,28 +3,18 @@
  * `SharedArrayBuffer`s, workers attach to it from a structured-cloneable descriptor, bump it with
  * `Atomics`, and every attached worker can read and check every handle.
  *
+ * Over 400 lines for one concept: the three allocation entry points write their hot path out on
+ * purpose (docs/DESIGN.md, "Hot paths"), and the handle check, the write announcements and the
+ * reset share the attachment's view of the generation. Making and opening the shared state live
+ * in `shared-arena-setup.ts`, the claims on the bump pointer in `shared-arena-claims.ts`.
+ *
  * This module is browser compatible (where `SharedArrayBuffer` is available, i.e. in a
  * cross-origin-isolated page).
  * @module
  */
-import {
-  BackingMemory,
-  MemError,
-  assertInteger,
-  describeValue,
-  releaseWhenGone,
-  type BackingMemoryDescriptor,
-  type MetricsSink,
-} from '@mem/types';
-import {
-  NO_ARENA_FIGURES,
-  assertMetricsSink,
-  metricsName,
-  publishArenaWhileAlive,
-  type ArenaFigures,
-} from './arena-metrics.js';
-import type { Arena, ArenaHandle, ArenaStats, ResetOptions } from './arena.js';
-import { takeArenaId } from './arena-id.js';
+import { MemError, assertInteger, assertOptions, releaseWhenGone, type SharedAttachment } from '@mem/types';
+import { NO_ARENA_FIGURES, publishArenaWhileAlive, type ArenaFigures } from './arena-metrics.js';
+import { RESET_OPTIONS, type Arena, type ArenaHandle, type ResetOptions } from './arena.js';
 import {
   KEY_ALIGNMENT,
   MAX_KEY_LENGTH,
@@ -33,7 +23,6 @@ import {
   assertBytes,
   assertEpoch,
   assertKey,
-  assertOptions,
   lengthOfBytes,
   refuseMisreportedLength,
   resolveAlignment,
@@ -42,7 +31,6 @@ import {
   ADDRESS_SPAN,
   HEADER_SIZE,
   LENGTH_ESCAPE,
-  MAX_ARENA_ID,
   arenaTag,
   readHeader,
   tagBase,
@@ -50,123 +38,64 @@ import {
 } from './handle-layout.js';
 import { HandleAccessors } from './handle-accessors.js';
 import { rejectHandle } from './handle-rejection.js';
+import { RegionClaims } from './shared-arena-claims.js';
 import {
   ARENA_ID,
   ATTACHED,
+  BYTES as CONTROL_BYTES,
   CAPACITY_UNITS,
   CHUNK_SIZE,
+  COUNT as CONTROL_COUNT,
   EPOCH_HIGH,
   EPOCH_LOW,
   GENERATION as CONTROL_GENERATION,
   HAS_LIMIT,
   LIMIT_UNITS,
-  MAGIC,
-  MAGIC_VALUE,
-  MAX_ATTACHMENTS,
   POSITION as CONTROL_POSITION,
   RETIRED,
   SLOTS,
   SLOT_STRIDE,
-  SPAN_HIGH,
-  SPAN_LOW,
   SlotLease,
   announce,
-  announcedOverlap,
   chunkWord,
-  controlBytes,
-  invalidControl,
   lock,
   recordAnnouncedSpan,
   unlock,
   withdraw,
   writeWord,
 } from './shared-arena-control.js';
+import {
+  createArenaState,
+  openArenaState,
+  type ArenaState,
+  type SharedArenaStats,
+  type SharedEpochArenaDescriptor,
+  type SharedEpochArenaOptions,
+} from './shared-arena-setup.js';
 import { pause } from './spin-wait.js';
-
-/** The largest shared region: 1 GiB (positions stay int32 for the bump arithmetic). */
-export const MAX_SHARED_CAPACITY = 2 ** 30;
-
-/** The default chunk a worker claims from a shared arena to bump in without `Atomics`: 16 KiB. */
-export const DEFAULT_CHUNK_SIZE = 16 * 1024;
-
-/** The default number of workers that can be attached at once: 64. */
-export const DEFAULT_MAX_ATTACHMENTS = 64;
-
-/** Options of {@link SharedEpochArena.create}. */
-export interface SharedEpochArenaOptions {
-  /**
-   * Bytes of the shared region, allocated up front (a worker cannot see memory allocated later
-   * without a message): an integer from 64 to 1 GiB, rounded down to a multiple of 8. Pages the
-   * arena never touches cost no physical memory on most systems.
-   */
-  readonly capacity: number;
-  /** The epoch number of the first generation. @defaultValue 0 */
-  readonly epoch?: number;
-  /**
-   * Bytes a worker claims from the region at once (with one `Atomics.add`) and then bumps in with
-   * plain arithmetic: a power of two from 256 to 1 MiB, or 0 to bump the shared pointer with
-   * `Atomics` on every allocation. Allocations larger than a quarter of a chunk always go to the
-   * shared pointer. A chunk is at most 1/16 of `capacity` (smaller regions get smaller chunks, or
-   * none below 4 KiB). @defaultValue 16 KiB
-   */
-  readonly chunkSize?: number;
-  /**
-   * A limit on bytes used in a generation, below `capacity`; past it allocation throws
-   * LIMIT_EXCEEDED (past `capacity` it throws EXHAUSTED). @defaultValue no limit
-   */
-  readonly allocationLimit?: number;
-  /** How many instances (one per worker, usually) can be attached at once: 1 to 256. @defaultValue 64 */
-  readonly maxAttachments?: number;
-  /** The arena id (1 to 63) its handles carry. @defaultValue the next id of a process-wide counter */
-  readonly id?: number;
-  /**
-   * Where to publish the arena's figures (`mem_epoch_arena_*`, labelled with its name and id) when
-   * the sink is scraped, from this worker's instance. @defaultValue none
-   */
-  readonly metrics?: MetricsSink;
-  /**
-   * The `pool` label of the arena's figures (beside `arena`, its id). @defaultValue 'epoch-arena'
-   */
-  readonly name?: string;
-}
-
-/** What a worker needs to attach to a {@link SharedEpochArena}: post it with `postMessage`. */
-export interface SharedEpochArenaDescriptor {
-  /** Always `'mem.shared-epoch-arena'`. */
-  readonly kind: 'mem.shared-epoch-arena';
-  /** The layout version. */
-  readonly version: 1;
-  /** The shared control words: bump pointer, generation, epoch, limits, per-worker counters. */
-  readonly control: SharedArrayBuffer;
-  /** The shared region the allocations live in. */
-  readonly data: BackingMemoryDescriptor;
-}
-
-/** The stats of a {@link SharedEpochArena}: those of every arena plus the sharing figures. */
-export interface SharedArenaStats extends ArenaStats {
-  /** Instances attached now (the creator included). */
-  readonly attachments: number;
-  /** Bytes a worker claims at once, or 0 when every allocation bumps the shared pointer. */
-  readonly chunkSize: number;
-}
 
 // The control words that allocation, claims and the handle check use, as literals of this module:
 // optimised code folds a module's own constants (and inlines the Atomics on them), not the
 // bindings it imports.
 const GENERATION = 2;
 const POSITION = 16;
-if (GENERATION !== CONTROL_GENERATION || POSITION !== CONTROL_POSITION) {
+/** Offsets of the allocation count and bytes in a counter slot line. */
+const COUNT = 0;
+const BYTES = 1;
+if (
+  GENERATION !== CONTROL_GENERATION ||
+  POSITION !== CONTROL_POSITION ||
+  COUNT !== CONTROL_COUNT ||
+  BYTES !== CONTROL_BYTES
+) {
   throw new Error('internal: the control words of SharedEpochArena moved');
 }
 
-const MIN_CHUNK = 256;
 const NO_BYTES = new Uint8Array(0);
-
-const MAX_CHUNK = 1 << 20;
 
 /**
  * An epoch arena in shared memory, for allocating and reading from several workers at once.
- * One worker creates it with {@link SharedEpochArena.create} and posts
+ * One worker creates it with {@link SharedEpochArena.createShared} and posts
  * {@link SharedEpochArena.descriptor} to the others, which call {@link SharedEpochArena.attach}.
  *
  * Allocation: each worker claims a chunk of the region (16 KiB by default) with one `Atomics.add`
@@ -181,25 +110,26 @@ const MAX_CHUNK = 1 << 20;
  * begun before the reset lands in memory handed out after it (ranges still being written stay out
  * of the next generation until their writer is done; see the package README, "Concurrency
  * protocol"). A reset does not wait for readers: a view of the old generation sees the next one's
- * bytes, so reset only when no worker reads the old generation, or use an {@link ArenaPool} with
- * guards to know when.
+ * bytes, so reset only when no worker reads the old generation, or use a {@link SharedArenaPool}
+ * with guards to know when.
  *
- * Lifecycle: each instance holds an attachment slot until {@link SharedEpochArena.detach}; an
- * instance that is garbage-collected, or whose worker exits normally, gives it back by itself. A
- * worker ended with `worker.terminate()` keeps its slot (nothing runs in it): detach first.
+ * Lifecycle: each attachment (the creator's included) holds a slot until
+ * {@link SharedEpochArena.close}; closing one leaves the others working. An attachment that is
+ * garbage-collected, or whose worker exits normally, gives its slot back by itself. A worker ended
+ * with `worker.terminate()` keeps its slot (nothing runs in it): close first.
  *
  * @example
  * ```ts
  * import { SharedEpochArena } from '@mem/epoch-arena';
- * const arena = SharedEpochArena.create({ capacity: 1 << 20 });
+ * const arena = SharedEpochArena.createShared({ capacity: 1 << 20 });
  * const handle = arena.allocateCopy(new Uint8Array([1, 2, 3]));
  * // in a worker, after postMessage(arena.descriptor()):
  * const attached = SharedEpochArena.attach(arena.descriptor());
  * attached.copy(handle); // Uint8Array [1, 2, 3]
- * attached.detach();
+ * attached.close();
  * ```
  */
-export class SharedEpochArena extends HandleAccessors implements Arena {
+export class SharedEpochArena extends HandleAccessors implements Arena, SharedAttachment<SharedEpochArenaDescriptor> {
   // Hot state: the worker's chunk and the generation it was claimed in.
   /** Next free byte of this worker's chunk (absolute in the region), a multiple of 8. */
   #pos = 0;
@@ -208,26 +138,25 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   /** A view of this worker's chunk (empty until the first copy into it), and where the chunk starts. */
   #chunk: Uint8Array = NO_BYTES;
   #chunkBase = 0;
-  /** The control word GENERATION this instance's tag was computed from. */
+  /** The control word GENERATION this attachment's tag was computed from. */
   #generationWord = 0;
-  /** The span of announced ranges recorded by the reset that started that generation (units). */
-  #spanLow = 0;
-  #spanHigh = 0;
   #tagLow = 0;
   #tagEnd = 0;
   readonly #bytes: Uint8Array;
   readonly #control: Int32Array;
   /** The counters: retired totals and one [count, bytes] slot per attachment. */
   readonly #counters: Float64Array;
-  /** Index in `#counters` of this instance's slot. */
+  /** Index in `#counters` of this attachment's slot. */
   readonly #slot: number;
-  /** This instance's attachment slot. */
+  /** This attachment's slot. */
   readonly #lease: SlotLease;
-  /** Control index of this instance's announced chunk, and of its announced write. */
+  /** Control index of this attachment's announced chunk, and of its announced write. */
   readonly #chunkWord: number;
   readonly #writeWord: number;
-  /** Cancels the release at garbage collection or worker exit (an explicit detach did it). */
+  /** Cancels the release at garbage collection or worker exit (an explicit close did it). */
   readonly #cancelRelease: () => void;
+  /** This attachment's claims on the shared bump pointer. */
+  readonly #claims: RegionClaims;
 
   readonly #descriptor: SharedEpochArenaDescriptor;
   readonly #id: number;
@@ -235,9 +164,9 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   readonly #limitUnits: number;
   readonly #hasLimit: boolean;
   readonly #chunkSize: number;
-  #detached = false;
+  #closed = false;
 
-  private constructor(descriptor: SharedEpochArenaDescriptor, data: BackingMemory, control: Int32Array) {
+  private constructor({ descriptor, data, control }: ArenaState) {
     super();
     this.#descriptor = descriptor;
     this.#bytes = data.bytes();
@@ -253,6 +182,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     this.#slot = SLOTS + SLOT_STRIDE * lease.slot;
     this.#chunkWord = chunkWord(lease.slot);
     this.#writeWord = writeWord(lease.slot);
+    this.#claims = new RegionClaims(control, lease.slot);
     const release = releaser(lease);
     this.#cancelRelease = releaseWhenGone(this, { atExit: release, afterCollection: release });
     this.#adoptGeneration(Atomics.load(control, GENERATION) & ~1);
@@ -261,71 +191,26 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   /**
    * Creates a shared arena and attaches this worker to it.
    * Cost: one `SharedArrayBuffer` of `capacity` bytes (zeroed by the runtime) and a small control one.
-   * @throws MemError INVALID_ARGUMENT if an option is out of range or of the wrong type, or the
-   * runtime has no `SharedArrayBuffer`.
+   * @throws MemError INVALID_ARGUMENT if an option is unknown, out of range or of the wrong type, or
+   * the runtime has no `SharedArrayBuffer`.
    * @throws MemError EXHAUSTED if the runtime cannot allocate the region.
+   * @throws whatever the metrics sink's `addCollector` throws (the arena is closed then).
    *
    * @example
    * ```ts
    * import { SharedEpochArena } from '@mem/epoch-arena';
-   * const arena = SharedEpochArena.create({ capacity: 64 << 20, chunkSize: 0 });
+   * const arena = SharedEpochArena.createShared({ capacity: 64 << 20, chunkSize: 0 });
    * arena.allocate(32);
    * ```
    */
-  static create(options: SharedEpochArenaOptions): SharedEpochArena {
-    if (typeof options !== 'object' || options === null) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `options must be an object with a capacity, got ${describeValue(options)}`,
-      );
-    }
-    const capacity = assertInteger(options.capacity, 'capacity', { min: 64, max: MAX_SHARED_CAPACITY });
-    const epoch = assertEpoch(options.epoch ?? 0, 'epoch');
-    const chunkSize = assertInteger(options.chunkSize ?? DEFAULT_CHUNK_SIZE, 'chunkSize', { min: 0, max: MAX_CHUNK });
-    if (chunkSize !== 0 && (chunkSize < MIN_CHUNK || (chunkSize & (chunkSize - 1)) !== 0)) {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `chunkSize must be 0 or a power of two in [${MIN_CHUNK}, ${MAX_CHUNK}], got ${chunkSize}`,
-      );
-    }
-    const limit =
-      options.allocationLimit === undefined
-        ? undefined
-        : assertInteger(options.allocationLimit, 'allocationLimit', { min: 0 });
-    const maxAttachments = assertInteger(options.maxAttachments ?? DEFAULT_MAX_ATTACHMENTS, 'maxAttachments', {
-      min: 1,
-      max: 256,
-    });
-    const id =
-      options.id === undefined ? takeArenaId() : assertInteger(options.id, 'id', { min: 1, max: MAX_ARENA_ID });
-    const metrics = assertMetricsSink(options.metrics);
-    const name = metricsName(options.name, 'epoch-arena');
-    const data = BackingMemory.allocate(capacity, { shared: true });
-    const controlBuffer = BackingMemory.allocate(controlBytes(maxAttachments), { shared: true })
-      .buffer as SharedArrayBuffer;
-    const control = new Int32Array(controlBuffer);
-    const capacityUnits = Math.floor(capacity / 8);
-    control[ARENA_ID] = id;
-    control[EPOCH_LOW] = epoch % 2 ** 32;
-    control[EPOCH_HIGH] = Math.floor(epoch / 2 ** 32);
-    control[CAPACITY_UNITS] = capacityUnits;
-    control[LIMIT_UNITS] = limit === undefined ? capacityUnits : Math.min(capacityUnits, Math.floor(limit / 8));
-    control[HAS_LIMIT] = limit === undefined || limit >= capacityUnits * 8 ? 0 : 1;
-    control[CHUNK_SIZE] = effectiveChunkSize(chunkSize, capacity);
-    control[MAX_ATTACHMENTS] = maxAttachments;
-    Atomics.store(control, MAGIC, MAGIC_VALUE);
-    const descriptor: SharedEpochArenaDescriptor = {
-      kind: 'mem.shared-epoch-arena',
-      version: 1,
-      control: controlBuffer,
-      data: data.share(),
-    };
-    const arena = new SharedEpochArena(descriptor, data, control);
+  static createShared(options: SharedEpochArenaOptions): SharedEpochArena {
+    const { metrics, name, ...state } = createArenaState(options);
+    const arena = new SharedEpochArena(state);
     if (metrics !== undefined) {
       try {
-        publishArenaWhileAlive(metrics, { pool: name, arena: String(id) }, arena, readFigures);
+        publishArenaWhileAlive(metrics, { pool: name, arena: String(arena.#id) }, arena, readFigures);
       } catch (error) {
-        arena.detach();
+        arena.close();
         throw error;
       }
     }
@@ -334,52 +219,32 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
 
   /**
    * Attaches this worker to the shared arena that `descriptor` came from. Every attachment takes
-   * one counter slot until {@link SharedEpochArena.detach}.
+   * one slot (its counters and announcements) until {@link SharedEpochArena.close}.
    * Cost: O(1).
-   * @throws MemError INVALID_ARGUMENT if `descriptor` does not come from {@link SharedEpochArena.descriptor}.
-   * @throws MemError EXHAUSTED if `maxAttachments` instances are attached already.
+   * @throws MemError INVALID_ARGUMENT if `descriptor` is not a descriptor of kind
+   * `'mem.epoch-arena.shared-epoch-arena'` and this layout version, or does not come from
+   * {@link SharedEpochArena.descriptor}.
+   * @throws MemError EXHAUSTED if `maxAttachments` attachments exist already.
    *
    * @example
    * ```ts
    * import { SharedEpochArena } from '@mem/epoch-arena';
-   * const created = SharedEpochArena.create({ capacity: 1 << 20 });
+   * const created = SharedEpochArena.createShared({ capacity: 1 << 20 });
    * const attached = SharedEpochArena.attach(created.descriptor()); // usually in another worker
    * attached.stats().attachments; // 2
    * ```
    */
   static attach(descriptor: SharedEpochArenaDescriptor): SharedEpochArena {
-    const candidate = descriptor as Partial<SharedEpochArenaDescriptor> | null;
-    const bad = (why: string): never => {
-      throw new MemError(
-        'INVALID_ARGUMENT',
-        `descriptor must come from SharedEpochArena.descriptor(): ${why}, got ${describeValue(descriptor)}`,
-      );
-    };
-    if (typeof candidate !== 'object' || candidate === null) return bad('not an object');
-    if (candidate.kind !== 'mem.shared-epoch-arena' || candidate.version !== 1) return bad('wrong kind or version');
-    if (
-      !(candidate.control instanceof SharedArrayBuffer) ||
-      candidate.control.byteLength < controlBytes(1) ||
-      candidate.control.byteLength % 8 !== 0
-    ) {
-      return bad('no control SharedArrayBuffer');
-    }
-    const control = new Int32Array(candidate.control);
-    const damaged = invalidControl(control, candidate.control.byteLength);
-    if (damaged !== undefined) return bad(damaged);
-    const data = BackingMemory.fromDescriptor(candidate.data as BackingMemoryDescriptor);
-    if (!data.isShared) return bad('the data region is not shared memory');
-    if (data.byteLength < control[CAPACITY_UNITS]! * 8) return bad('the data region is smaller than the capacity');
-    return new SharedEpochArena(candidate as SharedEpochArenaDescriptor, data, control);
+    return new SharedEpochArena(openArenaState(descriptor));
   }
 
   /**
    * The descriptor another worker attaches with; structured-cloneable, the memory is shared, not copied.
    * Cost: O(1).
-   * @throws MemError USE_AFTER_RELEASE if this instance is detached.
+   * @throws MemError USE_AFTER_RELEASE once this attachment is closed.
    */
   descriptor(): SharedEpochArenaDescriptor {
-    this.#assertAttached();
+    this.#assertOpen();
     return this.#descriptor;
   }
 
@@ -416,9 +281,9 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     return this.#chunkSize;
   }
 
-  /** Whether this instance has been detached. Cost: O(1). */
-  get detached(): boolean {
-    return this.#detached;
+  /** Whether this attachment is closed. Cost: O(1). */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -436,7 +301,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    * @throws MemError OVERSIZED if the allocation can never fit the region.
    * @throws MemError LIMIT_EXCEEDED past the allocation limit; EXHAUSTED when the region is full
    * (both until the next reset).
-   * @throws MemError USE_AFTER_RELEASE if this instance is detached.
+   * @throws MemError USE_AFTER_RELEASE once this attachment is closed.
    */
   allocate(size: number, align?: number): ArenaHandle {
     if (align === undefined && typeof size === 'number' && size >= 0 && size < LENGTH_ESCAPE && (size | 0) === size) {
@@ -516,8 +381,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   #count(size: number): void {
     const counters = this.#counters;
     const slot = this.#slot;
-    counters[slot] = counters[slot]! + 1;
-    counters[slot + 1] = counters[slot + 1]! + size;
+    counters[slot + COUNT] = counters[slot + COUNT]! + 1;
+    counters[slot + BYTES] = counters[slot + BYTES]! + size;
   }
 
   /**
@@ -527,17 +392,35 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
    * throw STALE_HANDLE; ranges that other workers are still copying into (or hold as their chunk)
    * are skipped by the next generation until they are done, so no write begun before the reset
    * lands in memory handed out after it. Readers of the old generation must be done (see
-   * {@link ArenaPool.pin}): a view does not keep its bytes. `options.retainBlocks` is checked but
+   * {@link ArenaRing.pin}): a view does not keep its bytes. `options.retainBlocks` is checked but
    * has nothing to trim: the region is one block.
    * Cost: O(attachments) to read the announcements and clear the counters.
    * @throws MemError INVALID_ARGUMENT for a bad epoch or options.
-   * @throws MemError USE_AFTER_RELEASE if this instance is detached.
+   * @throws MemError USE_AFTER_RELEASE once this attachment is closed.
    */
   reset(newEpoch: number, options?: ResetOptions): void {
-    this.#assertAttached();
+    this.#assertOpen();
     const epoch = assertEpoch(newEpoch, 'newEpoch');
-    const checked = assertOptions<ResetOptions>(options);
+    const checked = assertOptions<ResetOptions>(options, 'options', RESET_OPTIONS);
     if (checked.retainBlocks !== undefined) assertInteger(checked.retainBlocks, 'retainBlocks', { min: 0 });
+    this.#startGeneration(epoch, 0);
+  }
+
+  /**
+   * Starts a generation in which nothing can be allocated: handles issued so far go stale, as at
+   * a reset, and every claim finds the region full until the next reset. What a ring does to an
+   * arena it takes out of service, so that an allocation racing with that, through an accessor
+   * that has not seen the ring move yet, fails instead of landing in an arena that serves no epoch.
+   * Cost: as {@link SharedEpochArena.reset}.
+   * @internal
+   */
+  retire(): void {
+    this.#assertOpen();
+    this.#startGeneration(this.epoch, this.#limitUnits + 1);
+  }
+
+  /** A reset to `epoch` whose bump pointer starts at `position` (units). */
+  #startGeneration(epoch: number, position: number): void {
     const control = this.#control;
     const counters = this.#counters;
     this.#dropChunk(); // this worker is not writing: its chunk need not stay out of reuse
@@ -546,12 +429,12 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
       Atomics.add(control, GENERATION, 1); // odd: claims in flight retry or end up stale
       // After the generation went odd: every write that may still land is announced by now.
       recordAnnouncedSpan(control);
-      Atomics.store(control, POSITION, 0);
+      Atomics.store(control, POSITION, position);
       Atomics.store(control, EPOCH_LOW, epoch % 2 ** 32);
       Atomics.store(control, EPOCH_HIGH, Math.floor(epoch / 2 ** 32));
       for (let index = RETIRED; index < counters.length; index += SLOT_STRIDE) {
-        counters[index] = 0;
-        counters[index + 1] = 0;
+        counters[index + COUNT] = 0;
+        counters[index + BYTES] = 0;
       }
       Atomics.add(control, GENERATION, 1);
       Atomics.notify(control, GENERATION);
@@ -562,44 +445,44 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   }
 
   /**
-   * Detaches this instance: its counter slot is folded into the totals and freed for another
-   * worker, and the chunk it was bumping in goes back to the next generation; every later call on
-   * it throws USE_AFTER_RELEASE. The shared memory lives on for the other instances. Detaching
-   * twice does nothing. An instance that is garbage-collected, or whose worker exits normally,
-   * detaches by itself; one whose worker is terminated does not.
+   * Closes this attachment: its slot's counters are folded into the totals and the slot is freed
+   * for another worker, and the chunk it was bumping in goes back to the next generation; every
+   * later call on it throws USE_AFTER_RELEASE. The shared memory lives on for the other
+   * attachments. Closing twice does nothing. An attachment that is garbage-collected, or whose
+   * worker exits normally, closes by itself; one whose worker is terminated does not.
    * Cost: O(1).
    * @throws never
    */
-  detach(): void {
-    if (this.#detached) return;
+  close(): void {
+    if (this.#closed) return;
     this.#cancelRelease();
     this.#lease.release();
-    this.#detached = true;
+    this.#closed = true;
     this.#limit = 0;
     this.#tagLow = -1;
     this.#tagEnd = -1;
   }
 
-  /** Detaches (the `using` declaration calls this). Cost: O(1). @throws never */
+  /** Closes this attachment (the `using` declaration calls this). Cost: O(1). @throws never */
   [Symbol.dispose](): void {
-    this.detach();
+    this.close();
   }
 
   /**
    * A snapshot: epoch, generation, capacity, bytes used (claimed from the region), bytes and count
-   * of allocations summed over every attached and detached worker, attachments.
+   * of allocations summed over every open and closed attachment, attachments.
    * Cost: O(maxAttachments).
-   * @throws MemError USE_AFTER_RELEASE if this instance is detached.
+   * @throws MemError USE_AFTER_RELEASE once this attachment is closed.
    */
   stats(): SharedArenaStats {
-    this.#assertAttached();
+    this.#assertOpen();
     const control = this.#control;
     const counters = this.#counters;
     let allocationCount = 0;
     let bytesAllocated = 0;
     for (let index = RETIRED; index < counters.length; index += SLOT_STRIDE) {
-      allocationCount += counters[index]!;
-      bytesAllocated += counters[index + 1]!;
+      allocationCount += counters[index + COUNT]!;
+      bytesAllocated += counters[index + BYTES]!;
     }
     const position = Math.min(Atomics.load(control, POSITION), this.#capacityUnits);
     return {
@@ -652,7 +535,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
         }
       }
     }
-    this.#assertAttached();
+    this.#assertOpen();
     // A reset in progress has already ended the old generation: its handles are stale.
     const generation = (Atomics.load(this.#control, GENERATION) + 1) >>> 1;
     return rejectHandle(handle, { id: this.#id, generation, label: this.toString() });
@@ -699,12 +582,8 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
 
   /** Takes the tag of the generation in `word`; a changed generation drops this worker's chunk. */
   #adoptGeneration(word: number): void {
-    if (this.#detached) return;
-    if (word !== this.#generationWord) {
-      this.#dropChunk();
-      this.#spanLow = Atomics.load(this.#control, SPAN_LOW);
-      this.#spanHigh = Atomics.load(this.#control, SPAN_HIGH);
-    }
+    if (this.#closed) return;
+    if (word !== this.#generationWord) this.#dropChunk();
     this.#generationWord = word;
     this.#tagLow = tagBase(arenaTag(this.#id, word >>> 1));
     this.#tagEnd = this.#tagLow + (LENGTH_ESCAPE + 1);
@@ -724,9 +603,9 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     withdraw(this.#control, this.#chunkWord);
   }
 
-  #assertAttached(): void {
-    if (this.#detached) {
-      throw new MemError('USE_AFTER_RELEASE', `${this.toString()} was used after detach()`);
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new MemError('USE_AFTER_RELEASE', `${this.toString()} was used after close()`);
     }
   }
 
@@ -739,7 +618,7 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
   #issuedAddress = 0;
 
   #allocateSlow(size: unknown, align: unknown, source: Uint8Array | undefined): void {
-    this.#assertAttached();
+    this.#assertOpen();
     const checkedSize = assertAllocationSize(size);
     const alignment = resolveAlignment(align);
     const header = checkedSize >= LENGTH_ESCAPE ? HEADER_SIZE : 0;
@@ -761,19 +640,25 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     if (this.#chunkSize > 0 && span <= this.#chunkSize / 4) {
       start = this.#limit > 0 && word === this.#generationWord ? this.#bumpChunk(checkedSize, alignment, header) : -1;
       if (start < 0) {
-        if (!this.#claim(this.#chunkSize / 8, Math.ceil(span / 8))) this.#throwFull(span);
+        // At least one unit: an empty chunk at the end of a full region has no address to give.
+        if (!this.#claim(this.#chunkSize / 8, Math.max(1, Math.ceil(span / 8)))) this.#throwFull(span);
         start = this.#bumpChunk(checkedSize, alignment, header);
       }
     } else {
       announced = source !== undefined || header > 0;
       const announceAt = announced ? this.#writeWord : -1;
-      start = -1;
-      if (alignment > MIN_ALIGNMENT) {
-        if (this.#claimAligned(checkedSize, alignment, header, announceAt)) start = this.#claimStart;
-      } else if (this.#claimDirect(Math.ceil(span / 8), Math.ceil(span / 8), announceAt)) {
-        start = this.#claimStart * 8 + header;
+      const claims = this.#claims;
+      const aligned = alignment > MIN_ALIGNMENT;
+      const units = Math.ceil(span / 8);
+      if (
+        !(aligned
+          ? claims.claimAligned(checkedSize, alignment, header, announceAt)
+          : claims.claim(units, units, announceAt))
+      ) {
+        this.#throwFull(span);
       }
-      if (start < 0) this.#throwFull(span);
+      this.#adoptGeneration(claims.generationWord);
+      start = aligned ? claims.start : claims.start * 8 + header;
     }
     try {
       let length = checkedSize;
@@ -799,110 +684,25 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
     return start;
   }
 
-  /** Start of the last claim: in units from `#claimDirect`, in bytes from `#claimAligned`. */
-  #claimStart = 0;
-  /** End (units) of the last claim. */
-  #claimEnd = 0;
-
   /**
    * Claims `units` 8-byte units (at least `minUnits` at the end of the region) as this worker's
-   * new chunk, announced for as long as it holds it. Returns false when the region is full for
-   * this generation.
+   * new chunk, announced for as long as it holds it, and takes the tag of the generation it was
+   * claimed in. Returns false when the region is full for this generation.
    */
   #claim(units: number, minUnits: number): boolean {
-    if (!this.#claimDirect(units, minUnits, this.#chunkWord)) {
+    const claims = this.#claims;
+    if (!claims.claim(units, minUnits, this.#chunkWord)) {
       this.#pos = 0;
       this.#limit = 0;
       return false;
     }
-    this.#pos = this.#claimStart * 8;
-    this.#limit = this.#claimEnd * 8;
+    this.#limit = 0; // the old chunk is let go without a withdrawal: the new one is announced there
+    this.#adoptGeneration(claims.generationWord);
+    this.#pos = claims.start * 8;
+    this.#limit = claims.end * 8;
     this.#chunkBase = this.#pos;
     this.#chunk = NO_BYTES; // made by the first copy into this chunk
     return true;
-  }
-
-  /**
-   * One `Atomics.add` on the shared pointer, inside the generation sequence lock: a claim that a
-   * reset overlapped is dropped and retried, so a range is never handed out under the new tag
-   * before the reset finished. With `announceAt` >= 0 the range is announced there before the
-   * generation is checked again (see the concurrency protocol in `shared-arena-control.ts`); a
-   * range that overlaps one another worker still announces from an earlier generation is dropped
-   * and the pointer jumps past it. Sets `#claimStart` and `#claimEnd` (units).
-   */
-  #claimDirect(units: number, minUnits: number, announceAt: number): boolean {
-    const control = this.#control;
-    const limit = this.#limitUnits;
-    for (let round = 0; ; round += 1) {
-      const before = Atomics.load(control, GENERATION);
-      if ((before & 1) === 1) {
-        pause(control, GENERATION, before, round); // a reset is in progress: it takes a few stores
-        continue;
-      }
-      this.#adoptGeneration(before);
-      // A full region is not bumped further, so failed claims cannot push the pointer far past it.
-      if (Atomics.load(control, POSITION) + minUnits > limit) return this.#claimFailed(announceAt);
-      const old = Atomics.add(control, POSITION, units);
-      // Past the limit only the tail [old, limit) is ours: every later claim starts beyond it.
-      const end = old + units <= limit ? old + units : limit;
-      if (announceAt >= 0) announce(control, announceAt, old, end);
-      if (Atomics.load(control, GENERATION) !== before) continue;
-      if (old + minUnits > limit) return this.#claimFailed(announceAt);
-      const busyUntil = this.#busyUntil(old, end);
-      if (busyUntil >= 0) {
-        Atomics.compareExchange(control, POSITION, old + units, busyUntil);
-        continue;
-      }
-      this.#claimStart = old;
-      this.#claimEnd = end;
-      return true;
-    }
-  }
-
-  /**
-   * Where the range [start, end) (units) of a claim stops overlapping ranges other workers still
-   * announce from an earlier generation, or -1 if it overlaps none. Looks only inside the span
-   * the last reset recorded.
-   */
-  #busyUntil(start: number, end: number): number {
-    if (end <= this.#spanLow || start >= this.#spanHigh) return -1;
-    return announcedOverlap(this.#control, this.#lease.slot, start, end);
-  }
-
-  #claimFailed(announceAt: number): false {
-    if (announceAt >= 0) withdraw(this.#control, announceAt);
-    return false;
-  }
-
-  /**
-   * The compare-and-swap bump, for an alignment above 8 without chunks, under the same
-   * protocol as `#claimDirect`. Sets `#claimStart` (bytes); returns false when it does not fit.
-   */
-  #claimAligned(size: number, alignment: number, header: number, announceAt: number): boolean {
-    const control = this.#control;
-    const limit = this.#limitUnits;
-    for (let round = 0; ; round += 1) {
-      const before = Atomics.load(control, GENERATION);
-      if ((before & 1) === 1) {
-        pause(control, GENERATION, before, round);
-        continue;
-      }
-      this.#adoptGeneration(before);
-      const position = Atomics.load(control, POSITION);
-      const start = Math.ceil((position * 8 + header) / alignment) * alignment;
-      const endUnits = Math.ceil((start + size) / 8);
-      if (endUnits > limit) return this.#claimFailed(announceAt);
-      if (Atomics.compareExchange(control, POSITION, position, endUnits) !== position) continue;
-      if (announceAt >= 0) announce(control, announceAt, position, endUnits);
-      if (Atomics.load(control, GENERATION) !== before) continue;
-      const busyUntil = this.#busyUntil(position, endUnits);
-      if (busyUntil >= 0) {
-        Atomics.compareExchange(control, POSITION, endUnits, busyUntil);
-        continue;
-      }
-      this.#claimStart = start;
-      return true;
-    }
   }
 
   #throwFull(span: number): never {
@@ -919,25 +719,14 @@ export class SharedEpochArena extends HandleAccessors implements Arena {
 }
 
 /**
- * A chunk is at most 1/16 of the region, so that one worker cannot take a small region for itself;
- * below the smallest chunk, allocations bump the shared pointer directly.
- */
-function effectiveChunkSize(requested: number, capacity: number): number {
-  if (requested === 0) return 0;
-  const cap = 2 ** Math.floor(Math.log2(capacity / 16));
-  const chunk = Math.min(requested, cap);
-  return chunk >= MIN_CHUNK ? chunk : 0;
-}
-
-/**
- * The release of an instance's slot when it goes away. Made here, not in the constructor, so that
- * the closure holds the lease only and never the instance (which would then never be collected).
+ * The release of an attachment's slot when it goes away. Made here, not in the constructor, so that
+ * the closure holds the lease only and never the attachment (which would then never be collected).
  */
 function releaser(lease: SlotLease): () => void {
   return () => lease.release();
 }
 
-/** What the metrics collector of an instance reads: zeros once it is detached. */
+/** What the metrics collector of an attachment reads: zeros once it is closed. */
 function readFigures(arena: SharedEpochArena): ArenaFigures {
-  return arena.detached ? NO_ARENA_FIGURES : arena.stats();
+  return arena.closed ? NO_ARENA_FIGURES : arena.stats();
 }

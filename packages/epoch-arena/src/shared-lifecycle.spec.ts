@@ -5,7 +5,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '@mem/testkit';
 import { collectUntil } from '@mem/testkit/collect-garbage';
 import { expectMemError } from '@mem/testkit/expect-mem-error';
-import { ArenaPool, SharedEpochArena, decodeHandle } from './index.js';
+import { SharedArenaPool, SharedEpochArena, decodeHandle } from './index.js';
 import type { LifecycleReport, LifecycleTask } from './shared-lifecycle.test-worker.js';
 
 const WORKER = new URL('./shared-lifecycle.test-worker.ts', import.meta.url);
@@ -30,42 +30,42 @@ function firstOffsetAfterReset(arena: SharedEpochArena, epoch: number): number {
   return decodeHandle(arena.allocate(8))!.address * 8;
 }
 
-/** Attaches in its own frame, takes a chunk, and drops the instance without detaching. */
+/** Attaches in its own frame, takes a chunk, and drops the instance without closing. */
 function attachAndDrop(arena: SharedEpochArena): number {
   const attached = SharedEpochArena.attach(arena.descriptor());
   return decodeHandle(attached.allocate(8))!.address * 8;
 }
 
 /** Attaches a pool object in its own frame, pins the current epoch, and drops both. */
-function pinAndDrop(pool: ArenaPool): void {
-  ArenaPool.attach(pool.descriptor(), { leakDetection: 'off' }).pin();
+function pinAndDrop(pool: SharedArenaPool): void {
+  SharedArenaPool.attach(pool.descriptor(), { leakDetection: 'off' }).pin();
 }
 
-describe('SharedEpochArena lifecycle: detach, garbage collection, worker exit, terminate()', () => {
-  it('detach frees the slot and the chunk; the stale instance never touches the next owner of its slot', () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 20, chunkSize: CHUNK, maxAttachments: 2 });
+describe('SharedEpochArena lifecycle: close, garbage collection, worker exit, terminate()', () => {
+  it('close frees the slot and the chunk; the stale instance never touches the next owner of its slot', () => {
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 20, chunkSize: CHUNK, maxAttachments: 2 });
     const first = SharedEpochArena.attach(arena.descriptor());
     expect(decodeHandle(first.allocate(8))!.address).toBe(0); // its chunk starts the region
-    first.detach();
+    first.close();
     const next = SharedEpochArena.attach(arena.descriptor()); // takes the freed slot
     next.allocate(16);
-    first.detach(); // a second detach does nothing, to the slot's new owner either
+    first.close(); // a second close does nothing, to the slot's new owner either
     expect(arena.stats()).toMatchObject({ attachments: 2, allocationCount: 2, bytesAllocated: 24 });
     expectMemError(() => first.allocate(8), 'USE_AFTER_RELEASE');
-    next.detach();
+    next.close();
     expect(firstOffsetAfterReset(arena, 1)).toBe(0); // no chunk held back
   });
 
-  it('an instance dropped without detach gives its slot and chunk back once it is garbage-collected', async () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 20, chunkSize: CHUNK });
+  it('an instance dropped without close gives its slot and chunk back once it is garbage-collected', async () => {
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 20, chunkSize: CHUNK });
     expect(attachAndDrop(arena)).toBe(0);
     await collectUntil(() => arena.stats().attachments === 1);
     expect(arena.stats().attachments).toBe(1);
     expect(firstOffsetAfterReset(arena, 1)).toBe(0);
   });
 
-  it('a worker that ends without detaching gives its slot and chunk back at its exit', async () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 20, chunkSize: CHUNK });
+  it('a worker that ends without closing gives its slot and chunk back at its exit', async () => {
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 20, chunkSize: CHUNK });
     const { report, exited } = await start({ arena: arena.descriptor(), ending: 'exit' });
     expect(report.offset).toBe(0);
     expect(await exited).toBe(0);
@@ -74,7 +74,7 @@ describe('SharedEpochArena lifecycle: detach, garbage collection, worker exit, t
   });
 
   it('a terminated worker keeps its slot, and its chunk stays out of every later generation', async () => {
-    const arena = SharedEpochArena.create({ capacity: 1 << 20, chunkSize: CHUNK });
+    const arena = SharedEpochArena.createShared({ capacity: 1 << 20, chunkSize: CHUNK });
     const { report, worker } = await start({ arena: arena.descriptor(), ending: 'block' });
     expect(report.offset).toBe(0);
     await worker.terminate();
@@ -87,14 +87,14 @@ describe('SharedEpochArena lifecycle: detach, garbage collection, worker exit, t
   });
 });
 
-describe('shared ArenaPool lifecycle: detach, garbage collection, worker exit, terminate()', () => {
-  it('detach frees the slots of every arena and refuses later calls with USE_AFTER_RELEASE', () => {
-    const pool = ArenaPool.createShared({ ringSize: 2, capacity: 1 << 16 });
-    const attached = ArenaPool.attach(pool.descriptor());
+describe('SharedArenaPool lifecycle: close, garbage collection, worker exit, terminate()', () => {
+  it('close frees the slots of every arena and refuses later calls with USE_AFTER_RELEASE', () => {
+    const pool = SharedArenaPool.createShared({ ringSize: 2, capacity: 1 << 16 });
+    const attached = SharedArenaPool.attach(pool.descriptor());
     const local = attached.local();
     const handle = pool.allocate(8);
-    attached.detach();
-    attached.detach();
+    attached.close();
+    attached.close();
     expect(pool.stats().arenas.map(({ arena }) => (arena as { attachments?: number }).attachments)).toEqual([1, 1, 1]);
     for (const call of [
       () => attached.advanceEpoch(),
@@ -113,7 +113,7 @@ describe('shared ArenaPool lifecycle: detach, garbage collection, worker exit, t
   });
 
   it('a pool object dropped with a guard still held gives the pin and its slots back once collected', async () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 1 << 16 });
+    const pool = SharedArenaPool.createShared({ ringSize: 1, capacity: 1 << 16 });
     const handle = pool.allocate(8);
     pinAndDrop(pool);
     pool.advanceEpoch(); // epoch 0 is pinned: deferred
@@ -126,8 +126,8 @@ describe('shared ArenaPool lifecycle: detach, garbage collection, worker exit, t
     expect(pool.isValid(handle)).toBe(false);
   });
 
-  it('a worker that ends with a guard held and without detaching drops its pin and slots at its exit', async () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 1 << 16 });
+  it('a worker that ends with a guard held and without closing drops its pin and slots at its exit', async () => {
+    const pool = SharedArenaPool.createShared({ ringSize: 1, capacity: 1 << 16 });
     const { report, exited } = await start({ pool: pool.descriptor(), ending: 'exit' });
     expect(report.pinned).toBe(0);
     expect(await exited).toBe(0);
@@ -138,7 +138,7 @@ describe('shared ArenaPool lifecycle: detach, garbage collection, worker exit, t
   });
 
   it('a terminated worker keeps its pin for good: its epoch stays deferred', async () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, spareArenas: 1, capacity: 1 << 16 });
+    const pool = SharedArenaPool.createShared({ ringSize: 1, spareArenas: 1, capacity: 1 << 16 });
     const { report, worker } = await start({ pool: pool.descriptor(), ending: 'block' });
     expect(report.pinned).toBe(0);
     await worker.terminate();
@@ -151,7 +151,7 @@ describe('shared ArenaPool lifecycle: detach, garbage collection, worker exit, t
 
 describe('onGuardLeak that throws', () => {
   it('surfaces as an uncaught error of its worker, and the leaked pin is gone', async () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 1 << 16 });
+    const pool = SharedArenaPool.createShared({ ringSize: 1, capacity: 1 << 16 });
     const handle = pool.allocate(8);
     const worker = startWorker(WORKER, {
       workerData: { pool: pool.descriptor(), ending: 'leak' } satisfies LifecycleTask,
@@ -172,7 +172,7 @@ describe('running out of memory', () => {
    * may succeed (kept), the next cannot, and reports its error code.
    */
   const script = `
-    const { ArenaPool, SharedEpochArena } = await import('@mem/epoch-arena');
+    const { SharedArenaPool, SharedEpochArena } = await import('@mem/epoch-arena');
     const kept = [];
     const codeOf = (make) => {
       for (let attempt = 0; attempt < 4; attempt += 1) {
@@ -181,12 +181,12 @@ describe('running out of memory', () => {
       return 'no error';
     };
     console.log(JSON.stringify({
-      'SharedEpochArena.create': codeOf(() => SharedEpochArena.create({ capacity: 2 ** 30 })),
-      'ArenaPool.createShared': codeOf(() => ArenaPool.createShared({ capacity: 2 ** 30, ringSize: 1, spareArenas: 0 })),
+      'SharedEpochArena.createShared': codeOf(() => SharedEpochArena.createShared({ capacity: 2 ** 30 })),
+      'SharedArenaPool.createShared': codeOf(() => SharedArenaPool.createShared({ capacity: 2 ** 30, ringSize: 1, spareArenas: 0 })),
     }));`;
 
   it.skipIf(process.platform === 'win32')(
-    'SharedEpochArena.create and ArenaPool.createShared throw EXHAUSTED when the runtime cannot allocate the region',
+    'SharedEpochArena.createShared and SharedArenaPool.createShared throw EXHAUSTED when the runtime cannot allocate the region',
     () => {
       const node = `"${process.execPath}" --jitless --conditions=@mem/source --import tsx --input-type=module`;
       const child = spawnSync('bash', ['-c', `ulimit -v 1800000; exec ${node} -e "$SCRIPT"`], {
@@ -196,8 +196,8 @@ describe('running out of memory', () => {
       });
       expect(child.stdout, child.stderr).not.toBe('');
       expect(JSON.parse(child.stdout)).toEqual({
-        'SharedEpochArena.create': 'EXHAUSTED',
-        'ArenaPool.createShared': 'EXHAUSTED',
+        'SharedEpochArena.createShared': 'EXHAUSTED',
+        'SharedArenaPool.createShared': 'EXHAUSTED',
       });
     },
   );

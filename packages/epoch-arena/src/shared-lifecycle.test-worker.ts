@@ -1,22 +1,22 @@
 /**
  * Worker side of the lifecycle tests: attaches to a shared arena or pool, takes something (a chunk,
- * a pin), reports it, and then either ends normally without detaching or blocks until terminated.
+ * a pin), reports it, and then either ends normally without closing or blocks until terminated.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { collectUntil } from '@mem/testkit/collect-garbage';
 import {
-  ArenaPool,
+  SharedArenaPool,
   SharedEpochArena,
   decodeHandle,
-  type ArenaPoolDescriptor,
+  type SharedArenaPoolDescriptor,
   type SharedEpochArenaDescriptor,
 } from './index.js';
 
 export interface LifecycleTask {
   readonly arena?: SharedEpochArenaDescriptor;
-  readonly pool?: ArenaPoolDescriptor;
+  readonly pool?: SharedArenaPoolDescriptor;
   /**
-   * 'exit': end normally without detaching; 'block': wait until terminated; 'leak': drop a guard
+   * 'exit': end normally without closing; 'block': wait until terminated; 'leak': drop a guard
    * with an `onGuardLeak` that throws, and collect garbage until it runs.
    */
   readonly ending: 'exit' | 'block' | 'leak';
@@ -30,12 +30,12 @@ export interface LifecycleReport {
 }
 
 /** Pins in its own frame and drops the guard without releasing it. */
-function leakAGuard(pool: ArenaPool): void {
+function leakAGuard(pool: SharedArenaPool): void {
   pool.pin();
 }
 
 async function leak(task: LifecycleTask): Promise<void> {
-  const pool = ArenaPool.attach(task.pool!, {
+  const pool = SharedArenaPool.attach(task.pool!, {
     leakDetection: 'paranoid',
     onGuardLeak: () => {
       throw new Error('onGuardLeak failed');
@@ -60,7 +60,7 @@ function run(task: LifecycleTask): void {
     kept.push(arena);
     parentPort!.postMessage({ offset: decodeHandle(handle)!.address * 8 } satisfies LifecycleReport);
   } else {
-    const pool = ArenaPool.attach(task.pool!, { leakDetection: 'off' });
+    const pool = SharedArenaPool.attach(task.pool!, { leakDetection: 'off' });
     const guard = pool.pin();
     kept.push(pool, guard);
     parentPort!.postMessage({ pinned: guard.epoch } satisfies LifecycleReport);

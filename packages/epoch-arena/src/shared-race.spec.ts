@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '@mem/testkit';
-import { ArenaPool, SharedEpochArena, type ArenaHandle, type ArenaPoolDescriptor, type EpochGuard } from './index.js';
+import { SharedArenaPool, SharedEpochArena, type ArenaHandle, type EpochGuard } from './index.js';
 import {
   CONTROL_WORDS,
   COPY_BYTE,
@@ -49,7 +49,7 @@ function waitFor(words: Int32Array, index: number, value: number): void {
 }
 
 /**
- * The issue's example, made to happen on purpose: another worker copies 32 MiB while this thread
+ * A copy that straddles a reset, made to happen on purpose: another worker copies 32 MiB while this thread
  * resets (or advances) and allocates 64-byte keys 24 MiB into the next generation, where the copy
  * has not arrived yet. Attempts where the copy was claimed before the reset (its handle is stale
  * afterwards) are hits; in each, every key must still hold its own bytes.
@@ -93,7 +93,7 @@ async function raceCopyAgainstReset(side: Side, target: Pick<CopyTask, 'arena' |
 
 describe('a write begun before a reset never lands after it', () => {
   it('SharedEpochArena.allocateCopy of 32 MiB in one worker, reset and small keys in another: every key keeps its bytes', async () => {
-    const arena = SharedEpochArena.create({ capacity: 64 << 20, chunkSize: 4096 });
+    const arena = SharedEpochArena.createShared({ capacity: 64 << 20, chunkSize: 4096 });
     let epoch = 0;
     const { hits, corrupted } = await raceCopyAgainstReset(
       {
@@ -110,8 +110,8 @@ describe('a write begun before a reset never lands after it', () => {
     expect(corrupted).toEqual([]);
   });
 
-  it('ArenaPool.createShared({ ringSize: 1 }): a copy through LocalArena, advanceEpoch and small keys elsewhere: every key keeps its bytes', async () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, capacity: 64 << 20, chunkSize: 4096 });
+  it('SharedArenaPool.createShared({ ringSize: 1 }): a copy through LocalArena, advanceEpoch and small keys elsewhere: every key keeps its bytes', async () => {
+    const pool = SharedArenaPool.createShared({ ringSize: 1, capacity: 64 << 20, chunkSize: 4096 });
     const { hits, corrupted } = await raceCopyAgainstReset(
       {
         fresh: () => pool.advanceEpoch(),
@@ -129,10 +129,10 @@ describe('a write begun before a reset never lands after it', () => {
 });
 
 describe('ArenaPool guards while another worker advances a ring of one', () => {
-  async function withAdvancer(pool: ArenaPool, body: () => void): Promise<number> {
+  async function withAdvancer(pool: SharedArenaPool, body: () => void): Promise<number> {
     const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
     const words = new Int32Array(control);
-    const task: AdvanceTask = { role: 'advancer', pool: pool.descriptor() as ArenaPoolDescriptor, control };
+    const task: AdvanceTask = { role: 'advancer', pool: pool.descriptor(), control };
     const worker = startWorker(WORKER, { workerData: task });
     const done = exited(worker);
     try {
@@ -146,7 +146,7 @@ describe('ArenaPool guards while another worker advances a ring of one', () => {
   }
 
   it('isEpochValid(e) answers true on every call while a guard on e is held', async () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, spareArenas: 1, capacity: 1 << 16, leakDetection: 'off' });
+    const pool = SharedArenaPool.createShared({ ringSize: 1, spareArenas: 1, capacity: 1 << 16, leakDetection: 'off' });
     let falseAnswers = 0;
     let calls = 0;
     const advances = await withAdvancer(pool, () => {
@@ -167,7 +167,7 @@ describe('ArenaPool guards while another worker advances a ring of one', () => {
   });
 
   it('pin() without an argument pins the current epoch and never throws STALE_HANDLE', async () => {
-    const pool = ArenaPool.createShared({ ringSize: 1, spareArenas: 1, capacity: 1 << 16, leakDetection: 'off' });
+    const pool = SharedArenaPool.createShared({ ringSize: 1, spareArenas: 1, capacity: 1 << 16, leakDetection: 'off' });
     const failures: string[] = [];
     const advances = await withAdvancer(pool, () => {
       for (let round = 0; round < 20_000; round += 1) {

@@ -3,12 +3,17 @@
  * main thread says go, and an advancer that advances a shared pool until told to stop.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { ArenaPool, SharedEpochArena, type ArenaPoolDescriptor, type SharedEpochArenaDescriptor } from './index.js';
+import {
+  SharedArenaPool,
+  SharedEpochArena,
+  type SharedArenaPoolDescriptor,
+  type SharedEpochArenaDescriptor,
+} from './index.js';
 
 export interface CopyTask {
   readonly role: 'copier';
   readonly arena?: SharedEpochArenaDescriptor;
-  readonly pool?: ArenaPoolDescriptor;
+  readonly pool?: SharedArenaPoolDescriptor;
   readonly size: number;
   readonly attempts: number;
   /** Int32 words, see `WORD_*`. */
@@ -19,7 +24,7 @@ export interface CopyTask {
 
 export interface AdvanceTask {
   readonly role: 'advancer';
-  readonly pool: ArenaPoolDescriptor;
+  readonly pool: SharedArenaPoolDescriptor;
   readonly control: SharedArrayBuffer;
 }
 
@@ -41,7 +46,7 @@ function copy(task: CopyTask): void {
   const words = new Int32Array(task.control);
   const handles = new Float64Array(task.handles);
   const arena = task.arena === undefined ? undefined : SharedEpochArena.attach(task.arena);
-  const pool = task.pool === undefined ? undefined : ArenaPool.attach(task.pool);
+  const pool = task.pool === undefined ? undefined : SharedArenaPool.attach(task.pool);
   const local = pool?.local();
   const source = new Uint8Array(task.size).fill(COPY_BYTE);
   for (let attempt = 1; attempt <= task.attempts; attempt += 1) {
@@ -52,13 +57,13 @@ function copy(task: CopyTask): void {
     Atomics.store(words, WORD_DONE, attempt);
     Atomics.notify(words, WORD_DONE);
   }
-  arena?.detach();
-  pool?.detach();
+  arena?.close();
+  pool?.close();
 }
 
 function advance(task: AdvanceTask): void {
   const words = new Int32Array(task.control);
-  const pool = ArenaPool.attach(task.pool);
+  const pool = SharedArenaPool.attach(task.pool);
   while (Atomics.load(words, WORD_STOP) === 0) {
     try {
       pool.advanceEpoch();
@@ -67,7 +72,7 @@ function advance(task: AdvanceTask): void {
       if ((error as { code?: string }).code !== 'PINNED') throw error;
     }
   }
-  pool.detach();
+  pool.close();
 }
 
 if (!isMainThread) {

@@ -1,6 +1,9 @@
 /**
+ * Over 400 lines: one stress scenario, its two targets (arena and pool) and its checks, kept
+ * together so that a failure reads in one place.
+ *
  * Worker side of the shared-mode stress test: allocates and copies stamped allocations in a shared
- * arena or pool while other workers reset, advance, detach and re-attach it, and checks that no
+ * arena or pool while other workers reset, advance, close and re-attach it, and checks that no
  * still-valid allocation ever holds a byte that its writer did not put there.
  *
  * Every allocation is stamped in every byte: 32-bit words of `writer << 24 | sequence`, so a foreign
@@ -9,9 +12,9 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { seededRandom } from '@mem/testkit/seeded-random';
 import {
-  ArenaPool,
+  SharedArenaPool,
   SharedEpochArena,
-  type ArenaPoolDescriptor,
+  type SharedArenaPoolDescriptor,
   type EpochGuard,
   type LocalArena,
   type SharedEpochArenaDescriptor,
@@ -23,7 +26,7 @@ export type StressRole =
   | 'copier'
   /** Resets the arena (or advances the pool) while a copy is in progress, then allocates and checks. */
   | 'resetter'
-  /** A mix of everything, and detaches and re-attaches now and then. */
+  /** A mix of everything, and closes and re-attaches now and then. */
   | 'mixed'
   /** Copies until the main thread terminates it. */
   | 'victim';
@@ -33,7 +36,7 @@ export interface StressRun {
   /** A shared arena that the resetter resets, or a shared pool that it advances. */
   readonly mode: 'arena' | 'pool';
   readonly seed: number;
-  readonly descriptor: SharedEpochArenaDescriptor | ArenaPoolDescriptor;
+  readonly descriptor: SharedEpochArenaDescriptor | SharedArenaPoolDescriptor;
 }
 
 export interface StressTask {
@@ -62,7 +65,7 @@ export interface StressResult {
   readonly allocations: number;
   readonly largeCopies: number;
   readonly resets: number;
-  readonly detaches: number;
+  readonly reopens: number;
   /** Allocations checked while they were live. */
   readonly checked: number;
   /** Checked allocations holding a byte their writer did not write. */
@@ -89,14 +92,18 @@ const WORD_COPYING = 5;
 const WORD_COPIED = 6;
 /** A word nobody changes, to sleep on. */
 const WORD_IDLE = 7;
+/** Large copies of the copiers that succeeded, over all runs. */
+const WORD_LARGE = 8;
 /** Operations done by the victim of run `i`: word `WORD_PROGRESS + i`. */
-export const WORD_PROGRESS = 8;
+export const WORD_PROGRESS = 9;
 
 const LARGE_MIN = 64 * 1024;
 const LARGE_MAX = 256 * 1024;
 /** Allocations made right after each reset cover the bytes used before it, up to this many. */
 const BURST_COVER = 1024 * 1024;
 const BURST = 32 * 1024;
+/** Large copies each run makes at least, all copiers together (the spec wants more than 1000): the workers that reset go on until then. */
+const MIN_LARGE_COPIES = 1200;
 /** Allocations each worker remembers and checks again. */
 const RECENT = 256;
 
@@ -121,7 +128,7 @@ interface Target {
   churn(): void;
   /** Bytes used in the arena that the next `churn` resets. */
   usedBytes(): number;
-  /** Detaches and attaches again. */
+  /** Closes and attaches again. */
   reopen(): void;
   /**
    * When `handle`, just allocated, was made: the arena's generation, or the pool epoch; -1 if it may
@@ -136,7 +143,7 @@ interface Target {
    * returns false if it is not (stale, or made stale while reading).
    */
   readLive(handle: number, made: number, read: (bytes: Uint8Array) => void): boolean;
-  detach(): void;
+  close(): void;
 }
 
 function isMemError(error: unknown, ...codes: string[]): boolean {
@@ -153,7 +160,7 @@ function arenaTarget(descriptor: SharedEpochArenaDescriptor, epochs: { next: num
     churn: () => arena.reset((epochs.next += 1)),
     usedBytes: () => arena.stats().bytesUsed,
     reopen() {
-      arena.detach();
+      arena.close();
       arena = SharedEpochArena.attach(descriptor);
     },
     now: () => arena.generation,
@@ -172,12 +179,12 @@ function arenaTarget(descriptor: SharedEpochArenaDescriptor, epochs: { next: num
       read(view);
       return arena.generation === before;
     },
-    detach: () => arena.detach(),
+    close: () => arena.close(),
   };
 }
 
-function poolTarget(descriptor: ArenaPoolDescriptor, errors: string[], invalid: { count: number }): Target {
-  let pool = ArenaPool.attach(descriptor, { leakDetection: 'off' });
+function poolTarget(descriptor: SharedArenaPoolDescriptor, errors: string[], invalid: { count: number }): Target {
+  let pool = SharedArenaPool.attach(descriptor, { leakDetection: 'off' });
   let local: LocalArena = pool.local();
   return {
     allocate: (size) => local.allocate(size),
@@ -203,8 +210,8 @@ function poolTarget(descriptor: ArenaPoolDescriptor, errors: string[], invalid: 
     },
     usedBytes: () => pool.currentArena().stats().bytesUsed,
     reopen() {
-      pool.detach();
-      pool = ArenaPool.attach(descriptor, { leakDetection: 'off' });
+      pool.close();
+      pool = SharedArenaPool.attach(descriptor, { leakDetection: 'off' });
       local = pool.local();
     },
     now: () => 0,
@@ -234,7 +241,7 @@ function poolTarget(descriptor: ArenaPoolDescriptor, errors: string[], invalid: 
       }
       return true;
     },
-    detach: () => pool.detach(),
+    close: () => pool.close(),
   };
 }
 
@@ -285,7 +292,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
   const target =
     run.mode === 'arena'
       ? arenaTarget(run.descriptor as SharedEpochArenaDescriptor, { next: task.writer * 1_000_000_000 })
-      : poolTarget(run.descriptor as ArenaPoolDescriptor, errors, invalid);
+      : poolTarget(run.descriptor as SharedArenaPoolDescriptor, errors, invalid);
   const recentHandles = new Float64Array(RECENT);
   const recentWords = new Uint32Array(RECENT);
   const recentMade = new Float64Array(RECENT);
@@ -299,7 +306,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
     allocations: 0,
     largeCopies: 0,
     resets: 0,
-    detaches: 0,
+    reopens: 0,
     checked: 0,
     foreign: 0,
     foreignSamples: [] as string[],
@@ -359,7 +366,10 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
       throw error;
     }
     result.allocations += 1;
-    if (size >= LARGE_MIN) result.largeCopies += 1;
+    if (size >= LARGE_MIN) {
+      result.largeCopies += 1;
+      if (task.role === 'copier') Atomics.add(words, WORD_LARGE, 1);
+    }
     const made = target.madeIn(handle, before);
     if (made < 0) return;
     const slot = recentCount % RECENT;
@@ -412,20 +422,23 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
     }
   } else {
     const churnEvery = task.role === 'resetter' ? 512 : 4000;
-    for (let op = 0; op < task.operations; op += 1) {
+    // At least `operations`, and until the copiers have made enough large copies to race with.
+    const largeAtStart = Atomics.load(words, WORD_LARGE);
+    const racedEnough = (): boolean => Atomics.load(words, WORD_LARGE) - largeAtStart >= MIN_LARGE_COPIES;
+    for (let op = 0; op < task.operations || !racedEnough(); op += 1) {
       const roll = random();
       if (roll < 1 / churnEvery) {
         churnDuringCopy();
       } else if (task.role === 'mixed' && roll < 1 / churnEvery + 1 / 3000) {
         attempt(() => target.reopen());
-        result.detaches += 1;
+        result.reopens += 1;
       } else {
         attempt(() => allocateOne(small()));
       }
       if (recentCount > 0 && random() < 0.3) checkNewest();
       if (recentCount > 0 && random() < 0.1) checkAny();
+      result.operations += 1;
     }
-    result.operations = task.operations;
     if (Atomics.add(words, WORD_FINISHED, 1) === task.parties - task.copiers - 1) {
       // The last of the resetting workers to finish stops the copiers.
       Atomics.store(words, WORD_FINISHED, 0);
@@ -437,7 +450,7 @@ function runOne(task: StressTask, run: StressRun, words: Int32Array, runIndex: n
   barrier(words, task.parties);
   for (let slot = 0; slot < Math.min(recentCount, RECENT); slot += 1) attempt(() => check(slot));
   barrier(words, task.parties);
-  attempt(() => target.detach());
+  attempt(() => target.close());
   result.invalidWhilePinned = invalid.count;
   return result;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runWorker, runWorkers } from '@mem/testkit';
-import { ArenaPool, SharedEpochArena, type Arena } from './index.js';
+import { SharedArenaPool, SharedEpochArena, type Arena, type ArenaRouter } from './index.js';
 import type { AllocateResult, AllocateTask, PinResult, PinTask } from './shared-arena.test-worker.js';
 
 const WORKER = new URL('./shared-arena.test-worker.ts', import.meta.url);
@@ -8,7 +8,7 @@ const WORKERS = 4;
 const PER_WORKER = 10_000;
 
 /** Checks that no two allocations (headers of long ones included) share a byte, and every byte is its owner's id. */
-function checkOwnership(reader: Arena | ArenaPool, results: AllocateResult[]): void {
+function checkOwnership(reader: Arena | ArenaRouter, results: AllocateResult[]): void {
   const ranges: Array<{ start: number; end: number; buffer: ArrayBufferLike; owner: number }> = [];
   results.forEach((result, index) => {
     for (const handle of result.handles) {
@@ -46,7 +46,7 @@ describe.each([
   { chunkSize: 0, name: 'an Atomics bump per allocation' },
 ])('4 workers x 10,000 allocations in one SharedEpochArena with $name', ({ chunkSize }) => {
   it('makes exactly 40,000 allocations, none overlapping, every byte intact, every handle readable everywhere', async () => {
-    const arena = SharedEpochArena.create({ capacity: 32 << 20, chunkSize });
+    const arena = SharedEpochArena.createShared({ capacity: 32 << 20, chunkSize });
     const mainBytes = [3, 1, 4, 1, 5, 9, 2, 6];
     const mainHandle = arena.allocateCopy(new Uint8Array(mainBytes));
     const barrier = new SharedArrayBuffer(8);
@@ -76,9 +76,9 @@ describe.each([
   });
 });
 
-describe('ArenaPool shared by 4 workers (the seed test_concurrent_allocation)', () => {
+describe('SharedArenaPool shared by 4 workers', () => {
   it('counts every allocation of every worker, with one advance made by a worker midway', async () => {
-    const pool = ArenaPool.createShared({ ringSize: 4, capacity: 32 << 20, chunkSize: 4096 });
+    const pool = SharedArenaPool.createShared({ ringSize: 4, capacity: 32 << 20, chunkSize: 4096 });
     const mainBytes = [8, 8];
     const mainHandle = pool.allocateCopy(new Uint8Array(mainBytes));
     const barrier = new SharedArrayBuffer(8);
@@ -108,9 +108,9 @@ describe('ArenaPool shared by 4 workers (the seed test_concurrent_allocation)', 
   });
 });
 
-describe('ArenaPool guards across workers', () => {
+describe('SharedArenaPool guards across workers', () => {
   it("keeps a worker's pinned epoch alive across the main thread's advances, and reclaims it at release", async () => {
-    const pool = ArenaPool.createShared({ ringSize: 2, capacity: 1 << 20, spareArenas: 1 });
+    const pool = SharedArenaPool.createShared({ ringSize: 2, capacity: 1 << 20, spareArenas: 1 });
     const bytes = [1, 2, 3, 4];
     const handle = pool.allocateCopy(new Uint8Array(bytes));
     const flag = new SharedArrayBuffer(4);

@@ -51,5 +51,5 @@ for (let round = -1; round < task.rounds; round += 1) {
   checksum += handles[0]! % 1024;
   if (round >= 0) nsPerOp.push(elapsed / task.perRound); // round -1 warms up
 }
-arena.detach();
+arena.close();
 parentPort!.postMessage({ nsPerOp, checksum } satisfies SharedBumpResult);

@@ -87,7 +87,7 @@ function objectImpl(label: string, make: (i: number) => { length: number }): Ben
 }
 
 async function allocation(context: BenchContext): Promise<void> {
-  const shared = SharedEpochArena.create({ capacity: 64 << 20 });
+  const shared = SharedEpochArena.createShared({ capacity: 64 << 20 });
   let sharedEpoch = 0;
   let bump = 0;
   const pool = new ArenaPool();
@@ -353,7 +353,7 @@ async function sharedBump(context: BenchContext): Promise<void> {
     for (const workers of [1, 2]) {
       const caseName = `shared-mode bump 16-64 B, ${workers} worker${workers > 1 ? 's' : ''}`;
       context.progress(caseName, 0, 1);
-      const arena = SharedEpochArena.create({ capacity: workers * perRound * 72, chunkSize });
+      const arena = SharedEpochArena.createShared({ capacity: workers * perRound * 72, chunkSize });
       const barrier = new SharedArrayBuffer(8);
       const task: SharedBumpTask = { descriptor: arena.descriptor(), workers, rounds, perRound, sizes: SIZES, barrier };
       const results = await Promise.all(
@@ -375,7 +375,7 @@ async function sharedBump(context: BenchContext): Promise<void> {
         Math.round((workers * 1e3) / summary.nsPerOp),
         'M allocations/s, all workers together',
       );
-      arena.detach();
+      arena.close();
     }
   }
 }
