@@ -109,6 +109,23 @@ describe.skipIf(gpu === undefined)(`the serving engine on WebGPU (${gpu?.adapter
     expect((demo.engine.store as GpuKvStore).destroyed).toBe(true);
   });
 
+  it('fails the requests of a step the GPU cannot finish, and gives back everything they held', async () => {
+    const lost = (await requestTestDevice())!; // a device of its own, lost in the middle of a step
+    const demo = new DemoRuntime(CONFIG, { log: () => {}, gpu: lost });
+    runtimes.push(demo);
+    const outcome = new Promise<Error>((resolve, reject) =>
+      demo.engine.submit(
+        { promptTokens: FIRST_ROUND[0]!, maxTokens: 12 },
+        { onToken: () => {}, onFinish: () => reject(new Error('finished on a lost device')), onError: resolve },
+      ),
+    );
+    await new Promise((resolve) => setImmediate(resolve)); // the first step waits for the GPU
+    lost.device.destroy();
+    expect((await outcome).message).toMatch(/^layer 0's attention could not be read back from the GPU \(AbortError/);
+    expect(demo.engine.stats().failed).toBe(1);
+    expect(Object.values(demo.idleState())).toEqual(Object.values(demo.idleState()).map(() => 0));
+  });
+
   it('cancels a request while the GPU computes its step, once the step is committed', async () => {
     const demo = runtime(true);
     const dropped = demo.engine.submit(

@@ -113,10 +113,19 @@ export class GpuAttentionBackend implements AsyncAttentionBackend {
       void device.popErrorScope();
       throw error;
     }
-    const [error] = await Promise.all([
-      device.popErrorScope(),
-      this.#readback.mapAsync(GPU_MAP_MODE.READ, 0, outBytes),
-    ]);
+    let error: GPUError | null;
+    try {
+      [error] = await Promise.all([device.popErrorScope(), this.#readback.mapAsync(GPU_MAP_MODE.READ, 0, outBytes)]);
+    } catch (cause) {
+      // Dawn rejects with a bare AbortError when the device is lost or destroyed meanwhile.
+      const { name, message } = cause as Error;
+      throw new Error(
+        `layer ${layer}'s attention could not be read back from the GPU (${name}${message ? `: ${message}` : ''})`,
+        {
+          cause,
+        },
+      );
+    }
     try {
       if (error !== null) throw new Error(`WebGPU refused layer ${layer}'s attention: ${error.message}`);
       scratch.attention.set(new Float32Array(this.#readback.getMappedRange(0, outBytes)));
