@@ -102,6 +102,7 @@ export class GpuAttentionBackend implements AsyncAttentionBackend {
     this.#attention.prepare(step.entries);
   }
 
+  /** Writes the step's K/V of `layer` and attends every row on the GPU; resolves once the output rows are in `scratch.attention`. */
   async attend(layer: number, batch: ForwardBatch, scratch: ForwardScratch): Promise<void> {
     const device = this.#device;
     const outBytes = batch.rows * this.#queryBytes;
@@ -110,7 +111,7 @@ export class GpuAttentionBackend implements AsyncAttentionBackend {
     try {
       this.#encode(layer, scratch, outBytes);
     } catch (error) {
-      void device.popErrorScope();
+      device.popErrorScope().catch(() => {}); // the thrown error says what went wrong
       throw error;
     }
     let error: GPUError | null;
@@ -119,12 +120,8 @@ export class GpuAttentionBackend implements AsyncAttentionBackend {
     } catch (cause) {
       // Dawn rejects with a bare AbortError when the device is lost or destroyed meanwhile.
       const { name, message } = cause as Error;
-      throw new Error(
-        `layer ${layer}'s attention could not be read back from the GPU (${name}${message ? `: ${message}` : ''})`,
-        {
-          cause,
-        },
-      );
+      const why = message === '' ? name : `${name}: ${message}`;
+      throw new Error(`layer ${layer}'s attention could not be read back from the GPU (${why})`, { cause });
     }
     try {
       if (error !== null) throw new Error(`WebGPU refused layer ${layer}'s attention: ${error.message}`);
@@ -132,11 +129,6 @@ export class GpuAttentionBackend implements AsyncAttentionBackend {
     } finally {
       this.#readback.unmap();
     }
-  }
-
-  /** The copy-on-write callback of the KV cache manager: block `source` into `target`, every layer. */
-  copyBlock(source: number, target: number): void {
-    this.store.copyBlock(source, target);
   }
 
   /** What it holds on the GPU now (0 once destroyed). */
