@@ -1,49 +1,24 @@
 /**
- * A real WebGPU device for tests, from the `webgpu` npm package (Dawn). On a machine without a GPU
- * it runs on Mesa's software OpenGL ES (llvmpipe): `EGL_PLATFORM=surfaceless`, the `opengles`
- * backend and the `compatibility` feature level (Dawn refuses Mesa's software Vulkan). Set
- * `MEM_WEBGPU_BACKEND` (`vulkan`, `metal`, `d3d12`, `opengl`, `opengles`, or `default` for Dawn's
- * choice) to test on a real GPU.
- *
- * The `GPU` object `create()` returns is kept for the life of the process: Dawn frees its instance
- * when that object is collected, and a device of a freed instance crashes the process at its next
- * event (a `mapAsync` or `onSubmittedWorkDone`).
+ * A real WebGPU device for tests: `openWebGpuDevice` of `@mem/app-kit/webgpu-device` (the `webgpu`
+ * package; Mesa's software OpenGL ES where there is no GPU, or the backend `MEM_WEBGPU_BACKEND`
+ * names).
  *
  * When no adapter can be created: under CI (`CI` set) it throws, so the GPU tests fail instead of
  * skipping; elsewhere it says so loudly on stderr and returns undefined (the specs then skip).
  */
+import { openWebGpuDevice } from '@mem/app-kit/webgpu-device';
 
 /**
  * @param {{ requiredLimits?: Record<string, number> }} [options]
  * @returns {Promise<{ device: GPUDevice, adapterName: string } | undefined>}
  */
-/** The instances made so far, kept alive: see above. */
-const instances = [];
-
 export async function requestTestDevice(options = {}) {
-  process.env.EGL_PLATFORM ??= 'surfaceless';
-  const backend = process.env.MEM_WEBGPU_BACKEND ?? 'opengles';
-  let reason;
   try {
-    const { create } = await import('webgpu');
-    const gpu = create(backend === 'default' ? [] : [`backend=${backend}`]);
-    instances.push(gpu);
-    const featureLevel = backend === 'opengles' || backend === 'opengl' ? 'compatibility' : 'core';
-    const adapter = await gpu.requestAdapter({ featureLevel });
-    if (adapter !== null) {
-      const device = await adapter.requestDevice({ requiredLimits: options.requiredLimits ?? {} });
-      const info = adapter.info;
-      const adapterName = [info.vendor, info.device, info.description].filter(Boolean).join(' ');
-      return { device, adapterName };
-    }
-    reason = `no WebGPU adapter for backend ${backend}`;
+    return await openWebGpuDevice(options);
   } catch (error) {
-    reason = `WebGPU failed to start (${error instanceof Error ? error.message : String(error)})`;
+    const message = `${error instanceof Error ? error.message : String(error)} The GPU tests cannot run.`;
+    if (process.env.CI) throw new Error(`${message} Under CI they must run, so this is a failure.`, { cause: error });
+    console.warn(`\n!!!!!!!!!!\n!!! SKIPPING GPU TESTS: ${message}\n!!!!!!!!!!\n`);
+    return undefined;
   }
-  const message =
-    `${reason}: the GPU tests cannot run. Install Mesa (apt-get install libegl1 libegl-mesa0 libgles2 ` +
-    `libgl1-mesa-dri) or set MEM_WEBGPU_BACKEND for a real GPU.`;
-  if (process.env.CI) throw new Error(`${message} Under CI they must run, so this is a failure.`);
-  console.warn(`\n!!!!!!!!!!\n!!! SKIPPING GPU TESTS: ${message}\n!!!!!!!!!!\n`);
-  return undefined;
 }

@@ -198,6 +198,7 @@ describe('the demo end to end', () => {
       }
       const tiles = await page.$$eval('.tile .v', (nodes) => nodes.map((node) => node.textContent));
       expect(tiles.length).toBeGreaterThan(5);
+      expect(await page.textContent('#device')).toMatch(/^KV cache and attention on CPU \(/);
       expect(errors).toEqual([]);
       await page.close();
     });

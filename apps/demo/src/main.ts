@@ -1,6 +1,7 @@
 /**
  * `npm run demo [-- options]`: starts the demo server and prints its URL.
  * `npm run demo -- --verify`: checks the serving path against the reference and exits.
+ * `--device webgpu` puts the KV cache and attention on a GPU.
  * @module
  */
 import { parseArgs } from 'node:util';
@@ -10,6 +11,7 @@ import { startServer } from './server/http-server.js';
 import { MODEL_ID } from './server/request-fields.js';
 import { formatVerification, verify } from './runtime/verify.js';
 import { openKvTier } from './runtime/kv-tier-option.js';
+import { openWebGpuDevice } from '@mem/app-kit/webgpu-device';
 
 const USAGE = `usage: npm run demo -- [options]
 
@@ -19,9 +21,12 @@ const USAGE = `usage: npm run demo -- [options]
   --blocks <n>        KV cache blocks of 16 tokens (default ${DEFAULT_DEMO_CONFIG.numBlocks})
   --step-tokens <n>   token budget of a scheduler step (default ${DEFAULT_DEMO_CONFIG.maxTokensPerStep})
   --kv-tier <where>   share KV blocks with other servers: redis://host:port (a Redis or a Redis
-                      Cluster) or file:DIR (a directory of this machine)
+                      Cluster) or file:DIR (a directory of this machine); needs --device cpu
+  --device <where>    where the KV cache and attention run: cpu (default) or webgpu (a GPU through
+                      the webgpu package: Mesa's software OpenGL ES by default, another backend with
+                      MEM_WEBGPU_BACKEND=vulkan|metal|d3d12|default)
   --quiet             log nothing but the URL
-  --verify            check the serving path against the contiguous reference, then exit
+  --verify            check the serving path (on --device) against the contiguous reference, then exit
   --help              this text`;
 
 function positiveInteger(value: string | undefined, name: string, fallback: number): number {
@@ -41,6 +46,7 @@ async function main(): Promise<void> {
       blocks: { type: 'string' },
       'step-tokens': { type: 'string' },
       'kv-tier': { type: 'string' },
+      device: { type: 'string', default: 'cpu' },
       quiet: { type: 'boolean', default: false },
       verify: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -50,8 +56,15 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  if (values.device !== 'cpu' && values.device !== 'webgpu') {
+    throw new Error(`--device must be cpu or webgpu, got ${values.device}`);
+  }
+  if (values.device === 'webgpu' && values['kv-tier'] !== undefined) {
+    throw new Error('--kv-tier needs --device cpu: the KV tier loads and saves blocks of a KV cache in CPU memory');
+  }
+  const gpu = values.device === 'webgpu' ? await openWebGpuDevice() : undefined;
   if (values.verify) {
-    const result = await verify();
+    const result = await verify(gpu === undefined ? {} : { gpu });
     console.log(formatVerification(result));
     process.exitCode = result.ok ? 0 : 1;
     return;
@@ -66,6 +79,7 @@ async function main(): Promise<void> {
   const runtime = new DemoRuntime(config, {
     ...(values.quiet ? { log: () => {} } : {}),
     ...(kvTier === undefined ? {} : { kvTier: kvTier.tier }),
+    ...(gpu === undefined ? {} : { gpu }),
   });
   if (kvTier !== undefined) runtime.log(`KV tier: ${kvTier.description}`);
   const requestedPort = positiveInteger(values.port, 'port', 8080);
@@ -89,9 +103,8 @@ async function main(): Promise<void> {
     `  completions curl -N ${url}/v1/completions -H 'content-type: application/json' -d '{"prompt":"Hello","max_tokens":32,"stream":true}'`,
   );
   console.log(`  load        npm run demo:load -- --url ${url}`);
-  const { kernel, fallbackReason } = runtime.engine.store.stats();
   console.log(
-    `  kernels     attention ${kernel}${fallbackReason === null ? '' : ` (${fallbackReason})`}, matrix products ${runtime.weights.matmulKernel}`,
+    `  kernels     attention and KV cache on ${runtime.device().name}, matrix products ${runtime.weights.matmulKernel}`,
   );
   const shutdown = (): void => {
     runtime.log('shutting down');

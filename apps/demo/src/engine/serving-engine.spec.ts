@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { KvStore } from '@mem/paged-kv';
 import type { CompletionListener, CompletionUsage } from '../server/completion-engine.js';
 import { DEFAULT_DEMO_CONFIG, type DemoConfig } from '../runtime/demo-config.js';
 import { DemoRuntime } from '../runtime/demo-runtime.js';
@@ -100,9 +101,9 @@ describe('the serving engine', () => {
     };
     const wasm = runtime();
     const js = runtime({ kernels: 'js' });
-    expect(wasm.engine.store.stats().kernel).toBe('wasm-simd128');
+    expect((wasm.engine.store as KvStore).stats().kernel).toBe('wasm-simd128');
     expect(wasm.weights.matmulKernel).toBe('wasm-simd128');
-    expect(js.engine.store.stats().kernel).toBe('js');
+    expect((js.engine.store as KvStore).stats().kernel).toBe('js');
     expect(js.weights.matmulKernel).toBe('js');
     const tokens = await generate(wasm);
     expect(tokens.map((run) => run.length)).toEqual([48, 48, 48, 48]);

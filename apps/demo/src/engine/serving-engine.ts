@@ -1,9 +1,14 @@
+// Over 400 lines for one concept: a step's life (plan, compute on the CPU or the GPU, sample, commit,
+// stream, fail) is one state machine, which requests enter and leave (submit, cancel) at any point.
 /**
  * The serving engine: continuous batching on `@mem/paged-kv`'s scheduler. Each step plans a batch
  * (decodes of running requests and prefill chunks of new ones, preempting when KV blocks run out),
  * runs the transformer over all its rows at once with attention through the block tables, samples
  * where a request's known tokens are complete (greedily unless the request asks otherwise), and
  * streams each token to its listener, holding back what may begin one of its stop sequences.
+ *
+ * The KV cache and attention live in CPU memory, or on a WebGPU device (`gpu`): a step then waits
+ * for each layer's attention to come back from the GPU, and the next step starts only when it ended.
  * @module
  */
 import {
@@ -17,21 +22,22 @@ import {
   type SchedulerStep,
 } from '@mem/paged-kv';
 import { MemError, noopMetrics, type MetricsSink } from '@mem/types';
-import type { Workspace, WorkspacePool } from '@mem/workspace-pool';
+import type { WorkspacePool } from '@mem/workspace-pool';
 import type {
   CompletionEngine,
   CompletionInput,
   CompletionListener,
   SubmittedRequest,
 } from '../server/completion-engine.js';
+import { TrackedRequest } from './tracked-request.js';
 import { HttpError } from '../server/http-error.js';
 import type { ModelWeights } from '../model/model-weights.js';
 import { PagedAttentionBackend } from './paged-attention-backend.js';
+import { GpuAttentionBackend, type GpuMemory } from './gpu-attention-backend.js';
+import type { GpuKvStore } from '@mem/paged-kv/webgpu';
 import { EngineCounters, type ServingEngineStats } from './engine-counters.js';
-import type { StepResources } from './step-resources.js';
-import { forward } from '../model/transformer.js';
-import { GREEDY, TokenSampler } from './token-sampler.js';
-import { StopMatcher } from './stop-matcher.js';
+import type { StepMemory, StepResources } from './step-resources.js';
+import { forward, forwardAsync, type ForwardBatch } from '../model/transformer.js';
 
 /** Options of a {@link ServingEngine}. */
 export interface ServingEngineOptions {
@@ -70,25 +76,12 @@ export interface ServingEngineOptions {
   readonly stepping?: 'immediate' | 'manual';
   /** The KV store's attention kernels (`store.stats().kernel` says which run). @defaultValue 'auto' */
   readonly kernels?: KvKernels;
-}
-
-interface Tracked {
-  readonly id: string;
-  readonly submittedAt: number;
-  listener: CompletionListener | undefined;
-  /** Tokens sampled so far. */
-  sampled: number;
-  /** Tokens handed to the listener so far. */
-  emitted: number;
-  readonly maxTokens: number;
-  readonly sampler: TokenSampler;
-  readonly stop: StopMatcher | undefined;
-  /** Prompt tokens the prefix cache served at the first admission (undefined before it). */
-  cachedTokens: number | undefined;
-  /** The request's last logits, `[vocabSize]` floats; from its admission to its end. */
-  logits: Workspace | undefined;
-  /** The request's generated tokens, `[maxTokens]` int32; from its admission to its end. */
-  output: Workspace | undefined;
+  /**
+   * A WebGPU device to keep the KV cache on and run attention on (the projections stay on the
+   * CPU); the engine then steps asynchronously. Not with `kvTier`, which moves CPU blocks.
+   * @defaultValue undefined: KV cache and attention in CPU memory
+   */
+  readonly gpu?: GPUDevice;
 }
 
 /**
@@ -102,15 +95,22 @@ export const TIER_TIMEOUT_MS = 5000;
 export class ServingEngine implements CompletionEngine {
   /** The KV cache manager (blocks, prefix cache). */
   readonly kv: KvCacheManager;
-  /** The paged K/V storage of every layer. */
-  readonly store: KvStore;
+  /** The paged K/V storage of every layer: in CPU memory, or on the GPU with `gpu`. */
+  readonly store: KvStore | GpuKvStore;
   /** The continuous-batching scheduler. */
   readonly scheduler: Scheduler;
   /** The connector to the KV tier, when the engine has one. */
   readonly connector: KvTierConnector | undefined;
   readonly #options: ServingEngineOptions;
-  readonly #attention: PagedAttentionBackend;
-  readonly #tracked = new Map<ScheduledRequest, Tracked>();
+  /** Attention in CPU memory; undefined on a GPU. */
+  readonly #attention: PagedAttentionBackend | undefined;
+  /** Attention on the GPU; undefined in CPU memory. */
+  readonly #gpu: GpuAttentionBackend | undefined;
+  /** The step whose forward pass waits for the GPU. */
+  #inFlight: SchedulerStep | undefined;
+  /** Requests of the step in flight that were cancelled meanwhile: cancelled once it is committed. */
+  readonly #cancelAfterStep: ScheduledRequest[] = [];
+  readonly #tracked = new Map<ScheduledRequest, TrackedRequest>();
   readonly #log: (message: string) => void;
   readonly #counters = new EngineCounters();
   #nextId = 1;
@@ -122,14 +122,33 @@ export class ServingEngine implements CompletionEngine {
     this.#options = options;
     const { config } = options.weights;
     const metrics = options.metrics ?? noopMetrics;
-    this.store = new KvStore({
-      numLayers: config.layerCount,
-      numBlocks: options.numBlocks,
-      numKvHeads: config.kvHeadCount,
-      blockSize: options.blockSize,
-      headDim: config.headDim,
-      kernels: options.kernels ?? 'auto',
-    });
+    if (options.gpu === undefined) {
+      const store = new KvStore({
+        numLayers: config.layerCount,
+        numBlocks: options.numBlocks,
+        numKvHeads: config.kvHeadCount,
+        blockSize: options.blockSize,
+        headDim: config.headDim,
+        kernels: options.kernels ?? 'auto',
+      });
+      this.store = store;
+      this.#attention = new PagedAttentionBackend(store, config);
+      this.connector =
+        options.kvTier === undefined
+          ? undefined
+          : new KvTierConnector({ tier: options.kvTier, store, model: modelName(config), metrics });
+    } else {
+      if (options.kvTier !== undefined) {
+        throw new Error('a KV tier loads and saves blocks of a KV cache in CPU memory, not on a GPU');
+      }
+      this.#gpu = new GpuAttentionBackend(options.gpu, config, {
+        numBlocks: options.numBlocks,
+        blockSize: options.blockSize,
+        maxRows: options.maxTokensPerStep,
+      });
+      this.store = this.#gpu.store;
+      this.connector = undefined;
+    }
     this.kv = new KvCacheManager({
       numBlocks: options.numBlocks,
       blockSize: options.blockSize,
@@ -137,17 +156,12 @@ export class ServingEngine implements CompletionEngine {
       copyBlock: (source, target) => this.store.copyBlock(source, target),
       metrics,
     });
-    this.connector =
-      options.kvTier === undefined
-        ? undefined
-        : new KvTierConnector({ tier: options.kvTier, store: this.store, model: modelName(config), metrics });
     this.scheduler = new Scheduler(this.kv, {
       maxTokensPerStep: options.maxTokensPerStep,
       maxRunning: options.maxRunning,
       metrics,
       ...(this.connector === undefined ? {} : { tier: { connector: this.connector, timeoutMs: TIER_TIMEOUT_MS } }),
     });
-    this.#attention = new PagedAttentionBackend(this.store, config);
     this.#log = options.log ?? (() => {});
   }
 
@@ -180,23 +194,8 @@ export class ServingEngine implements CompletionEngine {
       throw error;
     }
     const id = `cmpl-${(this.#nextId++).toString(36).padStart(6, '0')}`;
-    const tracked: Tracked = {
-      id,
-      submittedAt: performance.now(),
-      maxTokens: input.maxTokens,
-      listener,
-      sampled: 0,
-      emitted: 0,
-      sampler: new TokenSampler(
-        input.sampling ?? GREEDY,
-        this.#options.weights.config.vocabSize,
-        this.#options.allowedTokens,
-      ),
-      stop: input.stop !== undefined && input.stop.length > 0 ? new StopMatcher(input.stop) : undefined,
-      cachedTokens: undefined,
-      logits: undefined,
-      output: undefined,
-    };
+    const { weights, allowedTokens } = this.#options;
+    const tracked = new TrackedRequest(id, input, listener, weights.config.vocabSize, allowedTokens);
     this.#tracked.set(request, tracked);
     this.#counters.submitted++;
     this.#queueStep();
@@ -208,9 +207,9 @@ export class ServingEngine implements CompletionEngine {
     return this.scheduler.hasWork;
   }
 
-  /** Runs steps until no request is left (for `--verify` and tests with `stepping: 'manual'`). */
-  runUntilIdle(): void {
-    while (this.scheduler.hasWork) this.step();
+  /** Runs steps until no request is left (with `stepping: 'manual'`). */
+  async runUntilIdle(): Promise<void> {
+    while (this.scheduler.hasWork) await this.stepAsync();
   }
 
   /** Counters. */
@@ -219,55 +218,118 @@ export class ServingEngine implements CompletionEngine {
     return this.#counters.stats(waiting, running);
   }
 
-  /** Refuses new requests and cancels every open one. */
-  close(): void {
-    this.#closed = true;
-    for (const request of [...this.#tracked.keys()]) this.#cancel(request);
+  /** The GPU memory the KV cache and attention hold (undefined in CPU memory). */
+  gpuMemory(): GpuMemory | undefined {
+    return this.#gpu?.memory();
   }
 
   /**
-   * Runs one scheduler step: plans it, computes its rows, samples, commits, streams the tokens.
-   * Returns the number of rows computed (0 when idle).
+   * Refuses new requests and cancels every open one. On a GPU, its buffers are freed at once, or
+   * when the step it is computing ends.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const request of [...this.#tracked.keys()]) this.#cancel(request);
+    if (this.#inFlight === undefined) this.#gpu?.destroy();
+  }
+
+  /**
+   * Runs one scheduler step in CPU memory: plans it, computes its rows, samples, commits, streams
+   * the tokens. Returns the number of rows computed (0 when idle).
+   * @throws Error on a GPU, whose steps wait for it: use {@link ServingEngine.stepAsync} there.
    */
   step(): number {
+    const attention = this.#attention;
+    if (attention === undefined) throw new Error('the engine runs on a GPU: its steps are asynchronous (stepAsync)');
     const step = this.scheduler.step();
     if (step.entries.length === 0) return 0;
-    let sampledCount = 0;
-    const resources = this.#options.stepResources;
+    const begun = this.#beginStep(step);
+    if (begun === undefined) return 0;
+    try {
+      attention.prepare(step, begun.memory.rowEntry);
+      forward(this.#options.weights, begun.batch, begun.memory.scratch, attention);
+    } catch (error) {
+      this.#failStep(step, error);
+      return 0;
+    }
+    return this.#finishStep(step, begun.memory);
+  }
+
+  /**
+   * Runs one scheduler step in CPU memory or on the GPU, where it waits for each layer's attention.
+   * A step planned while another is in flight throws `IN_USE` (the scheduler's): the engine's own
+   * loop never overlaps them.
+   */
+  async stepAsync(): Promise<number> {
+    const gpu = this.#gpu;
+    if (gpu === undefined) return this.step();
+    const step = this.scheduler.step();
+    if (step.entries.length === 0) return 0;
+    const begun = this.#beginStep(step);
+    if (begun === undefined) return 0;
+    this.#inFlight = step;
+    try {
+      gpu.prepare(step);
+      await forwardAsync(this.#options.weights, begun.batch, begun.memory.scratch, gpu);
+    } catch (error) {
+      this.#failStep(step, error);
+      return 0;
+    } finally {
+      this.#inFlight = undefined;
+      if (this.#closed) gpu.destroy();
+    }
+    return this.#finishStep(step, begun.memory);
+  }
+
+  /**
+   * Lends a planned step its memory, gives newly admitted requests their sampling state and lays
+   * out the rows. Fails the step (and returns undefined) when memory runs out.
+   */
+  #beginStep(step: SchedulerStep): { memory: StepMemory; batch: ForwardBatch } | undefined {
     try {
       const rows = step.tokens;
       let logitCount = 0;
       for (const entry of step.entries) if (entry.samples) logitCount++;
       const ids = step.entries.map((entry) => this.#tracked.get(entry.request)!.id);
-      const memory = resources.beginStep(rows, logitCount, ids);
+      const { stepResources, workspaces, weights } = this.#options;
+      const memory = stepResources.beginStep(rows, logitCount, ids);
       for (const request of step.admitted) {
-        const tracked = this.#tracked.get(request)!;
-        this.#acquireSamplingState(tracked);
-        tracked.cachedTokens ??= Math.min(request.sequence.cachedTokens, request.promptLength);
+        const cached = Math.min(request.sequence.cachedTokens, request.promptLength);
+        this.#tracked.get(request)!.admit(workspaces, weights.config.vocabSize, cached);
       }
       this.#fillRows(step, memory.tokens, memory.positions, memory.logitRows, memory.rowEntry);
-      this.#attention.prepare(step, memory.rowEntry);
-      forward(
-        this.#options.weights,
-        { rows, tokens: memory.tokens, positions: memory.positions, logitRows: memory.logitRows, logitCount },
-        memory.scratch,
-        this.#attention,
-      );
+      const batch = {
+        rows,
+        tokens: memory.tokens,
+        positions: memory.positions,
+        logitRows: memory.logitRows,
+        logitCount,
+      };
+      return { memory, batch };
+    } catch (error) {
+      this.#failStep(step, error);
+      return undefined;
+    }
+  }
+
+  /** Samples the computed step's tokens, commits it, streams the tokens. Returns its rows. */
+  #finishStep(step: SchedulerStep, memory: StepMemory): number {
+    let sampledCount = 0;
+    const resources = this.#options.stepResources;
+    try {
       if (this.#sampled.length < step.entries.length) this.#sampled = new Int32Array(step.entries.length * 2);
       const { vocabSize } = this.#options.weights.config;
       let logit = 0;
       for (let e = 0; e < step.entries.length; e++) {
         const entry = step.entries[e]!;
         if (!entry.samples) continue;
-        const tracked = this.#tracked.get(entry.request)!;
-        // The request's own workspaces keep what it sampled from and what it generated. Views are
-        // re-resolved through the handles every time: a defragmentation may have moved them.
-        const logits = tracked.logits!.float32();
-        logits.set(memory.scratch.logits.subarray(logit * vocabSize, (logit + 1) * vocabSize));
-        const token = tracked.sampler.sample(logits);
-        this.#sampled[e] = token;
-        tracked.output!.int32()[tracked.sampled++] = token;
-        logit++;
+        const row = logit++;
+        const tracked = this.#tracked.get(entry.request);
+        if (tracked === undefined) {
+          this.#sampled[e] = 0; // cancelled while the GPU computed the step: cancelled after the commit
+          continue;
+        }
+        this.#sampled[e] = tracked.sample(memory.scratch.logits.subarray(row * vocabSize, (row + 1) * vocabSize));
         sampledCount++;
       }
       this.#counters.countStep(step);
@@ -278,6 +340,7 @@ export class ServingEngine implements CompletionEngine {
       resources.endStep();
     }
     const finished = this.scheduler.commit(step, this.#sampled.subarray(0, step.entries.length));
+    this.#cancelDeferred();
     this.#counters.tokensGenerated += sampledCount;
     this.#emit(step, finished);
     resources.betweenSteps();
@@ -320,28 +383,15 @@ export class ServingEngine implements CompletionEngine {
         this.#options.onFirstToken?.(ms);
         this.#counters.recordTtft(ms);
       }
-      const token = this.#sampled[e]!;
-      if (tracked.stop === undefined) this.#deliver(tracked, token);
-      else for (const released of tracked.stop.push(token).released) this.#deliver(tracked, released);
+      tracked.deliver(this.#sampled[e]!);
     }
     for (const request of finished) {
       const tracked = this.#tracked.get(request);
       if (tracked === undefined) continue;
-      const reason = request.finishReason === 'stop' ? 'stop' : 'length';
-      // A completion that ran out of tokens releases what it held back for a stop sequence that never came.
-      if (reason === 'length' && tracked.stop !== undefined) {
-        for (const held of tracked.stop.flush()) this.#deliver(tracked, held);
-      }
-      this.#forget(request, tracked);
+      this.#tracked.delete(request);
       this.#counters.completed++;
-      const listener = tracked.listener;
-      tracked.listener = undefined;
-      listener?.onFinish(reason, { completionTokens: tracked.sampled, cachedTokens: tracked.cachedTokens ?? 0 });
+      tracked.finish(request.finishReason === 'stop' ? 'stop' : 'length');
     }
-  }
-
-  #deliver(tracked: Tracked, token: number): void {
-    tracked.listener?.onToken(token, tracked.emitted++);
   }
 
   /**
@@ -350,51 +400,36 @@ export class ServingEngine implements CompletionEngine {
    */
   #failStep(step: SchedulerStep, error: unknown): void {
     this.#log(`step ${step.id} failed: ${(error as Error).stack ?? String(error)}`);
+    this.#options.stepResources.endStep();
     this.scheduler.commit(step, new Int32Array(step.entries.length));
+    this.#cancelDeferred();
     for (const entry of step.entries) {
       const tracked = this.#tracked.get(entry.request);
       if (entry.request.state === 'waiting' || entry.request.state === 'running') this.scheduler.cancel(entry.request);
       if (tracked === undefined) continue;
-      this.#forget(entry.request, tracked);
+      this.#tracked.delete(entry.request);
       this.#counters.failed++;
-      const listener = tracked.listener;
-      tracked.listener = undefined;
-      listener?.onError(error instanceof Error ? error : new Error(String(error)));
+      tracked.fail(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
   #cancel(request: ScheduledRequest): void {
     const tracked = this.#tracked.get(request);
     if (tracked === undefined) return;
-    this.#forget(request, tracked);
-    tracked.listener = undefined;
+    this.#tracked.delete(request);
+    tracked.cancel();
     if (request.state === 'waiting' || request.state === 'running') {
-      this.scheduler.cancel(request);
+      if (this.#inFlight?.entries.some((entry) => entry.request === request)) this.#cancelAfterStep.push(request);
+      else this.scheduler.cancel(request);
       this.#counters.cancelled++;
     }
   }
 
-  /** Drops a request that ended and gives its sampling state back to the workspace pool. */
-  #forget(request: ScheduledRequest, tracked: Tracked): void {
-    this.#tracked.delete(request);
-    tracked.logits?.release();
-    tracked.output?.release();
-    tracked.logits = undefined;
-    tracked.output = undefined;
-  }
-
-  /**
-   * A request gets its sampling state when the scheduler first admits it, not when it is submitted:
-   * a waiting request holds no memory. It is acquired while the step's scratch is held, so it lands
-   * wherever the pool finds room among the activations; when the step's scratch goes back, the
-   * requests' state stays scattered, and the pool's defragmentation (on a miss, past the threshold,
-   * or when the engine goes idle) compacts it.
-   */
-  #acquireSamplingState(tracked: Tracked): void {
-    if (tracked.logits !== undefined) return; // readmitted after a preemption: it kept its state
-    const { workspaces } = this.#options;
-    tracked.logits = workspaces.acquire(this.#options.weights.config.vocabSize * 4, { label: `${tracked.id}:logits` });
-    tracked.output = workspaces.acquire(tracked.maxTokens * 4, { label: `${tracked.id}:output` });
+  /** Cancels the requests cancelled while their step was in flight (those the commit did not finish). */
+  #cancelDeferred(): void {
+    for (const request of this.#cancelAfterStep.splice(0)) {
+      if (request.state === 'waiting' || request.state === 'running') this.scheduler.cancel(request);
+    }
   }
 
   #queueStep(): void {
@@ -406,21 +441,41 @@ export class ServingEngine implements CompletionEngine {
   readonly #loop = (): void => {
     this.#stepQueued = false;
     if (!this.scheduler.hasWork) return;
+    if (this.#gpu !== undefined) {
+      this.#stepQueued = true; // no other step is queued until this one ends
+      void this.#stepOnGpu();
+      return;
+    }
     let rows = 0;
     try {
       rows = this.step();
     } catch (error) {
       this.#log(`scheduler failed: ${(error as Error).stack ?? String(error)}`);
     }
+    this.#afterStep(rows);
+  };
+
+  async #stepOnGpu(): Promise<void> {
+    let rows = 0;
+    try {
+      rows = await this.stepAsync();
+    } catch (error) {
+      this.#log(`scheduler failed: ${(error as Error).stack ?? String(error)}`);
+    }
+    this.#stepQueued = false;
+    this.#afterStep(rows);
+  }
+
+  /** Queues the next step while work remains, or waits for the KV tier when every request that could run waits for it. */
+  #afterStep(rows: number): void {
     if (!this.scheduler.hasWork) return;
     if (rows === 0 && this.scheduler.stats().loading > 0) {
-      // Every request that could run waits for its KV tier: step again once the tier answered.
       this.#stepQueued = true;
       void this.scheduler.whenTierSettles().then(this.#loop);
       return;
     }
     this.#queueStep();
-  };
+  }
 }
 
 /**

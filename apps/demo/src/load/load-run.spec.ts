@@ -26,7 +26,7 @@ describe('the load summary', () => {
     );
   });
 
-  it('compares the kernels after with the kernels before', () => {
+  it('compares the second run (kernels, device) with the first', () => {
     const run = (label: string, rps: number, ttft: number): LoadSummary => ({
       label,
       requests: 10,
@@ -42,9 +42,16 @@ describe('the load summary', () => {
       prefilledTokens: 500,
       preemptions: 0,
     });
-    const table = formatSummaryTable([run('JS kernels', 2, 300), run('WASM SIMD128 kernels', 5, 100)], 'kernels');
+    const table = formatSummaryTable(
+      [run('JS kernels', 2, 300), run('WASM SIMD128 kernels', 5, 100)],
+      'second against first',
+    );
     expect(table).toContain(
       'WASM SIMD128 kernels: 2.50x the generated tokens/s, 2.50x the prompt tokens/s, 3.0x lower TTFT p50 than JS kernels',
+    );
+    const slower = formatSummaryTable([run('CPU', 8, 50), run('WebGPU', 2, 400)], 'second against first');
+    expect(slower).toContain(
+      'WebGPU: 0.25x the generated tokens/s, 0.25x the prompt tokens/s, 8.0x higher TTFT p50 than CPU',
     );
   });
 });

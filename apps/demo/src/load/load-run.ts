@@ -74,12 +74,12 @@ export async function runLoad(
 
 /**
  * The summary table: one row per figure, one column per run, and for two runs a line comparing
- * them: prefix caching on (first) against off (second), or the kernels after (second) against
- * before (first).
+ * them: prefix caching on (first) against off (second), or the second run (other kernels, another
+ * device) against the first.
  */
 export function formatSummaryTable(
   runs: readonly LoadSummary[],
-  comparison: 'prefix caching' | 'kernels' = 'prefix caching',
+  comparison: 'prefix caching' | 'second against first' = 'prefix caching',
 ): string {
   const rows: [string, (run: LoadSummary) => string][] = [
     ['requests completed', (run) => `${run.requests}${run.failed > 0 ? ` (${run.failed} failed)` : ''}`],
@@ -103,13 +103,17 @@ export function formatSummaryTable(
     separator,
     ...rows.map(([name, cell]) => line([name, ...runs.map(cell)])),
   ];
-  if (comparison === 'kernels' && runs.length === 2 && runs[0]!.generatedTokensPerSecond > 0) {
+  if (comparison === 'second against first' && runs.length === 2 && runs[0]!.generatedTokensPerSecond > 0) {
     const [before, after] = runs as [LoadSummary, LoadSummary];
+    const ttft =
+      after.ttftP50Ms <= before.ttftP50Ms
+        ? `${(before.ttftP50Ms / after.ttftP50Ms).toFixed(1)}x lower`
+        : `${(after.ttftP50Ms / before.ttftP50Ms).toFixed(1)}x higher`;
     out.push(
       '',
       `${after.label}: ${(after.generatedTokensPerSecond / before.generatedTokensPerSecond).toFixed(2)}x the generated tokens/s, ` +
         `${(after.promptTokensPerSecond / before.promptTokensPerSecond).toFixed(2)}x the prompt tokens/s, ` +
-        `${(before.ttftP50Ms / after.ttftP50Ms).toFixed(1)}x lower TTFT p50 than ${before.label}`,
+        `${ttft} TTFT p50 than ${before.label}`,
     );
   } else if (comparison === 'prefix caching' && runs.length === 2 && runs[1]!.requestsPerSecond > 0) {
     out.push(

@@ -3,14 +3,16 @@
  * the demo server, with a progress bar, and prints a summary table. By default it starts its own
  * server twice, with prefix caching on and then off, and compares; `--compare-kernels` starts it
  * twice with prefix caching on, on the JavaScript kernels and then on the WebAssembly SIMD128
- * kernels, and compares; `--url` drives a running server (for example the one whose dashboard you
+ * kernels, and compares; `--compare-devices` starts it twice with prefix caching on, with the KV
+ * cache and attention on the CPU and then on a GPU (WebGPU), and compares; `--url` drives a running server (for example the one whose dashboard you
  * are watching) once.
  * @module
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DEMO_CONFIG, type DemoConfig } from '../runtime/demo-config.js';
-import { DemoRuntime } from '../runtime/demo-runtime.js';
+import { DemoRuntime, type DemoRuntimeOptions } from '../runtime/demo-runtime.js';
+import { openWebGpuDevice } from '@mem/app-kit/webgpu-device';
 import { startServer } from '../server/http-server.js';
 import { formatSummaryTable, runLoad, type LoadSummary } from './load-run.js';
 import { DEFAULT_TRACE_OPTIONS, buildLoadTrace } from './load-trace.js';
@@ -22,6 +24,9 @@ const USAGE = `usage: npm run demo:load -- [options]
                          on, then one with it off, and compare)
   --compare-kernels      start one on the JavaScript kernels, then one on the WebAssembly SIMD128
                          kernels (attention and the model's matrix products), and compare
+  --compare-devices      start one with the KV cache and attention on the CPU, then one with them on
+                         a GPU (WebGPU; Mesa's software OpenGL ES unless MEM_WEBGPU_BACKEND names
+                         another backend), and compare
   --conversations <n>    conversations in the trace (default ${DEFAULT_TRACE_OPTIONS.conversations})
   --seed <n>             the trace's seed (default ${DEFAULT_TRACE_OPTIONS.seed})
   --json <file>          also write the figures as JSON
@@ -39,8 +44,12 @@ async function runLocal(
   settings: Pick<DemoConfig, 'prefixCaching' | 'kernels'>,
   trace: ReturnType<typeof buildLoadTrace>,
   progress: ProgressBar,
+  gpu?: DemoRuntimeOptions['gpu'],
 ): Promise<LoadSummary> {
-  const runtime = new DemoRuntime({ ...DEFAULT_DEMO_CONFIG, ...settings }, { log: () => {} });
+  const runtime = new DemoRuntime(
+    { ...DEFAULT_DEMO_CONFIG, ...settings },
+    { log: () => {}, ...(gpu === undefined ? {} : { gpu }) },
+  );
   const server = await startServer(runtime, { port: 0 });
   try {
     const summary = await runLoad(server.url, trace, label, (done, total) => progress.update(label, done, total));
@@ -66,6 +75,7 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       json: { type: 'string' },
       'compare-kernels': { type: 'boolean', default: false },
+      'compare-devices': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -92,12 +102,18 @@ async function main(): Promise<void> {
   } else if (values['compare-kernels']) {
     runs.push(await runLocal('JS kernels', { prefixCaching: true, kernels: 'js' }, trace, progress));
     runs.push(await runLocal('WASM SIMD128 kernels', { prefixCaching: true, kernels: 'auto' }, trace, progress));
+  } else if (values['compare-devices']) {
+    const gpu = await openWebGpuDevice();
+    console.log(`GPU: ${gpu.adapterName}`);
+    runs.push(await runLocal('CPU', { prefixCaching: true, kernels: 'auto' }, trace, progress));
+    runs.push(await runLocal('WebGPU', { prefixCaching: true, kernels: 'auto' }, trace, progress, gpu));
   } else {
     runs.push(await runLocal('prefix cache on', { prefixCaching: true, kernels: 'auto' }, trace, progress));
     runs.push(await runLocal('prefix cache off', { prefixCaching: false, kernels: 'auto' }, trace, progress));
   }
   console.log('');
-  console.log(formatSummaryTable(runs, values['compare-kernels'] ? 'kernels' : 'prefix caching'));
+  const comparison = values['compare-kernels'] || values['compare-devices'] ? 'second against first' : 'prefix caching';
+  console.log(formatSummaryTable(runs, comparison));
   for (const run of runs) if (run.firstError !== undefined) console.log(`${run.label}: first error: ${run.firstError}`);
   if (values.json !== undefined)
     writeFileSync(

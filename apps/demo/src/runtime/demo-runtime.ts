@@ -17,7 +17,8 @@ import { StatsHistory, type DemoTotals } from './stats-history.js';
 import { HTTP_ROUTE_STATUSES } from '../server/http-server.js';
 import { StepResources } from '../engine/step-resources.js';
 import { PRINTABLE_TOKENS } from '../model/tokenizer.js';
-import type { KvBlockTier } from '@mem/paged-kv';
+import { KvStore, type KvBlockTier } from '@mem/paged-kv';
+import type { GpuMemory } from '../engine/gpu-attention-backend.js';
 
 /** Where the demo logs, and whether to echo to the console. */
 export interface DemoRuntimeOptions {
@@ -25,6 +26,21 @@ export interface DemoRuntimeOptions {
   readonly log?: (line: string) => void;
   /** A KV tier shared with other servers (`--kv-tier`). */
   readonly kvTier?: KvBlockTier;
+  /**
+   * A WebGPU device to keep the KV cache on and run attention on (`--device webgpu`), and its
+   * adapter's name. The caller opened it and keeps it for the runtime's life.
+   */
+  readonly gpu?: { readonly device: GPUDevice; readonly adapterName: string };
+}
+
+/** Where the KV cache and attention run: the dashboard's device panel. */
+export interface DeviceInfo {
+  /** `'cpu'` or `'webgpu'`. */
+  readonly kind: 'cpu' | 'webgpu';
+  /** What runs them: the CPU attention kernels, or the GPU adapter. */
+  readonly name: string;
+  /** GPU memory in use, in bytes (null on the CPU). */
+  readonly gpuMemory: GpuMemory | null;
 }
 
 /** What the pools hold when nothing is running: the leak test compares against it. */
@@ -108,6 +124,7 @@ export class DemoRuntime implements ServerRuntime {
   /** I/O buffers for the server. */
   readonly io: PooledIoBuffers;
   readonly #stepResources: StepResources;
+  readonly #adapterName: string | undefined;
   readonly #log: (line: string) => void;
   readonly #started = Date.now();
   readonly #sampler: ReturnType<typeof setInterval>;
@@ -163,7 +180,9 @@ export class DemoRuntime implements ServerRuntime {
       onFirstToken: (ms) => this.#ttft.observe(ms / 1000),
       kernels: config.kernels,
       ...(options.kvTier === undefined ? {} : { kvTier: options.kvTier }),
+      ...(options.gpu === undefined ? {} : { gpu: options.gpu.device }),
     });
+    this.#adapterName = options.gpu?.adapterName;
     this.#http = new Counter({
       name: 'demo_http_requests_total',
       help: 'HTTP requests answered, by route and status',
@@ -180,8 +199,20 @@ export class DemoRuntime implements ServerRuntime {
     this.log(
       `model: ${config.model.layerCount} layers, ${config.model.headCount} heads (${config.model.kvHeadCount} KV), ` +
         `d=${config.model.modelDim}; KV cache: ${config.numBlocks} blocks of ${config.blockSize} tokens ` +
-        `(${formatBytes(this.engine.store.byteLength)}), prefix caching ${config.prefixCaching ? 'on' : 'off'}`,
+        `(${formatBytes(this.engine.store.byteLength)}), prefix caching ${config.prefixCaching ? 'on' : 'off'}; ` +
+        `attention and KV cache on ${this.device().name}`,
     );
+  }
+
+  /** Where the KV cache and attention run, and the GPU memory they hold. */
+  device(): DeviceInfo {
+    const { store } = this.engine;
+    if (store instanceof KvStore) {
+      const { kernel, fallbackReason } = store.stats();
+      const why = fallbackReason === null ? '' : `, ${fallbackReason}`;
+      return { kind: 'cpu', name: `CPU (${kernel} kernels${why})`, gpuMemory: null };
+    }
+    return { kind: 'webgpu', name: `WebGPU (${this.#adapterName})`, gpuMemory: this.engine.gpuMemory() ?? null };
   }
 
   /** Logs a line (and shows it on the dashboard). */
@@ -245,6 +276,7 @@ export class DemoRuntime implements ServerRuntime {
   dashboardStats(): unknown {
     return {
       uptimeSeconds: (Date.now() - this.#started) / 1000,
+      device: this.device(),
       config: {
         prefixCaching: this.config.prefixCaching,
         numBlocks: this.config.numBlocks,

@@ -1,11 +1,12 @@
 /**
  * The self-check behind `npm run demo -- --verify`: the same completions through the serving path
  * (paged KV cache with prefix caching, continuous batching, chunked prefill, preemption, all four
- * pools) and through the plain contiguous-KV reference, token for token.
+ * pools; its KV cache and attention on the CPU or, with `--device webgpu`, on a GPU) and through
+ * the plain contiguous-KV reference on the CPU, token for token.
  * @module
  */
 import { DEFAULT_DEMO_CONFIG, type DemoConfig } from './demo-config.js';
-import { DemoRuntime } from './demo-runtime.js';
+import { DemoRuntime, type DemoRuntimeOptions } from './demo-runtime.js';
 import { generateReference } from '../model/reference-model.js';
 import { SeededRandom } from '@mem/app-kit/seeded-random';
 import { PRINTABLE_TOKENS, encodeText } from '../model/tokenizer.js';
@@ -26,6 +27,8 @@ export interface VerifiedCase {
 
 /** The outcome of {@link verify}. */
 export interface VerificationResult {
+  /** Where the serving path's KV cache and attention ran. */
+  readonly device: string;
   /** Every case. */
   readonly cases: readonly VerifiedCase[];
   /** Prompt tokens served from the prefix cache (the check requires some). */
@@ -88,16 +91,26 @@ function firstDifference(a: readonly number[], b: readonly number[]): number {
   return -1;
 }
 
+/** What {@link verify} runs on. */
+export interface VerifyOptions {
+  /** The demo's settings. @defaultValue a small KV pool and step budget that make the cases batch, share and preempt */
+  readonly config?: DemoConfig;
+  /** Where the runtime logs. @defaultValue nowhere */
+  readonly log?: (line: string) => void;
+  /** A WebGPU device for the serving path's KV cache and attention. @defaultValue the CPU */
+  readonly gpu?: DemoRuntimeOptions['gpu'];
+}
+
 /**
  * Runs every case through a fresh demo runtime (all at once, so they batch and compete for KV
  * blocks) and through the reference, and compares.
  * Cost: a few seconds on the default model.
  */
-export async function verify(
-  config: DemoConfig = VERIFY_CONFIG,
-  log: (line: string) => void = () => {},
-): Promise<VerificationResult> {
-  const runtime = new DemoRuntime(config, { log });
+export async function verify(options: VerifyOptions = {}): Promise<VerificationResult> {
+  const runtime = new DemoRuntime(options.config ?? VERIFY_CONFIG, {
+    log: options.log ?? (() => {}),
+    ...(options.gpu === undefined ? {} : { gpu: options.gpu }),
+  });
   try {
     const list = cases();
     const outputs = await Promise.all(
@@ -136,6 +149,7 @@ export async function verify(
     if (preemptions === 0) problems.push('no request was preempted: the check did not exercise preemption');
     if (engine.largestStep <= 1) problems.push('no step batched more than one row');
     return {
+      device: runtime.device().name,
       cases: checked,
       prefixHitTokens: kv.prefixHitTokens,
       preemptions,
@@ -158,7 +172,7 @@ export function formatVerification(result: VerificationResult): string {
     '',
     `prefix-cache hits: ${result.prefixHitTokens} tokens; preemptions: ${result.preemptions}; largest step: ${result.largestStep} rows`,
     result.ok
-      ? `verified: all ${result.cases.length} completions through the paged path equal the contiguous reference, token for token`
+      ? `verified: all ${result.cases.length} completions through the paged path, its attention and KV cache on ${result.device}, equal the contiguous reference, token for token`
       : `FAILED:\n  ${result.problems.join('\n  ')}`,
   );
   return lines.join('\n');

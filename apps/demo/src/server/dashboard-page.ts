@@ -1,7 +1,8 @@
 /**
  * The dashboard served at `GET /`: one HTML page (no CDN, no build step) that polls `GET
  * /api/stats` every second and draws its history as time-series charts with uPlot (served by this
- * server from the `uplot` package, `dashboard-assets.ts`), with the workspace pool's memory map
+ * server from the `uplot` package, `dashboard-assets.ts`), with the device the KV cache and
+ * attention run on (and the GPU memory they hold), the workspace pool's memory map
  * (`GET /api/workspace-map.svg`) and the server's recent log events.
  * @module
  */
@@ -124,6 +125,7 @@ export function renderDashboardPage(title: string): string {
 <div class="sub">A byte-level transformer served on <b>@mem/paged-kv</b> (KV cache, prefix cache, scheduler),
 <b>@mem/workspace-pool</b> (activations), <b>@mem/buffer-pool</b> (request bodies, SSE chunks) and
 <b>@mem/epoch-arena</b> (per-step metadata). <span id="status" class="status">connecting...</span></div>
+<div class="sub" id="device"></div>
 <div class="tiles" id="tiles"></div>
 <div class="grid" id="charts"></div>
 <div class="grid" style="margin-top:12px">
@@ -189,8 +191,23 @@ function drawChart(chart, history, startSeconds) {
   el.dataset.max = String(max);
 }
 
+function mib(bytes) {
+  return (bytes / 1048576).toFixed(2) + ' MiB';
+}
+
+// Where the KV cache and attention run; on a GPU, the bytes of every buffer they hold there.
+function drawDevice(device) {
+  const el = document.getElementById('device');
+  const memory = device.gpuMemory;
+  el.dataset.kind = device.kind;
+  el.textContent = 'KV cache and attention on ' + device.name + (memory === null ? '' :
+    '; GPU memory ' + mib(memory.kvBytes + memory.stepBytes) + ' (KV cache ' + mib(memory.kvBytes) +
+    ', step buffers ' + mib(memory.stepBytes) + ')');
+}
+
 function drawTiles(stats) {
   const t = stats.totals;
+  const gpu = stats.device.gpuMemory;
   const tiles = [
     ['requests completed', t.requestsCompleted],
     ['tokens generated', t.tokensGenerated],
@@ -202,6 +219,8 @@ function drawTiles(stats) {
     ['arena epoch', t.arenaEpoch],
     ['defragmentations', t.defragmentations],
     ['cancelled', t.requestsCancelled],
+    ['device', stats.device.kind === 'webgpu' ? 'WebGPU' : 'CPU'],
+    ['GPU memory', gpu === null ? 'none' : mib(gpu.kvBytes + gpu.stepBytes)],
   ];
   const box = document.getElementById('tiles');
   box.innerHTML = '';
@@ -225,6 +244,7 @@ async function poll() {
     const startSeconds = Date.now() / 1000 - stats.uptimeSeconds;
     for (const chart of CHARTS) drawChart(chart, stats.history, startSeconds);
     drawTiles(stats);
+    drawDevice(stats.device);
     document.getElementById('events').textContent = stats.events.map((e) => new Date(e.time).toISOString().slice(11, 19) + '  ' + e.message).join('\\n');
     if (mapTick++ % 2 === 0) document.getElementById('map-img').src = '/api/workspace-map.svg?t=' + Date.now();
     status.textContent = 'live, up ' + Math.round(stats.uptimeSeconds) + ' s, updated ' + new Date().toLocaleTimeString();

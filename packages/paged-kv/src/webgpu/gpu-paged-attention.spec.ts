@@ -149,6 +149,31 @@ describe.skipIf(gpu === undefined)(`GpuPagedAttention on ${gpu?.adapterName ?? '
     });
   }
 
+  it('GpuPagedAttention.byteLength counts its step buffers, grows with the largest step, and is 0 once destroyed', () => {
+    const store = GpuKvStore.create(device, { numLayers: 1, numBlocks: 64, numKvHeads: 2, blockSize: 16, headDim: 16 });
+    const attention = new GpuPagedAttention(store, { numQueryHeads: 4 });
+    expect(attention.byteLength).toBe(0);
+    const kv = new KvCacheManager({ numBlocks: 64, blockSize: 16, prefixCaching: false });
+    const short = kv.createSequence({ tokens: [1, 2, 3] });
+    const long = kv.createSequence({ tokens: Array.from({ length: 600 }, (_, i) => i % 200) });
+    kv.admit(short);
+    kv.admit(long);
+    attention.prepare([{ sequence: short, start: 0, count: 3 }]);
+    const small = attention.byteLength;
+    // Metadata and partials are each at least 256 bytes, and a power of two.
+    expect(small).toBeGreaterThanOrEqual(512);
+    // 600 rows x 4 heads x 3 partitions of 256 positions x (16 + 2) floats of partial results.
+    attention.prepare([{ sequence: long, start: 0, count: 600 }]);
+    expect(attention.byteLength).toBeGreaterThanOrEqual(600 * 4 * 3 * 18 * 4);
+    expect(attention.byteLength).toBeGreaterThan(small);
+    const grown = attention.byteLength;
+    attention.prepare([{ sequence: short, start: 0, count: 3 }]);
+    expect(attention.byteLength).toBe(grown); // kept for the next large step
+    attention.destroy();
+    expect(attention.byteLength).toBe(0);
+    store.destroy();
+  });
+
   it('GpuKvStore.copyBlock copies forked blocks on write, within a buffer and across buffers', async () => {
     for (const maxBufferSize of [undefined, 4 * 2 * (4 * 1 * 8 * 4)]) {
       const layout = { numLayers: 2, numBlocks: 16, numKvHeads: 1, blockSize: 4, headDim: 8 } as const;

@@ -198,6 +198,16 @@ export class GpuPagedAttention {
   }
 
   /**
+   * Bytes of the GPU buffers it holds for steps: the rows' metadata and block tables, and the
+   * partial softmaxes. They grow (to a power of two) with the largest step prepared, and are 0
+   * after {@link GpuPagedAttention.destroy}. The store's buffers are its own
+   * ({@link GpuKvStore.byteLength}). Cost: O(1). @throws never
+   */
+  get byteLength(): number {
+    return (this.#meta.buffer?.size ?? 0) + (this.#partials.buffer?.size ?? 0);
+  }
+
+  /**
    * Uploads a step's work: for each row its context length, slot and block table. Call it once
    * per step, before encoding the step's layers, and submit those commands before the next
    * `prepare` (the upload is queued like a submission: a later one would be what earlier
