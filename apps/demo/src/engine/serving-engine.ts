@@ -140,7 +140,13 @@ export class ServingEngine implements CompletionEngine {
     this.connector =
       options.kvTier === undefined
         ? undefined
-        : new KvTierConnector({ tier: options.kvTier, store: this.store, model: modelName(config), metrics });
+        : new KvTierConnector({
+            tier: options.kvTier,
+            store: this.store,
+            model: modelName(config),
+            metrics,
+            pool: this.kv.name,
+          });
     this.scheduler = new Scheduler(this.kv, {
       maxTokensPerStep: options.maxTokensPerStep,
       maxRunning: options.maxRunning,
