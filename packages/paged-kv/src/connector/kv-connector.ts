@@ -73,8 +73,8 @@ export interface KvBlockTier {
   lookup(keys: readonly string[]): Promise<number>;
   /**
    * The values of `keys` in order: `null` where one is missing, an `Error` where the store failed
-   * to answer for that key while it answered for others (a Redis Cluster node down, a command
-   * timed out); it may end early after either. It rejects when it answered for none.
+   * to answer for that key (a Redis Cluster node down, a command timed out), so that the values it
+   * did answer are still used; it may end early after either, and may reject when it failed for all.
    */
   get(keys: readonly string[]): Promise<readonly (Uint8Array | null | Error)[]>;
   /** Stores each value under its key, replacing what was there. */
