@@ -1,8 +1,7 @@
 // Over 400 lines for one concept: the configuration value, each preset and builder documented with the rule it checks.
 /**
  * The configuration of a buffer pool: a validated, immutable value with presets (`forNetwork()`,
- * `forStorage()`) and `with*` builders that return a changed copy, as in commonware's
- * `BufferPoolConfig`.
+ * `forStorage()`) and `with*` builders that return a changed copy.
  *
  * Each builder checks its own argument at once (type and range); the rules that tie fields together
  * (`minSize >= alignment`, `maxSize >= minSize`, ...) are checked by {@link BufferPoolConfig.validate},

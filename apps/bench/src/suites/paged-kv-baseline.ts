@@ -1,6 +1,6 @@
 /**
- * The baseline of the `paged-kv` suite: a straight TypeScript port of a Rust `BlockAllocator`
- * (ferrum's `paged_pool.rs`): a LIFO free list in a JS array, 16-bit reference counts, a
+ * The baseline of the `paged-kv` suite: a block allocator of the common design found in Rust
+ * serving engines: a LIFO free list in a JS array, 16-bit reference counts, a
  * `Map<bigint, number>` hash table for the u64 `BlockHash`, and the O(n) free-list search
  * (`rposition` + `swap_remove`) when a soft-free block is resurrected. `Result::Err` becomes a
  * thrown Error; `debug_assert!`s are left out, as in a release build.

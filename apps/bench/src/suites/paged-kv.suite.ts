@@ -1,6 +1,6 @@
 /**
- * `@mem/paged-kv` against a baseline block allocator (a straight port of ferrum's `paged_pool.rs`,
- * `paged-kv-baseline.ts`): allocate+free pairs, allocateMany(16), resurrection of a soft-free block
+ * `@mem/paged-kv` against a baseline block allocator (the common design: a LIFO free list, a
+ * hash map and an O(n) resurrection; `paged-kv-baseline.ts`): allocate+free pairs, allocateMany(16), resurrection of a soft-free block
  * at 100,000 blocks; then a deterministic multi-turn chat trace replayed through the scheduler for
  * the prefix hit rate (against the oracle, with the working set and half of it, LRU order and the
  * baseline's LIFO order) and KV waste (against reserving per request); and paged attention against

@@ -1,6 +1,6 @@
 /**
- * The baseline of the workspace-pool suite: a straight TypeScript port of a Rust workspace pool
- * (tensorlogic-infer's `workspace.rs`), kept as close to the Rust as TypeScript allows.
+ * The baseline of the workspace-pool suite: a workspace pool of the common linear-scan design,
+ * written as such pools usually are in Rust and kept as close to that shape as TypeScript allows.
  * It tracks sizes and ids only (no memory), scans every workspace on each best-fit or first-fit
  * allocation, recomputes the bucket sizes on every call, and its `defragment()` merges unrelated
  * free workspaces and always reports 0 bytes freed. `HashMap` becomes `Map` (insertion order

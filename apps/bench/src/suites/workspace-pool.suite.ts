@@ -1,6 +1,6 @@
 /**
- * `@mem/workspace-pool` against what it replaces: a baseline pool that scans every workspace (a
- * straight port of tensorlogic-infer's `workspace.rs`, `workspace-pool-baseline.ts`),
+ * `@mem/workspace-pool` against what it replaces: a baseline pool that scans every workspace (the
+ * common linear-scan design, `workspace-pool-baseline.ts`),
  * `@thi.ng/malloc`'s MemPool and `new ArrayBuffer`.
  *
  * - acquire+release churn with 64, 100 and 10,000 live workspaces of mixed sizes (64 B to 8 KiB,
