@@ -6,6 +6,10 @@ export interface RedisServer {
   readonly port: number;
   /** `redis://127.0.0.1:<port>`. */
   readonly url: string;
+  /** With `tls`: `rediss://127.0.0.1:<another port>`, where it asks clients for a certificate signed by `certificate`. */
+  readonly tlsUrl: string | undefined;
+  /** With `tls`: its self-signed certificate for 127.0.0.1 and the key (PEM): the CA to trust, and a client certificate it accepts. */
+  readonly certificate: { readonly cert: string; readonly key: string } | undefined;
   /** Whether it runs now. */
   readonly running: boolean;
   /** Sends one command with redis-cli. */
@@ -20,8 +24,15 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-/** Starts Debian's redis-server on a free loopback port: `--save "" --appendonly no`, `maxmemory` (64mb) with allkeys-lru. */
-export declare function startRedis(options?: { maxmemory?: string; args?: string[] }): Promise<RedisServer>;
+/**
+ * Starts Debian's redis-server on a free loopback port: `--save "" --appendonly no`, `maxmemory` (64mb) with allkeys-lru;
+ * with `tls`, also a TLS port with a self-signed certificate made by openssl.
+ */
+export declare function startRedis(options?: {
+  maxmemory?: string;
+  args?: string[];
+  tls?: boolean;
+}): Promise<RedisServer>;
 
 /** A Redis Cluster this process started. */
 export interface RedisCluster {

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,17 +98,72 @@ function serverArgs({ maxmemory = '64mb', cluster = false, extra = [] }) {
 }
 
 /**
- * Starts Debian's `redis-server` on a free loopback port, with nothing saved to disk and LRU
- * eviction past `maxmemory`.
- * @param {{ maxmemory?: string, args?: string[] }} [options]
+ * Makes a self-signed certificate for 127.0.0.1 with openssl, in `directory`; returns the paths
+ * of its files and their PEM text.
+ * @param {string} directory
  */
-export async function startRedis({ maxmemory, args = [] } = {}) {
+async function selfSignedCertificate(directory) {
+  const certFile = join(directory, 'cert.pem');
+  const keyFile = join(directory, 'key.pem');
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { timeout: 15_000 },
+  );
+  return { certFile, keyFile, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+}
+
+/**
+ * Starts Debian's `redis-server` on a free loopback port, with nothing saved to disk and LRU
+ * eviction past `maxmemory`. With `tls`, it also listens for TLS on a second port (`tlsUrl`), with a
+ * self-signed certificate made by openssl (`certificate`), and asks clients for a certificate
+ * signed by it.
+ * @param {{ maxmemory?: string, args?: string[], tls?: boolean }} [options]
+ */
+export async function startRedis({ maxmemory, args = [], tls = false } = {}) {
   const directory = mkdtempSync(join(tmpdir(), 'mem-redis-'));
-  const node = new RedisNode(await freePort(), directory, serverArgs({ maxmemory, extra: args }));
+  let certificate;
+  let tlsPort;
+  const extra = [...args];
+  if (tls) {
+    certificate = await selfSignedCertificate(directory);
+    tlsPort = await freePort();
+    extra.push(
+      '--tls-port',
+      String(tlsPort),
+      '--tls-cert-file',
+      certificate.certFile,
+      '--tls-key-file',
+      certificate.keyFile,
+      '--tls-ca-cert-file',
+      certificate.certFile,
+      '--tls-auth-clients',
+      'yes',
+    );
+  }
+  const node = new RedisNode(await freePort(), directory, serverArgs({ maxmemory, extra }));
   await node.start();
   return {
     port: node.port,
     url: node.url,
+    tlsUrl: tls ? `rediss://127.0.0.1:${tlsPort}` : undefined,
+    certificate: certificate && { cert: certificate.cert, key: certificate.key },
     get running() {
       return node.running;
     },

@@ -159,6 +159,14 @@ export class BufferPool implements StatsSource<BufferPoolStats>, SharedAttachmen
     return this.#core.closed;
   }
 
+  /**
+   * The instance's name (its `name` option): the `pool` label of its metrics and of the metrics of
+   * the Node I/O helpers over it. Cost: O(1).
+   */
+  get name(): string {
+    return this.#core.name;
+  }
+
   /** The pool's id, the same in every attached instance (transfers carry it). Cost: O(1). */
   get poolId(): number {
     return this.#core.poolId;

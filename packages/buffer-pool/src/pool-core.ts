@@ -207,6 +207,11 @@ export class PoolCore implements BufferOwner {
     return this.#closed;
   }
 
+  /** The instance's name: the `pool` label of its metrics. */
+  get name(): string {
+    return this.#options.name;
+  }
+
   // ------------------------------------------------------------------------------------------
   // Hot paths. Keep them small: a request whose class has a free slot in this worker's cache is
   // served here with no call besides the handle's constructor; anything else goes to #allocSlow.

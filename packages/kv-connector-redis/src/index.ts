@@ -6,4 +6,9 @@
  * This module runs in Node.js only.
  * @module
  */
-export { RedisKvTier, type RedisKvTierOptions, type RedisKvTierStats } from './redis-kv-tier.js';
+export {
+  RedisKvTier,
+  type RedisKvTierOptions,
+  type RedisKvTierStats,
+  type RedisKvTierTlsOptions,
+} from './redis-kv-tier.js';

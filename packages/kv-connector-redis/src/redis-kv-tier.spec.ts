@@ -125,6 +125,43 @@ describe('RedisKvTier on a single Redis', () => {
   });
 });
 
+describe('RedisKvTier over TLS (rediss://)', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis({ tls: true });
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  it('saves and loads blocks through a TLS connection with a private CA and a client certificate', async () => {
+    const { cert, key } = redis.certificate!;
+    const tier = await RedisKvTier.connect({ url: redis.tlsUrl!, tls: { ca: cert, cert, key: Buffer.from(key) } });
+    try {
+      await roundTrip(tier, 'tls');
+    } finally {
+      await tier.close();
+    }
+  });
+
+  it('connect throws NOT_FOUND when the server certificate is not trusted or no client certificate is given, INVALID_ARGUMENT for bad tls options', async () => {
+    const { cert, key } = redis.certificate!;
+    for (const tls of [undefined, { cert, key }, { ca: cert }]) {
+      await expect(
+        RedisKvTier.connect({ url: redis.tlsUrl!, connectTimeoutMs: 2000, ...(tls && { tls }) }),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    }
+    for (const options of [
+      { url: redis.url, tls: { ca: cert } },
+      { url: redis.tlsUrl!, tls: { ca: 1 } },
+      { url: redis.tlsUrl!, tls: { passphrase: 'x' } },
+      { url: redis.tlsUrl!, tls: null },
+    ]) {
+      await expect(RedisKvTier.connect(options as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+  });
+});
+
 describe('RedisKvTier on a Redis Cluster of 3 masters', () => {
   let cluster: RedisCluster;
   let tier: RedisKvTier;
@@ -144,12 +181,21 @@ describe('RedisKvTier on a Redis Cluster of 3 masters', () => {
     for (const size of sizes) expect(Number(size)).toBeGreaterThan(5);
   });
 
-  it('counts a master going down as misses, and uses it again when it is back', async () => {
+  it('loads the leading blocks the other masters hold while one is down, counts it, and uses it again when back', async () => {
     const reader = await roundTrip(tier, 'node-down');
-    await cluster.stopNode(2);
+    const held = await Promise.all(
+      [0, 1, 2].map(async (node) => new Set((await cluster.cli(node, 'keys', `${reader.keyPrefix}*`)).split('\n'))),
+    );
+    const down = (held.findIndex((keys) => keys.has(reader.keyOf(HASHES, 0))) + 1) % 3; // not the first block's
+    const leading = BLOCKS.findIndex((i) => held[down]!.has(reader.keyOf(HASHES, i)));
+    expect(leading).toBeGreaterThan(0);
+    await cluster.stopNode(down);
+    const loaded = await reader.load(HASHES);
+    expect(loaded.count).toBe(leading);
+    expect(reader.stats().errors.load).toBe(1);
     expect(await reader.lookup(HASHES)).toBe(0);
     expect(reader.stats().errors.lookup).toBe(1);
-    await cluster.startNode(2);
+    await cluster.startNode(down);
     let found = 0;
     for (let attempt = 0; attempt < 100 && found < 64; attempt += 1) {
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -13,7 +13,9 @@
  * Failures never reach the caller as a crash: connection errors are counted (`connectionErrors`)
  * and the client reconnects by itself; commands issued while Redis is unreachable fail at once
  * (there is no offline queue), and a command that outlives `commandTimeoutMs` fails; the connector
- * counts a failed operation as a miss and the scheduler recomputes.
+ * counts a failed operation as a miss and the scheduler recomputes. A `get` keeps the values Redis
+ * answered when it failed for other keys (a cluster node down), so a load still delivers the
+ * leading blocks up to the first that failed.
  *
  * This module runs in Node.js only.
  * @module
@@ -34,6 +36,39 @@ export interface RedisKvTierOptions {
   readonly commandTimeoutMs?: number;
   /** How long connecting may take, in milliseconds. @defaultValue 5000 */
   readonly connectTimeoutMs?: number;
+  /** TLS settings of a `rediss://` URL (refused with a `redis://` one). @defaultValue Node's trusted roots, no client certificate */
+  readonly tls?: RedisKvTierTlsOptions;
+}
+
+/** TLS settings of a `rediss://` connection, as Node's `tls.connect` takes them (PEM text or bytes). */
+export interface RedisKvTierTlsOptions {
+  /** The certificate authorities to trust instead of Node's roots: for a server certificate of a private CA. */
+  readonly ca?: string | Uint8Array;
+  /** The client's certificate chain, for a server that asks clients for one (`tls-auth-clients yes`). */
+  readonly cert?: string | Uint8Array;
+  /** The private key of `cert`. */
+  readonly key?: string | Uint8Array;
+}
+
+/** The client's socket options for TLS. */
+type TlsSocketOptions = { tls: true } & { -readonly [name in keyof RedisKvTierTlsOptions]?: string | Buffer };
+
+/** Checks `options.tls` and returns it as socket options for `tls.connect`. */
+function tlsSocketOptions(tls: unknown, url: string): TlsSocketOptions | undefined {
+  const secure = url.startsWith('rediss:');
+  if (tls === undefined) return secure ? { tls: true } : undefined;
+  if (!secure) throw invalidArgument('options.tls', tls, 'absent with a redis:// URL (TLS needs rediss://)');
+  const given = assertOptions<RedisKvTierTlsOptions>(tls, 'options.tls', ['ca', 'cert', 'key']);
+  const socket: TlsSocketOptions = { tls: true };
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const value = given[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      throw invalidArgument(`options.tls.${name}`, value, 'PEM text (a string or a Uint8Array)');
+    }
+    socket[name] = typeof value === 'string' ? value : Buffer.from(value);
+  }
+  return socket;
 }
 
 /** The commands the tier sends, as both client kinds offer them (values as Buffers). */
@@ -98,15 +133,22 @@ export class RedisKvTier implements KvBlockTier {
   /**
    * Connects to the Redis at `url`, or to the Redis Cluster that node belongs to.
    * Cost: a connection (a cluster client opens one per master as it needs them).
-   * @throws MemError INVALID_ARGUMENT if an option is invalid; NOT_FOUND if Redis cannot be reached
-   * within `connectTimeoutMs` (the cause attached).
+   * @throws MemError INVALID_ARGUMENT if an option is invalid (also `tls` with a `redis://` URL);
+   * NOT_FOUND if Redis cannot be reached within `connectTimeoutMs`, or the TLS handshake fails (the
+   * cause attached).
    */
   static async connect(options: RedisKvTierOptions): Promise<RedisKvTier> {
     if (options === undefined) throw invalidArgument('options', options, 'an object');
-    const opts = assertOptions<RedisKvTierOptions>(options, 'options', ['url', 'commandTimeoutMs', 'connectTimeoutMs']);
+    const opts = assertOptions<RedisKvTierOptions>(options, 'options', [
+      'url',
+      'commandTimeoutMs',
+      'connectTimeoutMs',
+      'tls',
+    ]);
     if (typeof opts.url !== 'string' || !/^rediss?:\/\/[^/\s]+/.test(opts.url)) {
       throw invalidArgument('options.url', opts.url, 'a redis:// or rediss:// URL');
     }
+    const tls = tlsSocketOptions(opts.tls, opts.url);
     const timeout =
       opts.commandTimeoutMs === undefined
         ? 2000
@@ -120,6 +162,7 @@ export class RedisKvTier implements KvBlockTier {
     const clientOptions = {
       disableOfflineQueue: true,
       socket: {
+        ...tls,
         connectTimeout,
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
         // The client writes until the socket asks it to wait, then writes the rest one event-loop
@@ -184,7 +227,7 @@ export class RedisKvTier implements KvBlockTier {
     return { cluster: this.cluster, connectionErrors: this.#connectionErrors, commands: this.#commandCount };
   }
 
-  /** One `EXISTS` per key, pipelined. Rejects when Redis fails. */
+  /** One `EXISTS` per key, pipelined. Rejects when Redis fails for any key. */
   async lookup(keys: readonly string[]): Promise<number> {
     const found = await this.#each(keys, (key) => this.#commands.exists(key));
     let count = 0;
@@ -192,12 +235,17 @@ export class RedisKvTier implements KvBlockTier {
     return count;
   }
 
-  /** One `GET` per key, pipelined; values come back as Buffers. Rejects when Redis fails. */
-  get(keys: readonly string[]): Promise<readonly (Uint8Array | null)[]> {
-    return this.#each(keys, (key) => this.#commands.get(key));
+  /**
+   * One `GET` per key, pipelined; values come back as Buffers. Where Redis failed for a key (its
+   * cluster node is down) or did not answer it within `commandTimeoutMs`, its place holds the
+   * Error, and the values answered are still returned: the connector uses the leading ones.
+   * Rejects only once the tier is closed.
+   */
+  get(keys: readonly string[]): Promise<readonly (Uint8Array | null | Error)[]> {
+    return this.#settled(keys, (key) => this.#commands.get(key));
   }
 
-  /** One `SET` per entry, pipelined, without copying the values. Rejects when Redis fails. */
+  /** One `SET` per entry, pipelined, without copying the values. Rejects when Redis fails for any entry. */
   async set(entries: readonly KvTierEntry[]): Promise<void> {
     await this.#each(entries, ({ key, value }) =>
       this.#commands.set(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
@@ -214,23 +262,61 @@ export class RedisKvTier implements KvBlockTier {
     await this.#commands.close().catch(() => this.#commands.destroy());
   }
 
-  /** Sends one command per item in the same tick (so the client pipelines them) and awaits them all. */
-  #each<T, R>(items: readonly T[], command: (item: T) => Promise<R>): Promise<R[]> {
+  /** Like {@link RedisKvTier.#settled}, but rejects with the first failure. */
+  async #each<T, R>(items: readonly T[], command: (item: T) => Promise<R>): Promise<R[]> {
+    const results = await this.#settled(items, command);
+    const failed = results.find((result) => result instanceof Error);
+    if (failed !== undefined) throw failed;
+    return results as R[];
+  }
+
+  /**
+   * Sends one command per item in the same tick (so the client pipelines them) and resolves with
+   * each answer, or the Error of each command that failed or was not answered within the timeout.
+   */
+  #settled<T, R>(items: readonly T[], command: (item: T) => Promise<R>): Promise<(R | Error)[]> {
     if (this.#closed) return Promise.reject(new MemError('USE_AFTER_RELEASE', 'the Redis KV tier was closed'));
     this.#commandCount += items.length;
-    const all = Promise.all(items.map(command));
-    if (this.#timeoutMs === 0) return all;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
+    const results = new Array<R | Error | undefined>(items.length);
+    let unanswered = items.length;
+    if (unanswered === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
       // After a long synchronous task the timer fires before the answers waiting in the socket are
-      // read: give them one turn of the event loop's I/O phase before giving up.
-      timer = setTimeout(
-        () =>
-          setImmediate(() => reject(new MemError('EXHAUSTED', `Redis did not answer within ${this.#timeoutMs} ms`))),
-        this.#timeoutMs,
-      );
+      // read: give them one turn of the event loop's I/O phase before giving up on the rest.
+      const timer =
+        this.#timeoutMs === 0
+          ? undefined
+          : setTimeout(
+              () =>
+                setImmediate(() => {
+                  const late = new MemError('EXHAUSTED', `Redis did not answer within ${this.#timeoutMs} ms`);
+                  for (let i = 0; i < results.length; i += 1) if (results[i] === undefined) results[i] = late;
+                  finish();
+                }),
+              this.#timeoutMs,
+            );
+      const finish = (): void => {
+        if (unanswered < 0) return; // finished already
+        unanswered = -1;
+        clearTimeout(timer);
+        resolve(results as (R | Error)[]);
+      };
+      items.forEach((item, i) => {
+        let sent: Promise<R>;
+        try {
+          sent = command(item);
+        } catch (error) {
+          sent = Promise.reject(error);
+        }
+        sent
+          .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))
+          .then((result) => {
+            if (unanswered < 0) return; // answered after the timeout: dropped
+            results[i] = result;
+            unanswered -= 1;
+            if (unanswered === 0) finish();
+          });
+      });
     });
-    all.catch(() => {}); // answered after the timeout: dropped
-    return Promise.race([all, late]).finally(() => clearTimeout(timer));
   }
 }

@@ -41,8 +41,10 @@ export {
   noopMetrics,
   type Counter,
   type Gauge,
+  type Histogram,
   type MetricLabels,
   type MetricSample,
+  type MetricType,
   type MetricsSink,
 } from './metrics.js';
 export type { JsonValue, StatsSource } from './stats.js';

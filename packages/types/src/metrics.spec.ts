@@ -195,6 +195,49 @@ describe('RecordingMetricsSink names, labels and types', () => {
   });
 });
 
+describe('RecordingMetricsSink histograms', () => {
+  it('counts observations in cumulative buckets, with their sum and count, from 0', () => {
+    const sink = new RecordingMetricsSink();
+    const latency = sink.histogram('mem_load_seconds', 'load time', [0.01, 0.1], { tier: 'disk' });
+    const read = (le: string): number | undefined => sink.read('mem_load_seconds_bucket', { tier: 'disk', le });
+    expect([read('0.01'), read('0.1'), read('+Inf')]).toEqual([0, 0, 0]);
+    latency.observe(0.005);
+    latency.observe(0.1);
+    latency.observe(3);
+    expect([read('0.01'), read('0.1'), read('+Inf')]).toEqual([1, 2, 3]);
+    expect(sink.read('mem_load_seconds_sum', { tier: 'disk' })).toBeCloseTo(3.105);
+    expect(sink.read('mem_load_seconds_count', { tier: 'disk' })).toBe(3);
+    expect(new Set(sink.collect().map((sample) => sample.type))).toEqual(new Set(['histogram']));
+  });
+
+  it('returns the same series for the same name and labels', () => {
+    const sink = new RecordingMetricsSink();
+    sink.histogram('mem_load_seconds', 'load time', [1]).observe(0.5);
+    sink.histogram('mem_load_seconds', 'load time', [1]).observe(0.5);
+    expect(sink.read('mem_load_seconds_count')).toBe(2);
+  });
+
+  it('histogram throws INVALID_ARGUMENT for bad buckets, an le label, a taken name or a bad observation', () => {
+    const sink = new RecordingMetricsSink();
+    for (const buckets of [[2, 1], [1, 1], [Number.NaN], [Number.POSITIVE_INFINITY], 'x', null]) {
+      expectInvalid(() => sink.histogram('mem_x_seconds', 'x', buckets as unknown as number[]));
+    }
+    expectInvalid(() => sink.histogram('mem_x_seconds', 'x', [1], { le: '1' }));
+    expectInvalid(() => sink.histogram('bad name', 'x', [1]));
+    sink.counter('mem_y_seconds_count', 'y');
+    expectInvalid(() => sink.histogram('mem_y_seconds', 'y', [1]));
+    expect(sink.read('mem_y_seconds_bucket', { le: '+Inf' })).toBeUndefined(); // nothing registered
+    const histogram = sink.histogram('mem_z_seconds', 'z', [1]);
+    expectInvalid(() => histogram.observe(Number.NaN));
+    expectInvalid(() => histogram.observe('1' as unknown as number), '1');
+    expect(sink.read('mem_z_seconds_count')).toBe(0);
+  });
+
+  it('is offered by the noop sink too', () => {
+    expect(() => noopMetrics.histogram!('mem_x_seconds', 'x', [1]).observe(2)).not.toThrow();
+  });
+});
+
 describe('RecordingMetricsSink collectors', () => {
   it('runs collectors on collect and on read, in registration order', () => {
     const sink = new RecordingMetricsSink();

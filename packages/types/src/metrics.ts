@@ -1,6 +1,6 @@
 /**
- * The metrics contract: a sink of named counters and gauges with labels that an application wires
- * to Prometheus, OpenTelemetry or its logs. Pools resolve their instruments once, at construction,
+ * The metrics contract: a sink of named counters, gauges and histograms with labels that an
+ * application wires to Prometheus, OpenTelemetry or its logs. Pools resolve their instruments once, at construction,
  * and keep plain integer counters on their hot paths; a collector registered with
  * {@link MetricsSink.addCollector} copies them into the sink when it is scraped.
  *
@@ -29,6 +29,12 @@ export interface Gauge {
   dec(amount?: number): void;
 }
 
+/** A distribution of observed values, counted in buckets fixed when it is created. */
+export interface Histogram {
+  /** Records one value. */
+  observe(value: number): void;
+}
+
 /**
  * Where a pool reports its metrics. Names follow Prometheus conventions
  * (`mem_buffer_pool_hits_total`); the same name with different labels is a different series.
@@ -39,16 +45,24 @@ export interface MetricsSink {
   /** Returns the gauge `name` with `labels`, creating it on first use. */
   gauge(name: string, help: string, labels?: MetricLabels): Gauge;
   /**
+   * Returns the histogram `name` with `labels`, creating it on first use: values are counted in
+   * buckets of the upper bounds `buckets` (ascending; a last, unbounded bucket is implied), with
+   * their sum and count (Prometheus' `_bucket{le}`, `_sum` and `_count` series). Optional: a pool
+   * publishes no histogram to a sink without it (its `stats()` still has the counts).
+   */
+  histogram?(name: string, help: string, buckets: readonly number[], labels?: MetricLabels): Histogram;
+  /**
    * Registers `collect` to run before each scrape, so that a pool can publish values it keeps as
    * plain numbers. Returns a function that unregisters it.
    */
   addCollector(collect: () => void): () => void;
 }
 
-const noopInstrument: Counter & Gauge = {
+const noopInstrument: Counter & Gauge & Histogram = {
   inc() {},
   dec() {},
   set() {},
+  observe() {},
 };
 
 /**
@@ -58,8 +72,12 @@ const noopInstrument: Counter & Gauge = {
 export const noopMetrics: MetricsSink = Object.freeze({
   counter: () => noopInstrument,
   gauge: () => noopInstrument,
+  histogram: () => noopInstrument,
   addCollector: () => () => {},
 });
+
+/** The kind of a metric. */
+export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 /** One value read from a {@link RecordingMetricsSink}. */
 export interface MetricSample {
@@ -67,8 +85,11 @@ export interface MetricSample {
   readonly name: string;
   /** Its help text. */
   readonly help: string;
-  /** Whether it is a counter or a gauge. */
-  readonly type: 'counter' | 'gauge';
+  /**
+   * Whether it is a counter, a gauge, or one series of a histogram (`<name>_bucket` with label
+   * `le`, counting values up to that bound, `'+Inf'` for all; `<name>_sum`; `<name>_count`).
+   */
+  readonly type: MetricType;
   /** The series' labels. */
   readonly labels: MetricLabels;
   /** The current value. */
@@ -80,7 +101,7 @@ class RecordedInstrument implements Counter, Gauge {
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly type: 'counter' | 'gauge',
+    readonly type: MetricType,
     readonly labels: MetricLabels,
   ) {}
   inc(amount = 1): void {
@@ -158,7 +179,7 @@ function assertLabels(labels: unknown): asserts labels is MetricLabels {
 export class RecordingMetricsSink implements MetricsSink {
   readonly #series = new Map<string, RecordedInstrument>();
   /** The type of each metric name: every series of one name has the same type. */
-  readonly #types = new Map<string, 'counter' | 'gauge'>();
+  readonly #types = new Map<string, MetricType>();
   readonly #collectors = new Set<() => void>();
   /** True while the collectors run: a collector that scrapes the sink it feeds would recurse. */
   #collecting = false;
@@ -179,6 +200,52 @@ export class RecordingMetricsSink implements MetricsSink {
    */
   gauge(name: string, help: string, labels: MetricLabels = {}): Gauge {
     return this.#instrument(name, help, 'gauge', labels);
+  }
+
+  /**
+   * Records the histogram as the series `<name>_bucket` (one per bound, labelled `le`, cumulative,
+   * the last `'+Inf'`), `<name>_sum` and `<name>_count`, of type `'histogram'`.
+   * Cost: O(labels + buckets) on first use of a series; O(buckets) per observation.
+   * @throws MemError INVALID_ARGUMENT if the name is not a valid metric name, a label is not a
+   * string (or its name is not a valid label name, or is `le`), `buckets` is not an ascending array
+   * of finite numbers, an observation is not a number, or the name's series were registered as
+   * counters or gauges.
+   */
+  histogram(name: string, help: string, buckets: readonly number[], labels: MetricLabels = {}): Histogram {
+    assertName(name);
+    assertLabels(labels);
+    if ('le' in labels) throw new MemError('INVALID_ARGUMENT', "a histogram's labels may not include le");
+    if (!Array.isArray(buckets) || buckets.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= buckets[i - 1]!))) {
+      throw new MemError(
+        'INVALID_ARGUMENT',
+        `buckets must be an ascending array of finite numbers, got ${describeValue(buckets)}`,
+      );
+    }
+    for (const series of ['_bucket', '_sum', '_count']) {
+      const known = this.#types.get(name + series);
+      if (known !== undefined && known !== 'histogram') {
+        throw new MemError('INVALID_ARGUMENT', `metric ${name}${series} is a ${known}, not a histogram`);
+      }
+    }
+    const bounds = [...buckets, Infinity];
+    const counts = bounds.map((bound) =>
+      this.#instrument(`${name}_bucket`, help, 'histogram', {
+        ...labels,
+        le: bound === Infinity ? '+Inf' : String(bound),
+      }),
+    );
+    const sum = this.#instrument(`${name}_sum`, help, 'histogram', labels);
+    const count = this.#instrument(`${name}_count`, help, 'histogram', labels);
+    return {
+      observe(value: number): void {
+        if (typeof value !== 'number' || Number.isNaN(value)) {
+          throw new MemError('INVALID_ARGUMENT', `histogram ${name} observes numbers, got ${describeValue(value)}`);
+        }
+        for (let i = 0; i < bounds.length; i += 1) if (value <= bounds[i]!) counts[i]!.value += 1;
+        sum.value += value;
+        count.value += 1;
+      },
+    };
   }
 
   /**
@@ -241,7 +308,7 @@ export class RecordingMetricsSink implements MetricsSink {
     }
   }
 
-  #instrument(name: string, help: string, type: 'counter' | 'gauge', labels: MetricLabels): RecordedInstrument {
+  #instrument(name: string, help: string, type: MetricType, labels: MetricLabels): RecordedInstrument {
     assertName(name);
     assertLabels(labels);
     // The type belongs to the name, not to one series: `x{a="1"}` cannot be a gauge if `x` is a counter.

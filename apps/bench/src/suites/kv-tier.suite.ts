@@ -4,10 +4,11 @@
  * into the KV store, as a scheduler does) against the `redis` client's own pipelined GETs of the
  * same keys; a save against pipelined SETs; a lookup of 64 hashes against one PING (one round
  * trip) and against 64 EXISTS awaited one by one (64 round trips); and the disk tier of
- * `@mem/paged-kv/node` against plain `readFile`/`writeFile` of as many files of the same size.
+ * `@mem/paged-kv/node` against plain `readFile` (both its promise and its callback form, which the
+ * tier uses) and `writeFile` of as many files of the same size.
  * It starts its own redis-server on a free loopback port and stops it at the end.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFile as readFileCallback, readdirSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -190,6 +191,18 @@ async function diskCases(context: BenchContext): Promise<void> {
       `load ${BLOCKS} blocks of ${connector.valueBytes >> 10} KiB from a directory`,
       [
         { name: 'fs: readFile of each file', run: () => Promise.all(files.map((file) => readFile(file))) },
+        {
+          name: 'fs: readFile of each file (callback form)',
+          run: () =>
+            Promise.all(
+              files.map(
+                (file) =>
+                  new Promise((resolve, reject) =>
+                    readFileCallback(file, (error, bytes) => (error === null ? resolve(bytes) : reject(error))),
+                  ),
+              ),
+            ),
+        },
         { name: `${CONNECTOR} over DiskKvTier: load + copy into KvStore`, run: () => loadInto(connector, hashes) },
       ],
       bytes,

@@ -122,6 +122,7 @@ export class ServingEngine implements CompletionEngine {
     this.#options = options;
     const { config } = options.weights;
     const metrics = options.metrics ?? noopMetrics;
+    let cpuStore: KvStore | undefined;
     if (options.gpu === undefined) {
       const store = new KvStore({
         numLayers: config.layerCount,
@@ -133,10 +134,7 @@ export class ServingEngine implements CompletionEngine {
       });
       this.store = store;
       this.#attention = new PagedAttentionBackend(store, config);
-      this.connector =
-        options.kvTier === undefined
-          ? undefined
-          : new KvTierConnector({ tier: options.kvTier, store, model: modelName(config), metrics });
+      cpuStore = store;
     } else {
       if (options.kvTier !== undefined) {
         throw new Error('a KV tier loads and saves blocks of a KV cache in CPU memory, not on a GPU');
@@ -147,7 +145,6 @@ export class ServingEngine implements CompletionEngine {
         maxRows: options.maxTokensPerStep,
       });
       this.store = this.#gpu.store;
-      this.connector = undefined;
     }
     this.kv = new KvCacheManager({
       numBlocks: options.numBlocks,
@@ -156,6 +153,16 @@ export class ServingEngine implements CompletionEngine {
       copyBlock: (source, target) => this.store.copyBlock(source, target),
       metrics,
     });
+    this.connector =
+      options.kvTier === undefined || cpuStore === undefined
+        ? undefined
+        : new KvTierConnector({
+            tier: options.kvTier,
+            store: cpuStore,
+            model: modelName(config),
+            metrics,
+            pool: this.kv.name,
+          });
     this.scheduler = new Scheduler(this.kv, {
       maxTokensPerStep: options.maxTokensPerStep,
       maxRunning: options.maxRunning,

@@ -31,6 +31,20 @@ describe('the Prometheus sink', () => {
     expect(text).toContain('mem_test_hits_total{tier="global"} 1');
   });
 
+  it('publishes histograms, every series from 0', async () => {
+    const registry = new Registry();
+    const sink = new PrometheusSink(registry);
+    sink.histogram('mem_test_seconds', 'time', [0.1, 1], { pool: 'a' });
+    expect(await registry.metrics()).toContain('mem_test_seconds_bucket{le="+Inf",pool="a"} 0');
+    sink.histogram('mem_test_seconds', 'time', [0.1, 1], { pool: 'a' }).observe(0.5);
+    const text = await registry.metrics();
+    expect(text).toContain('# TYPE mem_test_seconds histogram');
+    expect(text).toContain('mem_test_seconds_bucket{le="0.1",pool="a"} 0');
+    expect(text).toContain('mem_test_seconds_bucket{le="1",pool="a"} 1');
+    expect(text).toContain('mem_test_seconds_count{pool="a"} 1');
+    expect(() => sink.counter('mem_test_seconds', 'x', { pool: 'a' })).toThrow(/is a histogram, not a counter/);
+  });
+
   it('rejects a name reused with another type or other label names', () => {
     const sink = new PrometheusSink(new Registry());
     sink.counter('mem_test_total', 'x', { a: '1' });
@@ -49,7 +63,7 @@ describe('the Prometheus sink', () => {
     expect(runs).toBe(1);
   });
 
-  it('exposes the KV tier metrics: counters by tier, a cumulative load histogram, errors by kind', async () => {
+  it('exposes the KV tier metrics: counters by pool and tier, a load histogram, errors by kind', async () => {
     const registry = new Registry();
     const sink = new PrometheusSink(registry);
     const store = new KvStore({ numLayers: 1, numBlocks: 8, numKvHeads: 1, blockSize: 4, headDim: 4 });
@@ -83,17 +97,20 @@ describe('the Prometheus sink', () => {
     const series = (name: string): number[] =>
       [...text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))].map((match) => Number(match[2]));
     expect(text).toContain('# TYPE mem_paged_kv_tier_lookups_total counter');
-    expect(text).toContain('mem_paged_kv_tier_lookups_total{tier="memory"} 1');
-    expect(text).toContain('mem_paged_kv_tier_hit_blocks_total{tier="memory"} 2');
-    expect(text).toContain('mem_paged_kv_tier_loaded_blocks_total{tier="memory"} 3');
-    expect(text).toContain(`mem_paged_kv_tier_saved_bytes_total{tier="memory"} ${2 * connector.valueBytes}`);
+    expect(text).toContain('# TYPE mem_paged_kv_tier_load_seconds histogram');
+    expect(text).toContain('mem_paged_kv_tier_lookups_total{pool="paged-kv",tier="memory"} 1');
+    expect(text).toContain('mem_paged_kv_tier_hit_blocks_total{pool="paged-kv",tier="memory"} 2');
+    expect(text).toContain('mem_paged_kv_tier_loaded_blocks_total{pool="paged-kv",tier="memory"} 3');
+    expect(text).toContain(
+      `mem_paged_kv_tier_saved_bytes_total{pool="paged-kv",tier="memory"} ${2 * connector.valueBytes}`,
+    );
     const buckets = series('mem_paged_kv_tier_load_seconds_bucket');
     expect(buckets).toHaveLength(13);
     expect(buckets.every((count, i) => i === 0 || count >= buckets[i - 1]!)).toBe(true); // cumulative
-    expect(text).toContain('mem_paged_kv_tier_load_seconds_bucket{tier="memory",le="+Inf"} 2');
-    expect(text).toContain('mem_paged_kv_tier_load_seconds_count{tier="memory"} 2');
+    expect(text).toContain('mem_paged_kv_tier_load_seconds_bucket{le="+Inf",pool="paged-kv",tier="memory"} 2');
+    expect(text).toContain('mem_paged_kv_tier_load_seconds_count{pool="paged-kv",tier="memory"} 2');
     expect(series('mem_paged_kv_tier_load_seconds_sum')[0]).toBeGreaterThan(0);
-    expect(text).toContain('mem_paged_kv_tier_errors_total{tier="memory",kind="corrupt"} 1');
-    expect(text).toContain('mem_paged_kv_tier_errors_total{tier="memory",kind="timeout"} 1');
+    expect(text).toContain('mem_paged_kv_tier_errors_total{pool="paged-kv",tier="memory",kind="corrupt"} 1');
+    expect(text).toContain('mem_paged_kv_tier_errors_total{pool="paged-kv",tier="memory",kind="timeout"} 1');
   });
 });

@@ -1,18 +1,15 @@
 /**
- * A `@mem/types` MetricsSink that publishes into a prom-client registry: the pools' counters and
- * gauges become Prometheus series, and their collectors run before every scrape.
+ * A `@mem/types` MetricsSink that publishes into a prom-client registry: the pools' counters,
+ * gauges and histograms become Prometheus series, and their collectors run before every scrape.
  * @module
  */
-import { MemError, type Counter, type Gauge, type MetricLabels, type MetricsSink } from '@mem/types';
-import { Counter as PromCounter, Gauge as PromGauge, type Registry } from 'prom-client';
+import { MemError, type Counter, type Gauge, type Histogram, type MetricLabels, type MetricsSink } from '@mem/types';
+import { Counter as PromCounter, Gauge as PromGauge, Histogram as PromHistogram, type Registry } from 'prom-client';
 
 type PromMetric =
   | { kind: 'counter'; metric: PromCounter<string>; labelNames: string }
-  | {
-      kind: 'gauge';
-      metric: PromGauge<string>;
-      labelNames: string;
-    };
+  | { kind: 'gauge'; metric: PromGauge<string>; labelNames: string }
+  | { kind: 'histogram'; metric: PromHistogram<string>; labelNames: string };
 
 /** Bridges the pools' metrics into prom-client. */
 export class PrometheusSink implements MetricsSink {
@@ -31,8 +28,8 @@ export class PrometheusSink implements MetricsSink {
    * labelled counters whose labels are known).
    */
   counter(name: string, help: string, labels: MetricLabels = {}): Counter {
-    const entry = this.#metric(name, help, 'counter', labels);
-    const child = (entry.metric as PromCounter<string>).labels(labels);
+    const metric = this.#metric(name, help, 'counter', labels) as PromCounter<string>;
+    const child = metric.labels(labels);
     child.inc(0);
     return {
       inc: (amount = 1) => child.inc(amount),
@@ -41,13 +38,24 @@ export class PrometheusSink implements MetricsSink {
 
   /** The gauge `name` with `labels` (label names are fixed by the first use of a name). */
   gauge(name: string, help: string, labels: MetricLabels = {}): Gauge {
-    const entry = this.#metric(name, help, 'gauge', labels);
-    const child = (entry.metric as PromGauge<string>).labels(labels);
+    const metric = this.#metric(name, help, 'gauge', labels) as PromGauge<string>;
+    const child = metric.labels(labels);
     return {
       set: (value) => child.set(value),
       inc: (amount = 1) => child.inc(amount),
       dec: (amount = 1) => child.dec(amount),
     };
+  }
+
+  /**
+   * The histogram `name` with `labels` (label names and buckets are fixed by the first use of a
+   * name), exported at 0 from now on, like the counters.
+   */
+  histogram(name: string, help: string, buckets: readonly number[], labels: MetricLabels = {}): Histogram {
+    const metric = this.#metric(name, help, 'histogram', labels, buckets) as PromHistogram<string>;
+    metric.zero(labels);
+    const child = metric.labels(labels);
+    return { observe: (value) => child.observe(value) };
   }
 
   /** Registers a collector that runs before each scrape. */
@@ -61,7 +69,13 @@ export class PrometheusSink implements MetricsSink {
     for (const collect of this.#collectors) collect();
   }
 
-  #metric(name: string, help: string, kind: 'counter' | 'gauge', labels: MetricLabels): PromMetric {
+  #metric(
+    name: string,
+    help: string,
+    kind: PromMetric['kind'],
+    labels: MetricLabels,
+    buckets: readonly number[] = [],
+  ): PromMetric['metric'] {
     const labelNames = Object.keys(labels).sort().join(',');
     const existing = this.#metrics.get(name);
     if (existing) {
@@ -73,7 +87,7 @@ export class PrometheusSink implements MetricsSink {
           `metric ${name} has labels [${existing.labelNames}], got [${labelNames}]`,
         );
       }
-      return existing;
+      return existing.metric;
     }
     const options = {
       name,
@@ -84,8 +98,10 @@ export class PrometheusSink implements MetricsSink {
     const created: PromMetric =
       kind === 'counter'
         ? { kind, metric: new PromCounter(options), labelNames }
-        : { kind, metric: new PromGauge(options), labelNames };
+        : kind === 'gauge'
+          ? { kind, metric: new PromGauge(options), labelNames }
+          : { kind, metric: new PromHistogram({ ...options, buckets: [...buckets] }), labelNames };
     this.#metrics.set(name, created);
-    return created;
+    return created.metric;
   }
 }

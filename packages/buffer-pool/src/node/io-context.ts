@@ -56,7 +56,7 @@ export class IoContext {
       this.#cancelGone = nothing;
     } else {
       // Built outside this constructor's closures, so that the registry does not keep `owner` alive.
-      const unpublish = publishIoMetrics(options.metrics, this.counters);
+      const unpublish = publishIoMetrics(options.metrics, pool.name, this.counters);
       this.#unpublish = unpublish;
       this.#cancelGone = releaseWhenGone(owner, { afterCollection: unpublish });
     }

@@ -2,7 +2,7 @@
  * The counters of the Node I/O helpers (`PooledIo`), their JSON snapshot and their publication
  * into a `@mem/types` MetricsSink by a collector that runs when the sink is read.
  *
- * Series:
+ * Series (each labelled `pool`, the name of the pool the helpers allocate from):
  * - `mem_buffer_pool_io_chunks_read_total` counter: chunks read from sockets and files into buffers
  * - `mem_buffer_pool_io_read_bytes_total` counter: bytes of those chunks
  * - `mem_buffer_pool_io_writes_total` counter: buffers handed to a write
@@ -81,17 +81,17 @@ export class IoCounters {
 }
 
 /**
- * Resolves the instruments once and registers a collector that publishes `counters` into `sink`;
- * returns the function that unregisters it.
+ * Resolves the instruments once, labelled `pool`, and registers a collector that publishes
+ * `counters` into `sink`; returns the function that unregisters it.
  * Cost: a dozen instruments now, a dozen copies per scrape.
  * @throws MemError INVALID_ARGUMENT if the sink hands back something that is not an instrument, or
  * `addCollector` does not return a function; whatever the sink's methods throw.
  */
-export function publishIoMetrics(sink: MetricsSink, counters: IoCounters): () => void {
+export function publishIoMetrics(sink: MetricsSink, pool: string, counters: IoCounters): () => void {
   const counter = (name: string, help: string, labels?: Record<string, string>): ((total: number) => void) =>
-    mirrorCounter(checkInstrument(sink.counter(name, help, labels), ['inc'], `counter ${name}`));
+    mirrorCounter(checkInstrument(sink.counter(name, help, { pool, ...labels }), ['inc'], `counter ${name}`));
   const gauge = (name: string, help: string): Gauge =>
-    checkInstrument(sink.gauge(name, help), ['set'], `gauge ${name}`);
+    checkInstrument(sink.gauge(name, help, { pool }), ['set'], `gauge ${name}`);
   const chunksRead = counter('mem_buffer_pool_io_chunks_read_total', 'Chunks read into buffers');
   const bytesRead = counter('mem_buffer_pool_io_read_bytes_total', 'Bytes read into buffers');
   const writes = counter('mem_buffer_pool_io_writes_total', 'Buffers handed to a write');

@@ -55,21 +55,29 @@ describe('new PooledIo', () => {
     expectMemError(() => new PooledIo(open), 'USE_AFTER_RELEASE');
   });
 
-  it('publishes its counters to the metrics sink until closed', async () => {
+  it('publishes its counters to the metrics sink until closed, labelled with the pool name like the pool', async () => {
     const sink = new RecordingMetricsSink();
-    const io = new PooledIo(pool(), { metrics: sink, chunkSize: 16 * 1024 });
+    const named = new BufferPool({ minSize: 64, maxSize: 64 * 1024, maxPerClass: 64 }, { name: 'uploads' });
+    expect(named.name).toBe('uploads');
+    const io = new PooledIo(named, { metrics: sink, chunkSize: 16 * 1024 });
+    const labels = { pool: 'uploads' };
+    expect(sink.read('mem_buffer_pool_io_returned_total', { ...labels, by: 'error' })).toBe(0);
+    expect(sink.read('mem_buffer_pool_io_returned_total', { ...labels, by: 'scope' })).toBe(0);
     const { server, port } = await pooledEcho(io);
     await exchange(port, pattern(100_000, 1));
     await close(server);
     sink.collect();
-    expect(sink.read('mem_buffer_pool_io_read_bytes_total')).toBe(100_000);
-    expect(sink.read('mem_buffer_pool_io_written_bytes_total')).toBe(100_000);
-    expect(sink.read('mem_buffer_pool_io_writes_in_flight')).toBe(0);
+    expect(sink.read('mem_buffer_pool_io_read_bytes_total', labels)).toBe(100_000);
+    expect(sink.read('mem_buffer_pool_io_written_bytes_total', labels)).toBe(100_000);
+    expect(sink.read('mem_buffer_pool_io_writes_in_flight', labels)).toBe(0);
     using scope = io.scope();
     scope.alloc(10);
     scope.close();
-    sink.collect();
-    expect(sink.read('mem_buffer_pool_io_returned_total', { by: 'scope' })).toBe(1);
+    const samples = sink.collect();
+    expect(sink.read('mem_buffer_pool_io_returned_total', { ...labels, by: 'scope' })).toBe(1);
+    expect(samples.filter((sample) => sample.labels.pool !== 'uploads')).toEqual([]);
+    expect(samples.filter((sample) => sample.name.startsWith('mem_buffer_pool_io_'))).toHaveLength(10);
+    expect(pool().name).toBe('buffer-pool');
     io.close();
     expect(io.closed).toBe(true);
     io.close();

@@ -59,6 +59,8 @@ export class KvBlockCodec {
   readonly #store: KvStore;
   readonly #words: number;
   readonly #header: Uint32Array;
+  /** Where an unaligned value is copied to be checked; made on first need. */
+  #scratch: Uint32Array | undefined;
 
   constructor(store: KvStore, model: string, hasher: BlockHasher) {
     this.#store = store;
@@ -113,26 +115,27 @@ export class KvBlockCodec {
   }
 
   /**
-   * Checks `value` as the value of digest `index`; returns the value word-aligned (the array
-   * itself, or a copy when it was not aligned) or why it cannot be used. Cost: O(value bytes).
+   * Checks `value` as the value of digest `index`; returns it as given or why it cannot be used.
+   * A value at an offset that is not a multiple of 4 (a slice of a socket's read buffer) is checked
+   * through one copy into a scratch array the codec keeps; the value itself is not copied.
+   * Cost: O(value bytes).
    */
   check(value: Uint8Array | null | undefined, hashes: Uint32Array, index: number): Uint8Array | KvValueFault {
     if (value === null || value === undefined) return 'missing';
     if (!(value instanceof Uint8Array)) return 'corrupt';
-    const aligned = value.byteOffset % 4 === 0 ? value : new Uint8Array(value);
-    const words = new Uint32Array(
-      aligned.buffer,
-      aligned.byteOffset,
-      Math.min(aligned.byteLength, this.valueBytes) >>> 2,
-    );
+    const length = Math.min(value.byteLength, this.valueBytes) >>> 2;
+    const words =
+      value.byteOffset % 4 === 0
+        ? new Uint32Array(value.buffer, value.byteOffset, length)
+        : this.#aligned(value, length);
     if (words.length < HEADER_WORDS || words[0] !== MAGIC) return words.length < HEADER_WORDS ? 'short' : 'layout';
     for (let i = 2; i < HEADER_WORDS; i += 1) if (words[i] !== this.#header[i]) return 'layout';
-    if (aligned.byteLength !== this.valueBytes) return aligned.byteLength < this.valueBytes ? 'short' : 'corrupt';
+    if (value.byteLength !== this.valueBytes) return value.byteLength < this.valueBytes ? 'short' : 'corrupt';
     for (let i = 0; i < this.#words; i += 1) {
       if (words[HEADER_WORDS + i] !== hashes[index * this.#words + i]) return 'corrupt';
     }
     if (words[1] !== blockChecksum(words, 2, words.length)) return 'corrupt';
-    return aligned;
+    return value;
   }
 
   /** Copies a value `check` accepted into physical block `block` of the store. Cost: O(value bytes). */
@@ -146,6 +149,13 @@ export class KvBlockCodec {
       );
       at += 2 * this.blockBytes;
     }
+  }
+
+  /** The first `length` words of an unaligned `value`, copied into the scratch array (valid until the next call). */
+  #aligned(value: Uint8Array, length: number): Uint32Array {
+    this.#scratch ??= new Uint32Array(this.valueBytes >>> 2);
+    new Uint8Array(this.#scratch.buffer, 0, length * 4).set(value.subarray(0, length * 4));
+    return this.#scratch.subarray(0, length);
   }
 
   /** The bytes of physical block `block` in one layer's K or V array. */

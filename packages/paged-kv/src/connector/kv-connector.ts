@@ -71,8 +71,12 @@ export interface KvBlockTier {
   readonly name: string;
   /** How many of `keys`, from the first, the store holds (it may stop asking at the first it lacks). */
   lookup(keys: readonly string[]): Promise<number>;
-  /** The values of `keys` in order, `null` where one is missing; it may end early after a missing one. */
-  get(keys: readonly string[]): Promise<readonly (Uint8Array | null)[]>;
+  /**
+   * The values of `keys` in order: `null` where one is missing, an `Error` where the store failed
+   * to answer for that key (a Redis Cluster node down, a command timed out), so that the values it
+   * did answer are still used; it may end early after either, and may reject when it failed for all.
+   */
+  get(keys: readonly string[]): Promise<readonly (Uint8Array | null | Error)[]>;
   /** Stores each value under its key, replacing what was there. */
   set(entries: readonly KvTierEntry[]): Promise<void>;
 }

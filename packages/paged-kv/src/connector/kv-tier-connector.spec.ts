@@ -4,7 +4,9 @@ import { RecordingMetricsSink } from '@mem/types';
 import { blockHashChain } from '../block-hash-chain.js';
 import { sha256BlockHasher } from '../block-hasher.js';
 import { KvStore } from '../kv-store.js';
+import type { KvBlockTier } from './kv-connector.js';
 import { KvTierConnector } from './kv-tier-connector.js';
+import { KV_TIER_ERROR_KINDS } from './kv-tier-stats.js';
 import { MemoryKvTier } from './memory-kv-tier.js';
 
 const LAYOUT = { numLayers: 2, numBlocks: 8, numKvHeads: 2, blockSize: 4, headDim: 4 } as const;
@@ -108,15 +110,47 @@ describe('KvTierConnector', () => {
     expect(blockBytes(store, 4)).toEqual(blockBytes(store, 3));
   });
 
-  it('publishes lookups, hits, bytes, a load-latency histogram and errors by kind', async () => {
+  it('uses the leading values a tier answered for when it failed for a later one, counting it', async () => {
+    const { tier, store, connector } = setup();
+    fill(store, 1, 3);
+    await connector.save(HASHES, [1, 1, 1, 1]);
+    const failing: KvBlockTier = {
+      name: 'memory',
+      lookup: (keys) => tier.lookup(keys),
+      get: async (keys) => {
+        const values: (Uint8Array | null | Error)[] = [...(await tier.get(keys))];
+        values[2] = new Error('the node of this key is down');
+        return values;
+      },
+      set: (entries) => tier.set(entries),
+    };
+    const reader = new KvTierConnector({ tier: failing, store, model: 'm' });
+    const loaded = await reader.load(HASHES);
+    expect(loaded.count).toBe(2);
+    loaded.write(1, 6);
+    expect(blockBytes(store, 6)).toEqual(blockBytes(store, 1));
+    expect(reader.stats()).toMatchObject({ loadedBlocks: 2, errors: { load: 1, missing: 0 } });
+  });
+
+  it('publishes lookups, hits, bytes, a load-latency histogram and every error kind from 0, labelled with pool and tier', async () => {
     const sink = new RecordingMetricsSink();
     const tier = new MemoryKvTier({ maxBytes: 1 << 20 });
-    const connector = new KvTierConnector({ tier, store: new KvStore(LAYOUT), model: 'm', metrics: sink });
+    const connector = new KvTierConnector({
+      tier,
+      store: new KvStore(LAYOUT),
+      model: 'm',
+      metrics: sink,
+      pool: 'chat',
+    });
+    const labels = { pool: 'chat', tier: 'memory' };
+    for (const kind of KV_TIER_ERROR_KINDS) {
+      expect(sink.read('mem_paged_kv_tier_errors_total', { ...labels, kind }), kind).toBe(0);
+    }
+    expect(sink.read('mem_paged_kv_tier_load_seconds_count', labels)).toBe(0);
     await connector.save(HASHES.slice(0, 4), [0]);
     await connector.lookup(HASHES);
     await connector.load(HASHES);
     sink.collect();
-    const labels = { tier: 'memory' };
     expect(sink.read('mem_paged_kv_tier_lookups_total', labels)).toBe(1);
     expect(sink.read('mem_paged_kv_tier_hit_blocks_total', labels)).toBe(1);
     expect(sink.read('mem_paged_kv_tier_loaded_bytes_total', labels)).toBe(connector.valueBytes);
@@ -124,6 +158,10 @@ describe('KvTierConnector', () => {
     expect(sink.read('mem_paged_kv_tier_load_seconds_bucket', { ...labels, le: '+Inf' })).toBe(1);
     expect(sink.read('mem_paged_kv_tier_load_seconds_count', labels)).toBe(1);
     expect(sink.read('mem_paged_kv_tier_errors_total', { ...labels, kind: 'short' })).toBe(0);
+    expect(sink.collect().every((sample) => sample.labels.pool === 'chat')).toBe(true);
+    const unnamed = new RecordingMetricsSink();
+    new KvTierConnector({ tier, store: new KvStore(LAYOUT), model: 'm', metrics: unnamed });
+    expect(unnamed.read('mem_paged_kv_tier_lookups_total', { pool: 'paged-kv', tier: 'memory' })).toBe(0);
   });
 
   it('new KvTierConnector throws INVALID_ARGUMENT for a bad tier, store, model or option', () => {
@@ -142,6 +180,8 @@ describe('KvTierConnector', () => {
       { tier, store, model: 'has space' },
       { tier, store, model: 'm', hasher: {} },
       { tier, store, model: 'm', extra: 1 },
+      { tier, store, model: 'm', pool: '' },
+      { tier, store, model: 'm', pool: 1 },
     ]) {
       expectMemError(() => new KvTierConnector(options as never), 'INVALID_ARGUMENT');
     }

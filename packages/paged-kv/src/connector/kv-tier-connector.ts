@@ -2,13 +2,21 @@
  * A {@link KvConnector} over any {@link KvBlockTier}: it names each block's key from the model, the
  * KV layout and the chained hash, encodes every block as one value with a header and a checksum,
  * checks values on load, and counts what happened. It never rejects: a tier that fails is a miss,
- * counted; a load ends at the first value the tier lacks, or at the first that is short, of another
- * layout or corrupt (counted by kind), and the scheduler recomputes the blocks not delivered.
+ * counted; a load ends at the first value the tier lacks or failed to answer for, or at the first
+ * that is short, of another layout or corrupt (counted by kind), delivers the blocks before it, and
+ * the scheduler recomputes the blocks not delivered.
  *
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertOptions, invalidArgument, type MetricsSink } from '@mem/types';
+import {
+  MemError,
+  assertInteger,
+  assertNonEmptyString,
+  assertOptions,
+  invalidArgument,
+  type MetricsSink,
+} from '@mem/types';
 import { resolveHasher } from '../block-hash-chain.js';
 import type { BlockHasher } from '../block-hasher.js';
 import { KvStore } from '../kv-store.js';
@@ -31,6 +39,11 @@ export interface KvTierConnectorOptions {
   readonly hasher?: BlockHasher;
   /** Where to publish lookups, hits, bytes, load latency and errors. @defaultValue no metrics */
   readonly metrics?: MetricsSink;
+  /**
+   * The `pool` label of its metrics: the `name` of the KV cache manager whose scheduler uses it,
+   * so that its series sit beside the cache's. @defaultValue 'paged-kv'
+   */
+  readonly pool?: string;
 }
 
 const EMPTY: KvLoadedBlocks = Object.freeze({
@@ -41,8 +54,8 @@ const EMPTY: KvLoadedBlocks = Object.freeze({
 });
 
 /** Whether `values` holds a value at `from` or after. */
-function holds(values: readonly (Uint8Array | null)[], from: number): boolean {
-  for (let i = from; i < values.length; i += 1) if (values[i] !== null && values[i] !== undefined) return true;
+function holds(values: readonly unknown[], from: number): boolean {
+  for (let i = from; i < values.length; i += 1) if (values[i] instanceof Uint8Array) return true;
   return false;
 }
 
@@ -72,7 +85,7 @@ export class KvTierConnector implements KvConnector {
   /**
    * Cost: O(1). With `metrics`, its instruments are registered here.
    * @throws MemError INVALID_ARGUMENT if an option is missing or invalid (a `tier` without
-   * `lookup`, `get` and `set`, a closed or foreign `store`, a bad `model` name or hasher).
+   * `lookup`, `get` and `set`, a closed or foreign `store`, a bad `model` name or hasher, an empty `pool`).
    */
   constructor(options: KvTierConnectorOptions) {
     if (options === undefined) throw invalidArgument('options', options, 'an object');
@@ -82,6 +95,7 @@ export class KvTierConnector implements KvConnector {
       'model',
       'hasher',
       'metrics',
+      'pool',
     ]);
     const tier = opts.tier as Partial<KvBlockTier> | null;
     if (
@@ -103,7 +117,8 @@ export class KvTierConnector implements KvConnector {
     this.name = this.tier.name;
     this.hashWords = hasher.words;
     this.#codec = new KvBlockCodec(opts.store, model, hasher);
-    if (opts.metrics !== undefined) publishKvTierMetrics(opts.metrics, this.name, this.#counts);
+    const pool = opts.pool === undefined ? 'paged-kv' : assertNonEmptyString(opts.pool, 'options.pool');
+    if (opts.metrics !== undefined) publishKvTierMetrics(opts.metrics, { pool, tier: this.name }, this.#counts);
   }
 
   /** Bytes of one stored value (header, digest, every layer's K and V block). */
@@ -147,8 +162,9 @@ export class KvTierConnector implements KvConnector {
 
   /**
    * Fetches the blocks from the first up to the first the tier lacks (where the chain it holds
-   * ends; counted as `missing` when the tier answered with later ones), or the first that is short, of
-   * another layout or corrupt (counted by kind); nothing when the tier fails (counted).
+   * ends; counted as `missing` when the tier answered with later ones), the first it failed to
+   * answer for (counted as `load`; the blocks before it are used), or the first that is short, of
+   * another layout or corrupt (counted by kind); nothing when the tier fails altogether (counted).
    * Cost: one tier get, and a checksum over every value.
    * @throws MemError INVALID_ARGUMENT (synchronously) if `hashes` is not a Uint32Array of whole digests.
    */
@@ -162,7 +178,12 @@ export class KvTierConnector implements KvConnector {
     return this.#attempt('load', () => this.tier.get(keys)).then((values) => {
       const accepted: Uint8Array[] = [];
       for (let i = 0; i < keys.length; i += 1) {
-        const checked = this.#codec.check(Array.isArray(values) ? values[i] : null, hashes, i);
+        const value: unknown = Array.isArray(values) ? values[i] : null;
+        if (value instanceof Error) {
+          counts.errors.load += 1; // the tier failed for this key: the chain it delivers ends here
+          break;
+        }
+        const checked = this.#codec.check(value as Uint8Array | null | undefined, hashes, i);
         if (typeof checked === 'string') {
           // A missing value ends the chain the tier holds (a plain miss) unless values follow it.
           if (values !== null && (checked !== 'missing' || holds(values, i + 1))) counts.errors[checked] += 1;

@@ -6,11 +6,12 @@
  * This module is browser compatible.
  * @module
  */
-import { type MetricsSink, mirrorCounter } from '@mem/types';
+import { type Histogram, type MetricsSink, mirrorCounter } from '@mem/types';
 
 /**
  * Why a tier operation delivered less than asked:
- * `'lookup'`, `'load'`, `'save'`: the tier failed (unreachable, refused, closed, timed out);
+ * `'lookup'`, `'load'`, `'save'`: the tier failed (unreachable, refused, closed, timed out), for
+ * the whole call or, in a load, for one block (a load then delivers the blocks before it);
  * `'missing'`: a value missing in the middle of a chain the tier holds further on (the store
  * evicted it, or its save failed; a chain that simply ends is not an error);
  * `'short'`: a value shorter than its layout; `'layout'`: a value of another layout or format version;
@@ -81,9 +82,12 @@ export class KvTierCounts {
   loadSeconds = 0;
   readonly loadLatency = new Array<number>(KV_TIER_LOAD_BUCKETS.length + 1).fill(0);
   readonly errors = Object.fromEntries(KV_TIER_ERROR_KINDS.map((kind) => [kind, 0])) as Record<KvTierErrorKind, number>;
+  /** The metrics sink's load-latency histogram, when there is one. */
+  latency: Histogram | undefined;
 
   /** Records one load of `seconds`. */
   observeLoad(seconds: number): void {
+    this.latency?.observe(seconds);
     this.loadSeconds += seconds;
     let bucket = 0;
     while (bucket < KV_TIER_LOAD_BUCKETS.length && seconds > KV_TIER_LOAD_BUCKETS[bucket]!) bucket += 1;
@@ -116,13 +120,17 @@ export const TIER_ERRORS_METRIC = [
 ] as const;
 
 /**
- * @internal Registers the connector's counters, its load-latency histogram (Prometheus buckets `le`, `_sum`
- * and `_count`) and a collector that copies `counts` into them, labelled with the tier's name.
- * Returns the function that removes the collector.
+ * @internal Registers the connector's counters, its load-latency histogram (where the sink offers
+ * histograms) and a collector that copies `counts` into them, labelled with the KV cache's name
+ * (`pool`) and the tier's (`tier`); every error kind is published from 0. Returns the function that
+ * removes the collector.
  * @throws whatever the sink throws.
  */
-export function publishKvTierMetrics(sink: MetricsSink, tier: string, counts: KvTierCounts): () => void {
-  const labels = { tier };
+export function publishKvTierMetrics(
+  sink: MetricsSink,
+  labels: { readonly pool: string; readonly tier: string },
+  counts: KvTierCounts,
+): () => void {
   const counter = (name: string, help: string, extra: Record<string, string> = {}): ((total: number) => void) =>
     mirrorCounter(sink.counter(name, help, { ...labels, ...extra }));
   const lookups = counter('mem_paged_kv_tier_lookups_total', 'KV tier lookups');
@@ -132,12 +140,12 @@ export function publishKvTierMetrics(sink: MetricsSink, tier: string, counts: Kv
   const savedBlocks = counter('mem_paged_kv_tier_saved_blocks_total', 'KV blocks saved to the tier');
   const savedBytes = counter('mem_paged_kv_tier_saved_bytes_total', 'bytes of KV blocks saved to the tier');
   const errors = KV_TIER_ERROR_KINDS.map((kind) => counter(TIER_ERRORS_METRIC[0], TIER_ERRORS_METRIC[1], { kind }));
-  const help = 'seconds from a KV tier load call to its answer';
-  const buckets = [...KV_TIER_LOAD_BUCKETS.map(String), '+Inf'].map((le) =>
-    counter('mem_paged_kv_tier_load_seconds_bucket', help, { le }),
+  counts.latency = sink.histogram?.(
+    'mem_paged_kv_tier_load_seconds',
+    'seconds from a KV tier load call to its answer',
+    KV_TIER_LOAD_BUCKETS,
+    labels,
   );
-  const sum = sink.gauge('mem_paged_kv_tier_load_seconds_sum', help, labels);
-  const count = counter('mem_paged_kv_tier_load_seconds_count', help);
   return sink.addCollector(() => {
     lookups(counts.lookups);
     hitBlocks(counts.hitBlocks);
@@ -146,9 +154,5 @@ export function publishKvTierMetrics(sink: MetricsSink, tier: string, counts: Kv
     savedBlocks(counts.savedBlocks);
     savedBytes(counts.savedBytes);
     KV_TIER_ERROR_KINDS.forEach((kind, i) => errors[i]!(counts.errors[kind]));
-    let cumulative = 0;
-    counts.loadLatency.forEach((n, i) => buckets[i]!((cumulative += n)));
-    sum.set(counts.loadSeconds);
-    count(counts.loads);
   });
 }

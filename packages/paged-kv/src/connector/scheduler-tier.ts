@@ -237,8 +237,9 @@ export class SchedulerTier {
   /** Publishes the scheduler's own tier errors (timeouts, rejections) under the connector's error counter. */
   publishMetrics(sink: MetricsSink): () => void {
     const [name, help] = TIER_ERRORS_METRIC;
-    const timeouts = mirrorCounter(sink.counter(name, help, { tier: this.connector.name, kind: 'timeout' }));
-    const rejections = mirrorCounter(sink.counter(name, help, { tier: this.connector.name, kind: 'rejected' }));
+    const labels = { pool: this.#kv.name, tier: this.connector.name };
+    const timeouts = mirrorCounter(sink.counter(name, help, { ...labels, kind: 'timeout' }));
+    const rejections = mirrorCounter(sink.counter(name, help, { ...labels, kind: 'rejected' }));
     return sink.addCollector(() => {
       timeouts(this.timeouts);
       rejections(this.rejections);

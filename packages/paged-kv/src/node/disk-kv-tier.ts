@@ -11,7 +11,8 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs';
+import { mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MemError, assertOptions, assertSize, invalidArgument } from '@mem/types';
 import { ByteBudgetLru } from '../connector/byte-budget-lru.js';
@@ -112,8 +113,12 @@ export class DiskKvTier implements KvBlockTier {
     return Promise.resolve(count);
   }
 
-  /** Reads the leading values it holds, in parallel; a file gone meanwhile is `null`. Cost: one read per value. */
-  async get(keys: readonly string[]): Promise<readonly (Uint8Array | null)[]> {
+  /**
+   * Reads the leading values it holds, in parallel; a file gone meanwhile is `null`. Cost: one
+   * read per value (through `fs.readFile`'s callback form, which takes fewer turns of the event
+   * loop per file than its promise form).
+   */
+  get(keys: readonly string[]): Promise<readonly (Uint8Array | null)[]> {
     const names: string[] = [];
     for (const key of keys) {
       const name = fileOf(key);
@@ -121,14 +126,15 @@ export class DiskKvTier implements KvBlockTier {
       names.push(name);
     }
     return Promise.all(
-      names.map((name) =>
-        readFile(join(this.directory, name)).then(
-          (bytes): Uint8Array => bytes,
-          (): null => {
-            this.#files.delete(name);
-            return null;
-          },
-        ),
+      names.map(
+        (name) =>
+          new Promise<Uint8Array | null>((resolve) => {
+            readFile(join(this.directory, name), (error, bytes) => {
+              if (error === null) return resolve(bytes);
+              this.#files.delete(name);
+              resolve(null);
+            });
+          }),
       ),
     );
   }
