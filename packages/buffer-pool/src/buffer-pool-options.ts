@@ -7,10 +7,10 @@
 import {
   assertFunction,
   assertInteger,
+  assertMetricsSink,
   assertNonEmptyString,
   assertOneOf,
   assertOptions,
-  invalidArgument,
   LEAK_DETECTION_LEVELS,
   type LeakDetectionLevel,
   type MetricsSink,
@@ -103,26 +103,6 @@ const INSTANCE_OPTIONS: readonly (keyof PoolInstanceOptions)[] = [
   'leakSampleInterval',
   'onLeak',
 ];
-
-/**
- * Checks that `value` is `undefined` or a MetricsSink (an object with `counter`, `gauge` and
- * `addCollector` functions) and returns it.
- * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
- */
-export function assertMetricsSink(value: unknown, name: string): MetricsSink | undefined {
-  const sink = value as Partial<MetricsSink> | null | undefined;
-  if (
-    sink !== undefined &&
-    (typeof sink !== 'object' ||
-      sink === null ||
-      typeof sink.counter !== 'function' ||
-      typeof sink.gauge !== 'function' ||
-      typeof sink.addCollector !== 'function')
-  ) {
-    throw invalidArgument(name, value, 'a MetricsSink');
-  }
-  return sink as MetricsSink | undefined;
-}
 
 /**
  * Validates instance options and applies defaults.

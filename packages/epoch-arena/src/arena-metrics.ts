@@ -7,7 +7,7 @@
  * This module is browser compatible.
  * @module
  */
-import { assertNonEmptyString, invalidArgument, mirrorCounter, type MetricLabels, type MetricsSink } from '@mem/types';
+import { assertNonEmptyString, mirrorCounter, type MetricLabels, type MetricsSink } from '@mem/types';
 import type { ArenaStats } from './arena.js';
 import type { ArenaPoolStats } from './ring-stats.js';
 
@@ -17,25 +17,6 @@ import type { ArenaPoolStats } from './ring-stats.js';
  */
 export function metricsName(name: unknown, fallback: string): string {
   return name === undefined ? fallback : assertNonEmptyString(name, 'name');
-}
-
-/**
- * Checks a `metrics` option: `undefined` or an object with `counter`, `gauge` and `addCollector`.
- * @throws MemError INVALID_ARGUMENT otherwise.
- */
-export function assertMetricsSink(sink: unknown): MetricsSink | undefined {
-  if (sink === undefined) return undefined;
-  const candidate = sink as Partial<MetricsSink> | null;
-  if (
-    typeof candidate !== 'object' ||
-    candidate === null ||
-    typeof candidate.counter !== 'function' ||
-    typeof candidate.gauge !== 'function' ||
-    typeof candidate.addCollector !== 'function'
-  ) {
-    throw invalidArgument('metrics', sink, 'a MetricsSink (counter, gauge and addCollector)');
-  }
-  return candidate as MetricsSink;
 }
 
 /**

@@ -9,14 +9,15 @@
  * @module
  */
 import {
-  MemError,
   assertInteger,
+  assertMetricsSink,
   assertOptions,
   assertPowerOfTwo,
   invalidArgument,
+  MemError,
   type MetricsSink,
 } from '@mem/types';
-import { assertMetricsSink, metricsName, publishArenaWhileAlive } from './arena-metrics.js';
+import { metricsName, publishArenaWhileAlive } from './arena-metrics.js';
 import { RESET_OPTIONS, type Arena, type ArenaHandle, type ArenaStats, type ResetOptions } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import {
@@ -178,7 +179,7 @@ export class EpochArena extends HandleAccessors implements Arena {
     this.#offsetMask = (1 << this.#offsetBits) - 1;
     this.#maxBlocks = 2 ** (ADDRESS_BITS - this.#offsetBits);
     this.#retag();
-    const metrics = assertMetricsSink(checked.metrics);
+    const metrics = assertMetricsSink(checked.metrics, 'metrics');
     const labels = { pool: metricsName(checked.name, 'epoch-arena'), arena: String(this.#id) };
     if (metrics !== undefined) publishArenaWhileAlive(metrics, labels, this, readStats);
   }

@@ -6,14 +6,15 @@
  * @module
  */
 import {
+  assertFunction,
+  assertMetricsSink,
+  assertOneOf,
   LEAK_DETECTION_LEVELS,
   LeakTracker,
-  assertFunction,
-  assertOneOf,
   type LeakDetectionLevel,
   type MetricsSink,
 } from '@mem/types';
-import { assertMetricsSink, metricsName } from './arena-metrics.js';
+import { metricsName } from './arena-metrics.js';
 
 /** A guard that was garbage-collected without being released, as given to `onGuardLeak`. */
 export interface GuardLeak {
@@ -66,7 +67,7 @@ export interface HeldPin {
 export function assertGuardLeakOptions(options: GuardLeakOptions): void {
   if (options.leakDetection !== undefined) assertOneOf(options.leakDetection, 'leakDetection', LEAK_DETECTION_LEVELS);
   if (options.onGuardLeak !== undefined) assertFunction(options.onGuardLeak, 'onGuardLeak');
-  assertMetricsSink(options.metrics);
+  assertMetricsSink(options.metrics, 'metrics');
   metricsName(options.name, 'arena-pool');
 }
 

@@ -7,16 +7,17 @@
  * @module
  */
 import {
-  BackingMemory,
   assertInteger,
+  assertMetricsSink,
   assertOptions,
   assertSharedDescriptor,
+  BackingMemory,
   invalidArgument,
   type BackingMemoryDescriptor,
   type MetricsSink,
   type SharedDescriptor,
 } from '@mem/types';
-import { assertMetricsSink, metricsName } from './arena-metrics.js';
+import { metricsName } from './arena-metrics.js';
 import type { ArenaStats } from './arena.js';
 import { takeArenaId } from './arena-id.js';
 import { assertEpoch } from './arena-limits.js';
@@ -156,7 +157,7 @@ export function createArenaState(
     max: 256,
   });
   const id = checked.id === undefined ? takeArenaId() : assertInteger(checked.id, 'id', { min: 1, max: MAX_ARENA_ID });
-  const metrics = assertMetricsSink(checked.metrics);
+  const metrics = assertMetricsSink(checked.metrics, 'metrics');
   const name = metricsName(checked.name, 'epoch-arena');
   const data = BackingMemory.allocate(capacity, { shared: true });
   const controlBuffer = BackingMemory.allocate(controlBytes(maxAttachments), { shared: true })

@@ -20,6 +20,7 @@ describe('@mem/types public face', () => {
         'assertBoolean',
         'assertFunction',
         'assertInteger',
+        'assertMetricsSink',
         'assertNonEmptyString',
         'assertNumber',
         'assertOneOf',

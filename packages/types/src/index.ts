@@ -37,6 +37,7 @@ export {
 } from './backing-memory.js';
 export {
   RecordingMetricsSink,
+  assertMetricsSink,
   mirrorCounter,
   noopMetrics,
   type Counter,

@@ -3,7 +3,14 @@ import { expectMemError } from '@mem/testkit/expect-mem-error';
 import fc from 'fast-check';
 import { describeValue } from './describe-value.js';
 import type { MemError } from './mem-error.js';
-import { RecordingMetricsSink, mirrorCounter, noopMetrics, type Counter, type MetricLabels } from './metrics.js';
+import {
+  RecordingMetricsSink,
+  assertMetricsSink,
+  mirrorCounter,
+  noopMetrics,
+  type Counter,
+  type MetricLabels,
+} from './metrics.js';
 
 function expectInvalid(fn: () => unknown, named?: unknown): MemError {
   const error = expectMemError(fn, 'INVALID_ARGUMENT');
@@ -383,5 +390,22 @@ describe('mirrorCounter', () => {
         expect(sink.read('mem_x_total')).toBe(expected);
       }),
     );
+  });
+});
+
+describe('assertMetricsSink', () => {
+  it('returns undefined or the sink it is given', () => {
+    const sink = new RecordingMetricsSink();
+    expect(assertMetricsSink(undefined, 'options.metrics')).toBeUndefined();
+    expect(assertMetricsSink(sink, 'options.metrics')).toBe(sink);
+    expect(assertMetricsSink(noopMetrics, 'options.metrics')).toBe(noopMetrics);
+  });
+
+  it('assertMetricsSink refuses what is not a sink with INVALID_ARGUMENT naming the option', () => {
+    const half = { counter() {}, gauge() {} };
+    for (const value of [null, 5, 'sink', {}, half, { ...half, addCollector: 1 }]) {
+      const error = expectInvalid(() => assertMetricsSink(value, 'options.metrics'), value);
+      expect(error.message).toContain('options.metrics');
+    }
   });
 });

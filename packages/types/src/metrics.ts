@@ -9,6 +9,7 @@
  */
 import { describeValue } from './describe-value.js';
 import { MemError } from './mem-error.js';
+import { invalidArgument } from './validators.js';
 
 /** Label names and values of one time series, e.g. `{ class: '4096' }`. */
 export type MetricLabels = Readonly<Record<string, string>>;
@@ -75,6 +76,32 @@ export const noopMetrics: MetricsSink = Object.freeze({
   histogram: () => noopInstrument,
   addCollector: () => () => {},
 });
+
+/**
+ * Checks a `metrics` option: `undefined`, or a {@link MetricsSink} (an object with `counter`,
+ * `gauge` and `addCollector` functions), and returns it. Cost: O(1).
+ * @throws MemError INVALID_ARGUMENT naming `name` otherwise.
+ *
+ * @example
+ * ```ts
+ * import { RecordingMetricsSink, assertMetricsSink, noopMetrics } from '@mem/types';
+ * const sink = assertMetricsSink(new RecordingMetricsSink(), 'options.metrics') ?? noopMetrics;
+ * ```
+ */
+export function assertMetricsSink(value: unknown, name: string): MetricsSink | undefined {
+  if (value === undefined) return undefined;
+  const sink = value as Partial<MetricsSink> | null;
+  if (
+    typeof sink !== 'object' ||
+    sink === null ||
+    typeof sink.counter !== 'function' ||
+    typeof sink.gauge !== 'function' ||
+    typeof sink.addCollector !== 'function'
+  ) {
+    throw invalidArgument(name, value, 'a MetricsSink (counter, gauge and addCollector)');
+  }
+  return sink as MetricsSink;
+}
 
 /** The kind of a metric. */
 export type MetricType = 'counter' | 'gauge' | 'histogram';

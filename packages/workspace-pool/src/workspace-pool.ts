@@ -7,14 +7,15 @@
  * @module
  */
 import {
-  MemError,
   alignDown,
   alignUp,
   assertBoolean,
   assertFunction,
+  assertMetricsSink,
   assertNonEmptyString,
   assertOptions,
   invalidArgument,
+  MemError,
   nextPowerOfTwo,
   noopMetrics,
   type StatsSource,
@@ -125,10 +126,7 @@ export class WorkspacePool implements StatsSource<WorkspacePoolStats> {
     for (const key of ['logger', 'segmentSource'] as const) {
       if (checked[key] !== undefined) assertFunction(checked[key], `options.${key}`);
     }
-    const metrics = checked.metrics ?? noopMetrics;
-    if (typeof metrics !== 'object' || metrics === null || typeof metrics.addCollector !== 'function') {
-      throw invalidArgument('options.metrics', metrics, 'a MetricsSink');
-    }
+    const metrics = assertMetricsSink(checked.metrics, 'options.metrics') ?? noopMetrics;
     this.name = name;
     this.#logger = checked.logger;
     this.#segmentSource = checked.segmentSource;

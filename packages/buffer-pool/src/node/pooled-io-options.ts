@@ -4,9 +4,8 @@
  * This module runs in Node.js only.
  * @module
  */
-import { assertInteger, assertOneOf, assertOptions, type MetricsSink } from '@mem/types';
+import { assertInteger, assertMetricsSink, assertOneOf, assertOptions, type MetricsSink } from '@mem/types';
 import type { BufferPoolConfig } from '../buffer-pool-config.js';
-import { assertMetricsSink } from '../buffer-pool-options.js';
 
 /**
  * What the helpers do when the size class they read into is exhausted (the pool's budget is spent):
