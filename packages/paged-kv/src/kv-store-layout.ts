@@ -15,6 +15,16 @@ export type KvDType = 'float32' | 'float16' | 'bfloat16';
 
 const KV_DTYPES: readonly KvDType[] = ['float32', 'float16', 'bfloat16'];
 
+/** The option names of a {@link KvLayout}, the ones {@link checkKvLayout} reads. */
+export const KV_LAYOUT_OPTION_NAMES: readonly (keyof KvLayout)[] = [
+  'numLayers',
+  'numBlocks',
+  'numKvHeads',
+  'blockSize',
+  'headDim',
+  'dtype',
+];
+
 /** The dimensions and element type of a `KvStore`. */
 export interface KvLayout {
   /** Transformer layers. */

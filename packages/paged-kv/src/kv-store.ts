@@ -27,7 +27,13 @@ import {
   type WasmMemory,
 } from '@mem/types';
 import { toBfloat16, toFloat16, fromBfloat16, float16Decoder } from './half-float.js';
-import { checkKvLayout, type KvDType, type KvLayout, type KvLayoutSizes } from './kv-store-layout.js';
+import {
+  KV_LAYOUT_OPTION_NAMES,
+  checkKvLayout,
+  type KvDType,
+  type KvLayout,
+  type KvLayoutSizes,
+} from './kv-store-layout.js';
 import type { KvKernels, KvStoreStats } from './kv-kernels.js';
 import { allocateKvMemory, attachKvMemory, type KvMemory } from './kv-store-memory.js';
 import type { WasmAttention } from './wasm/wasm-attention.js';
@@ -40,15 +46,7 @@ export type { KvDType, KvLayout } from './kv-store-layout.js';
 const KIND = 'mem.paged-kv.kv-store';
 /** The layout version of a shared {@link KvStore}'s memory. */
 const VERSION = 1;
-const OPTION_NAMES: readonly string[] = [
-  'numLayers',
-  'numBlocks',
-  'numKvHeads',
-  'blockSize',
-  'headDim',
-  'dtype',
-  'kernels',
-];
+const OPTION_NAMES: readonly string[] = [...KV_LAYOUT_OPTION_NAMES, 'kernels'];
 const KERNELS: readonly KvKernels[] = ['auto', 'js'];
 
 /** Options of a {@link KvStore}. */

@@ -18,20 +18,11 @@ import {
   type WebGpuBuffer,
   type WebGpuDevice,
 } from '@mem/types/webgpu';
-import { checkKvLayout, type KvDType, type KvLayoutSizes } from '../kv-store-layout.js';
+import { KV_LAYOUT_OPTION_NAMES, checkKvLayout, type KvDType, type KvLayoutSizes } from '../kv-store-layout.js';
 import type { KvArray, KvStoreOptions } from '../kv-store.js';
 import { WORKGROUP_SIZE, copyKernel } from './kv-shaders.js';
 
-const OPTION_NAMES: readonly string[] = [
-  'numLayers',
-  'numBlocks',
-  'numKvHeads',
-  'blockSize',
-  'headDim',
-  'dtype',
-  'label',
-  'maxBufferSize',
-];
+const OPTION_NAMES: readonly string[] = [...KV_LAYOUT_OPTION_NAMES, 'label', 'maxBufferSize'];
 
 /** Options of {@link GpuKvStore.create}: the layout of a `KvStore`, and a label for the buffers. */
 export interface GpuKvStoreOptions extends KvStoreOptions {
