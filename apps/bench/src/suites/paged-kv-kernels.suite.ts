@@ -9,10 +9,11 @@
  * (causal), with 32 query heads over 8 KV heads of dimension 64, blocks of 16 tokens scattered
  * over the pool. FLOPs count 2 per multiply-add: `4 * heads * dim` per attended position.
  */
-import { KvCacheManager, KvStore, pagedAttention, pagedPrefillAttention } from '@mem/paged-kv';
+import { KvStore, pagedAttention, pagedPrefillAttention } from '@mem/paged-kv';
 import { seededRandom } from '@mem/testkit/seeded-random';
 import type { BenchContext, BenchImpl, BenchResult, Suite } from '../suite.js';
 import { DOT_PRODUCT_LIMIT_WASM } from './dot-product-limit.generated.js';
+import { scatteredSequence } from './scattered-sequence.js';
 
 const NUM_QUERY_HEADS = 32;
 const NUM_KV_HEADS = 8;
@@ -29,16 +30,7 @@ function workload(length: number) {
   const ours = new KvStore(layout);
   const js = new KvStore({ ...layout, kernels: 'js' });
   if (ours.stats().kernel !== 'wasm-simd128') throw new Error(`no WebAssembly kernels: ${ours.stats().fallbackReason}`);
-  const kv = new KvCacheManager({ numBlocks, blockSize: BLOCK_SIZE });
-  // Scatter the sequence's blocks over the pool, as after a while of serving.
-  const all = kv.allocator.allocateMany(numBlocks);
-  for (let i = all.length - 1; i > 0; i -= 1) {
-    const j = (Math.imul(i, 2654435761) >>> 0) % (i + 1);
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  kv.allocator.freeMany(all);
-  const sequence = kv.createSequence({ tokens: new Uint32Array(length) });
-  kv.admit(sequence);
+  const sequence = scatteredSequence(numBlocks, BLOCK_SIZE, length);
   const next = seededRandom(length);
   const width = NUM_KV_HEADS * HEAD_DIM;
   const k = new Float32Array(width);

@@ -6,12 +6,13 @@
  * baseline's LIFO order) and KV waste (against reserving per request); and paged attention against
  * contiguous attention per query.
  */
-import { BlockAllocator, KvCacheManager, KvStore, pagedAttention } from '@mem/paged-kv';
+import { BlockAllocator, KvStore, pagedAttention } from '@mem/paged-kv';
 import { contiguousAttention, gatherContiguous, syntheticChatTrace } from '@mem/paged-kv/reference';
 import { seededRandom } from '@mem/testkit/seeded-random';
 import type { BenchContext, BenchImpl, Suite } from '../suite.js';
 import { BaselineBlockAllocator } from './paged-kv-baseline.js';
 import { replayTrace } from './paged-kv-replay.js';
+import { scatteredSequence } from './scattered-sequence.js';
 
 const OURS = '@mem/paged-kv';
 const BASELINE = 'baseline: array free list + Map';
@@ -227,16 +228,7 @@ async function attention(context: BenchContext): Promise<void> {
   // The JavaScript kernels, which share contiguous attention's loops: this case measures what paging costs.
   // The WebAssembly kernels are measured by the paged-kv-kernels suite.
   const store = new KvStore({ numLayers: 1, numBlocks, numKvHeads, blockSize, headDim, kernels: 'js' });
-  // Scatter the sequence's blocks over the pool, as after a while of serving.
-  const kv = new KvCacheManager({ numBlocks, blockSize });
-  const all = kv.allocator.allocateMany(numBlocks);
-  for (let i = all.length - 1; i > 0; i -= 1) {
-    const j = (Math.imul(i, 2654435761) >>> 0) % (i + 1);
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  kv.allocator.freeMany(all);
-  const sequence = kv.createSequence({ tokens: new Uint32Array(length) });
-  kv.admit(sequence);
+  const sequence = scatteredSequence(numBlocks, blockSize, length);
   const next = seededRandom(1);
   const random = (): number => next() * 2 - 1;
   const k = new Float32Array(numKvHeads * headDim);
