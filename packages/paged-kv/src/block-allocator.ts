@@ -19,8 +19,9 @@
  */
 import {
   assertInteger,
-  assertOneOf,
+  assertMetricsSink,
   assertNonEmptyString,
+  assertOneOf,
   assertOptions,
   assertRange,
   invalidArgument,
@@ -145,6 +146,7 @@ export class BlockAllocator {
       opts.hashWords === undefined ? 4 : assertInteger(opts.hashWords, 'options.hashWords', { min: 1, max: 16 });
     const order =
       opts.reuseOrder === undefined ? 'lru' : assertOneOf(opts.reuseOrder, 'options.reuseOrder', REUSE_ORDERS);
+    const metrics = assertMetricsSink(opts.metrics, 'options.metrics');
     this.reuseOrder = order;
     this.#state = new Int32Array(capacity);
     this.#lifo = order === 'lifo';
@@ -161,7 +163,7 @@ export class BlockAllocator {
     }
     this.#hashes = new HashIndex(capacity, this.hashWords);
     const name = opts.name === undefined ? 'paged-kv' : assertNonEmptyString(opts.name, 'options.name');
-    if (opts.metrics !== undefined) publishAllocatorMetrics(opts.metrics, this, { pool: name });
+    if (metrics !== undefined) publishAllocatorMetrics(metrics, this, { pool: name });
   }
 
   // ---------------------------------------------------------------------------------------------

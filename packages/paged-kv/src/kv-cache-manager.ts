@@ -24,12 +24,13 @@
  * @module
  */
 import {
-  MemError,
   assertBoolean,
   assertInteger,
+  assertMetricsSink,
   assertNonEmptyString,
   assertOptions,
   invalidArgument,
+  MemError,
   type MetricsSink,
 } from '@mem/types';
 import { BlockAllocator, type BlockAllocatorStats } from './block-allocator.js';
@@ -161,6 +162,7 @@ export class KvCacheManager {
     this.prefixCaching =
       opts.prefixCaching === undefined ? true : assertBoolean(opts.prefixCaching, 'options.prefixCaching');
     this.name = opts.name === undefined ? 'paged-kv' : assertNonEmptyString(opts.name, 'options.name');
+    const metrics = assertMetricsSink(opts.metrics, 'options.metrics');
     this.hasher = resolveHasher(opts.hasher);
     const copyBlock = assertCopyBlock(opts.copyBlock);
     this.#copyBlock = copyBlock && ((source, target) => this.#runCopy(copyBlock, source, target));
@@ -168,9 +170,9 @@ export class KvCacheManager {
     // The manager's collector first, the allocator's (its last step) after: a sink that throws
     // anywhere leaves no collector of this manager behind.
     const unpublish =
-      opts.metrics === undefined
+      metrics === undefined
         ? undefined
-        : publishKvCacheMetrics(opts.metrics, { pool: this.name }, () => ({
+        : publishKvCacheMetrics(metrics, { pool: this.name }, () => ({
             queryTokens: this.#queryTokens,
             hitTokens: this.#hitTokens,
             preemptions: this.#preemptions,
@@ -180,7 +182,7 @@ export class KvCacheManager {
       this.allocator = new BlockAllocator(numBlocks, {
         hashWords: this.hasher.words,
         reuseOrder: opts.reuseOrder,
-        metrics: opts.metrics,
+        metrics,
         name: this.name,
       });
     } catch (error) {

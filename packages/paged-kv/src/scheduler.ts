@@ -26,7 +26,15 @@
  * This module is browser compatible.
  * @module
  */
-import { MemError, assertInteger, assertOptions, invalidArgument, type MetricsSink, mirrorCounter } from '@mem/types';
+import {
+  assertInteger,
+  assertMetricsSink,
+  assertOptions,
+  invalidArgument,
+  MemError,
+  mirrorCounter,
+  type MetricsSink,
+} from '@mem/types';
 import type { ExtraKeys } from './block-hash-chain.js';
 import { KvCacheManager } from './kv-cache-manager.js';
 import type { KvSequence } from './kv-sequence.js';
@@ -189,10 +197,11 @@ export class Scheduler {
       opts.maxRunning === undefined
         ? 256
         : assertInteger(opts.maxRunning, 'options.maxRunning', { min: 1, max: 1 << 20 });
+    const metrics = assertMetricsSink(opts.metrics, 'options.metrics');
     this.#tier = opts.tier === undefined ? null : new SchedulerTier(kv, opts.tier);
-    if (opts.metrics !== undefined) {
-      this.#publishMetrics(opts.metrics);
-      this.#tier?.publishMetrics(opts.metrics);
+    if (metrics !== undefined) {
+      this.#publishMetrics(metrics);
+      this.#tier?.publishMetrics(metrics);
     }
   }
 

@@ -10,11 +10,12 @@
  * @module
  */
 import {
-  MemError,
   assertInteger,
+  assertMetricsSink,
   assertNonEmptyString,
   assertOptions,
   invalidArgument,
+  MemError,
   type MetricsSink,
 } from '@mem/types';
 import { resolveHasher } from '../block-hash-chain.js';
@@ -113,12 +114,13 @@ export class KvTierConnector implements KvConnector {
     }
     const model = assertModelName(opts.model, 'options.model');
     const hasher = resolveHasher(opts.hasher);
+    const pool = opts.pool === undefined ? 'paged-kv' : assertNonEmptyString(opts.pool, 'options.pool');
+    const metrics = assertMetricsSink(opts.metrics, 'options.metrics');
     this.tier = opts.tier as KvBlockTier;
     this.name = this.tier.name;
     this.hashWords = hasher.words;
     this.#codec = new KvBlockCodec(opts.store, model, hasher);
-    const pool = opts.pool === undefined ? 'paged-kv' : assertNonEmptyString(opts.pool, 'options.pool');
-    if (opts.metrics !== undefined) publishKvTierMetrics(opts.metrics, { pool, tier: this.name }, this.#counts);
+    if (metrics !== undefined) publishKvTierMetrics(metrics, { pool, tier: this.name }, this.#counts);
   }
 
   /** Bytes of one stored value (header, digest, every layer's K and V block). */
