@@ -53,7 +53,15 @@ function copy(task: CopyTask): void {
     while (Atomics.load(words, WORD_GO) < attempt) Atomics.wait(words, WORD_GO, attempt - 1, 100);
     Atomics.store(words, WORD_COPYING, attempt);
     Atomics.notify(words, WORD_COPYING);
-    handles[attempt] = (arena ?? local!).allocateCopy(source);
+    try {
+      handles[attempt] = (arena ?? local!).allocateCopy(source);
+    } catch (error) {
+      // A claim cut by the reset is made again in the next generation, past the room the reset's
+      // side took meanwhile: a 32 MiB copy may then not fit. That is the arena being full, not a
+      // fault; the attempt still checks the other side's keys.
+      if ((error as { code?: string }).code !== 'EXHAUSTED') throw error;
+      handles[attempt] = Number.NaN;
+    }
     Atomics.store(words, WORD_DONE, attempt);
     Atomics.notify(words, WORD_DONE);
   }
